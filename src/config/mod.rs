@@ -1,0 +1,286 @@
+//! The config file: one YAML document, parsed and validated once at start-up.
+//!
+//! Every struct denies unknown fields and every duration is humantime
+//! (`30s`, `5m`). [`Config::load`] returns one error naming the file and the
+//! field at fault; [`Config::validate`] checks ranges and cross-field rules.
+
+mod sources;
+
+pub use sources::{NatsAuth, NatsConfig, JetStreamConfig, PrometheusAuth, PrometheusConfig, PrometheusTls, Queries};
+
+use crate::engine::{Policy, PolicyError};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Name of the policy used when a ScaledObject names none.
+pub const DEFAULT_POLICY: &str = "default";
+
+/// A config that could not be read, parsed or accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The YAML is malformed or has an unknown or mistyped field.
+    #[error("{origin}: {message}")]
+    Parse {
+        /// The file (or `<built-in>`).
+        origin: String,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// A value is out of range; `field` is its full path.
+    #[error("{field}: {message}")]
+    Invalid {
+        /// Full path of the field, e.g. `policies.default.max_replicas`.
+        field: String,
+        /// What is wrong and what is allowed.
+        message: String,
+    },
+}
+
+impl ConfigError {
+    pub(crate) fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// The whole config.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Listen addresses, TLS and request limits.
+    pub server: ServerConfig,
+    /// Log level and format.
+    pub log: LogConfig,
+    /// The policy used when a ScaledObject names none.
+    pub default_policy: String,
+    /// Named policies; `default` is always there.
+    pub policies: BTreeMap<String, Policy>,
+    /// Where polled signals come from (none: every server idle unless events say otherwise).
+    pub prometheus: Option<PrometheusConfig>,
+    /// Where activity events come from.
+    pub nats: Option<NatsConfig>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            server: ServerConfig::default(),
+            log: LogConfig::default(),
+            default_policy: DEFAULT_POLICY.to_owned(),
+            policies: BTreeMap::from([(DEFAULT_POLICY.to_owned(), Policy::default())]),
+            prometheus: None,
+            nats: None,
+        }
+    }
+}
+
+/// Listen addresses and transport settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// The KEDA gRPC service.
+    pub grpc_addr: SocketAddr,
+    /// Health, readiness, metrics and the decisions API.
+    pub http_addr: SocketAddr,
+    /// TLS for the gRPC service; plaintext when absent.
+    pub tls: Option<TlsConfig>,
+    /// Largest `scalerMetadata` accepted, in bytes (keys + values).
+    pub max_metadata_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            grpc_addr: SocketAddr::from(([0, 0, 0, 0], 9090)),
+            http_addr: SocketAddr::from(([0, 0, 0, 0], 8080)),
+            tls: None,
+            max_metadata_bytes: 16 * 1024,
+        }
+    }
+}
+
+/// Server TLS; setting `client_ca_file` turns on mutual TLS.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain served to clients.
+    pub cert_file: PathBuf,
+    /// PEM private key for `cert_file`.
+    pub key_file: PathBuf,
+    /// PEM CA bundle; when set, clients must present a certificate it signed.
+    #[serde(default)]
+    pub client_ca_file: Option<PathBuf>,
+}
+
+/// Log output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// A `tracing` filter: `info`, `debug`, `mcp_autoscaler=debug,info`.
+    pub level: String,
+    /// `pretty` for people, `json` for log pipelines.
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: "info".to_owned(),
+            format: LogFormat::Pretty,
+        }
+    }
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Settings taken from flags or the environment, applied over the file.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--grpc-addr` / `MCP_AUTOSCALER_GRPC_ADDR`.
+    pub grpc_addr: Option<SocketAddr>,
+    /// `--http-addr` / `MCP_AUTOSCALER_HTTP_ADDR`.
+    pub http_addr: Option<SocketAddr>,
+    /// `--log-level` / `MCP_AUTOSCALER_LOG_LEVEL`.
+    pub log_level: Option<String>,
+    /// `--log-format` / `MCP_AUTOSCALER_LOG_FORMAT`.
+    pub log_format: Option<LogFormat>,
+    /// `--prometheus-url` / `MCP_AUTOSCALER_PROMETHEUS_URL`.
+    pub prometheus_url: Option<String>,
+    /// `--nats-url` / `MCP_AUTOSCALER_NATS_URL`.
+    pub nats_url: Option<String>,
+}
+
+impl Config {
+    /// Reads, parses and validates a config file; built-in defaults when `path` is `None`.
+    pub fn load(path: Option<&Path>, overrides: &Overrides) -> Result<Self, ConfigError> {
+        let mut config = match path {
+            None => Config::default(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                })?;
+                Config::from_yaml(&text, &path.display().to_string())?
+            }
+        };
+        config.apply(overrides);
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Parses YAML text (not yet validated); `origin` names it in errors.
+    pub fn from_yaml(text: &str, origin: &str) -> Result<Self, ConfigError> {
+        let mut config: Config =
+            serde_saphyr::from_str(text).map_err(|e| ConfigError::Parse {
+                origin: origin.to_owned(),
+                message: e.to_string(),
+            })?;
+        config
+            .policies
+            .entry(DEFAULT_POLICY.to_owned())
+            .or_default();
+        Ok(config)
+    }
+
+    /// Applies flag and environment overrides.
+    pub fn apply(&mut self, o: &Overrides) {
+        if let Some(a) = o.grpc_addr {
+            self.server.grpc_addr = a;
+        }
+        if let Some(a) = o.http_addr {
+            self.server.http_addr = a;
+        }
+        if let Some(l) = &o.log_level {
+            self.log.level.clone_from(l);
+        }
+        if let Some(f) = o.log_format {
+            self.log.format = f;
+        }
+        if let Some(url) = &o.prometheus_url {
+            self.prometheus.get_or_insert_with(Default::default).url.clone_from(url);
+        }
+        if let Some(url) = &o.nats_url {
+            self.nats.get_or_insert_with(Default::default).url.clone_from(url);
+        }
+    }
+
+    /// Checks every value; the error names the full path of the field.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !self.policies.contains_key(&self.default_policy) {
+            let known: Vec<&str> = self.policies.keys().map(String::as_str).collect();
+            return Err(ConfigError::invalid(
+                "default_policy",
+                format!("names policy {:?}, which is not defined (defined: {})", self.default_policy, known.join(", ")),
+            ));
+        }
+        for (name, policy) in &self.policies {
+            validate_policy_name(name)?;
+            policy.validate().map_err(|PolicyError { field, message }| {
+                ConfigError::invalid(format!("policies.{name}.{field}"), message)
+            })?;
+        }
+        if self.server.max_metadata_bytes < 256 {
+            return Err(ConfigError::invalid("server.max_metadata_bytes", "must be at least 256"));
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            return Err(ConfigError::invalid(
+                "log.level",
+                format!("{:?} is not a log filter (try info, debug or mcp_autoscaler=debug)", self.log.level),
+            ));
+        }
+        if let Some(p) = &self.prometheus {
+            p.validate()?;
+        }
+        if let Some(n) = &self.nats {
+            n.validate()?;
+        }
+        Ok(())
+    }
+
+    /// The effective config as YAML (what `check-config` prints).
+    pub fn to_yaml(&self) -> String {
+        serde_saphyr::to_string(self).unwrap_or_else(|e| format!("# cannot render config: {e}\n"))
+    }
+}
+
+/// Policy names appear in metadata and metrics: keep them simple.
+fn validate_policy_name(name: &str) -> Result<(), ConfigError> {
+    let ok = !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::invalid(
+            format!("policies.{name}"),
+            "policy names are 1-63 characters of a-z, A-Z, 0-9, '-' and '_'",
+        ))
+    }
+}
+
+#[cfg(test)]
+#[path = "tests.rs"]
+mod tests;

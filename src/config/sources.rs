@@ -1,0 +1,272 @@
+//! Config of the signal sources: Prometheus (polled) and NATS (pushed).
+
+use super::ConfigError;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Where and how to poll Prometheus.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrometheusConfig {
+    /// Base URL of the Prometheus HTTP API, e.g. `http://prometheus:9090`.
+    pub url: String,
+    /// How often the whole fleet is polled.
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+    /// Timeout of each query.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// The label that names the MCP server in every series.
+    pub server_label: String,
+    /// One grouped PromQL query per signal.
+    pub queries: Queries,
+    /// Bearer or basic auth.
+    pub auth: Option<PrometheusAuth>,
+    /// TLS options for an `https://` URL.
+    pub tls: PrometheusTls,
+    /// Extra HTTP headers on every query (e.g. `X-Scope-OrgID`).
+    pub headers: BTreeMap<String, String>,
+}
+
+impl Default for PrometheusConfig {
+    fn default() -> Self {
+        Self {
+            url: "http://127.0.0.1:9090".to_owned(),
+            interval: Duration::from_secs(15),
+            timeout: Duration::from_secs(5),
+            server_label: "server".to_owned(),
+            queries: Queries::default(),
+            auth: None,
+            tls: PrometheusTls::default(),
+            headers: BTreeMap::new(),
+        }
+    }
+}
+
+/// PromQL templates, one per signal. `{label}` is replaced by the server
+/// label name; each query must return one series per server carrying it.
+/// An empty string disables the signal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Queries {
+    /// Open connections.
+    pub connections: String,
+    /// Live MCP sessions.
+    pub sessions: String,
+    /// Queue length.
+    pub queue_length: String,
+    /// Requests per second.
+    pub request_rate: String,
+    /// Error ratio (0..1).
+    pub error_rate: String,
+    /// p95 latency in seconds.
+    pub latency_p95: String,
+}
+
+impl Default for Queries {
+    fn default() -> Self {
+        Self {
+            connections: "sum by ({label}) (mcp_active_connections)".into(),
+            sessions: "sum by ({label}) (mcp_active_sessions)".into(),
+            queue_length: "sum by ({label}) (mcp_tool_queue_length)".into(),
+            request_rate: "sum by ({label}) (rate(mcp_tool_requests_total[1m]))".into(),
+            error_rate: "sum by ({label}) (rate(mcp_tool_errors_total[5m])) / sum by ({label}) (rate(mcp_tool_requests_total[5m]))".into(),
+            latency_p95: "histogram_quantile(0.95, sum by ({label}, le) (rate(mcp_tool_duration_seconds_bucket[5m])))".into(),
+        }
+    }
+}
+
+/// Prometheus credentials. Secrets come from files or environment
+/// variables, never inline, and are never logged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum PrometheusAuth {
+    /// `Authorization: Bearer …` read from a file or an environment variable.
+    Bearer {
+        /// File holding the token (e.g. a projected service-account token).
+        #[serde(default)]
+        token_file: Option<PathBuf>,
+        /// Environment variable holding the token.
+        #[serde(default)]
+        token_env: Option<String>,
+    },
+    /// HTTP basic auth.
+    Basic {
+        /// User name.
+        username: String,
+        /// File holding the password.
+        #[serde(default)]
+        password_file: Option<PathBuf>,
+        /// Environment variable holding the password.
+        #[serde(default)]
+        password_env: Option<String>,
+    },
+}
+
+/// TLS for Prometheus.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrometheusTls {
+    /// Extra PEM CA bundle to trust.
+    pub ca_file: Option<PathBuf>,
+    /// Skip certificate verification (test clusters only).
+    pub insecure_skip_verify: bool,
+}
+
+impl PrometheusConfig {
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        if !(self.url.starts_with("http://") || self.url.starts_with("https://")) {
+            return Err(ConfigError::invalid("prometheus.url", format!("{:?} must start with http:// or https://", self.url)));
+        }
+        if self.interval < Duration::from_secs(1) {
+            return Err(ConfigError::invalid("prometheus.interval", "must be at least 1s"));
+        }
+        if self.timeout.is_zero() || self.timeout > self.interval {
+            return Err(ConfigError::invalid("prometheus.timeout", "must be above 0 and at most prometheus.interval"));
+        }
+        if !is_label_name(&self.server_label) {
+            return Err(ConfigError::invalid(
+                "prometheus.server_label",
+                format!("{:?} is not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)", self.server_label),
+            ));
+        }
+        for (name, value) in &self.headers {
+            if http::HeaderName::try_from(name.as_str()).is_err() || http::HeaderValue::try_from(value.as_str()).is_err() {
+                return Err(ConfigError::invalid(format!("prometheus.headers.{name}"), "is not a valid HTTP header"));
+            }
+        }
+        self.validate_auth()
+    }
+
+    fn validate_auth(&self) -> Result<(), ConfigError> {
+        let (file, env, field) = match &self.auth {
+            None => return Ok(()),
+            Some(PrometheusAuth::Bearer { token_file, token_env }) => (token_file, token_env, "prometheus.auth.bearer"),
+            Some(PrometheusAuth::Basic { password_file, password_env, .. }) => (password_file, password_env, "prometheus.auth.basic"),
+        };
+        if file.is_some() == env.is_some() {
+            return Err(ConfigError::invalid(field, "set exactly one of the *_file and *_env fields"));
+        }
+        Ok(())
+    }
+}
+
+/// A Prometheus label name.
+pub(crate) fn is_label_name(s: &str) -> bool {
+    let mut bytes = s.bytes();
+    matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// Where and how to receive activity events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NatsConfig {
+    /// Server URL(s), comma separated: `nats://nats:4222`.
+    pub url: String,
+    /// Subjects are `<prefix>.<server>`.
+    pub subject_prefix: String,
+    /// Read from a JetStream stream instead of core NATS (replay on restart).
+    pub jetstream: Option<JetStreamConfig>,
+    /// Credentials.
+    pub auth: Option<NatsAuth>,
+    /// PEM CA bundle to trust (turns on TLS).
+    pub tls_ca_file: Option<PathBuf>,
+    /// Client certificate and key for mutual TLS.
+    pub tls_cert_file: Option<PathBuf>,
+    /// Key of `tls_cert_file`.
+    pub tls_key_file: Option<PathBuf>,
+}
+
+impl Default for NatsConfig {
+    fn default() -> Self {
+        Self {
+            url: "nats://127.0.0.1:4222".to_owned(),
+            subject_prefix: "mcp.activity".to_owned(),
+            jetstream: None,
+            auth: None,
+            tls_ca_file: None,
+            tls_cert_file: None,
+            tls_key_file: None,
+        }
+    }
+}
+
+/// JetStream consumption.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JetStreamConfig {
+    /// Stream name.
+    pub stream: String,
+    /// Create the stream (subjects `<prefix>.>`) if it does not exist.
+    pub create: bool,
+    /// How far back to replay on start-up.
+    #[serde(with = "humantime_serde")]
+    pub replay_window: Duration,
+    /// How long the stream keeps events when we create it.
+    #[serde(with = "humantime_serde")]
+    pub max_age: Duration,
+}
+
+impl Default for JetStreamConfig {
+    fn default() -> Self {
+        Self {
+            stream: "MCP_ACTIVITY".to_owned(),
+            create: true,
+            replay_window: Duration::from_secs(600),
+            max_age: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// NATS credentials; secrets from files or environment variables only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum NatsAuth {
+    /// A `.creds` file (JWT + nkey seed).
+    CredentialsFile(PathBuf),
+    /// A file holding an nkey seed.
+    NkeySeedFile(PathBuf),
+    /// User and password (password from an environment variable).
+    UserPassword {
+        /// User name.
+        user: String,
+        /// Environment variable holding the password.
+        password_env: String,
+    },
+    /// Environment variable holding a token.
+    TokenEnv(String),
+}
+
+impl NatsConfig {
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        if self.url.trim().is_empty() {
+            return Err(ConfigError::invalid("nats.url", "must not be empty"));
+        }
+        let prefix_ok = !self.subject_prefix.is_empty()
+            && self.subject_prefix.split('.').all(|t| {
+                !t.is_empty() && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            });
+        if !prefix_ok {
+            return Err(ConfigError::invalid(
+                "nats.subject_prefix",
+                format!("{:?} must be dot-separated tokens of a-z, A-Z, 0-9, '-' and '_' (no wildcards)", self.subject_prefix),
+            ));
+        }
+        if self.tls_cert_file.is_some() != self.tls_key_file.is_some() {
+            return Err(ConfigError::invalid("nats.tls_cert_file", "tls_cert_file and tls_key_file go together"));
+        }
+        if let Some(js) = &self.jetstream {
+            let ok = !js.stream.is_empty() && js.stream.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !ok {
+                return Err(ConfigError::invalid("nats.jetstream.stream", "must be 1+ characters of a-z, A-Z, 0-9, '-' and '_'"));
+            }
+            if js.replay_window > js.max_age {
+                return Err(ConfigError::invalid("nats.jetstream.replay_window", "must not exceed nats.jetstream.max_age"));
+            }
+        }
+        Ok(())
+    }
+}

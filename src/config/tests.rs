@@ -1,0 +1,110 @@
+use super::*;
+
+fn invalid_field(yaml: &str) -> String {
+    let config = Config::from_yaml(yaml, "test.yaml").expect("parses");
+    match config.validate() {
+        Err(ConfigError::Invalid { field, .. }) => field,
+        other => panic!("expected an invalid field for {yaml:?}, got {other:?}"),
+    }
+}
+
+#[test]
+fn built_in_defaults_are_valid_and_have_a_default_policy() {
+    let c = Config::default();
+    c.validate().expect("valid");
+    assert!(c.policies.contains_key(DEFAULT_POLICY));
+    assert!(c.prometheus.is_none() && c.nats.is_none());
+}
+
+#[test]
+fn a_full_file_parses_with_humantime_durations() {
+    let yaml = r#"
+server:
+  grpc_addr: 127.0.0.1:7000
+log: { level: debug, format: json }
+policies:
+  fast:
+    idle_window: 90s
+    max_replicas: 20
+    targets: { sessions: 5, connections: null }
+prometheus:
+  url: http://prom:9090
+  interval: 10s
+  auth: { bearer: { token_file: /var/run/token } }
+nats:
+  url: nats://nats:4222
+  jetstream: { replay_window: 5m }
+"#;
+    let c = Config::from_yaml(yaml, "t").expect("parses");
+    c.validate().expect("valid");
+    let fast = &c.policies["fast"];
+    assert_eq!(fast.idle_window, std::time::Duration::from_secs(90));
+    assert_eq!(fast.targets.sessions, Some(5.0));
+    assert_eq!(fast.targets.connections, None);
+    assert!(c.policies.contains_key(DEFAULT_POLICY), "default is added");
+    assert_eq!(c.log.format, LogFormat::Json);
+}
+
+#[test]
+fn unknown_fields_are_parse_errors_naming_the_field_and_file() {
+    for yaml in ["serverz: {}", "policies: { default: { idle_windw: 5m } }", "prometheus: { urll: x }"] {
+        let err = Config::from_yaml(yaml, "my.yaml").expect_err(yaml).to_string();
+        assert!(err.starts_with("my.yaml:"), "{err}");
+        let field = yaml.split([':', '{', ' ']).filter(|s| !s.is_empty()).find(|s| s.ends_with('z') || s.ends_with("windw") || s.ends_with("urll"));
+        assert!(err.contains(field.unwrap_or("?")), "{err}");
+    }
+}
+
+#[test]
+fn bad_durations_are_parse_errors() {
+    let err = Config::from_yaml("policies: { default: { idle_window: soon } }", "f").expect_err("bad");
+    assert!(matches!(err, ConfigError::Parse { .. }), "{err}");
+}
+
+#[test]
+fn each_out_of_range_value_names_its_full_field_path() {
+    let cases = [
+        ("policies: { default: { max_replicas: 0 } }", "policies.default.max_replicas"),
+        ("policies: { p1: { min_replicas: 5, max_replicas: 2 } }", "policies.p1.min_replicas"),
+        ("policies: { p1: { targets: { queue_length: -1 } } }", "policies.p1.targets.queue_length"),
+        ("policies: { \"bad name\": {} }", "policies.bad name"),
+        ("default_policy: missing", "default_policy"),
+        ("server: { max_metadata_bytes: 10 }", "server.max_metadata_bytes"),
+        ("log: { level: \"[[\" }", "log.level"),
+        ("prometheus: { url: ftp://x }", "prometheus.url"),
+        ("prometheus: { interval: 0s }", "prometheus.interval"),
+        ("prometheus: { timeout: 1m }", "prometheus.timeout"),
+        ("prometheus: { server_label: \"a-b\" }", "prometheus.server_label"),
+        ("prometheus: { auth: { bearer: {} } }", "prometheus.auth.bearer"),
+        ("prometheus: { headers: { \"bad header\": x } }", "prometheus.headers.bad header"),
+        ("nats: { subject_prefix: \"mcp.>\" }", "nats.subject_prefix"),
+        ("nats: { tls_cert_file: /c }", "nats.tls_cert_file"),
+        ("nats: { jetstream: { stream: \"a.b\" } }", "nats.jetstream.stream"),
+        ("nats: { jetstream: { replay_window: 2h } }", "nats.jetstream.replay_window"),
+    ];
+    for (yaml, field) in cases {
+        assert_eq!(invalid_field(yaml), field, "{yaml}");
+    }
+}
+
+#[test]
+fn overrides_win_over_the_file() {
+    let mut c = Config::from_yaml("server: { grpc_addr: 127.0.0.1:1 }", "f").expect("parses");
+    c.apply(&Overrides {
+        grpc_addr: Some("127.0.0.1:2".parse().expect("addr")),
+        log_level: Some("debug".into()),
+        nats_url: Some("nats://n:4222".into()),
+        ..Overrides::default()
+    });
+    assert_eq!(c.server.grpc_addr.port(), 2);
+    assert_eq!(c.log.level, "debug");
+    assert_eq!(c.nats.as_ref().map(|n| n.url.as_str()), Some("nats://n:4222"));
+}
+
+#[test]
+fn the_printed_config_parses_back_to_the_same_config() {
+    let mut c = Config::default();
+    c.prometheus = Some(PrometheusConfig::default());
+    let again = Config::from_yaml(&c.to_yaml(), "printed").expect("round trip");
+    assert_eq!(again, c);
+}

@@ -1,0 +1,56 @@
+//! # mcp-autoscaler
+//!
+//! An event-driven autoscaler for fleets of hosted MCP (Model Context
+//! Protocol) servers on Kubernetes: a KEDA external scaler, a recommendation
+//! service and (later) a capacity-planning simulator, all over one pure
+//! decision engine.
+//!
+//! ## Data flow
+//! ```text
+//!  Prometheus ─(grouped PromQL per tick)─┐
+//!  NATS ───────(activity events, push)───┤
+//!                                        ▼
+//!                     source::Store (per server: samples + ages)
+//!                                        │  snapshot (no I/O)
+//!                     engine::decide(signals, policy, state, now)
+//!                                        │  Decision
+//!                 ┌──────────────────────┼───────────────────────┐
+//!                 ▼                      ▼                       ▼
+//!   output::keda (gRPC ExternalScaler)  output::http (health,   simulator
+//!   IsActive / StreamIsActive /         metrics, decisions)     (issue 5)
+//!   GetMetricSpec / GetMetrics
+//! ```
+//! Handlers only read the store and call the engine; sources write the store
+//! on their own schedule. A store update wakes the server's watchers at once,
+//! which is how an activity event reaches `StreamIsActive` with no tick.
+//!
+//! ## Layout
+//! - [`time`], [`id`], [`signal`]: small value types shared by everything.
+//! - [`engine`]: the pure decision engine and its policies.
+//! - [`config`]: the YAML config, parsed and validated once.
+//! - [`metadata`]: `scalerMetadata` → server id + effective policy.
+//! - [`source`]: the signal store and the sources that feed it.
+//! - [`output`]: the KEDA gRPC service, the HTTP endpoints, TLS.
+//! - [`serve`]: wires it all together for the `serve` subcommand.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod engine;
+pub mod id;
+pub mod metadata;
+pub mod output;
+pub mod serve;
+pub mod signal;
+pub mod source;
+pub mod time;
+
+/// Generated code for KEDA's `externalscaler.proto`.
+#[allow(missing_docs, clippy::all, clippy::pedantic)]
+pub mod proto {
+    tonic::include_proto!("externalscaler");
+
+    /// The encoded file descriptor set, for gRPC server reflection.
+    pub const FILE_DESCRIPTOR_SET: &[u8] =
+        tonic::include_file_descriptor_set!("externalscaler_descriptor");
+}

@@ -1,0 +1,150 @@
+//! `mcp-autoscaler`: command-line wiring only. See the library docs.
+#![forbid(unsafe_code)]
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use mcp_autoscaler::config::{Config, LogFormat, Overrides};
+use mcp_autoscaler::serve::{self, Listeners};
+use mcp_autoscaler::time::SystemClock;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// Event-driven autoscaler for fleets of hosted MCP servers.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the KEDA external scaler (gRPC) and the HTTP endpoints.
+    Serve(ServeArgs),
+    /// Validate a config file and print the effective config.
+    CheckConfig {
+        /// The YAML config file.
+        file: PathBuf,
+    },
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// YAML config file (built-in defaults when absent).
+    #[arg(long, env = "MCP_AUTOSCALER_CONFIG")]
+    config: Option<PathBuf>,
+    /// gRPC listen address [default: 0.0.0.0:9090].
+    #[arg(long, env = "MCP_AUTOSCALER_GRPC_ADDR")]
+    grpc_addr: Option<SocketAddr>,
+    /// HTTP listen address (health, metrics, API) [default: 0.0.0.0:8080].
+    #[arg(long, env = "MCP_AUTOSCALER_HTTP_ADDR")]
+    http_addr: Option<SocketAddr>,
+    /// Log filter, e.g. info or mcp_autoscaler=debug [default: info].
+    #[arg(long, env = "MCP_AUTOSCALER_LOG_LEVEL")]
+    log_level: Option<String>,
+    /// Log format [default: pretty].
+    #[arg(long, env = "MCP_AUTOSCALER_LOG_FORMAT", value_enum)]
+    log_format: Option<LogFormat>,
+    /// Prometheus base URL (turns on the Prometheus source).
+    #[arg(long, env = "MCP_AUTOSCALER_PROMETHEUS_URL")]
+    prometheus_url: Option<String>,
+    /// NATS URL (turns on the NATS source).
+    #[arg(long, env = "MCP_AUTOSCALER_NATS_URL")]
+    nats_url: Option<String>,
+}
+
+impl ServeArgs {
+    fn overrides(&self) -> Overrides {
+        Overrides {
+            grpc_addr: self.grpc_addr,
+            http_addr: self.http_addr,
+            log_level: self.log_level.clone(),
+            log_format: self.log_format,
+            prometheus_url: self.prometheus_url.clone(),
+            nats_url: self.nats_url.clone(),
+        }
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::CheckConfig { file } => check_config(&file),
+        Command::Serve(args) => {
+            let config = load(args.config.as_deref(), &args.overrides())?;
+            init_logs(&config);
+            tokio::runtime::Runtime::new()
+                .context("starting the async runtime")?
+                .block_on(serve_until_signal(config))
+        }
+    }
+}
+
+fn check_config(file: &std::path::Path) -> anyhow::Result<()> {
+    let config = load(Some(file), &Overrides::default())?;
+    print!("# {}: valid. Effective config:\n{}", file.display(), config.to_yaml());
+    Ok(())
+}
+
+fn load(file: Option<&std::path::Path>, overrides: &Overrides) -> anyhow::Result<Config> {
+    let config = Config::load(file, overrides);
+    match (file, config) {
+        (_, Ok(c)) => Ok(c),
+        (Some(f), Err(e @ mcp_autoscaler::config::ConfigError::Invalid { .. })) => {
+            Err(anyhow::anyhow!("{}: {e}", f.display()))
+        }
+        (_, Err(e)) => Err(e.into()),
+    }
+}
+
+fn init_logs(config: &Config) {
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| config.log.level.clone());
+    let builder = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::new(filter));
+    match config.log.format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Pretty => builder.init(),
+    }
+}
+
+async fn serve_until_signal(config: Config) -> anyhow::Result<()> {
+    let grpc = tokio::net::TcpListener::bind(config.server.grpc_addr)
+        .await
+        .with_context(|| format!("binding gRPC address {} (server.grpc_addr / --grpc-addr)", config.server.grpc_addr))?;
+    let http = tokio::net::TcpListener::bind(config.server.http_addr)
+        .await
+        .with_context(|| format!("binding HTTP address {} (server.http_addr / --http-addr)", config.server.http_addr))?;
+    let shutdown = CancellationToken::new();
+    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    serve::run(config, Listeners { grpc, http }, Arc::new(SystemClock), shutdown).await?;
+    Ok(())
+}
+
+async fn cancel_on_signal(shutdown: CancellationToken) {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+        () = terminate => tracing::info!("SIGTERM received"),
+    }
+    shutdown.cancel();
+}

@@ -1,0 +1,184 @@
+//! `scalerMetadata` → which server, under which policy.
+//!
+//! KEDA sends every trigger metadata key on every call. Each key is checked
+//! against the table below; an unknown key, a bad value or a bad id becomes a
+//! [`MetadataError`] whose message names the key and what is allowed, which
+//! the gRPC layer turns into `INVALID_ARGUMENT`.
+
+use crate::config::Config;
+use crate::engine::{MetricMode, Policy};
+use crate::id::ServerId;
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// KEDA's own trigger keys: accepted and ignored.
+pub const KEDA_KEYS: [&str; 3] = ["scalerAddress", "enableTLS", "unsafeSsl"];
+
+type Setter = fn(&mut Policy, &str) -> Result<(), String>;
+
+/// Per-server policy overrides: key, what it accepts, how it applies.
+const OVERRIDES: &[(&str, Setter)] = &[
+    ("minReplicas", |p, v| parse_u32(v).map(|n| p.min_replicas = n)),
+    ("maxReplicas", |p, v| parse_u32(v).map(|n| p.max_replicas = n)),
+    ("idleWindow", |p, v| parse_duration(v).map(|d| p.idle_window = d)),
+    ("staleAfter", |p, v| parse_duration(v).map(|d| p.stale_after = d)),
+    ("unavailableAfter", |p, v| parse_duration(v).map(|d| p.unavailable_after = d)),
+    ("targetConnections", |p, v| parse_target(v).map(|t| p.targets.connections = t)),
+    ("targetSessions", |p, v| parse_target(v).map(|t| p.targets.sessions = t)),
+    ("targetQueueLength", |p, v| parse_target(v).map(|t| p.targets.queue_length = t)),
+    ("targetRequestRate", |p, v| parse_target(v).map(|t| p.targets.request_rate = t)),
+    ("targetConcurrency", |p, v| parse_target(v).map(|t| p.targets.concurrency = t)),
+    ("metricMode", |p, v| parse_mode(v).map(|m| p.metric_mode = m)),
+];
+
+/// Metadata that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MetadataError {
+    /// A key we do not know.
+    #[error("unknown scalerMetadata key {key:?}; allowed keys: {allowed}")]
+    UnknownKey {
+        /// The key.
+        key: String,
+        /// Every allowed key.
+        allowed: String,
+    },
+    /// A known key with a value it does not accept.
+    #[error("scalerMetadata key {key:?} has value {value:?}: {expected}")]
+    BadValue {
+        /// The key.
+        key: String,
+        /// The value (truncated).
+        value: String,
+        /// What the key accepts.
+        expected: String,
+    },
+    /// Too much metadata.
+    #[error("scalerMetadata is {size} bytes, more than the limit of {limit} (server.max_metadata_bytes)")]
+    TooLarge {
+        /// Bytes received.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+}
+
+/// A ScaledObject resolved to a server and its effective policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    /// The hosted MCP server.
+    pub server: ServerId,
+    /// Name of the policy the overrides were applied to.
+    pub policy_name: String,
+    /// The policy after per-server overrides.
+    pub policy: Policy,
+}
+
+/// Every key a user may set, for error messages.
+pub fn allowed_keys() -> String {
+    let mut keys = vec!["serverId", "policy"];
+    keys.extend(OVERRIDES.iter().map(|(k, _)| *k));
+    keys.extend(KEDA_KEYS);
+    keys.join(", ")
+}
+
+/// Resolves a ScaledObject (name + metadata) against the config.
+pub fn resolve(
+    name: &str,
+    metadata: &HashMap<String, String>,
+    config: &Config,
+) -> Result<Target, MetadataError> {
+    check_size(metadata, config.server.max_metadata_bytes)?;
+    let server_raw = metadata.get("serverId").map_or(name, String::as_str);
+    let server = ServerId::parse(server_raw).map_err(|e| MetadataError::BadValue {
+        key: if metadata.contains_key("serverId") { "serverId" } else { "name (ScaledObject name, used as serverId)" }.to_owned(),
+        value: shorten(server_raw),
+        expected: e.to_string(),
+    })?;
+    let policy_name = metadata.get("policy").unwrap_or(&config.default_policy);
+    let mut policy = config.policies.get(policy_name).cloned().ok_or_else(|| {
+        let known: Vec<&str> = config.policies.keys().map(String::as_str).collect();
+        bad("policy", policy_name, format!("one of the configured policies: {}", known.join(", ")))
+    })?;
+    apply_overrides(metadata, &mut policy)?;
+    Ok(Target { server, policy_name: policy_name.clone(), policy })
+}
+
+fn check_size(metadata: &HashMap<String, String>, limit: usize) -> Result<(), MetadataError> {
+    let size: usize = metadata.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if size > limit {
+        return Err(MetadataError::TooLarge { size, limit });
+    }
+    Ok(())
+}
+
+fn apply_overrides(metadata: &HashMap<String, String>, policy: &mut Policy) -> Result<(), MetadataError> {
+    // Sorted, so that the first error reported does not depend on hash order.
+    let mut keys: Vec<&String> = metadata.keys().collect();
+    keys.sort();
+    for key in keys {
+        if matches!(key.as_str(), "serverId" | "policy") || KEDA_KEYS.contains(&key.as_str()) {
+            continue;
+        }
+        let Some((_, set)) = OVERRIDES.iter().find(|(k, _)| k == key) else {
+            return Err(MetadataError::UnknownKey { key: shorten(key), allowed: allowed_keys() });
+        };
+        let value = &metadata[key];
+        set(policy, value.trim()).map_err(|expected| bad(key, value, expected))?;
+    }
+    policy
+        .validate()
+        .map_err(|e| bad(&metadata_key_of(&e.field), "", format!("the effective policy is invalid: {e}")))
+}
+
+/// Maps a policy field back to the metadata key that sets it.
+fn metadata_key_of(field: &str) -> String {
+    let camel: String = field
+        .trim_start_matches("targets.")
+        .split('_')
+        .enumerate()
+        .map(|(i, w)| if i == 0 { w.to_owned() } else { w[..1].to_uppercase() + &w[1..] })
+        .collect();
+    if field.starts_with("targets.") {
+        format!("target{}{}", camel[..1].to_uppercase(), &camel[1..])
+    } else {
+        camel
+    }
+}
+
+fn bad(key: &str, value: &str, expected: impl Into<String>) -> MetadataError {
+    MetadataError::BadValue { key: key.to_owned(), value: shorten(value), expected: expected.into() }
+}
+
+fn shorten(s: &str) -> String {
+    s.chars().take(100).collect()
+}
+
+fn parse_u32(v: &str) -> Result<u32, String> {
+    v.parse().map_err(|_| "a whole number from 0 to 4294967295".to_owned())
+}
+
+fn parse_duration(v: &str) -> Result<Duration, String> {
+    humantime::parse_duration(v).map_err(|_| "a duration such as 90s, 5m or 1h30m".to_owned())
+}
+
+fn parse_target(v: &str) -> Result<Option<f64>, String> {
+    if v.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    match v.parse::<f64>() {
+        Ok(t) if t.is_finite() && t > 0.0 => Ok(Some(t)),
+        _ => Err("a positive number (per replica), or \"off\" to disable".to_owned()),
+    }
+}
+
+fn parse_mode(v: &str) -> Result<MetricMode, String> {
+    match v {
+        "desired" => Ok(MetricMode::Desired),
+        "native" => Ok(MetricMode::Native),
+        _ => Err("\"desired\" or \"native\"".to_owned()),
+    }
+}
+
+#[cfg(test)]
+#[path = "metadata_tests.rs"]
+mod tests;

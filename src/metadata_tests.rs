@@ -1,0 +1,94 @@
+use super::*;
+
+fn md(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+}
+
+fn config() -> Config {
+    Config::from_yaml("policies: { fast: { idle_window: 30s } }", "t").expect("config")
+}
+
+#[test]
+fn the_scaled_object_name_is_the_default_server_id() {
+    let t = resolve("weather", &md(&[]), &config()).expect("ok");
+    assert_eq!(t.server.as_str(), "weather");
+    assert_eq!(t.policy_name, "default");
+}
+
+#[test]
+fn server_id_policy_and_keda_keys_are_accepted() {
+    let m = md(&[
+        ("serverId", "tenant-7"),
+        ("policy", "fast"),
+        ("scalerAddress", "mcp-autoscaler:9090"),
+        ("enableTLS", "false"),
+        ("unsafeSsl", "true"),
+    ]);
+    let t = resolve("so-name", &m, &config()).expect("ok");
+    assert_eq!(t.server.as_str(), "tenant-7");
+    assert_eq!(t.policy.idle_window, Duration::from_secs(30));
+}
+
+#[test]
+fn every_override_key_changes_its_setting() {
+    let m = md(&[
+        ("minReplicas", "1"),
+        ("maxReplicas", "40"),
+        ("idleWindow", "2m"),
+        ("staleAfter", "30s"),
+        ("unavailableAfter", "5m"),
+        ("targetConnections", "off"),
+        ("targetSessions", "4"),
+        ("targetQueueLength", "2.5"),
+        ("targetRequestRate", "100"),
+        ("targetConcurrency", "3"),
+        ("metricMode", "native"),
+    ]);
+    let p = resolve("s", &m, &config()).expect("ok").policy;
+    assert_eq!((p.min_replicas, p.max_replicas), (1, 40));
+    assert_eq!(p.idle_window, Duration::from_secs(120));
+    assert_eq!((p.stale_after, p.unavailable_after), (Duration::from_secs(30), Duration::from_secs(300)));
+    assert_eq!(p.targets.connections, None);
+    assert_eq!(p.targets.sessions, Some(4.0));
+    assert_eq!(p.targets.queue_length, Some(2.5));
+    assert_eq!(p.targets.request_rate, Some(100.0));
+    assert_eq!(p.targets.concurrency, Some(3.0));
+    assert_eq!(p.metric_mode, MetricMode::Native);
+}
+
+#[test]
+fn bad_input_names_the_key_and_what_is_allowed() {
+    let cases: &[(&str, &[(&str, &str)], &str, &str)] = &[
+        ("s", &[("bogus", "1")], "\"bogus\"", "allowed keys: serverId, policy"),
+        ("s", &[("serverId", "Bad_ID")], "\"serverId\"", "a-z, 0-9"),
+        ("s", &[("serverId", "x\"} or vector(1)")], "\"serverId\"", "a-z, 0-9"),
+        ("Bad.Name", &[], "ScaledObject name", "a-z, 0-9"),
+        ("s", &[("policy", "nope")], "\"policy\"", "default, fast"),
+        ("s", &[("minReplicas", "-1")], "\"minReplicas\"", "whole number"),
+        ("s", &[("idleWindow", "soon")], "\"idleWindow\"", "duration"),
+        ("s", &[("targetSessions", "0")], "\"targetSessions\"", "positive number"),
+        ("s", &[("targetSessions", "NaN")], "\"targetSessions\"", "positive number"),
+        ("s", &[("metricMode", "max")], "\"metricMode\"", "\"desired\" or \"native\""),
+        ("s", &[("minReplicas", "9"), ("maxReplicas", "3")], "\"minReplicas\"", "must not exceed"),
+        ("s", &[("maxReplicas", "0")], "\"maxReplicas\"", "allowed 1..="),
+    ];
+    for (name, pairs, key, allowed) in cases {
+        let msg = resolve(name, &md(pairs), &config()).expect_err(name).to_string();
+        assert!(msg.contains(key), "{msg} should name {key}");
+        assert!(msg.contains(allowed), "{msg} should say {allowed}");
+    }
+}
+
+#[test]
+fn oversized_metadata_is_rejected_with_the_limit() {
+    let big = "x".repeat(20_000);
+    let err = resolve("s", &md(&[("serverId", &big)]), &config()).expect_err("too large");
+    assert!(matches!(err, MetadataError::TooLarge { limit: 16384, .. }), "{err}");
+}
+
+#[test]
+fn policy_fields_map_back_to_their_metadata_keys() {
+    assert_eq!(metadata_key_of("min_replicas"), "minReplicas");
+    assert_eq!(metadata_key_of("targets.queue_length"), "targetQueueLength");
+    assert_eq!(metadata_key_of("idle_window"), "idleWindow");
+}

@@ -1,0 +1,100 @@
+//! The HTTP side: liveness, readiness, our metrics, and decisions as JSON.
+//!
+//! `GET /healthz` — the process is up.
+//! `GET /readyz` — 200 once sources have delivered their first data, else 503.
+//! `GET /metrics` — Prometheus text exposition.
+//! `GET /v1/servers/{id}` — the current decision for a server, with reason
+//! and per-signal contributions; query `?policy=NAME` picks a policy.
+
+use crate::config::Config;
+use crate::engine::Decision;
+use crate::id::ServerId;
+use crate::output::metrics::Metrics;
+use crate::source::Store;
+use crate::time::Clock;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::get;
+use axum::Router;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Shared state of the HTTP handlers.
+#[derive(Clone)]
+pub struct HttpState {
+    /// The signal store.
+    pub store: Arc<Store>,
+    /// Policies.
+    pub config: Arc<Config>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Our metrics.
+    pub metrics: Arc<Metrics>,
+    /// Set once the sources have delivered what readiness waits for.
+    pub ready: Arc<AtomicBool>,
+}
+
+/// The router for `state`.
+pub fn router(state: HttpState) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/v1/servers/{id}", get(server_decision))
+        .with_state(state)
+}
+
+async fn readyz(State(s): State<HttpState>) -> Response {
+    if s.ready.load(Ordering::Acquire) {
+        (StatusCode::OK, "ready\n").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "waiting for the first Prometheus poll and event replay\n").into_response()
+    }
+}
+
+async fn metrics(State(s): State<HttpState>) -> Response {
+    s.metrics.servers_known.set(i64::try_from(s.store.len()).unwrap_or(i64::MAX));
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        s.metrics.encode(),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct DecisionQuery {
+    policy: Option<String>,
+}
+
+#[derive(Serialize)]
+struct DecisionBody {
+    server: String,
+    policy: String,
+    #[serde(flatten)]
+    decision: Decision,
+}
+
+#[derive(Serialize)]
+struct ErrorBody {
+    error: String,
+}
+
+fn bad_request(error: String) -> Response {
+    (StatusCode::BAD_REQUEST, Json(ErrorBody { error })).into_response()
+}
+
+async fn server_decision(State(s): State<HttpState>, Path(id): Path<String>, Query(q): Query<DecisionQuery>) -> Response {
+    let server = match ServerId::parse(&id) {
+        Ok(server) => server,
+        Err(e) => return bad_request(e.to_string()),
+    };
+    let name = q.policy.unwrap_or_else(|| s.config.default_policy.clone());
+    let Some(policy) = s.config.policies.get(&name) else {
+        let known: Vec<&str> = s.config.policies.keys().map(String::as_str).collect();
+        return bad_request(format!("unknown policy {name:?}; configured: {}", known.join(", ")));
+    };
+    let decision = s.store.decide(&server, policy, s.clock.now());
+    Json(DecisionBody { server: server.to_string(), policy: name, decision }).into_response()
+}

@@ -1,0 +1,190 @@
+//! The KEDA `ExternalScaler` gRPC service.
+//!
+//! Every handler resolves the ScaledObject's metadata, asks the store for a
+//! decision (memory + pure engine, no I/O) and answers. `StreamIsActive`
+//! sends the current state when it opens, then `true` only on an
+//! inactive→active transition, woken by the store's per-server notifier.
+
+mod stream;
+
+use crate::config::Config;
+use crate::engine::{Decision, Metric, MetricMode, DataQuality};
+use crate::metadata::{self, Target};
+use crate::output::metrics::Metrics;
+use crate::proto::external_scaler_server::ExternalScaler;
+use crate::proto::{
+    GetMetricSpecResponse, GetMetricsRequest, GetMetricsResponse, IsActiveResponse, MetricSpec,
+    MetricValue, ScaledObjectRef,
+};
+use crate::source::Store;
+use crate::time::Clock;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+use tonic::{Request, Response, Status};
+
+/// Metric name in "desired" mode: its value is the desired replica count.
+pub const DESIRED_METRIC: &str = "mcp-desired-replicas";
+
+/// Metric name of one signal in "native" mode.
+pub fn native_metric_name(metric: Metric) -> String {
+    format!("mcp-{}", metric.name().replace('_', "-"))
+}
+
+/// What every handler needs, shared.
+#[derive(Clone)]
+pub struct Scaler {
+    pub(crate) store: Arc<Store>,
+    pub(crate) config: Arc<Config>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) shutdown: CancellationToken,
+}
+
+impl Scaler {
+    /// A service over `store`, answering with `config`'s policies.
+    pub fn new(
+        store: Arc<Store>,
+        config: Arc<Config>,
+        clock: Arc<dyn Clock>,
+        metrics: Arc<Metrics>,
+        shutdown: CancellationToken,
+    ) -> Self {
+        Self { store, config, clock, metrics, shutdown }
+    }
+
+    fn target(&self, so: Option<&ScaledObjectRef>) -> Result<Target, Status> {
+        let so = so.ok_or_else(|| Status::invalid_argument("scaledObjectRef is missing"))?;
+        metadata::resolve(&so.name, &so.scaler_metadata, &self.config)
+            .map_err(|e| Status::invalid_argument(e.to_string()))
+    }
+
+    fn decide(&self, target: &Target) -> Decision {
+        self.store.decide(&target.server, &target.policy, self.clock.now())
+    }
+
+    fn finish<T>(&self, method: &str, result: Result<T, Status>) -> Result<Response<T>, Status> {
+        let code = result.as_ref().map_or_else(Status::code, |_| tonic::Code::Ok);
+        self.metrics.count_call(method, code);
+        if let Err(status) = &result {
+            tracing::debug!(method, code = ?status.code(), message = status.message(), "call refused");
+        }
+        result.map(Response::new)
+    }
+}
+
+/// One spec per metric the target's mode serves.
+#[allow(deprecated)] // KEDA reads the int64 field when the float is 0: fill both.
+fn metric_specs(target: &Target) -> Vec<MetricSpec> {
+    let spec = |name: String, target: f64| MetricSpec {
+        metric_name: name,
+        target_size: whole(target).max(1),
+        target_size_float: target,
+    };
+    match target.policy.metric_mode {
+        MetricMode::Desired => vec![spec(DESIRED_METRIC.to_owned(), 1.0)],
+        MetricMode::Native => {
+            let t = &target.policy.targets;
+            let pairs = [
+                (Metric::Connections, t.connections),
+                (Metric::Sessions, t.sessions),
+                (Metric::QueueLength, t.queue_length),
+                (Metric::RequestRate, t.request_rate),
+                (Metric::Concurrency, t.concurrency),
+            ];
+            pairs
+                .into_iter()
+                .filter_map(|(m, v)| v.map(|v| spec(native_metric_name(m), v)))
+                .collect()
+        }
+    }
+}
+
+/// The value of `name` in `decision`, if this target serves it.
+fn metric_value(target: &Target, decision: &Decision, name: &str) -> Option<f64> {
+    match target.policy.metric_mode {
+        MetricMode::Desired => (name == DESIRED_METRIC).then_some(f64::from(decision.desired)),
+        MetricMode::Native => decision
+            .contributions
+            .iter()
+            .find(|c| native_metric_name(c.metric) == name)
+            .map(|c| c.value),
+    }
+}
+
+/// The deprecated int64 field: rounded up, so it never under-asks.
+fn whole(v: f64) -> i64 {
+    if v.is_finite() && v > 0.0 { v.ceil().min(i64::MAX as f64) as i64 } else { 0 }
+}
+
+fn unavailable(decision: &Decision) -> Option<Status> {
+    let DataQuality::Unavailable { age_ms } = decision.data else { return None };
+    let why = match age_ms {
+        None => "no Prometheus poll has succeeded yet".to_owned(),
+        Some(ms) => format!("the last successful Prometheus poll was {}s ago", ms / 1000),
+    };
+    Some(Status::unavailable(format!(
+        "signal data too old to trust: {why}; KEDA's fallback applies (raise unavailableAfter to tolerate longer outages)"
+    )))
+}
+
+#[tonic::async_trait]
+impl ExternalScaler for Scaler {
+    async fn is_active(&self, req: Request<ScaledObjectRef>) -> Result<Response<IsActiveResponse>, Status> {
+        let result = self.target(Some(req.get_ref())).map(|t| IsActiveResponse { result: self.decide(&t).active });
+        self.finish("IsActive", result)
+    }
+
+    type StreamIsActiveStream = stream::ActivityStream;
+
+    async fn stream_is_active(&self, req: Request<ScaledObjectRef>) -> Result<Response<Self::StreamIsActiveStream>, Status> {
+        let result = self.target(Some(req.get_ref())).map(|t| stream::open(self.clone(), t));
+        self.finish("StreamIsActive", result)
+    }
+
+    async fn get_metric_spec(&self, req: Request<ScaledObjectRef>) -> Result<Response<GetMetricSpecResponse>, Status> {
+        let result = self
+            .target(Some(req.get_ref()))
+            .map(|t| GetMetricSpecResponse { metric_specs: metric_specs(&t) });
+        self.finish("GetMetricSpec", result)
+    }
+
+    async fn get_metrics(&self, req: Request<GetMetricsRequest>) -> Result<Response<GetMetricsResponse>, Status> {
+        let req = req.get_ref();
+        let result = self.target(req.scaled_object_ref.as_ref()).and_then(|t| {
+            let decision = self.decide(&t);
+            if let Some(status) = unavailable(&decision) {
+                return Err(status);
+            }
+            let value = metric_value(&t, &decision, &req.metric_name).ok_or_else(|| {
+                let names: Vec<String> = metric_specs(&t).into_iter().map(|s| s.metric_name).collect();
+                Status::invalid_argument(format!(
+                    "unknown metricName {:?}; this ScaledObject serves: {}",
+                    req.metric_name.chars().take(100).collect::<String>(),
+                    names.join(", ")
+                ))
+            })?;
+            #[allow(deprecated)] // fill both fields, as KEDA.md asks
+            let value = MetricValue {
+                metric_name: req.metric_name.clone(),
+                metric_value: whole(value),
+                metric_value_float: value,
+            };
+            tracing::trace!(server = %t.server, desired = decision.desired, reason = ?decision.reason, "GetMetrics");
+            Ok(GetMetricsResponse { metric_values: vec![value] })
+        });
+        self.finish("GetMetrics", result)
+    }
+
+    type StreamMetricSpecStream = stream::SpecStream;
+
+    async fn stream_metric_spec(&self, req: Request<ScaledObjectRef>) -> Result<Response<Self::StreamMetricSpecStream>, Status> {
+        let result = self
+            .target(Some(req.get_ref()))
+            .map(|t| stream::specs(GetMetricSpecResponse { metric_specs: metric_specs(&t) }, self.shutdown.clone()));
+        self.finish("StreamMetricSpec", result)
+    }
+}
+
+#[cfg(test)]
+#[path = "tests.rs"]
+mod tests;

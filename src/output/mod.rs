@@ -1,0 +1,7 @@
+//! Everything that answers the outside world: the KEDA gRPC service, the
+//! HTTP endpoints, our own metrics, and TLS set-up.
+
+pub mod http;
+pub mod keda;
+pub mod metrics;
+pub mod tls;

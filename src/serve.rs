@@ -1,0 +1,111 @@
+//! The `serve` subcommand: wires the store, sources and both servers.
+//!
+//! [`run`] takes its listeners and a shutdown token as arguments (tests bind
+//! `127.0.0.1:0` and cancel the token themselves); `main` only binds the
+//! configured addresses and turns SIGTERM/SIGINT into a cancellation.
+
+use crate::config::Config;
+use crate::output::http::{self, HttpState};
+use crate::output::keda::Scaler;
+use crate::output::metrics::Metrics;
+use crate::output::tls::{self, TlsError};
+use crate::proto::external_scaler_server::ExternalScalerServer;
+use crate::source::Store;
+use crate::time::Clock;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Server;
+
+/// Why serving failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// TLS files could not be read.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// The gRPC transport failed (bad TLS material, listener error).
+    #[error("gRPC server: {0}")]
+    Grpc(#[from] tonic::transport::Error),
+    /// The reflection service could not be built.
+    #[error("gRPC reflection: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    /// The HTTP server failed.
+    #[error("HTTP server: {0}")]
+    Http(#[source] std::io::Error),
+}
+
+/// The two listening sockets.
+pub struct Listeners {
+    /// For the KEDA gRPC service (+ health, reflection).
+    pub grpc: TcpListener,
+    /// For health, readiness, metrics and the decisions API.
+    pub http: TcpListener,
+}
+
+/// Serves until `shutdown` is cancelled, then closes open streams and
+/// drains in-flight calls.
+pub async fn run(
+    config: Config,
+    listeners: Listeners,
+    clock: Arc<dyn Clock>,
+    shutdown: CancellationToken,
+) -> Result<(), ServeError> {
+    let config = Arc::new(config);
+    let store = Arc::new(Store::new(config.prometheus.is_some()));
+    let metrics = Arc::new(Metrics::default());
+    let ready = Arc::new(AtomicBool::new(true));
+    let scaler = Scaler::new(store.clone(), config.clone(), clock.clone(), metrics.clone(), shutdown.clone());
+    let state = HttpState { store, config: config.clone(), clock, metrics, ready };
+    tracing::info!(grpc = %listeners.grpc.local_addr().map_err(ServeError::Http)?, http = %listeners.http.local_addr().map_err(ServeError::Http)?, tls = config.server.tls.is_some(), "serving");
+    let grpc = serve_grpc(&config, scaler, listeners.grpc, shutdown.clone());
+    let http = async {
+        axum::serve(listeners.http, http::router(state))
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+            .await
+            .map_err(ServeError::Http)
+    };
+    tokio::try_join!(grpc, http)?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn serve_grpc(
+    config: &Config,
+    scaler: Scaler,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), ServeError> {
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_serving::<ExternalScalerServer<Scaler>>().await;
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+    let mut builder = Server::builder()
+        .http2_keepalive_interval(Some(Duration::from_secs(20)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+        .tcp_nodelay(true);
+    if let Some(tls_config) = &config.server.tls {
+        builder = builder.tls_config(tls::server_tls(tls_config)?)?;
+    }
+    let stopping = async move {
+        shutdown.cancelled().await;
+        health.set_not_serving::<ExternalScalerServer<Scaler>>().await;
+        tracing::info!("shutting down: closing streams and draining calls");
+    };
+    builder
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(ExternalScalerServer::new(scaler))
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stopping)
+        .await?;
+    Ok(())
+}

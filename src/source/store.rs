@@ -1,0 +1,203 @@
+//! The signal store: per server, the latest samples, event-derived activity,
+//! the engine's memory, and a change notifier.
+//!
+//! Every write that can change a server's decision bumps that server's
+//! [`tokio::sync::watch`] channel, so `StreamIsActive` streams re-evaluate the
+//! moment an event lands: the wake path has no tick in it.
+
+use crate::engine::{self, Decision, Policy, State};
+use crate::id::ServerId;
+use crate::signal::{EventKind, Sample, SignalKind, Signals};
+use crate::time::Timestamp;
+use std::collections::HashMap;
+use std::sync::{PoisonError, RwLock};
+use tokio::sync::watch;
+
+/// One server's entry.
+struct Entry {
+    signals: Signals,
+    state: State,
+    changed: watch::Sender<u64>,
+}
+
+impl Entry {
+    fn new() -> Self {
+        Self {
+            signals: Signals::default(),
+            state: State::default(),
+            changed: watch::Sender::new(0),
+        }
+    }
+
+    fn notify(&self) {
+        self.changed.send_modify(|v| *v = v.wrapping_add(1));
+    }
+}
+
+/// Fleet-wide poll status.
+#[derive(Debug, Clone, Copy, Default)]
+struct Fleet {
+    poller_configured: bool,
+    polled_at: Option<Timestamp>,
+}
+
+/// The in-memory signal store shared by sources and handlers.
+#[derive(Default)]
+pub struct Store {
+    servers: RwLock<HashMap<ServerId, Entry>>,
+    fleet: RwLock<Fleet>,
+}
+
+impl Store {
+    /// An empty store; `poller_configured` says whether a Prometheus poller
+    /// will feed it (without one, absent data is not a fault).
+    pub fn new(poller_configured: bool) -> Self {
+        Self {
+            servers: RwLock::default(),
+            fleet: RwLock::new(Fleet { poller_configured, polled_at: None }),
+        }
+    }
+
+    /// What is known about `server` right now.
+    pub fn signals(&self, server: &ServerId) -> Signals {
+        let mut signals = self
+            .read_servers()
+            .get(server)
+            .map(|e| e.signals.clone())
+            .unwrap_or_default();
+        self.stamp_fleet(&mut signals);
+        signals
+    }
+
+    /// Runs the engine for `server` and remembers its state for next time.
+    pub fn decide(&self, server: &ServerId, policy: &Policy, now: Timestamp) -> Decision {
+        let fleet = *self.fleet.read().unwrap_or_else(PoisonError::into_inner);
+        let mut servers = self.write_servers();
+        let entry = servers.entry(server.clone()).or_insert_with(Entry::new);
+        let mut signals = entry.signals.clone();
+        signals.poller_configured = fleet.poller_configured;
+        signals.polled_at = fleet.polled_at;
+        let decision = engine::decide(&signals, policy, &entry.state, now);
+        entry.state = decision.next;
+        decision
+    }
+
+    /// A receiver that changes whenever `server`'s signals change.
+    pub fn subscribe(&self, server: &ServerId) -> watch::Receiver<u64> {
+        let mut servers = self.write_servers();
+        servers.entry(server.clone()).or_insert_with(Entry::new).changed.subscribe()
+    }
+
+    /// Applies an activity event and wakes the server's watchers at once.
+    pub fn record_event(&self, server: &ServerId, kind: EventKind, at: Timestamp) {
+        let mut servers = self.write_servers();
+        let entry = servers.entry(server.clone()).or_insert_with(Entry::new);
+        entry.signals.record_event(kind, at);
+        entry.notify();
+    }
+
+    /// Replaces one signal for the whole fleet with the result of a grouped
+    /// query: servers missing from `values` have no sample of `kind` now.
+    pub fn apply_poll(&self, kind: SignalKind, values: &[(ServerId, f64)], at: Timestamp) {
+        let mut servers = self.write_servers();
+        for entry in servers.values_mut() {
+            entry.signals.polled[kind.index()] = None;
+        }
+        for (server, value) in values {
+            let entry = servers.entry(server.clone()).or_insert_with(Entry::new);
+            entry.signals.set(kind, Sample { value: *value, at });
+        }
+    }
+
+    /// Marks a complete successful poll at `at`: records activity seen in it
+    /// and wakes the watchers of servers whose activity changed.
+    pub fn finish_poll(&self, at: Timestamp) {
+        self.fleet.write().unwrap_or_else(PoisonError::into_inner).polled_at = Some(at);
+        let mut servers = self.write_servers();
+        for entry in servers.values_mut() {
+            let busy = SignalKind::ALL
+                .iter()
+                .filter(|k| k.shows_activity())
+                .any(|k| entry.signals.get(*k).is_some_and(|s| s.value > 0.0));
+            if busy {
+                entry.signals.last_poll_activity = Some(at);
+            }
+            entry.notify();
+        }
+    }
+
+    /// Time of the last successful poll.
+    pub fn polled_at(&self) -> Option<Timestamp> {
+        self.fleet.read().unwrap_or_else(PoisonError::into_inner).polled_at
+    }
+
+    /// Number of servers known.
+    pub fn len(&self) -> usize {
+        self.read_servers().len()
+    }
+
+    /// True when no server is known.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn stamp_fleet(&self, signals: &mut Signals) {
+        let fleet = *self.fleet.read().unwrap_or_else(PoisonError::into_inner);
+        signals.poller_configured = fleet.poller_configured;
+        signals.polled_at = fleet.polled_at;
+    }
+
+    fn read_servers(&self) -> std::sync::RwLockReadGuard<'_, HashMap<ServerId, Entry>> {
+        self.servers.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write_servers(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<ServerId, Entry>> {
+        self.servers.write().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(s: &str) -> ServerId {
+        ServerId::parse(s).expect("valid id")
+    }
+
+    #[test]
+    fn an_event_notifies_only_that_servers_watchers() {
+        let store = Store::new(false);
+        let mut a = store.subscribe(&id("a"));
+        let mut b = store.subscribe(&id("b"));
+        store.record_event(&id("a"), EventKind::Request, Timestamp::from_millis(5));
+        assert!(a.has_changed().expect("open"));
+        assert!(!b.has_changed().expect("open"));
+        a.mark_unchanged();
+        b.mark_unchanged();
+        assert_eq!(store.signals(&id("a")).last_event, Some(Timestamp::from_millis(5)));
+    }
+
+    #[test]
+    fn a_grouped_poll_replaces_the_whole_fleets_values() {
+        let store = Store::new(true);
+        let t1 = Timestamp::from_millis(1_000);
+        store.apply_poll(SignalKind::Sessions, &[(id("a"), 3.0), (id("b"), 1.0)], t1);
+        store.finish_poll(t1);
+        let t2 = Timestamp::from_millis(2_000);
+        store.apply_poll(SignalKind::Sessions, &[(id("b"), 2.0)], t2);
+        store.finish_poll(t2);
+        assert_eq!(store.signals(&id("a")).get(SignalKind::Sessions), None);
+        assert_eq!(store.signals(&id("a")).last_poll_activity, Some(t1));
+        assert_eq!(store.signals(&id("b")).get(SignalKind::Sessions).map(|s| s.value), Some(2.0));
+        assert_eq!(store.signals(&id("b")).polled_at, Some(t2));
+    }
+
+    #[test]
+    fn decide_remembers_the_engine_state() {
+        let store = Store::new(false);
+        store.record_event(&id("a"), EventKind::SessionOpen, Timestamp::from_millis(0));
+        let d = store.decide(&id("a"), &Policy::default(), Timestamp::from_millis(10));
+        assert!(d.active);
+        assert_eq!(store.decide(&id("a"), &Policy::default(), Timestamp::from_millis(20)).next, d.next);
+    }
+}

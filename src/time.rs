@@ -1,0 +1,90 @@
+//! Time as the engine sees it: a plain timestamp passed in by the caller.
+//!
+//! The engine never reads a clock. Production passes wall-clock time
+//! ([`SystemClock`]); the simulator passes virtual time starting at zero; tests
+//! pass whatever they like. Keeping time a value makes every decision
+//! reproducible.
+
+use std::ops::{Add, Sub};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// A point in time, in milliseconds since an epoch chosen by the clock
+/// (the Unix epoch in production, the scenario start in the simulator).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
+#[serde(transparent)]
+pub struct Timestamp(u64);
+
+impl Timestamp {
+    /// The timestamp `ms` milliseconds after the epoch.
+    pub const fn from_millis(ms: u64) -> Self {
+        Self(ms)
+    }
+
+    /// Milliseconds since the epoch.
+    pub const fn as_millis(self) -> u64 {
+        self.0
+    }
+
+    /// How long ago `earlier` was, or zero if it lies in the future
+    /// (clocks of different hosts disagree a little; never panic on that).
+    pub fn since(self, earlier: Timestamp) -> Duration {
+        Duration::from_millis(self.0.saturating_sub(earlier.0))
+    }
+}
+
+impl Add<Duration> for Timestamp {
+    type Output = Timestamp;
+    fn add(self, rhs: Duration) -> Timestamp {
+        let ms = u64::try_from(rhs.as_millis()).unwrap_or(u64::MAX);
+        Timestamp(self.0.saturating_add(ms))
+    }
+}
+
+impl Sub<Duration> for Timestamp {
+    type Output = Timestamp;
+    fn sub(self, rhs: Duration) -> Timestamp {
+        let ms = u64::try_from(rhs.as_millis()).unwrap_or(u64::MAX);
+        Timestamp(self.0.saturating_sub(ms))
+    }
+}
+
+/// A source of "now", so that servers and sources can be driven by a fake
+/// clock in tests.
+pub trait Clock: Send + Sync + 'static {
+    /// The current time.
+    fn now(&self) -> Timestamp;
+}
+
+/// Wall-clock time since the Unix epoch.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        let since = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        Timestamp(u64::try_from(since.as_millis()).unwrap_or(u64::MAX))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_a_future_timestamp_is_zero_not_a_panic() {
+        let now = Timestamp::from_millis(1_000);
+        assert_eq!(now.since(Timestamp::from_millis(5_000)), Duration::ZERO);
+        assert_eq!(now.since(Timestamp::from_millis(400)), Duration::from_millis(600));
+    }
+
+    #[test]
+    fn arithmetic_saturates_instead_of_overflowing() {
+        let t = Timestamp::from_millis(u64::MAX - 1);
+        assert_eq!((t + Duration::from_secs(10)).as_millis(), u64::MAX);
+        assert_eq!((Timestamp::from_millis(5) - Duration::from_secs(1)).as_millis(), 0);
+    }
+}
