@@ -126,7 +126,7 @@ async fn serve_until_signal(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("binding HTTP address {} (server.http_addr / --http-addr)", config.server.http_addr))?;
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
-    serve::run(config, Listeners { grpc, http }, Arc::new(SystemClock), shutdown).await?;
+    serve::App::new(config, Arc::new(SystemClock)).run(Listeners { grpc, http }, shutdown).await?;
     Ok(())
 }
 

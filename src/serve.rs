@@ -1,6 +1,6 @@
 //! The `serve` subcommand: wires the store, sources and both servers.
 //!
-//! [`run`] takes its listeners and a shutdown token as arguments (tests bind
+//! [`App::run`] takes its listeners and a shutdown token as arguments (tests bind
 //! `127.0.0.1:0` and cancel the token themselves); `main` only binds the
 //! configured addresses and turns SIGTERM/SIGINT into a cancellation.
 
@@ -45,31 +45,65 @@ pub struct Listeners {
     pub http: TcpListener,
 }
 
-/// Serves until `shutdown` is cancelled, then closes open streams and
-/// drains in-flight calls.
-pub async fn run(
-    config: Config,
-    listeners: Listeners,
+/// Everything `serve` runs, built before any socket is served so that
+/// tests (and sources) can hold the store.
+pub struct App {
+    config: Arc<Config>,
+    store: Arc<Store>,
+    metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
-    shutdown: CancellationToken,
-) -> Result<(), ServeError> {
-    let config = Arc::new(config);
-    let store = Arc::new(Store::new(config.prometheus.is_some()));
-    let metrics = Arc::new(Metrics::default());
-    let ready = Arc::new(AtomicBool::new(true));
-    let scaler = Scaler::new(store.clone(), config.clone(), clock.clone(), metrics.clone(), shutdown.clone());
-    let state = HttpState { store, config: config.clone(), clock, metrics, ready };
-    tracing::info!(grpc = %listeners.grpc.local_addr().map_err(ServeError::Http)?, http = %listeners.http.local_addr().map_err(ServeError::Http)?, tls = config.server.tls.is_some(), "serving");
-    let grpc = serve_grpc(&config, scaler, listeners.grpc, shutdown.clone());
-    let http = async {
-        axum::serve(listeners.http, http::router(state))
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-            .await
-            .map_err(ServeError::Http)
-    };
-    tokio::try_join!(grpc, http)?;
-    tracing::info!("stopped");
-    Ok(())
+    ready: Arc<AtomicBool>,
+}
+
+impl App {
+    /// Builds the store and metrics for a validated `config`.
+    pub fn new(config: Config, clock: Arc<dyn Clock>) -> Self {
+        let store = Arc::new(Store::new(config.prometheus.is_some()));
+        Self {
+            config: Arc::new(config),
+            store,
+            metrics: Arc::new(Metrics::default()),
+            clock,
+            ready: Arc::new(AtomicBool::new(true)),
+        }
+    }
+
+    /// The signal store the sources write and the handlers read.
+    pub fn store(&self) -> Arc<Store> {
+        self.store.clone()
+    }
+
+    /// Serves until `shutdown` is cancelled, then closes open streams and
+    /// drains in-flight calls.
+    pub async fn run(self, listeners: Listeners, shutdown: CancellationToken) -> Result<(), ServeError> {
+        let grpc_addr = listeners.grpc.local_addr().map_err(ServeError::Http)?;
+        let http_addr = listeners.http.local_addr().map_err(ServeError::Http)?;
+        tracing::info!(grpc = %grpc_addr, http = %http_addr, tls = self.config.server.tls.is_some(), "serving");
+        let scaler = Scaler::new(
+            self.store.clone(),
+            self.config.clone(),
+            self.clock.clone(),
+            self.metrics.clone(),
+            shutdown.clone(),
+        );
+        let state = HttpState {
+            store: self.store,
+            config: self.config.clone(),
+            clock: self.clock,
+            metrics: self.metrics,
+            ready: self.ready,
+        };
+        let grpc = serve_grpc(&self.config, scaler, listeners.grpc, shutdown.clone());
+        let http = async {
+            axum::serve(listeners.http, http::router(state))
+                .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+                .await
+                .map_err(ServeError::Http)
+        };
+        tokio::try_join!(grpc, http)?;
+        tracing::info!("stopped");
+        Ok(())
+    }
 }
 
 async fn serve_grpc(

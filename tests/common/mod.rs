@@ -1,0 +1,89 @@
+//! Shared helpers for integration tests: start `serve` on loopback ports,
+//! build ScaledObjectRefs, connect clients. Every wait is bounded.
+#![allow(dead_code)]
+
+use mcp_autoscaler::config::Config;
+use mcp_autoscaler::proto::ScaledObjectRef;
+use mcp_autoscaler::proto::external_scaler_client::ExternalScalerClient;
+use mcp_autoscaler::serve::{App, Listeners, ServeError};
+use mcp_autoscaler::source::Store;
+use mcp_autoscaler::time::SystemClock;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+
+/// Upper bound for anything a test waits on.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// A `serve` running in this process on loopback.
+pub struct Running {
+    pub grpc: SocketAddr,
+    pub http: SocketAddr,
+    pub store: Arc<Store>,
+    pub shutdown: CancellationToken,
+    pub task: JoinHandle<Result<(), ServeError>>,
+}
+
+impl Running {
+    /// Stops the server and returns how it ended.
+    pub async fn stop(self) -> Result<(), ServeError> {
+        self.shutdown.cancel();
+        tokio::time::timeout(WAIT, self.task).await.expect("server stops in time").expect("server task")
+    }
+}
+
+/// Starts `serve` with `config` on free loopback ports.
+pub async fn start(config: Config) -> Running {
+    let grpc = TcpListener::bind("127.0.0.1:0").await.expect("bind grpc");
+    let http = TcpListener::bind("127.0.0.1:0").await.expect("bind http");
+    let (grpc_addr, http_addr) = (grpc.local_addr().expect("addr"), http.local_addr().expect("addr"));
+    let app = App::new(config, Arc::new(SystemClock));
+    let store = app.store();
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(app.run(Listeners { grpc, http }, shutdown.clone()));
+    Running { grpc: grpc_addr, http: http_addr, store, shutdown, task }
+}
+
+/// A plaintext client for `addr`.
+pub async fn client(addr: SocketAddr) -> ExternalScalerClient<Channel> {
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .expect("uri")
+        .connect_timeout(WAIT)
+        .connect()
+        .await
+        .expect("connect");
+    ExternalScalerClient::new(channel)
+}
+
+/// A ScaledObjectRef named `name` with `metadata`.
+pub fn so(name: &str, metadata: &[(&str, &str)]) -> ScaledObjectRef {
+    ScaledObjectRef {
+        name: name.to_owned(),
+        namespace: "tenants".to_owned(),
+        scaler_metadata: metadata.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+    }
+}
+
+/// Now, as the server's clock sees it.
+pub fn now() -> mcp_autoscaler::time::Timestamp {
+    use mcp_autoscaler::time::Clock;
+    SystemClock.now()
+}
+
+/// GET `path` on the HTTP port; (status, body).
+pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::time::timeout(WAIT, tokio::net::TcpStream::connect(addr)).await.expect("connect in time").expect("connect");
+    let req = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.expect("write");
+    let mut buf = Vec::new();
+    tokio::time::timeout(WAIT, s.read_to_end(&mut buf)).await.expect("read in time").expect("read");
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let status = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    (status, body)
+}
