@@ -9,7 +9,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let fds = protox::compile(["externalscaler.proto"], ["proto"])?;
     let out = PathBuf::from(env::var("OUT_DIR")?);
     // The encoded descriptor set feeds gRPC server reflection.
-    std::fs::write(out.join("externalscaler_descriptor.bin"), fds.encode_to_vec())?;
+    std::fs::write(
+        out.join("externalscaler_descriptor.bin"),
+        fds.encode_to_vec(),
+    )?;
     tonic_prost_build::configure().compile_fds(fds)?;
     Ok(())
 }

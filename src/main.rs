@@ -93,7 +93,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn check_config(file: &std::path::Path) -> anyhow::Result<()> {
     let config = load(Some(file), &Overrides::default())?;
-    print!("# {}: valid. Effective config:\n{}", file.display(), config.to_yaml());
+    print!(
+        "# {}: valid. Effective config:\n{}",
+        file.display(),
+        config.to_yaml()
+    );
     Ok(())
 }
 
@@ -110,7 +114,8 @@ fn load(file: Option<&std::path::Path>, overrides: &Overrides) -> anyhow::Result
 
 fn init_logs(config: &Config) {
     let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| config.log.level.clone());
-    let builder = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::new(filter));
+    let builder =
+        tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::new(filter));
     match config.log.format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Pretty => builder.init(),
@@ -120,13 +125,25 @@ fn init_logs(config: &Config) {
 async fn serve_until_signal(config: Config) -> anyhow::Result<()> {
     let grpc = tokio::net::TcpListener::bind(config.server.grpc_addr)
         .await
-        .with_context(|| format!("binding gRPC address {} (server.grpc_addr / --grpc-addr)", config.server.grpc_addr))?;
+        .with_context(|| {
+            format!(
+                "binding gRPC address {} (server.grpc_addr / --grpc-addr)",
+                config.server.grpc_addr
+            )
+        })?;
     let http = tokio::net::TcpListener::bind(config.server.http_addr)
         .await
-        .with_context(|| format!("binding HTTP address {} (server.http_addr / --http-addr)", config.server.http_addr))?;
+        .with_context(|| {
+            format!(
+                "binding HTTP address {} (server.http_addr / --http-addr)",
+                config.server.http_addr
+            )
+        })?;
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
-    serve::App::new(config, Arc::new(SystemClock)).run(Listeners { grpc, http }, shutdown).await?;
+    serve::App::new(config, Arc::new(SystemClock))
+        .run(Listeners { grpc, http }, shutdown)
+        .await?;
     Ok(())
 }
 

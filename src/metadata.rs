@@ -18,17 +18,39 @@ type Setter = fn(&mut Policy, &str) -> Result<(), String>;
 
 /// Per-server policy overrides: key, what it accepts, how it applies.
 const OVERRIDES: &[(&str, Setter)] = &[
-    ("minReplicas", |p, v| parse_u32(v).map(|n| p.min_replicas = n)),
-    ("maxReplicas", |p, v| parse_u32(v).map(|n| p.max_replicas = n)),
-    ("idleWindow", |p, v| parse_duration(v).map(|d| p.idle_window = d)),
-    ("staleAfter", |p, v| parse_duration(v).map(|d| p.stale_after = d)),
-    ("unavailableAfter", |p, v| parse_duration(v).map(|d| p.unavailable_after = d)),
-    ("targetConnections", |p, v| parse_target(v).map(|t| p.targets.connections = t)),
-    ("targetSessions", |p, v| parse_target(v).map(|t| p.targets.sessions = t)),
-    ("targetQueueLength", |p, v| parse_target(v).map(|t| p.targets.queue_length = t)),
-    ("targetRequestRate", |p, v| parse_target(v).map(|t| p.targets.request_rate = t)),
-    ("targetConcurrency", |p, v| parse_target(v).map(|t| p.targets.concurrency = t)),
-    ("metricMode", |p, v| parse_mode(v).map(|m| p.metric_mode = m)),
+    ("minReplicas", |p, v| {
+        parse_u32(v).map(|n| p.min_replicas = n)
+    }),
+    ("maxReplicas", |p, v| {
+        parse_u32(v).map(|n| p.max_replicas = n)
+    }),
+    ("idleWindow", |p, v| {
+        parse_duration(v).map(|d| p.idle_window = d)
+    }),
+    ("staleAfter", |p, v| {
+        parse_duration(v).map(|d| p.stale_after = d)
+    }),
+    ("unavailableAfter", |p, v| {
+        parse_duration(v).map(|d| p.unavailable_after = d)
+    }),
+    ("targetConnections", |p, v| {
+        parse_target(v).map(|t| p.targets.connections = t)
+    }),
+    ("targetSessions", |p, v| {
+        parse_target(v).map(|t| p.targets.sessions = t)
+    }),
+    ("targetQueueLength", |p, v| {
+        parse_target(v).map(|t| p.targets.queue_length = t)
+    }),
+    ("targetRequestRate", |p, v| {
+        parse_target(v).map(|t| p.targets.request_rate = t)
+    }),
+    ("targetConcurrency", |p, v| {
+        parse_target(v).map(|t| p.targets.concurrency = t)
+    }),
+    ("metricMode", |p, v| {
+        parse_mode(v).map(|m| p.metric_mode = m)
+    }),
 ];
 
 /// Metadata that cannot be used.
@@ -53,7 +75,9 @@ pub enum MetadataError {
         expected: String,
     },
     /// Too much metadata.
-    #[error("scalerMetadata is {size} bytes, more than the limit of {limit} (server.max_metadata_bytes)")]
+    #[error(
+        "scalerMetadata is {size} bytes, more than the limit of {limit} (server.max_metadata_bytes)"
+    )]
     TooLarge {
         /// Bytes received.
         size: usize,
@@ -90,17 +114,30 @@ pub fn resolve(
     check_size(metadata, config.server.max_metadata_bytes)?;
     let server_raw = metadata.get("serverId").map_or(name, String::as_str);
     let server = ServerId::parse(server_raw).map_err(|e| MetadataError::BadValue {
-        key: if metadata.contains_key("serverId") { "serverId" } else { "name (ScaledObject name, used as serverId)" }.to_owned(),
+        key: if metadata.contains_key("serverId") {
+            "serverId"
+        } else {
+            "name (ScaledObject name, used as serverId)"
+        }
+        .to_owned(),
         value: shorten(server_raw),
         expected: e.to_string(),
     })?;
     let policy_name = metadata.get("policy").unwrap_or(&config.default_policy);
     let mut policy = config.policies.get(policy_name).cloned().ok_or_else(|| {
         let known: Vec<&str> = config.policies.keys().map(String::as_str).collect();
-        bad("policy", policy_name, format!("one of the configured policies: {}", known.join(", ")))
+        bad(
+            "policy",
+            policy_name,
+            format!("one of the configured policies: {}", known.join(", ")),
+        )
     })?;
     apply_overrides(metadata, &mut policy)?;
-    Ok(Target { server, policy_name: policy_name.clone(), policy })
+    Ok(Target {
+        server,
+        policy_name: policy_name.clone(),
+        policy,
+    })
 }
 
 fn check_size(metadata: &HashMap<String, String>, limit: usize) -> Result<(), MetadataError> {
@@ -111,7 +148,10 @@ fn check_size(metadata: &HashMap<String, String>, limit: usize) -> Result<(), Me
     Ok(())
 }
 
-fn apply_overrides(metadata: &HashMap<String, String>, policy: &mut Policy) -> Result<(), MetadataError> {
+fn apply_overrides(
+    metadata: &HashMap<String, String>,
+    policy: &mut Policy,
+) -> Result<(), MetadataError> {
     // Sorted, so that the first error reported does not depend on hash order.
     let mut keys: Vec<&String> = metadata.keys().collect();
     keys.sort();
@@ -120,14 +160,21 @@ fn apply_overrides(metadata: &HashMap<String, String>, policy: &mut Policy) -> R
             continue;
         }
         let Some((_, set)) = OVERRIDES.iter().find(|(k, _)| k == key) else {
-            return Err(MetadataError::UnknownKey { key: shorten(key), allowed: allowed_keys() });
+            return Err(MetadataError::UnknownKey {
+                key: shorten(key),
+                allowed: allowed_keys(),
+            });
         };
         let value = &metadata[key];
         set(policy, value.trim()).map_err(|expected| bad(key, value, expected))?;
     }
-    policy
-        .validate()
-        .map_err(|e| bad(&metadata_key_of(&e.field), "", format!("the effective policy is invalid: {e}")))
+    policy.validate().map_err(|e| {
+        bad(
+            &metadata_key_of(&e.field),
+            "",
+            format!("the effective policy is invalid: {e}"),
+        )
+    })
 }
 
 /// Maps a policy field back to the metadata key that sets it.
@@ -136,7 +183,13 @@ fn metadata_key_of(field: &str) -> String {
         .trim_start_matches("targets.")
         .split('_')
         .enumerate()
-        .map(|(i, w)| if i == 0 { w.to_owned() } else { w[..1].to_uppercase() + &w[1..] })
+        .map(|(i, w)| {
+            if i == 0 {
+                w.to_owned()
+            } else {
+                w[..1].to_uppercase() + &w[1..]
+            }
+        })
         .collect();
     if field.starts_with("targets.") {
         format!("target{}{}", camel[..1].to_uppercase(), &camel[1..])
@@ -146,7 +199,11 @@ fn metadata_key_of(field: &str) -> String {
 }
 
 fn bad(key: &str, value: &str, expected: impl Into<String>) -> MetadataError {
-    MetadataError::BadValue { key: key.to_owned(), value: shorten(value), expected: expected.into() }
+    MetadataError::BadValue {
+        key: key.to_owned(),
+        value: shorten(value),
+        expected: expected.into(),
+    }
 }
 
 fn shorten(s: &str) -> String {
@@ -154,7 +211,8 @@ fn shorten(s: &str) -> String {
 }
 
 fn parse_u32(v: &str) -> Result<u32, String> {
-    v.parse().map_err(|_| "a whole number from 0 to 4294967295".to_owned())
+    v.parse()
+        .map_err(|_| "a whole number from 0 to 4294967295".to_owned())
 }
 
 fn parse_duration(v: &str) -> Result<Duration, String> {

@@ -1,7 +1,10 @@
 use super::*;
 
 fn md(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-    pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
 }
 
 fn config() -> Config {
@@ -47,7 +50,10 @@ fn every_override_key_changes_its_setting() {
     let p = resolve("s", &m, &config()).expect("ok").policy;
     assert_eq!((p.min_replicas, p.max_replicas), (1, 40));
     assert_eq!(p.idle_window, Duration::from_secs(120));
-    assert_eq!((p.stale_after, p.unavailable_after), (Duration::from_secs(30), Duration::from_secs(300)));
+    assert_eq!(
+        (p.stale_after, p.unavailable_after),
+        (Duration::from_secs(30), Duration::from_secs(300))
+    );
     assert_eq!(p.targets.connections, None);
     assert_eq!(p.targets.sessions, Some(4.0));
     assert_eq!(p.targets.queue_length, Some(2.5));
@@ -58,22 +64,65 @@ fn every_override_key_changes_its_setting() {
 
 #[test]
 fn bad_input_names_the_key_and_what_is_allowed() {
-    let cases: &[(&str, &[(&str, &str)], &str, &str)] = &[
-        ("s", &[("bogus", "1")], "\"bogus\"", "allowed keys: serverId, policy"),
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str, &'a str);
+    let cases: &[Case] = &[
+        (
+            "s",
+            &[("bogus", "1")],
+            "\"bogus\"",
+            "allowed keys: serverId, policy",
+        ),
         ("s", &[("serverId", "Bad_ID")], "\"serverId\"", "a-z, 0-9"),
-        ("s", &[("serverId", "x\"} or vector(1)")], "\"serverId\"", "a-z, 0-9"),
+        (
+            "s",
+            &[("serverId", "x\"} or vector(1)")],
+            "\"serverId\"",
+            "a-z, 0-9",
+        ),
         ("Bad.Name", &[], "ScaledObject name", "a-z, 0-9"),
         ("s", &[("policy", "nope")], "\"policy\"", "default, fast"),
-        ("s", &[("minReplicas", "-1")], "\"minReplicas\"", "whole number"),
+        (
+            "s",
+            &[("minReplicas", "-1")],
+            "\"minReplicas\"",
+            "whole number",
+        ),
         ("s", &[("idleWindow", "soon")], "\"idleWindow\"", "duration"),
-        ("s", &[("targetSessions", "0")], "\"targetSessions\"", "positive number"),
-        ("s", &[("targetSessions", "NaN")], "\"targetSessions\"", "positive number"),
-        ("s", &[("metricMode", "max")], "\"metricMode\"", "\"desired\" or \"native\""),
-        ("s", &[("minReplicas", "9"), ("maxReplicas", "3")], "\"minReplicas\"", "must not exceed"),
-        ("s", &[("maxReplicas", "0")], "\"maxReplicas\"", "allowed 1..="),
+        (
+            "s",
+            &[("targetSessions", "0")],
+            "\"targetSessions\"",
+            "positive number",
+        ),
+        (
+            "s",
+            &[("targetSessions", "NaN")],
+            "\"targetSessions\"",
+            "positive number",
+        ),
+        (
+            "s",
+            &[("metricMode", "max")],
+            "\"metricMode\"",
+            "\"desired\" or \"native\"",
+        ),
+        (
+            "s",
+            &[("minReplicas", "9"), ("maxReplicas", "3")],
+            "\"minReplicas\"",
+            "must not exceed",
+        ),
+        (
+            "s",
+            &[("maxReplicas", "0")],
+            "\"maxReplicas\"",
+            "allowed 1..=",
+        ),
     ];
     for (name, pairs, key, allowed) in cases {
-        let msg = resolve(name, &md(pairs), &config()).expect_err(name).to_string();
+        let msg = resolve(name, &md(pairs), &config())
+            .expect_err(name)
+            .to_string();
         assert!(msg.contains(key), "{msg} should name {key}");
         assert!(msg.contains(allowed), "{msg} should say {allowed}");
     }
@@ -83,7 +132,10 @@ fn bad_input_names_the_key_and_what_is_allowed() {
 fn oversized_metadata_is_rejected_with_the_limit() {
     let big = "x".repeat(20_000);
     let err = resolve("s", &md(&[("serverId", &big)]), &config()).expect_err("too large");
-    assert!(matches!(err, MetadataError::TooLarge { limit: 16384, .. }), "{err}");
+    assert!(
+        matches!(err, MetadataError::TooLarge { limit: 16384, .. }),
+        "{err}"
+    );
 }
 
 #[test]

@@ -58,6 +58,7 @@ pub struct App {
 impl App {
     /// Builds the store and metrics for a validated `config`.
     pub fn new(config: Config, clock: Arc<dyn Clock>) -> Self {
+        tls::install_crypto_provider();
         let store = Arc::new(Store::new(config.prometheus.is_some()));
         Self {
             config: Arc::new(config),
@@ -75,7 +76,11 @@ impl App {
 
     /// Serves until `shutdown` is cancelled, then closes open streams and
     /// drains in-flight calls.
-    pub async fn run(self, listeners: Listeners, shutdown: CancellationToken) -> Result<(), ServeError> {
+    pub async fn run(
+        self,
+        listeners: Listeners,
+        shutdown: CancellationToken,
+    ) -> Result<(), ServeError> {
         let grpc_addr = listeners.grpc.local_addr().map_err(ServeError::Http)?;
         let http_addr = listeners.http.local_addr().map_err(ServeError::Http)?;
         tracing::info!(grpc = %grpc_addr, http = %http_addr, tls = self.config.server.tls.is_some(), "serving");
@@ -131,7 +136,9 @@ async fn serve_grpc(
     }
     let stopping = async move {
         shutdown.cancelled().await;
-        health.set_not_serving::<ExternalScalerServer<Scaler>>().await;
+        health
+            .set_not_serving::<ExternalScalerServer<Scaler>>()
+            .await;
         tracing::info!("shutting down: closing streams and draining calls");
     };
     builder

@@ -11,7 +11,17 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// A point in time, in milliseconds since an epoch chosen by the clock
 /// (the Unix epoch in production, the scenario start in the simulator).
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize, serde::Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
 )]
 #[serde(transparent)]
 pub struct Timestamp(u64);
@@ -78,13 +88,19 @@ mod tests {
     fn since_a_future_timestamp_is_zero_not_a_panic() {
         let now = Timestamp::from_millis(1_000);
         assert_eq!(now.since(Timestamp::from_millis(5_000)), Duration::ZERO);
-        assert_eq!(now.since(Timestamp::from_millis(400)), Duration::from_millis(600));
+        assert_eq!(
+            now.since(Timestamp::from_millis(400)),
+            Duration::from_millis(600)
+        );
     }
 
     #[test]
     fn arithmetic_saturates_instead_of_overflowing() {
         let t = Timestamp::from_millis(u64::MAX - 1);
         assert_eq!((t + Duration::from_secs(10)).as_millis(), u64::MAX);
-        assert_eq!((Timestamp::from_millis(5) - Duration::from_secs(1)).as_millis(), 0);
+        assert_eq!(
+            (Timestamp::from_millis(5) - Duration::from_secs(1)).as_millis(),
+            0
+        );
     }
 }

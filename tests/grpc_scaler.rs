@@ -16,7 +16,10 @@ fn id(s: &str) -> ServerId {
 }
 
 fn metrics_req(name: &str, md: &[(&str, &str)], metric: &str) -> GetMetricsRequest {
-    GetMetricsRequest { scaled_object_ref: Some(so(name, md)), metric_name: metric.to_owned() }
+    GetMetricsRequest {
+        scaled_object_ref: Some(so(name, md)),
+        metric_name: metric.to_owned(),
+    }
 }
 
 #[tokio::test]
@@ -24,22 +27,66 @@ fn metrics_req(name: &str, md: &[(&str, &str)], metric: &str) -> GetMetricsReque
 async fn every_polled_rpc_answers_from_the_store_in_desired_mode() {
     let srv = start(Config::default()).await;
     let mut c = client(srv.grpc).await;
-    let spec = c.get_metric_spec(so("weather", &[])).await.expect("spec").into_inner();
+    let spec = c
+        .get_metric_spec(so("weather", &[]))
+        .await
+        .expect("spec")
+        .into_inner();
     assert_eq!(spec.metric_specs.len(), 1);
     let s = &spec.metric_specs[0];
-    assert_eq!((s.metric_name.as_str(), s.target_size, s.target_size_float), ("mcp-desired-replicas", 1, 1.0));
+    assert_eq!(
+        (s.metric_name.as_str(), s.target_size, s.target_size_float),
+        ("mcp-desired-replicas", 1, 1.0)
+    );
 
-    let idle = c.get_metrics(metrics_req("weather", &[], &s.metric_name)).await.expect("metrics").into_inner();
-    assert_eq!(idle.metric_values[0].metric_name, s.metric_name, "names agree between spec and metrics");
-    assert_eq!((idle.metric_values[0].metric_value, idle.metric_values[0].metric_value_float), (0, 0.0));
-    assert!(!c.is_active(so("weather", &[])).await.expect("active").into_inner().result);
+    let idle = c
+        .get_metrics(metrics_req("weather", &[], &s.metric_name))
+        .await
+        .expect("metrics")
+        .into_inner();
+    assert_eq!(
+        idle.metric_values[0].metric_name, s.metric_name,
+        "names agree between spec and metrics"
+    );
+    assert_eq!(
+        (
+            idle.metric_values[0].metric_value,
+            idle.metric_values[0].metric_value_float
+        ),
+        (0, 0.0)
+    );
+    assert!(
+        !c.is_active(so("weather", &[]))
+            .await
+            .expect("active")
+            .into_inner()
+            .result
+    );
 
     for _ in 0..45 {
-        srv.store.record_event(&id("weather"), EventKind::SessionOpen, now());
+        srv.store
+            .record_event(&id("weather"), EventKind::SessionOpen, now());
     }
-    let busy = c.get_metrics(metrics_req("weather", &[], &s.metric_name)).await.expect("metrics").into_inner();
-    assert_eq!((busy.metric_values[0].metric_value, busy.metric_values[0].metric_value_float), (3, 3.0), "45 sessions / 20 per replica");
-    assert!(c.is_active(so("weather", &[])).await.expect("active").into_inner().result);
+    let busy = c
+        .get_metrics(metrics_req("weather", &[], &s.metric_name))
+        .await
+        .expect("metrics")
+        .into_inner();
+    assert_eq!(
+        (
+            busy.metric_values[0].metric_value,
+            busy.metric_values[0].metric_value_float
+        ),
+        (3, 3.0),
+        "45 sessions / 20 per replica"
+    );
+    assert!(
+        c.is_active(so("weather", &[]))
+            .await
+            .expect("active")
+            .into_inner()
+            .result
+    );
     srv.stop().await.expect("clean stop");
 }
 
@@ -48,18 +95,39 @@ async fn native_mode_serves_one_metric_per_signal_with_matching_names() {
     let srv = start(Config::default()).await;
     let mut c = client(srv.grpc).await;
     let md = [("metricMode", "native"), ("serverId", "tenant-1")];
-    srv.store.record_event(&id("tenant-1"), EventKind::ConnectionOpen, now());
-    let specs = c.get_metric_spec(so("so", &md)).await.expect("spec").into_inner().metric_specs;
+    srv.store
+        .record_event(&id("tenant-1"), EventKind::ConnectionOpen, now());
+    let specs = c
+        .get_metric_spec(so("so", &md))
+        .await
+        .expect("spec")
+        .into_inner()
+        .metric_specs;
     assert!(specs.len() >= 3);
     for spec in &specs {
-        let v = c.get_metrics(metrics_req("so", &md, &spec.metric_name)).await.expect("metrics").into_inner();
+        let v = c
+            .get_metrics(metrics_req("so", &md, &spec.metric_name))
+            .await
+            .expect("metrics")
+            .into_inner();
         assert_eq!(v.metric_values[0].metric_name, spec.metric_name);
     }
-    let conn = c.get_metrics(metrics_req("so", &md, "mcp-connections")).await.expect("metrics").into_inner();
+    let conn = c
+        .get_metrics(metrics_req("so", &md, "mcp-connections"))
+        .await
+        .expect("metrics")
+        .into_inner();
     assert_eq!(conn.metric_values[0].metric_value_float, 1.0);
-    let err = c.get_metrics(metrics_req("so", &md, "mcp-nope")).await.expect_err("unknown metric");
+    let err = c
+        .get_metrics(metrics_req("so", &md, "mcp-nope"))
+        .await
+        .expect_err("unknown metric");
     assert_eq!(err.code(), Code::InvalidArgument);
-    assert!(err.message().contains("mcp-connections"), "{}", err.message());
+    assert!(
+        err.message().contains("mcp-connections"),
+        "{}",
+        err.message()
+    );
 }
 
 #[tokio::test]
@@ -67,10 +135,15 @@ async fn bad_metadata_of_each_kind_is_invalid_argument_naming_the_key() {
     let srv = start(Config::default()).await;
     let mut c = client(srv.grpc).await;
     let huge = "x".repeat(40_000);
-    let cases: Vec<(&str, Vec<(&str, &str)>, &str)> = vec![
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a str);
+    let cases: Vec<Case> = vec![
         ("ok", vec![("colour", "red")], "\"colour\""),
         ("ok", vec![("serverId", "Not Valid")], "\"serverId\""),
-        ("ok", vec![("serverId", "a\"} or vector(1)")], "\"serverId\""),
+        (
+            "ok",
+            vec![("serverId", "a\"} or vector(1)")],
+            "\"serverId\"",
+        ),
         ("Bad_Name", vec![], "ScaledObject name"),
         ("ok", vec![("policy", "ghost")], "\"policy\""),
         ("ok", vec![("maxReplicas", "many")], "\"maxReplicas\""),
@@ -82,22 +155,37 @@ async fn bad_metadata_of_each_kind_is_invalid_argument_naming_the_key() {
     for (name, md, needle) in &cases {
         let e1 = c.is_active(so(name, md)).await.expect_err("is_active");
         let e2 = c.get_metric_spec(so(name, md)).await.expect_err("spec");
-        let e3 = c.get_metrics(metrics_req(name, md, "mcp-desired-replicas")).await.expect_err("metrics");
+        let e3 = c
+            .get_metrics(metrics_req(name, md, "mcp-desired-replicas"))
+            .await
+            .expect_err("metrics");
         let e4 = c.stream_is_active(so(name, md)).await.expect_err("stream");
         for e in [e1, e2, e3, e4] {
             assert_eq!(e.code(), Code::InvalidArgument, "{md:?}");
-            assert!(e.message().contains(needle), "{:?} should mention {needle}", e.message());
+            assert!(
+                e.message().contains(needle),
+                "{:?} should mention {needle}",
+                e.message()
+            );
         }
     }
     let missing = c
-        .get_metrics(GetMetricsRequest { scaled_object_ref: None, metric_name: "x".into() })
+        .get_metrics(GetMetricsRequest {
+            scaled_object_ref: None,
+            metric_name: "x".into(),
+        })
         .await
         .expect_err("no ref");
     assert_eq!(missing.code(), Code::InvalidArgument);
 }
 
 async fn next(stream: &mut tonic::Streaming<IsActiveResponse>) -> bool {
-    tokio::time::timeout(WAIT, stream.next()).await.expect("message in time").expect("open").expect("ok").result
+    tokio::time::timeout(WAIT, stream.next())
+        .await
+        .expect("message in time")
+        .expect("open")
+        .expect("ok")
+        .result
 }
 
 async fn nothing_within(stream: &mut tonic::Streaming<IsActiveResponse>, d: Duration) -> bool {
@@ -109,23 +197,46 @@ async fn a_stream_sends_the_state_then_only_inactive_to_active_transitions() {
     let srv = start(Config::default()).await;
     let mut c = client(srv.grpc).await;
     let md = [("serverId", "wake-me"), ("idleWindow", "1s")];
-    let mut first = c.stream_is_active(so("a", &md)).await.expect("stream").into_inner();
-    let mut second = c.stream_is_active(so("b", &md)).await.expect("stream").into_inner();
+    let mut first = c
+        .stream_is_active(so("a", &md))
+        .await
+        .expect("stream")
+        .into_inner();
+    let mut second = c
+        .stream_is_active(so("b", &md))
+        .await
+        .expect("stream")
+        .into_inner();
     assert!(!next(&mut first).await, "opens with the current state");
     assert!(!next(&mut second).await);
 
-    srv.store.record_event(&id("wake-me"), EventKind::Request, now());
-    assert!(next(&mut first).await, "wake reaches every stream of the server");
+    srv.store
+        .record_event(&id("wake-me"), EventKind::Request, now());
+    assert!(
+        next(&mut first).await,
+        "wake reaches every stream of the server"
+    );
     assert!(next(&mut second).await);
 
-    srv.store.record_event(&id("wake-me"), EventKind::Request, now());
-    assert!(nothing_within(&mut first, Duration::from_millis(300)).await, "no duplicate true while active");
+    srv.store
+        .record_event(&id("wake-me"), EventKind::Request, now());
+    assert!(
+        nothing_within(&mut first, Duration::from_millis(300)).await,
+        "no duplicate true while active"
+    );
 
     // Idle window (1 s) lapses; the next request is a new transition.
     tokio::time::sleep(Duration::from_millis(1_300)).await;
-    assert!(nothing_within(&mut first, Duration::from_millis(50)).await, "false is never pushed");
-    srv.store.record_event(&id("wake-me"), EventKind::Request, now());
-    assert!(next(&mut first).await, "second wake after the window lapsed");
+    assert!(
+        nothing_within(&mut first, Duration::from_millis(50)).await,
+        "false is never pushed"
+    );
+    srv.store
+        .record_event(&id("wake-me"), EventKind::Request, now());
+    assert!(
+        next(&mut first).await,
+        "second wake after the window lapsed"
+    );
     assert!(next(&mut second).await);
 }
 
@@ -133,12 +244,22 @@ async fn a_stream_sends_the_state_then_only_inactive_to_active_transitions() {
 async fn a_stream_for_an_active_server_opens_with_true_and_other_servers_stay_quiet() {
     let srv = start(Config::default()).await;
     let mut c = client(srv.grpc).await;
-    srv.store.record_event(&id("busy"), EventKind::SessionOpen, now());
-    let mut busy = c.stream_is_active(so("busy", &[])).await.expect("stream").into_inner();
-    let mut quiet = c.stream_is_active(so("quiet", &[])).await.expect("stream").into_inner();
+    srv.store
+        .record_event(&id("busy"), EventKind::SessionOpen, now());
+    let mut busy = c
+        .stream_is_active(so("busy", &[]))
+        .await
+        .expect("stream")
+        .into_inner();
+    let mut quiet = c
+        .stream_is_active(so("quiet", &[]))
+        .await
+        .expect("stream")
+        .into_inner();
     assert!(next(&mut busy).await);
     assert!(!next(&mut quiet).await);
-    srv.store.record_event(&id("busy"), EventKind::Request, now());
+    srv.store
+        .record_event(&id("busy"), EventKind::Request, now());
     assert!(nothing_within(&mut quiet, Duration::from_millis(200)).await);
 }
 
@@ -155,7 +276,11 @@ async fn streams_open(http: std::net::SocketAddr) -> u64 {
 async fn a_client_that_goes_away_frees_its_stream() {
     let srv = start(Config::default()).await;
     let mut c = client(srv.grpc).await;
-    let mut s = c.stream_is_active(so("gone", &[])).await.expect("stream").into_inner();
+    let mut s = c
+        .stream_is_active(so("gone", &[]))
+        .await
+        .expect("stream")
+        .into_inner();
     next(&mut s).await;
     assert_eq!(streams_open(srv.http).await, 1);
     drop(s);
@@ -171,50 +296,100 @@ async fn a_client_that_goes_away_frees_its_stream() {
 async fn shutdown_closes_open_streams_cleanly() {
     let srv = start(Config::default()).await;
     let mut c = client(srv.grpc).await;
-    let mut s = c.stream_is_active(so("x", &[])).await.expect("stream").into_inner();
+    let mut s = c
+        .stream_is_active(so("x", &[]))
+        .await
+        .expect("stream")
+        .into_inner();
     next(&mut s).await;
-    let mut specs = c.stream_metric_spec(so("x", &[])).await.expect("spec stream").into_inner();
-    let first = tokio::time::timeout(WAIT, specs.next()).await.expect("in time").expect("open").expect("ok");
+    let mut specs = c
+        .stream_metric_spec(so("x", &[]))
+        .await
+        .expect("spec stream")
+        .into_inner();
+    let first = tokio::time::timeout(WAIT, specs.next())
+        .await
+        .expect("in time")
+        .expect("open")
+        .expect("ok");
     assert_eq!(first.metric_specs[0].metric_name, "mcp-desired-replicas");
     srv.shutdown.cancel();
-    let end = tokio::time::timeout(WAIT, s.next()).await.expect("stream ends in time");
+    let end = tokio::time::timeout(WAIT, s.next())
+        .await
+        .expect("stream ends in time");
     assert!(end.is_none(), "stream ends with OK, not an error: {end:?}");
-    let end = tokio::time::timeout(WAIT, specs.next()).await.expect("spec stream ends in time");
+    let end = tokio::time::timeout(WAIT, specs.next())
+        .await
+        .expect("spec stream ends in time");
     assert!(end.is_none());
-    tokio::time::timeout(WAIT, srv.task).await.expect("stops").expect("task").expect("clean");
+    tokio::time::timeout(WAIT, srv.task)
+        .await
+        .expect("stops")
+        .expect("task")
+        .expect("clean");
 }
 
 #[tokio::test]
 async fn health_and_reflection_answer_for_the_scaler_service() {
     use tonic_health::pb::health_client::HealthClient;
     use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
     use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
     use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
     use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-    use tonic_reflection::pb::v1::ServerReflectionRequest;
 
     let srv = start(Config::default()).await;
-    let channel = tonic::transport::Channel::from_shared(format!("http://{}", srv.grpc)).expect("uri").connect().await.expect("connect");
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", srv.grpc))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connect");
     let mut health = HealthClient::new(channel.clone());
     for service in ["", "externalscaler.ExternalScaler"] {
-        let r = health.check(HealthCheckRequest { service: service.into() }).await.expect("check").into_inner();
+        let r = health
+            .check(HealthCheckRequest {
+                service: service.into(),
+            })
+            .await
+            .expect("check")
+            .into_inner();
         assert_eq!(r.status(), ServingStatus::Serving, "{service:?}");
     }
     let mut reflection = ServerReflectionClient::new(channel);
-    let req = ServerReflectionRequest { host: String::new(), message_request: Some(MessageRequest::ListServices(String::new())) };
-    let mut resp = reflection.server_reflection_info(tokio_stream::iter([req])).await.expect("reflect").into_inner();
-    let Some(MessageResponse::ListServicesResponse(list)) = resp.next().await.expect("answer").expect("ok").message_response else {
+    let req = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut resp = reflection
+        .server_reflection_info(tokio_stream::iter([req]))
+        .await
+        .expect("reflect")
+        .into_inner();
+    let Some(MessageResponse::ListServicesResponse(list)) = resp
+        .next()
+        .await
+        .expect("answer")
+        .expect("ok")
+        .message_response
+    else {
         panic!("expected a service list");
     };
     let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
-    assert!(names.contains(&"externalscaler.ExternalScaler".to_owned()), "{names:?}");
-    assert!(names.contains(&"grpc.health.v1.Health".to_owned()), "{names:?}");
+    assert!(
+        names.contains(&"externalscaler.ExternalScaler".to_owned()),
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&"grpc.health.v1.Health".to_owned()),
+        "{names:?}"
+    );
 }
 
 #[tokio::test]
 async fn the_http_side_serves_health_metrics_and_decisions() {
     let srv = start(Config::default()).await;
-    srv.store.record_event(&id("api-demo"), EventKind::SessionOpen, now());
+    srv.store
+        .record_event(&id("api-demo"), EventKind::SessionOpen, now());
     assert_eq!(http_get(srv.http, "/healthz").await.0, 200);
     assert_eq!(http_get(srv.http, "/readyz").await.0, 200);
     let (status, body) = http_get(srv.http, "/v1/servers/api-demo").await;
@@ -223,13 +398,30 @@ async fn the_http_side_serves_health_metrics_and_decisions() {
     assert_eq!(json["desired"], 1);
     assert_eq!(json["active"], true);
     assert_eq!(json["reason"], "keep_warm");
-    assert!(json["contributions"].as_array().is_some_and(|a| !a.is_empty()));
+    assert!(
+        json["contributions"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty())
+    );
     let (status, body) = http_get(srv.http, "/v1/servers/Bad%22Id").await;
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("allowed:"), "{body}");
-    assert_eq!(http_get(srv.http, "/v1/servers/x?policy=ghost").await.0, 400);
+    assert_eq!(
+        http_get(srv.http, "/v1/servers/x?policy=ghost").await.0,
+        400
+    );
     let mut c = client(srv.grpc).await;
     c.is_active(so("api-demo", &[])).await.expect("call");
     let (_, metrics) = http_get(srv.http, "/metrics").await;
-    assert!(metrics.contains("mcp_autoscaler_grpc_calls_total{method=\"IsActive\",code=\"Ok\"} 1"), "{metrics}");
+    assert!(
+        metrics.contains("mcp_autoscaler_grpc_calls_total{method=\"IsActive\",code=\"Ok\"} 1"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn the_example_config_in_examples_is_valid() {
+    let path = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/config.yaml"));
+    let c = Config::load(Some(path), &Default::default()).expect("examples/config.yaml is valid");
+    assert!(c.policies.contains_key("interactive"));
 }

@@ -6,7 +6,9 @@
 
 mod sources;
 
-pub use sources::{NatsAuth, NatsConfig, JetStreamConfig, PrometheusAuth, PrometheusConfig, PrometheusTls, Queries};
+pub use sources::{
+    JetStreamConfig, NatsAuth, NatsConfig, PrometheusAuth, PrometheusConfig, PrometheusTls, Queries,
+};
 
 use crate::engine::{Policy, PolicyError};
 use serde::{Deserialize, Serialize};
@@ -191,11 +193,10 @@ impl Config {
 
     /// Parses YAML text (not yet validated); `origin` names it in errors.
     pub fn from_yaml(text: &str, origin: &str) -> Result<Self, ConfigError> {
-        let mut config: Config =
-            serde_saphyr::from_str(text).map_err(|e| ConfigError::Parse {
-                origin: origin.to_owned(),
-                message: e.to_string(),
-            })?;
+        let mut config: Config = serde_saphyr::from_str(text).map_err(|e| ConfigError::Parse {
+            origin: origin.to_owned(),
+            message: e.to_string(),
+        })?;
         config
             .policies
             .entry(DEFAULT_POLICY.to_owned())
@@ -218,10 +219,16 @@ impl Config {
             self.log.format = f;
         }
         if let Some(url) = &o.prometheus_url {
-            self.prometheus.get_or_insert_with(Default::default).url.clone_from(url);
+            self.prometheus
+                .get_or_insert_with(Default::default)
+                .url
+                .clone_from(url);
         }
         if let Some(url) = &o.nats_url {
-            self.nats.get_or_insert_with(Default::default).url.clone_from(url);
+            self.nats
+                .get_or_insert_with(Default::default)
+                .url
+                .clone_from(url);
         }
     }
 
@@ -231,22 +238,34 @@ impl Config {
             let known: Vec<&str> = self.policies.keys().map(String::as_str).collect();
             return Err(ConfigError::invalid(
                 "default_policy",
-                format!("names policy {:?}, which is not defined (defined: {})", self.default_policy, known.join(", ")),
+                format!(
+                    "names policy {:?}, which is not defined (defined: {})",
+                    self.default_policy,
+                    known.join(", ")
+                ),
             ));
         }
         for (name, policy) in &self.policies {
             validate_policy_name(name)?;
-            policy.validate().map_err(|PolicyError { field, message }| {
-                ConfigError::invalid(format!("policies.{name}.{field}"), message)
-            })?;
+            policy
+                .validate()
+                .map_err(|PolicyError { field, message }| {
+                    ConfigError::invalid(format!("policies.{name}.{field}"), message)
+                })?;
         }
         if self.server.max_metadata_bytes < 256 {
-            return Err(ConfigError::invalid("server.max_metadata_bytes", "must be at least 256"));
+            return Err(ConfigError::invalid(
+                "server.max_metadata_bytes",
+                "must be at least 256",
+            ));
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return Err(ConfigError::invalid(
                 "log.level",
-                format!("{:?} is not a log filter (try info, debug or mcp_autoscaler=debug)", self.log.level),
+                format!(
+                    "{:?} is not a log filter (try info, debug or mcp_autoscaler=debug)",
+                    self.log.level
+                ),
             ));
         }
         if let Some(p) = &self.prometheus {

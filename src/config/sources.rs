@@ -118,23 +118,40 @@ pub struct PrometheusTls {
 impl PrometheusConfig {
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
         if !(self.url.starts_with("http://") || self.url.starts_with("https://")) {
-            return Err(ConfigError::invalid("prometheus.url", format!("{:?} must start with http:// or https://", self.url)));
+            return Err(ConfigError::invalid(
+                "prometheus.url",
+                format!("{:?} must start with http:// or https://", self.url),
+            ));
         }
         if self.interval < Duration::from_secs(1) {
-            return Err(ConfigError::invalid("prometheus.interval", "must be at least 1s"));
+            return Err(ConfigError::invalid(
+                "prometheus.interval",
+                "must be at least 1s",
+            ));
         }
         if self.timeout.is_zero() || self.timeout > self.interval {
-            return Err(ConfigError::invalid("prometheus.timeout", "must be above 0 and at most prometheus.interval"));
+            return Err(ConfigError::invalid(
+                "prometheus.timeout",
+                "must be above 0 and at most prometheus.interval",
+            ));
         }
         if !is_label_name(&self.server_label) {
             return Err(ConfigError::invalid(
                 "prometheus.server_label",
-                format!("{:?} is not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)", self.server_label),
+                format!(
+                    "{:?} is not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)",
+                    self.server_label
+                ),
             ));
         }
         for (name, value) in &self.headers {
-            if http::HeaderName::try_from(name.as_str()).is_err() || http::HeaderValue::try_from(value.as_str()).is_err() {
-                return Err(ConfigError::invalid(format!("prometheus.headers.{name}"), "is not a valid HTTP header"));
+            if http::HeaderName::try_from(name.as_str()).is_err()
+                || http::HeaderValue::try_from(value.as_str()).is_err()
+            {
+                return Err(ConfigError::invalid(
+                    format!("prometheus.headers.{name}"),
+                    "is not a valid HTTP header",
+                ));
             }
         }
         self.validate_auth()
@@ -143,11 +160,21 @@ impl PrometheusConfig {
     fn validate_auth(&self) -> Result<(), ConfigError> {
         let (file, env, field) = match &self.auth {
             None => return Ok(()),
-            Some(PrometheusAuth::Bearer { token_file, token_env }) => (token_file, token_env, "prometheus.auth.bearer"),
-            Some(PrometheusAuth::Basic { password_file, password_env, .. }) => (password_file, password_env, "prometheus.auth.basic"),
+            Some(PrometheusAuth::Bearer {
+                token_file,
+                token_env,
+            }) => (token_file, token_env, "prometheus.auth.bearer"),
+            Some(PrometheusAuth::Basic {
+                password_file,
+                password_env,
+                ..
+            }) => (password_file, password_env, "prometheus.auth.basic"),
         };
         if file.is_some() == env.is_some() {
-            return Err(ConfigError::invalid(field, "set exactly one of the *_file and *_env fields"));
+            return Err(ConfigError::invalid(
+                field,
+                "set exactly one of the *_file and *_env fields",
+            ));
         }
         Ok(())
     }
@@ -247,24 +274,42 @@ impl NatsConfig {
         }
         let prefix_ok = !self.subject_prefix.is_empty()
             && self.subject_prefix.split('.').all(|t| {
-                !t.is_empty() && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                !t.is_empty()
+                    && t.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
             });
         if !prefix_ok {
             return Err(ConfigError::invalid(
                 "nats.subject_prefix",
-                format!("{:?} must be dot-separated tokens of a-z, A-Z, 0-9, '-' and '_' (no wildcards)", self.subject_prefix),
+                format!(
+                    "{:?} must be dot-separated tokens of a-z, A-Z, 0-9, '-' and '_' (no wildcards)",
+                    self.subject_prefix
+                ),
             ));
         }
         if self.tls_cert_file.is_some() != self.tls_key_file.is_some() {
-            return Err(ConfigError::invalid("nats.tls_cert_file", "tls_cert_file and tls_key_file go together"));
+            return Err(ConfigError::invalid(
+                "nats.tls_cert_file",
+                "tls_cert_file and tls_key_file go together",
+            ));
         }
         if let Some(js) = &self.jetstream {
-            let ok = !js.stream.is_empty() && js.stream.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            let ok = !js.stream.is_empty()
+                && js
+                    .stream
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
             if !ok {
-                return Err(ConfigError::invalid("nats.jetstream.stream", "must be 1+ characters of a-z, A-Z, 0-9, '-' and '_'"));
+                return Err(ConfigError::invalid(
+                    "nats.jetstream.stream",
+                    "must be 1+ characters of a-z, A-Z, 0-9, '-' and '_'",
+                ));
             }
             if js.replay_window > js.max_age {
-                return Err(ConfigError::invalid("nats.jetstream.replay_window", "must not exceed nats.jetstream.max_age"));
+                return Err(ConfigError::invalid(
+                    "nats.jetstream.replay_window",
+                    "must not exceed nats.jetstream.max_age",
+                ));
             }
         }
         Ok(())

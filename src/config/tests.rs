@@ -47,40 +47,77 @@ nats:
 
 #[test]
 fn unknown_fields_are_parse_errors_naming_the_field_and_file() {
-    for yaml in ["serverz: {}", "policies: { default: { idle_windw: 5m } }", "prometheus: { urll: x }"] {
-        let err = Config::from_yaml(yaml, "my.yaml").expect_err(yaml).to_string();
+    for yaml in [
+        "serverz: {}",
+        "policies: { default: { idle_windw: 5m } }",
+        "prometheus: { urll: x }",
+    ] {
+        let err = Config::from_yaml(yaml, "my.yaml")
+            .expect_err(yaml)
+            .to_string();
         assert!(err.starts_with("my.yaml:"), "{err}");
-        let field = yaml.split([':', '{', ' ']).filter(|s| !s.is_empty()).find(|s| s.ends_with('z') || s.ends_with("windw") || s.ends_with("urll"));
+        let field = yaml
+            .split([':', '{', ' '])
+            .filter(|s| !s.is_empty())
+            .find(|s| s.ends_with('z') || s.ends_with("windw") || s.ends_with("urll"));
         assert!(err.contains(field.unwrap_or("?")), "{err}");
     }
 }
 
 #[test]
 fn bad_durations_are_parse_errors() {
-    let err = Config::from_yaml("policies: { default: { idle_window: soon } }", "f").expect_err("bad");
+    let err =
+        Config::from_yaml("policies: { default: { idle_window: soon } }", "f").expect_err("bad");
     assert!(matches!(err, ConfigError::Parse { .. }), "{err}");
 }
 
 #[test]
 fn each_out_of_range_value_names_its_full_field_path() {
     let cases = [
-        ("policies: { default: { max_replicas: 0 } }", "policies.default.max_replicas"),
-        ("policies: { p1: { min_replicas: 5, max_replicas: 2 } }", "policies.p1.min_replicas"),
-        ("policies: { p1: { targets: { queue_length: -1 } } }", "policies.p1.targets.queue_length"),
+        (
+            "policies: { default: { max_replicas: 0 } }",
+            "policies.default.max_replicas",
+        ),
+        (
+            "policies: { p1: { min_replicas: 5, max_replicas: 2 } }",
+            "policies.p1.min_replicas",
+        ),
+        (
+            "policies: { p1: { targets: { queue_length: -1 } } }",
+            "policies.p1.targets.queue_length",
+        ),
         ("policies: { \"bad name\": {} }", "policies.bad name"),
         ("default_policy: missing", "default_policy"),
-        ("server: { max_metadata_bytes: 10 }", "server.max_metadata_bytes"),
+        (
+            "server: { max_metadata_bytes: 10 }",
+            "server.max_metadata_bytes",
+        ),
         ("log: { level: \"[[\" }", "log.level"),
         ("prometheus: { url: ftp://x }", "prometheus.url"),
         ("prometheus: { interval: 0s }", "prometheus.interval"),
         ("prometheus: { timeout: 1m }", "prometheus.timeout"),
-        ("prometheus: { server_label: \"a-b\" }", "prometheus.server_label"),
-        ("prometheus: { auth: { bearer: {} } }", "prometheus.auth.bearer"),
-        ("prometheus: { headers: { \"bad header\": x } }", "prometheus.headers.bad header"),
+        (
+            "prometheus: { server_label: \"a-b\" }",
+            "prometheus.server_label",
+        ),
+        (
+            "prometheus: { auth: { bearer: {} } }",
+            "prometheus.auth.bearer",
+        ),
+        (
+            "prometheus: { headers: { \"bad header\": x } }",
+            "prometheus.headers.bad header",
+        ),
         ("nats: { subject_prefix: \"mcp.>\" }", "nats.subject_prefix"),
         ("nats: { tls_cert_file: /c }", "nats.tls_cert_file"),
-        ("nats: { jetstream: { stream: \"a.b\" } }", "nats.jetstream.stream"),
-        ("nats: { jetstream: { replay_window: 2h } }", "nats.jetstream.replay_window"),
+        (
+            "nats: { jetstream: { stream: \"a.b\" } }",
+            "nats.jetstream.stream",
+        ),
+        (
+            "nats: { jetstream: { replay_window: 2h } }",
+            "nats.jetstream.replay_window",
+        ),
     ];
     for (yaml, field) in cases {
         assert_eq!(invalid_field(yaml), field, "{yaml}");
@@ -98,13 +135,18 @@ fn overrides_win_over_the_file() {
     });
     assert_eq!(c.server.grpc_addr.port(), 2);
     assert_eq!(c.log.level, "debug");
-    assert_eq!(c.nats.as_ref().map(|n| n.url.as_str()), Some("nats://n:4222"));
+    assert_eq!(
+        c.nats.as_ref().map(|n| n.url.as_str()),
+        Some("nats://n:4222")
+    );
 }
 
 #[test]
 fn the_printed_config_parses_back_to_the_same_config() {
-    let mut c = Config::default();
-    c.prometheus = Some(PrometheusConfig::default());
+    let c = Config {
+        prometheus: Some(PrometheusConfig::default()),
+        ..Config::default()
+    };
     let again = Config::from_yaml(&c.to_yaml(), "printed").expect("round trip");
     assert_eq!(again, c);
 }

@@ -156,7 +156,8 @@ pub fn decide(signals: &Signals, policy: &Policy, state: &State, now: Timestamp)
             hold_decision(policy, state, contributions, active, data)
         }
     };
-    let window_only = decision.active && !busy && policy.min_replicas == 0 && !state_holds(&decision);
+    let window_only =
+        decision.active && !busy && policy.min_replicas == 0 && !state_holds(&decision);
     decision.active_until = if window_only { window_end } else { None };
     decision
 }
@@ -280,11 +281,19 @@ fn fresh_decision(
     data: DataQuality,
 ) -> Decision {
     let active = active || policy.min_replicas > 0;
-    let floor = if active { policy.min_replicas.max(1) } else { policy.min_replicas };
+    let floor = if active {
+        policy.min_replicas.max(1)
+    } else {
+        policy.min_replicas
+    };
     let top = strongest(&contributions).copied();
     let need = top.map_or(0, |c| c.replicas);
     let (desired, reason, driver) = if need > policy.max_replicas {
-        (policy.max_replicas, Reason::MaxReplicas, top.map(|c| c.metric))
+        (
+            policy.max_replicas,
+            Reason::MaxReplicas,
+            top.map(|c| c.metric),
+        )
     } else if need > floor {
         (need, Reason::Load, top.map(|c| c.metric))
     } else if active {
@@ -296,7 +305,16 @@ fn fresh_decision(
         last_desired: desired,
         last_active: active,
     };
-    Decision { desired, active, reason, driver, contributions, data, active_until: None, next }
+    Decision {
+        desired,
+        active,
+        reason,
+        driver,
+        contributions,
+        data,
+        active_until: None,
+        next,
+    }
 }
 
 /// Data is not trustworthy: keep the last good answer, never go lower, and
@@ -309,9 +327,17 @@ fn hold_decision(
     data: DataQuality,
 ) -> Decision {
     let active = state.last_active || event_active || policy.min_replicas > 0;
-    let floor = if active { policy.min_replicas.max(1) } else { policy.min_replicas };
+    let floor = if active {
+        policy.min_replicas.max(1)
+    } else {
+        policy.min_replicas
+    };
     let need = strongest(&contributions).map_or(0, |c| c.replicas);
-    let desired = state.last_desired.max(floor).max(need).min(policy.max_replicas);
+    let desired = state
+        .last_desired
+        .max(floor)
+        .max(need)
+        .min(policy.max_replicas);
     let reason = match data {
         DataQuality::Stale { .. } => Reason::StaleHold,
         _ => Reason::DataUnavailable,

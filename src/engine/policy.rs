@@ -182,14 +182,27 @@ mod tests {
 
     #[test]
     fn each_bad_setting_names_its_field() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut Policy)>)> = vec![
+        type Mutation = Box<dyn Fn(&mut Policy)>;
+        let cases: Vec<(&str, Mutation)> = vec![
             ("max_replicas", Box::new(|p| p.max_replicas = 0)),
-            ("max_replicas", Box::new(|p| p.max_replicas = REPLICA_LIMIT + 1)),
+            (
+                "max_replicas",
+                Box::new(|p| p.max_replicas = REPLICA_LIMIT + 1),
+            ),
             ("min_replicas", Box::new(|p| p.min_replicas = 11)),
             ("idle_window", Box::new(|p| p.idle_window = Duration::ZERO)),
-            ("stale_after", Box::new(|p| p.stale_after = p.unavailable_after)),
-            ("targets.sessions", Box::new(|p| p.targets.sessions = Some(0.0))),
-            ("targets.concurrency", Box::new(|p| p.targets.concurrency = Some(f64::NAN))),
+            (
+                "stale_after",
+                Box::new(|p| p.stale_after = p.unavailable_after),
+            ),
+            (
+                "targets.sessions",
+                Box::new(|p| p.targets.sessions = Some(0.0)),
+            ),
+            (
+                "targets.concurrency",
+                Box::new(|p| p.targets.concurrency = Some(f64::NAN)),
+            ),
         ];
         for (field, mutate) in cases {
             let mut p = Policy::default();

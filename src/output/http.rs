@@ -12,11 +12,11 @@ use crate::id::ServerId;
 use crate::output::metrics::Metrics;
 use crate::source::Store;
 use crate::time::Clock;
+use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
-use axum::Router;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -50,14 +50,23 @@ async fn readyz(State(s): State<HttpState>) -> Response {
     if s.ready.load(Ordering::Acquire) {
         (StatusCode::OK, "ready\n").into_response()
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "waiting for the first Prometheus poll and event replay\n").into_response()
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "waiting for the first Prometheus poll and event replay\n",
+        )
+            .into_response()
     }
 }
 
 async fn metrics(State(s): State<HttpState>) -> Response {
-    s.metrics.servers_known.set(i64::try_from(s.store.len()).unwrap_or(i64::MAX));
+    s.metrics
+        .servers_known
+        .set(i64::try_from(s.store.len()).unwrap_or(i64::MAX));
     (
-        [(axum::http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         s.metrics.encode(),
     )
         .into_response()
@@ -85,7 +94,11 @@ fn bad_request(error: String) -> Response {
     (StatusCode::BAD_REQUEST, Json(ErrorBody { error })).into_response()
 }
 
-async fn server_decision(State(s): State<HttpState>, Path(id): Path<String>, Query(q): Query<DecisionQuery>) -> Response {
+async fn server_decision(
+    State(s): State<HttpState>,
+    Path(id): Path<String>,
+    Query(q): Query<DecisionQuery>,
+) -> Response {
     let server = match ServerId::parse(&id) {
         Ok(server) => server,
         Err(e) => return bad_request(e.to_string()),
@@ -93,8 +106,16 @@ async fn server_decision(State(s): State<HttpState>, Path(id): Path<String>, Que
     let name = q.policy.unwrap_or_else(|| s.config.default_policy.clone());
     let Some(policy) = s.config.policies.get(&name) else {
         let known: Vec<&str> = s.config.policies.keys().map(String::as_str).collect();
-        return bad_request(format!("unknown policy {name:?}; configured: {}", known.join(", ")));
+        return bad_request(format!(
+            "unknown policy {name:?}; configured: {}",
+            known.join(", ")
+        ));
     };
     let decision = s.store.decide(&server, policy, s.clock.now());
-    Json(DecisionBody { server: server.to_string(), policy: name, decision }).into_response()
+    Json(DecisionBody {
+        server: server.to_string(),
+        policy: name,
+        decision,
+    })
+    .into_response()
 }

@@ -57,14 +57,46 @@ impl Default for Metrics {
             servers_known: Gauge::default(),
             registry: Registry::default(),
         };
-        registry.register("grpc_calls", "gRPC calls by method and status code", m.grpc_calls.clone());
-        registry.register("streams_open", "Open StreamIsActive streams", m.streams_open.clone());
-        registry.register("wakes_sent", "Inactive-to-active transitions pushed on StreamIsActive", m.wakes_sent.clone());
-        registry.register("polls", "Completed Prometheus polls of the whole fleet", m.polls.clone());
-        registry.register("poll_errors", "Failed Prometheus queries by signal", m.poll_errors.clone());
-        registry.register("events", "Activity events applied by source", m.events.clone());
-        registry.register("events_malformed", "Activity events dropped as malformed by source", m.events_malformed.clone());
-        registry.register("servers_known", "Servers in the signal store", m.servers_known.clone());
+        registry.register(
+            "grpc_calls",
+            "gRPC calls by method and status code",
+            m.grpc_calls.clone(),
+        );
+        registry.register(
+            "streams_open",
+            "Open StreamIsActive streams",
+            m.streams_open.clone(),
+        );
+        registry.register(
+            "wakes_sent",
+            "Inactive-to-active transitions pushed on StreamIsActive",
+            m.wakes_sent.clone(),
+        );
+        registry.register(
+            "polls",
+            "Completed Prometheus polls of the whole fleet",
+            m.polls.clone(),
+        );
+        registry.register(
+            "poll_errors",
+            "Failed Prometheus queries by signal",
+            m.poll_errors.clone(),
+        );
+        registry.register(
+            "events",
+            "Activity events applied by source",
+            m.events.clone(),
+        );
+        registry.register(
+            "events_malformed",
+            "Activity events dropped as malformed by source",
+            m.events_malformed.clone(),
+        );
+        registry.register(
+            "servers_known",
+            "Servers in the signal store",
+            m.servers_known.clone(),
+        );
         Self { registry, ..m }
     }
 }
@@ -73,13 +105,20 @@ impl Metrics {
     /// Counts one gRPC call.
     pub fn count_call(&self, method: &str, code: tonic::Code) {
         self.grpc_calls
-            .get_or_create(&CallLabels { method: method.to_owned(), code: format!("{code:?}") })
+            .get_or_create(&CallLabels {
+                method: method.to_owned(),
+                code: format!("{code:?}"),
+            })
             .inc();
     }
 
     /// Counts one item for a source-labelled family.
     pub fn count(family: &Family<SourceLabels, Counter>, source: &str) {
-        family.get_or_create(&SourceLabels { source: source.to_owned() }).inc();
+        family
+            .get_or_create(&SourceLabels {
+                source: source.to_owned(),
+            })
+            .inc();
     }
 
     /// The text exposition format.

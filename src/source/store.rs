@@ -54,7 +54,10 @@ impl Store {
     pub fn new(poller_configured: bool) -> Self {
         Self {
             servers: RwLock::default(),
-            fleet: RwLock::new(Fleet { poller_configured, polled_at: None }),
+            fleet: RwLock::new(Fleet {
+                poller_configured,
+                polled_at: None,
+            }),
         }
     }
 
@@ -85,7 +88,11 @@ impl Store {
     /// A receiver that changes whenever `server`'s signals change.
     pub fn subscribe(&self, server: &ServerId) -> watch::Receiver<u64> {
         let mut servers = self.write_servers();
-        servers.entry(server.clone()).or_insert_with(Entry::new).changed.subscribe()
+        servers
+            .entry(server.clone())
+            .or_insert_with(Entry::new)
+            .changed
+            .subscribe()
     }
 
     /// Applies an activity event and wakes the server's watchers at once.
@@ -112,7 +119,10 @@ impl Store {
     /// Marks a complete successful poll at `at`: records activity seen in it
     /// and wakes the watchers of servers whose activity changed.
     pub fn finish_poll(&self, at: Timestamp) {
-        self.fleet.write().unwrap_or_else(PoisonError::into_inner).polled_at = Some(at);
+        self.fleet
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .polled_at = Some(at);
         let mut servers = self.write_servers();
         for entry in servers.values_mut() {
             let busy = SignalKind::ALL
@@ -128,7 +138,10 @@ impl Store {
 
     /// Time of the last successful poll.
     pub fn polled_at(&self) -> Option<Timestamp> {
-        self.fleet.read().unwrap_or_else(PoisonError::into_inner).polled_at
+        self.fleet
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .polled_at
     }
 
     /// Number of servers known.
@@ -174,7 +187,10 @@ mod tests {
         assert!(!b.has_changed().expect("open"));
         a.mark_unchanged();
         b.mark_unchanged();
-        assert_eq!(store.signals(&id("a")).last_event, Some(Timestamp::from_millis(5)));
+        assert_eq!(
+            store.signals(&id("a")).last_event,
+            Some(Timestamp::from_millis(5))
+        );
     }
 
     #[test]
@@ -188,7 +204,13 @@ mod tests {
         store.finish_poll(t2);
         assert_eq!(store.signals(&id("a")).get(SignalKind::Sessions), None);
         assert_eq!(store.signals(&id("a")).last_poll_activity, Some(t1));
-        assert_eq!(store.signals(&id("b")).get(SignalKind::Sessions).map(|s| s.value), Some(2.0));
+        assert_eq!(
+            store
+                .signals(&id("b"))
+                .get(SignalKind::Sessions)
+                .map(|s| s.value),
+            Some(2.0)
+        );
         assert_eq!(store.signals(&id("b")).polled_at, Some(t2));
     }
 
@@ -198,6 +220,11 @@ mod tests {
         store.record_event(&id("a"), EventKind::SessionOpen, Timestamp::from_millis(0));
         let d = store.decide(&id("a"), &Policy::default(), Timestamp::from_millis(10));
         assert!(d.active);
-        assert_eq!(store.decide(&id("a"), &Policy::default(), Timestamp::from_millis(20)).next, d.next);
+        assert_eq!(
+            store
+                .decide(&id("a"), &Policy::default(), Timestamp::from_millis(20))
+                .next,
+            d.next
+        );
     }
 }

@@ -32,7 +32,10 @@ impl Running {
     /// Stops the server and returns how it ended.
     pub async fn stop(self) -> Result<(), ServeError> {
         self.shutdown.cancel();
-        tokio::time::timeout(WAIT, self.task).await.expect("server stops in time").expect("server task")
+        tokio::time::timeout(WAIT, self.task)
+            .await
+            .expect("server stops in time")
+            .expect("server task")
     }
 }
 
@@ -40,12 +43,21 @@ impl Running {
 pub async fn start(config: Config) -> Running {
     let grpc = TcpListener::bind("127.0.0.1:0").await.expect("bind grpc");
     let http = TcpListener::bind("127.0.0.1:0").await.expect("bind http");
-    let (grpc_addr, http_addr) = (grpc.local_addr().expect("addr"), http.local_addr().expect("addr"));
+    let (grpc_addr, http_addr) = (
+        grpc.local_addr().expect("addr"),
+        http.local_addr().expect("addr"),
+    );
     let app = App::new(config, Arc::new(SystemClock));
     let store = app.store();
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(app.run(Listeners { grpc, http }, shutdown.clone()));
-    Running { grpc: grpc_addr, http: http_addr, store, shutdown, task }
+    Running {
+        grpc: grpc_addr,
+        http: http_addr,
+        store,
+        shutdown,
+        task,
+    }
 }
 
 /// A plaintext client for `addr`.
@@ -64,7 +76,10 @@ pub fn so(name: &str, metadata: &[(&str, &str)]) -> ScaledObjectRef {
     ScaledObjectRef {
         name: name.to_owned(),
         namespace: "tenants".to_owned(),
-        scaler_metadata: metadata.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+        scaler_metadata: metadata
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
     }
 }
 
@@ -77,13 +92,57 @@ pub fn now() -> mcp_autoscaler::time::Timestamp {
 /// GET `path` on the HTTP port; (status, body).
 pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::time::timeout(WAIT, tokio::net::TcpStream::connect(addr)).await.expect("connect in time").expect("connect");
+    let mut s = tokio::time::timeout(WAIT, tokio::net::TcpStream::connect(addr))
+        .await
+        .expect("connect in time")
+        .expect("connect");
     let req = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
     s.write_all(req.as_bytes()).await.expect("write");
     let mut buf = Vec::new();
-    tokio::time::timeout(WAIT, s.read_to_end(&mut buf)).await.expect("read in time").expect("read");
+    tokio::time::timeout(WAIT, s.read_to_end(&mut buf))
+        .await
+        .expect("read in time")
+        .expect("read");
     let text = String::from_utf8_lossy(&buf).into_owned();
-    let status = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
     (status, body)
+}
+
+/// A loopback port that was free a moment ago (for child processes that
+/// must be told their port up front).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// Waits until `addr` accepts TCP connections.
+pub async fn wait_for_port(addr: SocketAddr) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while tokio::net::TcpStream::connect(addr).await.is_err() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{addr} never opened"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Sends SIGTERM to a child process (through `kill`, keeping tests free of unsafe code).
+pub fn sigterm(child: &std::process::Child) {
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
 }

@@ -8,7 +8,7 @@
 mod stream;
 
 use crate::config::Config;
-use crate::engine::{Decision, Metric, MetricMode, DataQuality};
+use crate::engine::{DataQuality, Decision, Metric, MetricMode};
 use crate::metadata::{self, Target};
 use crate::output::metrics::Metrics;
 use crate::proto::external_scaler_server::ExternalScaler;
@@ -49,7 +49,13 @@ impl Scaler {
         metrics: Arc<Metrics>,
         shutdown: CancellationToken,
     ) -> Self {
-        Self { store, config, clock, metrics, shutdown }
+        Self {
+            store,
+            config,
+            clock,
+            metrics,
+            shutdown,
+        }
     }
 
     fn target(&self, so: Option<&ScaledObjectRef>) -> Result<Target, Status> {
@@ -59,11 +65,14 @@ impl Scaler {
     }
 
     fn decide(&self, target: &Target) -> Decision {
-        self.store.decide(&target.server, &target.policy, self.clock.now())
+        self.store
+            .decide(&target.server, &target.policy, self.clock.now())
     }
 
     fn finish<T>(&self, method: &str, result: Result<T, Status>) -> Result<Response<T>, Status> {
-        let code = result.as_ref().map_or_else(Status::code, |_| tonic::Code::Ok);
+        let code = result
+            .as_ref()
+            .map_or_else(Status::code, |_| tonic::Code::Ok);
         self.metrics.count_call(method, code);
         if let Err(status) = &result {
             tracing::debug!(method, code = ?status.code(), message = status.message(), "call refused");
@@ -113,11 +122,17 @@ fn metric_value(target: &Target, decision: &Decision, name: &str) -> Option<f64>
 
 /// The deprecated int64 field: rounded up, so it never under-asks.
 fn whole(v: f64) -> i64 {
-    if v.is_finite() && v > 0.0 { v.ceil().min(i64::MAX as f64) as i64 } else { 0 }
+    if v.is_finite() && v > 0.0 {
+        v.ceil().min(i64::MAX as f64) as i64
+    } else {
+        0
+    }
 }
 
 fn unavailable(decision: &Decision) -> Option<Status> {
-    let DataQuality::Unavailable { age_ms } = decision.data else { return None };
+    let DataQuality::Unavailable { age_ms } = decision.data else {
+        return None;
+    };
     let why = match age_ms {
         None => "no Prometheus poll has succeeded yet".to_owned(),
         Some(ms) => format!("the last successful Prometheus poll was {}s ago", ms / 1000),
@@ -129,26 +144,44 @@ fn unavailable(decision: &Decision) -> Option<Status> {
 
 #[tonic::async_trait]
 impl ExternalScaler for Scaler {
-    async fn is_active(&self, req: Request<ScaledObjectRef>) -> Result<Response<IsActiveResponse>, Status> {
-        let result = self.target(Some(req.get_ref())).map(|t| IsActiveResponse { result: self.decide(&t).active });
+    async fn is_active(
+        &self,
+        req: Request<ScaledObjectRef>,
+    ) -> Result<Response<IsActiveResponse>, Status> {
+        let result = self.target(Some(req.get_ref())).map(|t| IsActiveResponse {
+            result: self.decide(&t).active,
+        });
         self.finish("IsActive", result)
     }
 
     type StreamIsActiveStream = stream::ActivityStream;
 
-    async fn stream_is_active(&self, req: Request<ScaledObjectRef>) -> Result<Response<Self::StreamIsActiveStream>, Status> {
-        let result = self.target(Some(req.get_ref())).map(|t| stream::open(self.clone(), t));
+    async fn stream_is_active(
+        &self,
+        req: Request<ScaledObjectRef>,
+    ) -> Result<Response<Self::StreamIsActiveStream>, Status> {
+        let result = self
+            .target(Some(req.get_ref()))
+            .map(|t| stream::open(self.clone(), t));
         self.finish("StreamIsActive", result)
     }
 
-    async fn get_metric_spec(&self, req: Request<ScaledObjectRef>) -> Result<Response<GetMetricSpecResponse>, Status> {
+    async fn get_metric_spec(
+        &self,
+        req: Request<ScaledObjectRef>,
+    ) -> Result<Response<GetMetricSpecResponse>, Status> {
         let result = self
             .target(Some(req.get_ref()))
-            .map(|t| GetMetricSpecResponse { metric_specs: metric_specs(&t) });
+            .map(|t| GetMetricSpecResponse {
+                metric_specs: metric_specs(&t),
+            });
         self.finish("GetMetricSpec", result)
     }
 
-    async fn get_metrics(&self, req: Request<GetMetricsRequest>) -> Result<Response<GetMetricsResponse>, Status> {
+    async fn get_metrics(
+        &self,
+        req: Request<GetMetricsRequest>,
+    ) -> Result<Response<GetMetricsResponse>, Status> {
         let req = req.get_ref();
         let result = self.target(req.scaled_object_ref.as_ref()).and_then(|t| {
             let decision = self.decide(&t);
@@ -177,10 +210,18 @@ impl ExternalScaler for Scaler {
 
     type StreamMetricSpecStream = stream::SpecStream;
 
-    async fn stream_metric_spec(&self, req: Request<ScaledObjectRef>) -> Result<Response<Self::StreamMetricSpecStream>, Status> {
-        let result = self
-            .target(Some(req.get_ref()))
-            .map(|t| stream::specs(GetMetricSpecResponse { metric_specs: metric_specs(&t) }, self.shutdown.clone()));
+    async fn stream_metric_spec(
+        &self,
+        req: Request<ScaledObjectRef>,
+    ) -> Result<Response<Self::StreamMetricSpecStream>, Status> {
+        let result = self.target(Some(req.get_ref())).map(|t| {
+            stream::specs(
+                GetMetricSpecResponse {
+                    metric_specs: metric_specs(&t),
+                },
+                self.shutdown.clone(),
+            )
+        });
         self.finish("StreamMetricSpec", result)
     }
 }

@@ -52,10 +52,19 @@ impl Drop for OpenGuard {
 
 type Sender = mpsc::Sender<Result<IsActiveResponse, Status>>;
 
-async fn watch_activity(scaler: &Scaler, target: &Target, mut changes: watch::Receiver<u64>, tx: Sender) {
+async fn watch_activity(
+    scaler: &Scaler,
+    target: &Target,
+    mut changes: watch::Receiver<u64>,
+    tx: Sender,
+) {
     let mut decision = scaler.decide(target);
     let mut active = decision.active;
-    if tx.send(Ok(IsActiveResponse { result: active })).await.is_err() {
+    if tx
+        .send(Ok(IsActiveResponse { result: active }))
+        .await
+        .is_err()
+    {
         return;
     }
     loop {
@@ -68,7 +77,11 @@ async fn watch_activity(scaler: &Scaler, target: &Target, mut changes: watch::Re
         }
         decision = scaler.decide(target);
         if decision.active && !active {
-            if tx.send(Ok(IsActiveResponse { result: true })).await.is_err() {
+            if tx
+                .send(Ok(IsActiveResponse { result: true }))
+                .await
+                .is_err()
+            {
                 return;
             }
             scaler.metrics.wakes_sent.inc();

@@ -6,7 +6,10 @@ fn target(mode: MetricMode) -> Target {
     Target {
         server: ServerId::parse("s").expect("id"),
         policy_name: "default".into(),
-        policy: Policy { metric_mode: mode, ..Policy::default() },
+        policy: Policy {
+            metric_mode: mode,
+            ..Policy::default()
+        },
     }
 }
 
@@ -15,13 +18,31 @@ fn target(mode: MetricMode) -> Target {
 fn desired_mode_serves_one_metric_with_target_one() {
     let specs = metric_specs(&target(MetricMode::Desired));
     assert_eq!(specs.len(), 1);
-    assert_eq!((specs[0].metric_name.as_str(), specs[0].target_size, specs[0].target_size_float), (DESIRED_METRIC, 1, 1.0));
+    assert_eq!(
+        (
+            specs[0].metric_name.as_str(),
+            specs[0].target_size,
+            specs[0].target_size_float
+        ),
+        (DESIRED_METRIC, 1, 1.0)
+    );
 }
 
 #[test]
 fn native_mode_serves_one_metric_per_enabled_target() {
-    let names: Vec<String> = metric_specs(&target(MetricMode::Native)).into_iter().map(|s| s.metric_name).collect();
-    assert_eq!(names, ["mcp-connections", "mcp-sessions", "mcp-queue-length", "mcp-concurrency"]);
+    let names: Vec<String> = metric_specs(&target(MetricMode::Native))
+        .into_iter()
+        .map(|s| s.metric_name)
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "mcp-connections",
+            "mcp-sessions",
+            "mcp-queue-length",
+            "mcp-concurrency"
+        ]
+    );
 }
 
 #[test]
@@ -36,12 +57,21 @@ fn int_fields_round_up_and_never_go_negative() {
 #[test]
 fn unavailable_data_becomes_an_unavailable_status_with_the_age() {
     let d = crate::engine::decide(
-        &crate::signal::Signals { poller_configured: true, ..Default::default() },
+        &crate::signal::Signals {
+            poller_configured: true,
+            ..Default::default()
+        },
         &Policy::default(),
         &Default::default(),
         crate::time::Timestamp::from_millis(0),
     );
     let status = unavailable(&d).expect("unavailable");
     assert_eq!(status.code(), tonic::Code::Unavailable);
-    assert!(status.message().contains("no Prometheus poll has succeeded yet"), "{}", status.message());
+    assert!(
+        status
+            .message()
+            .contains("no Prometheus poll has succeeded yet"),
+        "{}",
+        status.message()
+    );
 }

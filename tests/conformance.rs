@@ -1,0 +1,66 @@
+//! A client nobody on this team wrote (Google's grpcio, stubs generated from
+//! our proto) drives every RPC of the real `serve` binary; then SIGTERM must
+//! stop it cleanly.
+
+mod common;
+
+use common::{free_port, sigterm, wait_for_port};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[tokio::test]
+async fn googles_grpc_client_drives_every_rpc_and_sigterm_stops_the_binary() {
+    let python_ok = Command::new("python3")
+        .args([
+            "-c",
+            "import grpc, grpc_tools, grpc_health, grpc_reflection",
+        ])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        python_ok,
+        "python3 with grpcio, grpcio-tools, grpcio-health-checking and grpcio-reflection is needed: run .ci/run or `pip install -r tests/conformance/requirements.txt`"
+    );
+    let (grpc, http) = (free_port(), free_port());
+    let mut server = Command::new(env!("CARGO_BIN_EXE_mcp-autoscaler"))
+        .args([
+            "serve",
+            "--grpc-addr",
+            &format!("127.0.0.1:{grpc}"),
+            "--http-addr",
+            &format!("127.0.0.1:{http}"),
+        ])
+        .env("MCP_AUTOSCALER_LOG_LEVEL", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start serve");
+    wait_for_port(([127, 0, 0, 1], grpc).into()).await;
+    let client = Command::new("python3")
+        .args([
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/conformance/keda_client.py"
+            ),
+            "--addr",
+            &format!("127.0.0.1:{grpc}"),
+        ])
+        .output()
+        .expect("run python client");
+    let out = String::from_utf8_lossy(&client.stdout);
+    sigterm(&server);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = server.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(
+        client.status.success(),
+        "conformance client failed:\n{out}\n{}",
+        String::from_utf8_lossy(&client.stderr)
+    );
+    assert!(out.contains(" passed, 0 failed"), "{out}");
+    assert!(status.success(), "serve exited with {status} after SIGTERM");
+}
