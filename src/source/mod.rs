@@ -3,6 +3,7 @@
 //! Sources run on their own schedule and write the [`Store`]; nothing that
 //! answers a request ever waits on a source.
 
+pub mod prometheus;
 mod store;
 
 pub use store::Store;

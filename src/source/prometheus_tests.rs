@@ -1,0 +1,124 @@
+use super::*;
+use crate::time::Timestamp;
+use std::sync::Mutex;
+use std::sync::atomic::AtomicUsize;
+
+/// Answers every query with `series` (or fails while `fail` is set) and counts calls.
+struct FakeQuerier {
+    series: Mutex<Vec<Series>>,
+    fail: AtomicBool,
+    calls: AtomicUsize,
+}
+
+impl FakeQuerier {
+    fn new(series: Vec<Series>) -> Self {
+        Self { series: Mutex::new(series), fail: AtomicBool::new(false), calls: AtomicUsize::new(0) }
+    }
+}
+
+impl Querier for Arc<FakeQuerier> {
+    fn instant(&self, _promql: String) -> BoxFuture<'_, Result<Vec<Series>, PrometheusError>> {
+        Box::pin(async move {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            if self.fail.load(Ordering::SeqCst) {
+                return Err(PrometheusError::Query("connection refused".into()));
+            }
+            Ok(self.series.lock().expect("lock").clone())
+        })
+    }
+}
+
+struct FixedClock(Mutex<Timestamp>);
+impl Clock for FixedClock {
+    fn now(&self) -> Timestamp {
+        *self.0.lock().expect("lock")
+    }
+}
+
+fn series(server: &str, value: f64) -> Series {
+    Series { labels: HashMap::from([("server".to_owned(), server.to_owned())]), value, at: Timestamp::from_millis(1_000) }
+}
+
+fn id(s: &str) -> ServerId {
+    ServerId::parse(s).expect("id")
+}
+
+fn source(q: Arc<FakeQuerier>, store: Arc<Store>, clock: Arc<FixedClock>) -> PrometheusSource<Arc<FakeQuerier>> {
+    let config = PrometheusConfig::default();
+    PrometheusSource::new(q, &config, store, Arc::new(Metrics::default()), clock, Arc::new(AtomicBool::new(false)))
+}
+
+#[test]
+fn templates_get_the_label_and_empty_ones_are_skipped() {
+    let mut c = PrometheusConfig { server_label: "tenant".into(), ..PrometheusConfig::default() };
+    c.queries.error_rate = String::new();
+    let q = render_queries(&c);
+    assert_eq!(q.len(), 5);
+    assert!(q.iter().all(|(_, text)| !text.contains("{label}")));
+    assert_eq!(q[0].1, "sum by (tenant) (mcp_active_connections)");
+}
+
+#[test]
+fn hostile_labels_and_bad_values_are_dropped_and_counted() {
+    let mut no_label = series("x", 1.0);
+    no_label.labels.clear();
+    let input = vec![
+        series("good", 2.0),
+        series("good", 5.0),
+        series("x\"} or vector(1) #", 1.0),
+        series("a.b", 1.0),
+        series("neg", -1.0),
+        series("inf", f64::INFINITY),
+        series("nan", f64::NAN),
+        no_label,
+    ];
+    let (values, rejected) = server_values(&input, "server");
+    assert_eq!(values, vec![(id("good"), 5.0)], "duplicates keep the max");
+    assert_eq!(rejected, 5, "NaN is 'no data', not rejected");
+}
+
+#[tokio::test]
+async fn the_query_count_per_tick_does_not_grow_with_the_fleet() {
+    for fleet in [1, 1_000] {
+        let all: Vec<Series> = (0..fleet).map(|i| series(&format!("s{i}"), 1.0)).collect();
+        let q = Arc::new(FakeQuerier::new(all));
+        let store = Arc::new(Store::new(true));
+        let clock = Arc::new(FixedClock(Mutex::new(Timestamp::from_millis(2_000))));
+        let outcome = source(q.clone(), store.clone(), clock).poll_once().await;
+        assert_eq!((outcome.queries, outcome.failed, outcome.servers), (6, 0, fleet));
+        assert_eq!(q.calls.load(Ordering::SeqCst), 6);
+        assert_eq!(store.len(), fleet);
+    }
+}
+
+#[tokio::test]
+async fn a_failed_tick_keeps_the_last_good_values_and_their_age() {
+    let q = Arc::new(FakeQuerier::new(vec![series("a", 7.0)]));
+    let store = Arc::new(Store::new(true));
+    let clock = Arc::new(FixedClock(Mutex::new(Timestamp::from_millis(2_000))));
+    let src = source(q.clone(), store.clone(), clock.clone());
+    src.poll_once().await;
+    assert!(src.ready.load(Ordering::SeqCst), "ready after the first complete poll");
+    q.fail.store(true, Ordering::SeqCst);
+    *clock.0.lock().expect("lock") = Timestamp::from_millis(60_000);
+    let outcome = src.poll_once().await;
+    assert_eq!(outcome.failed, 6);
+    let s = store.signals(&id("a"));
+    assert_eq!(s.get(SignalKind::Sessions).map(|x| x.value), Some(7.0), "last good value kept");
+    assert_eq!(s.polled_at, Some(Timestamp::from_millis(2_000)), "poll time does not advance on failure");
+    q.fail.store(false, Ordering::SeqCst);
+    src.poll_once().await;
+    assert_eq!(store.signals(&id("a")).polled_at, Some(Timestamp::from_millis(60_000)), "recovers by itself");
+}
+
+#[test]
+fn secrets_come_from_files_or_env_and_errors_never_show_them() {
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("token");
+    std::fs::write(&file, "s3cret\n").expect("write");
+    assert_eq!(read_secret(Some(&file), None).expect("read"), "s3cret");
+    let err = read_secret(Some(&dir.path().join("missing")), None).expect_err("missing").to_string();
+    assert!(err.contains("missing") && !err.contains("s3cret"));
+    let err = read_secret(None, Some("MCP_AUTOSCALER_TEST_UNSET_VAR")).expect_err("unset").to_string();
+    assert!(err.contains("MCP_AUTOSCALER_TEST_UNSET_VAR"));
+}
