@@ -5,15 +5,16 @@
 //! configured addresses and turns SIGTERM/SIGINT into a cancellation.
 
 use crate::config::Config;
-use crate::output::http::{self, HttpState};
+use crate::output::http::{self, HttpState, Readiness};
 use crate::output::keda::Scaler;
 use crate::output::metrics::Metrics;
 use crate::output::tls::{self, TlsError};
 use crate::proto::external_scaler_server::ExternalScalerServer;
 use crate::source::Store;
+use crate::source::nats::{self, NatsError, NatsSource};
+use crate::source::prometheus::{HttpQuerier, PrometheusError, PrometheusSource};
 use crate::time::Clock;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -32,6 +33,12 @@ pub enum ServeError {
     /// The reflection service could not be built.
     #[error("gRPC reflection: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
+    /// The Prometheus source could not be set up.
+    #[error(transparent)]
+    Prometheus(#[from] PrometheusError),
+    /// The NATS source could not be set up.
+    #[error(transparent)]
+    Nats(#[from] NatsError),
     /// The HTTP server failed.
     #[error("HTTP server: {0}")]
     Http(#[source] std::io::Error),
@@ -52,7 +59,7 @@ pub struct App {
     store: Arc<Store>,
     metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
-    ready: Arc<AtomicBool>,
+    readiness: Readiness,
 }
 
 impl App {
@@ -61,17 +68,52 @@ impl App {
         tls::install_crypto_provider();
         let store = Arc::new(Store::new(config.prometheus.is_some()));
         Self {
-            config: Arc::new(config),
             store,
             metrics: Arc::new(Metrics::default()),
             clock,
-            ready: Arc::new(AtomicBool::new(true)),
+            readiness: Readiness::new(config.prometheus.is_some(), config.nats.is_some()),
+            config: Arc::new(config),
         }
     }
 
     /// The signal store the sources write and the handlers read.
     pub fn store(&self) -> Arc<Store> {
         self.store.clone()
+    }
+
+    /// Readiness flags (for tests and probes).
+    pub fn readiness(&self) -> Readiness {
+        self.readiness.clone()
+    }
+
+    /// Starts the configured sources; they stop with `shutdown`.
+    async fn start_sources(&self, shutdown: &CancellationToken) -> Result<(), ServeError> {
+        if let Some(p) = &self.config.prometheus {
+            let querier = HttpQuerier::new(p)?;
+            let source = PrometheusSource::new(
+                querier,
+                p,
+                self.store.clone(),
+                self.metrics.clone(),
+                self.clock.clone(),
+                self.readiness.prometheus.clone(),
+            );
+            tracing::info!(url = %p.url, interval = ?p.interval, "prometheus source on");
+            tokio::spawn(source.run(shutdown.clone()));
+        }
+        if let Some(n) = &self.config.nats {
+            let client = nats::connect(n).await?;
+            let source = NatsSource::new(
+                n.clone(),
+                self.store.clone(),
+                self.metrics.clone(),
+                self.clock.clone(),
+                self.readiness.nats.clone(),
+            );
+            tracing::info!(url = %n.url, jetstream = n.jetstream.is_some(), "nats source on");
+            tokio::spawn(source.run(client, shutdown.clone()));
+        }
+        Ok(())
     }
 
     /// Serves until `shutdown` is cancelled, then closes open streams and
@@ -81,6 +123,7 @@ impl App {
         listeners: Listeners,
         shutdown: CancellationToken,
     ) -> Result<(), ServeError> {
+        self.start_sources(&shutdown).await?;
         let grpc_addr = listeners.grpc.local_addr().map_err(ServeError::Http)?;
         let http_addr = listeners.http.local_addr().map_err(ServeError::Http)?;
         tracing::info!(grpc = %grpc_addr, http = %http_addr, tls = self.config.server.tls.is_some(), "serving");
@@ -96,7 +139,7 @@ impl App {
             config: self.config.clone(),
             clock: self.clock,
             metrics: self.metrics,
-            ready: self.ready,
+            readiness: self.readiness,
         };
         let grpc = serve_grpc(&self.config, scaler, listeners.grpc, shutdown.clone());
         let http = async {

@@ -32,8 +32,32 @@ pub struct HttpState {
     pub clock: Arc<dyn Clock>,
     /// Our metrics.
     pub metrics: Arc<Metrics>,
-    /// Set once the sources have delivered what readiness waits for.
-    pub ready: Arc<AtomicBool>,
+    /// What readiness waits for.
+    pub readiness: Readiness,
+}
+
+/// Readiness: every configured source has delivered its first data.
+#[derive(Clone, Debug)]
+pub struct Readiness {
+    /// Set after the first complete Prometheus poll (set at once without Prometheus).
+    pub prometheus: Arc<AtomicBool>,
+    /// Set once NATS is subscribed / the JetStream replay is applied (at once without NATS).
+    pub nats: Arc<AtomicBool>,
+}
+
+impl Readiness {
+    /// Flags for the given sources; an absent source counts as ready.
+    pub fn new(prometheus: bool, nats: bool) -> Self {
+        Self {
+            prometheus: Arc::new(AtomicBool::new(!prometheus)),
+            nats: Arc::new(AtomicBool::new(!nats)),
+        }
+    }
+
+    /// True when every source is ready.
+    pub fn is_ready(&self) -> bool {
+        self.prometheus.load(Ordering::Acquire) && self.nats.load(Ordering::Acquire)
+    }
 }
 
 /// The router for `state`.
@@ -47,7 +71,7 @@ pub fn router(state: HttpState) -> Router {
 }
 
 async fn readyz(State(s): State<HttpState>) -> Response {
-    if s.ready.load(Ordering::Acquire) {
+    if s.readiness.is_ready() {
         (StatusCode::OK, "ready\n").into_response()
     } else {
         (

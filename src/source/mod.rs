@@ -2,7 +2,11 @@
 //!
 //! Sources run on their own schedule and write the [`Store`]; nothing that
 //! answers a request ever waits on a source.
+//! - [`prometheus`]: grouped PromQL, one query per signal per tick.
+//! - [`nats`]: activity events, applied the moment they arrive.
 
+pub mod event;
+pub mod nats;
 pub mod prometheus;
 mod store;
 

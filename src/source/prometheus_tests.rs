@@ -12,7 +12,11 @@ struct FakeQuerier {
 
 impl FakeQuerier {
     fn new(series: Vec<Series>) -> Self {
-        Self { series: Mutex::new(series), fail: AtomicBool::new(false), calls: AtomicUsize::new(0) }
+        Self {
+            series: Mutex::new(series),
+            fail: AtomicBool::new(false),
+            calls: AtomicUsize::new(0),
+        }
     }
 }
 
@@ -36,21 +40,39 @@ impl Clock for FixedClock {
 }
 
 fn series(server: &str, value: f64) -> Series {
-    Series { labels: HashMap::from([("server".to_owned(), server.to_owned())]), value, at: Timestamp::from_millis(1_000) }
+    Series {
+        labels: HashMap::from([("server".to_owned(), server.to_owned())]),
+        value,
+        at: Timestamp::from_millis(1_000),
+    }
 }
 
 fn id(s: &str) -> ServerId {
     ServerId::parse(s).expect("id")
 }
 
-fn source(q: Arc<FakeQuerier>, store: Arc<Store>, clock: Arc<FixedClock>) -> PrometheusSource<Arc<FakeQuerier>> {
+fn source(
+    q: Arc<FakeQuerier>,
+    store: Arc<Store>,
+    clock: Arc<FixedClock>,
+) -> PrometheusSource<Arc<FakeQuerier>> {
     let config = PrometheusConfig::default();
-    PrometheusSource::new(q, &config, store, Arc::new(Metrics::default()), clock, Arc::new(AtomicBool::new(false)))
+    PrometheusSource::new(
+        q,
+        &config,
+        store,
+        Arc::new(Metrics::default()),
+        clock,
+        Arc::new(AtomicBool::new(false)),
+    )
 }
 
 #[test]
 fn templates_get_the_label_and_empty_ones_are_skipped() {
-    let mut c = PrometheusConfig { server_label: "tenant".into(), ..PrometheusConfig::default() };
+    let mut c = PrometheusConfig {
+        server_label: "tenant".into(),
+        ..PrometheusConfig::default()
+    };
     c.queries.error_rate = String::new();
     let q = render_queries(&c);
     assert_eq!(q.len(), 5);
@@ -85,7 +107,10 @@ async fn the_query_count_per_tick_does_not_grow_with_the_fleet() {
         let store = Arc::new(Store::new(true));
         let clock = Arc::new(FixedClock(Mutex::new(Timestamp::from_millis(2_000))));
         let outcome = source(q.clone(), store.clone(), clock).poll_once().await;
-        assert_eq!((outcome.queries, outcome.failed, outcome.servers), (6, 0, fleet));
+        assert_eq!(
+            (outcome.queries, outcome.failed, outcome.servers),
+            (6, 0, fleet)
+        );
         assert_eq!(q.calls.load(Ordering::SeqCst), 6);
         assert_eq!(store.len(), fleet);
     }
@@ -98,17 +123,32 @@ async fn a_failed_tick_keeps_the_last_good_values_and_their_age() {
     let clock = Arc::new(FixedClock(Mutex::new(Timestamp::from_millis(2_000))));
     let src = source(q.clone(), store.clone(), clock.clone());
     src.poll_once().await;
-    assert!(src.ready.load(Ordering::SeqCst), "ready after the first complete poll");
+    assert!(
+        src.ready.load(Ordering::SeqCst),
+        "ready after the first complete poll"
+    );
     q.fail.store(true, Ordering::SeqCst);
     *clock.0.lock().expect("lock") = Timestamp::from_millis(60_000);
     let outcome = src.poll_once().await;
     assert_eq!(outcome.failed, 6);
     let s = store.signals(&id("a"));
-    assert_eq!(s.get(SignalKind::Sessions).map(|x| x.value), Some(7.0), "last good value kept");
-    assert_eq!(s.polled_at, Some(Timestamp::from_millis(2_000)), "poll time does not advance on failure");
+    assert_eq!(
+        s.get(SignalKind::Sessions).map(|x| x.value),
+        Some(7.0),
+        "last good value kept"
+    );
+    assert_eq!(
+        s.polled_at,
+        Some(Timestamp::from_millis(2_000)),
+        "poll time does not advance on failure"
+    );
     q.fail.store(false, Ordering::SeqCst);
     src.poll_once().await;
-    assert_eq!(store.signals(&id("a")).polled_at, Some(Timestamp::from_millis(60_000)), "recovers by itself");
+    assert_eq!(
+        store.signals(&id("a")).polled_at,
+        Some(Timestamp::from_millis(60_000)),
+        "recovers by itself"
+    );
 }
 
 #[test]
@@ -117,8 +157,12 @@ fn secrets_come_from_files_or_env_and_errors_never_show_them() {
     let file = dir.path().join("token");
     std::fs::write(&file, "s3cret\n").expect("write");
     assert_eq!(read_secret(Some(&file), None).expect("read"), "s3cret");
-    let err = read_secret(Some(&dir.path().join("missing")), None).expect_err("missing").to_string();
+    let err = read_secret(Some(&dir.path().join("missing")), None)
+        .expect_err("missing")
+        .to_string();
     assert!(err.contains("missing") && !err.contains("s3cret"));
-    let err = read_secret(None, Some("MCP_AUTOSCALER_TEST_UNSET_VAR")).expect_err("unset").to_string();
+    let err = read_secret(None, Some("MCP_AUTOSCALER_TEST_UNSET_VAR"))
+        .expect_err("unset")
+        .to_string();
     assert!(err.contains("MCP_AUTOSCALER_TEST_UNSET_VAR"));
 }

@@ -1,0 +1,163 @@
+//! Activity events as published on NATS: subject `<prefix>.<server>`,
+//! payload JSON `{"kind": ..., "ts": RFC 3339?, "session": ?, "pod": ?}`;
+//! an empty payload is one `request`. Parsing is pure and strict about the
+//! subject and id, lenient about extra payload fields (gateways evolve).
+
+use crate::id::{InvalidId, ServerId};
+use crate::signal::EventKind;
+use crate::time::Timestamp;
+use serde::Deserialize;
+
+/// An event that cannot be used, and why.
+#[derive(Debug, thiserror::Error)]
+pub enum EventError {
+    /// The subject is not `<prefix>.<server>`.
+    #[error("subject {0:?} is not <prefix>.<server>")]
+    Subject(String),
+    /// The server token is not a valid id.
+    #[error(transparent)]
+    Id(#[from] InvalidId),
+    /// The payload is not the event JSON.
+    #[error("payload: {0}")]
+    Payload(#[from] serde_json::Error),
+    /// `ts` is not RFC 3339.
+    #[error("ts {0:?} is not an RFC 3339 time")]
+    Time(String),
+}
+
+#[derive(Deserialize)]
+struct Payload {
+    kind: EventKind,
+    #[serde(default)]
+    ts: Option<String>,
+}
+
+/// A parsed event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActivityEvent {
+    /// Which server.
+    pub server: ServerId,
+    /// What happened.
+    pub kind: EventKind,
+    /// When: `ts` if given, else `fallback` (the stream's publish time, or
+    /// arrival); never later than `now`, so a skewed publisher cannot keep a
+    /// server awake.
+    pub at: Timestamp,
+}
+
+/// Parses one message.
+pub fn parse(
+    prefix: &str,
+    subject: &str,
+    payload: &[u8],
+    fallback: Timestamp,
+    now: Timestamp,
+) -> Result<ActivityEvent, EventError> {
+    let token = subject
+        .strip_prefix(prefix)
+        .and_then(|rest| rest.strip_prefix('.'))
+        .ok_or_else(|| EventError::Subject(subject.chars().take(200).collect()))?;
+    let server = ServerId::parse(token)?;
+    if payload.iter().all(u8::is_ascii_whitespace) {
+        return Ok(ActivityEvent {
+            server,
+            kind: EventKind::Request,
+            at: fallback.min(now),
+        });
+    }
+    let p: Payload = serde_json::from_slice(payload)?;
+    let at = match p.ts {
+        None => fallback,
+        Some(ts) => rfc3339_to_timestamp(&ts).ok_or(EventError::Time(ts))?,
+    };
+    Ok(ActivityEvent {
+        server,
+        kind: p.kind,
+        at: at.min(now),
+    })
+}
+
+fn rfc3339_to_timestamp(ts: &str) -> Option<Timestamp> {
+    let t = humantime::parse_rfc3339_weak(ts).ok()?;
+    let ms = t.duration_since(std::time::UNIX_EPOCH).ok()?.as_millis();
+    Some(Timestamp::from_millis(u64::try_from(ms).ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: Timestamp = Timestamp::from_millis(1_700_000_000_000);
+
+    fn ok(subject: &str, payload: &str) -> ActivityEvent {
+        parse("mcp.activity", subject, payload.as_bytes(), NOW, NOW).expect(payload)
+    }
+
+    #[test]
+    fn an_empty_payload_is_one_request() {
+        let e = ok("mcp.activity.weather", "");
+        assert_eq!(
+            (e.server.as_str(), e.kind, e.at),
+            ("weather", EventKind::Request, NOW)
+        );
+    }
+
+    #[test]
+    fn every_kind_parses_and_extra_fields_are_allowed() {
+        for (text, kind) in [
+            ("request", EventKind::Request),
+            ("session_open", EventKind::SessionOpen),
+            ("session_close", EventKind::SessionClose),
+            ("connection_open", EventKind::ConnectionOpen),
+            ("connection_close", EventKind::ConnectionClose),
+        ] {
+            let e = ok(
+                "mcp.activity.s1",
+                &format!(r#"{{"kind":"{text}","session":"abc","pod":"p-1","extra":1}}"#),
+            );
+            assert_eq!(e.kind, kind);
+        }
+    }
+
+    #[test]
+    fn ts_is_used_but_never_later_than_now() {
+        let e = ok(
+            "mcp.activity.s1",
+            r#"{"kind":"request","ts":"2023-11-14T22:13:10Z"}"#,
+        );
+        assert_eq!(e.at, Timestamp::from_millis(1_699_999_990_000));
+        let future = ok(
+            "mcp.activity.s1",
+            r#"{"kind":"request","ts":"2099-01-01T00:00:00Z"}"#,
+        );
+        assert_eq!(future.at, NOW);
+    }
+
+    #[test]
+    fn malformed_events_are_errors_naming_the_problem() {
+        let cases = [
+            ("other.subject.s1", "", "subject"),
+            ("mcp.activity", "", "subject"),
+            ("mcp.activity.a.b", "", "invalid server id"),
+            ("mcp.activity.UPPER", "", "invalid server id"),
+            ("mcp.activity.s1", "{not json", "payload"),
+            ("mcp.activity.s1", r#"{"kind":"explode"}"#, "payload"),
+            (
+                "mcp.activity.s1",
+                r#"{"ts":"2023-11-14T22:13:10Z"}"#,
+                "payload",
+            ),
+            (
+                "mcp.activity.s1",
+                r#"{"kind":"request","ts":"yesterday"}"#,
+                "RFC 3339",
+            ),
+        ];
+        for (subject, payload, needle) in cases {
+            let err = parse("mcp.activity", subject, payload.as_bytes(), NOW, NOW)
+                .expect_err(subject)
+                .to_string();
+            assert!(err.contains(needle), "{subject} {payload}: {err}");
+        }
+    }
+}

@@ -1,0 +1,256 @@
+//! The NATS source: activity events pushed into the store the moment they
+//! arrive (no tick), which wakes that server's `StreamIsActive` streams.
+//!
+//! Core mode subscribes to `<prefix>.>`; events published while the scaler
+//! is disconnected are lost. JetStream mode reads the stream through an
+//! ordered consumer of its own (so every replica sees every event), starts
+//! `replay_window` back (so a restarted scaler recovers recent activity),
+//! and after any interruption resumes from the last stream sequence it
+//! applied, so nothing published meanwhile is skipped.
+
+use super::event;
+use crate::config::{JetStreamConfig, NatsAuth, NatsConfig};
+use crate::output::metrics::Metrics;
+use crate::source::Store;
+use crate::time::{Clock, Timestamp};
+use async_nats::jetstream::{self, consumer::DeliverPolicy, consumer::pull::OrderedConfig};
+use futures::StreamExt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Errors of the NATS source.
+#[derive(Debug, thiserror::Error)]
+pub enum NatsError {
+    /// Credentials could not be read.
+    #[error("nats credentials: {0}")]
+    Credentials(String),
+    /// Connecting, subscribing or a JetStream call failed.
+    #[error("nats: {0}")]
+    Nats(String),
+}
+
+fn nats_err(e: impl std::fmt::Display) -> NatsError {
+    NatsError::Nats(e.to_string())
+}
+
+/// The subscriber.
+pub struct NatsSource {
+    config: NatsConfig,
+    store: Arc<Store>,
+    metrics: Arc<Metrics>,
+    clock: Arc<dyn Clock>,
+    ready: Arc<AtomicBool>,
+}
+
+/// Connects with the configured credentials and TLS. Returns at once and
+/// keeps (re)connecting in the background with backoff.
+pub async fn connect(config: &NatsConfig) -> Result<async_nats::Client, NatsError> {
+    let mut opts = async_nats::ConnectOptions::new()
+        .name("mcp-autoscaler")
+        .retry_on_initial_connect()
+        .max_reconnects(None)
+        .connection_timeout(Duration::from_secs(5))
+        .reconnect_delay_callback(|attempts| {
+            Duration::from_millis((100 * 2u64.saturating_pow(attempts.min(8) as u32)).min(10_000))
+        })
+        .event_callback(|event| async move { tracing::info!(%event, "nats connection event") });
+    opts = match &config.auth {
+        None => opts,
+        Some(NatsAuth::CredentialsFile(path)) => {
+            opts.credentials_file(path).await.map_err(|e| {
+                NatsError::Credentials(format!(
+                    "nats.auth.credentials_file {}: {e}",
+                    path.display()
+                ))
+            })?
+        }
+        Some(NatsAuth::NkeySeedFile(path)) => {
+            let seed = std::fs::read_to_string(path).map_err(|e| {
+                NatsError::Credentials(format!("nats.auth.nkey_seed_file {}: {e}", path.display()))
+            })?;
+            opts.nkey(seed.trim().to_owned())
+        }
+        Some(NatsAuth::UserPassword { user, password_env }) => {
+            opts.user_and_password(user.clone(), env_secret(password_env)?)
+        }
+        Some(NatsAuth::TokenEnv(var)) => opts.token(env_secret(var)?),
+    };
+    if let Some(ca) = &config.tls_ca_file {
+        opts = opts.add_root_certificates(ca.clone()).require_tls(true);
+    }
+    if let (Some(cert), Some(key)) = (&config.tls_cert_file, &config.tls_key_file) {
+        opts = opts.add_client_certificate(cert.clone(), key.clone());
+    }
+    opts.connect(config.url.as_str()).await.map_err(nats_err)
+}
+
+fn env_secret(var: &str) -> Result<String, NatsError> {
+    std::env::var(var)
+        .map_err(|_| NatsError::Credentials(format!("environment variable {var} is not set")))
+}
+
+impl NatsSource {
+    /// A subscriber for `config`; `ready` is set once live (core) or once the
+    /// replay window has been applied (JetStream).
+    pub fn new(
+        config: NatsConfig,
+        store: Arc<Store>,
+        metrics: Arc<Metrics>,
+        clock: Arc<dyn Clock>,
+        ready: Arc<AtomicBool>,
+    ) -> Self {
+        Self {
+            config,
+            store,
+            metrics,
+            clock,
+            ready,
+        }
+    }
+
+    /// Consumes events until `shutdown`, retrying with backoff on failure.
+    pub async fn run(self, client: async_nats::Client, shutdown: CancellationToken) {
+        let mut resume_after: Option<u64> = None;
+        let mut backoff = Duration::from_millis(200);
+        loop {
+            let result = match self.config.jetstream.clone() {
+                None => self.consume_core(&client, &shutdown).await,
+                Some(js) => {
+                    self.consume_jetstream(&client, &js, &mut resume_after, &shutdown)
+                        .await
+                }
+            };
+            if shutdown.is_cancelled() {
+                return;
+            }
+            match result {
+                Ok(()) => tracing::warn!("nats subscription ended; resubscribing"),
+                Err(e) => {
+                    tracing::warn!(error = %e, retry_in = ?backoff, "nats consumer failed; retrying")
+                }
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(10));
+        }
+    }
+
+    fn subject_filter(&self) -> String {
+        format!("{}.>", self.config.subject_prefix)
+    }
+
+    async fn consume_core(
+        &self,
+        client: &async_nats::Client,
+        shutdown: &CancellationToken,
+    ) -> Result<(), NatsError> {
+        let mut sub = client
+            .subscribe(self.subject_filter())
+            .await
+            .map_err(nats_err)?;
+        self.ready.store(true, Ordering::Release);
+        loop {
+            let msg = tokio::select! {
+                () = shutdown.cancelled() => return Ok(()),
+                msg = sub.next() => msg,
+            };
+            let Some(msg) = msg else { return Ok(()) };
+            let now = self.clock.now();
+            self.apply(&msg.subject, &msg.payload, now, now);
+        }
+    }
+
+    async fn consume_jetstream(
+        &self,
+        client: &async_nats::Client,
+        js_config: &JetStreamConfig,
+        resume_after: &mut Option<u64>,
+        shutdown: &CancellationToken,
+    ) -> Result<(), NatsError> {
+        let js = jetstream::new(client.clone());
+        let stream = if js_config.create {
+            js.get_or_create_stream(jetstream::stream::Config {
+                name: js_config.stream.clone(),
+                subjects: vec![self.subject_filter()],
+                max_age: js_config.max_age,
+                ..Default::default()
+            })
+            .await
+            .map_err(nats_err)?
+        } else {
+            js.get_stream(&js_config.stream).await.map_err(nats_err)?
+        };
+        let deliver_policy = match *resume_after {
+            Some(seq) => DeliverPolicy::ByStartSequence {
+                start_sequence: seq + 1,
+            },
+            None => DeliverPolicy::ByStartTime {
+                start_time: to_datetime(self.clock.now() - js_config.replay_window),
+            },
+        };
+        let consumer = stream
+            .create_consumer(OrderedConfig {
+                filter_subject: self.subject_filter(),
+                deliver_policy,
+                ..Default::default()
+            })
+            .await
+            .map_err(nats_err)?;
+        if consumer.cached_info().num_pending == 0 {
+            self.ready.store(true, Ordering::Release);
+        }
+        let mut messages = consumer.messages().await.map_err(nats_err)?;
+        loop {
+            let msg = tokio::select! {
+                () = shutdown.cancelled() => return Ok(()),
+                msg = messages.next() => msg,
+            };
+            let Some(msg) = msg else { return Ok(()) };
+            let msg = msg.map_err(nats_err)?;
+            let now = self.clock.now();
+            let (published, seq, pending) = match msg.info() {
+                Ok(info) => (
+                    from_datetime(info.published),
+                    Some(info.stream_sequence),
+                    info.pending,
+                ),
+                Err(_) => (now, None, 1),
+            };
+            self.apply(&msg.subject, &msg.payload, published, now);
+            if seq.is_some() {
+                *resume_after = seq;
+            }
+            if pending == 0 {
+                self.ready.store(true, Ordering::Release);
+            }
+        }
+    }
+
+    /// Parses and applies one event; malformed ones are counted and logged
+    /// with their subject, and never stop the consumer.
+    fn apply(&self, subject: &str, payload: &[u8], fallback: Timestamp, now: Timestamp) {
+        match event::parse(&self.config.subject_prefix, subject, payload, fallback, now) {
+            Ok(e) => {
+                self.store.record_event(&e.server, e.kind, e.at);
+                Metrics::count(&self.metrics.events, "nats");
+            }
+            Err(err) => {
+                Metrics::count(&self.metrics.events_malformed, "nats");
+                tracing::warn!(subject = %subject.chars().take(200).collect::<String>(), error = %err, "dropping malformed activity event");
+            }
+        }
+    }
+}
+
+fn to_datetime(t: Timestamp) -> time::OffsetDateTime {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(t.as_millis()) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+}
+
+fn from_datetime(t: time::OffsetDateTime) -> Timestamp {
+    Timestamp::from_millis(u64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(0))
+}
