@@ -16,6 +16,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
+pub mod servers;
+
 /// Upper bound for anything a test waits on.
 pub const WAIT: Duration = Duration::from_secs(10);
 

@@ -1,0 +1,211 @@
+//! The Prometheus source against a real `prometheus` scraping a test exporter.
+
+mod common;
+
+use common::servers::{Exporter, Gauges, Prometheus, eventually};
+use common::{WAIT, client, http_get, so, start};
+use mcp_autoscaler::config::{Config, PrometheusConfig};
+use mcp_autoscaler::id::ServerId;
+use mcp_autoscaler::proto::GetMetricsRequest;
+use mcp_autoscaler::signal::SignalKind;
+use std::time::Duration;
+use tonic::Code;
+
+fn config(prom: &Prometheus) -> Config {
+    let mut c = Config::default();
+    c.prometheus = Some(PrometheusConfig {
+        url: prom.url(),
+        interval: Duration::from_secs(1),
+        timeout: Duration::from_secs(1),
+        ..PrometheusConfig::default()
+    });
+    c
+}
+
+fn id(s: &str) -> ServerId {
+    ServerId::parse(s).expect("id")
+}
+
+fn fleet(n: usize) -> Vec<(String, Gauges)> {
+    (0..n)
+        .map(|i| {
+            (
+                format!("mcp-{i}"),
+                Gauges {
+                    connections: 1.0,
+                    sessions: i as f64,
+                    queue: 0.0,
+                },
+            )
+        })
+        .collect()
+}
+
+async fn our_counter(http: std::net::SocketAddr, name: &str) -> f64 {
+    let (_, body) = http_get(http, "/metrics").await;
+    body.lines()
+        .filter(|l| l.starts_with(name))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[tokio::test]
+async fn values_for_many_servers_arrive_with_six_queries_per_tick_and_hostile_labels_are_dropped() {
+    let exporter = Exporter::start().await;
+    let servers = fleet(200);
+    let mut exposed: Vec<(&str, Gauges)> = servers.iter().map(|(s, g)| (s.as_str(), *g)).collect();
+    exposed.push((
+        "x'} or vector(1) #",
+        Gauges {
+            sessions: 99.0,
+            ..Gauges::default()
+        },
+    ));
+    exposed.push((
+        "Upper.Case",
+        Gauges {
+            sessions: 99.0,
+            ..Gauges::default()
+        },
+    ));
+    exporter.set(&exposed);
+    let prom = Prometheus::start(exporter.addr).await;
+    let srv = start(config(&prom)).await;
+
+    eventually(WAIT * 3, "all 200 servers' sessions in the store", || {
+        (0..200).all(|i| {
+            srv.store
+                .signals(&id(&format!("mcp-{i}")))
+                .get(SignalKind::Sessions)
+                .map(|s| s.value)
+                == Some(i as f64)
+        })
+    })
+    .await;
+    assert_eq!(
+        srv.store.len(),
+        200,
+        "hostile label values never become servers"
+    );
+    assert_eq!(
+        http_get(srv.http, "/readyz").await.0,
+        200,
+        "ready after the first complete poll"
+    );
+
+    // Measure queries per tick with Prometheus' own request counter.
+    let polls_before = our_counter(srv.http, "mcp_autoscaler_polls_total").await;
+    let queries_before = prom
+        .own_counter("prometheus_http_requests_total{code=\"200\",handler=\"/api/v1/query\"}")
+        .await;
+    tokio::time::sleep(Duration::from_millis(3_500)).await;
+    let polls = our_counter(srv.http, "mcp_autoscaler_polls_total").await - polls_before;
+    let queries = prom
+        .own_counter("prometheus_http_requests_total{code=\"200\",handler=\"/api/v1/query\"}")
+        .await
+        - queries_before;
+    assert!(polls >= 2.0, "polled {polls} times");
+    let per_tick = queries / polls;
+    assert!(
+        (5.0..=7.0).contains(&per_tick),
+        "{queries} queries over {polls} polls for 200 servers"
+    );
+
+    // The value reaches KEDA: 45 sessions / 20 per replica = 3.
+    exposed[7].1.sessions = 45.0;
+    exporter.set(&exposed);
+    let mut c = client(srv.grpc).await;
+    let req = GetMetricsRequest {
+        scaled_object_ref: Some(so("mcp-7", &[])),
+        metric_name: "mcp-desired-replicas".into(),
+    };
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let v = c
+            .get_metrics(req.clone())
+            .await
+            .expect("metrics")
+            .into_inner()
+            .metric_values[0]
+            .metric_value_float;
+        if v == 3.0 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "desired stayed {v}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_prometheus_outage_holds_then_turns_unavailable_then_recovers_by_itself() {
+    let exporter = Exporter::start().await;
+    exporter.set(&[(
+        "busy",
+        Gauges {
+            sessions: 45.0,
+            connections: 3.0,
+            queue: 0.0,
+        },
+    )]);
+    let mut prom = Prometheus::start(exporter.addr).await;
+    let srv = start(config(&prom)).await;
+    let mut c = client(srv.grpc).await;
+    let md = [("staleAfter", "2s"), ("unavailableAfter", "5s")];
+    let req = GetMetricsRequest {
+        scaled_object_ref: Some(so("busy", &md)),
+        metric_name: "mcp-desired-replicas".into(),
+    };
+    let value = |r: Result<
+        tonic::Response<mcp_autoscaler::proto::GetMetricsResponse>,
+        tonic::Status,
+    >| { r.map(|r| r.into_inner().metric_values[0].metric_value_float) };
+
+    let deadline = tokio::time::Instant::now() + WAIT * 2;
+    while value(c.get_metrics(req.clone()).await).ok() != Some(3.0) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never saw fresh data"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    prom.stop();
+    tokio::time::sleep(Duration::from_millis(3_000)).await;
+    assert_eq!(
+        value(c.get_metrics(req.clone()).await).expect("held"),
+        3.0,
+        "stale: last good answer held"
+    );
+    assert!(
+        c.is_active(so("busy", &md))
+            .await
+            .expect("active")
+            .into_inner()
+            .result
+    );
+
+    tokio::time::sleep(Duration::from_millis(3_000)).await;
+    let err = c.get_metrics(req.clone()).await.expect_err("too old");
+    assert_eq!(err.code(), Code::Unavailable);
+    assert!(
+        err.message().contains("Prometheus poll"),
+        "{}",
+        err.message()
+    );
+    assert!(
+        c.is_active(so("busy", &md))
+            .await
+            .expect("active")
+            .into_inner()
+            .result,
+        "missing data never scales to zero"
+    );
+    assert!(our_counter(srv.http, "mcp_autoscaler_poll_errors_total").await > 0.0);
+
+    prom.restart().await;
+    let deadline = tokio::time::Instant::now() + WAIT * 2;
+    while value(c.get_metrics(req.clone()).await).ok() != Some(3.0) {
+        assert!(tokio::time::Instant::now() < deadline, "did not recover");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
