@@ -152,6 +152,8 @@ impl NatsSource {
             .subscribe(self.subject_filter())
             .await
             .map_err(nats_err)?;
+        // A round trip to the server, so the subscription is live before we say ready.
+        client.flush().await.map_err(nats_err)?;
         self.ready.store(true, Ordering::Release);
         loop {
             let msg = tokio::select! {

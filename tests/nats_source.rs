@@ -1,0 +1,248 @@
+//! The NATS source against a real `nats-server -js`.
+
+mod common;
+
+use common::servers::{Nats, eventually};
+use common::{WAIT, client, http_get, so, start};
+use mcp_autoscaler::config::{Config, JetStreamConfig, NatsConfig};
+use mcp_autoscaler::id::ServerId;
+use std::time::Duration;
+use tokio_stream::StreamExt;
+
+fn config(nats: &Nats, jetstream: bool) -> Config {
+    let mut c = Config::default();
+    c.nats = Some(NatsConfig {
+        url: nats.url(),
+        jetstream: jetstream.then(JetStreamConfig::default),
+        ..NatsConfig::default()
+    });
+    c
+}
+
+fn id(s: &str) -> ServerId {
+    ServerId::parse(s).expect("id")
+}
+
+async fn publisher(nats: &Nats) -> async_nats::Client {
+    tokio::time::timeout(WAIT, async_nats::connect(nats.url()))
+        .await
+        .expect("in time")
+        .expect("connect")
+}
+
+/// Publishes to JetStream and waits for the stream's ack.
+async fn js_publish(client: &async_nats::Client, subject: &str, payload: &str) {
+    let js = async_nats::jetstream::new(client.clone());
+    let ack = js
+        .publish(subject.to_owned(), payload.to_owned().into())
+        .await
+        .expect("publish");
+    tokio::time::timeout(WAIT, ack)
+        .await
+        .expect("ack in time")
+        .expect("ack");
+}
+
+async fn wait_ready(http: std::net::SocketAddr) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while http_get(http, "/readyz").await.0 != 200 {
+        assert!(tokio::time::Instant::now() < deadline, "never ready");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn counter(http: std::net::SocketAddr, name: &str) -> f64 {
+    let (_, body) = http_get(http, "/metrics").await;
+    body.lines()
+        .filter(|l| l.starts_with(name))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[tokio::test]
+async fn an_event_wakes_the_stream_and_malformed_events_never_stop_later_ones() {
+    let nats = Nats::start().await;
+    let srv = start(config(&nats, false)).await;
+    let pubc = publisher(&nats).await;
+    let mut c = client(srv.grpc).await;
+    let mut stream = c
+        .stream_is_active(so("sleepy", &[]))
+        .await
+        .expect("stream")
+        .into_inner();
+    assert!(
+        !tokio::time::timeout(WAIT, stream.next())
+            .await
+            .expect("first")
+            .expect("open")
+            .expect("ok")
+            .result
+    );
+    wait_ready(srv.http).await;
+
+    for (subject, payload) in [
+        ("mcp.activity.sleepy", "{not json"),
+        ("mcp.activity.Bad_Id", ""),
+        ("mcp.activity.sleepy", r#"{"kind":"teleport"}"#),
+    ] {
+        pubc.publish(subject, payload.to_owned().into())
+            .await
+            .expect("publish");
+    }
+    pubc.publish(
+        "mcp.activity.sleepy",
+        r#"{"kind":"session_open","session":"s-1"}"#.into(),
+    )
+    .await
+    .expect("publish");
+    pubc.flush().await.expect("flush");
+
+    let woke = tokio::time::timeout(WAIT, stream.next())
+        .await
+        .expect("wake in time")
+        .expect("open")
+        .expect("ok");
+    assert!(
+        woke.result,
+        "the good event after three bad ones still wakes the server"
+    );
+    assert_eq!(srv.store.signals(&id("sleepy")).event_sessions, 1);
+    assert_eq!(
+        counter(srv.http, "mcp_autoscaler_events_malformed_total").await,
+        3.0
+    );
+}
+
+#[tokio::test]
+async fn after_a_nats_restart_the_scaler_reconnects_and_resumes_without_a_restart() {
+    let mut nats = Nats::start().await;
+    let srv = start(config(&nats, false)).await;
+    {
+        let pubc = publisher(&nats).await;
+        eventually(WAIT, "first event applied", || {
+            let _ = futures::executor::block_on(pubc.publish("mcp.activity.before", "".into()));
+            srv.store.signals(&id("before")).last_event.is_some()
+        })
+        .await;
+    }
+    nats.stop();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    nats.restart().await;
+    let pubc = publisher(&nats).await;
+    let deadline = tokio::time::Instant::now() + WAIT * 2;
+    while srv.store.signals(&id("after")).last_event.is_none() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no event after the NATS restart"
+        );
+        pubc.publish("mcp.activity.after", "".into())
+            .await
+            .expect("publish");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_restarted_scaler_replays_jetstream_and_is_ready_only_after_the_replay() {
+    let nats = Nats::start().await;
+    let first = start(config(&nats, true)).await;
+    wait_ready(first.http).await;
+    let pubc = publisher(&nats).await;
+    // The first scaler creates the stream; wait until it sees an event.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while first.store.signals(&id("early")).last_event.is_none() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "first scaler got nothing"
+        );
+        js_publish(&pubc, "mcp.activity.early", "").await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    first.stop().await.expect("clean stop");
+
+    // While no scaler runs: a session opens and requests arrive.
+    js_publish(
+        &pubc,
+        "mcp.activity.while-down",
+        r#"{"kind":"session_open"}"#,
+    )
+    .await;
+    for _ in 0..50 {
+        js_publish(&pubc, "mcp.activity.busy-while-down", "").await;
+    }
+    let old = "2000-01-01T00:00:00Z";
+    js_publish(
+        &pubc,
+        "mcp.activity.ancient",
+        &format!(r#"{{"kind":"request","ts":"{old}"}}"#),
+    )
+    .await;
+
+    let second = start(config(&nats, true)).await;
+    wait_ready(second.http).await;
+    // Ready means replayed: no waiting after readiness.
+    assert_eq!(
+        second.store.signals(&id("while-down")).event_sessions,
+        1,
+        "the wake-up was not lost"
+    );
+    assert!(
+        second
+            .store
+            .signals(&id("busy-while-down"))
+            .last_event
+            .is_some()
+    );
+    let mut c = client(second.grpc).await;
+    assert!(
+        c.is_active(so("while-down", &[]))
+            .await
+            .expect("call")
+            .into_inner()
+            .result
+    );
+    assert!(
+        c.is_active(so("busy-while-down", &[]))
+            .await
+            .expect("call")
+            .into_inner()
+            .result
+    );
+    assert!(
+        !c.is_active(so("ancient", &[]))
+            .await
+            .expect("call")
+            .into_inner()
+            .result,
+        "replayed events keep their own time"
+    );
+}
+
+#[tokio::test]
+async fn jetstream_consumption_resumes_after_a_nats_restart() {
+    let mut nats = Nats::start().await;
+    let srv = start(config(&nats, true)).await;
+    wait_ready(srv.http).await;
+    let pubc = publisher(&nats).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while srv.store.signals(&id("one")).last_event.is_none() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "nothing before the restart"
+        );
+        js_publish(&pubc, "mcp.activity.one", "").await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(pubc);
+    nats.stop();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    nats.restart().await;
+    let pubc = publisher(&nats).await;
+    js_publish(&pubc, "mcp.activity.two", r#"{"kind":"session_open"}"#).await;
+    eventually(
+        WAIT * 3,
+        "event published after the NATS restart applied",
+        || srv.store.signals(&id("two")).event_sessions == 1,
+    )
+    .await;
+}
