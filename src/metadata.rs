@@ -51,6 +51,15 @@ const OVERRIDES: &[(&str, Setter)] = &[
     ("metricMode", |p, v| {
         parse_mode(v).map(|m| p.metric_mode = m)
     }),
+    ("keepAlive", |p, v| {
+        parse_keep_alive(v).map(|k| p.keep_alive = k)
+    }),
+    ("scaleDownWindow", |p, v| {
+        parse_duration(v).map(|d| p.behavior.scale_down_window = d)
+    }),
+    ("targetLatencyP95", |p, v| {
+        parse_target(v).map(|t| p.slo.latency_p95_s = t)
+    }),
 ];
 
 /// Metadata that cannot be used.
@@ -226,6 +235,14 @@ fn parse_target(v: &str) -> Result<Option<f64>, String> {
     match v.parse::<f64>() {
         Ok(t) if t.is_finite() && t > 0.0 => Ok(Some(t)),
         _ => Err("a positive number (per replica), or \"off\" to disable".to_owned()),
+    }
+}
+
+fn parse_keep_alive(v: &str) -> Result<crate::engine::KeepAlive, String> {
+    match v {
+        "fixed" => Ok(crate::engine::KeepAlive::Fixed),
+        "predictive" => Ok(crate::engine::KeepAlive::Predictive(Default::default())),
+        _ => Err("\"fixed\" or \"predictive\"".to_owned()),
     }
 }
 

@@ -1,6 +1,7 @@
 //! What is known about one hosted MCP server: samples of each signal with the
 //! time they were observed, and activity seen on the event stream.
 
+use crate::engine::IdleGaps;
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -106,6 +107,8 @@ pub struct Signals {
     pub event_sessions: u32,
     /// Open connections counted from open/close events.
     pub event_connections: u32,
+    /// Idle gaps between activity, learned for predictive keep-alive.
+    pub gaps: IdleGaps,
 }
 
 impl Signals {
@@ -116,6 +119,7 @@ impl Signals {
 
     /// Applies an activity event observed at `at`.
     pub fn record_event(&mut self, kind: EventKind, at: Timestamp) {
+        self.note_activity(at);
         self.last_event = Some(self.last_event.map_or(at, |t| t.max(at)));
         match kind {
             EventKind::Request => {}
@@ -127,6 +131,15 @@ impl Signals {
             EventKind::ConnectionClose => {
                 self.event_connections = self.event_connections.saturating_sub(1);
             }
+        }
+    }
+
+    /// Learns the idle gap that ends with activity at `at`.
+    pub fn note_activity(&mut self, at: Timestamp) {
+        if let Some(prev) = self.last_event.max(self.last_poll_activity)
+            && at > prev
+        {
+            self.gaps.record(at.since(prev));
         }
     }
 

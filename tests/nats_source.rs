@@ -10,13 +10,14 @@ use std::time::Duration;
 use tokio_stream::StreamExt;
 
 fn config(nats: &Nats, jetstream: bool) -> Config {
-    let mut c = Config::default();
-    c.nats = Some(NatsConfig {
-        url: nats.url(),
-        jetstream: jetstream.then(JetStreamConfig::default),
-        ..NatsConfig::default()
-    });
-    c
+    Config {
+        nats: Some(NatsConfig {
+            url: nats.url(),
+            jetstream: jetstream.then(JetStreamConfig::default),
+            ..NatsConfig::default()
+        }),
+        ..Config::default()
+    }
 }
 
 fn id(s: &str) -> ServerId {

@@ -12,14 +12,15 @@ use std::time::Duration;
 use tonic::Code;
 
 fn config(prom: &Prometheus) -> Config {
-    let mut c = Config::default();
-    c.prometheus = Some(PrometheusConfig {
-        url: prom.url(),
-        interval: Duration::from_secs(1),
-        timeout: Duration::from_secs(1),
-        ..PrometheusConfig::default()
-    });
-    c
+    Config {
+        prometheus: Some(PrometheusConfig {
+            url: prom.url(),
+            interval: Duration::from_secs(1),
+            timeout: Duration::from_secs(1),
+            ..PrometheusConfig::default()
+        }),
+        ..Config::default()
+    }
 }
 
 fn id(s: &str) -> ServerId {

@@ -82,7 +82,10 @@ impl Default for Config {
             server: ServerConfig::default(),
             log: LogConfig::default(),
             default_policy: DEFAULT_POLICY.to_owned(),
-            policies: BTreeMap::from([(DEFAULT_POLICY.to_owned(), Policy::default())]),
+            policies: with_baselines(BTreeMap::from([(
+                DEFAULT_POLICY.to_owned(),
+                Policy::default(),
+            )])),
             prometheus: None,
             nats: None,
         }
@@ -201,6 +204,7 @@ impl Config {
             .policies
             .entry(DEFAULT_POLICY.to_owned())
             .or_default();
+        config.policies = with_baselines(std::mem::take(&mut config.policies));
         Ok(config)
     }
 
@@ -281,6 +285,16 @@ impl Config {
     pub fn to_yaml(&self) -> String {
         serde_saphyr::to_string(self).unwrap_or_else(|e| format!("# cannot render config: {e}\n"))
     }
+}
+
+/// Adds the built-in baseline policies that the config does not define itself.
+fn with_baselines(mut policies: BTreeMap<String, Policy>) -> BTreeMap<String, Policy> {
+    for name in crate::engine::presets::BASELINES {
+        if let Some(p) = crate::engine::presets::baseline(name) {
+            policies.entry(name.to_owned()).or_insert(p);
+        }
+    }
+    policies
 }
 
 /// Policy names appear in metadata and metrics: keep them simple.

@@ -1,13 +1,18 @@
-//! `decide()`: per-signal replica needs, activity, and fail-safe holds.
+//! `decide()`: load → activity → raw need → stabilised decision.
 
-use super::policy::Policy;
-use crate::signal::{SignalKind, Signals};
+use super::keepalive::{self, warm_at};
+use super::load::{LoadView, contributions};
+use super::policy::{Activity, Algorithm, Policy};
+use super::stabilize::{Limit, Memory, stabilize};
+use crate::signal::Signals;
 use crate::time::Timestamp;
 use serde::Serialize;
 use std::time::Duration;
 
-/// A load measure with a per-replica target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+/// A load measure with a per-replica target or an objective.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Metric {
     /// Open connections.
@@ -20,16 +25,22 @@ pub enum Metric {
     RequestRate,
     /// In-flight requests: request rate × p95 latency (Little's law).
     Concurrency,
+    /// p95 latency against its objective.
+    LatencySlo,
+    /// Error ratio against its objective.
+    ErrorRate,
 }
 
 impl Metric {
     /// Every metric, in output order.
-    pub const ALL: [Metric; 5] = [
+    pub const ALL: [Metric; 7] = [
         Metric::Connections,
         Metric::Sessions,
         Metric::QueueLength,
         Metric::RequestRate,
         Metric::Concurrency,
+        Metric::LatencySlo,
+        Metric::ErrorRate,
     ];
 
     /// The snake_case name used in logs, the API and metric names.
@@ -40,18 +51,14 @@ impl Metric {
             Metric::QueueLength => "queue_length",
             Metric::RequestRate => "request_rate",
             Metric::Concurrency => "concurrency",
+            Metric::LatencySlo => "latency_slo",
+            Metric::ErrorRate => "error_rate",
         }
     }
 
-    fn target(self, policy: &Policy) -> Option<f64> {
-        let t = &policy.targets;
-        match self {
-            Metric::Connections => t.connections,
-            Metric::Sessions => t.sessions,
-            Metric::QueueLength => t.queue_length,
-            Metric::RequestRate => t.request_rate,
-            Metric::Concurrency => t.concurrency,
-        }
+    /// Objectives scale the current count; the others are per-replica loads.
+    pub const fn is_slo(self) -> bool {
+        matches!(self, Metric::LatencySlo | Metric::ErrorRate)
     }
 }
 
@@ -59,14 +66,24 @@ impl Metric {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
-    /// No activity within the idle window: scale to `min_replicas`.
+    /// No activity within the keep-alive window: scale to `min_replicas`.
     Idle,
-    /// Active but load needs no more than the floor (1 or `min_replicas`).
+    /// Idle, but the server's next request is predicted soon: warm it now.
+    Prewarm,
+    /// Active, and the load needs no more than the floor.
     KeepWarm,
     /// A metric's need set the count; see `driver`.
     Load,
     /// Capped at `max_replicas`.
     MaxReplicas,
+    /// The need is within the tolerance band of the current count.
+    WithinTolerance,
+    /// A stabilisation window holds the count.
+    Stabilizing,
+    /// A rate limit slows the change.
+    RateLimited,
+    /// Panic mode (a burst) forbids scaling down.
+    Panic,
     /// Polled data is stale: holding the last good answer.
     StaleHold,
     /// Polled data is missing or too old to trust at all.
@@ -100,19 +117,25 @@ pub struct Contribution {
     pub metric: Metric,
     /// Its current value for the whole server.
     pub value: f64,
-    /// The per-replica target.
+    /// The per-replica target (or the objective).
     pub target: f64,
-    /// Replicas it needs: ceil(value / target).
+    /// Replicas it needs.
     pub replicas: u32,
 }
 
 /// What the engine remembers about a server between decisions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct State {
-    /// The last decision made on trustworthy data.
+    /// The last decision made on trustworthy data (the engine's "current").
     pub last_desired: u32,
     /// Whether that decision was active.
     pub last_active: bool,
+    /// Stabilisation memory.
+    #[serde(skip)]
+    pub memory: Memory,
+    /// When the step rule last stepped.
+    #[serde(skip)]
+    pub last_step: Option<Timestamp>,
 }
 
 /// The outcome for one server at one instant.
@@ -124,17 +147,17 @@ pub struct Decision {
     pub active: bool,
     /// Why.
     pub reason: Reason,
-    /// The metric that set the count, when `reason` is `load` or `max_replicas`.
+    /// The metric that set the count, when one did.
     pub driver: Option<Metric>,
     /// Every metric with a target, and what it needs.
     pub contributions: Vec<Contribution>,
     /// How trustworthy the polled data was.
     pub data: DataQuality,
-    /// When an activity-window-only "active" lapses if nothing new arrives
-    /// (`None` when active for another reason, or inactive). Watchers sleep
-    /// until then instead of polling.
-    pub active_until: Option<Timestamp>,
+    /// When the decision may change with no new data (a keep-alive window
+    /// ends or a pre-warm begins); watchers sleep until then.
+    pub reevaluate_at: Option<Timestamp>,
     /// The state to remember for the next decision.
+    #[serde(skip)]
     pub next: State,
 }
 
@@ -142,29 +165,26 @@ pub struct Decision {
 pub fn decide(signals: &Signals, policy: &Policy, state: &State, now: Timestamp) -> Decision {
     let data = data_quality(signals, policy, now);
     let view = LoadView::new(signals, data);
-    let contributions = contributions(&view, policy);
-    let window_end = last_activity(signals)
-        .map(|at| at + policy.idle_window)
-        .filter(|&end| end > now);
-    let busy = view.has_live_work() || contributions.iter().any(|c| c.replicas > 0);
-    let active = busy || window_end.is_some();
-    let mut decision = match data {
+    let contributions = contributions(&view, policy, state.last_desired);
+    let busy = view.has_live_work()
+        || contributions
+            .iter()
+            .any(|c| c.replicas > 0 && !c.metric.is_slo());
+    let (warmth, reevaluate_at) = warmth(signals, policy, &view, busy, now);
+    let mut d = match data {
         DataQuality::Fresh | DataQuality::EventsOnly => {
-            fresh_decision(policy, contributions, active, data)
+            fresh(policy, state, &view, contributions, warmth, data, now)
         }
         DataQuality::Stale { .. } | DataQuality::Unavailable { .. } => {
-            hold_decision(policy, state, contributions, active, data)
+            hold(policy, state, contributions, warmth, data)
         }
     };
-    let window_only =
-        decision.active && !busy && policy.min_replicas == 0 && !state_holds(&decision);
-    decision.active_until = if window_only { window_end } else { None };
-    decision
-}
-
-/// A hold keeps the last state active regardless of the window.
-fn state_holds(d: &Decision) -> bool {
-    matches!(d.reason, Reason::StaleHold | Reason::DataUnavailable) && d.next.last_active
+    d.reevaluate_at = if policy.min_replicas == 0 {
+        reevaluate_at
+    } else {
+        None
+    };
+    d
 }
 
 fn data_quality(signals: &Signals, policy: &Policy, now: Timestamp) -> DataQuality {
@@ -175,7 +195,7 @@ fn data_quality(signals: &Signals, policy: &Policy, now: Timestamp) -> DataQuali
         return DataQuality::Unavailable { age_ms: None };
     };
     let age = now.since(at);
-    let age_ms = millis(age);
+    let age_ms = u64::try_from(age.as_millis()).unwrap_or(u64::MAX);
     if age >= policy.unavailable_after {
         DataQuality::Unavailable {
             age_ms: Some(age_ms),
@@ -187,124 +207,91 @@ fn data_quality(signals: &Signals, policy: &Policy, now: Timestamp) -> DataQuali
     }
 }
 
-fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Warmth {
+    Busy,
+    Recent,
+    Prewarm,
+    Cold,
 }
 
-/// The current load, from polled samples (when trustworthy) and events.
-struct LoadView {
-    connections: f64,
-    sessions: f64,
-    queue_length: f64,
-    request_rate: f64,
-    latency_p95: f64,
-}
-
-impl LoadView {
-    fn new(signals: &Signals, data: DataQuality) -> Self {
-        let trusted = matches!(data, DataQuality::Fresh);
-        let polled = |kind: SignalKind| {
-            if trusted {
-                signals.get(kind).map_or(0.0, |s| s.value)
-            } else {
-                0.0
-            }
-        };
-        Self {
-            connections: polled(SignalKind::Connections).max(f64::from(signals.event_connections)),
-            sessions: polled(SignalKind::Sessions).max(f64::from(signals.event_sessions)),
-            queue_length: polled(SignalKind::QueueLength),
-            request_rate: polled(SignalKind::RequestRate),
-            latency_p95: polled(SignalKind::LatencyP95),
-        }
-    }
-
-    fn value(&self, metric: Metric) -> f64 {
-        match metric {
-            Metric::Connections => self.connections,
-            Metric::Sessions => self.sessions,
-            Metric::QueueLength => self.queue_length,
-            Metric::RequestRate => self.request_rate,
-            Metric::Concurrency => self.request_rate * self.latency_p95,
-        }
-    }
-
-    /// Work that must never be cut by scaling to zero.
-    fn has_live_work(&self) -> bool {
-        self.sessions > 0.0 || self.connections > 0.0 || self.queue_length > 0.0
-    }
-}
-
-fn contributions(view: &LoadView, policy: &Policy) -> Vec<Contribution> {
-    Metric::ALL
-        .iter()
-        .filter_map(|&metric| {
-            let target = metric.target(policy)?;
-            let value = view.value(metric);
-            Some(Contribution {
-                metric,
-                value,
-                target,
-                replicas: replicas_for(value, target),
-            })
-        })
-        .collect()
-}
-
-/// ceil(value / target), saturating, for a finite positive target.
-fn replicas_for(value: f64, target: f64) -> u32 {
-    let need = (value / target).ceil();
-    if need.is_nan() || need <= 0.0 {
-        0
-    } else if need >= f64::from(u32::MAX) {
-        u32::MAX
-    } else {
-        need as u32
-    }
-}
-
-fn last_activity(signals: &Signals) -> Option<Timestamp> {
-    signals.last_event.max(signals.last_poll_activity)
-}
-
-fn strongest(contributions: &[Contribution]) -> Option<&Contribution> {
-    contributions
-        .iter()
-        .filter(|c| c.replicas > 0)
-        .max_by_key(|c| c.replicas)
-}
-
-fn fresh_decision(
+fn warmth(
+    signals: &Signals,
     policy: &Policy,
+    view: &LoadView,
+    busy: bool,
+    now: Timestamp,
+) -> (Warmth, Option<Timestamp>) {
+    if busy {
+        return (Warmth::Busy, None);
+    }
+    if let Activity::Instant { metric, above } = policy.activity {
+        let on = view.value(metric) > above;
+        return (if on { Warmth::Busy } else { Warmth::Cold }, None);
+    }
+    let Some(last) = signals.last_event.max(signals.last_poll_activity) else {
+        return (Warmth::Cold, None);
+    };
+    let plan = keepalive::plan(&policy.keep_alive, policy.idle_window, &signals.gaps);
+    match warm_at(&plan, last, now) {
+        (true, next) if now.since(last) < plan.warm_until => (Warmth::Recent, next),
+        (true, next) => (Warmth::Prewarm, next),
+        (false, next) => (Warmth::Cold, next),
+    }
+}
+
+fn fresh(
+    policy: &Policy,
+    state: &State,
+    view: &LoadView,
     contributions: Vec<Contribution>,
-    active: bool,
+    warmth: Warmth,
     data: DataQuality,
+    now: Timestamp,
 ) -> Decision {
-    let active = active || policy.min_replicas > 0;
+    let active = warmth != Warmth::Cold || policy.min_replicas > 0;
+    let current = state.last_desired;
     let floor = if active {
         policy.min_replicas.max(1)
     } else {
         policy.min_replicas
     };
-    let top = strongest(&contributions).copied();
-    let need = top.map_or(0, |c| c.replicas);
-    let (desired, reason, driver) = if need > policy.max_replicas {
-        (
-            policy.max_replicas,
-            Reason::MaxReplicas,
-            top.map(|c| c.metric),
-        )
-    } else if need > floor {
-        (need, Reason::Load, top.map(|c| c.metric))
-    } else if active {
-        (floor, Reason::KeepWarm, None)
-    } else {
-        (floor, Reason::Idle, None)
+    if !active {
+        let next = State {
+            last_desired: floor,
+            last_active: false,
+            ..State::default()
+        };
+        return Decision {
+            desired: floor,
+            active,
+            reason: Reason::Idle,
+            driver: None,
+            contributions,
+            data,
+            reevaluate_at: None,
+            next,
+        };
+    }
+    let mut next = state.clone();
+    let (need, driver) = raw_need(policy, view, &contributions, current, &mut next, now);
+    let capped = need > policy.max_replicas;
+    let need = need.clamp(floor, policy.max_replicas);
+    let (desired, limit) = stabilize(need, current, &policy.behavior, &mut next.memory, now);
+    let desired = desired.clamp(floor, policy.max_replicas);
+    let reason = match limit {
+        Some(Limit::Tolerance) => Reason::WithinTolerance,
+        Some(Limit::Window) => Reason::Stabilizing,
+        Some(Limit::Rate) => Reason::RateLimited,
+        Some(Limit::Panic) => Reason::Panic,
+        None if capped => Reason::MaxReplicas,
+        None if need > floor => Reason::Load,
+        None if warmth == Warmth::Prewarm => Reason::Prewarm,
+        None => Reason::KeepWarm,
     };
-    let next = State {
-        last_desired: desired,
-        last_active: active,
-    };
+    let driver = if need > floor { driver } else { None };
+    next.last_desired = desired;
+    next.last_active = true;
     Decision {
         desired,
         active,
@@ -312,35 +299,79 @@ fn fresh_decision(
         driver,
         contributions,
         data,
-        active_until: None,
+        reevaluate_at: None,
         next,
     }
 }
 
+fn raw_need(
+    policy: &Policy,
+    view: &LoadView,
+    contributions: &[Contribution],
+    current: u32,
+    next: &mut State,
+    now: Timestamp,
+) -> (u32, Option<Metric>) {
+    match &policy.algorithm {
+        Algorithm::Targets => contributions
+            .iter()
+            .filter(|c| c.replicas > 0)
+            .max_by_key(|c| c.replicas)
+            .map_or((0, None), |c| (c.replicas, Some(c.metric))),
+        Algorithm::StepRule(rule) => {
+            let due = next
+                .last_step
+                .is_none_or(|t| now.since(t) >= rule_period(policy));
+            if !due && current > 0 {
+                return (current, None);
+            }
+            next.last_step = Some(now);
+            let stepped = rule.step(
+                current,
+                view.queue_length,
+                view.latency_p95,
+                view.error_rate,
+            );
+            (stepped.max(rule.min_replicas), None)
+        }
+    }
+}
+
+/// The step rule steps at most once per scale-up period.
+fn rule_period(policy: &Policy) -> Duration {
+    policy.behavior.scale_up.period
+}
+
 /// Data is not trustworthy: keep the last good answer, never go lower, and
 /// still honour event-driven activity (a wake is never ignored).
-fn hold_decision(
+fn hold(
     policy: &Policy,
     state: &State,
     contributions: Vec<Contribution>,
-    event_active: bool,
+    warmth: Warmth,
     data: DataQuality,
 ) -> Decision {
-    let active = state.last_active || event_active || policy.min_replicas > 0;
+    let active = state.last_active || warmth != Warmth::Cold || policy.min_replicas > 0;
     let floor = if active {
         policy.min_replicas.max(1)
     } else {
         policy.min_replicas
     };
-    let need = strongest(&contributions).map_or(0, |c| c.replicas);
+    let need = contributions
+        .iter()
+        .filter(|c| !c.metric.is_slo())
+        .map(|c| c.replicas)
+        .max()
+        .unwrap_or(0);
     let desired = state
         .last_desired
         .max(floor)
         .max(need)
         .min(policy.max_replicas);
-    let reason = match data {
-        DataQuality::Stale { .. } => Reason::StaleHold,
-        _ => Reason::DataUnavailable,
+    let reason = if matches!(data, DataQuality::Stale { .. }) {
+        Reason::StaleHold
+    } else {
+        Reason::DataUnavailable
     };
     Decision {
         desired,
@@ -349,8 +380,8 @@ fn hold_decision(
         driver: None,
         contributions,
         data,
-        active_until: None,
-        next: *state,
+        reevaluate_at: None,
+        next: state.clone(),
     }
 }
 

@@ -1,5 +1,7 @@
 use super::*;
-use crate::signal::Sample;
+use crate::engine::Behavior;
+use crate::engine::load::replicas_for;
+use crate::signal::{EventKind, Sample, SignalKind};
 
 const NOW: Timestamp = Timestamp::from_millis(10_000_000);
 
@@ -81,7 +83,7 @@ fn min_replicas_keeps_a_server_active_and_warm() {
 }
 
 #[test]
-fn a_recent_event_keeps_a_server_active_until_the_idle_window_ends() {
+fn a_recent_event_keeps_a_server_reevaluate_at_the_idle_window_ends() {
     let mut s = Signals {
         last_event: Some(ago(299)),
         ..Signals::default()
@@ -117,6 +119,7 @@ fn stale_data_holds_the_last_good_answer_and_never_goes_to_zero() {
     let state = State {
         last_desired: 4,
         last_active: true,
+        ..State::default()
     };
     let d = decide(&s, &Policy::default(), &state, NOW);
     assert_eq!(
@@ -196,15 +199,126 @@ fn an_activity_window_says_when_it_lapses_so_watchers_need_not_poll() {
         ..Signals::default()
     };
     let d = run(&s);
-    assert_eq!(d.active_until, Some(ago(100) + Duration::from_secs(300)));
+    assert_eq!(d.reevaluate_at, Some(ago(100) + Duration::from_secs(300)));
     let live = Signals {
         event_sessions: 1,
         last_event: Some(ago(100)),
         ..Signals::default()
     };
     assert_eq!(
-        run(&live).active_until,
+        run(&live).reevaluate_at,
         None,
         "live work does not lapse with time"
     );
+}
+
+#[test]
+fn a_breached_latency_slo_grows_the_current_count_in_proportion() {
+    let s = polled(&[
+        (SignalKind::Connections, 10.0),
+        (SignalKind::LatencyP95, 10.0),
+    ]);
+    let state = State {
+        last_desired: 3,
+        last_active: true,
+        ..State::default()
+    };
+    let d = decide(&s, &Policy::default(), &state, NOW);
+    // p95 10 s against a 5 s objective: 3 × 2 = 6.
+    assert_eq!((d.desired, d.driver), (6, Some(Metric::LatencySlo)));
+}
+
+#[test]
+fn scale_down_is_stabilised_by_the_window_with_the_reason_said() {
+    let policy = Policy::default();
+    let busy = polled(&[(SignalKind::Sessions, 100.0)]);
+    let d1 = decide(&busy, &policy, &State::default(), ago(60));
+    assert_eq!(d1.desired, 5);
+    let calm = polled(&[(SignalKind::Sessions, 20.0)]);
+    let d2 = decide(&calm, &policy, &d1.next, NOW);
+    assert_eq!(
+        (d2.desired, d2.reason),
+        (5, Reason::Stabilizing),
+        "120 s down window"
+    );
+}
+
+#[test]
+fn live_sessions_are_never_ignored_by_a_scale_down() {
+    let policy = Policy {
+        behavior: Behavior {
+            scale_down_window: Duration::ZERO,
+            ..Behavior::default()
+        },
+        ..Policy::default()
+    };
+    let state = State {
+        last_desired: 8,
+        last_active: true,
+        ..State::default()
+    };
+    let d = decide(
+        &polled(&[(SignalKind::Sessions, 61.0)]),
+        &policy,
+        &state,
+        NOW,
+    );
+    assert!(
+        d.desired >= 4,
+        "61 sessions at 20 per replica need 4, got {}",
+        d.desired
+    );
+}
+
+#[test]
+fn a_learned_hourly_server_goes_idle_after_grace_and_is_prewarmed_before_its_next_request() {
+    let mut s = Signals::default();
+    let start = NOW - Duration::from_secs(30 * 3600);
+    for hour in 0..20u64 {
+        s.record_event(EventKind::Request, start + Duration::from_secs(hour * 3600));
+    }
+    let last = s.last_event.expect("last");
+    let at = |secs: u64| {
+        decide(
+            &s,
+            &Policy::default(),
+            &State::default(),
+            last + Duration::from_secs(secs),
+        )
+    };
+    assert!(at(30).active);
+    let idle = at(120);
+    assert_eq!(
+        (idle.active, idle.reason),
+        (false, Reason::Idle),
+        "released after grace, not after 5 min"
+    );
+    let wake_at = idle.reevaluate_at.expect("a pre-warm is scheduled");
+    assert!(
+        wake_at < last + Duration::from_secs(3600),
+        "pre-warm before the next hourly request"
+    );
+    let warm = decide(&s, &Policy::default(), &State::default(), wake_at);
+    assert_eq!((warm.active, warm.reason), (true, Reason::Prewarm));
+}
+
+#[test]
+fn the_step_rule_doubles_at_most_once_per_period() {
+    let policy = crate::engine::presets::baseline("infra-plan-rule").expect("preset");
+    let hot = polled(&[(SignalKind::QueueLength, 50.0)]);
+    let d1 = decide(
+        &hot,
+        &policy,
+        &State {
+            last_desired: 2,
+            last_active: true,
+            ..State::default()
+        },
+        NOW,
+    );
+    assert_eq!(d1.desired, 4);
+    let d2 = decide(&hot, &policy, &d1.next, NOW + Duration::from_secs(1));
+    assert_eq!(d2.desired, 4, "no second doubling within the period");
+    let d3 = decide(&hot, &policy, &d2.next, NOW + Duration::from_secs(16));
+    assert_eq!(d3.desired, 8);
 }

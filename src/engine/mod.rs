@@ -1,13 +1,40 @@
 //! The decision engine: pure, deterministic, no I/O.
 //!
-//! [`decide`] takes what is known about one server ([`Signals`]), the policy
-//! that applies to it, the engine's own memory of that server ([`State`]) and
-//! the time, and returns a [`Decision`]. It imports no async runtime, network
-//! client or clock: the KEDA scaler, the HTTP API and the simulator all call
-//! this same function, so what the simulator predicts is what production does.
+//! [`decide`] takes what is known about one server ([`crate::signal::Signals`]),
+//! the policy that applies to it, the engine's memory of that server
+//! ([`State`]) and the time, and returns a [`Decision`]. It imports no async
+//! runtime, network client or clock: the KEDA scaler, the HTTP API and the
+//! simulator all call this same function.
+//!
+//! Pipeline, one file each:
+//! 1. [`load`]: per-signal needs — ceil(value / per-replica target) for
+//!    connections, sessions, queue, request rate and concurrency (rate ×
+//!    p95, Little's law); SLO breaches (p95 latency, error ratio) grow the
+//!    current count by observed / objective.
+//! 2. [`keepalive`]: activity — live work, or activity within a fixed or
+//!    predicted (idle-gap histogram) keep-alive window, with pre-warming.
+//! 3. [`rule`] or the max of (1): the raw need, clamped to min/max.
+//! 4. [`stabilize`]: tolerance, windows, rate limits, panic mode.
+//!
+//! Stale or missing data holds the last good answer. [`hpa`] models what the
+//! HPA then does with our number; [`presets`] holds the baselines.
 
 mod decide;
+pub mod hpa;
+pub mod keepalive;
+pub mod load;
 mod policy;
+pub mod presets;
+pub mod rule;
+pub mod stabilize;
+
+#[cfg(test)]
+mod proptests;
 
 pub use decide::{Contribution, DataQuality, Decision, Metric, Reason, State, decide};
-pub use policy::{MetricMode, Policy, PolicyError, REPLICA_LIMIT, Targets};
+pub use keepalive::{IdleGaps, KeepAlive, Predictive};
+pub use policy::{
+    Activity, Algorithm, MetricMode, Policy, PolicyError, REPLICA_LIMIT, Slo, Targets,
+};
+pub use rule::StepRule;
+pub use stabilize::{Behavior, Panic, RateLimit};

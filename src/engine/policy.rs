@@ -4,6 +4,12 @@
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
+use super::keepalive::{KeepAlive, Predictive};
+use super::rule::StepRule;
+use super::stabilize::Behavior;
+#[cfg(test)]
+use super::stabilize::Panic;
+
 /// How decisions are handed to the HPA through KEDA.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -15,16 +21,6 @@ pub enum MetricMode {
     /// One metric per signal with its per-replica target; the HPA takes the
     /// largest recommendation.
     Native,
-}
-
-impl MetricMode {
-    /// The config / metadata spelling.
-    pub const fn name(self) -> &'static str {
-        match self {
-            MetricMode::Desired => "desired",
-            MetricMode::Native => "native",
-        }
-    }
 }
 
 /// Per-replica targets: how much of each load one replica should carry.
@@ -56,6 +52,76 @@ impl Default for Targets {
     }
 }
 
+impl Targets {
+    /// Only `metric`'s target set (for single-metric baselines).
+    pub fn only(metric: super::Metric, target: f64) -> Self {
+        let mut t = Targets {
+            connections: None,
+            sessions: None,
+            queue_length: None,
+            request_rate: None,
+            concurrency: None,
+        };
+        match metric {
+            super::Metric::Connections => t.connections = Some(target),
+            super::Metric::Sessions => t.sessions = Some(target),
+            super::Metric::QueueLength => t.queue_length = Some(target),
+            super::Metric::RequestRate => t.request_rate = Some(target),
+            super::Metric::Concurrency => t.concurrency = Some(target),
+            super::Metric::LatencySlo | super::Metric::ErrorRate => {}
+        }
+        t
+    }
+}
+
+/// Service-level objectives: when breached, scale out in proportion.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Slo {
+    /// p95 latency objective in seconds; above it, replicas grow by p95 / objective.
+    pub latency_p95_s: Option<f64>,
+    /// Error ratio objective (0..1); above it, replicas grow by ratio / objective.
+    pub error_rate: Option<f64>,
+}
+
+impl Default for Slo {
+    fn default() -> Self {
+        Self {
+            latency_p95_s: Some(5.0),
+            error_rate: None,
+        }
+    }
+}
+
+/// How a server is judged active (may not be at zero).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case", tag = "kind", deny_unknown_fields)]
+pub enum Activity {
+    /// Live work now, or request/session activity within the keep-alive
+    /// window (robust to sparse traffic).
+    #[default]
+    Recent,
+    /// Only an instantaneous gauge above a threshold (KEDA's
+    /// `activationThreshold`); sparse traffic looks idle.
+    Instant {
+        /// The gauge.
+        metric: super::Metric,
+        /// Active when strictly above this.
+        above: f64,
+    },
+}
+
+/// How the raw replica count is computed.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case", tag = "kind", deny_unknown_fields)]
+pub enum Algorithm {
+    /// Max over every signal of ceil(value / per-replica target), SLO breaches included.
+    #[default]
+    Targets,
+    /// The MCP infrastructure plan's step rule (double / halve).
+    StepRule(StepRule),
+}
+
 /// A complete scaling policy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -64,19 +130,28 @@ pub struct Policy {
     pub min_replicas: u32,
     /// Most replicas ever asked for.
     pub max_replicas: u32,
-    /// A server with no activity for this long is idle (may go to zero).
+    /// Fixed keep-alive: no activity for this long → idle. Also the fallback
+    /// of predictive keep-alive while a server's pattern is unclear.
     #[serde(with = "humantime_serde")]
     pub idle_window: Duration,
     /// Per-replica targets per signal.
     pub targets: Targets,
+    /// Latency and error objectives.
+    pub slo: Slo,
+    /// How activity is judged.
+    pub activity: Activity,
+    /// Fixed or predictive keep-alive.
+    pub keep_alive: KeepAlive,
+    /// How the raw count is computed.
+    pub algorithm: Algorithm,
+    /// Tolerance, stabilisation windows, rate limits, panic mode.
+    pub behavior: Behavior,
     /// How decisions are exposed to KEDA / the HPA.
     pub metric_mode: MetricMode,
-    /// Polled data older than this is not trusted: the decision holds the
-    /// last good answer and never scales to zero.
+    /// Polled data older than this is not trusted: hold the last good answer.
     #[serde(with = "humantime_serde")]
     pub stale_after: Duration,
-    /// Polled data older than this makes `GetMetrics` fail with
-    /// `UNAVAILABLE`, so KEDA's `fallback` applies.
+    /// Polled data older than this makes `GetMetrics` fail with `UNAVAILABLE`.
     #[serde(with = "humantime_serde")]
     pub unavailable_after: Duration,
 }
@@ -88,6 +163,11 @@ impl Default for Policy {
             max_replicas: 10,
             idle_window: Duration::from_secs(300),
             targets: Targets::default(),
+            slo: Slo::default(),
+            activity: Activity::Recent,
+            keep_alive: KeepAlive::Predictive(Predictive::default()),
+            algorithm: Algorithm::Targets,
+            behavior: Behavior::default(),
             metric_mode: MetricMode::Desired,
             stale_after: Duration::from_secs(120),
             unavailable_after: Duration::from_secs(600),
@@ -102,29 +182,40 @@ pub const REPLICA_LIMIT: u32 = 10_000;
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{field}: {message}")]
 pub struct PolicyError {
-    /// The field's name relative to the policy (`max_replicas`, `targets.sessions`).
+    /// The field's path relative to the policy (`max_replicas`, `targets.sessions`).
     pub field: String,
     /// What is wrong and what is allowed.
     pub message: String,
 }
 
+pub(crate) fn field_error<T>(field: &str, message: impl Into<String>) -> Result<T, PolicyError> {
+    Err(PolicyError {
+        field: field.to_owned(),
+        message: message.into(),
+    })
+}
+
+pub(crate) fn positive(field: &str, value: Option<f64>) -> Result<(), PolicyError> {
+    match value {
+        Some(v) if !(v.is_finite() && v > 0.0) => field_error(
+            field,
+            format!("is {v}, must be a positive number (or null to disable)"),
+        ),
+        _ => Ok(()),
+    }
+}
+
 impl Policy {
     /// Checks every setting; the first problem names its field.
     pub fn validate(&self) -> Result<(), PolicyError> {
-        let err = |field: &str, message: String| {
-            Err(PolicyError {
-                field: field.to_owned(),
-                message,
-            })
-        };
         if self.max_replicas == 0 || self.max_replicas > REPLICA_LIMIT {
-            return err(
+            return field_error(
                 "max_replicas",
                 format!("is {}, allowed 1..={REPLICA_LIMIT}", self.max_replicas),
             );
         }
         if self.min_replicas > self.max_replicas {
-            return err(
+            return field_error(
                 "min_replicas",
                 format!(
                     "is {}, must not exceed max_replicas ({})",
@@ -133,10 +224,10 @@ impl Policy {
             );
         }
         if self.idle_window < Duration::from_secs(1) {
-            return err("idle_window", "must be at least 1s".into());
+            return field_error("idle_window", "must be at least 1s");
         }
         if self.stale_after >= self.unavailable_after {
-            return err(
+            return field_error(
                 "stale_after",
                 format!(
                     "({}) must be shorter than unavailable_after ({})",
@@ -145,27 +236,23 @@ impl Policy {
                 ),
             );
         }
-        self.validate_targets()
-    }
-
-    fn validate_targets(&self) -> Result<(), PolicyError> {
         let t = &self.targets;
-        let all = [
-            ("targets.connections", t.connections),
-            ("targets.sessions", t.sessions),
-            ("targets.queue_length", t.queue_length),
-            ("targets.request_rate", t.request_rate),
-            ("targets.concurrency", t.concurrency),
-        ];
-        for (field, value) in all {
-            if let Some(v) = value
-                && !(v.is_finite() && v > 0.0)
-            {
-                return Err(PolicyError {
-                    field: field.into(),
-                    message: format!("is {v}, must be a positive number (or null to disable)"),
-                });
-            }
+        positive("targets.connections", t.connections)?;
+        positive("targets.sessions", t.sessions)?;
+        positive("targets.queue_length", t.queue_length)?;
+        positive("targets.request_rate", t.request_rate)?;
+        positive("targets.concurrency", t.concurrency)?;
+        positive("slo.latency_p95_s", self.slo.latency_p95_s)?;
+        positive("slo.error_rate", self.slo.error_rate)?;
+        if let Activity::Instant { above, .. } = self.activity
+            && !(above.is_finite() && above >= 0.0)
+        {
+            return field_error("activity.above", "must be a number >= 0");
+        }
+        self.keep_alive.validate()?;
+        self.behavior.validate()?;
+        if let Algorithm::StepRule(rule) = &self.algorithm {
+            rule.validate()?;
         }
         Ok(())
     }
@@ -202,6 +289,45 @@ mod tests {
             (
                 "targets.concurrency",
                 Box::new(|p| p.targets.concurrency = Some(f64::NAN)),
+            ),
+            (
+                "slo.latency_p95_s",
+                Box::new(|p| p.slo.latency_p95_s = Some(-1.0)),
+            ),
+            (
+                "behavior.tolerance",
+                Box::new(|p| p.behavior.tolerance = 1.5),
+            ),
+            (
+                "behavior.scale_up.period",
+                Box::new(|p| p.behavior.scale_up.period = Duration::ZERO),
+            ),
+            (
+                "behavior.panic.threshold",
+                Box::new(|p| {
+                    p.behavior.panic = Some(Panic {
+                        threshold: 1.0,
+                        window: Duration::from_secs(60),
+                    })
+                }),
+            ),
+            (
+                "keep_alive.predictive.tail_percentile",
+                Box::new(|p| {
+                    p.keep_alive = KeepAlive::Predictive(Predictive {
+                        tail_percentile: 101.0,
+                        ..Predictive::default()
+                    })
+                }),
+            ),
+            (
+                "algorithm.step_rule.min_replicas",
+                Box::new(|p| {
+                    p.algorithm = Algorithm::StepRule(StepRule {
+                        min_replicas: 30,
+                        ..StepRule::default()
+                    })
+                }),
             ),
         ];
         for (field, mutate) in cases {

@@ -77,11 +77,10 @@ impl Store {
         let fleet = *self.fleet.read().unwrap_or_else(PoisonError::into_inner);
         let mut servers = self.write_servers();
         let entry = servers.entry(server.clone()).or_insert_with(Entry::new);
-        let mut signals = entry.signals.clone();
-        signals.poller_configured = fleet.poller_configured;
-        signals.polled_at = fleet.polled_at;
-        let decision = engine::decide(&signals, policy, &entry.state, now);
-        entry.state = decision.next;
+        entry.signals.poller_configured = fleet.poller_configured;
+        entry.signals.polled_at = fleet.polled_at;
+        let decision = engine::decide(&entry.signals, policy, &entry.state, now);
+        entry.state = decision.next.clone();
         decision
     }
 
@@ -130,6 +129,7 @@ impl Store {
                 .filter(|k| k.shows_activity())
                 .any(|k| entry.signals.get(*k).is_some_and(|s| s.value > 0.0));
             if busy {
+                entry.signals.note_activity(at);
                 entry.signals.last_poll_activity = Some(at);
             }
             entry.notify();

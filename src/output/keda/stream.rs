@@ -68,7 +68,7 @@ async fn watch_activity(
         return;
     }
     loop {
-        let lapse = decision.active_until;
+        let lapse = decision.reevaluate_at;
         tokio::select! {
             () = scaler.shutdown.cancelled() => return,
             () = tx.closed() => return,

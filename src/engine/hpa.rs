@@ -1,0 +1,194 @@
+//! A model of the Kubernetes HPA's own math, so the simulator and the docs
+//! can predict what KEDA + HPA do with our numbers.
+//!
+//! Per sync (default every 15 s): AverageValue → desired = ceil(metric /
+//! target), but only if |metric / (target × current) − 1| > tolerance (0.1);
+//! Value → ceil(current × metric / target) under the same tolerance. Then the
+//! scale-down stabilisation window (300 s: the highest recommendation in the
+//! window wins) and the rate policies (up: max(4 pods, 100%) per 15 s; down:
+//! 100% per 15 s). The HPA never acts at 0 replicas: KEDA does 0 ↔ 1.
+//!
+//! Consequence for "desired" mode (metric = our desired count, target 1): at
+//! current = c the HPA moves only when |1 − desired / c| > 0.1, i.e. when the
+//! change exceeds c / 10 replicas. Below 10 replicas every change lands
+//! exactly; from 10 up a change of one replica is not carried out (20 → 21
+//! or 20 → 19 waits until the need reaches 23 or 17; 10 → 11 happens to pass
+//! only through floating-point rounding).
+
+use super::stabilize::{Behavior, Memory, stabilize};
+use crate::time::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// The HPA metric target type of a KEDA trigger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum MetricType {
+    /// Per-pod average (KEDA's default).
+    #[default]
+    AverageValue,
+    /// Whole-object value.
+    Value,
+}
+
+/// One HPA, with its recommendation history.
+#[derive(Debug, Clone, Default)]
+pub struct HpaModel {
+    behavior: Option<Behavior>,
+    memory: Memory,
+}
+
+impl HpaModel {
+    /// An HPA with `behavior` (`None`: the HPA's defaults).
+    pub fn new(behavior: Option<Behavior>) -> Self {
+        Self {
+            behavior,
+            memory: Memory::default(),
+        }
+    }
+
+    /// The raw recommendation, with the tolerance applied.
+    pub fn recommend(
+        current: u32,
+        metric: f64,
+        target: f64,
+        ty: MetricType,
+        tolerance: f64,
+    ) -> u32 {
+        if current == 0 || !(metric.is_finite() && target > 0.0) {
+            return current;
+        }
+        let ratio = match ty {
+            MetricType::AverageValue => metric / (target * f64::from(current)),
+            MetricType::Value => metric / target,
+        };
+        if (ratio - 1.0).abs() <= tolerance {
+            return current;
+        }
+        super::load::replicas_for(f64::from(current) * ratio, 1.0)
+    }
+
+    /// One sync: the replica count the HPA sets, within `[max(min, 1), max]`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn sync(
+        &mut self,
+        current: u32,
+        metric: f64,
+        target: f64,
+        ty: MetricType,
+        min: u32,
+        max: u32,
+        now: Timestamp,
+    ) -> u32 {
+        if current == 0 {
+            return 0;
+        }
+        let b = self.behavior.unwrap_or_else(Behavior::hpa_default);
+        let raw = Self::recommend(current, metric, target, ty, b.tolerance).clamp(min.max(1), max);
+        let without_tolerance = Behavior {
+            tolerance: 0.0,
+            ..b
+        };
+        stabilize(raw, current, &without_tolerance, &mut self.memory, now)
+            .0
+            .clamp(min.max(1), max)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(secs: u64) -> Timestamp {
+        Timestamp::from_millis(10_000_000 + secs * 1000)
+    }
+
+    #[test]
+    fn desired_mode_lands_exactly_below_ten_replicas() {
+        for current in 1..=9u32 {
+            for desired in [current - 1, current + 1] {
+                if desired == 0 {
+                    continue;
+                }
+                assert_eq!(
+                    HpaModel::recommend(
+                        current,
+                        f64::from(desired),
+                        1.0,
+                        MetricType::AverageValue,
+                        0.1
+                    ),
+                    desired,
+                    "{current}->{desired}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_tolerance_swallows_one_replica_changes_from_ten_up() {
+        assert_eq!(
+            HpaModel::recommend(20, 21.0, 1.0, MetricType::AverageValue, 0.1),
+            20
+        );
+        assert_eq!(
+            HpaModel::recommend(20, 19.0, 1.0, MetricType::AverageValue, 0.1),
+            20
+        );
+        assert_eq!(
+            HpaModel::recommend(20, 23.0, 1.0, MetricType::AverageValue, 0.1),
+            23
+        );
+        assert_eq!(
+            HpaModel::recommend(11, 12.0, 1.0, MetricType::AverageValue, 0.1),
+            11
+        );
+        assert_eq!(
+            HpaModel::recommend(10, 9.0, 1.0, MetricType::AverageValue, 0.1),
+            10,
+            "exactly 10% is inside"
+        );
+    }
+
+    #[test]
+    fn value_type_scales_the_current_count() {
+        assert_eq!(
+            HpaModel::recommend(4, 30.0, 10.0, MetricType::Value, 0.1),
+            12
+        );
+    }
+
+    #[test]
+    fn scale_down_waits_five_minutes_and_scale_up_is_rate_limited() {
+        let mut hpa = HpaModel::new(None);
+        assert_eq!(
+            hpa.sync(10, 10.0, 1.0, MetricType::AverageValue, 1, 100, t(0)),
+            10
+        );
+        assert_eq!(
+            hpa.sync(10, 2.0, 1.0, MetricType::AverageValue, 1, 100, t(60)),
+            10,
+            "within 300 s"
+        );
+        // The need of 10 was in force until t=60, so it leaves the window at t=360.
+        assert_eq!(
+            hpa.sync(10, 2.0, 1.0, MetricType::AverageValue, 1, 100, t(359)),
+            10
+        );
+        assert_eq!(
+            hpa.sync(10, 2.0, 1.0, MetricType::AverageValue, 1, 100, t(361)),
+            2
+        );
+        assert_eq!(
+            hpa.sync(2, 50.0, 1.0, MetricType::AverageValue, 1, 100, t(400)),
+            6,
+            "max(4 pods, 100%)"
+        );
+    }
+
+    #[test]
+    fn the_hpa_never_acts_at_zero() {
+        assert_eq!(
+            HpaModel::new(None).sync(0, 50.0, 1.0, MetricType::AverageValue, 0, 10, t(0)),
+            0
+        );
+    }
+}

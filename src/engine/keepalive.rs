@@ -1,0 +1,308 @@
+//! Keep-alive: how long after its last activity a server stays warm.
+//!
+//! Fixed: `idle_window`. Predictive (after "Serverless in the Wild",
+//! Shahrad et al., USENIX ATC 2020): each server's idle gaps (time between
+//! activity separated by a minute or more) go into a histogram of 1-minute
+//! bins up to 4 hours. With enough representative samples, the server stays
+//! warm for a short `grace` after activity, is released, is pre-warmed at
+//! the `head_percentile` gap (minus a margin) and kept until the
+//! `tail_percentile` gap (plus a margin). Rarely used servers thus drop to
+//! zero after `grace` instead of `idle_window`, and regular ones are warm
+//! when their next request comes. While the pattern is unclear (few samples,
+//! most gaps beyond 4 hours) the fixed window applies.
+
+use super::policy::{PolicyError, field_error};
+use crate::time::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// Histogram bins (minutes).
+pub const BINS: usize = 240;
+const MINUTE: Duration = Duration::from_secs(60);
+
+/// A server's idle-gap histogram. Counts halve when a bin saturates, so old
+/// behaviour fades.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct IdleGaps {
+    bins: Vec<u16>,
+    beyond: u16,
+}
+
+impl IdleGaps {
+    /// Records a gap; gaps under a minute are not idle gaps.
+    pub fn record(&mut self, gap: Duration) {
+        if gap < MINUTE {
+            return;
+        }
+        if self.bins.is_empty() {
+            self.bins = vec![0; BINS];
+        }
+        let minute = usize::try_from(gap.as_secs() / 60).unwrap_or(usize::MAX);
+        let slot = if minute < BINS {
+            &mut self.bins[minute]
+        } else {
+            &mut self.beyond
+        };
+        *slot = slot.saturating_add(1);
+        if *slot == u16::MAX {
+            self.bins.iter_mut().for_each(|c| *c /= 2);
+            self.beyond /= 2;
+        }
+    }
+
+    /// Samples in range, and beyond 4 hours.
+    pub fn counts(&self) -> (u32, u32) {
+        (
+            self.bins.iter().map(|&c| u32::from(c)).sum(),
+            u32::from(self.beyond),
+        )
+    }
+
+    /// The gap below which `pct` percent of in-range samples fall (upper bin edge).
+    pub fn percentile(&self, pct: f64) -> Option<Duration> {
+        let (total, _) = self.counts();
+        if total == 0 {
+            return None;
+        }
+        let rank = (f64::from(total) * pct / 100.0).ceil().max(1.0);
+        let mut seen = 0.0;
+        for (minute, &c) in self.bins.iter().enumerate() {
+            seen += f64::from(c);
+            if seen >= rank {
+                return Some(MINUTE * (minute as u32 + 1));
+            }
+        }
+        Some(MINUTE * BINS as u32)
+    }
+}
+
+/// Predictive keep-alive settings.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Predictive {
+    /// Stay warm at least this long after activity.
+    #[serde(with = "humantime_serde")]
+    pub grace: Duration,
+    /// Never keep warm longer than this after activity.
+    #[serde(with = "humantime_serde")]
+    pub max_keep_alive: Duration,
+    /// Pre-warm at this percentile of idle gaps.
+    pub head_percentile: f64,
+    /// Keep warm until this percentile of idle gaps.
+    pub tail_percentile: f64,
+    /// Samples needed before the histogram is trusted.
+    pub min_samples: u32,
+    /// Margin applied around head (earlier) and tail (later), as a fraction.
+    pub margin: f64,
+}
+
+impl Default for Predictive {
+    fn default() -> Self {
+        Self {
+            grace: Duration::from_secs(60),
+            max_keep_alive: Duration::from_secs(4 * 3600),
+            head_percentile: 5.0,
+            tail_percentile: 99.0,
+            min_samples: 10,
+            margin: 0.15,
+        }
+    }
+}
+
+/// Fixed or predictive keep-alive.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeepAlive {
+    /// Warm for `idle_window` after the last activity.
+    Fixed,
+    /// Learned per server, falling back to `idle_window`.
+    Predictive(Predictive),
+}
+
+impl KeepAlive {
+    pub(crate) fn validate(&self) -> Result<(), PolicyError> {
+        let KeepAlive::Predictive(p) = self else {
+            return Ok(());
+        };
+        let f = "keep_alive.predictive";
+        if !(0.0..=100.0).contains(&p.head_percentile) {
+            return field_error(&format!("{f}.head_percentile"), "must be within 0..=100");
+        }
+        if !(p.head_percentile..=100.0).contains(&p.tail_percentile) {
+            return field_error(
+                &format!("{f}.tail_percentile"),
+                "must be within head_percentile..=100",
+            );
+        }
+        if !(0.0..1.0).contains(&p.margin) {
+            return field_error(&format!("{f}.margin"), "must be within 0 <= margin < 1");
+        }
+        if p.grace > p.max_keep_alive {
+            return field_error(&format!("{f}.grace"), "must not exceed max_keep_alive");
+        }
+        Ok(())
+    }
+}
+
+/// A keep-alive plan relative to the last activity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Plan {
+    /// Warm during `[0, warm_until)` after activity.
+    pub warm_until: Duration,
+    /// Then, if set, warm again during `[from, until)` (a pre-warm).
+    pub prewarm: Option<(Duration, Duration)>,
+}
+
+/// The plan for a server with `gaps` under `keep_alive`.
+pub fn plan(keep_alive: &KeepAlive, idle_window: Duration, gaps: &IdleGaps) -> Plan {
+    let fixed = Plan {
+        warm_until: idle_window,
+        prewarm: None,
+    };
+    let KeepAlive::Predictive(p) = keep_alive else {
+        return fixed;
+    };
+    let (inside, beyond) = gaps.counts();
+    if inside < p.min_samples || beyond > inside {
+        return fixed;
+    }
+    let (Some(head), Some(tail)) = (
+        gaps.percentile(p.head_percentile),
+        gaps.percentile(p.tail_percentile),
+    ) else {
+        return fixed;
+    };
+    let until = tail
+        .mul_f64(1.0 + p.margin)
+        .clamp(p.grace, p.max_keep_alive);
+    let from = head.mul_f64(1.0 - p.margin);
+    // Releasing for less than the fixed window would only churn: stay warm.
+    if from <= p.grace + idle_window {
+        return Plan {
+            warm_until: until,
+            prewarm: None,
+        };
+    }
+    Plan {
+        warm_until: p.grace,
+        prewarm: Some((from, until)),
+    }
+}
+
+/// Whether a server whose last activity was at `last` is warm at `now`, and
+/// when that next changes without new activity.
+pub fn warm_at(plan: &Plan, last: Timestamp, now: Timestamp) -> (bool, Option<Timestamp>) {
+    let since = now.since(last);
+    if since < plan.warm_until {
+        return (true, Some(last + plan.warm_until));
+    }
+    match plan.prewarm {
+        Some((from, _)) if since < from => (false, Some(last + from)),
+        Some((_, until)) if since < until => (true, Some(last + until)),
+        _ => (false, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gaps(minutes: &[u64]) -> IdleGaps {
+        let mut g = IdleGaps::default();
+        for &m in minutes {
+            g.record(Duration::from_secs(m * 60 + 30));
+        }
+        g
+    }
+
+    const FIVE_MIN: Duration = Duration::from_secs(300);
+
+    #[test]
+    fn short_gaps_are_not_idle_gaps() {
+        let mut g = IdleGaps::default();
+        g.record(Duration::from_secs(59));
+        assert_eq!(g.counts(), (0, 0));
+    }
+
+    #[test]
+    fn percentiles_are_upper_bin_edges() {
+        let g = gaps(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+        assert_eq!(g.percentile(5.0), Some(Duration::from_secs(120)));
+        assert_eq!(g.percentile(99.0), Some(Duration::from_secs(660)));
+    }
+
+    #[test]
+    fn an_unclear_pattern_falls_back_to_the_fixed_window() {
+        let predictive = KeepAlive::Predictive(Predictive::default());
+        let few = gaps(&[60, 61]);
+        assert_eq!(
+            plan(&predictive, FIVE_MIN, &few),
+            Plan {
+                warm_until: FIVE_MIN,
+                prewarm: None
+            }
+        );
+        let mostly_beyond = gaps(&[
+            300, 300, 300, 300, 300, 300, 300, 300, 300, 300, 300, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+        ]);
+        assert_eq!(
+            plan(&predictive, FIVE_MIN, &mostly_beyond).warm_until,
+            FIVE_MIN
+        );
+        assert_eq!(
+            plan(&KeepAlive::Fixed, FIVE_MIN, &gaps(&[1; 20])).warm_until,
+            FIVE_MIN
+        );
+    }
+
+    #[test]
+    fn an_hourly_server_is_released_after_grace_and_prewarmed_before_its_next_request() {
+        let p = plan(
+            &KeepAlive::Predictive(Predictive::default()),
+            FIVE_MIN,
+            &gaps(&[59; 20]),
+        );
+        assert_eq!(p.warm_until, Duration::from_secs(60));
+        let (from, until) = p.prewarm.expect("prewarm");
+        assert!(
+            from < Duration::from_secs(59 * 60) && from > Duration::from_secs(45 * 60),
+            "{from:?}"
+        );
+        assert!(until > Duration::from_secs(60 * 60), "{until:?}");
+        let last = Timestamp::from_millis(0);
+        assert!(warm_at(&p, last, last + Duration::from_secs(30)).0);
+        assert_eq!(
+            warm_at(&p, last, last + Duration::from_secs(120)),
+            (false, Some(last + from))
+        );
+        assert!(warm_at(&p, last, last + Duration::from_secs(59 * 60)).0);
+        assert_eq!(
+            warm_at(&p, last, last + Duration::from_secs(3 * 3600)),
+            (false, None)
+        );
+    }
+
+    #[test]
+    fn a_regular_server_with_short_gaps_stays_warm_across_them() {
+        let p = plan(
+            &KeepAlive::Predictive(Predictive::default()),
+            FIVE_MIN,
+            &gaps(&[2, 3, 2, 3, 2, 3, 2, 3, 2, 3]),
+        );
+        assert_eq!(p.prewarm, None);
+        assert!(
+            p.warm_until >= Duration::from_secs(4 * 60) && p.warm_until < FIVE_MIN,
+            "{:?}",
+            p.warm_until
+        );
+    }
+
+    #[test]
+    fn saturated_bins_halve_so_old_behaviour_fades() {
+        let mut g = IdleGaps::default();
+        for _ in 0..u32::from(u16::MAX) {
+            g.record(Duration::from_secs(90));
+        }
+        assert!(g.counts().0 < u32::from(u16::MAX));
+    }
+}

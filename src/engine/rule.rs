@@ -1,0 +1,99 @@
+//! The MCP infrastructure plan's rule, as a baseline: queue > 10 or p95 > 5 s
+//! or error rate > 5% → double, up to 20; all low → halve, down to 2.
+
+use super::policy::{PolicyError, field_error};
+use serde::{Deserialize, Serialize};
+
+/// Step rule thresholds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StepRule {
+    /// Double when the queue is longer than this.
+    pub queue_above: f64,
+    /// Double when p95 latency (seconds) is above this.
+    pub latency_p95_above_s: f64,
+    /// Double when the error ratio is above this.
+    pub error_rate_above: f64,
+    /// "Low" means below this fraction of every threshold.
+    pub low_fraction: f64,
+    /// Never double beyond this.
+    pub max_replicas: u32,
+    /// Never halve below this (while active).
+    pub min_replicas: u32,
+}
+
+impl Default for StepRule {
+    fn default() -> Self {
+        Self {
+            queue_above: 10.0,
+            latency_p95_above_s: 5.0,
+            error_rate_above: 0.05,
+            low_fraction: 0.5,
+            max_replicas: 20,
+            min_replicas: 2,
+        }
+    }
+}
+
+impl StepRule {
+    pub(crate) fn validate(&self) -> Result<(), PolicyError> {
+        if self.min_replicas > self.max_replicas {
+            return field_error(
+                "algorithm.step_rule.min_replicas",
+                "must not exceed algorithm.step_rule.max_replicas",
+            );
+        }
+        if !(0.0..=1.0).contains(&self.low_fraction) {
+            return field_error("algorithm.step_rule.low_fraction", "must be within 0..=1");
+        }
+        Ok(())
+    }
+
+    /// The next count from `current` given queue, p95 (s) and error ratio.
+    pub fn step(&self, current: u32, queue: f64, p95: f64, errors: f64) -> u32 {
+        let current = current.max(1);
+        let high = queue > self.queue_above
+            || p95 > self.latency_p95_above_s
+            || errors > self.error_rate_above;
+        let f = self.low_fraction;
+        let low = queue < self.queue_above * f
+            && p95 < self.latency_p95_above_s * f
+            && errors < self.error_rate_above * f;
+        if high {
+            current
+                .saturating_mul(2)
+                .min(self.max_replicas)
+                .max(current.min(self.max_replicas))
+        } else if low {
+            (current / 2).max(self.min_replicas)
+        } else {
+            current
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn doubles_on_any_high_signal_up_to_the_cap() {
+        let r = StepRule::default();
+        assert_eq!(r.step(4, 11.0, 0.0, 0.0), 8);
+        assert_eq!(r.step(4, 0.0, 6.0, 0.0), 8);
+        assert_eq!(r.step(4, 0.0, 0.0, 0.1), 8);
+        assert_eq!(r.step(16, 11.0, 0.0, 0.0), 20);
+    }
+
+    #[test]
+    fn halves_when_all_low_down_to_the_floor_and_holds_in_between() {
+        let r = StepRule::default();
+        assert_eq!(r.step(8, 1.0, 0.5, 0.0), 4);
+        assert_eq!(r.step(3, 1.0, 0.5, 0.0), 2);
+        assert_eq!(
+            r.step(8, 7.0, 0.5, 0.0),
+            8,
+            "queue between low and high: hold"
+        );
+    }
+}
