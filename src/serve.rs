@@ -173,7 +173,14 @@ async fn serve_grpc(
     let mut builder = Server::builder()
         .http2_keepalive_interval(Some(Duration::from_secs(20)))
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))
-        .tcp_nodelay(true);
+        .tcp_nodelay(true)
+        // KEDA multiplexes every ScaledObject over one connection and reopens
+        // all StreamIsActive streams at once after a restart. h2 guards
+        // against floods of small unread DATA frames with a budget of half
+        // the connection window; a 16 MiB window keeps a reconnect storm of
+        // tens of thousands of tiny requests inside it. (tonic already lifts
+        // hyper's 200-streams-per-connection default.)
+        .initial_connection_window_size(Some(16 << 20));
     if let Some(tls_config) = &config.server.tls {
         builder = builder.tls_config(tls::server_tls(tls_config)?)?;
     }

@@ -67,6 +67,8 @@ pub async fn client(addr: SocketAddr) -> ExternalScalerClient<Channel> {
     let channel = Channel::from_shared(format!("http://{addr}"))
         .expect("uri")
         .connect_timeout(WAIT)
+        // A large connection window: h2's small-frame flood budget is half of it.
+        .initial_connection_window_size(Some(64 << 20))
         .connect()
         .await
         .expect("connect");

@@ -75,3 +75,35 @@ fn unavailable_data_becomes_an_unavailable_status_with_the_age() {
         status.message()
     );
 }
+
+#[tokio::test]
+async fn a_stuck_stream_blocks_only_its_own_task() {
+    use crate::time::Clock;
+    use tokio_stream::StreamExt;
+    let store = std::sync::Arc::new(crate::source::Store::new(false));
+    let clock: std::sync::Arc<dyn Clock> = std::sync::Arc::new(crate::time::SystemClock);
+    let scaler = Scaler::new(
+        store.clone(),
+        std::sync::Arc::new(crate::config::Config::default()),
+        clock.clone(),
+        std::sync::Arc::new(Metrics::default()),
+        tokio_util::sync::CancellationToken::new(),
+    );
+    // Never read: its one-message buffer holds the opening `false`, so its
+    // task is stuck on the next send.
+    let _stuck = stream::open(scaler.clone(), target(MetricMode::Desired));
+    let mut healthy = stream::open(scaler.clone(), target(MetricMode::Desired));
+    let first = healthy.next().await.expect("open").expect("ok");
+    assert!(!first.result);
+    for _ in 0..10 {
+        store.record_event(
+            &ServerId::parse("s").expect("id"),
+            crate::signal::EventKind::Request,
+            clock.now(),
+        );
+    }
+    let woke = tokio::time::timeout(std::time::Duration::from_secs(5), healthy.next())
+        .await
+        .expect("not blocked");
+    assert!(woke.expect("open").expect("ok").result);
+}
