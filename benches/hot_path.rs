@@ -23,8 +23,18 @@ const SCALED_OBJECTS: usize = 10_000;
 /// User + system CPU seconds used so far by process `pid`.
 fn cpu_seconds(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     (ticks(11) + ticks(12)) / 100.0
 }
 
@@ -47,7 +57,13 @@ async fn call(c: &mut ExternalScalerClient<Channel>, i: usize, k: usize) {
     let so = so(&format!("mcp-{i}"), &[]);
     let ok = match k {
         0 => c.get_metric_spec(so).await.is_ok(),
-        1 => c.get_metrics(GetMetricsRequest { scaled_object_ref: Some(so), metric_name: "mcp-desired-replicas".into() }).await.is_ok(),
+        1 => c
+            .get_metrics(GetMetricsRequest {
+                scaled_object_ref: Some(so),
+                metric_name: "mcp-desired-replicas".into(),
+            })
+            .await
+            .is_ok(),
         _ => c.is_active(so).await.is_ok(),
     };
     assert!(ok, "call failed");
@@ -108,32 +124,86 @@ async fn saturated(ch: &Channel, concurrency: usize, seconds: u64) -> (Vec<Durat
 async fn main() {
     let names: Vec<String> = (0..SCALED_OBJECTS).map(|i| format!("mcp-{i}")).collect();
     let exporter = Exporter::start().await;
-    exporter.set(&names.iter().enumerate().map(|(i, s)| (s.as_str(), Gauges { sessions: (i % 50) as f64, ..Gauges::default() })).collect::<Vec<_>>());
+    exporter.set(
+        &names
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                (
+                    s.as_str(),
+                    Gauges {
+                        sessions: (i % 50) as f64,
+                        ..Gauges::default()
+                    },
+                )
+            })
+            .collect::<Vec<_>>(),
+    );
     let prom = Prometheus::start(exporter.addr).await;
     let (grpc, http) = (free_port(), free_port());
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mcp-autoscaler"))
-        .args(["serve", "--grpc-addr", &format!("127.0.0.1:{grpc}"), "--http-addr", &format!("127.0.0.1:{http}"), "--prometheus-url", &prom.url(), "--log-level", "warn"])
+        .args([
+            "serve",
+            "--grpc-addr",
+            &format!("127.0.0.1:{grpc}"),
+            "--http-addr",
+            &format!("127.0.0.1:{http}"),
+            "--prometheus-url",
+            &prom.url(),
+            "--log-level",
+            "warn",
+        ])
         .spawn()
         .expect("serve");
     wait_for_port(([127, 0, 0, 1], grpc).into()).await;
-    let querier = HttpQuerier::new(&PrometheusConfig { url: prom.url(), ..PrometheusConfig::default() }).expect("client");
+    let querier = HttpQuerier::new(&PrometheusConfig {
+        url: prom.url(),
+        ..PrometheusConfig::default()
+    })
+    .expect("client");
     let deadline = Instant::now() + Duration::from_secs(90);
-    while querier.instant("sum by (server) (mcp_active_sessions)".into()).await.map(|v| v.len()).unwrap_or(0) < SCALED_OBJECTS {
+    while querier
+        .instant("sum by (server) (mcp_active_sessions)".into())
+        .await
+        .map(|v| v.len())
+        .unwrap_or(0)
+        < SCALED_OBJECTS
+    {
         assert!(Instant::now() < deadline, "prometheus never held the fleet");
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    while common::http_get(([127, 0, 0, 1], http).into(), "/readyz").await.0 != 200 {
+    while common::http_get(([127, 0, 0, 1], http).into(), "/readyz")
+        .await
+        .0
+        != 200
+    {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let ch = Channel::from_shared(format!("http://127.0.0.1:{grpc}")).expect("uri").initial_connection_window_size(Some(64 << 20)).connect().await.expect("connect");
+    let ch = Channel::from_shared(format!("http://127.0.0.1:{grpc}"))
+        .expect("uri")
+        .initial_connection_window_size(Some(64 << 20))
+        .connect()
+        .await
+        .expect("connect");
     saturated(&ch, 16, 2).await; // warm-up
 
-    println!("{SCALED_OBJECTS} ScaledObjects, one HTTP/2 connection, scaler fed by a real Prometheus with {SCALED_OBJECTS} servers");
+    println!(
+        "{SCALED_OBJECTS} ScaledObjects, one HTTP/2 connection, scaler fed by a real Prometheus with {SCALED_OBJECTS} servers"
+    );
     let cpu0 = cpu_seconds(child.id());
     let (v, wall) = paced(&ch, 5_000, 10).await;
     let cpu = cpu_seconds(child.id()) - cpu0;
-    println!("scaler process CPU during the paced run: {cpu:.2} s for {} calls = {:.0} µs per call ({:.0}% of one core)", v.len(), cpu * 1e6 / v.len() as f64, cpu * 100.0 / wall.as_secs_f64());
-    summary("paced 5,000 calls/s (GetMetricSpec/GetMetrics/IsActive round robin)", v, wall);
+    println!(
+        "scaler process CPU during the paced run: {cpu:.2} s for {} calls = {:.0} µs per call ({:.0}% of one core)",
+        v.len(),
+        cpu * 1e6 / v.len() as f64,
+        cpu * 100.0 / wall.as_secs_f64()
+    );
+    summary(
+        "paced 5,000 calls/s (GetMetricSpec/GetMetrics/IsActive round robin)",
+        v,
+        wall,
+    );
     let (v, wall) = saturated(&ch, 64, 10).await;
     summary("saturated, 64 concurrent calls", v, wall);
 
@@ -151,17 +221,31 @@ async fn main() {
     let t = Instant::now();
     for i in 0..500 {
         let q = Instant::now();
-        let r = querier.instant(format!("sum(mcp_active_sessions{{server=\"mcp-{}\"}})", i * 17 % SCALED_OBJECTS)).await.expect("query");
+        let r = querier
+            .instant(format!(
+                "sum(mcp_active_sessions{{server=\"mcp-{}\"}})",
+                i * 17 % SCALED_OBJECTS
+            ))
+            .await
+            .expect("query");
         assert_eq!(r.len(), 1);
         prom_lat.push(q.elapsed());
     }
-    summary("one live Prometheus instant query per call (KEDA built-in scaler), sequential", prom_lat, t.elapsed());
+    summary(
+        "one live Prometheus instant query per call (KEDA built-in scaler), sequential",
+        prom_lat,
+        t.elapsed(),
+    );
     if std::env::var("HOT_QUIET").is_ok() {
         // Stop the 1 s scrape of 30,000 series so only client and scaler share the cores.
         drop(prom);
         tokio::time::sleep(Duration::from_secs(1)).await;
         let (v, wall) = paced(&ch, 5_000, 10).await;
-        summary("paced 5,000 calls/s with Prometheus stopped (data then goes stale: answers are holds)", v, wall);
+        summary(
+            "paced 5,000 calls/s with Prometheus stopped (data then goes stale: answers are holds)",
+            v,
+            wall,
+        );
     }
     let _ = child.kill();
     let _ = child.wait();

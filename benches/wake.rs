@@ -22,19 +22,34 @@ use tokio_stream::StreamExt;
 use tonic::transport::Channel;
 
 fn env(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()).unwrap_or(0)
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .unwrap_or(0)
 }
 
 fn summary(name: &str, mut v: Vec<Duration>) {
     v.sort();
     let p = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
     let mean = v.iter().sum::<Duration>() / v.len() as u32;
-    println!("{name}: n={} p50={:?} p95={:?} p99={:?} max={:?} mean={:?}", v.len(), p(0.5), p(0.95), p(0.99), v[v.len() - 1], mean);
+    println!(
+        "{name}: n={} p50={:?} p95={:?} p99={:?} max={:?} mean={:?}",
+        v.len(),
+        p(0.5),
+        p(0.95),
+        p(0.99),
+        v[v.len() - 1],
+        mean
+    );
 }
 
 struct Scaler {
@@ -52,10 +67,26 @@ impl Drop for Scaler {
 async fn start_scaler(nats: &Nats, jetstream: bool) -> Scaler {
     let (grpc, http) = (free_port(), free_port());
     let dir = std::env::temp_dir().join(format!("mcp-wake-bench-{grpc}.yaml"));
-    let js = if jetstream { "  jetstream: { replay_window: 1m }\n" } else { "" };
-    std::fs::write(&dir, format!("log: {{ level: warn }}\nnats:\n  url: {}\n{js}", nats.url())).expect("config");
+    let js = if jetstream {
+        "  jetstream: { replay_window: 1m }\n"
+    } else {
+        ""
+    };
+    std::fs::write(
+        &dir,
+        format!("log: {{ level: warn }}\nnats:\n  url: {}\n{js}", nats.url()),
+    )
+    .expect("config");
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_mcp-autoscaler"))
-        .args(["serve", "--config", &dir.display().to_string(), "--grpc-addr", &format!("127.0.0.1:{grpc}"), "--http-addr", &format!("127.0.0.1:{http}")])
+        .args([
+            "serve",
+            "--config",
+            &dir.display().to_string(),
+            "--grpc-addr",
+            &format!("127.0.0.1:{grpc}"),
+            "--http-addr",
+            &format!("127.0.0.1:{http}"),
+        ])
         .spawn()
         .expect("start serve");
     wait_for_port(([127, 0, 0, 1], grpc).into()).await;
@@ -85,13 +116,20 @@ async fn open_streams(ch: &Channel, n: usize, woke: Arc<Mutex<HashMap<usize, Ins
         let mut c = ExternalScalerClient::new(ch.clone());
         let woke = woke.clone();
         ready.spawn(async move {
-            let mut s = c.stream_is_active(so(&format!("s-{i}"), &[])).await.expect("stream").into_inner();
+            let mut s = c
+                .stream_is_active(so(&format!("s-{i}"), &[]))
+                .await
+                .expect("stream")
+                .into_inner();
             let first = s.next().await.expect("first").expect("ok");
             assert!(!first.result);
             tokio::spawn(async move {
                 while let Some(Ok(m)) = s.next().await {
                     if m.result {
-                        woke.lock().expect("lock").entry(i).or_insert_with(Instant::now);
+                        woke.lock()
+                            .expect("lock")
+                            .entry(i)
+                            .or_insert_with(Instant::now);
                     }
                 }
             });
@@ -102,7 +140,13 @@ async fn open_streams(ch: &Channel, n: usize, woke: Arc<Mutex<HashMap<usize, Ins
     }
 }
 
-async fn measure_push(nats: &Nats, scaler: &Scaler, n: usize, events: usize, pace: Duration) -> Vec<Duration> {
+async fn measure_push(
+    nats: &Nats,
+    scaler: &Scaler,
+    n: usize,
+    events: usize,
+    pace: Duration,
+) -> Vec<Duration> {
     let woke = Arc::new(Mutex::new(HashMap::new()));
     let ch = channel(scaler.grpc).await;
     open_streams(&ch, n, woke.clone()).await;
@@ -114,17 +158,30 @@ async fn measure_push(nats: &Nats, scaler: &Scaler, n: usize, events: usize, pac
         tick.tick().await;
         let i = e * step;
         sent.insert(i, Instant::now());
-        publisher.publish(format!("mcp.activity.s-{i}"), "".into()).await.expect("publish");
+        publisher
+            .publish(format!("mcp.activity.s-{i}"), "".into())
+            .await
+            .expect("publish");
         publisher.flush().await.expect("flush");
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     let woke = woke.lock().expect("lock");
-    sent.iter().map(|(i, t0)| woke.get(i).map_or(Duration::MAX, |t1| t1.duration_since(*t0))).collect()
+    sent.iter()
+        .map(|(i, t0)| {
+            woke.get(i)
+                .map_or(Duration::MAX, |t1| t1.duration_since(*t0))
+        })
+        .collect()
 }
 
 /// A client that polls IsActive every `every` (random phase per server) and
 /// notes how long after the event it first sees `true`.
-async fn measure_poll(nats: &Nats, scaler: &Scaler, servers: usize, every: Duration) -> Vec<Duration> {
+async fn measure_poll(
+    nats: &Nats,
+    scaler: &Scaler,
+    servers: usize,
+    every: Duration,
+) -> Vec<Duration> {
     let ch = channel(scaler.grpc).await;
     let seen = Arc::new(Mutex::new(HashMap::new()));
     let stop = tokio_util::sync::CancellationToken::new();
@@ -138,8 +195,14 @@ async fn measure_poll(nats: &Nats, scaler: &Scaler, servers: usize, every: Durat
             loop {
                 tokio::select! { () = stop.cancelled() => return, _ = tick.tick() => {} }
                 let name = format!("poll-{}-{i}", every.as_millis());
-                if c.is_active(so(&name, &[])).await.is_ok_and(|r| r.into_inner().result) {
-                    seen.lock().expect("lock").entry(i).or_insert_with(Instant::now);
+                if c.is_active(so(&name, &[]))
+                    .await
+                    .is_ok_and(|r| r.into_inner().result)
+                {
+                    seen.lock()
+                        .expect("lock")
+                        .entry(i)
+                        .or_insert_with(Instant::now);
                 }
             }
         });
@@ -149,14 +212,25 @@ async fn measure_poll(nats: &Nats, scaler: &Scaler, servers: usize, every: Durat
     let mut sent = HashMap::new();
     for i in 0..servers {
         sent.insert(i, Instant::now());
-        publisher.publish(format!("mcp.activity.poll-{}-{i}", every.as_millis()), "".into()).await.expect("publish");
+        publisher
+            .publish(
+                format!("mcp.activity.poll-{}-{i}", every.as_millis()),
+                "".into(),
+            )
+            .await
+            .expect("publish");
         publisher.flush().await.expect("flush");
         tokio::time::sleep(every / servers as u32).await;
     }
     tokio::time::sleep(every + Duration::from_millis(500)).await;
     stop.cancel();
     let seen = seen.lock().expect("lock");
-    sent.iter().map(|(i, t0)| seen.get(i).map_or(Duration::MAX, |t1| t1.duration_since(*t0))).collect()
+    sent.iter()
+        .map(|(i, t0)| {
+            seen.get(i)
+                .map_or(Duration::MAX, |t1| t1.duration_since(*t0))
+        })
+        .collect()
 }
 
 #[tokio::main]
@@ -170,10 +244,27 @@ async fn main() {
     let latencies = measure_push(&nats, &scaler, n, events, Duration::from_millis(5)).await;
     let rss_streams = rss_kib(scaler.child.id());
     let lost = latencies.iter().filter(|d| **d == Duration::MAX).count();
-    println!("mode: {} | streams open: {n} on one HTTP/2 connection | events: {events} at 200/s", if jetstream { "JetStream" } else { "core NATS" });
-    println!("scaler RSS: {} KiB idle, {} KiB with {n} streams ({:.1} KiB per stream)", rss_idle, rss_streams, (rss_streams.saturating_sub(rss_idle)) as f64 / n as f64);
+    println!(
+        "mode: {} | streams open: {n} on one HTTP/2 connection | events: {events} at 200/s",
+        if jetstream { "JetStream" } else { "core NATS" }
+    );
+    println!(
+        "scaler RSS: {} KiB idle, {} KiB with {n} streams ({:.1} KiB per stream)",
+        rss_idle,
+        rss_streams,
+        (rss_streams.saturating_sub(rss_idle)) as f64 / n as f64
+    );
     assert_eq!(lost, 0, "{lost} wakes never arrived");
-    summary("push (ours): NATS publish -> StreamIsActive true", latencies);
-    summary("baseline: IsActive polled every 200 ms (KEDA HTTP add-on push interval)", measure_poll(&nats, &scaler, 200, Duration::from_millis(200)).await);
-    summary("baseline: IsActive polled every 30 s (KEDA pollingInterval default)", measure_poll(&nats, &scaler, 100, Duration::from_secs(30)).await);
+    summary(
+        "push (ours): NATS publish -> StreamIsActive true",
+        latencies,
+    );
+    summary(
+        "baseline: IsActive polled every 200 ms (KEDA HTTP add-on push interval)",
+        measure_poll(&nats, &scaler, 200, Duration::from_millis(200)).await,
+    );
+    summary(
+        "baseline: IsActive polled every 30 s (KEDA pollingInterval default)",
+        measure_poll(&nats, &scaler, 100, Duration::from_secs(30)).await,
+    );
 }

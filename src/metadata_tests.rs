@@ -144,3 +144,20 @@ fn policy_fields_map_back_to_their_metadata_keys() {
     assert_eq!(metadata_key_of("targets.queue_length"), "targetQueueLength");
     assert_eq!(metadata_key_of("idle_window"), "idleWindow");
 }
+
+#[test]
+fn keep_alive_scale_down_window_and_latency_objective_can_be_overridden() {
+    let m = md(&[
+        ("keepAlive", "fixed"),
+        ("scaleDownWindow", "30s"),
+        ("targetLatencyP95", "off"),
+    ]);
+    let p = resolve("s", &m, &config()).expect("ok").policy;
+    assert_eq!(p.keep_alive, crate::engine::KeepAlive::Fixed);
+    assert_eq!(p.behavior.scale_down_window, Duration::from_secs(30));
+    assert_eq!(p.slo.latency_p95_s, None);
+    let err = resolve("s", &md(&[("keepAlive", "forever")]), &config())
+        .expect_err("bad")
+        .to_string();
+    assert!(err.contains("\"fixed\" or \"predictive\""), "{err}");
+}
