@@ -42,6 +42,7 @@ pub mod metadata;
 pub mod output;
 pub mod serve;
 pub mod signal;
+pub mod sim;
 pub mod source;
 pub mod time;
 

@@ -1,0 +1,172 @@
+//! One MCP server's serving capacity: `slots` concurrent requests (ready
+//! replicas × per-replica concurrency), a FIFO queue, and a queue timeout
+//! after which a waiting request is dropped. Times are virtual seconds.
+//!
+//! The station only keeps its own books; the caller's event loop asks for
+//! [`Station::next_event`] and calls [`Station::advance`] up to it.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+
+/// Virtual time in seconds.
+pub type Secs = f64;
+
+/// A request that finished or gave up.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Outcome {
+    /// Served: waited `wait`, then took `service`.
+    Served {
+        /// Arrival time.
+        arrived: Secs,
+        /// Time spent queued.
+        wait: Secs,
+        /// Service time.
+        service: Secs,
+    },
+    /// Dropped after waiting `timeout`.
+    TimedOut {
+        /// Arrival time.
+        arrived: Secs,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Waiting {
+    arrived: Secs,
+    service: Secs,
+}
+
+/// A total order on finite times for the completion heap.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct At(Secs);
+impl Eq for At {}
+impl PartialOrd for At {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for At {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+
+/// The serving model of one server.
+#[derive(Debug, Clone)]
+pub struct Station {
+    slots: u32,
+    running: BinaryHeap<Reverse<(At, At, At)>>,
+    queue: VecDeque<Waiting>,
+    timeout: Secs,
+    /// ∫ queue length dt, for Little's law.
+    queue_area: Secs,
+    last_change: Secs,
+}
+
+impl Station {
+    /// A station with `slots` concurrent slots and a queue `timeout`.
+    pub fn new(slots: u32, timeout: Secs) -> Self {
+        Self {
+            slots,
+            running: BinaryHeap::new(),
+            queue: VecDeque::new(),
+            timeout,
+            queue_area: 0.0,
+            last_change: 0.0,
+        }
+    }
+
+    /// Requests in service.
+    pub fn in_service(&self) -> usize {
+        self.running.len()
+    }
+
+    /// Requests waiting.
+    pub fn queued(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// ∫ queue length dt so far.
+    pub fn queue_area(&self) -> Secs {
+        self.queue_area
+    }
+
+    /// The next time something happens on its own (a completion or a timeout).
+    pub fn next_event(&self) -> Option<Secs> {
+        let done = self.running.peek().map(|Reverse((end, _, _))| end.0);
+        let expiry = self.queue.front().map(|w| w.arrived + self.timeout);
+        match (done, expiry) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// A request arrives at `now` needing `service` seconds of work.
+    pub fn arrive(&mut self, now: Secs, service: Secs, out: &mut Vec<Outcome>) {
+        self.account(now);
+        self.queue.push_back(Waiting {
+            arrived: now,
+            service,
+        });
+        self.dispatch(now, out);
+    }
+
+    /// Changes the number of slots (replicas became ready or went away).
+    /// Requests in service finish; fewer slots only stop new starts.
+    pub fn set_slots(&mut self, now: Secs, slots: u32, out: &mut Vec<Outcome>) {
+        self.account(now);
+        self.slots = slots;
+        self.dispatch(now, out);
+    }
+
+    /// Processes everything that happens up to and including `now`.
+    pub fn advance(&mut self, now: Secs, out: &mut Vec<Outcome>) {
+        while let Some(t) = self.next_event().filter(|&t| t <= now) {
+            self.account(t);
+            let completes = self
+                .running
+                .peek()
+                .is_some_and(|Reverse((end, _, _))| end.0 <= t);
+            if completes {
+                if let Some(Reverse((end, arrived, start))) = self.running.pop() {
+                    out.push(Outcome::Served {
+                        arrived: arrived.0,
+                        wait: start.0 - arrived.0,
+                        service: end.0 - start.0,
+                    });
+                }
+            } else if let Some(w) = self.queue.pop_front() {
+                out.push(Outcome::TimedOut { arrived: w.arrived });
+            }
+            self.dispatch(t, out);
+        }
+        self.account(now);
+    }
+
+    fn dispatch(&mut self, now: Secs, out: &mut Vec<Outcome>) {
+        while let Some(w) = self.queue.front().copied() {
+            if w.arrived + self.timeout < now {
+                self.queue.pop_front();
+                out.push(Outcome::TimedOut { arrived: w.arrived });
+                continue;
+            }
+            if self.running.len() >= self.slots as usize {
+                break;
+            }
+            self.queue.pop_front();
+            self.running
+                .push(Reverse((At(now + w.service), At(w.arrived), At(now))));
+        }
+    }
+
+    fn account(&mut self, now: Secs) {
+        if now > self.last_change {
+            self.queue_area += self.queue.len() as f64 * (now - self.last_change);
+            self.last_change = now;
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "station_tests.rs"]
+mod tests;
