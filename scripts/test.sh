@@ -26,6 +26,6 @@ cargo fmt --all -- --check
 echo "==> cargo clippy"
 cargo clippy --all-targets --locked -- -D warnings
 echo "==> cargo test"
-cargo test --all-targets --locked
+cargo test --lib --bins --tests --locked   # benches are load runs: `cargo bench`, linted by clippy above
 echo "==> cargo test --doc"
 cargo test --doc --locked
