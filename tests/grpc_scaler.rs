@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{WAIT, client, http_get, now, so, start};
+use common::{WAIT, client, http_get, metric, now, so, start};
 use mcp_autoscaler::config::Config;
 use mcp_autoscaler::id::ServerId;
 use mcp_autoscaler::proto::{GetMetricsRequest, IsActiveResponse};
@@ -263,15 +263,6 @@ async fn a_stream_for_an_active_server_opens_with_true_and_other_servers_stay_qu
     assert!(nothing_within(&mut quiet, Duration::from_millis(200)).await);
 }
 
-async fn streams_open(http: std::net::SocketAddr) -> u64 {
-    let (_, body) = http_get(http, "/metrics").await;
-    body.lines()
-        .find(|l| l.starts_with("mcp_autoscaler_streams_open "))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .expect("streams_open gauge")
-}
-
 #[tokio::test]
 async fn a_client_that_goes_away_frees_its_stream() {
     let srv = start(Config::default()).await;
@@ -282,11 +273,11 @@ async fn a_client_that_goes_away_frees_its_stream() {
         .expect("stream")
         .into_inner();
     next(&mut s).await;
-    assert_eq!(streams_open(srv.http).await, 1);
+    assert_eq!(metric(srv.http, "mcp_autoscaler_streams_open").await, 1.0);
     drop(s);
     drop(c);
     let deadline = tokio::time::Instant::now() + WAIT;
-    while streams_open(srv.http).await != 0 {
+    while metric(srv.http, "mcp_autoscaler_streams_open").await != 0.0 {
         assert!(tokio::time::Instant::now() < deadline, "stream not freed");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

@@ -3,7 +3,7 @@
 mod common;
 
 use common::servers::{Nats, eventually};
-use common::{WAIT, client, http_get, so, start};
+use common::{WAIT, client, metric, so, start, wait_ready};
 use mcp_autoscaler::config::{Config, JetStreamConfig, NatsConfig};
 use mcp_autoscaler::id::ServerId;
 use std::time::Duration;
@@ -42,22 +42,6 @@ async fn js_publish(client: &async_nats::Client, subject: &str, payload: &str) {
         .await
         .expect("ack in time")
         .expect("ack");
-}
-
-async fn wait_ready(http: std::net::SocketAddr) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while http_get(http, "/readyz").await.0 != 200 {
-        assert!(tokio::time::Instant::now() < deadline, "never ready");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-async fn counter(http: std::net::SocketAddr, name: &str) -> f64 {
-    let (_, body) = http_get(http, "/metrics").await;
-    body.lines()
-        .filter(|l| l.starts_with(name))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
 }
 
 #[tokio::test]
@@ -109,7 +93,7 @@ async fn an_event_wakes_the_stream_and_malformed_events_never_stop_later_ones() 
     );
     assert_eq!(srv.store.signals(&id("sleepy")).event_sessions, 1);
     assert_eq!(
-        counter(srv.http, "mcp_autoscaler_events_malformed_total").await,
+        metric(srv.http, "mcp_autoscaler_events_malformed_total").await,
         3.0
     );
 }

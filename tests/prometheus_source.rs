@@ -3,7 +3,7 @@
 mod common;
 
 use common::servers::{Exporter, Gauges, Prometheus, eventually};
-use common::{WAIT, client, http_get, so, start};
+use common::{WAIT, client, http_get, metric, so, start};
 use mcp_autoscaler::config::{Config, PrometheusConfig};
 use mcp_autoscaler::id::ServerId;
 use mcp_autoscaler::proto::GetMetricsRequest;
@@ -40,14 +40,6 @@ fn fleet(n: usize) -> Vec<(String, Gauges)> {
             )
         })
         .collect()
-}
-
-async fn our_counter(http: std::net::SocketAddr, name: &str) -> f64 {
-    let (_, body) = http_get(http, "/metrics").await;
-    body.lines()
-        .filter(|l| l.starts_with(name))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
 }
 
 #[tokio::test]
@@ -95,12 +87,12 @@ async fn values_for_many_servers_arrive_with_six_queries_per_tick_and_hostile_la
     );
 
     // Measure queries per tick with Prometheus' own request counter.
-    let polls_before = our_counter(srv.http, "mcp_autoscaler_polls_total").await;
+    let polls_before = metric(srv.http, "mcp_autoscaler_polls_total").await;
     let queries_before = prom
         .own_counter("prometheus_http_requests_total{code=\"200\",handler=\"/api/v1/query\"}")
         .await;
     tokio::time::sleep(Duration::from_millis(3_500)).await;
-    let polls = our_counter(srv.http, "mcp_autoscaler_polls_total").await - polls_before;
+    let polls = metric(srv.http, "mcp_autoscaler_polls_total").await - polls_before;
     let queries = prom
         .own_counter("prometheus_http_requests_total{code=\"200\",handler=\"/api/v1/query\"}")
         .await
@@ -201,7 +193,7 @@ async fn a_prometheus_outage_holds_then_turns_unavailable_then_recovers_by_itsel
             .result,
         "missing data never scales to zero"
     );
-    assert!(our_counter(srv.http, "mcp_autoscaler_poll_errors_total").await > 0.0);
+    assert!(metric(srv.http, "mcp_autoscaler_poll_errors_total").await > 0.0);
 
     prom.restart().await;
     let deadline = tokio::time::Instant::now() + WAIT * 2;

@@ -3,7 +3,7 @@
 mod common;
 
 use common::servers::{Exporter, Gauges, Nats, Prometheus};
-use common::{WAIT, client, http_get, now, so, start};
+use common::{WAIT, client, metric, now, so, start, wait_ready};
 use mcp_autoscaler::config::{Config, JetStreamConfig, NatsConfig, PrometheusConfig};
 use mcp_autoscaler::id::ServerId;
 use mcp_autoscaler::proto::GetMetricsRequest;
@@ -13,14 +13,6 @@ use tokio_stream::StreamExt;
 
 fn id(s: &str) -> ServerId {
     ServerId::parse(s).expect("id")
-}
-
-async fn gauge(http: std::net::SocketAddr, name: &str) -> f64 {
-    let (_, body) = http_get(http, "/metrics").await;
-    body.lines()
-        .filter(|l| l.starts_with(name))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -51,7 +43,7 @@ async fn ten_thousand_streams_on_one_connection_are_held_woken_and_freed() {
         opened.push((i, s));
     }
     assert_eq!(
-        gauge(srv.http, "mcp_autoscaler_streams_open").await,
+        metric(srv.http, "mcp_autoscaler_streams_open").await,
         N as f64,
         "all held on ONE connection"
     );
@@ -79,7 +71,7 @@ async fn ten_thousand_streams_on_one_connection_are_held_woken_and_freed() {
     drop(opened);
     drop(c);
     let deadline = tokio::time::Instant::now() + WAIT * 2;
-    while gauge(srv.http, "mcp_autoscaler_streams_open").await != 0.0 {
+    while metric(srv.http, "mcp_autoscaler_streams_open").await != 0.0 {
         assert!(
             tokio::time::Instant::now() < deadline,
             "streams not freed after the client left"
@@ -117,7 +109,7 @@ async fn a_burst_of_events_for_an_active_server_sends_exactly_one_true() {
         "no second true"
     );
     assert_eq!(
-        gauge(srv.http, "mcp_autoscaler_wakes_sent_total").await,
+        metric(srv.http, "mcp_autoscaler_wakes_sent_total").await,
         1.0
     );
 }
@@ -162,14 +154,7 @@ async fn two_replicas_on_the_same_nats_and_prometheus_give_the_same_answers() {
     let a = start(config()).await;
     let b = start(config()).await;
     for srv in [&a, &b] {
-        let deadline = tokio::time::Instant::now() + WAIT * 3;
-        while http_get(srv.http, "/readyz").await.0 != 200 {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "replica never ready"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_ready(srv.http).await;
     }
     let pubc = async_nats::connect(nats.url()).await.expect("connect");
     let js = async_nats::jetstream::new(pubc);

@@ -150,3 +150,28 @@ pub fn sigterm(child: &std::process::Child) {
         .expect("kill");
     assert!(status.success());
 }
+
+/// The sum of every sample of metric `name` (with or without labels) on the
+/// HTTP `/metrics` endpoint at `http`.
+pub async fn metric(http: SocketAddr, name: &str) -> f64 {
+    let (_, body) = http_get(http, "/metrics").await;
+    body.lines()
+        .filter(|l| {
+            l.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with(' ') || rest.starts_with('{'))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// Waits until `/readyz` at `http` answers 200.
+pub async fn wait_ready(http: SocketAddr) {
+    let deadline = tokio::time::Instant::now() + WAIT * 3;
+    while http_get(http, "/readyz").await.0 != 200 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{http} never became ready"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
