@@ -231,3 +231,94 @@ async fn jetstream_consumption_resumes_after_a_nats_restart() {
     )
     .await;
 }
+
+/// Token and user/password auth against a real nats-server, through the real
+/// binary with the secret in its environment (and a clear start-up error
+/// naming the variable when it is missing).
+#[tokio::test]
+async fn token_and_user_password_credentials_from_the_environment_work_end_to_end() {
+    let cases = [
+        (
+            vec!["--auth", "t0ken-s3cret"],
+            "token_env: MCP_TEST_NATS_SECRET",
+            "t0ken-s3cret",
+            None,
+        ),
+        (
+            vec!["--user", "scaler", "--pass", "pa55"],
+            "user_password: { user: scaler, password_env: MCP_TEST_NATS_SECRET }",
+            "pa55",
+            Some("scaler"),
+        ),
+    ];
+    for (args, auth, secret, user) in cases {
+        let nats = Nats::start_with(&args).await;
+        let dir = tempfile::tempdir().expect("dir");
+        let file = dir.path().join("config.yaml");
+        std::fs::write(
+            &file,
+            format!("nats:\n  url: {}\n  auth: {{ {auth} }}\n", nats.url()),
+        )
+        .expect("write");
+        let (grpc, http) = (common::free_port(), common::free_port());
+        let serve = |with_secret: bool| {
+            let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_mcp-autoscaler"));
+            cmd.args(["serve", "--config", &file.display().to_string()])
+                .args([
+                    "--grpc-addr",
+                    &format!("127.0.0.1:{grpc}"),
+                    "--http-addr",
+                    &format!("127.0.0.1:{http}"),
+                ])
+                .env_remove("MCP_TEST_NATS_SECRET")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped());
+            if with_secret {
+                cmd.env("MCP_TEST_NATS_SECRET", secret);
+            }
+            cmd
+        };
+        let missing = serve(false).output().expect("run");
+        let stderr = String::from_utf8_lossy(&missing.stderr);
+        assert!(
+            !missing.status.success() && stderr.contains("MCP_TEST_NATS_SECRET"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains(secret));
+
+        let mut child = serve(true).spawn().expect("serve");
+        common::wait_for_port(([127, 0, 0, 1], http).into()).await;
+        wait_ready(([127, 0, 0, 1], http).into()).await;
+        let opts = match user {
+            None => async_nats::ConnectOptions::with_token(secret.to_owned()),
+            Some(u) => {
+                async_nats::ConnectOptions::with_user_and_password(u.to_owned(), secret.to_owned())
+            }
+        };
+        let pubc = opts
+            .connect(nats.url())
+            .await
+            .expect("publisher with credentials");
+        let mut c = client(([127, 0, 0, 1], grpc).into()).await;
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while !c
+            .is_active(so("authed", &[]))
+            .await
+            .expect("call")
+            .into_inner()
+            .result
+        {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no event through the authenticated connection"
+            );
+            pubc.publish("mcp.activity.authed", "".into())
+                .await
+                .expect("publish");
+            pubc.flush().await.expect("flush");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}

@@ -166,3 +166,76 @@ fn secrets_come_from_files_or_env_and_errors_never_show_them() {
         .to_string();
     assert!(err.contains("MCP_AUTOSCALER_TEST_UNSET_VAR"));
 }
+
+#[test]
+fn bearer_and_basic_credentials_become_sensitive_authorization_headers() {
+    let dir = tempfile::tempdir().expect("dir");
+    let token = dir.path().join("token");
+    std::fs::write(&token, "abc.def\n").expect("write");
+    let pass = dir.path().join("pass");
+    std::fs::write(&pass, "pass").expect("write");
+    let cases = [
+        (
+            PrometheusAuth::Bearer {
+                token_file: Some(token.clone()),
+                token_env: None,
+            },
+            "Bearer abc.def",
+        ),
+        (
+            PrometheusAuth::Basic {
+                username: "user".into(),
+                password_file: Some(pass),
+                password_env: None,
+            },
+            "Basic dXNlcjpwYXNz",
+        ),
+    ];
+    for (auth, want) in cases {
+        let q = HttpQuerier::new(&PrometheusConfig {
+            auth: Some(auth),
+            ..PrometheusConfig::default()
+        })
+        .expect("client");
+        let header = q.authorization().expect("read").expect("header");
+        assert_eq!(header.to_str().expect("ascii"), want);
+        assert!(
+            header.is_sensitive(),
+            "never printed by the HTTP client's debug output"
+        );
+    }
+    // A token rotated on disk is picked up on the next query.
+    std::fs::write(&token, "rotated").expect("write");
+    let q = HttpQuerier::new(&PrometheusConfig {
+        auth: Some(PrometheusAuth::Bearer {
+            token_file: Some(token),
+            token_env: None,
+        }),
+        ..PrometheusConfig::default()
+    })
+    .expect("client");
+    assert_eq!(
+        q.authorization()
+            .expect("read")
+            .expect("header")
+            .to_str()
+            .expect("ascii"),
+        "Bearer rotated"
+    );
+}
+
+#[test]
+fn an_unreadable_credential_fails_at_start_up_naming_the_file() {
+    let config = PrometheusConfig {
+        auth: Some(PrometheusAuth::Bearer {
+            token_file: Some("/nonexistent/token".into()),
+            token_env: None,
+        }),
+        ..PrometheusConfig::default()
+    };
+    let err = HttpQuerier::new(&config)
+        .err()
+        .expect("must fail")
+        .to_string();
+    assert!(err.contains("/nonexistent/token"), "{err}");
+}

@@ -70,6 +70,11 @@ pub struct Nats {
 
 impl Nats {
     pub async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// Starts with extra arguments (e.g. `--auth TOKEN`, `--user U --pass P`).
+    pub async fn start_with(extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("dir");
         let port = free_port();
         let args = [
@@ -83,7 +88,7 @@ impl Nats {
         ];
         let mut proc = Proc {
             program: "nats-server",
-            args: args.iter().map(|s| (*s).to_owned()).collect(),
+            args: args.iter().chain(extra).map(|s| (*s).to_owned()).collect(),
             child: None,
         };
         proc.spawn();
