@@ -8,3 +8,4 @@
 
 pub mod erlang;
 pub mod station;
+pub mod workload;

@@ -1,0 +1,99 @@
+use super::*;
+
+#[test]
+fn server_rates_match_the_azure_functions_shares() {
+    let s = Synthetic {
+        servers: 20_000,
+        max_rate_per_s: f64::INFINITY,
+        ..Synthetic::default()
+    };
+    let rates = s.rates(1);
+    let share =
+        |limit: f64| rates.iter().filter(|&&r| r <= limit).count() as f64 / rates.len() as f64;
+    assert!(
+        (share(1.0 / 3600.0) - 0.45).abs() < 0.02,
+        "≤ 1/h: {}",
+        share(1.0 / 3600.0)
+    );
+    assert!(
+        (share(1.0 / 60.0) - 0.81).abs() < 0.02,
+        "≤ 1/min: {}",
+        share(1.0 / 60.0)
+    );
+}
+
+#[test]
+fn the_same_seed_gives_the_same_events_and_another_seed_does_not() {
+    let s = Synthetic {
+        servers: 50,
+        ..Synthetic::default()
+    };
+    let a = s.generate(Duration::from_secs(3600), 42);
+    assert_eq!(a, s.generate(Duration::from_secs(3600), 42));
+    assert_ne!(
+        a.arrivals,
+        s.generate(Duration::from_secs(3600), 43).arrivals
+    );
+    assert!(
+        a.arrivals.windows(2).all(|w| w[0].t <= w[1].t),
+        "sorted by time"
+    );
+    assert!(
+        a.servers
+            .iter()
+            .all(|n| crate::id::ServerId::parse(n).is_ok())
+    );
+}
+
+#[test]
+fn a_steady_server_gets_its_mean_rate() {
+    let s = Synthetic {
+        servers: 1,
+        rate_log_mean: (2.0f64 * 60.0).ln(), // 2 requests/s
+        rate_log_sd: 0.0,
+        diurnal_amplitude: 0.0,
+        bursts: Bursts {
+            per_hour: 0.0,
+            ..Bursts::default()
+        },
+        sessions: Sessions {
+            server_fraction: 0.0,
+            ..Sessions::default()
+        },
+        ..Synthetic::default()
+    };
+    let n = s.generate(Duration::from_secs(10_000), 3).arrivals.len() as f64;
+    assert!(
+        (n - 20_000.0).abs() < 600.0,
+        "{n} arrivals, expected about 20000"
+    );
+}
+
+#[test]
+fn sessions_open_before_their_requests_and_close_after() {
+    let s = Synthetic {
+        servers: 5,
+        rate_log_mean: (60.0f64).ln(),
+        rate_log_sd: 0.0,
+        sessions: Sessions {
+            server_fraction: 1.0,
+            ..Sessions::default()
+        },
+        ..Synthetic::default()
+    };
+    let fleet = s.generate(Duration::from_secs(3600), 9);
+    let mut open = std::collections::HashMap::new();
+    for a in &fleet.arrivals {
+        let id = a.session.expect("every event is in a session");
+        match a.kind {
+            EventKind::SessionOpen => assert!(open.insert(id, a.t).is_none()),
+            EventKind::Request => assert!(
+                open.get(&id).is_some_and(|&t| t <= a.t),
+                "request before open"
+            ),
+            EventKind::SessionClose => assert!(open.get(&id).is_some_and(|&t| t <= a.t)),
+            _ => panic!("unexpected {:?}", a.kind),
+        }
+    }
+    assert!(!open.is_empty());
+}
