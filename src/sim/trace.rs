@@ -1,0 +1,260 @@
+//! Trace replay inputs.
+//!
+//! - Events CSV, header `time_s,server,kind,session,service_s`: one event per
+//!   row; `kind` is `request`, `session_open` or `session_close`; `session`
+//!   and `service_s` may be empty.
+//! - Azure Functions 2019 invocation counts, header
+//!   `HashOwner,HashApp,HashFunction,Trigger,1,...,1440`: per-minute counts
+//!   per function. Functions of one app form one server (`app-N`, numbered
+//!   by first appearance); each minute's invocations are spread uniformly
+//!   over the minute with the seed.
+//!
+//! Every error names the file, the line and the field.
+
+use super::workload::{Arrival, Fleet};
+use crate::id::ServerId;
+use crate::signal::EventKind;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::collections::HashMap;
+use std::io::Read;
+
+/// A trace that cannot be used: where, which field, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}:{line}: {field}: {message}")]
+pub struct TraceError {
+    /// The file (or other origin).
+    pub file: String,
+    /// 1-based line.
+    pub line: u64,
+    /// The column at fault.
+    pub field: String,
+    /// What is wrong and what is allowed.
+    pub message: String,
+}
+
+const EVENT_COLUMNS: [&str; 5] = ["time_s", "server", "kind", "session", "service_s"];
+
+struct Origin<'a>(&'a str);
+
+impl Origin<'_> {
+    fn err(&self, line: u64, field: &str, message: impl Into<String>) -> TraceError {
+        TraceError {
+            file: self.0.to_owned(),
+            line,
+            field: field.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+fn reader(input: impl Read) -> csv::Reader<impl Read> {
+    csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(input)
+}
+
+fn line_of(record: &csv::StringRecord) -> u64 {
+    record.position().map_or(0, csv::Position::line)
+}
+
+/// Reads an events CSV.
+pub fn parse_events(input: impl Read, origin: &str) -> Result<Fleet, TraceError> {
+    let o = Origin(origin);
+    let mut rdr = reader(input);
+    let header = rdr
+        .headers()
+        .map_err(|e| o.err(1, "header", e.to_string()))?
+        .clone();
+    for (i, name) in header.iter().enumerate() {
+        if EVENT_COLUMNS.get(i) != Some(&name) {
+            let msg = format!(
+                "unexpected column {name:?}; the header must be {}",
+                EVENT_COLUMNS.join(",")
+            );
+            return Err(o.err(1, name, msg));
+        }
+    }
+    if header.len() != EVENT_COLUMNS.len() {
+        return Err(o.err(1, "header", format!("must be {}", EVENT_COLUMNS.join(","))));
+    }
+    let mut fleet = Fleet::default();
+    let (mut servers, mut sessions) = (HashMap::new(), HashMap::new());
+    for record in rdr.records() {
+        let record = record.map_err(|e| {
+            o.err(
+                e.position().map_or(0, csv::Position::line),
+                "row",
+                e.to_string(),
+            )
+        })?;
+        fleet.arrivals.push(event_row(
+            &o,
+            &record,
+            &mut servers,
+            &mut sessions,
+            &mut fleet.servers,
+        )?);
+    }
+    fleet.arrivals.sort_by(|a, b| a.t.total_cmp(&b.t));
+    Ok(fleet)
+}
+
+fn event_row(
+    o: &Origin<'_>,
+    r: &csv::StringRecord,
+    servers: &mut HashMap<String, u32>,
+    sessions: &mut HashMap<String, u32>,
+    names: &mut Vec<String>,
+) -> Result<Arrival, TraceError> {
+    let line = line_of(r);
+    if r.len() != EVENT_COLUMNS.len() {
+        return Err(o.err(
+            line,
+            "row",
+            format!("has {} fields, expected {}", r.len(), EVENT_COLUMNS.len()),
+        ));
+    }
+    let t: f64 = r[0]
+        .parse()
+        .ok()
+        .filter(|t: &f64| t.is_finite() && *t >= 0.0)
+        .ok_or_else(|| {
+            o.err(
+                line,
+                "time_s",
+                format!("{:?} is not a number of seconds >= 0", &r[0]),
+            )
+        })?;
+    let id = ServerId::parse(&r[1]).map_err(|e| o.err(line, "server", e.to_string()))?;
+    let kind = match &r[2] {
+        "request" => EventKind::Request,
+        "session_open" => EventKind::SessionOpen,
+        "session_close" => EventKind::SessionClose,
+        other => {
+            return Err(o.err(
+                line,
+                "kind",
+                format!("{other:?} is not request, session_open or session_close"),
+            ));
+        }
+    };
+    let next = servers.len() as u32;
+    let server = *servers.entry(id.to_string()).or_insert_with(|| {
+        names.push(id.to_string());
+        next
+    });
+    let session = (!r[3].is_empty()).then(|| {
+        let n = sessions.len() as u32;
+        *sessions.entry(r[3].to_owned()).or_insert(n)
+    });
+    let service_s = match &r[4] {
+        "" => None,
+        s => Some(
+            s.parse()
+                .ok()
+                .filter(|v: &f64| v.is_finite() && *v > 0.0)
+                .ok_or_else(|| {
+                    o.err(
+                        line,
+                        "service_s",
+                        format!("{s:?} is not a positive number of seconds"),
+                    )
+                })?,
+        ),
+    };
+    Ok(Arrival {
+        t,
+        server,
+        kind,
+        session,
+        service_s,
+    })
+}
+
+/// Reads Azure Functions 2019 per-minute invocation counts.
+pub fn parse_azure(input: impl Read, origin: &str, seed: u64) -> Result<Fleet, TraceError> {
+    let o = Origin(origin);
+    let mut rdr = reader(input);
+    let header = rdr
+        .headers()
+        .map_err(|e| o.err(1, "header", e.to_string()))?
+        .clone();
+    let minutes = azure_header(&o, &header)?;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut fleet = Fleet::default();
+    let mut apps: HashMap<String, u32> = HashMap::new();
+    for record in rdr.records() {
+        let r = record.map_err(|e| {
+            o.err(
+                e.position().map_or(0, csv::Position::line),
+                "row",
+                e.to_string(),
+            )
+        })?;
+        let line = line_of(&r);
+        if r.len() != 4 + minutes {
+            return Err(o.err(
+                line,
+                "row",
+                format!("has {} fields, expected {}", r.len(), 4 + minutes),
+            ));
+        }
+        let next = apps.len() as u32;
+        let server = *apps
+            .entry(format!("{}/{}", &r[0], &r[1]))
+            .or_insert_with(|| {
+                fleet.servers.push(format!("app-{next}"));
+                next
+            });
+        for m in 0..minutes {
+            let column = &header[4 + m];
+            let count: u32 = r[4 + m].parse().map_err(|_| {
+                o.err(
+                    line,
+                    column,
+                    format!("{:?} is not a whole number of invocations", &r[4 + m]),
+                )
+            })?;
+            for _ in 0..count {
+                let t = (m as f64 + rng.random::<f64>()) * 60.0;
+                fleet.arrivals.push(Arrival {
+                    t,
+                    server,
+                    kind: EventKind::Request,
+                    session: None,
+                    service_s: None,
+                });
+            }
+        }
+    }
+    fleet.arrivals.sort_by(|a, b| a.t.total_cmp(&b.t));
+    Ok(fleet)
+}
+
+/// Checks `HashOwner,HashApp,HashFunction,Trigger,1,2,...`; returns the minute count.
+fn azure_header(o: &Origin<'_>, header: &csv::StringRecord) -> Result<usize, TraceError> {
+    let fixed = ["HashOwner", "HashApp", "HashFunction", "Trigger"];
+    for (i, want) in fixed.iter().enumerate() {
+        let got = header.get(i).unwrap_or("");
+        if got != *want {
+            return Err(o.err(1, got, format!("expected column {want:?}: the header must be HashOwner,HashApp,HashFunction,Trigger,1,...,1440")));
+        }
+    }
+    for (m, name) in header.iter().skip(4).enumerate() {
+        if name != (m + 1).to_string() {
+            return Err(o.err(1, name, format!("expected minute column \"{}\"", m + 1)));
+        }
+    }
+    match header.len() - 4 {
+        0 => Err(o.err(1, "header", "no minute columns")),
+        n if n > 1440 => Err(o.err(1, "header", "more than 1440 minute columns")),
+        n => Ok(n),
+    }
+}
+
+#[cfg(test)]
+#[path = "trace_tests.rs"]
+mod tests;

@@ -1,0 +1,118 @@
+use super::*;
+
+const EVENTS: &str = "time_s,server,kind,session,service_s
+2.5,weather,request,,0.2
+0.5,weather,session_open,s1,
+1.0,search,request,,
+3.0,weather,session_close,s1,
+";
+
+#[test]
+fn an_events_csv_becomes_a_time_sorted_fleet() {
+    let fleet = parse_events(EVENTS.as_bytes(), "t.csv").expect("parses");
+    assert_eq!(fleet.servers, ["weather", "search"]);
+    let times: Vec<f64> = fleet.arrivals.iter().map(|a| a.t).collect();
+    assert_eq!(times, [0.5, 1.0, 2.5, 3.0]);
+    assert_eq!(fleet.arrivals[2].service_s, Some(0.2));
+    assert_eq!(fleet.arrivals[0].session, fleet.arrivals[3].session);
+}
+
+#[test]
+fn bad_events_name_the_file_line_and_field() {
+    let cases = [
+        (
+            "time_s,server,kind,session,colour\n",
+            "t.csv:1: colour: unexpected column",
+        ),
+        ("time_s,server,kind\n", "t.csv:1: header"),
+        (
+            "time_s,server,kind,session,service_s\n1,a,request,,\nx,a,request,,\n",
+            "t.csv:3: time_s:",
+        ),
+        (
+            "time_s,server,kind,session,service_s\n1,Bad.Id,request,,\n",
+            "t.csv:2: server:",
+        ),
+        (
+            "time_s,server,kind,session,service_s\n1,a,explode,,\n",
+            "t.csv:2: kind:",
+        ),
+        (
+            "time_s,server,kind,session,service_s\n1,a,request,,-1\n",
+            "t.csv:2: service_s:",
+        ),
+        (
+            "time_s,server,kind,session,service_s\n1,a,request\n",
+            "t.csv:2: row: has 3 fields",
+        ),
+    ];
+    for (text, want) in cases {
+        let err = parse_events(text.as_bytes(), "t.csv")
+            .expect_err(text)
+            .to_string();
+        assert!(err.starts_with(want), "{err} should start with {want}");
+    }
+}
+
+fn azure(rows: &[&str], minutes: usize) -> String {
+    let cols: Vec<String> = (1..=minutes).map(|m| m.to_string()).collect();
+    format!(
+        "HashOwner,HashApp,HashFunction,Trigger,{}\n{}\n",
+        cols.join(","),
+        rows.join("\n")
+    )
+}
+
+#[test]
+fn azure_counts_are_spread_within_their_minute_and_grouped_by_app() {
+    let text = azure(
+        &[
+            "o1,a1,f1,http,2,0,1",
+            "o1,a1,f2,timer,0,3,0",
+            "o2,a9,f1,queue,1,1,1",
+        ],
+        3,
+    );
+    let fleet = parse_azure(text.as_bytes(), "az.csv", 7).expect("parses");
+    assert_eq!(fleet.servers, ["app-0", "app-1"]);
+    assert_eq!(fleet.arrivals.len(), 9);
+    let minute_two_of_app0 = fleet
+        .arrivals
+        .iter()
+        .filter(|a| a.server == 0 && (60.0..120.0).contains(&a.t))
+        .count();
+    assert_eq!(minute_two_of_app0, 3);
+    assert_eq!(
+        fleet,
+        parse_azure(text.as_bytes(), "az.csv", 7).expect("again"),
+        "same seed, same spread"
+    );
+}
+
+#[test]
+fn bad_azure_files_name_the_line_and_column() {
+    let bad_count = azure(&["o,a,f,http,1,x,1"], 3);
+    let err = parse_azure(bad_count.as_bytes(), "az.csv", 1)
+        .expect_err("bad count")
+        .to_string();
+    assert!(err.starts_with("az.csv:2: 2:"), "{err}");
+    let err = parse_azure(
+        "Owner,HashApp,HashFunction,Trigger,1\n".as_bytes(),
+        "az.csv",
+        1,
+    )
+    .expect_err("bad header")
+    .to_string();
+    assert!(
+        err.starts_with("az.csv:1: Owner: expected column \"HashOwner\""),
+        "{err}"
+    );
+    let err = parse_azure(
+        "HashOwner,HashApp,HashFunction,Trigger,1,3\n".as_bytes(),
+        "az.csv",
+        1,
+    )
+    .expect_err("gap")
+    .to_string();
+    assert!(err.contains("expected minute column \"2\""), "{err}");
+}
