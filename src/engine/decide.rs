@@ -164,7 +164,7 @@ pub struct Decision {
 /// Decides replicas and activity for one server. Pure: same inputs, same output.
 pub fn decide(signals: &Signals, policy: &Policy, state: &State, now: Timestamp) -> Decision {
     let data = data_quality(signals, policy, now);
-    let view = LoadView::new(signals, data);
+    let view = LoadView::new(signals, data, policy.event_count_ttl, now);
     let contributions = contributions(&view, policy, state.last_desired);
     let busy = view.has_live_work()
         || contributions

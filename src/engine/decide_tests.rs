@@ -103,10 +103,8 @@ fn sparse_traffic_stays_active_although_the_gauges_read_zero() {
 
 #[test]
 fn live_sessions_from_events_alone_prevent_scale_to_zero() {
-    let s = Signals {
-        event_sessions: 1,
-        ..Signals::default()
-    };
+    let mut s = Signals::default();
+    s.record_event(EventKind::SessionOpen, ago(3600)); // an hour-long session, no requests since
     let d = run(&s);
     assert!(d.active);
     assert_eq!(d.desired, 1);
@@ -321,4 +319,18 @@ fn the_step_rule_doubles_at_most_once_per_period() {
     assert_eq!(d2.desired, 4, "no second doubling within the period");
     let d3 = decide(&hot, &policy, &d2.next, NOW + Duration::from_secs(16));
     assert_eq!(d3.desired, 8);
+}
+
+#[test]
+fn event_counted_sessions_expire_when_the_server_falls_silent() {
+    let mut s = Signals::default();
+    s.record_event(EventKind::SessionOpen, ago(3 * 3600)); // its close was lost
+    let d = run(&s);
+    assert_eq!(
+        (d.active, d.reason),
+        (false, Reason::Idle),
+        "2 h without events: the count is dropped"
+    );
+    s.record_event(EventKind::Request, ago(60));
+    assert!(run(&s).active);
 }

@@ -23,9 +23,17 @@ pub struct LoadView {
 }
 
 impl LoadView {
-    /// The view the engine uses: polled values only when fresh.
-    pub fn new(signals: &Signals, data: DataQuality) -> Self {
+    /// The view the engine uses: polled values only when fresh; event counts
+    /// only while the server's last event is within `event_ttl` of `now`.
+    pub fn new(
+        signals: &Signals,
+        data: DataQuality,
+        event_ttl: std::time::Duration,
+        now: crate::time::Timestamp,
+    ) -> Self {
         let trusted = matches!(data, DataQuality::Fresh);
+        let counted = signals.last_event.is_some_and(|t| now.since(t) < event_ttl);
+        let events = |n: u32| if counted { f64::from(n) } else { 0.0 };
         let polled = |kind: SignalKind| {
             if trusted {
                 signals.get(kind).map_or(0.0, |s| s.value)
@@ -34,8 +42,8 @@ impl LoadView {
             }
         };
         Self {
-            connections: polled(SignalKind::Connections).max(f64::from(signals.event_connections)),
-            sessions: polled(SignalKind::Sessions).max(f64::from(signals.event_sessions)),
+            connections: polled(SignalKind::Connections).max(events(signals.event_connections)),
+            sessions: polled(SignalKind::Sessions).max(events(signals.event_sessions)),
             queue_length: polled(SignalKind::QueueLength),
             request_rate: polled(SignalKind::RequestRate),
             latency_p95: polled(SignalKind::LatencyP95),

@@ -148,6 +148,11 @@ pub struct Policy {
     pub behavior: Behavior,
     /// How decisions are exposed to KEDA / the HPA.
     pub metric_mode: MetricMode,
+    /// Sessions and connections counted from open/close events are dropped
+    /// when the server has had no event for this long (a lost close must not
+    /// keep a server warm forever; polled gauges are unaffected).
+    #[serde(with = "humantime_serde")]
+    pub event_count_ttl: Duration,
     /// Polled data older than this is not trusted: hold the last good answer.
     #[serde(with = "humantime_serde")]
     pub stale_after: Duration,
@@ -169,6 +174,7 @@ impl Default for Policy {
             algorithm: Algorithm::Targets,
             behavior: Behavior::default(),
             metric_mode: MetricMode::Desired,
+            event_count_ttl: Duration::from_secs(2 * 3600),
             stale_after: Duration::from_secs(120),
             unavailable_after: Duration::from_secs(600),
         }
@@ -225,6 +231,9 @@ impl Policy {
         }
         if self.idle_window < Duration::from_secs(1) {
             return field_error("idle_window", "must be at least 1s");
+        }
+        if self.event_count_ttl < Duration::from_secs(60) {
+            return field_error("event_count_ttl", "must be at least 1m");
         }
         if self.stale_after >= self.unavailable_after {
             return field_error(

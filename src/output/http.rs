@@ -135,7 +135,7 @@ async fn server_decision(
             known.join(", ")
         ));
     };
-    let decision = s.store.decide(&server, policy, s.clock.now());
+    let decision = s.store.peek(&server, policy, s.clock.now());
     Json(DecisionBody {
         server: server.to_string(),
         policy: name,

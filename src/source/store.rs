@@ -84,6 +84,21 @@ impl Store {
         decision
     }
 
+    /// The decision for `server` without remembering anything: for readers
+    /// (the HTTP API) that must not disturb the state KEDA's answers use.
+    pub fn peek(&self, server: &ServerId, policy: &Policy, now: Timestamp) -> Decision {
+        let (state, signals) = {
+            let servers = self.read_servers();
+            servers
+                .get(server)
+                .map(|e| (e.state.clone(), e.signals.clone()))
+                .unwrap_or_default()
+        };
+        let mut signals = signals;
+        self.stamp_fleet(&mut signals);
+        engine::decide(&signals, policy, &state, now)
+    }
+
     /// A receiver that changes whenever `server`'s signals change.
     pub fn subscribe(&self, server: &ServerId) -> watch::Receiver<u64> {
         let mut servers = self.write_servers();
@@ -212,6 +227,31 @@ mod tests {
             Some(2.0)
         );
         assert_eq!(store.signals(&id("b")).polled_at, Some(t2));
+    }
+
+    #[test]
+    fn peek_decides_without_touching_the_remembered_state() {
+        let store = Store::new(false);
+        store.record_event(&id("a"), EventKind::SessionOpen, Timestamp::from_millis(0));
+        let kept = store
+            .decide(&id("a"), &Policy::default(), Timestamp::from_millis(10))
+            .next;
+        let other = Policy {
+            min_replicas: 5,
+            max_replicas: 9,
+            ..Policy::default()
+        };
+        assert_eq!(
+            store
+                .peek(&id("a"), &other, Timestamp::from_millis(20))
+                .desired,
+            5
+        );
+        let again = store.decide(&id("a"), &Policy::default(), Timestamp::from_millis(30));
+        assert_eq!(
+            again.next.last_desired, kept.last_desired,
+            "peek left no trace"
+        );
     }
 
     #[test]
