@@ -17,7 +17,7 @@
 //!                 ┌──────────────────────┼───────────────────────┐
 //!                 ▼                      ▼                       ▼
 //!   output::keda (gRPC ExternalScaler)  output::http (health,   simulator
-//!   IsActive / StreamIsActive /         metrics, decisions)     (issue 5)
+//!   IsActive / StreamIsActive /         metrics, decisions)     (in progress)
 //!   GetMetricSpec / GetMetrics
 //! ```
 //! Handlers only read the store and call the engine; sources write the store
@@ -32,6 +32,8 @@
 //! - [`source`]: the signal store and the sources that feed it.
 //! - [`output`]: the KEDA gRPC service, the HTTP endpoints, TLS.
 //! - [`serve`]: wires it all together for the `serve` subcommand.
+//! - [`sim`]: the capacity-planning simulator's parts (in progress: server
+//!   queue model, synthetic workloads, trace readers).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
