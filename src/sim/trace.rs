@@ -38,6 +38,15 @@ const EVENT_COLUMNS: [&str; 5] = ["time_s", "server", "kind", "session", "servic
 struct Origin<'a>(&'a str);
 
 impl Origin<'_> {
+    /// A CSV-level error (bad quoting, bad UTF-8) at its line.
+    fn row_error(&self, e: &csv::Error) -> TraceError {
+        self.err(
+            e.position().map_or(0, csv::Position::line),
+            "row",
+            e.to_string(),
+        )
+    }
+
     fn err(&self, line: u64, field: &str, message: impl Into<String>) -> TraceError {
         TraceError {
             file: self.0.to_owned(),
@@ -83,13 +92,7 @@ pub fn parse_events(input: impl Read, origin: &str) -> Result<Fleet, TraceError>
     let mut fleet = Fleet::default();
     let (mut servers, mut sessions) = (HashMap::new(), HashMap::new());
     for record in rdr.records() {
-        let record = record.map_err(|e| {
-            o.err(
-                e.position().map_or(0, csv::Position::line),
-                "row",
-                e.to_string(),
-            )
-        })?;
+        let record = record.map_err(|e| o.row_error(&e))?;
         fleet.arrivals.push(event_row(
             &o,
             &record,
@@ -187,13 +190,7 @@ pub fn parse_azure(input: impl Read, origin: &str, seed: u64) -> Result<Fleet, T
     let mut fleet = Fleet::default();
     let mut apps: HashMap<String, u32> = HashMap::new();
     for record in rdr.records() {
-        let r = record.map_err(|e| {
-            o.err(
-                e.position().map_or(0, csv::Position::line),
-                "row",
-                e.to_string(),
-            )
-        })?;
+        let r = record.map_err(|e| o.row_error(&e))?;
         let line = line_of(&r);
         if r.len() != 4 + minutes {
             return Err(o.err(
