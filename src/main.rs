@@ -123,6 +123,11 @@ fn init_logs(config: &Config) {
 }
 
 async fn serve_until_signal(config: Config) -> anyhow::Result<()> {
+    // Install the handlers before anything is served, so that a SIGTERM that
+    // arrives early still drains instead of killing the process.
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("listening for SIGINT")?;
     let grpc = tokio::net::TcpListener::bind(config.server.grpc_addr)
         .await
         .with_context(|| {
@@ -140,28 +145,16 @@ async fn serve_until_signal(config: Config) -> anyhow::Result<()> {
             )
         })?;
     let shutdown = CancellationToken::new();
-    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    let token = shutdown.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = interrupt.recv() => tracing::info!("SIGINT received"),
+            _ = terminate.recv() => tracing::info!("SIGTERM received"),
+        }
+        token.cancel();
+    });
     serve::App::new(config, Arc::new(SystemClock))
         .run(Listeners { grpc, http }, shutdown)
         .await?;
     Ok(())
-}
-
-async fn cancel_on_signal(shutdown: CancellationToken) {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
-        () = terminate => tracing::info!("SIGTERM received"),
-    }
-    shutdown.cancel();
 }

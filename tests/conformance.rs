@@ -64,3 +64,35 @@ async fn googles_grpc_client_drives_every_rpc_and_sigterm_stops_the_binary() {
     assert!(out.contains(" passed, 0 failed"), "{out}");
     assert!(status.success(), "serve exited with {status} after SIGTERM");
 }
+
+#[tokio::test]
+async fn sigterm_the_moment_the_port_opens_still_drains_and_exits_zero() {
+    for _ in 0..5 {
+        let (grpc, http) = (free_port(), free_port());
+        let mut server = Command::new(env!("CARGO_BIN_EXE_mcp-autoscaler"))
+            .args([
+                "serve",
+                "--grpc-addr",
+                &format!("127.0.0.1:{grpc}"),
+                "--http-addr",
+                &format!("127.0.0.1:{http}"),
+            ])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start serve");
+        wait_for_port(([127, 0, 0, 1], grpc).into()).await;
+        sigterm(&server);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            if let Some(s) = server.try_wait().expect("wait") {
+                break s;
+            }
+            assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        assert!(
+            status.success(),
+            "exited with {status}: the SIGTERM handler was not installed before serving"
+        );
+    }
+}
