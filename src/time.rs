@@ -44,10 +44,13 @@ impl Timestamp {
     }
 }
 
+/// Adding rounds up to the next millisecond, so `t + d` is never earlier
+/// than the exact end: a window computed this way has really ended at its
+/// end timestamp (watchers sleeping until it never wake a moment too soon).
 impl Add<Duration> for Timestamp {
     type Output = Timestamp;
     fn add(self, rhs: Duration) -> Timestamp {
-        let ms = u64::try_from(rhs.as_millis()).unwrap_or(u64::MAX);
+        let ms = u64::try_from(rhs.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX);
         Timestamp(self.0.saturating_add(ms))
     }
 }
@@ -91,6 +94,20 @@ mod tests {
         assert_eq!(
             now.since(Timestamp::from_millis(400)),
             Duration::from_millis(600)
+        );
+    }
+
+    #[test]
+    fn adding_rounds_up_so_a_window_end_is_never_early() {
+        let start = Timestamp::from_millis(1_000);
+        let window = Duration::from_micros(4_500);
+        let end = start + window;
+        assert_eq!(end.as_millis(), 1_005);
+        assert!(end.since(start) >= window);
+        assert_eq!(
+            (start + Duration::from_millis(3)).as_millis(),
+            1_003,
+            "whole milliseconds stay exact"
         );
     }
 

@@ -334,3 +334,38 @@ fn event_counted_sessions_expire_when_the_server_falls_silent() {
     s.record_event(EventKind::Request, ago(60));
     assert!(run(&s).active);
 }
+
+#[test]
+fn a_window_is_over_at_its_reevaluation_time_so_watchers_never_spin() {
+    // A predictive window with a fractional-millisecond length.
+    let mut s = Signals::default();
+    let start = NOW - Duration::from_secs(20 * 180);
+    for k in 0..20u64 {
+        s.record_event(
+            EventKind::Request,
+            start + Duration::from_millis(k * 180_000 + k * 7),
+        );
+    }
+    // 240 s × 1.1234567 = 269.629608 s: the window ends inside a millisecond.
+    let policy = Policy {
+        keep_alive: crate::engine::KeepAlive::Predictive(crate::engine::Predictive {
+            margin: 0.123_456_7,
+            ..Default::default()
+        }),
+        ..Policy::default()
+    };
+    let d = decide(
+        &s,
+        &policy,
+        &State::default(),
+        s.last_event.expect("last") + Duration::from_secs(1),
+    );
+    let at = d.reevaluate_at.expect("a warm window has an end");
+    let later = decide(&s, &policy, &State::default(), at);
+    assert!(!later.active, "at its end the window is over");
+    assert_ne!(
+        later.reevaluate_at,
+        Some(at),
+        "re-evaluating at the given time must move on"
+    );
+}
