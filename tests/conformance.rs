@@ -4,9 +4,8 @@
 
 mod common;
 
-use common::{free_port, sigterm, wait_for_port};
+use common::{free_port, sigterm_and_wait, wait_for_port};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 #[tokio::test]
 async fn googles_grpc_client_drives_every_rpc_and_sigterm_stops_the_binary() {
@@ -47,15 +46,7 @@ async fn googles_grpc_client_drives_every_rpc_and_sigterm_stops_the_binary() {
         .output()
         .expect("run python client");
     let out = String::from_utf8_lossy(&client.stdout);
-    sigterm(&server);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(status) = server.try_wait().expect("wait") {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = sigterm_and_wait(&mut server);
     assert!(
         client.status.success(),
         "conformance client failed:\n{out}\n{}",
@@ -81,15 +72,7 @@ async fn sigterm_the_moment_the_port_opens_still_drains_and_exits_zero() {
             .spawn()
             .expect("start serve");
         wait_for_port(([127, 0, 0, 1], grpc).into()).await;
-        sigterm(&server);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let status = loop {
-            if let Some(s) = server.try_wait().expect("wait") {
-                break s;
-            }
-            assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
-            std::thread::sleep(Duration::from_millis(10));
-        };
+        let status = sigterm_and_wait(&mut server);
         assert!(
             status.success(),
             "exited with {status}: the SIGTERM handler was not installed before serving"

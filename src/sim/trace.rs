@@ -57,12 +57,21 @@ impl Origin<'_> {
     }
 }
 
-fn reader(input: impl Read) -> csv::Reader<impl Read> {
-    csv::ReaderBuilder::new()
+/// A CSV reader and its header row.
+fn open<R: Read>(
+    input: R,
+    o: &Origin<'_>,
+) -> Result<(csv::Reader<R>, csv::StringRecord), TraceError> {
+    let mut rdr = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
         .trim(csv::Trim::All)
-        .from_reader(input)
+        .from_reader(input);
+    let header = rdr
+        .headers()
+        .map_err(|e| o.err(1, "header", e.to_string()))?
+        .clone();
+    Ok((rdr, header))
 }
 
 fn line_of(record: &csv::StringRecord) -> u64 {
@@ -72,11 +81,7 @@ fn line_of(record: &csv::StringRecord) -> u64 {
 /// Reads an events CSV.
 pub fn parse_events(input: impl Read, origin: &str) -> Result<Fleet, TraceError> {
     let o = Origin(origin);
-    let mut rdr = reader(input);
-    let header = rdr
-        .headers()
-        .map_err(|e| o.err(1, "header", e.to_string()))?
-        .clone();
+    let (mut rdr, header) = open(input, &o)?;
     for (i, name) in header.iter().enumerate() {
         if EVENT_COLUMNS.get(i) != Some(&name) {
             let msg = format!(
@@ -180,11 +185,7 @@ fn event_row(
 /// Reads Azure Functions 2019 per-minute invocation counts.
 pub fn parse_azure(input: impl Read, origin: &str, seed: u64) -> Result<Fleet, TraceError> {
     let o = Origin(origin);
-    let mut rdr = reader(input);
-    let header = rdr
-        .headers()
-        .map_err(|e| o.err(1, "header", e.to_string()))?
-        .clone();
+    let (mut rdr, header) = open(input, &o)?;
     let minutes = azure_header(&o, &header)?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut fleet = Fleet::default();

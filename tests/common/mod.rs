@@ -175,3 +175,19 @@ pub async fn wait_ready(http: SocketAddr) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Sends SIGTERM and waits (bounded) for the child to exit; returns its status.
+pub fn sigterm_and_wait(child: &mut std::process::Child) -> std::process::ExitStatus {
+    sigterm(child);
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "process did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
