@@ -5,6 +5,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use mcp_autoscaler::config::{Config, LogFormat, Overrides};
 use mcp_autoscaler::serve::{self, Listeners};
+use mcp_autoscaler::sim::scenario::{Scenario, TraceFormat};
+use mcp_autoscaler::sim::{Plan, run::Options};
 use mcp_autoscaler::time::SystemClock;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -23,6 +25,8 @@ struct Cli {
 enum Command {
     /// Serve the KEDA external scaler (gRPC) and the HTTP endpoints.
     Serve(ServeArgs),
+    /// Simulate policies over a fleet and write a capacity report.
+    Simulate(SimulateArgs),
     /// Validate a config file and print the effective config.
     CheckConfig {
         /// The YAML config file.
@@ -55,6 +59,30 @@ struct ServeArgs {
     nats_url: Option<String>,
 }
 
+#[derive(clap::Args)]
+struct SimulateArgs {
+    /// Scenario file (YAML); without one, the built-in scenario runs.
+    scenario: Option<PathBuf>,
+    /// Replay a trace with the default server model and every built-in policy.
+    #[arg(long, conflicts_with = "scenario", requires = "format")]
+    trace: Option<PathBuf>,
+    /// Format of --trace.
+    #[arg(long, value_enum, requires = "trace")]
+    format: Option<TraceFormat>,
+    /// Directory for report.json, report.md and the SVG plots.
+    #[arg(long, default_value = "sim-out")]
+    out: PathBuf,
+    /// Seed (overrides the scenario's).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Run only this policy (repeatable); any built-in or defined name.
+    #[arg(long = "policy", value_name = "NAME")]
+    policies: Vec<String>,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
 impl ServeArgs {
     fn overrides(&self) -> Overrides {
         Overrides {
@@ -81,6 +109,7 @@ fn main() -> std::process::ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::CheckConfig { file } => check_config(&file),
+        Command::Simulate(args) => simulate(&args),
         Command::Serve(args) => {
             let config = load(args.config.as_deref(), &args.overrides())?;
             init_logs(&config);
@@ -89,6 +118,57 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .block_on(serve_until_signal(config))
         }
     }
+}
+
+fn simulate(args: &SimulateArgs) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let plan = match (&args.trace, &args.scenario, args.format) {
+        (Some(file), _, Some(format)) => {
+            Plan::from_trace(file, format, args.seed.unwrap_or(1), &args.policies)?
+        }
+        (_, Some(file), _) => {
+            let mut scenario = Scenario::load(file)?;
+            scenario.seed = args.seed.unwrap_or(scenario.seed);
+            Plan::new(scenario, &file.display().to_string(), &args.policies)?
+        }
+        _ => {
+            let mut scenario = Scenario::builtin();
+            scenario.seed = args.seed.unwrap_or(scenario.seed);
+            Plan::new(scenario, "<built-in scenario>", &args.policies)?
+        }
+    };
+    eprintln!(
+        "simulating {} servers x {} under {} policies (seed {})",
+        plan.fleet.len(),
+        humantime::format_duration(plan.scenario.duration),
+        plan.runs.len(),
+        plan.scenario.seed
+    );
+    let output = plan.run(Options {
+        progress: !args.quiet,
+        ..Options::default()
+    });
+    let files = output.write(&args.out)?;
+    print!(
+        "{}",
+        output
+            .report
+            .to_markdown(&[])
+            .split("\n## Model")
+            .next()
+            .unwrap_or("")
+    );
+    println!(
+        "\n{} requests simulated in {:.1} s; wrote {}",
+        output.report.scenario.requests,
+        started.elapsed().as_secs_f64(),
+        files
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(())
 }
 
 fn check_config(file: &std::path::Path) -> anyhow::Result<()> {

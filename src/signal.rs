@@ -143,6 +143,21 @@ impl Signals {
         }
     }
 
+    /// Ends a complete successful poll at `at`: if any polled signal that
+    /// shows activity is above zero, the poll counts as activity. Returns
+    /// whether it did.
+    pub fn finish_poll(&mut self, at: Timestamp) -> bool {
+        let busy = SignalKind::ALL
+            .iter()
+            .filter(|k| k.shows_activity())
+            .any(|k| self.get(*k).is_some_and(|s| s.value > 0.0));
+        if busy {
+            self.note_activity(at);
+            self.last_poll_activity = Some(at);
+        }
+        busy
+    }
+
     /// Records a polled sample, dropping values that are not finite or are
     /// negative (a broken exporter must not steer the engine).
     pub fn set(&mut self, kind: SignalKind, sample: Sample) {

@@ -26,6 +26,8 @@ const MINUTE: Duration = Duration::from_secs(60);
 pub struct IdleGaps {
     bins: Vec<u16>,
     beyond: u16,
+    /// Sum of `bins`, kept so that a decision does not add 240 numbers.
+    inside: u32,
 }
 
 impl IdleGaps {
@@ -48,14 +50,12 @@ impl IdleGaps {
             self.bins.iter_mut().for_each(|c| *c /= 2);
             self.beyond /= 2;
         }
+        self.inside = self.bins.iter().map(|&c| u32::from(c)).sum();
     }
 
     /// Samples in range, and beyond 4 hours.
     pub fn counts(&self) -> (u32, u32) {
-        (
-            self.bins.iter().map(|&c| u32::from(c)).sum(),
-            u32::from(self.beyond),
-        )
+        (self.inside, u32::from(self.beyond))
     }
 
     /// The gap below which `pct` percent of in-range samples fall (upper bin edge).

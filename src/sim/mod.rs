@@ -1,20 +1,242 @@
-//! The offline capacity-planning simulator (issue #5, in progress).
+//! The offline capacity-planning simulator.
 //!
-//! Present so far, each tested on its own:
-//! - [`station`]: one MCP server's replicas as a pool of concurrency slots
-//!   with a FIFO queue and a queue timeout, checked against queueing theory
-//!   ([`erlang`]: Erlang C within 5%, Little's law within 3%);
-//! - [`workload`]: a synthetic fleet calibrated to the Azure Functions 2019
-//!   trace (heavy-tailed rates, diurnal cycle, bursts, MCP sessions);
-//! - [`trace`]: replay inputs (events CSV, Azure per-minute counts) whose
-//!   errors name the file, line and field.
+//! `mcp-autoscaler simulate` runs the production [`crate::engine::decide`]
+//! on a virtual clock over a fleet of MCP servers and reports, per policy,
+//! cost, cold starts, latency, SLO violations and sessions cut.
 //!
-//! Still to come: the control loop (Prometheus lag, NATS push, KEDA polling
-//! and cooldown, the HPA through [`crate::engine::hpa`]) driving
-//! [`crate::engine::decide`], the report (JSON, Markdown, SVG) and the
-//! `simulate` command.
+//! ```text
+//! scenario.yaml ─▶ [scenario] ─▶ policies (+ [sweep]s), server model, control loop
+//!                      │
+//! workload ─▶ [workload] / [trace] ─▶ per-server arrivals
+//!                      │
+//!        per server × policy: [server] event loop
+//!          [station] (replicas × concurrency, FIFO queue, timeout)
+//!          [exporter] (Prometheus scrape + query lag)
+//!          engine::decide ◀─ NATS events (at once)
+//!          KEDA poll / push activation, cooldown; HPA via engine::hpa
+//!                      │
+//!        [run]: parallel over servers, merged in order ─▶ [stats]
+//!                      │
+//!        [report] (report.json, report.md) + [plot] (SVG)
+//! ```
+//!
+//! Correctness checks: [`station`] against Erlang C and Little's law, the
+//! whole loop against Erlang C with a fixed replica count, fast-forward
+//! against step-by-step, and golden reports for `simulations/`.
 
 pub mod erlang;
+pub mod exporter;
+pub mod plot;
+pub mod report;
+pub mod run;
+pub mod scenario;
+pub mod server;
 pub mod station;
+pub mod stats;
+pub mod sweep;
 pub mod trace;
 pub mod workload;
+
+use report::{PolicyReport, Report, ScenarioSummary};
+use run::{FleetSource, Options, ServerTimeline};
+use scenario::{PolicyRun, Scenario, ScenarioError, TraceFormat, TraceSource, Workload};
+use stats::Stats;
+use std::path::{Path, PathBuf};
+use trace::TraceError;
+
+/// Anything that stops a simulation.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// The scenario is unusable.
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+    /// The trace is unusable.
+    #[error(transparent)]
+    Trace(#[from] TraceError),
+    /// A command-line choice is unusable.
+    #[error("{0}")]
+    Usage(String),
+    /// A plot failed.
+    #[error(transparent)]
+    Plot(#[from] plot::PlotError),
+    /// The output could not be written.
+    #[error("writing {path}: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A validated simulation, ready to run.
+#[derive(Debug)]
+pub struct Plan {
+    /// The scenario.
+    pub scenario: Scenario,
+    /// Policies to run, in report order.
+    pub runs: Vec<PolicyRun>,
+    /// The fleet.
+    pub fleet: FleetSource,
+    /// Servers to plot over time.
+    pub plotted: Vec<usize>,
+}
+
+/// What a run produced.
+#[derive(Debug)]
+pub struct Output {
+    /// The report.
+    pub report: Report,
+    /// Per-policy statistics (latency histograms for the CDF plot).
+    pub stats: Vec<Stats>,
+    /// Plotted servers.
+    pub timelines: Vec<ServerTimeline>,
+}
+
+impl Plan {
+    /// Validates `scenario` (named `origin` in errors), keeps only the
+    /// policies in `only` when it is not empty, and loads the workload.
+    pub fn new(scenario: Scenario, origin: &str, only: &[String]) -> Result<Self, SimError> {
+        let runs = choose(&scenario, scenario.validate(origin)?, only)?;
+        let fleet = FleetSource::from_scenario(&scenario)?;
+        Self::with_fleet(scenario, runs, fleet)
+    }
+
+    /// Replays a trace with the default server model and every built-in
+    /// policy (or those in `only`); the duration is the trace's span.
+    pub fn from_trace(
+        file: &Path,
+        format: TraceFormat,
+        seed: u64,
+        only: &[String],
+    ) -> Result<Self, SimError> {
+        let fleet = FleetSource::from_trace(file, format, seed, f64::INFINITY)?;
+        let last = match &fleet {
+            FleetSource::Recorded { arrivals, .. } => arrivals
+                .iter()
+                .filter_map(|a| a.last().map(|x| x.t))
+                .fold(0.0, f64::max),
+            FleetSource::Synthetic { horizon, .. } => *horizon,
+        };
+        let minutes = (last / 60.0).floor() + 1.0;
+        let scenario = Scenario {
+            name: format!("trace replay of {}", file.display()),
+            seed,
+            duration: std::time::Duration::from_secs_f64(minutes.max(1.0) * 60.0),
+            workload: Workload::Trace(TraceSource {
+                file: file.to_owned(),
+                format,
+            }),
+            ..Scenario::default()
+        };
+        let runs = choose(
+            &scenario,
+            scenario.validate(&file.display().to_string())?,
+            only,
+        )?;
+        Self::with_fleet(scenario, runs, fleet)
+    }
+
+    fn with_fleet(
+        scenario: Scenario,
+        runs: Vec<PolicyRun>,
+        fleet: FleetSource,
+    ) -> Result<Self, SimError> {
+        if fleet.is_empty() {
+            return Err(SimError::Usage("the workload has no servers".into()));
+        }
+        let plotted = fleet
+            .pick_timelines(&scenario.timeline.servers, scenario.timeline.count)
+            .map_err(SimError::Usage)?;
+        Ok(Self {
+            scenario,
+            runs,
+            fleet,
+            plotted,
+        })
+    }
+
+    /// Runs every policy over the fleet.
+    pub fn run(&self, opts: Options) -> Output {
+        let out = run::simulate_fleet(&self.scenario, &self.runs, &self.fleet, &self.plotted, opts);
+        let requests = out.stats.first().map_or(0, |s| s.requests);
+        let price = self.scenario.cost_per_replica_hour;
+        let report = Report {
+            scenario: ScenarioSummary::new(&self.scenario, self.fleet.len(), requests),
+            policies: self
+                .runs
+                .iter()
+                .zip(&out.stats)
+                .map(|(r, s)| PolicyReport::new(r, s, price))
+                .collect(),
+        };
+        Output {
+            report,
+            stats: out.stats,
+            timelines: out.timelines,
+        }
+    }
+}
+
+/// Keeps the policies named in `only` (any known policy may be named).
+fn choose(
+    scenario: &Scenario,
+    runs: Vec<PolicyRun>,
+    only: &[String],
+) -> Result<Vec<PolicyRun>, SimError> {
+    if only.is_empty() {
+        return Ok(runs);
+    }
+    only.iter()
+        .map(|name| {
+            if let Some(r) = runs.iter().find(|r| &r.name == name) {
+                return Ok(r.clone());
+            }
+            let policy = scenario.named_policy(name).ok_or_else(|| {
+                let mut known: Vec<String> = runs.iter().map(|r| r.name.clone()).collect();
+                known.extend(scenario::all_builtin_policies());
+                known.dedup();
+                SimError::Usage(format!(
+                    "--policy {name}: no such policy; known: {}",
+                    known.join(", ")
+                ))
+            })?;
+            Ok(PolicyRun {
+                name: name.clone(),
+                policy,
+                wiring: scenario
+                    .wiring
+                    .get(name)
+                    .copied()
+                    .unwrap_or_else(|| scenario::Wiring::for_policy(name)),
+            })
+        })
+        .collect()
+}
+
+impl Output {
+    /// Writes `report.json`, `report.md` and the SVG plots into `dir`
+    /// (created if missing); returns the files written.
+    pub fn write(&self, dir: &Path) -> Result<Vec<PathBuf>, SimError> {
+        let io = |path: &Path| {
+            let path = path.to_owned();
+            move |source| SimError::Write { path, source }
+        };
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        let plots = plot::all(&self.report, &self.stats, &self.timelines)?;
+        let names: Vec<String> = plots.iter().map(|(n, _)| n.clone()).collect();
+        let mut files = vec![
+            ("report.json".to_owned(), self.report.to_json()),
+            ("report.md".to_owned(), self.report.to_markdown(&names)),
+        ];
+        files.extend(plots);
+        let mut written = Vec::new();
+        for (name, text) in files {
+            let path = dir.join(name);
+            std::fs::write(&path, text).map_err(io(&path))?;
+            written.push(path);
+        }
+        Ok(written)
+    }
+}

@@ -131,54 +131,63 @@ impl Synthetic {
             .collect()
     }
 
-    /// Generates `duration` of events with `seed`.
+    /// Generates `duration` of events with `seed`, the whole fleet at once
+    /// (small fleets and tests; the simulator asks per server).
     pub fn generate(&self, duration: Duration, seed: u64) -> Fleet {
         let rates = self.rates(seed);
         let horizon = duration.as_secs_f64();
-        let mut arrivals = Vec::new();
-        for (i, &rate) in rates.iter().enumerate() {
-            let mut rng = ChaCha8Rng::seed_from_u64(
-                seed ^ (0x9E37_79B9_7F4A_7C15_u64.wrapping_mul(i as u64 + 1)),
-            );
-            let sessions = rng.random::<f64>() < self.sessions.server_fraction;
-            let server = i as u32;
-            let bursts = self.bursts_for(&mut rng, horizon);
-            let phase = rng.random::<f64>() * TAU;
-            let shape = |t: f64| self.shape(t, phase, &bursts);
-            if sessions {
-                self.session_arrivals(&mut rng, server, rate, horizon, &shape, &mut arrivals);
-            } else {
-                poisson(&mut rng, rate, horizon, self.peak(), &shape, |t| {
-                    arrivals.push(Arrival {
-                        t,
-                        server,
-                        kind: EventKind::Request,
-                        session: None,
-                        service_s: None,
-                    });
-                });
-            }
-        }
+        let mut arrivals: Vec<Arrival> = (0..self.servers)
+            .flat_map(|i| self.server_arrivals(i, rates[i as usize], horizon, seed))
+            .collect();
         arrivals.sort_by(|a, b| a.t.total_cmp(&b.t).then(a.server.cmp(&b.server)));
         Fleet {
-            servers: (0..self.servers).map(|i| format!("mcp-{i}")).collect(),
+            servers: self.names(),
             arrivals,
         }
     }
 
-    /// The largest value [`Synthetic::shape`] can take.
-    fn peak(&self) -> f64 {
-        (1.0 + self.diurnal_amplitude.abs()) * self.bursts.factor.max(1.0)
+    /// Server names, `mcp-0` .. `mcp-{N-1}`.
+    pub fn names(&self) -> Vec<String> {
+        (0..self.servers).map(|i| format!("mcp-{i}")).collect()
     }
 
-    fn shape(&self, t: f64, phase: f64, bursts: &[(f64, f64)]) -> f64 {
-        let day = 1.0 + self.diurnal_amplitude * (TAU * t / 86_400.0 + phase).sin();
-        let burst = if bursts.iter().any(|&(a, b)| t >= a && t < b) {
-            self.bursts.factor
-        } else {
-            1.0
+    /// The events of server `server` (mean rate `rate`) over `[0, horizon)`
+    /// seconds, in time order. Depends only on `seed` and `server`.
+    pub fn server_arrivals(&self, server: u32, rate: f64, horizon: f64, seed: u64) -> Vec<Arrival> {
+        let mut rng = ChaCha8Rng::seed_from_u64(
+            seed ^ (0x9E37_79B9_7F4A_7C15_u64.wrapping_mul(u64::from(server) + 1)),
+        );
+        let sessions = rng.random::<f64>() < self.sessions.server_fraction;
+        let bursts = self.bursts_for(&mut rng, horizon);
+        let phase = rng.random::<f64>() * TAU;
+        let load = Modulation {
+            amplitude: self.diurnal_amplitude,
+            phase,
+            bursts: &bursts,
+            factor: self.bursts.factor,
+            horizon,
         };
-        day.max(0.0) * burst
+        let mut arrivals = Vec::new();
+        if sessions {
+            self.session_arrivals(&mut rng, server, rate, &load, &mut arrivals);
+        } else {
+            arrivals.extend(load.times(&mut rng, rate).into_iter().map(|t| Arrival {
+                t,
+                server,
+                kind: EventKind::Request,
+                session: None,
+                service_s: None,
+            }));
+            return arrivals;
+        }
+        // Opens sort before requests and closes after them at equal times.
+        let rank = |k: EventKind| match k {
+            EventKind::SessionOpen | EventKind::ConnectionOpen => 0,
+            EventKind::Request => 1,
+            EventKind::SessionClose | EventKind::ConnectionClose => 2,
+        };
+        arrivals.sort_unstable_by(|a, b| a.t.total_cmp(&b.t).then(rank(a.kind).cmp(&rank(b.kind))));
+        arrivals
     }
 
     fn bursts_for(&self, rng: &mut ChaCha8Rng, horizon: f64) -> Vec<(f64, f64)> {
@@ -187,10 +196,10 @@ impl Synthetic {
         poisson(
             rng,
             self.bursts.per_hour / 3600.0,
-            horizon,
+            (0.0, horizon),
             1.0,
             &|_| 1.0,
-            |t| out.push((t, t + len)),
+            &mut |t| out.push((t, t + len)),
         );
         out
     }
@@ -202,15 +211,12 @@ impl Synthetic {
         rng: &mut ChaCha8Rng,
         server: u32,
         rate: f64,
-        horizon: f64,
-        shape: &dyn Fn(f64) -> f64,
+        load: &Modulation<'_>,
         out: &mut Vec<Arrival>,
     ) {
+        let horizon = load.horizon;
         let per_session = self.sessions.requests.max(1.0);
-        let mut starts = Vec::new();
-        poisson(rng, rate / per_session, horizon, self.peak(), shape, |t| {
-            starts.push(t)
-        });
+        let starts = load.times(rng, rate / per_session);
         let length = Exp::new(1.0 / self.sessions.mean_duration.as_secs_f64().max(1.0))
             .expect("positive rate");
         let count = Exp::new(1.0 / per_session).expect("positive rate");
@@ -237,23 +243,83 @@ impl Synthetic {
     }
 }
 
-/// A non-homogeneous Poisson process on `[0, horizon)` with rate
+/// A server's load shape: a diurnal sine, and bursts during which the
+/// rate is `factor` times higher.
+struct Modulation<'a> {
+    amplitude: f64,
+    phase: f64,
+    bursts: &'a [(f64, f64)],
+    factor: f64,
+    horizon: f64,
+}
+
+impl Modulation<'_> {
+    fn day(&self, t: f64) -> f64 {
+        (1.0 + self.amplitude * (TAU * t / 86_400.0 + self.phase).sin()).max(0.0)
+    }
+
+    /// Arrivals at `base × day(t) × (factor during bursts)` on
+    /// `[0, horizon)`: the diurnal process plus, during each burst, a
+    /// superposed one at `(factor − 1)` times the rate, merged in. Thinning
+    /// only against the diurnal peak keeps the rejected draws few. Returns
+    /// the times in order.
+    fn times(&self, rng: &mut ChaCha8Rng, base: f64) -> Vec<f64> {
+        let peak = 1.0 + self.amplitude.abs();
+        let day = |t: f64| self.day(t);
+        let mut times = Vec::new();
+        poisson(rng, base, (0.0, self.horizon), peak, &day, &mut |t| {
+            times.push(t)
+        });
+        let extra = base * (self.factor - 1.0);
+        for &(a, b) in self.bursts {
+            let mut burst = Vec::new();
+            poisson(rng, extra, (a, b.min(self.horizon)), peak, &day, &mut |t| {
+                burst.push(t)
+            });
+            times = merge(times, &burst);
+        }
+        times
+    }
+}
+
+/// Two time-ordered lists as one.
+fn merge(a: Vec<f64>, b: &[f64]) -> Vec<f64> {
+    if b.is_empty() {
+        return a;
+    }
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        if a[i] <= b[j] {
+            out.push(a[i]);
+            i += 1;
+        } else {
+            out.push(b[j]);
+            j += 1;
+        }
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
+    out
+}
+
+/// A non-homogeneous Poisson process on `[from, to)` with rate
 /// `base × shape(t)`, `shape ≤ peak`, by thinning.
 fn poisson(
     rng: &mut ChaCha8Rng,
     base: f64,
-    horizon: f64,
+    (from, to): (f64, f64),
     peak: f64,
     shape: &dyn Fn(f64) -> f64,
-    mut emit: impl FnMut(f64),
+    emit: &mut dyn FnMut(f64),
 ) {
     let top = base * peak;
-    if !(top.is_finite() && top > 0.0) {
+    if !(top.is_finite() && top > 0.0) || from >= to {
         return;
     }
     let gap = Exp::new(top).expect("positive rate");
-    let mut t = gap.sample(rng);
-    while t < horizon {
+    let mut t = from + gap.sample(rng);
+    while t < to {
         if rng.random::<f64>() * peak < shape(t) {
             emit(t);
         }

@@ -84,7 +84,7 @@ fn sessions_open_before_their_requests_and_close_after() {
     let fleet = s.generate(Duration::from_secs(3600), 9);
     let mut open = std::collections::HashMap::new();
     for a in &fleet.arrivals {
-        let id = a.session.expect("every event is in a session");
+        let id = (a.server, a.session.expect("every event is in a session"));
         match a.kind {
             EventKind::SessionOpen => assert!(open.insert(id, a.t).is_none()),
             EventKind::Request => assert!(

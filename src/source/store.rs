@@ -139,14 +139,7 @@ impl Store {
             .polled_at = Some(at);
         let mut servers = self.write_servers();
         for entry in servers.values_mut() {
-            let busy = SignalKind::ALL
-                .iter()
-                .filter(|k| k.shows_activity())
-                .any(|k| entry.signals.get(*k).is_some_and(|s| s.value > 0.0));
-            if busy {
-                entry.signals.note_activity(at);
-                entry.signals.last_poll_activity = Some(at);
-            }
+            entry.signals.finish_poll(at);
             entry.notify();
         }
     }

@@ -1,0 +1,309 @@
+//! The report: `report.json` (for machines and golden tests) and
+//! `report.md` (for people). Both are deterministic for a seed: no wall
+//! clock, no host names.
+
+use super::scenario::{
+    Activation, Actuator, ControlLoop, PolicyRun, Scenario, ServerModel, Workload,
+};
+use super::stats::{Stats, ratio};
+use serde::{Deserialize, Serialize};
+use std::fmt::Write as _;
+
+/// The whole report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// What was simulated.
+    pub scenario: ScenarioSummary,
+    /// One entry per policy, in run order.
+    pub policies: Vec<PolicyReport>,
+}
+
+/// The scenario, as run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScenarioSummary {
+    /// Its name.
+    pub name: String,
+    /// Seed.
+    pub seed: u64,
+    /// Simulated seconds.
+    pub duration_s: f64,
+    /// Servers in the fleet.
+    pub servers: usize,
+    /// Requests in the workload.
+    pub requests: u64,
+    /// `synthetic` or the trace file's name and format.
+    pub workload: String,
+    /// Server model.
+    pub server: ServerModel,
+    /// Control-loop timing.
+    pub control: ControlLoop,
+    /// Latency objective (s).
+    pub slo_latency_s: f64,
+    /// Price of a replica-hour.
+    pub cost_per_replica_hour: f64,
+}
+
+/// One policy's results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PolicyReport {
+    /// Policy name.
+    pub name: String,
+    /// Sees NATS events.
+    pub events: bool,
+    /// How a server at zero is woken.
+    pub activation: Activation,
+    /// Who scales above zero.
+    pub actuator: Actuator,
+    /// Requests that arrived.
+    pub requests: u64,
+    /// Requests served.
+    pub served: u64,
+    /// ∫ replicas dt.
+    pub replica_seconds: f64,
+    /// replica_seconds / 3600.
+    pub replica_hours: f64,
+    /// replica_hours × price.
+    pub cost: f64,
+    /// Replica time with no request in service or queued.
+    pub idle_replica_seconds: f64,
+    /// idle / total replica time.
+    pub idle_ratio: f64,
+    /// Starts from zero replicas.
+    pub cold_starts: u64,
+    /// Requests that arrived while no replica was ready.
+    pub cold_start_requests: u64,
+    /// Latency (wait + service) quantiles of served requests.
+    pub latency_p50_s: f64,
+    /// p95.
+    pub latency_p95_s: f64,
+    /// p99.
+    pub latency_p99_s: f64,
+    /// Largest.
+    pub latency_max_s: f64,
+    /// Share of served requests that waited at all.
+    pub wait_probability: f64,
+    /// Mean wait of served requests.
+    pub mean_wait_s: f64,
+    /// (slower than the SLO + dropped) / requests.
+    pub slo_violation_ratio: f64,
+    /// Dropped after the queue timeout.
+    pub dropped: u64,
+    /// Still queued or in service at the end.
+    pub unfinished: u64,
+    /// Sessions opened.
+    pub sessions: u64,
+    /// Sessions cut by scale-in.
+    pub sessions_cut: u64,
+    /// Replica count changes.
+    pub scale_events: u64,
+    /// Most replicas one server had.
+    pub peak_replicas: u32,
+}
+
+impl PolicyReport {
+    /// The numbers of one policy.
+    pub fn new(run: &PolicyRun, s: &Stats, price: f64) -> Self {
+        let hours = s.replica_seconds / 3600.0;
+        Self {
+            name: run.name.clone(),
+            events: run.wiring.events,
+            activation: run.wiring.activation,
+            actuator: run.wiring.actuator,
+            requests: s.requests,
+            served: s.served,
+            replica_seconds: s.replica_seconds,
+            replica_hours: hours,
+            cost: hours * price,
+            idle_replica_seconds: s.idle_replica_seconds,
+            idle_ratio: if s.replica_seconds > 0.0 {
+                s.idle_replica_seconds / s.replica_seconds
+            } else {
+                0.0
+            },
+            cold_starts: s.cold_starts,
+            cold_start_requests: s.cold_start_requests,
+            latency_p50_s: s.latency_quantile_s(0.50),
+            latency_p95_s: s.latency_quantile_s(0.95),
+            latency_p99_s: s.latency_quantile_s(0.99),
+            latency_max_s: s.latency_quantile_s(1.0),
+            wait_probability: ratio(s.waited, s.served),
+            mean_wait_s: if s.served > 0 {
+                s.wait_sum_s / s.served as f64
+            } else {
+                0.0
+            },
+            slo_violation_ratio: s.slo_violation_ratio(),
+            dropped: s.dropped,
+            unfinished: s.unfinished,
+            sessions: s.sessions,
+            sessions_cut: s.sessions_cut,
+            scale_events: s.scale_events,
+            peak_replicas: s.peak_replicas,
+        }
+    }
+}
+
+impl ScenarioSummary {
+    /// The scenario as run on a fleet of `servers` with `requests`.
+    pub fn new(s: &Scenario, servers: usize, requests: u64) -> Self {
+        let workload = match &s.workload {
+            Workload::Synthetic(_) => "synthetic".to_owned(),
+            Workload::Trace(t) => format!(
+                "trace {} ({:?})",
+                t.file
+                    .file_name()
+                    .map_or_else(String::new, |f| f.to_string_lossy().into_owned()),
+                t.format
+            )
+            .to_lowercase(),
+        };
+        Self {
+            name: s.name.clone(),
+            seed: s.seed,
+            duration_s: s.duration.as_secs_f64(),
+            servers,
+            requests,
+            workload,
+            server: s.server,
+            control: s.control,
+            slo_latency_s: s.slo_latency.as_secs_f64(),
+            cost_per_replica_hour: s.cost_per_replica_hour,
+        }
+    }
+}
+
+impl Report {
+    /// Pretty JSON with a trailing newline.
+    pub fn to_json(&self) -> String {
+        let mut s =
+            serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
+        s.push('\n');
+        s
+    }
+
+    /// The Markdown report; `plots` are the SVG file names to embed.
+    pub fn to_markdown(&self, plots: &[String]) -> String {
+        let sc = &self.scenario;
+        let mut md = String::new();
+        let _ = writeln!(md, "# Capacity simulation: {}\n", sc.name);
+        let _ = writeln!(
+            md,
+            "{} servers, {} simulated, {} requests ({} workload), seed {}. \
+             SLO: a request is a violation if it takes longer than {} or is dropped.\n",
+            sc.servers,
+            humantime::format_duration(std::time::Duration::from_secs_f64(sc.duration_s)),
+            sc.requests,
+            sc.workload,
+            sc.seed,
+            secs(sc.slo_latency_s),
+        );
+        md.push_str("| policy | replica-hours | cost | idle | cold starts | cold-start requests | p50 | p95 | p99 | SLO violations | dropped | sessions cut | scale events |\n");
+        md.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        for p in &self.policies {
+            let _ = writeln!(
+                md,
+                "| {} | {:.1} | {:.2} | {:.0}% | {} | {} | {} | {} | {} | {:.3}% | {} | {} | {} |",
+                p.name,
+                p.replica_hours,
+                p.cost,
+                p.idle_ratio * 100.0,
+                p.cold_starts,
+                p.cold_start_requests,
+                secs(p.latency_p50_s),
+                secs(p.latency_p95_s),
+                secs(p.latency_p99_s),
+                p.slo_violation_ratio * 100.0,
+                p.dropped,
+                p.sessions_cut,
+                p.scale_events,
+            );
+        }
+        md.push('\n');
+        self.highlights(&mut md);
+        for plot in plots {
+            let _ = writeln!(md, "![{plot}]({plot})\n");
+        }
+        self.model_notes(&mut md);
+        md
+    }
+
+    fn highlights(&self, md: &mut String) {
+        let cheapest = self
+            .policies
+            .iter()
+            .min_by(|a, b| a.cost.total_cmp(&b.cost));
+        let best = self
+            .policies
+            .iter()
+            .min_by(|a, b| a.slo_violation_ratio.total_cmp(&b.slo_violation_ratio));
+        if let (Some(c), Some(b)) = (cheapest, best) {
+            let _ = writeln!(
+                md,
+                "Cheapest: **{}** ({:.1} replica-hours, {:.3}% SLO violations). \
+                 Fewest SLO violations: **{}** ({:.3}%, {:.1} replica-hours).\n",
+                c.name,
+                c.replica_hours,
+                c.slo_violation_ratio * 100.0,
+                b.name,
+                b.slo_violation_ratio * 100.0,
+                b.replica_hours
+            );
+        }
+    }
+
+    fn model_notes(&self, md: &mut String) {
+        let c = &self.scenario.control;
+        let s = &self.scenario.server;
+        let d = |x: std::time::Duration| humantime::format_duration(x).to_string();
+        let _ = writeln!(md, "## Model\n");
+        let _ = writeln!(
+            md,
+            "- Server: {} concurrent requests per replica, mean service time {} (cv {}), \
+             cold start {}, queue timeout {}.",
+            s.concurrency,
+            d(s.service_time),
+            s.service_cv,
+            d(s.cold_start),
+            d(s.queue_timeout)
+        );
+        let _ = writeln!(
+            md,
+            "- Prometheus scrapes every {} and the scaler queries every {} (rate window {}); \
+             NATS events reach the engine at once.",
+            d(c.scrape_interval),
+            d(c.query_interval),
+            d(c.rate_window)
+        );
+        let _ = writeln!(
+            md,
+            "- KEDA polls every {} with cooldownPeriod {}; the HPA syncs every {} with \
+             tolerance {} and a {} scale-down window; direct actuators tick every {}.\n",
+            d(c.polling_interval),
+            d(c.cooldown_period),
+            d(c.hpa_sync_period),
+            c.hpa_tolerance,
+            d(c.hpa_scale_down_window),
+            d(c.direct_period)
+        );
+        md.push_str("| policy | events | activation | actuator |\n|---|---|---|---|\n");
+        for p in &self.policies {
+            let _ = writeln!(
+                md,
+                "| {} | {} | {:?} | {:?} |",
+                p.name,
+                if p.events { "yes" } else { "no" },
+                p.activation,
+                p.actuator
+            );
+        }
+    }
+}
+
+/// Seconds for people: `850 ms`, `2.31 s`.
+fn secs(s: f64) -> String {
+    if s < 1.0 {
+        format!("{:.0} ms", s * 1000.0)
+    } else {
+        format!("{s:.2} s")
+    }
+}

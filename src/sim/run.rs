@@ -1,0 +1,284 @@
+//! Runs every policy over every server of a fleet, in parallel, with a
+//! deterministic result: servers are simulated in fixed chunks and the
+//! chunks' totals are merged in server order.
+
+use super::scenario::{PolicyRun, Scenario, TraceFormat, Workload};
+use super::server::{self, Setup};
+use super::stats::{Stats, Timeline};
+use super::trace::{self, TraceError};
+use super::workload::{Arrival, Synthetic};
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use std::borrow::Cow;
+use std::path::Path;
+
+/// Servers simulated one after another by one worker (fixes the merge order).
+const CHUNK: usize = 4;
+/// Points on a timeline plot.
+const TIMELINE_BUCKETS: usize = 720;
+
+/// Where each server's events come from.
+#[derive(Debug, Clone)]
+pub enum FleetSource {
+    /// Generated per server on demand (memory stays per server).
+    Synthetic {
+        /// The generator.
+        spec: Synthetic,
+        /// Each server's mean rate.
+        rates: Vec<f64>,
+        /// Seed.
+        seed: u64,
+        /// Simulated seconds.
+        horizon: f64,
+    },
+    /// A trace, split by server.
+    Recorded {
+        /// Server names.
+        names: Vec<String>,
+        /// Each server's events in time order.
+        arrivals: Vec<Vec<Arrival>>,
+    },
+}
+
+impl FleetSource {
+    /// The scenario's workload, reading its trace if it has one.
+    pub fn from_scenario(s: &Scenario) -> Result<Self, TraceError> {
+        let horizon = s.duration.as_secs_f64();
+        match &s.workload {
+            Workload::Synthetic(spec) => Ok(Self::Synthetic {
+                spec: *spec,
+                rates: spec.rates(s.seed),
+                seed: s.seed,
+                horizon,
+            }),
+            Workload::Trace(t) => Self::from_trace(&t.file, t.format, s.seed, horizon),
+        }
+    }
+
+    /// A trace file; events at or after `horizon` are left out.
+    pub fn from_trace(
+        file: &Path,
+        format: TraceFormat,
+        seed: u64,
+        horizon: f64,
+    ) -> Result<Self, TraceError> {
+        let origin = file.display().to_string();
+        let input = std::fs::File::open(file).map_err(|e| TraceError {
+            file: origin.clone(),
+            line: 0,
+            field: "file".into(),
+            message: format!("cannot open: {e}"),
+        })?;
+        let input = std::io::BufReader::new(input);
+        let fleet = match format {
+            TraceFormat::Events => trace::parse_events(input, &origin)?,
+            TraceFormat::Azure => trace::parse_azure(input, &origin, seed)?,
+        };
+        let mut arrivals = vec![Vec::new(); fleet.servers.len()];
+        for a in fleet.arrivals.into_iter().filter(|a| a.t < horizon) {
+            arrivals[a.server as usize].push(a);
+        }
+        Ok(Self::Recorded {
+            names: fleet.servers,
+            arrivals,
+        })
+    }
+
+    /// Number of servers.
+    pub fn len(&self) -> usize {
+        match self {
+            Self::Synthetic { rates, .. } => rates.len(),
+            Self::Recorded { names, .. } => names.len(),
+        }
+    }
+
+    /// Whether the fleet has no servers.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Server `i`'s name.
+    pub fn name(&self, i: usize) -> String {
+        match self {
+            Self::Synthetic { .. } => format!("mcp-{i}"),
+            Self::Recorded { names, .. } => names[i].clone(),
+        }
+    }
+
+    /// Server `i`'s expected load (for choosing whom to plot).
+    pub fn weight(&self, i: usize) -> f64 {
+        match self {
+            Self::Synthetic { rates, .. } => rates[i],
+            Self::Recorded { arrivals, .. } => arrivals[i].len() as f64,
+        }
+    }
+
+    /// Server `i`'s events.
+    pub fn arrivals(&self, i: usize) -> Cow<'_, [Arrival]> {
+        match self {
+            Self::Synthetic {
+                spec,
+                rates,
+                seed,
+                horizon,
+            } => Cow::Owned(spec.server_arrivals(i as u32, rates[i], *horizon, *seed)),
+            Self::Recorded { arrivals, .. } => Cow::Borrowed(&arrivals[i]),
+        }
+    }
+
+    /// Indices of the servers to plot: the named ones, else `count` spread
+    /// from the busiest to the least busy server that saw any load.
+    pub fn pick_timelines(&self, named: &[String], count: usize) -> Result<Vec<usize>, String> {
+        if !named.is_empty() {
+            return named
+                .iter()
+                .map(|n| {
+                    (0..self.len())
+                        .find(|&i| self.name(i) == *n)
+                        .ok_or_else(|| format!("timeline.servers: no server named `{n}`"))
+                })
+                .collect();
+        }
+        let mut busy: Vec<usize> = (0..self.len()).filter(|&i| self.weight(i) > 0.0).collect();
+        busy.sort_by(|&a, &b| self.weight(b).total_cmp(&self.weight(a)).then(a.cmp(&b)));
+        let n = busy.len();
+        let mut out: Vec<usize> = (0..count.min(n))
+            .map(|k| {
+                busy[if count > 1 {
+                    k * (n - 1) / (count - 1)
+                } else {
+                    0
+                }]
+            })
+            .collect();
+        out.dedup();
+        Ok(out)
+    }
+}
+
+/// How to run.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Jump over quiet stretches (always on, except to test it).
+    pub fast_forward: bool,
+    /// Show a progress bar on standard error (hidden when not a terminal).
+    pub progress: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            fast_forward: true,
+            progress: true,
+        }
+    }
+}
+
+/// One plotted server: its load and each policy's replicas.
+#[derive(Debug, Clone)]
+pub struct ServerTimeline {
+    /// Server name.
+    pub server: String,
+    /// One timeline per policy, in policy order.
+    pub per_policy: Vec<Timeline>,
+}
+
+/// Everything a run produced.
+#[derive(Debug)]
+pub struct Outcome {
+    /// Per policy, in the order given.
+    pub stats: Vec<Stats>,
+    /// Plotted servers.
+    pub timelines: Vec<ServerTimeline>,
+}
+
+/// One chunk's per-policy totals and the timelines of its plotted servers.
+type ChunkResult = (Vec<Stats>, Vec<(usize, Vec<Timeline>)>);
+
+/// Simulates `runs` over `fleet`.
+pub fn simulate_fleet(
+    scenario: &Scenario,
+    runs: &[PolicyRun],
+    fleet: &FleetSource,
+    plotted: &[usize],
+    opts: Options,
+) -> Outcome {
+    let setup = Setup {
+        scenario,
+        horizon: scenario.duration.as_secs_f64(),
+        fast_forward: opts.fast_forward,
+    };
+    let bar = progress_bar(fleet.len(), opts.progress);
+    let indices: Vec<usize> = (0..fleet.len()).collect();
+    let chunks: Vec<ChunkResult> = indices
+        .par_chunks(CHUNK)
+        .map(|chunk| {
+            let mut totals: Vec<Stats> = runs.iter().map(|_| Stats::default()).collect();
+            let mut lines = Vec::new();
+            for &i in chunk {
+                let arrivals = fleet.arrivals(i);
+                let plot = plotted.contains(&i).then_some(TIMELINE_BUCKETS);
+                let seed = server_seed(scenario.seed, i);
+                let tl: Vec<Timeline> = runs
+                    .iter()
+                    .zip(&mut totals)
+                    .filter_map(|(run, stats)| {
+                        server::simulate(setup, run, &arrivals, seed, stats, plot)
+                    })
+                    .collect();
+                if plot.is_some() {
+                    lines.push((i, tl));
+                }
+                bar.inc(1);
+            }
+            (totals, lines)
+        })
+        .collect();
+    bar.finish_and_clear();
+    merge(runs.len(), chunks, fleet, plotted)
+}
+
+fn merge(
+    policies: usize,
+    chunks: Vec<ChunkResult>,
+    fleet: &FleetSource,
+    plotted: &[usize],
+) -> Outcome {
+    let mut stats: Vec<Stats> = (0..policies).map(|_| Stats::default()).collect();
+    let mut found = Vec::new();
+    for (totals, lines) in chunks {
+        for (all, part) in stats.iter_mut().zip(&totals) {
+            all.merge(part);
+        }
+        found.extend(lines);
+    }
+    let timelines = plotted
+        .iter()
+        .filter_map(|&i| {
+            let (_, per_policy) = found.iter().find(|(j, _)| *j == i)?;
+            Some(ServerTimeline {
+                server: fleet.name(i),
+                per_policy: per_policy.clone(),
+            })
+        })
+        .collect();
+    Outcome { stats, timelines }
+}
+
+/// Each server's own seed for phases and service times.
+fn server_seed(seed: u64, server: usize) -> u64 {
+    seed.rotate_left(17) ^ (0xD1B5_4A32_D192_ED03_u64.wrapping_mul(server as u64 + 1))
+}
+
+fn progress_bar(len: usize, show: bool) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len as u64);
+    if let Ok(style) = ProgressStyle::with_template(
+        "{spinner} simulating [{bar:30}] {pos}/{len} servers, {elapsed} elapsed, ~{eta} left",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}

@@ -1,0 +1,124 @@
+use super::*;
+
+fn parse(yaml: &str) -> Result<Scenario, ScenarioError> {
+    Scenario::from_yaml(yaml, "s.yaml")
+}
+
+#[test]
+fn the_builtin_scenario_parses_and_validates_with_every_builtin_policy() {
+    let s = Scenario::builtin();
+    let runs = s.validate("<built-in>").expect("valid");
+    let names: Vec<&str> = runs.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "default",
+            "hpa",
+            "keda-prometheus",
+            "keep-alive-10m",
+            "infra-plan-rule",
+            "knative-kpa"
+        ]
+    );
+}
+
+#[test]
+fn an_unknown_field_is_named_with_its_line_and_column() {
+    let err = parse("name: x\nserver:\n  concurency: 4\n")
+        .expect_err("unknown")
+        .to_string();
+    assert!(err.starts_with("s.yaml:"), "{err}");
+    assert!(err.contains("concurency"), "{err}");
+    assert!(err.contains("line 3"), "{err}");
+}
+
+#[test]
+fn each_out_of_range_value_names_its_full_field_path() {
+    let cases = [
+        ("server: { concurrency: 0 }", "server.concurrency"),
+        ("duration: 10s", "duration"),
+        ("control: { rate_window: 15s }", "control.rate_window"),
+        ("control: { hpa_tolerance: 1.5 }", "control.hpa_tolerance"),
+        ("cost_per_replica_hour: -1", "cost_per_replica_hour"),
+        (
+            "workload: { synthetic: { servers: 0 } }",
+            "workload.synthetic.servers",
+        ),
+        ("policies: [nope]", "policies[0]"),
+        ("policies: [default, default]", "policies"),
+        (
+            "wiring: { nope: { events: true, activation: push, actuator: hpa } }",
+            "wiring.nope",
+        ),
+        (
+            "define: { mine: { max_replicas: 0 } }\npolicies: [mine]",
+            "define.mine.max_replicas",
+        ),
+        (
+            "sweeps: [{ policy: nope, vary: { idle_window: [1m] } }]",
+            "sweeps[0].policy",
+        ),
+        (
+            "sweeps: [{ policy: default, vary: { idle_windw: [1m] } }]",
+            "sweeps[0].vary.idle_windw",
+        ),
+    ];
+    for (yaml, field) in cases {
+        let s = parse(yaml).unwrap_or_else(|e| panic!("{yaml}: {e}"));
+        match s.validate("s.yaml") {
+            Err(ScenarioError::Invalid {
+                field: f, origin, ..
+            }) => {
+                assert_eq!(f, field, "{yaml}");
+                assert_eq!(origin, "s.yaml");
+            }
+            other => panic!("{yaml}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn defined_policies_and_sweeps_join_the_run_with_their_wiring() {
+    let s = parse(
+        "policies: [default, mine]\n\
+         define: { mine: { idle_window: 2m } }\n\
+         wiring: { mine: { events: false, activation: poll, actuator: hpa } }\n\
+         sweeps: [{ policy: mine, vary: { idle_window: [1m, 3m] } }]\n",
+    )
+    .expect("parses");
+    let runs = s.validate("s.yaml").expect("valid");
+    let names: Vec<&str> = runs.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "default",
+            "mine",
+            "mine{idle_window=1m}",
+            "mine{idle_window=3m}"
+        ]
+    );
+    assert_eq!(runs[1].policy.idle_window, Duration::from_secs(120));
+    assert_eq!(runs[1].wiring.activation, Activation::Poll);
+    assert_eq!(
+        runs[3].wiring.activation,
+        Activation::Poll,
+        "a sweep keeps its base's wiring"
+    );
+    assert_eq!(runs[0].wiring, Wiring::for_policy("default"));
+}
+
+#[test]
+fn a_trace_path_is_relative_to_the_scenario_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("s.yaml");
+    std::fs::write(
+        &path,
+        "workload: { trace: { file: t.csv, format: events } }\n",
+    )
+    .expect("write");
+    let s = Scenario::load(&path).expect("loads");
+    match s.workload {
+        Workload::Trace(t) => assert_eq!(t.file, dir.path().join("t.csv")),
+        Workload::Synthetic(_) => panic!("trace expected"),
+    }
+}

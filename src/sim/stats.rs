@@ -1,0 +1,172 @@
+//! What one policy did to one server (and, merged, to the fleet).
+
+use hdrhistogram::Histogram;
+
+/// Latencies are recorded in microseconds, 3 significant digits, up to 1 day.
+const LATENCY_MAX_US: u64 = 86_400_000_000;
+
+/// Counters and integrals of one simulated run. Merging is exact and in a
+/// fixed order, so the same seed gives the same report.
+#[derive(Debug, Clone)]
+pub struct Stats {
+    /// Requests that arrived.
+    pub requests: u64,
+    /// Requests served.
+    pub served: u64,
+    /// Requests dropped after the queue timeout.
+    pub dropped: u64,
+    /// Requests still in the system at the end (neither served nor dropped).
+    pub unfinished: u64,
+    /// Requests that arrived while no replica was ready.
+    pub cold_start_requests: u64,
+    /// Served requests slower than the SLO.
+    pub slow: u64,
+    /// Served requests that waited at all.
+    pub waited: u64,
+    /// Sum of waits of served requests (s).
+    pub wait_sum_s: f64,
+    /// Starts from zero replicas.
+    pub cold_starts: u64,
+    /// Changes of the replica count.
+    pub scale_events: u64,
+    /// ∫ replicas dt (pods count from creation).
+    pub replica_seconds: f64,
+    /// ∫ replicas dt while no request was in service or queued.
+    pub idle_replica_seconds: f64,
+    /// Most replicas at once.
+    pub peak_replicas: u32,
+    /// Sessions opened.
+    pub sessions: u64,
+    /// Sessions whose replica was removed under them.
+    pub sessions_cut: u64,
+    /// Engine decisions made.
+    pub decisions: u64,
+    /// Latency (wait + service) of served requests, µs.
+    pub latency_us: Histogram<u64>,
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Self {
+            requests: 0,
+            served: 0,
+            dropped: 0,
+            unfinished: 0,
+            cold_start_requests: 0,
+            slow: 0,
+            waited: 0,
+            wait_sum_s: 0.0,
+            cold_starts: 0,
+            scale_events: 0,
+            replica_seconds: 0.0,
+            idle_replica_seconds: 0.0,
+            peak_replicas: 0,
+            sessions: 0,
+            sessions_cut: 0,
+            decisions: 0,
+            latency_us: Histogram::new_with_max(LATENCY_MAX_US, 3).expect("valid histogram bounds"),
+        }
+    }
+}
+
+impl Stats {
+    /// Records a served request.
+    pub fn served(&mut self, wait: f64, service: f64, slo: f64) {
+        self.served += 1;
+        let latency = wait + service;
+        if wait > 0.0 {
+            self.waited += 1;
+            self.wait_sum_s += wait;
+        }
+        if latency > slo {
+            self.slow += 1;
+        }
+        let us = (latency * 1e6).round().clamp(1.0, LATENCY_MAX_US as f64) as u64;
+        self.latency_us.saturating_record(us);
+    }
+
+    /// Adds `other` into `self`.
+    pub fn merge(&mut self, other: &Stats) {
+        self.requests += other.requests;
+        self.served += other.served;
+        self.dropped += other.dropped;
+        self.unfinished += other.unfinished;
+        self.cold_start_requests += other.cold_start_requests;
+        self.slow += other.slow;
+        self.waited += other.waited;
+        self.wait_sum_s += other.wait_sum_s;
+        self.cold_starts += other.cold_starts;
+        self.scale_events += other.scale_events;
+        self.replica_seconds += other.replica_seconds;
+        self.idle_replica_seconds += other.idle_replica_seconds;
+        self.peak_replicas = self.peak_replicas.max(other.peak_replicas);
+        self.sessions += other.sessions;
+        self.sessions_cut += other.sessions_cut;
+        self.decisions += other.decisions;
+        // Same bounds on both sides: adding cannot fail.
+        let _ = self.latency_us.add(&other.latency_us);
+    }
+
+    /// Latency quantile in seconds (0 when nothing was served).
+    pub fn latency_quantile_s(&self, q: f64) -> f64 {
+        if self.latency_us.is_empty() {
+            return 0.0;
+        }
+        self.latency_us.value_at_quantile(q) as f64 / 1e6
+    }
+
+    /// Share of requests that were slower than the SLO or dropped.
+    pub fn slo_violation_ratio(&self) -> f64 {
+        ratio(self.slow + self.dropped, self.requests)
+    }
+}
+
+/// `a / b`, 0 when `b` is 0.
+pub fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 { 0.0 } else { a as f64 / b as f64 }
+}
+
+/// Load and replicas of one server over time, in fixed buckets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timeline {
+    /// Bucket width in seconds.
+    pub bucket_s: f64,
+    /// Requests arriving in each bucket.
+    pub requests: Vec<u32>,
+    /// Most replicas (pods, ready or not) in each bucket.
+    pub replicas: Vec<u32>,
+}
+
+impl Timeline {
+    /// Empty buckets covering `horizon` seconds.
+    pub fn new(horizon: f64, buckets: usize) -> Self {
+        let n = buckets.max(1);
+        Self {
+            bucket_s: horizon / n as f64,
+            requests: vec![0; n],
+            replicas: vec![0; n],
+        }
+    }
+
+    fn index(&self, t: f64) -> usize {
+        ((t / self.bucket_s) as usize).min(self.requests.len() - 1)
+    }
+
+    /// A request at `t`.
+    pub fn request(&mut self, t: f64) {
+        let i = self.index(t);
+        self.requests[i] += 1;
+    }
+
+    /// `replicas` held over `[from, to)`.
+    pub fn replicas(&mut self, from: f64, to: f64, replicas: u32) {
+        if replicas == 0 {
+            return;
+        }
+        let a = self.index(from);
+        let b = if to > from { self.index(to - 1e-9) } else { a };
+        for r in &mut self.replicas[a..=b] {
+            *r = (*r).max(replicas);
+        }
+    }
+}

@@ -1,0 +1,260 @@
+//! The simulator end to end: golden reports for every scenario in
+//! `simulations/`, determinism, and the `simulate` command line.
+//!
+//! `UPDATE_GOLDEN=1 cargo test --test simulate` rewrites the golden files
+//! after an intended change; review the diff of `report.md` before
+//! committing it.
+
+use mcp_autoscaler::sim::Plan;
+use mcp_autoscaler::sim::run::Options;
+use mcp_autoscaler::sim::scenario::Scenario;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const QUIET: Options = Options {
+    fast_forward: true,
+    progress: false,
+};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn plan(file: &Path) -> Plan {
+    let scenario = Scenario::load(file).unwrap_or_else(|e| panic!("{e}"));
+    Plan::new(scenario, &file.display().to_string(), &[]).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn scenarios() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("simulations"))
+        .expect("simulations/")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        // The built-in scenario is the `simulate` default; it is checked by
+        // the command-line test below.
+        .filter(|p| p.file_stem().is_some_and(|s| s != "builtin"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn every_scenario_matches_its_golden_report() {
+    let files = scenarios();
+    assert!(files.len() >= 4, "{files:?}");
+    let mut failures = Vec::new();
+    for file in files {
+        let stem = file
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let dir = root().join("simulations/golden").join(&stem);
+        let out = plan(&file).run(QUIET);
+        let json = out.report.to_json();
+        if std::env::var_os("UPDATE_GOLDEN").is_some() {
+            std::fs::create_dir_all(&dir).expect("golden dir");
+            std::fs::write(dir.join("report.json"), &json).expect("write");
+            std::fs::write(dir.join("report.md"), out.report.to_markdown(&[])).expect("write");
+            continue;
+        }
+        let golden = std::fs::read_to_string(dir.join("report.json"))
+            .unwrap_or_else(|e| panic!("{}: {e} (run with UPDATE_GOLDEN=1)", dir.display()));
+        if golden != json {
+            let first = golden
+                .lines()
+                .zip(json.lines())
+                .enumerate()
+                .find(|(_, (a, b))| a != b)
+                .map(|(i, (a, b))| format!("line {}: golden `{a}`, now `{b}`", i + 1))
+                .unwrap_or_else(|| "length differs".into());
+            failures.push(format!("{stem}: {first}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "reports changed:\n{}",
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn the_same_seed_gives_identical_json_and_another_seed_does_not() {
+    let file = root().join("simulations/small-fleet.yaml");
+    let p = plan(&file);
+    let a = p.run(QUIET).report.to_json();
+    let b = p.run(QUIET).report.to_json();
+    assert_eq!(a, b);
+    let mut other = Scenario::load(&file).expect("loads");
+    other.seed += 1;
+    let c = Plan::new(other, "x", &[])
+        .expect("plan")
+        .run(QUIET)
+        .report
+        .to_json();
+    assert_ne!(a, c);
+}
+
+#[test]
+fn the_report_has_every_required_key_for_every_policy() {
+    let out = plan(&root().join("simulations/small-fleet.yaml")).run(QUIET);
+    let json: serde_json::Value = serde_json::from_str(&out.report.to_json()).expect("json");
+    let policies = json["policies"].as_array().expect("policies array");
+    let names: Vec<&str> = policies.iter().filter_map(|p| p["name"].as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "default",
+            "hpa",
+            "keda-prometheus",
+            "keep-alive-10m",
+            "infra-plan-rule",
+            "knative-kpa"
+        ]
+    );
+    for p in policies {
+        for key in [
+            "name",
+            "requests",
+            "replica_seconds",
+            "idle_replica_seconds",
+            "cold_starts",
+            "latency_p50_s",
+            "latency_p95_s",
+            "latency_p99_s",
+            "slo_violation_ratio",
+            "dropped",
+            "sessions_cut",
+            "scale_events",
+        ] {
+            assert!(!p[key].is_null(), "{key} missing in {p}");
+        }
+        assert!(p["requests"].as_u64() > Some(0));
+        let rs = p["replica_seconds"].as_f64().unwrap_or(-1.0);
+        let idle = p["idle_replica_seconds"].as_f64().unwrap_or(-1.0);
+        assert!(rs > 0.0 && idle >= 0.0 && idle <= rs, "{p}");
+        let (p50, p95, p99) = (
+            p["latency_p50_s"].as_f64().unwrap_or(0.0),
+            p["latency_p95_s"].as_f64().unwrap_or(0.0),
+            p["latency_p99_s"].as_f64().unwrap_or(0.0),
+        );
+        assert!(0.0 < p50 && p50 <= p95 && p95 <= p99, "{p}");
+    }
+    // Every policy sees the same workload.
+    let first = policies[0]["requests"].as_u64();
+    assert!(policies.iter().all(|p| p["requests"].as_u64() == first));
+}
+
+fn simulate(args: &[&str], out: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_mcp-autoscaler"))
+        .arg("simulate")
+        .args(args)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .expect("runs")
+}
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn simulate_with_no_scenario_runs_the_builtin_one_and_writes_the_report() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let o = simulate(&["--policy", "knative-kpa"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("| knative-kpa |"), "{stdout}");
+    for f in [
+        "report.json",
+        "report.md",
+        "cost_vs_slo.svg",
+        "latency_cdf.svg",
+    ] {
+        let text =
+            std::fs::read_to_string(dir.path().join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+        assert!(!text.is_empty(), "{f}");
+        if f.ends_with(".svg") {
+            assert!(text.starts_with("<svg"), "{f}");
+        }
+    }
+    let timelines = std::fs::read_dir(dir.path())
+        .expect("out dir")
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.file_name().to_string_lossy().starts_with("timeline_"))
+        })
+        .count();
+    assert_eq!(timelines, 3);
+}
+
+#[test]
+fn a_trace_replays_with_every_builtin_policy_and_no_scenario_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let trace = root().join("simulations/traces/events-sample.csv");
+    let trace = trace.to_string_lossy();
+    let o = simulate(
+        &["--trace", &trace, "--format", "events", "--seed", "9"],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("report.json")).expect("report.json"),
+    )
+    .expect("json");
+    assert_eq!(json["policies"].as_array().map(Vec::len), Some(6));
+    assert_eq!(json["scenario"]["seed"].as_u64(), Some(9));
+    assert_eq!(json["scenario"]["servers"].as_u64(), Some(6));
+    assert_eq!(
+        json["scenario"]["duration_s"].as_f64(),
+        Some(3.0 * 3600.0),
+        "the trace's span, in whole minutes"
+    );
+}
+
+#[test]
+fn bad_input_is_one_error_naming_the_file_line_and_field() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let csv = dir.path().join("bad.csv");
+    std::fs::write(
+        &csv,
+        "time_s,server,kind,session,service_s\n1.0,a,request,,\n2.0,a,reqest,,\n",
+    )
+    .expect("write");
+    let yaml = dir.path().join("bad.yaml");
+    std::fs::write(&yaml, "name: x\ncontrol:\n  polling_intervall: 30s\n").expect("write");
+    let cases: Vec<(Vec<String>, Vec<String>)> = vec![
+        (
+            vec![
+                "--trace".into(),
+                csv.display().to_string(),
+                "--format".into(),
+                "events".into(),
+            ],
+            vec![format!("{}:3: kind:", csv.display()), "reqest".into()],
+        ),
+        (
+            vec![yaml.display().to_string()],
+            vec![
+                yaml.display().to_string(),
+                "line 3".into(),
+                "polling_intervall".into(),
+            ],
+        ),
+        (
+            vec!["--policy".into(), "nope".into()],
+            vec!["--policy nope".into(), "known: ".into()],
+        ),
+    ];
+    for (args, wanted) in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = simulate(&args, &dir.path().join("out"));
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let err = stderr(&o);
+        assert!(err.starts_with("error: "), "{err}");
+        for w in wanted {
+            assert!(err.contains(&w), "{args:?}: `{w}` not in {err}");
+        }
+        assert!(!dir.path().join("out/report.json").exists());
+    }
+}
