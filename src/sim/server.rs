@@ -61,14 +61,15 @@ pub struct Setup<'a> {
     pub fast_forward: bool,
 }
 
-/// A periodic tick at `phase + k × period`, computed afresh each time so
-/// that jumping ahead lands on exactly the same instants.
+/// A periodic tick at `phase + k × period`, computed afresh from `k` (not
+/// accumulated) so that jumping ahead lands on exactly the same instants.
 #[derive(Debug, Clone, Copy)]
 struct Schedule {
     phase: f64,
     period: f64,
     k: u64,
-    on: bool,
+    /// The next tick (infinite when off).
+    at: f64,
 }
 
 impl Schedule {
@@ -77,34 +78,57 @@ impl Schedule {
             phase,
             period,
             k: 0,
-            on: true,
+            at: phase,
         }
     }
     /// The same ticks, or none at all.
     fn only_if(self, on: bool) -> Self {
-        Self { on, ..self }
-    }
-    fn next(&self) -> f64 {
-        if self.on {
-            self.phase + self.k as f64 * self.period
+        if on {
+            self
         } else {
-            f64::INFINITY
+            Self {
+                at: f64::INFINITY,
+                ..self
+            }
         }
     }
+    fn next(&self) -> f64 {
+        self.at
+    }
     fn due(&self, now: f64) -> bool {
-        self.next() <= now
+        self.at <= now
     }
     fn advance(&mut self) {
-        self.k += 1;
+        self.set(self.k + 1);
+    }
+    fn set(&mut self, k: u64) {
+        if self.at.is_finite() {
+            self.k = k;
+            self.at = self.phase + k as f64 * self.period;
+        }
     }
     /// Skips ticks so that the first one left is the last at or before
     /// `before - keep`.
     fn skip_to(&mut self, before: f64, keep: f64) {
         let target = before - keep - self.phase;
         if target > 0.0 {
-            self.k = self.k.max((target / self.period).floor() as u64);
+            let k = (target / self.period).floor() as u64;
+            if k > self.k {
+                self.set(k);
+            }
         }
     }
+}
+
+/// The smallest of `times` (none is NaN).
+fn earliest(times: &[f64]) -> f64 {
+    let mut m = f64::INFINITY;
+    for &t in times {
+        if t < m {
+            m = t;
+        }
+    }
+    m
 }
 
 /// Service times for requests that do not carry their own.
@@ -287,7 +311,7 @@ impl<'a> Sim<'a> {
 
     fn next_time(&self, next_arrival: f64) -> f64 {
         let t = &self.ticks;
-        [
+        earliest(&[
             next_arrival,
             self.station.next_event().unwrap_or(f64::INFINITY),
             self.starting.front().copied().unwrap_or(f64::INFINITY),
@@ -297,9 +321,7 @@ impl<'a> Sim<'a> {
             t.sync.next(),
             t.direct.next(),
             self.reevaluate.unwrap_or(f64::INFINITY),
-        ]
-        .into_iter()
-        .fold(f64::INFINITY, f64::min)
+        ])
     }
 
     /// Replica time and the timeline from `self.now` to `t`.
