@@ -34,7 +34,10 @@ fn time(servers: u32, hours: u64) -> (f64, u64) {
         progress: false,
         ..Options::default()
     });
-    (started.elapsed().as_secs_f64(), out.report.scenario.requests)
+    (
+        started.elapsed().as_secs_f64(),
+        out.report.scenario.requests,
+    )
 }
 
 fn row(servers: u32, hours: u64) {

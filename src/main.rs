@@ -138,10 +138,15 @@ fn simulate(args: &SimulateArgs) -> anyhow::Result<()> {
         }
     };
     eprintln!(
-        "simulating {} servers x {} under {} policies (seed {})",
+        "simulating {} servers x {} under {} {} (seed {})",
         plan.fleet.len(),
         humantime::format_duration(plan.scenario.duration),
         plan.runs.len(),
+        if plan.runs.len() == 1 {
+            "policy"
+        } else {
+            "policies"
+        },
         plan.scenario.seed
     );
     let output = plan.run(Options {

@@ -79,7 +79,9 @@ impl IdleGaps {
         }
         let rank = (f64::from(total) * pct / 100.0).ceil().max(1.0);
         // The first bin whose running sum reaches the rank.
-        let minute = self.cumulative.partition_point(|&seen| f64::from(seen) < rank);
+        let minute = self
+            .cumulative
+            .partition_point(|&seen| f64::from(seen) < rank);
         Some(MINUTE * (minute.min(BINS - 1) as u32 + 1))
     }
 }

@@ -161,14 +161,13 @@ impl Plan {
     pub fn run(&self, opts: Options) -> Output {
         let out = run::simulate_fleet(&self.scenario, &self.runs, &self.fleet, &self.plotted, opts);
         let requests = out.stats.first().map_or(0, |s| s.requests);
-        let price = self.scenario.cost_per_replica_hour;
         let report = Report {
             scenario: ScenarioSummary::new(&self.scenario, self.fleet.len(), requests),
             policies: self
                 .runs
                 .iter()
                 .zip(&out.stats)
-                .map(|(r, s)| PolicyReport::new(r, s, price))
+                .map(|(r, s)| PolicyReport::new(r, s, &self.scenario))
                 .collect(),
         };
         Output {

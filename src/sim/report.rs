@@ -54,6 +54,10 @@ pub struct PolicyReport {
     pub activation: Activation,
     /// Who scales above zero.
     pub actuator: Actuator,
+    /// KEDA `cooldownPeriod` used (s).
+    pub cooldown_period_s: f64,
+    /// HPA scale-down stabilisation window used (s).
+    pub hpa_scale_down_window_s: f64,
     /// Requests that arrived.
     pub requests: u64,
     /// Requests served.
@@ -102,13 +106,21 @@ pub struct PolicyReport {
 
 impl PolicyReport {
     /// The numbers of one policy.
-    pub fn new(run: &PolicyRun, s: &Stats, price: f64) -> Self {
+    pub fn new(run: &PolicyRun, s: &Stats, scenario: &Scenario) -> Self {
         let hours = s.replica_seconds / 3600.0;
+        let price = scenario.cost_per_replica_hour;
+        let w = &run.wiring;
+        let c = &scenario.control;
         Self {
             name: run.name.clone(),
-            events: run.wiring.events,
-            activation: run.wiring.activation,
-            actuator: run.wiring.actuator,
+            events: w.events,
+            activation: w.activation,
+            actuator: w.actuator,
+            cooldown_period_s: w.cooldown_period.unwrap_or(c.cooldown_period).as_secs_f64(),
+            hpa_scale_down_window_s: w
+                .hpa_scale_down_window
+                .unwrap_or(c.hpa_scale_down_window)
+                .as_secs_f64(),
             requests: s.requests,
             served: s.served,
             replica_seconds: s.replica_seconds,
@@ -276,24 +288,32 @@ impl Report {
         );
         let _ = writeln!(
             md,
-            "- KEDA polls every {} with cooldownPeriod {}; the HPA syncs every {} with \
-             tolerance {} and a {} scale-down window; direct actuators tick every {}.\n",
+            "- KEDA polls every {}; the HPA syncs every {} with tolerance {}; direct \
+             actuators tick every {}. Per policy:\n",
             d(c.polling_interval),
-            d(c.cooldown_period),
             d(c.hpa_sync_period),
             c.hpa_tolerance,
-            d(c.hpa_scale_down_window),
             d(c.direct_period)
         );
-        md.push_str("| policy | events | activation | actuator |\n|---|---|---|---|\n");
+        md.push_str(
+            "| policy | NATS events | wake | actuator | KEDA cooldown | HPA scale-down window |\n",
+        );
+        md.push_str("|---|---|---|---|---:|---:|\n");
         for p in &self.policies {
+            let (cooldown, window) = match p.actuator {
+                Actuator::Hpa => (
+                    format!("{} s", p.cooldown_period_s),
+                    format!("{} s", p.hpa_scale_down_window_s),
+                ),
+                Actuator::Direct => ("n/a".to_owned(), "n/a".to_owned()),
+            };
             let _ = writeln!(
                 md,
-                "| {} | {} | {:?} | {:?} |",
+                "| {} | {} | {:?} | {:?} | {cooldown} | {window} |",
                 p.name,
                 if p.events { "yes" } else { "no" },
                 p.activation,
-                p.actuator
+                p.actuator,
             );
         }
     }

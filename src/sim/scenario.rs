@@ -221,12 +221,13 @@ impl Default for ControlLoop {
 }
 
 impl ControlLoop {
-    /// The HPA behaviour these settings describe (rate policies:
+    /// The HPA behaviour these settings describe, with a policy's own
+    /// scale-down window if its wiring sets one (rate policies:
     /// Kubernetes' defaults).
-    pub fn hpa_behavior(&self) -> Behavior {
+    pub fn hpa_behavior(&self, scale_down_window: Option<Duration>) -> Behavior {
         Behavior {
             tolerance: self.hpa_tolerance,
-            scale_down_window: self.hpa_scale_down_window,
+            scale_down_window: scale_down_window.unwrap_or(self.hpa_scale_down_window),
             ..Behavior::hpa_default()
         }
     }
@@ -266,28 +267,35 @@ pub struct Wiring {
     /// KEDA `cooldownPeriod` for this policy (default: `control`'s).
     #[serde(default, with = "humantime_serde")]
     pub cooldown_period: Option<Duration>,
+    /// The HPA's scale-down stabilisation window for this policy (default:
+    /// `control`'s).
+    #[serde(default, with = "humantime_serde")]
+    pub hpa_scale_down_window: Option<Duration>,
 }
 
 impl Wiring {
     /// How each built-in policy is deployed: ours and keep-alive use events
-    /// and push, and leave idleness to the engine's window (KEDA
-    /// `cooldownPeriod: 0`, as in `deploy/examples`); the HPA,
+    /// and push, and leave idleness and scale-down waits to the engine (KEDA
+    /// `cooldownPeriod: 0` and an HPA scale-down window of 0, as in
+    /// `deploy/examples`); the HPA,
     /// KEDA-Prometheus and the plan's rule poll Prometheus with KEDA's
     /// default cooldown; the Knative KPA hears requests through its
     /// activator and scales directly.
     pub fn for_policy(name: &str) -> Self {
-        let (events, activation, actuator, cooldown_period) = match name {
+        let (events, activation, actuator, ours) = match name {
             "hpa" | "keda-prometheus" | "infra-plan-rule" => {
-                (false, Activation::Poll, Actuator::Hpa, None)
+                (false, Activation::Poll, Actuator::Hpa, false)
             }
-            "knative-kpa" => (true, Activation::Push, Actuator::Direct, None),
-            _ => (true, Activation::Push, Actuator::Hpa, Some(Duration::ZERO)),
+            "knative-kpa" => (true, Activation::Push, Actuator::Direct, false),
+            _ => (true, Activation::Push, Actuator::Hpa, true),
         };
+        let zero = ours.then_some(Duration::ZERO);
         Self {
             events,
             activation,
             actuator,
-            cooldown_period,
+            cooldown_period: zero,
+            hpa_scale_down_window: zero,
         }
     }
 }

@@ -256,7 +256,7 @@ impl<'a> Sim<'a> {
                 last_active: min > 0,
                 ..State::default()
             },
-            hpa: HpaModel::new(Some(c.hpa_behavior())),
+            hpa: HpaModel::new(Some(c.hpa_behavior(run.wiring.hpa_scale_down_window))),
             ready: min,
             ready_since: 0.0,
             starting: VecDeque::new(),
