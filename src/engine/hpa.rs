@@ -185,6 +185,21 @@ mod tests {
     }
 
     #[test]
+    fn an_old_high_recommendation_never_scales_up_a_reactivated_target() {
+        // KEDA took the target to zero and back to one within the window:
+        // the HPA's window only stops scale-down, it never raises the count.
+        let mut hpa = HpaModel::new(None);
+        assert_eq!(
+            hpa.sync(10, 10.0, 1.0, MetricType::AverageValue, 1, 100, t(0)),
+            10
+        );
+        assert_eq!(
+            hpa.sync(1, 1.0, 1.0, MetricType::AverageValue, 1, 100, t(60)),
+            1
+        );
+    }
+
+    #[test]
     fn the_hpa_never_acts_at_zero() {
         assert_eq!(
             HpaModel::new(None).sync(0, 50.0, 1.0, MetricType::AverageValue, 0, 10, t(0)),
