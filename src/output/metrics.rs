@@ -10,9 +10,9 @@ use prometheus_client::registry::Registry;
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CallLabels {
     /// RPC name, e.g. `GetMetrics`.
-    pub method: String,
+    pub method: &'static str,
     /// gRPC status code name, e.g. `Ok`, `InvalidArgument`.
-    pub code: String,
+    pub code: &'static str,
 }
 
 /// Labels naming a signal or event source.
@@ -101,13 +101,37 @@ impl Default for Metrics {
     }
 }
 
+/// The name of a gRPC status code, as `{code:?}` prints it.
+fn code_name(code: tonic::Code) -> &'static str {
+    use tonic::Code as C;
+    match code {
+        C::Ok => "Ok",
+        C::Cancelled => "Cancelled",
+        C::Unknown => "Unknown",
+        C::InvalidArgument => "InvalidArgument",
+        C::DeadlineExceeded => "DeadlineExceeded",
+        C::NotFound => "NotFound",
+        C::AlreadyExists => "AlreadyExists",
+        C::PermissionDenied => "PermissionDenied",
+        C::ResourceExhausted => "ResourceExhausted",
+        C::FailedPrecondition => "FailedPrecondition",
+        C::Aborted => "Aborted",
+        C::OutOfRange => "OutOfRange",
+        C::Unimplemented => "Unimplemented",
+        C::Internal => "Internal",
+        C::Unavailable => "Unavailable",
+        C::DataLoss => "DataLoss",
+        C::Unauthenticated => "Unauthenticated",
+    }
+}
+
 impl Metrics {
-    /// Counts one gRPC call.
-    pub fn count_call(&self, method: &str, code: tonic::Code) {
+    /// Counts one gRPC call (no allocation: this is on every KEDA call).
+    pub fn count_call(&self, method: &'static str, code: tonic::Code) {
         self.grpc_calls
             .get_or_create(&CallLabels {
-                method: method.to_owned(),
-                code: format!("{code:?}"),
+                method,
+                code: code_name(code),
             })
             .inc();
     }
@@ -128,5 +152,16 @@ impl Metrics {
             out.clear();
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn code_names_match_their_debug_form() {
+        for n in 0..17 {
+            let code = tonic::Code::from_i32(n);
+            assert_eq!(super::code_name(code), format!("{code:?}"));
+        }
     }
 }

@@ -109,7 +109,10 @@ pub fn latency_cdf(report: &Report, stats: &[Stats]) -> Result<Svg, PlotError> {
             .fold(1.0, f64::max)
             * 1.5;
         let mut chart = ChartBuilder::on(&root)
-            .caption("Latency CDF, tail view: share of served requests slower than x", ("sans-serif", 20))
+            .caption(
+                "Latency CDF, tail view: share of served requests slower than x",
+                ("sans-serif", 20),
+            )
             .margin(20)
             .x_label_area_size(45)
             .y_label_area_size(60)
@@ -156,7 +159,12 @@ fn cdf_points(s: &Stats) -> Vec<(f64, f64)> {
     let mut qs: Vec<f64> = (0..100).map(|i| f64::from(i) / 100.0).collect();
     qs.extend([0.995, 0.999, 0.9995, 0.9999, 0.99995, 0.99999, 0.999999]);
     qs.into_iter()
-        .map(|q| (s.latency_quantile_s(q).max(0.001), ((1.0 - q) * 100.0).max(0.0001)))
+        .map(|q| {
+            (
+                s.latency_quantile_s(q).max(0.001),
+                ((1.0 - q) * 100.0).max(0.0001),
+            )
+        })
         .collect()
 }
 

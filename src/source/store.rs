@@ -4,13 +4,18 @@
 //! Every write that can change a server's decision bumps that server's
 //! [`tokio::sync::watch`] channel, so `StreamIsActive` streams re-evaluate the
 //! moment an event lands: the wake path has no tick in it.
+//!
+//! Servers are spread over [`SHARDS`] independently locked maps, so a
+//! Prometheus tick that rewrites 10,000 servers holds one small lock at a
+//! time and KEDA's calls for other servers never wait behind it.
 
 use crate::engine::{self, Decision, Policy, State};
 use crate::id::ServerId;
 use crate::signal::{EventKind, Sample, SignalKind, Signals};
 use crate::time::Timestamp;
 use std::collections::HashMap;
-use std::sync::{PoisonError, RwLock};
+use std::hash::{BuildHasher, RandomState};
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use tokio::sync::watch;
 
 /// One server's entry.
@@ -41,11 +46,22 @@ struct Fleet {
     polled_at: Option<Timestamp>,
 }
 
+/// Number of independently locked parts of the store.
+pub const SHARDS: usize = 64;
+
+type Shard = HashMap<ServerId, Entry>;
+
 /// The in-memory signal store shared by sources and handlers.
-#[derive(Default)]
 pub struct Store {
-    servers: RwLock<HashMap<ServerId, Entry>>,
+    shards: Box<[RwLock<Shard>]>,
+    hasher: RandomState,
     fleet: RwLock<Fleet>,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Self::new(false)
+    }
 }
 
 impl Store {
@@ -53,7 +69,8 @@ impl Store {
     /// will feed it (without one, absent data is not a fault).
     pub fn new(poller_configured: bool) -> Self {
         Self {
-            servers: RwLock::default(),
+            shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
+            hasher: RandomState::new(),
             fleet: RwLock::new(Fleet {
                 poller_configured,
                 polled_at: None,
@@ -64,7 +81,7 @@ impl Store {
     /// What is known about `server` right now.
     pub fn signals(&self, server: &ServerId) -> Signals {
         let mut signals = self
-            .read_servers()
+            .read(server)
             .get(server)
             .map(|e| e.signals.clone())
             .unwrap_or_default();
@@ -75,12 +92,20 @@ impl Store {
     /// Runs the engine for `server` and remembers its state for next time.
     pub fn decide(&self, server: &ServerId, policy: &Policy, now: Timestamp) -> Decision {
         let fleet = *self.fleet.read().unwrap_or_else(PoisonError::into_inner);
-        let mut servers = self.write_servers();
-        let entry = servers.entry(server.clone()).or_insert_with(Entry::new);
+        let mut servers = self.write(server);
+        // Look up before inserting: no key allocation on the hot path.
+        if !servers.contains_key(server) {
+            servers.insert(server.clone(), Entry::new());
+        }
+        let Some(entry) = servers.get_mut(server) else {
+            unreachable!("inserted above");
+        };
         entry.signals.poller_configured = fleet.poller_configured;
         entry.signals.polled_at = fleet.polled_at;
-        let decision = engine::decide(&entry.signals, policy, &entry.state, now);
-        entry.state = decision.next.clone();
+        let mut decision = engine::decide(&entry.signals, policy, &entry.state, now);
+        // The state moves into the store; the returned decision keeps an
+        // empty `next` (callers read the answer, not the memory).
+        entry.state = std::mem::take(&mut decision.next);
         decision
     }
 
@@ -88,7 +113,7 @@ impl Store {
     /// (the HTTP API) that must not disturb the state KEDA's answers use.
     pub fn peek(&self, server: &ServerId, policy: &Policy, now: Timestamp) -> Decision {
         let (state, signals) = {
-            let servers = self.read_servers();
+            let servers = self.read(server);
             servers
                 .get(server)
                 .map(|e| (e.state.clone(), e.signals.clone()))
@@ -101,7 +126,7 @@ impl Store {
 
     /// A receiver that changes whenever `server`'s signals change.
     pub fn subscribe(&self, server: &ServerId) -> watch::Receiver<u64> {
-        let mut servers = self.write_servers();
+        let mut servers = self.write(server);
         servers
             .entry(server.clone())
             .or_insert_with(Entry::new)
@@ -111,7 +136,7 @@ impl Store {
 
     /// Applies an activity event and wakes the server's watchers at once.
     pub fn record_event(&self, server: &ServerId, kind: EventKind, at: Timestamp) {
-        let mut servers = self.write_servers();
+        let mut servers = self.write(server);
         let entry = servers.entry(server.clone()).or_insert_with(Entry::new);
         entry.signals.record_event(kind, at);
         entry.notify();
@@ -119,14 +144,21 @@ impl Store {
 
     /// Replaces one signal for the whole fleet with the result of a grouped
     /// query: servers missing from `values` have no sample of `kind` now.
+    /// Each shard is rewritten under its own lock, one after another.
     pub fn apply_poll(&self, kind: SignalKind, values: &[(ServerId, f64)], at: Timestamp) {
-        let mut servers = self.write_servers();
-        for entry in servers.values_mut() {
-            entry.signals.polled[kind.index()] = None;
-        }
+        let mut by_shard: Vec<Vec<(&ServerId, f64)>> = vec![Vec::new(); SHARDS];
         for (server, value) in values {
-            let entry = servers.entry(server.clone()).or_insert_with(Entry::new);
-            entry.signals.set(kind, Sample { value: *value, at });
+            by_shard[self.shard_of(server)].push((server, *value));
+        }
+        for (shard, values) in self.shards.iter().zip(by_shard) {
+            let mut servers = shard.write().unwrap_or_else(PoisonError::into_inner);
+            for entry in servers.values_mut() {
+                entry.signals.polled[kind.index()] = None;
+            }
+            for (server, value) in values {
+                let entry = servers.entry(server.clone()).or_insert_with(Entry::new);
+                entry.signals.set(kind, Sample { value, at });
+            }
         }
     }
 
@@ -137,10 +169,12 @@ impl Store {
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .polled_at = Some(at);
-        let mut servers = self.write_servers();
-        for entry in servers.values_mut() {
-            entry.signals.finish_poll(at);
-            entry.notify();
+        for shard in &self.shards {
+            let mut servers = shard.write().unwrap_or_else(PoisonError::into_inner);
+            for entry in servers.values_mut() {
+                entry.signals.finish_poll(at);
+                entry.notify();
+            }
         }
     }
 
@@ -154,7 +188,10 @@ impl Store {
 
     /// Number of servers known.
     pub fn len(&self) -> usize {
-        self.read_servers().len()
+        self.shards
+            .iter()
+            .map(|s| s.read().unwrap_or_else(PoisonError::into_inner).len())
+            .sum()
     }
 
     /// True when no server is known.
@@ -168,12 +205,22 @@ impl Store {
         signals.polled_at = fleet.polled_at;
     }
 
-    fn read_servers(&self) -> std::sync::RwLockReadGuard<'_, HashMap<ServerId, Entry>> {
-        self.servers.read().unwrap_or_else(PoisonError::into_inner)
+    fn shard_of(&self, server: &ServerId) -> usize {
+        (self.hasher.hash_one(server) % SHARDS as u64) as usize
     }
 
-    fn write_servers(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<ServerId, Entry>> {
-        self.servers.write().unwrap_or_else(PoisonError::into_inner)
+    /// The shard holding `server`, locked for reading.
+    fn read(&self, server: &ServerId) -> RwLockReadGuard<'_, Shard> {
+        self.shards[self.shard_of(server)]
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The shard holding `server`, locked for writing.
+    fn write(&self, server: &ServerId) -> RwLockWriteGuard<'_, Shard> {
+        self.shards[self.shard_of(server)]
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 

@@ -122,14 +122,20 @@ pub struct Prometheus {
 }
 
 impl Prometheus {
+    /// Prometheus scraping `target` every second (fast tests).
     pub async fn start(target: SocketAddr) -> Self {
+        Self::start_scraping_every(target, "1s").await
+    }
+
+    /// Prometheus scraping `target` every `interval` (e.g. `15s`, as deployed).
+    pub async fn start_scraping_every(target: SocketAddr, interval: &str) -> Self {
         let dir = tempfile::tempdir().expect("dir");
         let port = free_port();
         let config = dir.path().join("prometheus.yml");
         std::fs::write(
             &config,
             format!(
-                "global: {{ scrape_interval: 1s, evaluation_interval: 1s }}\nscrape_configs:\n  - job_name: mcp\n    static_configs: [{{ targets: ['{target}'] }}]\n"
+                "global: {{ scrape_interval: {interval}, evaluation_interval: {interval} }}\nscrape_configs:\n  - job_name: mcp\n    static_configs: [{{ targets: ['{target}'] }}]\n"
             ),
         )
         .expect("write config");

@@ -69,7 +69,11 @@ impl Scaler {
             .decide(&target.server, &target.policy, self.clock.now())
     }
 
-    fn finish<T>(&self, method: &str, result: Result<T, Status>) -> Result<Response<T>, Status> {
+    fn finish<T>(
+        &self,
+        method: &'static str,
+        result: Result<T, Status>,
+    ) -> Result<Response<T>, Status> {
         let code = result
             .as_ref()
             .map_or_else(Status::code, |_| tonic::Code::Ok);
