@@ -194,22 +194,17 @@ fn choose(
             }
             let policy = scenario.named_policy(name).ok_or_else(|| {
                 let mut known: Vec<String> = runs.iter().map(|r| r.name.clone()).collect();
-                known.extend(scenario::all_builtin_policies());
-                known.dedup();
+                for b in scenario::all_builtin_policies() {
+                    if !known.contains(&b) {
+                        known.push(b);
+                    }
+                }
                 SimError::Usage(format!(
                     "--policy {name}: no such policy; known: {}",
                     known.join(", ")
                 ))
             })?;
-            Ok(PolicyRun {
-                name: name.clone(),
-                policy,
-                wiring: scenario
-                    .wiring
-                    .get(name)
-                    .copied()
-                    .unwrap_or_else(|| scenario::Wiring::for_policy(name)),
-            })
+            Ok(scenario.run_for(name, policy))
         })
         .collect()
 }

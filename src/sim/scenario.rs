@@ -432,7 +432,8 @@ impl Scenario {
         Ok(runs)
     }
 
-    fn run_for(&self, name: &str, policy: Policy) -> PolicyRun {
+    /// `policy` under `name`, with the wiring the scenario gives that name.
+    pub fn run_for(&self, name: &str, policy: Policy) -> PolicyRun {
         PolicyRun {
             name: name.to_owned(),
             policy,
