@@ -185,7 +185,18 @@ async fn main() {
     // take a core in bursts every second on this 2-core machine.
     let prom = Prometheus::start_scraping_every(exporter.addr, "15s").await;
     let (grpc, http) = (free_port(), free_port());
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mcp-autoscaler"))
+    // HOT_PIN=1 runs the scaler on CPU 1 only (with `taskset`); run the bench
+    // itself under `taskset -c 0` so the load client and Prometheus keep to
+    // CPU 0 and the scaler has a core of its own.
+    let bin = env!("CARGO_BIN_EXE_mcp-autoscaler");
+    let mut command = if std::env::var("HOT_PIN").is_ok() {
+        let mut c = std::process::Command::new("taskset");
+        c.args(["-c", "1", bin]);
+        c
+    } else {
+        std::process::Command::new(bin)
+    };
+    let mut child = command
         .args([
             "serve",
             "--grpc-addr",
