@@ -16,12 +16,12 @@
 //!                                        │  Decision
 //!                 ┌──────────────────────┼───────────────────────┐
 //!                 ▼                      ▼                       ▼
-//!   output::keda (gRPC ExternalScaler)  output::http (health,   simulator
-//!   IsActive / StreamIsActive /         metrics, decisions)     (in progress)
-//!   GetMetricSpec / GetMetrics
+//!   output::keda (gRPC ExternalScaler)  output::http (health,   sim (same engine,
+//!   IsActive / StreamIsActive /         metrics, decisions)     virtual clock,
+//!   GetMetricSpec / GetMetrics                                  modelled loop)
 //! ```
 //! Handlers only read the store and call the engine; sources write the store
-//! on their own schedule. A store update wakes the server's watchers at once,
+//! on their own schedule (the Prometheus poll on its own thread). A store update wakes the server's watchers at once,
 //! which is how an activity event reaches `StreamIsActive` with no tick.
 //!
 //! ## Layout
@@ -32,8 +32,8 @@
 //! - [`source`]: the signal store and the sources that feed it.
 //! - [`output`]: the KEDA gRPC service, the HTTP endpoints, TLS.
 //! - [`serve`]: wires it all together for the `serve` subcommand.
-//! - [`sim`]: the capacity-planning simulator's parts (in progress: server
-//!   queue model, synthetic workloads, trace readers).
+//! - [`sim`]: the capacity-planning simulator (`simulate`): scenarios,
+//!   workloads and traces, the control loop per server, reports and plots.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
