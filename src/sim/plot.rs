@@ -134,17 +134,9 @@ pub fn latency_cdf(report: &Report, stats: &[Stats]) -> Result<Svg, PlotError> {
                 .draw_series(LineSeries::new(points, c.stroke_width(2)))
                 .map_err(&e)?
                 .label(p.name.clone())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2))
-                });
+                .legend(legend_line(c));
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .map_err(&e)?;
+        draw_legend(&mut chart, SeriesLabelPosition::UpperRight).map_err(&e)?;
         root.present().map_err(&e)?;
     }
     Ok((name.to_owned(), svg))
@@ -246,18 +238,32 @@ pub fn timeline(report: &Report, tl: &ServerTimeline, k: usize) -> Result<Svg, P
                 .draw_series(LineSeries::new(steps, c.stroke_width(2)))
                 .map_err(&e)?
                 .label(p.name.clone())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2))
-                });
+                .legend(legend_line(c));
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .position(SeriesLabelPosition::UpperLeft)
-            .draw()
-            .map_err(&e)?;
+        draw_legend(&mut chart, SeriesLabelPosition::UpperLeft).map_err(&e)?;
         root.present().map_err(&e)?;
     }
     Ok((name, svg))
+}
+
+/// A short line in a policy's colour, for the legend.
+fn legend_line(c: RGBColor) -> impl Fn((i32, i32)) -> PathElement<(i32, i32)> {
+    move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2))
+}
+
+/// The series legend, boxed, at `position`.
+fn draw_legend<'a, DB, CT>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>>
+where
+    DB: DrawingBackend + 'a,
+    CT: plotters::coord::CoordTranslate,
+{
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .position(position)
+        .draw()
 }
