@@ -197,17 +197,8 @@ async fn main() {
         std::process::Command::new(bin)
     };
     let mut child = command
-        .args([
-            "serve",
-            "--grpc-addr",
-            &format!("127.0.0.1:{grpc}"),
-            "--http-addr",
-            &format!("127.0.0.1:{http}"),
-            "--prometheus-url",
-            &prom.url(),
-            "--log-level",
-            "warn",
-        ])
+        .args(common::serve_args(grpc, http))
+        .args(["--prometheus-url", &prom.url(), "--log-level", "warn"])
         .spawn()
         .expect("serve");
     wait_for_port(([127, 0, 0, 1], grpc).into()).await;

@@ -78,15 +78,8 @@ async fn start_scaler(nats: &Nats, jetstream: bool) -> Scaler {
     )
     .expect("config");
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_mcp-autoscaler"))
-        .args([
-            "serve",
-            "--config",
-            &dir.display().to_string(),
-            "--grpc-addr",
-            &format!("127.0.0.1:{grpc}"),
-            "--http-addr",
-            &format!("127.0.0.1:{http}"),
-        ])
+        .args(common::serve_args(grpc, http))
+        .args(["--config", &dir.display().to_string()])
         .spawn()
         .expect("start serve");
     wait_for_port(([127, 0, 0, 1], grpc).into()).await;

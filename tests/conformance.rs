@@ -22,13 +22,7 @@ async fn googles_grpc_client_drives_every_rpc_and_sigterm_stops_the_binary() {
     );
     let (grpc, http) = (free_port(), free_port());
     let mut server = Command::new(env!("CARGO_BIN_EXE_mcp-autoscaler"))
-        .args([
-            "serve",
-            "--grpc-addr",
-            &format!("127.0.0.1:{grpc}"),
-            "--http-addr",
-            &format!("127.0.0.1:{http}"),
-        ])
+        .args(common::serve_args(grpc, http))
         .env("MCP_AUTOSCALER_LOG_LEVEL", "warn")
         .stdout(Stdio::null())
         .spawn()
@@ -61,13 +55,7 @@ async fn sigterm_the_moment_the_port_opens_still_drains_and_exits_zero() {
     for _ in 0..5 {
         let (grpc, http) = (free_port(), free_port());
         let mut server = Command::new(env!("CARGO_BIN_EXE_mcp-autoscaler"))
-            .args([
-                "serve",
-                "--grpc-addr",
-                &format!("127.0.0.1:{grpc}"),
-                "--http-addr",
-                &format!("127.0.0.1:{http}"),
-            ])
+            .args(common::serve_args(grpc, http))
             .stdout(Stdio::null())
             .spawn()
             .expect("start serve");

@@ -263,13 +263,8 @@ async fn token_and_user_password_credentials_from_the_environment_work_end_to_en
         let (grpc, http) = (common::free_port(), common::free_port());
         let serve = |with_secret: bool| {
             let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_mcp-autoscaler"));
-            cmd.args(["serve", "--config", &file.display().to_string()])
-                .args([
-                    "--grpc-addr",
-                    &format!("127.0.0.1:{grpc}"),
-                    "--http-addr",
-                    &format!("127.0.0.1:{http}"),
-                ])
+            cmd.args(common::serve_args(grpc, http))
+                .args(["--config", &file.display().to_string()])
                 .env_remove("MCP_TEST_NATS_SECRET")
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::piped());

@@ -93,13 +93,7 @@ impl Store {
     pub fn decide(&self, server: &ServerId, policy: &Policy, now: Timestamp) -> Decision {
         let fleet = *self.fleet.read().unwrap_or_else(PoisonError::into_inner);
         let mut servers = self.write(server);
-        // Look up before inserting: no key allocation on the hot path.
-        if !servers.contains_key(server) {
-            servers.insert(server.clone(), Entry::new());
-        }
-        let Some(entry) = servers.get_mut(server) else {
-            unreachable!("inserted above");
-        };
+        let entry = entry_mut(&mut servers, server);
         entry.signals.poller_configured = fleet.poller_configured;
         entry.signals.polled_at = fleet.polled_at;
         let mut decision = engine::decide(&entry.signals, policy, &entry.state, now);
@@ -126,10 +120,7 @@ impl Store {
 
     /// A receiver that changes whenever `server`'s signals change.
     pub fn subscribe(&self, server: &ServerId) -> watch::Receiver<u64> {
-        let mut servers = self.write(server);
-        servers
-            .entry(server.clone())
-            .or_insert_with(Entry::new)
+        entry_mut(&mut self.write(server), server)
             .changed
             .subscribe()
     }
@@ -137,7 +128,7 @@ impl Store {
     /// Applies an activity event and wakes the server's watchers at once.
     pub fn record_event(&self, server: &ServerId, kind: EventKind, at: Timestamp) {
         let mut servers = self.write(server);
-        let entry = servers.entry(server.clone()).or_insert_with(Entry::new);
+        let entry = entry_mut(&mut servers, server);
         entry.signals.record_event(kind, at);
         entry.notify();
     }
@@ -156,8 +147,9 @@ impl Store {
                 entry.signals.polled[kind.index()] = None;
             }
             for (server, value) in values {
-                let entry = servers.entry(server.clone()).or_insert_with(Entry::new);
-                entry.signals.set(kind, Sample { value, at });
+                entry_mut(&mut servers, server)
+                    .signals
+                    .set(kind, Sample { value, at });
             }
         }
     }
@@ -222,6 +214,17 @@ impl Store {
             .write()
             .unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// `server`'s entry, created if missing. Looks up before inserting, so the
+/// common case (a known server: every call, event and poll) copies no key.
+fn entry_mut<'a>(servers: &'a mut Shard, server: &ServerId) -> &'a mut Entry {
+    if !servers.contains_key(server) {
+        servers.insert(server.clone(), Entry::new());
+    }
+    servers
+        .get_mut(server)
+        .expect("the entry was inserted just above")
 }
 
 #[cfg(test)]

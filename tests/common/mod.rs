@@ -120,6 +120,18 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
     (status, body)
 }
 
+/// The arguments that run `serve` on loopback ports `grpc` and `http`:
+/// every test and bench that starts the real binary begins with these.
+pub fn serve_args(grpc: u16, http: u16) -> [String; 5] {
+    [
+        "serve".into(),
+        "--grpc-addr".into(),
+        format!("127.0.0.1:{grpc}"),
+        "--http-addr".into(),
+        format!("127.0.0.1:{http}"),
+    ]
+}
+
 /// A loopback port that was free a moment ago (for child processes that
 /// must be told their port up front).
 pub fn free_port() -> u16 {
