@@ -19,7 +19,7 @@
 //! A/B runs), `HOT_SERVER_WORKERS` (the scaler's tokio workers),
 //! `HOT_POLL_INTERVAL` (the scaler's Prometheus poll interval, 15 s),
 //! `HOT_PROM_IDLE=0` (Prometheus at normal priority instead of
-//! SCHED_IDLE), `HOT_PIN=1` (the scaler on CPU 1 only; run the bench under
+//! SCHED_IDLE), `HOT_STREAMS=N` (N `StreamIsActive` streams held open), `HOT_PIN=1` (the scaler on CPU 1 only; run the bench under
 //! `taskset -c 0`).
 
 #[path = "../tests/common/mod.rs"]
@@ -417,6 +417,50 @@ async fn paced(grpc: SocketAddr, arrivals: Arrivals, client: Client, watched: Wa
     );
 }
 
+/// HOT_STREAMS=N opens N `StreamIsActive` streams (ScaledObjects `mcp-0`
+/// on) on a connection of their own, as KEDA's `external-push` trigger
+/// does, and keeps them open: every Prometheus poll then also wakes their
+/// watchers. The returned tasks hold them.
+async fn open_streams(grpc: u16) -> tokio::task::JoinSet<()> {
+    use futures::StreamExt;
+    let n: usize = std::env::var("HOT_STREAMS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let mut held = tokio::task::JoinSet::new();
+    if n == 0 {
+        return held;
+    }
+    let ch = Channel::from_shared(format!("http://127.0.0.1:{grpc}"))
+        .expect("uri")
+        .initial_connection_window_size(Some(64 << 20))
+        .connect()
+        .await
+        .expect("connect");
+    let (opened, mut first) = tokio::sync::mpsc::channel(n);
+    for i in 0..n.min(SCALED_OBJECTS) {
+        let (mut c, opened) = (ExternalScalerClient::new(ch.clone()), opened.clone());
+        held.spawn(async move {
+            let mut s = c
+                .stream_is_active(so(&format!("mcp-{i}"), &[]))
+                .await
+                .expect("stream")
+                .into_inner();
+            s.next().await.expect("first answer").expect("ok");
+            opened.send(()).await.ok();
+            while s.next().await.is_some() {}
+        });
+    }
+    let n = n.min(SCALED_OBJECTS);
+    for _ in 0..n {
+        tokio::time::timeout(Duration::from_secs(60), first.recv())
+            .await
+            .expect("every stream opens within a minute");
+    }
+    println!("{n} StreamIsActive streams open on a second connection");
+    held
+}
+
 async fn saturated(ch: &Channel, concurrency: usize, seconds: u64) -> (Vec<Duration>, Duration) {
     let start = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
@@ -541,6 +585,7 @@ async fn main() {
         .await
         .expect("connect");
     saturated(&ch, 16, 2).await; // warm-up
+    let _streams = open_streams(grpc).await;
 
     println!(
         "{SCALED_OBJECTS} ScaledObjects, one HTTP/2 connection, scaler fed by a real Prometheus with {SCALED_OBJECTS} servers"
