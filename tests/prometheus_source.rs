@@ -202,3 +202,63 @@ async fn a_prometheus_outage_holds_then_turns_unavailable_then_recovers_by_itsel
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// The next message on `stream`, if one comes within `limit`.
+async fn within(
+    stream: &mut tonic::Streaming<mcp_autoscaler::proto::IsActiveResponse>,
+    limit: Duration,
+) -> Option<bool> {
+    tokio::time::timeout(limit, stream.message())
+        .await
+        .ok()
+        .and_then(|m| m.expect("stream stays open"))
+        .map(|m| m.result)
+}
+
+#[tokio::test]
+async fn polled_activity_wakes_a_stream_and_wakes_it_again_after_it_ended() {
+    let exporter = Exporter::start().await;
+    let sessions = |n: f64| Gauges {
+        sessions: n,
+        ..Gauges::default()
+    };
+    exporter.set(&[("ws", sessions(0.0)), ("calm", sessions(0.0))]);
+    let prom = Prometheus::start(exporter.addr).await;
+    let srv = start(config(&prom)).await;
+    let mut c = client(srv.grpc).await;
+    let md = [("idleWindow", "1s")];
+    let mut ws = c
+        .stream_is_active(so("ws", &md))
+        .await
+        .expect("stream")
+        .into_inner();
+    let mut calm = c
+        .stream_is_active(so("calm", &md))
+        .await
+        .expect("stream")
+        .into_inner();
+    assert_eq!(within(&mut ws, WAIT).await, Some(false), "opens idle");
+    assert_eq!(within(&mut calm, WAIT).await, Some(false));
+
+    exporter.set(&[("ws", sessions(2.0)), ("calm", sessions(0.0))]);
+    assert_eq!(
+        within(&mut ws, WAIT * 2).await,
+        Some(true),
+        "a poll that sees sessions wakes the stream"
+    );
+    // The sessions end: the next poll tells the watcher (it was busy in the
+    // poll before), the idle window lapses, and new sessions are a new wake.
+    exporter.set(&[("ws", sessions(0.0)), ("calm", sessions(0.0))]);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    exporter.set(&[("ws", sessions(3.0)), ("calm", sessions(0.0))]);
+    assert_eq!(
+        within(&mut ws, WAIT * 2).await,
+        Some(true),
+        "the second wake is pushed too"
+    );
+    assert_eq!(
+        within(&mut calm, Duration::from_millis(200)).await,
+        None,
+        "an idle server's stream hears nothing"
+    );
+}

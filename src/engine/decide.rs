@@ -223,7 +223,16 @@ fn warmth(
     now: Timestamp,
 ) -> (Warmth, Option<Timestamp>) {
     if busy {
-        return (Warmth::Busy, None);
+        // Event-counted sessions and connections stop counting
+        // `event_count_ttl` after the last event (a lost close event must not
+        // keep a server up forever): decide again then, so that a stream
+        // sees the work end even when no event or poll comes.
+        let counted_until = signals
+            .last_event
+            .filter(|_| signals.event_sessions > 0 || signals.event_connections > 0)
+            .map(|t| t + policy.event_count_ttl)
+            .filter(|&t| t > now);
+        return (Warmth::Busy, counted_until);
     }
     if let Activity::Instant { metric, above } = policy.activity {
         let on = view.value(metric) > above;

@@ -111,6 +111,23 @@ fn live_sessions_from_events_alone_prevent_scale_to_zero() {
 }
 
 #[test]
+fn event_counted_sessions_say_when_they_stop_counting() {
+    let policy = Policy::default();
+    let mut s = Signals::default();
+    s.record_event(EventKind::SessionOpen, ago(3600)); // its close event never came
+    let d = run(&s);
+    let ends = ago(3600) + policy.event_count_ttl;
+    assert!(d.active);
+    assert_eq!(
+        d.reevaluate_at,
+        Some(ends),
+        "a stream must decide again when the session stops counting"
+    );
+    let after = decide(&s, &policy, &d.next, ends);
+    assert!(!after.active, "past the TTL and the idle window: idle");
+}
+
+#[test]
 fn stale_data_holds_the_last_good_answer_and_never_goes_to_zero() {
     let mut s = polled(&[]);
     s.polled_at = Some(ago(200)); // stale_after 120 s, unavailable_after 600 s
@@ -198,15 +215,21 @@ fn an_activity_window_says_when_it_lapses_so_watchers_need_not_poll() {
     };
     let d = run(&s);
     assert_eq!(d.reevaluate_at, Some(ago(100) + Duration::from_secs(300)));
-    let live = Signals {
+    let live = polled(&[(SignalKind::Sessions, 2.0)]);
+    assert_eq!(
+        run(&live).reevaluate_at,
+        None,
+        "polled live work does not lapse with time (the next poll says)"
+    );
+    let counted = Signals {
         event_sessions: 1,
         last_event: Some(ago(100)),
         ..Signals::default()
     };
     assert_eq!(
-        run(&live).reevaluate_at,
-        None,
-        "live work does not lapse with time"
+        run(&counted).reevaluate_at,
+        Some(ago(100) + Policy::default().event_count_ttl),
+        "event-counted work lapses when it stops counting"
     );
 }
 

@@ -65,6 +65,9 @@ pub struct PrometheusSource<Q> {
     metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
     ready: Arc<AtomicBool>,
+    /// The next complete poll wakes every watcher: set at first and after
+    /// a failed query (see [`Store::finish_poll`]).
+    resync: AtomicBool,
 }
 
 /// What one tick achieved.
@@ -99,6 +102,7 @@ impl<Q: Querier> PrometheusSource<Q> {
             metrics,
             clock,
             ready,
+            resync: AtomicBool::new(true),
         }
     }
 
@@ -143,6 +147,7 @@ impl<Q: Querier> PrometheusSource<Q> {
                 }
                 Err(e) => {
                     outcome.failed += 1;
+                    self.resync.store(true, Ordering::Release);
                     Metrics::count(&self.metrics.poll_errors, kind.name());
                     tracing::warn!(signal = kind.name(), error = %e, "prometheus query failed; keeping the last good values");
                 }
@@ -150,7 +155,8 @@ impl<Q: Querier> PrometheusSource<Q> {
         }
         outcome.servers = seen.len();
         if outcome.failed == 0 {
-            self.store.finish_poll(started);
+            let resync = self.resync.swap(false, Ordering::AcqRel);
+            self.store.finish_poll(started, resync);
             self.metrics.polls.inc();
             self.ready.store(true, Ordering::Release);
         }

@@ -155,17 +155,27 @@ impl Store {
     }
 
     /// Marks a complete successful poll at `at`: records activity seen in it
-    /// and wakes the watchers of servers whose activity changed.
-    pub fn finish_poll(&self, at: Timestamp) {
-        self.fleet
+    /// and wakes the watchers of servers whose polled activity matters now:
+    /// busy in this poll or in the one before (it may just have ended).
+    /// A fleet of mostly idle servers thus wakes few of its `StreamIsActive`
+    /// watchers per tick, not all of them. `resync` wakes every watcher: for
+    /// the first poll and the first after a failed one, when data turning
+    /// fresh again can change any answer.
+    pub fn finish_poll(&self, at: Timestamp, resync: bool) {
+        let previous = self
+            .fleet
             .write()
             .unwrap_or_else(PoisonError::into_inner)
-            .polled_at = Some(at);
+            .polled_at
+            .replace(at);
         for shard in &self.shards {
             let mut servers = shard.write().unwrap_or_else(PoisonError::into_inner);
             for entry in servers.values_mut() {
-                entry.signals.finish_poll(at);
-                entry.notify();
+                let was_busy = previous.is_some() && entry.signals.last_poll_activity == previous;
+                let busy = entry.signals.finish_poll(at);
+                if resync || busy || was_busy {
+                    entry.notify();
+                }
             }
         }
     }
@@ -256,10 +266,10 @@ mod tests {
         let store = Store::new(true);
         let t1 = Timestamp::from_millis(1_000);
         store.apply_poll(SignalKind::Sessions, &[(id("a"), 3.0), (id("b"), 1.0)], t1);
-        store.finish_poll(t1);
+        store.finish_poll(t1, true);
         let t2 = Timestamp::from_millis(2_000);
         store.apply_poll(SignalKind::Sessions, &[(id("b"), 2.0)], t2);
-        store.finish_poll(t2);
+        store.finish_poll(t2, false);
         assert_eq!(store.signals(&id("a")).get(SignalKind::Sessions), None);
         assert_eq!(store.signals(&id("a")).last_poll_activity, Some(t1));
         assert_eq!(
@@ -270,6 +280,46 @@ mod tests {
             Some(2.0)
         );
         assert_eq!(store.signals(&id("b")).polled_at, Some(t2));
+    }
+
+    #[test]
+    fn a_poll_wakes_the_watchers_of_busy_servers_and_of_those_that_just_stopped() {
+        let store = Store::new(true);
+        let (busy, stopped, idle) = (id("busy"), id("stopped"), id("idle"));
+        let mut watch: Vec<_> = [&busy, &stopped, &idle]
+            .iter()
+            .map(|s| store.subscribe(s))
+            .collect();
+        let mut woken = |store: &Store, at: u64, resync: bool, busy_now: &[&ServerId]| {
+            let at = Timestamp::from_millis(at);
+            let values: Vec<_> = busy_now.iter().map(|s| ((*s).clone(), 1.0)).collect();
+            store.apply_poll(SignalKind::Sessions, &values, at);
+            store.finish_poll(at, resync);
+            watch
+                .iter_mut()
+                .map(|w| {
+                    let changed = w.has_changed().expect("open");
+                    w.mark_unchanged();
+                    changed
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            woken(&store, 1_000, true, &[&busy, &stopped]),
+            [true, true, true],
+            "the first poll wakes everyone"
+        );
+        assert_eq!(
+            woken(&store, 2_000, false, &[&busy]),
+            [true, true, false],
+            "busy, and busy until now; an idle server's watcher sleeps on"
+        );
+        assert_eq!(woken(&store, 3_000, false, &[&busy]), [true, false, false]);
+        assert_eq!(
+            woken(&store, 4_000, true, &[&busy]),
+            [true, true, true],
+            "after a failed poll everyone re-decides"
+        );
     }
 
     #[test]
