@@ -19,7 +19,8 @@
 //! A/B runs), `HOT_SERVER_WORKERS` (the scaler's tokio workers),
 //! `HOT_POLL_INTERVAL` (the scaler's Prometheus poll interval, 15 s),
 //! `HOT_PROM_IDLE=0` (Prometheus at normal priority instead of
-//! SCHED_IDLE), `HOT_STREAMS=N` (N `StreamIsActive` streams held open), `HOT_PIN=1` (the scaler on CPU 1 only; run the bench under
+//! SCHED_IDLE), `HOT_STREAMS=N` (N `StreamIsActive` streams held open),
+//! `HOT_IDLE_FLEET=1` (one server in 50 busy instead of 49 in 50), `HOT_PIN=1` (the scaler on CPU 1 only; run the bench under
 //! `taskset -c 0`).
 
 #[path = "../tests/common/mod.rs"]
@@ -488,6 +489,9 @@ async fn saturated(ch: &Channel, concurrency: usize, seconds: u64) -> (Vec<Durat
 #[tokio::main]
 async fn main() {
     let names: Vec<String> = (0..SCALED_OBJECTS).map(|i| format!("mcp-{i}")).collect();
+    // HOT_IDLE_FLEET=1: one server in 50 has sessions, the rest are idle (as
+    // in a hosted fleet); otherwise 49 in 50 have some.
+    let idle_fleet = std::env::var("HOT_IDLE_FLEET").is_ok();
     let exporter = Exporter::start().await;
     exporter.set(
         &names
@@ -497,7 +501,11 @@ async fn main() {
                 (
                     s.as_str(),
                     Gauges {
-                        sessions: (i % 50) as f64,
+                        sessions: if idle_fleet {
+                            f64::from(i % 50 == 0)
+                        } else {
+                            (i % 50) as f64
+                        },
                         ..Gauges::default()
                     },
                 )
