@@ -218,14 +218,7 @@ enum Connection {
 impl Connection {
     async fn open(grpc: SocketAddr, client: Client) -> Self {
         match client {
-            Client::Tonic => Self::Tonic(
-                Channel::from_shared(format!("http://{grpc}"))
-                    .expect("uri")
-                    .initial_connection_window_size(Some(64 << 20))
-                    .connect()
-                    .await
-                    .expect("connect"),
-            ),
+            Client::Tonic => Self::Tonic(common::channel(grpc).await),
             Client::Raw => Self::Raw(
                 raw::RawClient::connect(grpc, SCALED_OBJECTS, |i| so(&format!("mcp-{i}"), &[]))
                     .await,
@@ -432,12 +425,7 @@ async fn open_streams(grpc: u16) -> tokio::task::JoinSet<()> {
     if n == 0 {
         return held;
     }
-    let ch = Channel::from_shared(format!("http://127.0.0.1:{grpc}"))
-        .expect("uri")
-        .initial_connection_window_size(Some(64 << 20))
-        .connect()
-        .await
-        .expect("connect");
+    let ch = common::channel(([127, 0, 0, 1], grpc).into()).await;
     let (opened, mut first) = tokio::sync::mpsc::channel(n);
     for i in 0..n.min(SCALED_OBJECTS) {
         let (mut c, opened) = (ExternalScalerClient::new(ch.clone()), opened.clone());
@@ -586,12 +574,7 @@ async fn main() {
     {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let ch = Channel::from_shared(format!("http://127.0.0.1:{grpc}"))
-        .expect("uri")
-        .initial_connection_window_size(Some(64 << 20))
-        .connect()
-        .await
-        .expect("connect");
+    let ch = common::channel(([127, 0, 0, 1], grpc).into()).await;
     saturated(&ch, 16, 2).await; // warm-up
     let _streams = open_streams(grpc).await;
 

@@ -64,15 +64,19 @@ pub async fn start(config: Config) -> Running {
 
 /// A plaintext client for `addr`.
 pub async fn client(addr: SocketAddr) -> ExternalScalerClient<Channel> {
-    let channel = Channel::from_shared(format!("http://{addr}"))
+    ExternalScalerClient::new(channel(addr).await)
+}
+
+/// A plaintext HTTP/2 connection to `addr`.
+pub async fn channel(addr: SocketAddr) -> Channel {
+    Channel::from_shared(format!("http://{addr}"))
         .expect("uri")
         .connect_timeout(WAIT)
         // A large connection window: h2's small-frame flood budget is half of it.
         .initial_connection_window_size(Some(64 << 20))
         .connect()
         .await
-        .expect("connect");
-    ExternalScalerClient::new(channel)
+        .expect("connect")
 }
 
 /// A ScaledObjectRef named `name` with `metadata`.
