@@ -430,11 +430,7 @@ async fn open_streams(grpc: u16) -> tokio::task::JoinSet<()> {
     for i in 0..n.min(SCALED_OBJECTS) {
         let (mut c, opened) = (ExternalScalerClient::new(ch.clone()), opened.clone());
         held.spawn(async move {
-            let mut s = c
-                .stream_is_active(so(&format!("mcp-{i}"), &[]))
-                .await
-                .expect("stream")
-                .into_inner();
+            let mut s = common::open_stream(&mut c, &format!("mcp-{i}"), &[]).await;
             s.next().await.expect("first answer").expect("ok");
             opened.send(()).await.ok();
             while s.next().await.is_some() {}

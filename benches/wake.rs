@@ -109,11 +109,7 @@ async fn open_streams(ch: &Channel, n: usize, woke: Arc<Mutex<HashMap<usize, Ins
         let mut c = ExternalScalerClient::new(ch.clone());
         let woke = woke.clone();
         ready.spawn(async move {
-            let mut s = c
-                .stream_is_active(so(&format!("s-{i}"), &[]))
-                .await
-                .expect("stream")
-                .into_inner();
+            let mut s = common::open_stream(&mut c, &format!("s-{i}"), &[]).await;
             let first = s.next().await.expect("first").expect("ok");
             assert!(!first.result);
             tokio::spawn(async move {

@@ -180,16 +180,13 @@ async fn bad_metadata_of_each_kind_is_invalid_argument_naming_the_key() {
 }
 
 async fn next(stream: &mut tonic::Streaming<IsActiveResponse>) -> bool {
-    tokio::time::timeout(WAIT, stream.next())
+    common::next_within(stream, WAIT)
         .await
         .expect("message in time")
-        .expect("open")
-        .expect("ok")
-        .result
 }
 
 async fn nothing_within(stream: &mut tonic::Streaming<IsActiveResponse>, d: Duration) -> bool {
-    tokio::time::timeout(d, stream.next()).await.is_err()
+    common::next_within(stream, d).await.is_none()
 }
 
 #[tokio::test]
@@ -197,16 +194,8 @@ async fn a_stream_sends_the_state_then_only_inactive_to_active_transitions() {
     let srv = start(Config::default()).await;
     let mut c = client(srv.grpc).await;
     let md = [("serverId", "wake-me"), ("idleWindow", "1s")];
-    let mut first = c
-        .stream_is_active(so("a", &md))
-        .await
-        .expect("stream")
-        .into_inner();
-    let mut second = c
-        .stream_is_active(so("b", &md))
-        .await
-        .expect("stream")
-        .into_inner();
+    let mut first = common::open_stream(&mut c, "a", &md).await;
+    let mut second = common::open_stream(&mut c, "b", &md).await;
     assert!(!next(&mut first).await, "opens with the current state");
     assert!(!next(&mut second).await);
 
@@ -246,16 +235,8 @@ async fn a_stream_for_an_active_server_opens_with_true_and_other_servers_stay_qu
     let mut c = client(srv.grpc).await;
     srv.store
         .record_event(&id("busy"), EventKind::SessionOpen, now());
-    let mut busy = c
-        .stream_is_active(so("busy", &[]))
-        .await
-        .expect("stream")
-        .into_inner();
-    let mut quiet = c
-        .stream_is_active(so("quiet", &[]))
-        .await
-        .expect("stream")
-        .into_inner();
+    let mut busy = common::open_stream(&mut c, "busy", &[]).await;
+    let mut quiet = common::open_stream(&mut c, "quiet", &[]).await;
     assert!(next(&mut busy).await);
     assert!(!next(&mut quiet).await);
     srv.store
@@ -267,11 +248,7 @@ async fn a_stream_for_an_active_server_opens_with_true_and_other_servers_stay_qu
 async fn a_client_that_goes_away_frees_its_stream() {
     let srv = start(Config::default()).await;
     let mut c = client(srv.grpc).await;
-    let mut s = c
-        .stream_is_active(so("gone", &[]))
-        .await
-        .expect("stream")
-        .into_inner();
+    let mut s = common::open_stream(&mut c, "gone", &[]).await;
     next(&mut s).await;
     assert_eq!(metric(srv.http, "mcp_autoscaler_streams_open").await, 1.0);
     drop(s);
@@ -287,11 +264,7 @@ async fn a_client_that_goes_away_frees_its_stream() {
 async fn shutdown_closes_open_streams_cleanly() {
     let srv = start(Config::default()).await;
     let mut c = client(srv.grpc).await;
-    let mut s = c
-        .stream_is_active(so("x", &[]))
-        .await
-        .expect("stream")
-        .into_inner();
+    let mut s = common::open_stream(&mut c, "x", &[]).await;
     next(&mut s).await;
     let mut specs = c
         .stream_metric_spec(so("x", &[]))

@@ -50,11 +50,7 @@ async fn an_event_wakes_the_stream_and_malformed_events_never_stop_later_ones() 
     let srv = start(config(&nats, false)).await;
     let pubc = publisher(&nats).await;
     let mut c = client(srv.grpc).await;
-    let mut stream = c
-        .stream_is_active(so("sleepy", &[]))
-        .await
-        .expect("stream")
-        .into_inner();
+    let mut stream = common::open_stream(&mut c, "sleepy", &[]).await;
     assert!(
         !tokio::time::timeout(WAIT, stream.next())
             .await

@@ -3,7 +3,7 @@
 mod common;
 
 use common::servers::{Exporter, Gauges, Prometheus, eventually};
-use common::{WAIT, client, http_get, metric, so, start};
+use common::{WAIT, client, http_get, metric, next_within, so, start};
 use mcp_autoscaler::config::{Config, PrometheusConfig};
 use mcp_autoscaler::id::ServerId;
 use mcp_autoscaler::proto::GetMetricsRequest;
@@ -203,18 +203,6 @@ async fn a_prometheus_outage_holds_then_turns_unavailable_then_recovers_by_itsel
     }
 }
 
-/// The next message on `stream`, if one comes within `limit`.
-async fn within(
-    stream: &mut tonic::Streaming<mcp_autoscaler::proto::IsActiveResponse>,
-    limit: Duration,
-) -> Option<bool> {
-    tokio::time::timeout(limit, stream.message())
-        .await
-        .ok()
-        .and_then(|m| m.expect("stream stays open"))
-        .map(|m| m.result)
-}
-
 #[tokio::test]
 async fn polled_activity_wakes_a_stream_and_wakes_it_again_after_it_ended() {
     let exporter = Exporter::start().await;
@@ -227,22 +215,14 @@ async fn polled_activity_wakes_a_stream_and_wakes_it_again_after_it_ended() {
     let srv = start(config(&prom)).await;
     let mut c = client(srv.grpc).await;
     let md = [("idleWindow", "1s")];
-    let mut ws = c
-        .stream_is_active(so("ws", &md))
-        .await
-        .expect("stream")
-        .into_inner();
-    let mut calm = c
-        .stream_is_active(so("calm", &md))
-        .await
-        .expect("stream")
-        .into_inner();
-    assert_eq!(within(&mut ws, WAIT).await, Some(false), "opens idle");
-    assert_eq!(within(&mut calm, WAIT).await, Some(false));
+    let mut ws = common::open_stream(&mut c, "ws", &md).await;
+    let mut calm = common::open_stream(&mut c, "calm", &md).await;
+    assert_eq!(next_within(&mut ws, WAIT).await, Some(false), "opens idle");
+    assert_eq!(next_within(&mut calm, WAIT).await, Some(false));
 
     exporter.set(&[("ws", sessions(2.0)), ("calm", sessions(0.0))]);
     assert_eq!(
-        within(&mut ws, WAIT * 2).await,
+        next_within(&mut ws, WAIT * 2).await,
         Some(true),
         "a poll that sees sessions wakes the stream"
     );
@@ -252,12 +232,12 @@ async fn polled_activity_wakes_a_stream_and_wakes_it_again_after_it_ended() {
     tokio::time::sleep(Duration::from_secs(5)).await;
     exporter.set(&[("ws", sessions(3.0)), ("calm", sessions(0.0))]);
     assert_eq!(
-        within(&mut ws, WAIT * 2).await,
+        next_within(&mut ws, WAIT * 2).await,
         Some(true),
         "the second wake is pushed too"
     );
     assert_eq!(
-        within(&mut calm, Duration::from_millis(200)).await,
+        next_within(&mut calm, Duration::from_millis(200)).await,
         None,
         "an idle server's stream hears nothing"
     );

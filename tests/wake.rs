@@ -25,11 +25,7 @@ async fn ten_thousand_streams_on_one_connection_are_held_woken_and_freed() {
     for i in 0..N {
         let mut c = c.clone();
         tasks.spawn(async move {
-            let mut s = c
-                .stream_is_active(so(&format!("s-{i}"), &[]))
-                .await
-                .expect("stream")
-                .into_inner();
+            let mut s = common::open_stream(&mut c, &format!("s-{i}"), &[]).await;
             let first = s.next().await.expect("first").expect("ok");
             (i, s, first.result)
         });
@@ -84,11 +80,7 @@ async fn ten_thousand_streams_on_one_connection_are_held_woken_and_freed() {
 async fn a_burst_of_events_for_an_active_server_sends_exactly_one_true() {
     let srv = start(Config::default()).await;
     let mut c = client(srv.grpc).await;
-    let mut s = c
-        .stream_is_active(so("storm", &[]))
-        .await
-        .expect("stream")
-        .into_inner();
+    let mut s = common::open_stream(&mut c, "storm", &[]).await;
     assert!(!s.next().await.expect("first").expect("ok").result);
     for _ in 0..500 {
         srv.store

@@ -3,8 +3,8 @@
 #![allow(dead_code)]
 
 use mcp_autoscaler::config::Config;
-use mcp_autoscaler::proto::ScaledObjectRef;
 use mcp_autoscaler::proto::external_scaler_client::ExternalScalerClient;
+use mcp_autoscaler::proto::{IsActiveResponse, ScaledObjectRef};
 use mcp_autoscaler::serve::{App, Listeners, ServeError};
 use mcp_autoscaler::source::Store;
 use mcp_autoscaler::time::SystemClock;
@@ -65,6 +65,30 @@ pub async fn start(config: Config) -> Running {
 /// A plaintext client for `addr`.
 pub async fn client(addr: SocketAddr) -> ExternalScalerClient<Channel> {
     ExternalScalerClient::new(channel(addr).await)
+}
+
+/// Opens a `StreamIsActive` stream for ScaledObject `name` with `metadata`.
+pub async fn open_stream(
+    c: &mut ExternalScalerClient<Channel>,
+    name: &str,
+    metadata: &[(&str, &str)],
+) -> tonic::Streaming<IsActiveResponse> {
+    c.stream_is_active(so(name, metadata))
+        .await
+        .expect("stream")
+        .into_inner()
+}
+
+/// The next answer on `stream` if one comes within `limit`, `None` if none
+/// does. A stream that fails or ends fails the test.
+pub async fn next_within(
+    stream: &mut tonic::Streaming<IsActiveResponse>,
+    limit: Duration,
+) -> Option<bool> {
+    tokio::time::timeout(limit, stream.message())
+        .await
+        .ok()
+        .map(|m| m.expect("stream ok").expect("stream stays open").result)
 }
 
 /// A plaintext HTTP/2 connection to `addr`.
