@@ -1,85 +1,86 @@
-//! Criterion benchmarks of the pure engine: one `decide` call, and one
-//! decision tick over a fleet of 10,000 servers (`cargo bench --bench decide`).
+//! Criterion benchmarks of the pure engine (`cargo bench --bench decide`):
+//! one `decide` call (the signal history replayed, then the decision at
+//! `now`) for a busy server whose load changes at every poll, a steady one
+//! and an idle one; the replay alone; and one decision for every server of
+//! a 10,000-server fleet.
 
-use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use mcp_autoscaler::engine::{Policy, State, decide, presets};
-use mcp_autoscaler::signal::{EventKind, Sample, SignalKind, Signals};
+use criterion::{Criterion, criterion_group, criterion_main};
+use mcp_autoscaler::engine::{Policy, decide, presets, replay};
+use mcp_autoscaler::signal::{EventKind, SignalKind, Signals};
 use mcp_autoscaler::time::Timestamp;
 use std::hint::black_box;
 use std::time::Duration;
 
 const NOW: Timestamp = Timestamp::from_millis(1_800_000_000_000);
 
-/// A server with every signal polled and a learned idle-gap histogram.
-fn busy_server(i: u64) -> Signals {
-    let mut s = Signals {
-        poller_configured: true,
-        polled_at: Some(NOW - Duration::from_secs(5)),
-        ..Signals::default()
-    };
-    for (k, v) in [
-        (SignalKind::Connections, (i % 90) as f64),
-        (SignalKind::Sessions, (i % 40) as f64),
-        (SignalKind::QueueLength, (i % 13) as f64),
-        (SignalKind::RequestRate, (i % 200) as f64),
-        (SignalKind::LatencyP95, 0.05 + (i % 7) as f64 * 0.3),
-        (SignalKind::ErrorRate, 0.001),
-    ] {
-        s.set(
-            k,
-            Sample {
-                value: v,
-                at: NOW - Duration::from_secs(5),
-            },
-        );
-    }
+/// A server polled every 15 s for 20 minutes (load changing at every poll
+/// when `varying`), with a learned idle-gap histogram.
+fn server(i: u64, varying: bool) -> Signals {
+    let mut s = Signals::default();
+    s.feed.poller_configured = true;
     for gap in 0..30 {
         s.record_event(
             EventKind::Request,
-            NOW - Duration::from_secs(7200) + Duration::from_secs(gap * 180 + i % 60),
+            NOW - Duration::from_secs(9000) + Duration::from_secs(gap * 180 + i % 60),
         );
+    }
+    for poll in 0..80u64 {
+        let at = NOW - Duration::from_secs(1200) + Duration::from_secs(poll * 15);
+        let wobble = if varying { (poll * 7 + i) % 23 } else { 0 } as f64;
+        for (k, v) in [
+            (SignalKind::Connections, (i % 90) as f64 + wobble),
+            (SignalKind::Sessions, (i % 40) as f64 + wobble),
+            (SignalKind::QueueLength, (i % 13) as f64),
+            (SignalKind::RequestRate, (i % 200) as f64 + wobble * 3.0),
+            (SignalKind::LatencyP95, 0.05 + (i % 7) as f64 * 0.3),
+            (SignalKind::ErrorRate, 0.001),
+        ] {
+            s.set(k, v);
+        }
+        s.feed.polled_at = Some(at);
+        s.finish_poll(at);
     }
     s
 }
 
 fn bench(c: &mut Criterion) {
     let policy = Policy::default();
-    let one = busy_server(17);
-    let state = State {
-        last_desired: 3,
-        last_active: true,
-        ..State::default()
-    };
-    c.bench_function("decide/one_server_default_policy", |b| {
-        b.iter(|| decide(black_box(&one), black_box(&policy), black_box(&state), NOW))
+    let busy = server(17, true);
+    let steady = server(17, false);
+    let now = NOW + Duration::from_secs(3);
+    c.bench_function("decide/busy_changing_every_poll", |b| {
+        b.iter(|| decide(black_box(&busy), black_box(&policy), now))
     });
-    let idle = Signals::default();
-    c.bench_function("decide/one_idle_server", |b| {
-        b.iter(|| decide(black_box(&idle), &policy, &State::default(), NOW))
+    c.bench_function("decide/steady", |b| {
+        b.iter(|| decide(black_box(&steady), black_box(&policy), now))
     });
-    for name in ["knative-kpa", "infra-plan-rule"] {
+    let mut idle = Signals::default();
+    idle.feed.poller_configured = true;
+    idle.feed.polled_at = Some(NOW);
+    idle.finish_poll(NOW);
+    c.bench_function("decide/idle", |b| {
+        b.iter(|| decide(black_box(&idle), &policy, now))
+    });
+    c.bench_function("replay/busy_changing_every_poll", |b| {
+        b.iter(|| replay::replay(black_box(&busy), black_box(&policy), now))
+    });
+    for name in ["hpa", "knative-kpa", "infra-plan-rule"] {
         let p = presets::baseline(name).expect("preset");
-        c.bench_function(&format!("decide/one_server_{name}"), |b| {
-            b.iter(|| decide(black_box(&one), &p, &state, NOW))
+        c.bench_function(&format!("decide/busy_{name}"), |b| {
+            b.iter(|| decide(black_box(&busy), &p, now))
         });
     }
 
-    let fleet: Vec<(Signals, State)> = (0..10_000)
-        .map(|i| (busy_server(i), State::default()))
-        .collect();
+    let fleet: Vec<Signals> = (0..10_000).map(|i| server(i, i % 10 == 0)).collect();
     let mut group = c.benchmark_group("tick");
     group.sample_size(20);
-    group.bench_function("decide_10k_servers", |b| {
-        b.iter_batched_ref(
-            || fleet.clone(),
-            |fleet| {
-                for (signals, state) in fleet.iter_mut() {
-                    let d = decide(signals, &policy, state, NOW);
-                    *state = d.next;
-                }
-            },
-            BatchSize::LargeInput,
-        )
+    group.bench_function("decide_10k_servers_10pct_changing", |b| {
+        b.iter(|| {
+            fleet
+                .iter()
+                .map(|s| decide(s, &policy, now).desired)
+                .sum::<u32>()
+        })
     });
     group.finish();
 }

@@ -148,7 +148,7 @@ async fn measure_push(
         let i = e * step;
         sent.insert(i, Instant::now());
         publisher
-            .publish(format!("mcp.activity.s-{i}"), "".into())
+            .publish(format!("mcp.activity.tenants.s-{i}"), "".into())
             .await
             .expect("publish");
         publisher.flush().await.expect("flush");
@@ -203,7 +203,7 @@ async fn measure_poll(
         sent.insert(i, Instant::now());
         publisher
             .publish(
-                format!("mcp.activity.poll-{}-{i}", every.as_millis()),
+                format!("mcp.activity.tenants.poll-{}-{i}", every.as_millis()),
                 "".into(),
             )
             .await

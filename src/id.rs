@@ -1,12 +1,14 @@
-//! Validated server ids.
+//! Validated identities: a hosted MCP server is **(namespace, name)**.
 //!
-//! A server id travels into PromQL label matchers, NATS subjects and
-//! Kubernetes names, so it is checked once at the edge and carried as a
-//! [`ServerId`] afterwards. The rule is the Kubernetes DNS label (RFC 1123):
-//! 1 to 63 characters of `a-z`, `0-9` and `-`, starting and ending with a
-//! letter or digit. That excludes quotes, backslashes, `{}`, `.`, `*`, `>` and
-//! white space, so an id can never break out of a PromQL string or span NATS
-//! subject tokens.
+//! Tenants on one platform reuse names (two tenants' `github` servers are two
+//! servers), so every part of the scaler keys servers by [`ServerKey`]. Both
+//! parts travel into PromQL label matchers, NATS subjects and Kubernetes
+//! names, so they are checked once at the edge and carried as validated types
+//! afterwards. The rule is the Kubernetes DNS label (RFC 1123), which is also
+//! the rule for namespace names: 1 to 63 characters of `a-z`, `0-9` and `-`,
+//! starting and ending with a letter or digit. That excludes quotes,
+//! backslashes, `{}`, `.`, `*`, `>` and white space, so an id can never break
+//! out of a PromQL string or span NATS subject tokens.
 
 use std::fmt;
 
@@ -16,58 +18,114 @@ pub const MAX_ID_LEN: usize = 63;
 /// An id that failed validation, with the reason a user can act on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "invalid server id {shown:?}: {reason} (allowed: 1-63 characters of a-z, 0-9 and '-', starting and ending with a letter or digit)"
+    "invalid {what} {shown:?}: {reason} (allowed: 1-63 characters of a-z, 0-9 and '-', starting and ending with a letter or digit)"
 )]
 pub struct InvalidId {
+    what: &'static str,
     shown: String,
     reason: &'static str,
 }
 
-/// The id of one hosted MCP server, valid as a DNS label.
+/// Checks `raw` against the DNS label rule; `what` names it in the error.
+fn check_label(raw: &str, what: &'static str) -> Result<(), InvalidId> {
+    let fail = |reason| InvalidId {
+        what,
+        shown: raw.chars().take(80).collect(),
+        reason,
+    };
+    if raw.is_empty() {
+        return Err(fail("it is empty"));
+    }
+    if raw.len() > MAX_ID_LEN {
+        return Err(fail("it is longer than 63 characters"));
+    }
+    if !raw
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        return Err(fail("it contains a character outside a-z, 0-9 and '-'"));
+    }
+    if raw.starts_with('-') || raw.ends_with('-') {
+        return Err(fail("it starts or ends with '-'"));
+    }
+    Ok(())
+}
+
+/// Declares a validated DNS-label newtype.
+macro_rules! dns_label {
+    ($(#[$doc:meta])* $name:ident, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Validates `raw` and wraps it.
+            pub fn parse(raw: &str) -> Result<Self, InvalidId> {
+                check_label(raw, $what)?;
+                Ok(Self(raw.to_owned()))
+            }
+
+            /// The id as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = InvalidId;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::parse(s)
+            }
+        }
+    };
+}
+
+dns_label!(
+    /// The name of one hosted MCP server within its namespace.
+    ServerId,
+    "server id"
+);
+
+dns_label!(
+    /// A Kubernetes namespace (a tenant, typically).
+    Namespace,
+    "namespace"
+);
+
+/// One hosted MCP server: its namespace and its name. Ordered by namespace,
+/// then name; shown as `namespace/name`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ServerId(String);
+pub struct ServerKey {
+    /// The namespace the server lives in.
+    pub namespace: Namespace,
+    /// The server's name within it.
+    pub server: ServerId,
+}
 
-impl ServerId {
-    /// Validates `raw` and wraps it.
-    pub fn parse(raw: &str) -> Result<Self, InvalidId> {
-        let fail = |reason| InvalidId {
-            shown: raw.chars().take(80).collect(),
-            reason,
-        };
-        if raw.is_empty() {
-            return Err(fail("it is empty"));
-        }
-        if raw.len() > MAX_ID_LEN {
-            return Err(fail("it is longer than 63 characters"));
-        }
-        if !raw
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        {
-            return Err(fail("it contains a character outside a-z, 0-9 and '-'"));
-        }
-        if raw.starts_with('-') || raw.ends_with('-') {
-            return Err(fail("it starts or ends with '-'"));
-        }
-        Ok(Self(raw.to_owned()))
+impl ServerKey {
+    /// A key from validated parts.
+    pub fn new(namespace: Namespace, server: ServerId) -> Self {
+        Self { namespace, server }
     }
 
-    /// The id as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
+    /// Validates both parts; the error names the one that failed.
+    pub fn parse(namespace: &str, server: &str) -> Result<Self, InvalidId> {
+        Ok(Self::new(
+            Namespace::parse(namespace)?,
+            ServerId::parse(server)?,
+        ))
     }
 }
 
-impl fmt::Display for ServerId {
+impl fmt::Display for ServerKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::str::FromStr for ServerId {
-    type Err = InvalidId;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::parse(s)
+        write!(f, "{}/{}", self.namespace, self.server)
     }
 }
 
@@ -79,6 +137,7 @@ mod tests {
     fn dns_labels_are_accepted() {
         for ok in ["a", "weather", "tenant-42", "0abc", &"x".repeat(63)] {
             assert!(ServerId::parse(ok).is_ok(), "{ok} should be valid");
+            assert!(Namespace::parse(ok).is_ok(), "{ok} should be valid");
         }
     }
 
@@ -102,6 +161,26 @@ mod tests {
         for id in bad {
             let err = ServerId::parse(id).expect_err(id);
             assert!(err.to_string().contains("allowed:"), "{err}");
+            let err = Namespace::parse(id).expect_err(id);
+            assert!(err.to_string().starts_with("invalid namespace"), "{err}");
         }
+    }
+
+    #[test]
+    fn a_key_names_the_part_that_is_wrong_and_shows_as_namespace_slash_name() {
+        let err = ServerKey::parse("Tenant", "ok").expect_err("bad namespace");
+        assert!(err.to_string().starts_with("invalid namespace"), "{err}");
+        let err = ServerKey::parse("ok", "a.b").expect_err("bad server");
+        assert!(err.to_string().starts_with("invalid server id"), "{err}");
+        let key = ServerKey::parse("tenant-a", "github").expect("valid");
+        assert_eq!(key.to_string(), "tenant-a/github");
+    }
+
+    #[test]
+    fn same_name_in_two_namespaces_is_two_servers() {
+        let a = ServerKey::parse("tenant-a", "github").expect("valid");
+        let b = ServerKey::parse("tenant-b", "github").expect("valid");
+        assert_ne!(a, b);
+        assert!(a < b, "ordered by namespace first");
     }
 }

@@ -7,7 +7,7 @@
 
 use crate::config::Config;
 use crate::engine::{MetricMode, Policy};
-use crate::id::ServerId;
+use crate::id::{Namespace, ServerId, ServerKey};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -98,8 +98,8 @@ pub enum MetadataError {
 /// A ScaledObject resolved to a server and its effective policy.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Target {
-    /// The hosted MCP server.
-    pub server: ServerId,
+    /// The hosted MCP server: the ScaledObject's namespace and `serverId`.
+    pub server: ServerKey,
     /// Name of the policy the overrides were applied to.
     pub policy_name: String,
     /// The policy after per-server overrides.
@@ -114,13 +114,21 @@ pub fn allowed_keys() -> String {
     keys.join(", ")
 }
 
-/// Resolves a ScaledObject (name + metadata) against the config.
+/// Resolves a ScaledObject (namespace, name, metadata) against the config.
+/// The server lives in the ScaledObject's own namespace: a ScaledObject can
+/// never name a server of another tenant.
 pub fn resolve(
+    namespace: &str,
     name: &str,
     metadata: &HashMap<String, String>,
     config: &Config,
 ) -> Result<Target, MetadataError> {
     check_size(metadata, config.server.max_metadata_bytes)?;
+    let namespace = Namespace::parse(namespace).map_err(|e| MetadataError::BadValue {
+        key: "namespace (ScaledObjectRef.namespace)".to_owned(),
+        value: shorten(namespace),
+        expected: e.to_string(),
+    })?;
     let server_raw = metadata.get("serverId").map_or(name, String::as_str);
     let server = ServerId::parse(server_raw).map_err(|e| MetadataError::BadValue {
         key: if metadata.contains_key("serverId") {
@@ -143,7 +151,7 @@ pub fn resolve(
     })?;
     apply_overrides(metadata, &mut policy)?;
     Ok(Target {
-        server,
+        server: ServerKey::new(namespace, server),
         policy_name: policy_name.clone(),
         policy,
     })

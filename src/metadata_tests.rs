@@ -13,9 +13,22 @@ fn config() -> Config {
 
 #[test]
 fn the_scaled_object_name_is_the_default_server_id() {
-    let t = resolve("weather", &md(&[]), &config()).expect("ok");
-    assert_eq!(t.server.as_str(), "weather");
+    let t = resolve("tenants", "weather", &md(&[]), &config()).expect("ok");
+    assert_eq!(t.server.server.as_str(), "weather");
     assert_eq!(t.policy_name, "default");
+}
+
+#[test]
+fn the_server_lives_in_the_scaled_objects_namespace() {
+    let t = resolve("tenant-a", "github", &md(&[]), &config()).expect("ok");
+    assert_eq!(t.server.to_string(), "tenant-a/github");
+    let err = resolve("", "github", &md(&[]), &config()).expect_err("empty namespace");
+    assert!(
+        err.to_string().contains("ScaledObjectRef.namespace"),
+        "{err}"
+    );
+    let err = resolve("Tenant A", "github", &md(&[]), &config()).expect_err("bad namespace");
+    assert!(err.to_string().contains("invalid namespace"), "{err}");
 }
 
 #[test]
@@ -27,8 +40,8 @@ fn server_id_policy_and_keda_keys_are_accepted() {
         ("enableTLS", "false"),
         ("unsafeSsl", "true"),
     ]);
-    let t = resolve("so-name", &m, &config()).expect("ok");
-    assert_eq!(t.server.as_str(), "tenant-7");
+    let t = resolve("tenants", "so-name", &m, &config()).expect("ok");
+    assert_eq!(t.server.server.as_str(), "tenant-7");
     assert_eq!(t.policy.idle_window, Duration::from_secs(30));
 }
 
@@ -47,7 +60,7 @@ fn every_override_key_changes_its_setting() {
         ("targetConcurrency", "3"),
         ("metricMode", "native"),
     ]);
-    let p = resolve("s", &m, &config()).expect("ok").policy;
+    let p = resolve("tenants", "s", &m, &config()).expect("ok").policy;
     assert_eq!((p.min_replicas, p.max_replicas), (1, 40));
     assert_eq!(p.idle_window, Duration::from_secs(120));
     assert_eq!(
@@ -120,7 +133,7 @@ fn bad_input_names_the_key_and_what_is_allowed() {
         ),
     ];
     for (name, pairs, key, allowed) in cases {
-        let msg = resolve(name, &md(pairs), &config())
+        let msg = resolve("tenants", name, &md(pairs), &config())
             .expect_err(name)
             .to_string();
         assert!(msg.contains(key), "{msg} should name {key}");
@@ -131,7 +144,8 @@ fn bad_input_names_the_key_and_what_is_allowed() {
 #[test]
 fn oversized_metadata_is_rejected_with_the_limit() {
     let big = "x".repeat(20_000);
-    let err = resolve("s", &md(&[("serverId", &big)]), &config()).expect_err("too large");
+    let err =
+        resolve("tenants", "s", &md(&[("serverId", &big)]), &config()).expect_err("too large");
     assert!(
         matches!(err, MetadataError::TooLarge { limit: 16384, .. }),
         "{err}"
@@ -152,11 +166,11 @@ fn keep_alive_scale_down_window_and_latency_objective_can_be_overridden() {
         ("scaleDownWindow", "30s"),
         ("targetLatencyP95", "off"),
     ]);
-    let p = resolve("s", &m, &config()).expect("ok").policy;
+    let p = resolve("tenants", "s", &m, &config()).expect("ok").policy;
     assert_eq!(p.keep_alive, crate::engine::KeepAlive::Fixed);
     assert_eq!(p.behavior.scale_down_window, Duration::from_secs(30));
     assert_eq!(p.slo.latency_p95_s, None);
-    let err = resolve("s", &md(&[("keepAlive", "forever")]), &config())
+    let err = resolve("tenants", "s", &md(&[("keepAlive", "forever")]), &config())
         .expect_err("bad")
         .to_string();
     assert!(err.contains("\"fixed\" or \"predictive\""), "{err}");

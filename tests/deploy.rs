@@ -31,12 +31,13 @@ fn the_example_scaled_object_uses_only_allowed_metadata_keys() {
     let config =
         Config::load(Some(&root("examples/config.yaml")), &Overrides::default()).expect("config");
     let target = mcp_autoscaler::metadata::resolve(
+        doc["metadata"]["namespace"].as_str().expect("namespace"),
         doc["metadata"]["name"].as_str().expect("name"),
         &md,
         &config,
     )
     .expect("resolves");
-    assert_eq!(target.server.as_str(), "weather");
+    assert_eq!(target.server.to_string(), "mcp-tenants/weather");
 }
 
 #[test]

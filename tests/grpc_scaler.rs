@@ -4,15 +4,15 @@ mod common;
 
 use common::{WAIT, client, http_get, metric, now, so, start};
 use mcp_autoscaler::config::Config;
-use mcp_autoscaler::id::ServerId;
+use mcp_autoscaler::id::ServerKey;
 use mcp_autoscaler::proto::{GetMetricsRequest, IsActiveResponse};
 use mcp_autoscaler::signal::EventKind;
 use std::time::Duration;
 use tokio_stream::StreamExt;
 use tonic::Code;
 
-fn id(s: &str) -> ServerId {
-    ServerId::parse(s).expect("id")
+fn id(s: &str) -> ServerKey {
+    ServerKey::parse("tenants", s).expect("id")
 }
 
 fn metrics_req(name: &str, md: &[(&str, &str)], metric: &str) -> GetMetricsRequest {
@@ -356,7 +356,7 @@ async fn the_http_side_serves_health_metrics_and_decisions() {
         .record_event(&id("api-demo"), EventKind::SessionOpen, now());
     assert_eq!(http_get(srv.http, "/healthz").await.0, 200);
     assert_eq!(http_get(srv.http, "/readyz").await.0, 200);
-    let (status, body) = http_get(srv.http, "/v1/servers/api-demo").await;
+    let (status, body) = http_get(srv.http, "/v1/servers/tenants/api-demo").await;
     assert_eq!(status, 200, "{body}");
     let json: serde_json::Value = serde_json::from_str(&body).expect("json");
     assert_eq!(json["desired"], 1);
@@ -367,11 +367,13 @@ async fn the_http_side_serves_health_metrics_and_decisions() {
             .as_array()
             .is_some_and(|a| !a.is_empty())
     );
-    let (status, body) = http_get(srv.http, "/v1/servers/Bad%22Id").await;
+    let (status, body) = http_get(srv.http, "/v1/servers/tenants/Bad%22Id").await;
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("allowed:"), "{body}");
     assert_eq!(
-        http_get(srv.http, "/v1/servers/x?policy=ghost").await.0,
+        http_get(srv.http, "/v1/servers/tenants/x?policy=ghost")
+            .await
+            .0,
         400
     );
     let mut c = client(srv.grpc).await;

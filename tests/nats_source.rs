@@ -5,7 +5,7 @@ mod common;
 use common::servers::{Nats, eventually};
 use common::{WAIT, client, metric, so, start, wait_ready};
 use mcp_autoscaler::config::{Config, JetStreamConfig, NatsConfig};
-use mcp_autoscaler::id::ServerId;
+use mcp_autoscaler::id::ServerKey;
 use std::time::Duration;
 use tokio_stream::StreamExt;
 
@@ -20,8 +20,8 @@ fn config(nats: &Nats, jetstream: bool) -> Config {
     }
 }
 
-fn id(s: &str) -> ServerId {
-    ServerId::parse(s).expect("id")
+fn id(s: &str) -> ServerKey {
+    ServerKey::parse("tenants", s).expect("id")
 }
 
 async fn publisher(nats: &Nats) -> async_nats::Client {
@@ -62,16 +62,16 @@ async fn an_event_wakes_the_stream_and_malformed_events_never_stop_later_ones() 
     wait_ready(srv.http).await;
 
     for (subject, payload) in [
-        ("mcp.activity.sleepy", "{not json"),
-        ("mcp.activity.Bad_Id", ""),
-        ("mcp.activity.sleepy", r#"{"kind":"teleport"}"#),
+        ("mcp.activity.tenants.sleepy", "{not json"),
+        ("mcp.activity.tenants.Bad_Id", ""),
+        ("mcp.activity.tenants.sleepy", r#"{"kind":"teleport"}"#),
     ] {
         pubc.publish(subject, payload.to_owned().into())
             .await
             .expect("publish");
     }
     pubc.publish(
-        "mcp.activity.sleepy",
+        "mcp.activity.tenants.sleepy",
         r#"{"kind":"session_open","session":"s-1"}"#.into(),
     )
     .await
@@ -87,7 +87,7 @@ async fn an_event_wakes_the_stream_and_malformed_events_never_stop_later_ones() 
         woke.result,
         "the good event after three bad ones still wakes the server"
     );
-    assert_eq!(srv.store.signals(&id("sleepy")).event_sessions, 1);
+    assert_eq!(srv.store.signals(&id("sleepy")).load.event_sessions, 1);
     assert_eq!(
         metric(srv.http, "mcp_autoscaler_events_malformed_total").await,
         3.0
@@ -101,7 +101,8 @@ async fn after_a_nats_restart_the_scaler_reconnects_and_resumes_without_a_restar
     {
         let pubc = publisher(&nats).await;
         eventually(WAIT, "first event applied", || {
-            let _ = futures::executor::block_on(pubc.publish("mcp.activity.before", "".into()));
+            let _ =
+                futures::executor::block_on(pubc.publish("mcp.activity.tenants.before", "".into()));
             srv.store.signals(&id("before")).last_event.is_some()
         })
         .await;
@@ -116,7 +117,7 @@ async fn after_a_nats_restart_the_scaler_reconnects_and_resumes_without_a_restar
             tokio::time::Instant::now() < deadline,
             "no event after the NATS restart"
         );
-        pubc.publish("mcp.activity.after", "".into())
+        pubc.publish("mcp.activity.tenants.after", "".into())
             .await
             .expect("publish");
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -136,7 +137,7 @@ async fn a_restarted_scaler_replays_jetstream_and_is_ready_only_after_the_replay
             tokio::time::Instant::now() < deadline,
             "first scaler got nothing"
         );
-        js_publish(&pubc, "mcp.activity.early", "").await;
+        js_publish(&pubc, "mcp.activity.tenants.early", "").await;
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     first.stop().await.expect("clean stop");
@@ -144,17 +145,17 @@ async fn a_restarted_scaler_replays_jetstream_and_is_ready_only_after_the_replay
     // While no scaler runs: a session opens and requests arrive.
     js_publish(
         &pubc,
-        "mcp.activity.while-down",
+        "mcp.activity.tenants.while-down",
         r#"{"kind":"session_open"}"#,
     )
     .await;
     for _ in 0..50 {
-        js_publish(&pubc, "mcp.activity.busy-while-down", "").await;
+        js_publish(&pubc, "mcp.activity.tenants.busy-while-down", "").await;
     }
     let old = "2000-01-01T00:00:00Z";
     js_publish(
         &pubc,
-        "mcp.activity.ancient",
+        "mcp.activity.tenants.ancient",
         &format!(r#"{{"kind":"request","ts":"{old}"}}"#),
     )
     .await;
@@ -163,7 +164,7 @@ async fn a_restarted_scaler_replays_jetstream_and_is_ready_only_after_the_replay
     wait_ready(second.http).await;
     // Ready means replayed: no waiting after readiness.
     assert_eq!(
-        second.store.signals(&id("while-down")).event_sessions,
+        second.store.signals(&id("while-down")).load.event_sessions,
         1,
         "the wake-up was not lost"
     );
@@ -211,7 +212,7 @@ async fn jetstream_consumption_resumes_after_a_nats_restart() {
             tokio::time::Instant::now() < deadline,
             "nothing before the restart"
         );
-        js_publish(&pubc, "mcp.activity.one", "").await;
+        js_publish(&pubc, "mcp.activity.tenants.one", "").await;
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     drop(pubc);
@@ -219,11 +220,16 @@ async fn jetstream_consumption_resumes_after_a_nats_restart() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     nats.restart().await;
     let pubc = publisher(&nats).await;
-    js_publish(&pubc, "mcp.activity.two", r#"{"kind":"session_open"}"#).await;
+    js_publish(
+        &pubc,
+        "mcp.activity.tenants.two",
+        r#"{"kind":"session_open"}"#,
+    )
+    .await;
     eventually(
         WAIT * 3,
         "event published after the NATS restart applied",
-        || srv.store.signals(&id("two")).event_sessions == 1,
+        || srv.store.signals(&id("two")).load.event_sessions == 1,
     )
     .await;
 }
@@ -303,7 +309,7 @@ async fn token_and_user_password_credentials_from_the_environment_work_end_to_en
                 tokio::time::Instant::now() < deadline,
                 "no event through the authenticated connection"
             );
-            pubc.publish("mcp.activity.authed", "".into())
+            pubc.publish("mcp.activity.tenants.authed", "".into())
                 .await
                 .expect("publish");
             pubc.flush().await.expect("flush");

@@ -5,14 +5,14 @@ mod common;
 use common::servers::{Exporter, Gauges, Nats, Prometheus};
 use common::{WAIT, client, metric, now, so, start, wait_ready};
 use mcp_autoscaler::config::{Config, JetStreamConfig, NatsConfig, PrometheusConfig};
-use mcp_autoscaler::id::ServerId;
+use mcp_autoscaler::id::ServerKey;
 use mcp_autoscaler::proto::GetMetricsRequest;
 use mcp_autoscaler::signal::EventKind;
 use std::time::Duration;
 use tokio_stream::StreamExt;
 
-fn id(s: &str) -> ServerId {
-    ServerId::parse(s).expect("id")
+fn id(s: &str) -> ServerKey {
+    ServerKey::parse("tenants", s).expect("id")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -152,7 +152,7 @@ async fn two_replicas_on_the_same_nats_and_prometheus_give_the_same_answers() {
     let js = async_nats::jetstream::new(pubc);
     for i in [20, 21, 22] {
         let ack = js
-            .publish(format!("mcp.activity.r-{i}"), "".into())
+            .publish(format!("mcp.activity.tenants.r-{i}"), "".into())
             .await
             .expect("publish");
         ack.await.expect("ack");
@@ -196,7 +196,7 @@ async fn two_replicas_on_the_same_nats_and_prometheus_give_the_same_answers() {
             all_equal &= x == y;
             woken += usize::from(i >= 20 && x.0 && y.0);
         }
-        if all_equal && woken == 3 && a.store.signals(&id("r-19")).polled_at.is_some() {
+        if all_equal && woken == 3 && a.store.signals(&id("r-19")).feed.polled_at.is_some() {
             break;
         }
         assert!(

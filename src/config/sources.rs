@@ -20,6 +20,9 @@ pub struct PrometheusConfig {
     pub timeout: Duration,
     /// The label that names the MCP server in every series.
     pub server_label: String,
+    /// The label that names the server's namespace in every series
+    /// (`namespace`, which Prometheus' Kubernetes discovery sets).
+    pub namespace_label: String,
     /// One grouped PromQL query per signal.
     pub queries: Queries,
     /// Bearer or basic auth.
@@ -37,6 +40,7 @@ impl Default for PrometheusConfig {
             interval: Duration::from_secs(15),
             timeout: Duration::from_secs(5),
             server_label: "server".to_owned(),
+            namespace_label: "namespace".to_owned(),
             queries: Queries::default(),
             auth: None,
             tls: PrometheusTls::default(),
@@ -45,9 +49,11 @@ impl Default for PrometheusConfig {
     }
 }
 
-/// PromQL templates, one per signal. `{label}` is replaced by the server
-/// label name; each query must return one series per server carrying it.
-/// An empty string disables the signal.
+/// PromQL templates, one per signal. `{by}` is replaced by the grouping
+/// labels `<namespace_label>, <server_label>`; `{label}` and
+/// `{namespace_label}` by each label name alone. Each query must return one
+/// series per server carrying both labels (a series without them is
+/// rejected and counted). An empty string disables the signal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Queries {
@@ -68,12 +74,12 @@ pub struct Queries {
 impl Default for Queries {
     fn default() -> Self {
         Self {
-            connections: "sum by ({label}) (mcp_active_connections)".into(),
-            sessions: "sum by ({label}) (mcp_active_sessions)".into(),
-            queue_length: "sum by ({label}) (mcp_tool_queue_length)".into(),
-            request_rate: "sum by ({label}) (rate(mcp_tool_requests_total[1m]))".into(),
-            error_rate: "sum by ({label}) (rate(mcp_tool_errors_total[5m])) / sum by ({label}) (rate(mcp_tool_requests_total[5m]))".into(),
-            latency_p95: "histogram_quantile(0.95, sum by ({label}, le) (rate(mcp_tool_duration_seconds_bucket[5m])))".into(),
+            connections: "sum by ({by}) (mcp_active_connections)".into(),
+            sessions: "sum by ({by}) (mcp_active_sessions)".into(),
+            queue_length: "sum by ({by}) (mcp_tool_queue_length)".into(),
+            request_rate: "sum by ({by}) (rate(mcp_tool_requests_total[1m]))".into(),
+            error_rate: "sum by ({by}) (rate(mcp_tool_errors_total[5m])) / sum by ({by}) (rate(mcp_tool_requests_total[5m]))".into(),
+            latency_p95: "histogram_quantile(0.95, sum by ({by}, le) (rate(mcp_tool_duration_seconds_bucket[5m])))".into(),
         }
     }
 }
@@ -135,13 +141,21 @@ impl PrometheusConfig {
                 "must be above 0 and at most prometheus.interval",
             ));
         }
-        if !is_label_name(&self.server_label) {
+        for (field, label) in [
+            ("prometheus.server_label", &self.server_label),
+            ("prometheus.namespace_label", &self.namespace_label),
+        ] {
+            if !is_label_name(label) {
+                return Err(ConfigError::invalid(
+                    field,
+                    format!("{label:?} is not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)"),
+                ));
+            }
+        }
+        if self.server_label == self.namespace_label {
             return Err(ConfigError::invalid(
-                "prometheus.server_label",
-                format!(
-                    "{:?} is not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)",
-                    self.server_label
-                ),
+                "prometheus.namespace_label",
+                "must differ from prometheus.server_label",
             ));
         }
         for (name, value) in &self.headers {
@@ -193,7 +207,7 @@ pub(crate) fn is_label_name(s: &str) -> bool {
 pub struct NatsConfig {
     /// Server URL(s), comma separated: `nats://nats:4222`.
     pub url: String,
-    /// Subjects are `<prefix>.<server>`.
+    /// Subjects are `<prefix>.<namespace>.<server>`.
     pub subject_prefix: String,
     /// Read from a JetStream stream instead of core NATS (replay on restart).
     pub jetstream: Option<JetStreamConfig>,

@@ -1,210 +1,117 @@
-//! `decide()`: load → activity → raw need → stabilised decision.
+//! `decide()`: the signal history replayed, then load → activity → raw
+//! need → stabilised decision at `now`.
+//!
+//! A decision is a function of the server's signals (their history
+//! included), its policy and `now`; nothing is remembered between calls, so
+//! two scaler replicas fed by the same sources give the same answer however
+//! KEDA's calls are split between them, and one ScaledObject's policy never
+//! moves another's answer. Stabilisation (windows, rate limits, panic mode)
+//! needs what happened before `now`: [`super::replay`] recomputes it from the
+//! history on a fixed grid.
 
-use super::keepalive::{self, warm_at};
+use super::keepalive::{self, IdleGaps, warm_at};
 use super::load::{LoadView, contributions};
 use super::policy::{Activity, Algorithm, Policy};
-use super::stabilize::{Limit, Memory, stabilize};
-use crate::signal::Signals;
+use super::quality::{data_quality, good_until};
+use super::replay::{Memo, answer_at};
+use super::stabilize::{Limit, stabilize};
+use super::{Contribution, Contributions, DataQuality, Decision, Metric, Reason, State};
+use crate::signal::{Load, Signals};
 use crate::time::Timestamp;
-use serde::Serialize;
 use std::time::Duration;
 
-/// A load measure with a per-replica target or an objective.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Metric {
-    /// Open connections.
-    Connections,
-    /// Live MCP sessions.
-    Sessions,
-    /// Queued tool calls.
-    QueueLength,
-    /// Requests per second.
-    RequestRate,
-    /// In-flight requests: request rate × p95 latency (Little's law).
-    Concurrency,
-    /// p95 latency against its objective.
-    LatencySlo,
-    /// Error ratio against its objective.
-    ErrorRate,
-}
-
-impl Metric {
-    /// Every metric, in output order.
-    pub const ALL: [Metric; 7] = [
-        Metric::Connections,
-        Metric::Sessions,
-        Metric::QueueLength,
-        Metric::RequestRate,
-        Metric::Concurrency,
-        Metric::LatencySlo,
-        Metric::ErrorRate,
-    ];
-
-    /// The snake_case name used in logs, the API and metric names.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Metric::Connections => "connections",
-            Metric::Sessions => "sessions",
-            Metric::QueueLength => "queue_length",
-            Metric::RequestRate => "request_rate",
-            Metric::Concurrency => "concurrency",
-            Metric::LatencySlo => "latency_slo",
-            Metric::ErrorRate => "error_rate",
-        }
-    }
-
-    /// Objectives scale the current count; the others are per-replica loads.
-    pub const fn is_slo(self) -> bool {
-        matches!(self, Metric::LatencySlo | Metric::ErrorRate)
-    }
-}
-
-/// Why the decision came out as it did (machine-readable).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Reason {
-    /// No activity within the keep-alive window: scale to `min_replicas`.
-    Idle,
-    /// Idle, but the server's next request is predicted soon: warm it now.
-    Prewarm,
-    /// Active, and the load needs no more than the floor.
-    KeepWarm,
-    /// A metric's need set the count; see `driver`.
-    Load,
-    /// Capped at `max_replicas`.
-    MaxReplicas,
-    /// The need is within the tolerance band of the current count.
-    WithinTolerance,
-    /// A stabilisation window holds the count.
-    Stabilizing,
-    /// A rate limit slows the change.
-    RateLimited,
-    /// Panic mode (a burst) forbids scaling down.
-    Panic,
-    /// Polled data is stale: holding the last good answer.
-    StaleHold,
-    /// Polled data is missing or too old to trust at all.
-    DataUnavailable,
-}
-
-/// How trustworthy the polled data is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case", tag = "state")]
-pub enum DataQuality {
-    /// Fresh poll.
-    Fresh,
-    /// No poller configured: decisions rest on events alone.
-    EventsOnly,
-    /// Older than `stale_after`.
-    Stale {
-        /// Age of the last successful poll, in milliseconds.
-        age_ms: u64,
-    },
-    /// Older than `unavailable_after`, or no poll has succeeded yet.
-    Unavailable {
-        /// Age of the last successful poll, if there ever was one.
-        age_ms: Option<u64>,
-    },
-}
-
-/// One metric's part in a decision.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Contribution {
-    /// Which metric.
-    pub metric: Metric,
-    /// Its current value for the whole server.
-    pub value: f64,
-    /// The per-replica target (or the objective).
-    pub target: f64,
-    /// Replicas it needs.
-    pub replicas: u32,
-}
-
-/// What the engine remembers about a server between decisions.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-pub struct State {
-    /// The last decision made on trustworthy data (the engine's "current").
-    pub last_desired: u32,
-    /// Whether that decision was active.
-    pub last_active: bool,
-    /// Stabilisation memory.
-    #[serde(skip)]
-    pub memory: Memory,
-    /// When the step rule last stepped.
-    #[serde(skip)]
-    pub last_step: Option<Timestamp>,
-}
-
-/// The outcome for one server at one instant.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Decision {
-    /// Replicas wanted.
-    pub desired: u32,
-    /// Whether the server should have at least one replica.
-    pub active: bool,
-    /// Why.
-    pub reason: Reason,
-    /// The metric that set the count, when one did.
-    pub driver: Option<Metric>,
-    /// Every metric with a target, and what it needs.
-    pub contributions: Vec<Contribution>,
-    /// How trustworthy the polled data was.
-    pub data: DataQuality,
-    /// When the decision may change with no new data (a keep-alive window
-    /// ends or a pre-warm begins); watchers sleep until then.
-    pub reevaluate_at: Option<Timestamp>,
-    /// The state to remember for the next decision.
-    #[serde(skip)]
-    pub next: State,
-}
-
 /// Decides replicas and activity for one server. Pure: same inputs, same output.
-pub fn decide(signals: &Signals, policy: &Policy, state: &State, now: Timestamp) -> Decision {
-    let data = data_quality(signals, policy, now);
-    let view = LoadView::new(signals, data, policy.event_count_ttl, now);
+pub fn decide(signals: &Signals, policy: &Policy, now: Timestamp) -> Decision {
+    decide_with(signals, policy, now, &mut Memo::default())
+}
+
+/// [`decide`], reusing `memo`'s replay when the history has not changed
+/// (for a caller that decides often for one server and one policy).
+pub fn decide_with(
+    signals: &Signals,
+    policy: &Policy,
+    now: Timestamp,
+    memo: &mut Memo,
+) -> Decision {
+    let data = data_quality(&signals.feed, &signals.held, policy, now);
+    let state = match data {
+        DataQuality::Fresh | DataQuality::EventsOnly => memo.replay(signals, policy, now),
+        DataQuality::Stale { .. } | DataQuality::Unavailable { .. } => {
+            answer_at(signals, policy, good_until(data, now))
+        }
+    };
+    let moment = Moment {
+        load: &signals.load,
+        last_event: signals.last_event,
+        last_activity: signals.last_activity(),
+        gaps: &signals.gaps,
+        data,
+    };
+    let mut d = step(&moment, policy, state, now);
+    if policy.min_replicas > 0 {
+        d.reevaluate_at = None;
+    }
+    d
+}
+
+/// One step at `now` on `signals`' current values with a given `state`
+/// (tests of the step logic, without the replay).
+#[cfg(test)]
+pub(crate) fn step_now(
+    signals: &Signals,
+    policy: &Policy,
+    state: &State,
+    now: Timestamp,
+) -> Decision {
+    let state = state.clone();
+    let moment = Moment {
+        load: &signals.load,
+        last_event: signals.last_event,
+        last_activity: signals.last_activity(),
+        gaps: &signals.gaps,
+        data: data_quality(&signals.feed, &signals.held, policy, now),
+    };
+    step(&moment, policy, state, now)
+}
+
+/// What is known about a server at one instant: now, or a grid time of a
+/// replay.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Moment<'a> {
+    /// The load in force.
+    pub load: &'a Load,
+    /// The last event at or before the instant.
+    pub last_event: Option<Timestamp>,
+    /// The last activity from any source at or before the instant.
+    pub last_activity: Option<Timestamp>,
+    /// Learned idle gaps.
+    pub gaps: &'a IdleGaps,
+    /// How trustworthy the data is.
+    pub data: DataQuality,
+}
+
+/// One decision at `now` given the stabilisation `state` carried so far
+/// (moved in, and out again as the decision's `next`: a replay allocates
+/// nothing per grid time for it).
+/// Its `reevaluate_at` says when the answer may change with no new data.
+pub(crate) fn step(m: &Moment, policy: &Policy, state: State, now: Timestamp) -> Decision {
+    let view = LoadView::new(m.load, m.last_event, m.data, policy.event_count_ttl, now);
     let contributions = contributions(&view, policy, state.last_desired);
     let busy = view.has_live_work()
         || contributions
             .iter()
             .any(|c| c.replicas > 0 && !c.metric.is_slo());
-    let (warmth, reevaluate_at) = warmth(signals, policy, &view, busy, now);
-    let mut d = match data {
+    let (warmth, reevaluate_at) = warmth(m, policy, &view, busy, now);
+    let mut d = match m.data {
         DataQuality::Fresh | DataQuality::EventsOnly => {
-            fresh(policy, state, &view, contributions, warmth, data, now)
+            fresh(policy, state, &view, contributions, warmth, m.data, now)
         }
         DataQuality::Stale { .. } | DataQuality::Unavailable { .. } => {
-            hold(policy, state, contributions, warmth, data)
+            hold(policy, state, contributions, warmth, m.data)
         }
     };
-    d.reevaluate_at = if policy.min_replicas == 0 {
-        reevaluate_at
-    } else {
-        None
-    };
+    d.reevaluate_at = reevaluate_at;
     d
-}
-
-fn data_quality(signals: &Signals, policy: &Policy, now: Timestamp) -> DataQuality {
-    if !signals.poller_configured {
-        return DataQuality::EventsOnly;
-    }
-    let Some(at) = signals.polled_at else {
-        return DataQuality::Unavailable { age_ms: None };
-    };
-    let age = now.since(at);
-    let age_ms = u64::try_from(age.as_millis()).unwrap_or(u64::MAX);
-    if age >= policy.unavailable_after {
-        DataQuality::Unavailable {
-            age_ms: Some(age_ms),
-        }
-    } else if age >= policy.stale_after {
-        DataQuality::Stale { age_ms }
-    } else {
-        DataQuality::Fresh
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -216,7 +123,7 @@ enum Warmth {
 }
 
 fn warmth(
-    signals: &Signals,
+    m: &Moment,
     policy: &Policy,
     view: &LoadView,
     busy: bool,
@@ -227,9 +134,9 @@ fn warmth(
         // `event_count_ttl` after the last event (a lost close event must not
         // keep a server up forever): decide again then, so that a stream
         // sees the work end even when no event or poll comes.
-        let counted_until = signals
+        let counted_until = m
             .last_event
-            .filter(|_| signals.event_sessions > 0 || signals.event_connections > 0)
+            .filter(|_| m.load.event_sessions > 0 || m.load.event_connections > 0)
             .map(|t| t + policy.event_count_ttl)
             .filter(|&t| t > now);
         return (Warmth::Busy, counted_until);
@@ -238,10 +145,10 @@ fn warmth(
         let on = view.value(metric) > above;
         return (if on { Warmth::Busy } else { Warmth::Cold }, None);
     }
-    let Some(last) = signals.last_event.max(signals.last_poll_activity) else {
+    let Some(last) = m.last_activity else {
         return (Warmth::Cold, None);
     };
-    let plan = keepalive::plan(&policy.keep_alive, policy.idle_window, &signals.gaps);
+    let plan = keepalive::plan(&policy.keep_alive, policy.idle_window, m.gaps);
     match warm_at(&plan, last, now) {
         (true, next) if now.since(last) < plan.warm_until => (Warmth::Recent, next),
         (true, next) => (Warmth::Prewarm, next),
@@ -251,9 +158,9 @@ fn warmth(
 
 fn fresh(
     policy: &Policy,
-    state: &State,
+    state: State,
     view: &LoadView,
-    contributions: Vec<Contribution>,
+    contributions: Contributions,
     warmth: Warmth,
     data: DataQuality,
     now: Timestamp,
@@ -282,7 +189,7 @@ fn fresh(
             next,
         };
     }
-    let mut next = state.clone();
+    let mut next = state;
     let (need, driver) = raw_need(policy, view, &contributions, current, &mut next, now);
     let capped = need > policy.max_replicas;
     let need = need.clamp(floor, policy.max_replicas);
@@ -355,8 +262,8 @@ fn rule_period(policy: &Policy) -> Duration {
 /// still honour event-driven activity (a wake is never ignored).
 fn hold(
     policy: &Policy,
-    state: &State,
-    contributions: Vec<Contribution>,
+    state: State,
+    contributions: Contributions,
     warmth: Warmth,
     data: DataQuality,
 ) -> Decision {
@@ -390,7 +297,7 @@ fn hold(
         contributions,
         data,
         reevaluate_at: None,
-        next: state.clone(),
+        next: state,
     }
 }
 

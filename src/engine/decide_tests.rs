@@ -1,7 +1,8 @@
 use super::*;
-use crate::engine::Behavior;
+use crate::engine::decide::step_now;
 use crate::engine::load::replicas_for;
-use crate::signal::{EventKind, Sample, SignalKind};
+use crate::engine::{Behavior, Gap};
+use crate::signal::{EventKind, Feed, SignalKind};
 
 const NOW: Timestamp = Timestamp::from_millis(10_000_000);
 
@@ -12,12 +13,15 @@ fn ago(secs: u64) -> Timestamp {
 /// Signals from a fresh poll with the given (kind, value) samples.
 fn polled(values: &[(SignalKind, f64)]) -> Signals {
     let mut s = Signals {
-        poller_configured: true,
-        polled_at: Some(ago(5)),
+        feed: Feed {
+            poller_configured: true,
+            polled_at: Some(ago(5)),
+            ..Feed::default()
+        },
         ..Signals::default()
     };
     for &(kind, value) in values {
-        s.set(kind, Sample { value, at: ago(5) });
+        s.set(kind, value);
     }
     if values.iter().any(|(k, v)| k.shows_activity() && *v > 0.0) {
         s.last_poll_activity = Some(ago(5));
@@ -26,7 +30,7 @@ fn polled(values: &[(SignalKind, f64)]) -> Signals {
 }
 
 fn run(signals: &Signals) -> Decision {
-    decide(signals, &Policy::default(), &State::default(), NOW)
+    step_now(signals, &Policy::default(), &State::default(), NOW)
 }
 
 #[test]
@@ -78,7 +82,7 @@ fn min_replicas_keeps_a_server_active_and_warm() {
         min_replicas: 2,
         ..Policy::default()
     };
-    let d = decide(&polled(&[]), &policy, &State::default(), NOW);
+    let d = step_now(&polled(&[]), &policy, &State::default(), NOW);
     assert_eq!((d.desired, d.active, d.reason), (2, true, Reason::KeepWarm));
 }
 
@@ -123,25 +127,31 @@ fn event_counted_sessions_say_when_they_stop_counting() {
         Some(ends),
         "a stream must decide again when the session stops counting"
     );
-    let after = decide(&s, &policy, &d.next, ends);
+    let after = step_now(&s, &policy, &d.next, ends);
     assert!(!after.active, "past the TTL and the idle window: idle");
 }
 
 #[test]
 fn stale_data_holds_the_last_good_answer_and_never_goes_to_zero() {
     let mut s = polled(&[]);
-    s.polled_at = Some(ago(200)); // stale_after 120 s, unavailable_after 600 s
+    s.feed.polled_at = Some(ago(200)); // stale_after 120 s, unavailable_after 600 s
     let state = State {
         last_desired: 4,
         last_active: true,
         ..State::default()
     };
-    let d = decide(&s, &Policy::default(), &state, NOW);
+    let d = step_now(&s, &Policy::default(), &state, NOW);
     assert_eq!(
         (d.desired, d.active, d.reason),
         (4, true, Reason::StaleHold)
     );
-    assert_eq!(d.data, DataQuality::Stale { age_ms: 200_000 });
+    assert_eq!(
+        d.data,
+        DataQuality::Stale {
+            age_ms: 200_000,
+            cause: Gap::PollFailing
+        }
+    );
     assert_eq!(
         d.next, state,
         "a hold must not overwrite the last good state"
@@ -151,19 +161,23 @@ fn stale_data_holds_the_last_good_answer_and_never_goes_to_zero() {
 #[test]
 fn data_older_than_the_limit_or_never_polled_is_unavailable() {
     let mut s = polled(&[]);
-    s.polled_at = Some(ago(600));
+    s.feed.polled_at = Some(ago(600));
     assert_eq!(
         run(&s).data,
         DataQuality::Unavailable {
-            age_ms: Some(600_000)
+            age_ms: Some(600_000),
+            cause: Gap::PollFailing
         }
     );
-    s.polled_at = None;
+    s.feed.polled_at = None;
     let d = run(&s);
     assert_eq!(
         (d.data, d.reason),
         (
-            DataQuality::Unavailable { age_ms: None },
+            DataQuality::Unavailable {
+                age_ms: None,
+                cause: Gap::PollFailing
+            },
             Reason::DataUnavailable
         )
     );
@@ -172,7 +186,7 @@ fn data_older_than_the_limit_or_never_polled_is_unavailable() {
 #[test]
 fn a_wake_event_activates_a_server_even_while_data_is_stale() {
     let mut s = polled(&[]);
-    s.polled_at = Some(ago(200));
+    s.feed.polled_at = Some(ago(200));
     s.last_event = Some(NOW);
     let d = run(&s);
     assert!(d.active);
@@ -183,7 +197,7 @@ fn a_wake_event_activates_a_server_even_while_data_is_stale() {
 fn a_disabled_target_contributes_nothing() {
     let mut policy = Policy::default();
     policy.targets.connections = None;
-    let d = decide(
+    let d = step_now(
         &polled(&[(SignalKind::Connections, 500.0)]),
         &policy,
         &State::default(),
@@ -222,7 +236,10 @@ fn an_activity_window_says_when_it_lapses_so_watchers_need_not_poll() {
         "polled live work does not lapse with time (the next poll says)"
     );
     let counted = Signals {
-        event_sessions: 1,
+        load: crate::signal::Load {
+            event_sessions: 1,
+            ..Default::default()
+        },
         last_event: Some(ago(100)),
         ..Signals::default()
     };
@@ -244,7 +261,7 @@ fn a_breached_latency_slo_grows_the_current_count_in_proportion() {
         last_active: true,
         ..State::default()
     };
-    let d = decide(&s, &Policy::default(), &state, NOW);
+    let d = step_now(&s, &Policy::default(), &state, NOW);
     // p95 10 s against a 5 s objective: 3 × 2 = 6.
     assert_eq!((d.desired, d.driver), (6, Some(Metric::LatencySlo)));
 }
@@ -253,10 +270,10 @@ fn a_breached_latency_slo_grows_the_current_count_in_proportion() {
 fn scale_down_is_stabilised_by_the_window_with_the_reason_said() {
     let policy = Policy::default();
     let busy = polled(&[(SignalKind::Sessions, 100.0)]);
-    let d1 = decide(&busy, &policy, &State::default(), ago(60));
+    let d1 = step_now(&busy, &policy, &State::default(), ago(60));
     assert_eq!(d1.desired, 5);
     let calm = polled(&[(SignalKind::Sessions, 20.0)]);
-    let d2 = decide(&calm, &policy, &d1.next, NOW);
+    let d2 = step_now(&calm, &policy, &d1.next, NOW);
     assert_eq!(
         (d2.desired, d2.reason),
         (5, Reason::Stabilizing),
@@ -278,7 +295,7 @@ fn live_sessions_are_never_ignored_by_a_scale_down() {
         last_active: true,
         ..State::default()
     };
-    let d = decide(
+    let d = step_now(
         &polled(&[(SignalKind::Sessions, 61.0)]),
         &policy,
         &state,
@@ -300,7 +317,7 @@ fn a_learned_hourly_server_goes_idle_after_grace_and_is_prewarmed_before_its_nex
     }
     let last = s.last_event.expect("last");
     let at = |secs: u64| {
-        decide(
+        step_now(
             &s,
             &Policy::default(),
             &State::default(),
@@ -319,7 +336,7 @@ fn a_learned_hourly_server_goes_idle_after_grace_and_is_prewarmed_before_its_nex
         wake_at < last + Duration::from_secs(3600),
         "pre-warm before the next hourly request"
     );
-    let warm = decide(&s, &Policy::default(), &State::default(), wake_at);
+    let warm = step_now(&s, &Policy::default(), &State::default(), wake_at);
     assert_eq!((warm.active, warm.reason), (true, Reason::Prewarm));
 }
 
@@ -327,7 +344,7 @@ fn a_learned_hourly_server_goes_idle_after_grace_and_is_prewarmed_before_its_nex
 fn the_step_rule_doubles_at_most_once_per_period() {
     let policy = crate::engine::presets::baseline("infra-plan-rule").expect("preset");
     let hot = polled(&[(SignalKind::QueueLength, 50.0)]);
-    let d1 = decide(
+    let d1 = step_now(
         &hot,
         &policy,
         &State {
@@ -338,9 +355,9 @@ fn the_step_rule_doubles_at_most_once_per_period() {
         NOW,
     );
     assert_eq!(d1.desired, 4);
-    let d2 = decide(&hot, &policy, &d1.next, NOW + Duration::from_secs(1));
+    let d2 = step_now(&hot, &policy, &d1.next, NOW + Duration::from_secs(1));
     assert_eq!(d2.desired, 4, "no second doubling within the period");
-    let d3 = decide(&hot, &policy, &d2.next, NOW + Duration::from_secs(16));
+    let d3 = step_now(&hot, &policy, &d2.next, NOW + Duration::from_secs(16));
     assert_eq!(d3.desired, 8);
 }
 
@@ -377,14 +394,14 @@ fn a_window_is_over_at_its_reevaluation_time_so_watchers_never_spin() {
         }),
         ..Policy::default()
     };
-    let d = decide(
+    let d = step_now(
         &s,
         &policy,
         &State::default(),
         s.last_event.expect("last") + Duration::from_secs(1),
     );
     let at = d.reevaluate_at.expect("a warm window has an end");
-    let later = decide(&s, &policy, &State::default(), at);
+    let later = step_now(&s, &policy, &State::default(), at);
     assert!(!later.active, "at its end the window is over");
     assert_ne!(
         later.reevaluate_at,

@@ -1,8 +1,9 @@
 //! What the load needs: one [`Contribution`] per metric with a target.
 
 use super::policy::Policy;
-use super::{Contribution, DataQuality, Metric};
-use crate::signal::{SignalKind, Signals};
+use super::{Contribution, Contributions, DataQuality, Metric};
+use crate::signal::{Load, SignalKind};
+use crate::time::Timestamp;
 
 /// The current load of one server, from polled samples (when trustworthy)
 /// and events.
@@ -26,24 +27,25 @@ impl LoadView {
     /// The view the engine uses: polled values only when fresh; event counts
     /// only while the server's last event is within `event_ttl` of `now`.
     pub fn new(
-        signals: &Signals,
+        load: &Load,
+        last_event: Option<Timestamp>,
         data: DataQuality,
         event_ttl: std::time::Duration,
-        now: crate::time::Timestamp,
+        now: Timestamp,
     ) -> Self {
         let trusted = matches!(data, DataQuality::Fresh);
-        let counted = signals.last_event.is_some_and(|t| now.since(t) < event_ttl);
+        let counted = last_event.is_some_and(|t| now.since(t) < event_ttl);
         let events = |n: u32| if counted { f64::from(n) } else { 0.0 };
         let polled = |kind: SignalKind| {
             if trusted {
-                signals.get(kind).map_or(0.0, |s| s.value)
+                load.polled[kind.index()].unwrap_or(0.0)
             } else {
                 0.0
             }
         };
         Self {
-            connections: polled(SignalKind::Connections).max(events(signals.event_connections)),
-            sessions: polled(SignalKind::Sessions).max(events(signals.event_sessions)),
+            connections: polled(SignalKind::Connections).max(events(load.event_connections)),
+            sessions: polled(SignalKind::Sessions).max(events(load.event_sessions)),
             queue_length: polled(SignalKind::QueueLength),
             request_rate: polled(SignalKind::RequestRate),
             latency_p95: polled(SignalKind::LatencyP95),
@@ -73,7 +75,7 @@ impl LoadView {
 /// Every metric with a target, and what it needs. Per-replica metrics need
 /// ceil(value / target); SLO metrics, when breached, need the current count
 /// grown by observed / objective (they never ask for less than now).
-pub fn contributions(view: &LoadView, policy: &Policy, current: u32) -> Vec<Contribution> {
+pub fn contributions(view: &LoadView, policy: &Policy, current: u32) -> Contributions {
     Metric::ALL
         .iter()
         .filter_map(|&metric| {

@@ -1,10 +1,10 @@
 //! The decision engine: pure, deterministic, no I/O.
 //!
-//! [`decide`] takes what is known about one server ([`crate::signal::Signals`]),
-//! the policy that applies to it, the engine's memory of that server
-//! ([`State`]) and the time, and returns a [`Decision`]. It imports no async
-//! runtime, network client or clock: the KEDA scaler, the HTTP API and the
-//! simulator all call this same function.
+//! [`decide`] takes what is known about one server ([`crate::signal::Signals`],
+//! its recent history included), the policy that applies to it and the time,
+//! and returns a [`Decision`]. It remembers nothing between calls, and
+//! imports no async runtime, network client or clock: the KEDA scaler, the
+//! HTTP API and the simulator all call this same function.
 //!
 //! Pipeline, one file each:
 //! 1. [`load`]: per-signal needs — ceil(value / per-replica target) for
@@ -14,24 +14,32 @@
 //! 2. [`keepalive`]: activity — live work, or activity within a fixed or
 //!    predicted (idle-gap histogram) keep-alive window, with pre-warming.
 //! 3. [`rule`] or the max of (1): the raw need, clamped to min/max.
-//! 4. [`stabilize`]: tolerance, windows, rate limits, panic mode.
+//! 4. [`stabilize`]: tolerance, windows, rate limits, panic mode, with the
+//!    state they need recomputed from the signal history by [`replay`].
 //!
-//! Stale or missing data holds the last good answer. [`hpa`] models what the
+//! [`quality`] says how far the data can be trusted: stale or missing data
+//! holds the last good answer, and never means idle. [`hpa`] models what the
 //! HPA then does with our number; [`presets`] holds the baselines.
 
 mod decide;
+mod decision;
 pub mod hpa;
 pub mod keepalive;
 pub mod load;
 mod policy;
 pub mod presets;
+pub mod quality;
+pub mod replay;
 pub mod rule;
 pub mod stabilize;
 
 #[cfg(test)]
 mod proptests;
 
-pub use decide::{Contribution, DataQuality, Decision, Metric, Reason, State, decide};
+pub use decide::{decide, decide_with};
+pub use decision::{
+    Contribution, Contributions, DataQuality, Decision, Gap, Metric, Reason, State,
+};
 pub use keepalive::{IdleGaps, KeepAlive, Predictive};
 pub use policy::{
     Activity, Algorithm, MetricMode, Policy, PolicyError, REPLICA_LIMIT, Slo, Targets,

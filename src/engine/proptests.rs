@@ -1,7 +1,8 @@
 //! Property tests of the engine's invariants.
 
 use super::*;
-use crate::signal::{Sample, SignalKind, Signals};
+use crate::engine::decide::step_now;
+use crate::signal::{Feed, SignalKind, Signals};
 use crate::time::Timestamp;
 use proptest::prelude::*;
 use std::time::Duration;
@@ -36,8 +37,11 @@ fn load() -> impl Strategy<Value = Load> {
 
 fn signals(l: &Load) -> Signals {
     let mut s = Signals {
-        poller_configured: true,
-        polled_at: Some(NOW),
+        feed: Feed {
+            poller_configured: true,
+            polled_at: Some(NOW),
+            ..Feed::default()
+        },
         ..Signals::default()
     };
     for (kind, value) in [
@@ -47,7 +51,7 @@ fn signals(l: &Load) -> Signals {
         (SignalKind::RequestRate, l.rate),
         (SignalKind::LatencyP95, l.p95),
     ] {
-        s.set(kind, Sample { value, at: NOW });
+        s.set(kind, value);
     }
     s
 }
@@ -82,7 +86,7 @@ fn state() -> impl Strategy<Value = State> {
 proptest! {
     #[test]
     fn decisions_stay_within_min_and_max(l in load(), p in policy(), st in state()) {
-        let d = decide(&signals(&l), &p, &st, NOW);
+        let d = step_now(&signals(&l), &p, &st, NOW);
         prop_assert!(d.desired <= p.max_replicas);
         prop_assert!(d.desired >= p.min_replicas);
     }
@@ -90,7 +94,7 @@ proptest! {
     #[test]
     fn live_sessions_connections_or_queue_never_mean_zero(l in load(), p in policy(), st in state()) {
         prop_assume!(l.sessions > 0.0 || l.connections > 0.0 || l.queue > 0.0);
-        let d = decide(&signals(&l), &p, &st, NOW);
+        let d = step_now(&signals(&l), &p, &st, NOW);
         prop_assert!(d.active && d.desired >= 1, "{d:?}");
     }
 
@@ -102,14 +106,14 @@ proptest! {
         more.sessions += extra / 10.0;
         more.queue += extra / 20.0;
         more.rate += extra;
-        let a = decide(&signals(&l), &p, &st, NOW).desired;
-        let b = decide(&signals(&more), &p, &st, NOW).desired;
+        let a = step_now(&signals(&l), &p, &st, NOW).desired;
+        let b = step_now(&signals(&more), &p, &st, NOW).desired;
         prop_assert!(b >= a, "{a} -> {b}");
     }
 
     #[test]
     fn the_same_inputs_give_the_same_decision(l in load(), p in policy(), st in state()) {
-        prop_assert_eq!(decide(&signals(&l), &p, &st, NOW), decide(&signals(&l), &p, &st, NOW));
+        prop_assert_eq!(step_now(&signals(&l), &p, &st, NOW), step_now(&signals(&l), &p, &st, NOW));
     }
 
     #[test]
@@ -120,8 +124,8 @@ proptest! {
         for i in 0..80u64 {
             let mut si = s.clone();
             let now = NOW + Duration::from_secs(i * 15);
-            si.polled_at = Some(now);
-            let d = decide(&si, &p, &state, now);
+            si.feed.polled_at = Some(now);
+            let d = step_now(&si, &p, &state, now);
             seen.push(d.desired);
             state = d.next;
         }

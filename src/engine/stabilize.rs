@@ -127,7 +127,7 @@ impl Behavior {
         Ok(())
     }
 
-    fn longest_window(&self) -> Duration {
+    pub(crate) fn longest_window(&self) -> Duration {
         self.scale_up_window
             .max(self.scale_down_window)
             .max(self.scale_up.period)

@@ -3,12 +3,13 @@
 //! `GET /healthz` — the process is up.
 //! `GET /readyz` — 200 once sources have delivered their first data, else 503.
 //! `GET /metrics` — Prometheus text exposition.
-//! `GET /v1/servers/{id}` — the current decision for a server, with reason
-//! and per-signal contributions; query `?policy=NAME` picks a policy.
+//! `GET /v1/servers/{namespace}/{server}` — the current decision for a
+//! server, with reason and per-signal contributions; query `?policy=NAME`
+//! picks a policy.
 
 use crate::config::Config;
 use crate::engine::Decision;
-use crate::id::ServerId;
+use crate::id::ServerKey;
 use crate::output::metrics::Metrics;
 use crate::source::Store;
 use crate::time::Clock;
@@ -66,7 +67,9 @@ pub fn router(state: HttpState) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .route("/v1/servers/{id}", get(server_decision))
+        .route("/v1/servers/{namespace}/{server}", get(server_decision))
+        .route("/v1/servers/{server}", get(namespace_missing))
+        .fallback(not_found)
         .with_state(state)
 }
 
@@ -103,6 +106,7 @@ struct DecisionQuery {
 
 #[derive(Serialize)]
 struct DecisionBody {
+    namespace: String,
     server: String,
     policy: String,
     #[serde(flatten)]
@@ -118,12 +122,31 @@ fn bad_request(error: String) -> Response {
     (StatusCode::BAD_REQUEST, Json(ErrorBody { error })).into_response()
 }
 
+fn not_found_with(error: String) -> Response {
+    (StatusCode::NOT_FOUND, Json(ErrorBody { error })).into_response()
+}
+
+async fn not_found(uri: axum::http::Uri) -> Response {
+    not_found_with(format!(
+        "no such path {:?}; see /v1/servers/{{namespace}}/{{server}}, /metrics, /healthz, /readyz",
+        uri.path().chars().take(200).collect::<String>()
+    ))
+}
+
+/// The pre-namespace path: a server is (namespace, name) now.
+async fn namespace_missing(Path(server): Path<String>) -> Response {
+    not_found_with(format!(
+        "a server is identified by namespace and name: use /v1/servers/{{namespace}}/{}",
+        server.chars().take(63).collect::<String>()
+    ))
+}
+
 async fn server_decision(
     State(s): State<HttpState>,
-    Path(id): Path<String>,
+    Path((namespace, server)): Path<(String, String)>,
     Query(q): Query<DecisionQuery>,
 ) -> Response {
-    let server = match ServerId::parse(&id) {
+    let server = match ServerKey::parse(&namespace, &server) {
         Ok(server) => server,
         Err(e) => return bad_request(e.to_string()),
     };
@@ -135,9 +158,10 @@ async fn server_decision(
             known.join(", ")
         ));
     };
-    let decision = s.store.peek(&server, policy, s.clock.now());
+    let decision = s.store.decide(&server, policy, s.clock.now());
     Json(DecisionBody {
-        server: server.to_string(),
+        namespace: server.namespace.to_string(),
+        server: server.server.to_string(),
         policy: name,
         decision,
     })

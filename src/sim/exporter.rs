@@ -12,7 +12,7 @@
 //! and the same bucket resolution a real deployment has. The gateway is what lets a Prometheus-only policy
 //! see demand for a server at zero replicas (its queue and counter).
 
-use crate::signal::{Sample, SignalKind, Signals};
+use crate::signal::{SignalKind, Signals};
 use crate::time::Timestamp;
 use std::collections::VecDeque;
 
@@ -121,13 +121,13 @@ impl Exporter {
     /// `signals` as a complete poll. `ts` maps simulated seconds to engine
     /// time.
     pub fn query(&self, signals: &mut Signals, now: f64, ts: impl Fn(f64) -> Timestamp) {
-        signals.poller_configured = true;
-        signals.polled_at = Some(ts(now));
+        signals.feed.poller_configured = true;
+        signals.feed.polled_at = Some(ts(now));
         let (Some(first), Some(last)) = (self.scrapes.front(), self.scrapes.back()) else {
-            signals.polled = Default::default();
+            signals.load.polled = Default::default();
+            signals.finish_poll(ts(now));
             return;
         };
-        let at = ts(last.at);
         let span = last.at - first.at;
         let d_req = (last.requests_total - first.requests_total) as f64;
         let d_to = (last.timeouts_total - first.timeouts_total) as f64;
@@ -137,7 +137,9 @@ impl Exporter {
         } else {
             0.0
         };
-        let mut set = |kind, value: f64| signals.set(kind, Sample { value, at });
+        let mut set = |kind, value: f64| {
+            signals.set(kind, value);
+        };
         set(SignalKind::Connections, f64::from(last.connections));
         set(SignalKind::Sessions, f64::from(last.sessions));
         set(SignalKind::QueueLength, f64::from(last.queued));
@@ -145,7 +147,7 @@ impl Exporter {
         set(SignalKind::ErrorRate, errors);
         match histogram_quantile(0.95, &first.latency, &last.latency) {
             Some(p) => set(SignalKind::LatencyP95, p),
-            None => signals.polled[SignalKind::LatencyP95.index()] = None,
+            None => signals.load.polled[SignalKind::LatencyP95.index()] = None,
         }
         signals.finish_poll(ts(now));
     }
@@ -192,16 +194,12 @@ mod tests {
         }
         e.scrape(0.0, Gauges::default());
         e.query(&mut s, 1.0, ts);
-        assert_eq!(s.get(SignalKind::RequestRate).map(|x| x.value), Some(0.0));
+        assert_eq!(s.get(SignalKind::RequestRate), Some(0.0));
         for _ in 0..30 {
             e.request();
         }
         e.query(&mut s, 14.0, ts);
-        assert_eq!(
-            s.get(SignalKind::RequestRate).map(|x| x.value),
-            Some(0.0),
-            "not scraped yet"
-        );
+        assert_eq!(s.get(SignalKind::RequestRate), Some(0.0), "not scraped yet");
         e.scrape(
             15.0,
             Gauges {
@@ -210,8 +208,8 @@ mod tests {
             },
         );
         e.query(&mut s, 16.0, ts);
-        assert_eq!(s.get(SignalKind::RequestRate).map(|x| x.value), Some(2.0));
-        assert_eq!(s.get(SignalKind::QueueLength).map(|x| x.value), Some(3.0));
+        assert_eq!(s.get(SignalKind::RequestRate), Some(2.0));
+        assert_eq!(s.get(SignalKind::QueueLength), Some(3.0));
         assert_eq!(s.last_poll_activity, Some(ts(16.0)));
     }
 
@@ -229,7 +227,7 @@ mod tests {
         }
         e.scrape(15.0, Gauges::default());
         e.query(&mut s, 15.0, ts);
-        let p95 = s.get(SignalKind::LatencyP95).map(|x| x.value);
+        let p95 = s.get(SignalKind::LatencyP95);
         // Rank 95 is the 5th of 10 in (0.5, 1]: 0.5 + 0.5 × 5/10.
         assert_eq!(p95, Some(0.75));
         e.scrape(75.1, Gauges::default());

@@ -30,7 +30,8 @@ use super::station::{Outcome, Station};
 use super::stats::{Stats, Timeline};
 use super::workload::Arrival;
 use crate::engine::hpa::{HpaModel, MetricType};
-use crate::engine::{Decision, MetricMode, State, decide};
+use crate::engine::replay::Memo;
+use crate::engine::{Decision, MetricMode, decide_with};
 use crate::signal::{EventKind, Signals};
 use crate::time::Timestamp;
 use rand::{Rng, SeedableRng};
@@ -177,7 +178,8 @@ struct Sim<'a> {
     station: Station,
     exporter: Exporter,
     signals: Signals,
-    state: State,
+    /// The engine's replay of `signals`, reused while they do not change.
+    memo: Memo,
     hpa: HpaModel,
     ready: u32,
     /// When the ready count last rose from zero.
@@ -251,11 +253,7 @@ impl<'a> Sim<'a> {
             station: Station::new(slots, sc.server.queue_timeout.as_secs_f64()),
             exporter: Exporter::new(c.rate_window.as_secs_f64()),
             signals: Signals::default(),
-            state: State {
-                last_desired: min,
-                last_active: min > 0,
-                ..State::default()
-            },
+            memo: Memo::default(),
             hpa: HpaModel::new(Some(c.hpa_behavior(run.wiring.hpa_scale_down_window))),
             ready: min,
             ready_since: 0.0,
@@ -467,10 +465,14 @@ impl<'a> Sim<'a> {
         }
     }
 
-    /// One engine decision, committed like the scaler's store does.
+    /// One engine decision from the signals, as the scaler's store makes it.
     fn decide(&mut self) -> Decision {
-        let mut d = decide(&self.signals, &self.run.policy, &self.state, ts(self.now));
-        self.state = std::mem::take(&mut d.next);
+        let d = decide_with(
+            &self.signals,
+            &self.run.policy,
+            ts(self.now),
+            &mut self.memo,
+        );
         self.stats.decisions += 1;
         self.reevaluate = d.reevaluate_at.map(secs);
         self.last_active = Some(d.active);
@@ -608,9 +610,9 @@ impl<'a> Sim<'a> {
             && self.station.in_service() == 0
             && self.station.queued() == 0
             && self.sessions.is_empty()
-            && self.signals.event_sessions == 0
-            && self.signals.event_connections == 0
-            && self.signals.polled.iter().flatten().all(|s| s.value == 0.0)
+            && self.signals.load.event_sessions == 0
+            && self.signals.load.event_connections == 0
+            && self.signals.load.polled.iter().flatten().all(|&v| v == 0.0)
             && self.exporter.is_quiet()
     }
 

@@ -1,9 +1,10 @@
-//! Activity events as published on NATS: subject `<prefix>.<server>`,
+//! Activity events as published on NATS: subject
+//! `<prefix>.<namespace>.<server>`,
 //! payload JSON `{"kind": ..., "ts": RFC 3339?, "session": ?, "pod": ?}`;
 //! an empty payload is one `request`. Parsing is pure and strict about the
 //! subject and id, lenient about extra payload fields (gateways evolve).
 
-use crate::id::{InvalidId, ServerId};
+use crate::id::{InvalidId, ServerKey};
 use crate::signal::EventKind;
 use crate::time::Timestamp;
 use serde::Deserialize;
@@ -11,10 +12,10 @@ use serde::Deserialize;
 /// An event that cannot be used, and why.
 #[derive(Debug, thiserror::Error)]
 pub enum EventError {
-    /// The subject is not `<prefix>.<server>`.
-    #[error("subject {0:?} is not <prefix>.<server>")]
+    /// The subject is not `<prefix>.<namespace>.<server>`.
+    #[error("subject {0:?} is not <prefix>.<namespace>.<server>")]
     Subject(String),
-    /// The server token is not a valid id.
+    /// The namespace or server token is not a valid id.
     #[error(transparent)]
     Id(#[from] InvalidId),
     /// The payload is not the event JSON.
@@ -36,7 +37,7 @@ struct Payload {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActivityEvent {
     /// Which server.
-    pub server: ServerId,
+    pub server: ServerKey,
     /// What happened.
     pub kind: EventKind,
     /// When: `ts` if given, else `fallback` (the stream's publish time, or
@@ -53,11 +54,13 @@ pub fn parse(
     fallback: Timestamp,
     now: Timestamp,
 ) -> Result<ActivityEvent, EventError> {
-    let token = subject
+    let bad_subject = || EventError::Subject(subject.chars().take(200).collect());
+    let (namespace, name) = subject
         .strip_prefix(prefix)
         .and_then(|rest| rest.strip_prefix('.'))
-        .ok_or_else(|| EventError::Subject(subject.chars().take(200).collect()))?;
-    let server = ServerId::parse(token)?;
+        .and_then(|rest| rest.split_once('.'))
+        .ok_or_else(bad_subject)?;
+    let server = ServerKey::parse(namespace, name)?;
     if payload.iter().all(u8::is_ascii_whitespace) {
         return Ok(ActivityEvent {
             server,
@@ -95,10 +98,10 @@ mod tests {
 
     #[test]
     fn an_empty_payload_is_one_request() {
-        let e = ok("mcp.activity.weather", "");
+        let e = ok("mcp.activity.tenant-a.weather", "");
         assert_eq!(
-            (e.server.as_str(), e.kind, e.at),
-            ("weather", EventKind::Request, NOW)
+            (e.server.to_string().as_str(), e.kind, e.at),
+            ("tenant-a/weather", EventKind::Request, NOW)
         );
     }
 
@@ -112,7 +115,7 @@ mod tests {
             ("connection_close", EventKind::ConnectionClose),
         ] {
             let e = ok(
-                "mcp.activity.s1",
+                "mcp.activity.ns.s1",
                 &format!(r#"{{"kind":"{text}","session":"abc","pod":"p-1","extra":1}}"#),
             );
             assert_eq!(e.kind, kind);
@@ -122,12 +125,12 @@ mod tests {
     #[test]
     fn ts_is_used_but_never_later_than_now() {
         let e = ok(
-            "mcp.activity.s1",
+            "mcp.activity.ns.s1",
             r#"{"kind":"request","ts":"2023-11-14T22:13:10Z"}"#,
         );
         assert_eq!(e.at, Timestamp::from_millis(1_699_999_990_000));
         let future = ok(
-            "mcp.activity.s1",
+            "mcp.activity.ns.s1",
             r#"{"kind":"request","ts":"2099-01-01T00:00:00Z"}"#,
         );
         assert_eq!(future.at, NOW);
@@ -136,19 +139,22 @@ mod tests {
     #[test]
     fn malformed_events_are_errors_naming_the_problem() {
         let cases = [
-            ("other.subject.s1", "", "subject"),
+            ("other.subject.ns.s1", "", "subject"),
             ("mcp.activity", "", "subject"),
-            ("mcp.activity.a.b", "", "invalid server id"),
-            ("mcp.activity.UPPER", "", "invalid server id"),
-            ("mcp.activity.s1", "{not json", "payload"),
-            ("mcp.activity.s1", r#"{"kind":"explode"}"#, "payload"),
+            ("mcp.activity.s1", "", "subject"),
+            ("mcp.activity.ns.a.b", "", "invalid server id"),
+            ("mcp.activity.ns.UPPER", "", "invalid server id"),
+            ("mcp.activity.NS.s1", "", "invalid namespace"),
+            ("mcp.activity..s1", "", "invalid namespace"),
+            ("mcp.activity.ns.s1", "{not json", "payload"),
+            ("mcp.activity.ns.s1", r#"{"kind":"explode"}"#, "payload"),
             (
-                "mcp.activity.s1",
+                "mcp.activity.ns.s1",
                 r#"{"ts":"2023-11-14T22:13:10Z"}"#,
                 "payload",
             ),
             (
-                "mcp.activity.s1",
+                "mcp.activity.ns.s1",
                 r#"{"kind":"request","ts":"yesterday"}"#,
                 "RFC 3339",
             ),

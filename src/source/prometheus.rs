@@ -1,15 +1,16 @@
 //! The Prometheus source: one grouped instant query per signal per tick.
 //!
-//! Each query returns a series per server (`sum by (server) (...)`), so the
-//! number of queries per tick is the number of signals, whatever the size of
-//! the fleet. Server ids never go into PromQL: label values coming back are
-//! validated as [`ServerId`]s and anything else is dropped and counted.
+//! Each query returns a series per server (`sum by (namespace, server)
+//! (...)`), so the number of queries per tick is the number of signals,
+//! whatever the size of the fleet. Server ids never go into PromQL: label
+//! values coming back are validated as [`ServerKey`]s (namespace and name)
+//! and anything else is dropped and counted.
 //! A failed query leaves that signal's last good values in the store; the
 //! fleet's poll time only advances when every query of a tick succeeded, so
 //! the engine sees exactly how old the data is.
 
 use crate::config::{PrometheusAuth, PrometheusConfig};
-use crate::id::ServerId;
+use crate::id::ServerKey;
 use crate::output::metrics::Metrics;
 use crate::signal::SignalKind;
 use crate::source::Store;
@@ -59,7 +60,7 @@ pub trait Querier: Send + Sync + 'static {
 pub struct PrometheusSource<Q> {
     querier: Q,
     queries: Vec<(SignalKind, String)>,
-    label: String,
+    labels: KeyLabels,
     interval: Duration,
     store: Arc<Store>,
     metrics: Arc<Metrics>,
@@ -96,7 +97,7 @@ impl<Q: Querier> PrometheusSource<Q> {
         Self {
             querier,
             queries: render_queries(config),
-            label: config.server_label.clone(),
+            labels: KeyLabels::of(config),
             interval: config.interval,
             store,
             metrics,
@@ -139,7 +140,7 @@ impl<Q: Querier> PrometheusSource<Q> {
         for (kind, answer) in answers {
             match answer {
                 Ok(series) => {
-                    let (values, rejected) = server_values(&series, &self.label);
+                    let (values, rejected) = server_values(&series, &self.labels);
                     outcome.rejected += rejected;
                     seen.extend(values.iter().map(|(id, _)| id.clone()));
                     let at = series.first().map_or(started, |s| s.at);
@@ -164,7 +165,34 @@ impl<Q: Querier> PrometheusSource<Q> {
     }
 }
 
-/// The configured templates with `{label}` filled in; empty ones skipped.
+/// The label names that identify a server in a series.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyLabels {
+    /// The namespace label (`namespace`).
+    pub namespace: String,
+    /// The server label (`server`).
+    pub server: String,
+}
+
+impl KeyLabels {
+    /// The labels `config` names.
+    pub fn of(config: &PrometheusConfig) -> Self {
+        Self {
+            namespace: config.namespace_label.clone(),
+            server: config.server_label.clone(),
+        }
+    }
+
+    /// The server a series belongs to, if both labels are present and valid.
+    fn key(&self, labels: &HashMap<String, String>) -> Option<ServerKey> {
+        let namespace = labels.get(&self.namespace)?;
+        let server = labels.get(&self.server)?;
+        ServerKey::parse(namespace, server).ok()
+    }
+}
+
+/// The configured templates with `{by}`, `{label}` and `{namespace_label}`
+/// filled in; empty ones skipped.
 pub fn render_queries(config: &PrometheusConfig) -> Vec<(SignalKind, String)> {
     let q = &config.queries;
     [
@@ -177,17 +205,25 @@ pub fn render_queries(config: &PrometheusConfig) -> Vec<(SignalKind, String)> {
     ]
     .into_iter()
     .filter(|(_, t)| !t.trim().is_empty())
-    .map(|(k, t)| (k, t.replace("{label}", &config.server_label)))
+    .map(|(k, t)| (k, render(t, config)))
     .collect()
+}
+
+fn render(template: &str, config: &PrometheusConfig) -> String {
+    let by = format!("{}, {}", config.namespace_label, config.server_label);
+    template
+        .replace("{by}", &by)
+        .replace("{namespace_label}", &config.namespace_label)
+        .replace("{label}", &config.server_label)
 }
 
 /// Valid (server, value) pairs of a result, and how many series were dropped.
 /// Duplicate servers (an ungrouped query) keep the largest value.
-pub fn server_values(series: &[Series], label: &str) -> (Vec<(ServerId, f64)>, usize) {
-    let mut best: HashMap<ServerId, f64> = HashMap::new();
+pub fn server_values(series: &[Series], labels: &KeyLabels) -> (Vec<(ServerKey, f64)>, usize) {
+    let mut best: HashMap<ServerKey, f64> = HashMap::new();
     let mut rejected = 0;
     for s in series {
-        let id = s.labels.get(label).and_then(|v| ServerId::parse(v).ok());
+        let id = labels.key(&s.labels);
         match id {
             Some(id) if s.value.is_finite() && s.value >= 0.0 => {
                 let slot = best.entry(id).or_insert(s.value);
@@ -198,7 +234,7 @@ pub fn server_values(series: &[Series], label: &str) -> (Vec<(ServerId, f64)>, u
             _ => rejected += 1,
         }
     }
-    let mut values: Vec<(ServerId, f64)> = best.into_iter().collect();
+    let mut values: Vec<(ServerKey, f64)> = best.into_iter().collect();
     values.sort_by(|a, b| a.0.cmp(&b.0));
     (values, rejected)
 }

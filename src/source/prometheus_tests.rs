@@ -41,14 +41,21 @@ impl Clock for FixedClock {
 
 fn series(server: &str, value: f64) -> Series {
     Series {
-        labels: HashMap::from([("server".to_owned(), server.to_owned())]),
+        labels: HashMap::from([
+            ("namespace".to_owned(), "tenants".to_owned()),
+            ("server".to_owned(), server.to_owned()),
+        ]),
         value,
         at: Timestamp::from_millis(1_000),
     }
 }
 
-fn id(s: &str) -> ServerId {
-    ServerId::parse(s).expect("id")
+fn id(s: &str) -> ServerKey {
+    ServerKey::parse("tenants", s).expect("id")
+}
+
+fn labels() -> KeyLabels {
+    KeyLabels::of(&PrometheusConfig::default())
 }
 
 fn source(
@@ -76,8 +83,14 @@ fn templates_get_the_label_and_empty_ones_are_skipped() {
     c.queries.error_rate = String::new();
     let q = render_queries(&c);
     assert_eq!(q.len(), 5);
-    assert!(q.iter().all(|(_, text)| !text.contains("{label}")));
-    assert_eq!(q[0].1, "sum by (tenant) (mcp_active_connections)");
+    assert!(q.iter().all(|(_, text)| !text.contains('{')));
+    assert_eq!(
+        q[0].1,
+        "sum by (namespace, tenant) (mcp_active_connections)"
+    );
+    c.queries.connections = "max by ({namespace_label}, {label}) (x)".into();
+    c.namespace_label = "ns".into();
+    assert_eq!(render_queries(&c)[0].1, "max by (ns, tenant) (x)");
 }
 
 #[test]
@@ -94,9 +107,32 @@ fn hostile_labels_and_bad_values_are_dropped_and_counted() {
         series("nan", f64::NAN),
         no_label,
     ];
-    let (values, rejected) = server_values(&input, "server");
+    let (values, rejected) = server_values(&input, &labels());
     assert_eq!(values, vec![(id("good"), 5.0)], "duplicates keep the max");
     assert_eq!(rejected, 5, "NaN is 'no data', not rejected");
+}
+
+#[test]
+fn one_name_in_two_namespaces_is_two_servers_and_a_series_without_namespace_is_rejected() {
+    let in_ns = |ns: &str, value| {
+        let mut s = series("github", value);
+        s.labels.insert("namespace".into(), ns.into());
+        s
+    };
+    let mut no_namespace = series("github", 7.0);
+    no_namespace.labels.remove("namespace");
+    let mut bad_namespace = in_ns("Tenant_A", 1.0);
+    bad_namespace.value = 9.0;
+    let input = vec![
+        in_ns("tenant-a", 5.0),
+        in_ns("tenant-b", 0.0),
+        no_namespace,
+        bad_namespace,
+    ];
+    let (values, rejected) = server_values(&input, &labels());
+    let key = |ns| ServerKey::parse(ns, "github").expect("key");
+    assert_eq!(values, vec![(key("tenant-a"), 5.0), (key("tenant-b"), 0.0)]);
+    assert_eq!(rejected, 2);
 }
 
 #[tokio::test]
@@ -133,19 +169,19 @@ async fn a_failed_tick_keeps_the_last_good_values_and_their_age() {
     assert_eq!(outcome.failed, 6);
     let s = store.signals(&id("a"));
     assert_eq!(
-        s.get(SignalKind::Sessions).map(|x| x.value),
+        s.get(SignalKind::Sessions),
         Some(7.0),
         "last good value kept"
     );
     assert_eq!(
-        s.polled_at,
+        s.feed.polled_at,
         Some(Timestamp::from_millis(2_000)),
         "poll time does not advance on failure"
     );
     q.fail.store(false, Ordering::SeqCst);
     src.poll_once().await;
     assert_eq!(
-        store.signals(&id("a")).polled_at,
+        store.signals(&id("a")).feed.polled_at,
         Some(Timestamp::from_millis(60_000)),
         "recovers by itself"
     );

@@ -9,11 +9,11 @@
 //! Prometheus tick that rewrites 10,000 servers holds one small lock at a
 //! time and KEDA's calls for other servers never wait behind it.
 
-use crate::engine::{self, Decision, Policy, State};
-use crate::id::ServerId;
-use crate::signal::{EventKind, Sample, SignalKind, Signals};
+use crate::engine::{self, Decision, Policy};
+use crate::id::ServerKey;
+use crate::signal::{EventKind, Feed, SignalKind, Signals};
 use crate::time::Timestamp;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, RandomState};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use tokio::sync::watch;
@@ -21,15 +21,16 @@ use tokio::sync::watch;
 /// One server's entry.
 struct Entry {
     signals: Signals,
-    state: State,
     changed: watch::Sender<u64>,
 }
 
 impl Entry {
-    fn new() -> Self {
+    fn new(feed: Feed) -> Self {
         Self {
-            signals: Signals::default(),
-            state: State::default(),
+            signals: Signals {
+                feed,
+                ..Signals::default()
+            },
             changed: watch::Sender::new(0),
         }
     }
@@ -39,23 +40,19 @@ impl Entry {
     }
 }
 
-/// Fleet-wide poll status.
-#[derive(Debug, Clone, Copy, Default)]
-struct Fleet {
-    poller_configured: bool,
-    polled_at: Option<Timestamp>,
-}
-
 /// Number of independently locked parts of the store.
 pub const SHARDS: usize = 64;
 
-type Shard = HashMap<ServerId, Entry>;
+type Shard = HashMap<ServerKey, Entry>;
 
-/// The in-memory signal store shared by sources and handlers.
+/// The in-memory signal store shared by sources and handlers. It holds
+/// what the sources saw, and nothing the engine or a caller computed: a
+/// decision is computed from it on every read.
 pub struct Store {
     shards: Box<[RwLock<Shard>]>,
     hasher: RandomState,
-    fleet: RwLock<Fleet>,
+    /// The sources' status; every entry carries a copy, kept equal.
+    feed: RwLock<Feed>,
 }
 
 impl Default for Store {
@@ -65,93 +62,107 @@ impl Default for Store {
 }
 
 impl Store {
-    /// An empty store; `poller_configured` says whether a Prometheus poller
-    /// will feed it (without one, absent data is not a fault).
+    /// An empty store fed by a Prometheus poller if `poller_configured`, and
+    /// by no event stream.
     pub fn new(poller_configured: bool) -> Self {
+        Self::with_sources(poller_configured, false)
+    }
+
+    /// An empty store; the flags say which sources will feed it. Without
+    /// any, absent data is not a fault (every server is idle); with one,
+    /// nothing is known until it has delivered.
+    pub fn with_sources(poller_configured: bool, events_configured: bool) -> Self {
         Self {
             shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
             hasher: RandomState::new(),
-            fleet: RwLock::new(Fleet {
+            feed: RwLock::new(Feed {
                 poller_configured,
-                polled_at: None,
+                events_configured,
+                ..Feed::default()
             }),
         }
     }
 
     /// What is known about `server` right now.
-    pub fn signals(&self, server: &ServerId) -> Signals {
-        let mut signals = self
-            .read(server)
+    pub fn signals(&self, server: &ServerKey) -> Signals {
+        self.read(server)
             .get(server)
-            .map(|e| e.signals.clone())
-            .unwrap_or_default();
-        self.stamp_fleet(&mut signals);
-        signals
+            .map_or_else(|| self.unknown(), |e| e.signals.clone())
     }
 
-    /// Runs the engine for `server` and remembers its state for next time.
-    pub fn decide(&self, server: &ServerId, policy: &Policy, now: Timestamp) -> Decision {
-        let fleet = *self.fleet.read().unwrap_or_else(PoisonError::into_inner);
-        let mut servers = self.write(server);
-        let entry = entry_mut(&mut servers, server);
-        entry.signals.poller_configured = fleet.poller_configured;
-        entry.signals.polled_at = fleet.polled_at;
-        let mut decision = engine::decide(&entry.signals, policy, &entry.state, now);
-        // The state moves into the store; the returned decision keeps an
-        // empty `next` (callers read the answer, not the memory).
-        entry.state = std::mem::take(&mut decision.next);
-        decision
+    /// Decides for `server` under `policy` at `now`, from its signals alone
+    /// (nothing is remembered, so every caller gets the same answer).
+    pub fn decide(&self, server: &ServerKey, policy: &Policy, now: Timestamp) -> Decision {
+        if let Some(entry) = self.read(server).get(server) {
+            return engine::decide(&entry.signals, policy, now);
+        }
+        engine::decide(&self.unknown(), policy, now)
     }
 
-    /// The decision for `server` without remembering anything: for readers
-    /// (the HTTP API) that must not disturb the state KEDA's answers use.
-    pub fn peek(&self, server: &ServerId, policy: &Policy, now: Timestamp) -> Decision {
-        let (state, signals) = {
-            let servers = self.read(server);
-            servers
-                .get(server)
-                .map(|e| (e.state.clone(), e.signals.clone()))
-                .unwrap_or_default()
-        };
-        let mut signals = signals;
-        self.stamp_fleet(&mut signals);
-        engine::decide(&signals, policy, &state, now)
+    /// The signals of a server nothing is known about.
+    fn unknown(&self) -> Signals {
+        Signals {
+            feed: self.feed(),
+            ..Signals::default()
+        }
+    }
+
+    /// The sources' status now.
+    pub fn feed(&self) -> Feed {
+        *self.feed.read().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// A receiver that changes whenever `server`'s signals change.
-    pub fn subscribe(&self, server: &ServerId) -> watch::Receiver<u64> {
-        entry_mut(&mut self.write(server), server)
+    pub fn subscribe(&self, server: &ServerKey) -> watch::Receiver<u64> {
+        let feed = self.feed();
+        entry_mut(&mut self.write(server), server, feed)
             .changed
             .subscribe()
     }
 
     /// Applies an activity event and wakes the server's watchers at once.
-    pub fn record_event(&self, server: &ServerId, kind: EventKind, at: Timestamp) {
+    pub fn record_event(&self, server: &ServerKey, kind: EventKind, at: Timestamp) {
+        let feed = self.feed();
         let mut servers = self.write(server);
-        let entry = entry_mut(&mut servers, server);
+        let entry = entry_mut(&mut servers, server, feed);
         entry.signals.record_event(kind, at);
         entry.notify();
     }
 
     /// Replaces one signal for the whole fleet with the result of a grouped
-    /// query: servers missing from `values` have no sample of `kind` now.
-    /// Each shard is rewritten under its own lock, one after another.
-    pub fn apply_poll(&self, kind: SignalKind, values: &[(ServerId, f64)], at: Timestamp) {
-        let mut by_shard: Vec<Vec<(&ServerId, f64)>> = vec![Vec::new(); SHARDS];
+    /// query. A server missing from `values` whose last value was zero reads
+    /// zero now; one whose last value was above zero is missing data: the
+    /// value is held (see [`Signals::absent`]). Each shard is rewritten under
+    /// its own lock, one after another. Returns how many servers' series
+    /// went missing in this poll.
+    pub fn apply_poll(
+        &self,
+        kind: SignalKind,
+        values: &[(ServerKey, f64)],
+        at: Timestamp,
+    ) -> usize {
+        let feed = self.feed();
+        let last_good = feed.polled_at.unwrap_or(at);
+        let mut by_shard: Vec<Vec<(&ServerKey, f64)>> = vec![Vec::new(); SHARDS];
         for (server, value) in values {
             by_shard[self.shard_of(server)].push((server, *value));
         }
+        let mut missing = 0;
         for (shard, values) in self.shards.iter().zip(by_shard) {
             let mut servers = shard.write().unwrap_or_else(PoisonError::into_inner);
-            for entry in servers.values_mut() {
-                entry.signals.polled[kind.index()] = None;
+            let present: HashSet<&ServerKey> = values.iter().map(|(server, _)| *server).collect();
+            for (server, entry) in servers.iter_mut() {
+                if !present.contains(server) {
+                    missing += usize::from(entry.signals.absent(kind, last_good));
+                }
             }
             for (server, value) in values {
-                entry_mut(&mut servers, server)
+                entry_mut(&mut servers, server, feed)
                     .signals
-                    .set(kind, Sample { value, at });
+                    .set(kind, value);
             }
         }
+        missing
     }
 
     /// Marks a complete successful poll at `at`: records activity seen in it
@@ -162,30 +173,59 @@ impl Store {
     /// the first poll and the first after a failed one, when data turning
     /// fresh again can change any answer.
     pub fn finish_poll(&self, at: Timestamp, resync: bool) {
-        let previous = self
-            .fleet
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .polled_at
-            .replace(at);
+        let (previous, feed) = self.update_feed(|f| f.polled_at.replace(at));
         for shard in &self.shards {
             let mut servers = shard.write().unwrap_or_else(PoisonError::into_inner);
             for entry in servers.values_mut() {
                 let was_busy = previous.is_some() && entry.signals.last_poll_activity == previous;
+                let was_held = entry.signals.held.kinds != 0;
+                entry.signals.feed = feed;
                 let busy = entry.signals.finish_poll(at);
-                if resync || busy || was_busy {
+                let held = entry.signals.held.kinds != 0;
+                if resync || busy || was_busy || held != was_held {
                     entry.notify();
                 }
             }
         }
     }
 
+    /// The event stream is live (`up`) or down since `at`. The first `up`
+    /// also marks its replay as applied. Every watcher re-decides: whether
+    /// events can be trusted changes every answer of an events-only fleet.
+    pub fn set_events_status(&self, up: bool, at: Timestamp) {
+        let (changed, feed) = self.update_feed(|f| {
+            let before = (f.events_ready, f.events_down_since);
+            if up {
+                f.events_ready = true;
+                f.events_down_since = None;
+            } else if f.events_down_since.is_none() {
+                f.events_down_since = Some(at);
+            }
+            before != (f.events_ready, f.events_down_since)
+        });
+        if !changed {
+            return;
+        }
+        for shard in &self.shards {
+            let mut servers = shard.write().unwrap_or_else(PoisonError::into_inner);
+            for entry in servers.values_mut() {
+                entry.signals.feed = feed;
+                entry.notify();
+            }
+        }
+    }
+
+    /// Applies `change` to the sources' status; returns its result and the
+    /// new status.
+    fn update_feed<T>(&self, change: impl FnOnce(&mut Feed) -> T) -> (T, Feed) {
+        let mut feed = self.feed.write().unwrap_or_else(PoisonError::into_inner);
+        let out = change(&mut feed);
+        (out, *feed)
+    }
+
     /// Time of the last successful poll.
     pub fn polled_at(&self) -> Option<Timestamp> {
-        self.fleet
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .polled_at
+        self.feed().polled_at
     }
 
     /// Number of servers known.
@@ -201,25 +241,19 @@ impl Store {
         self.len() == 0
     }
 
-    fn stamp_fleet(&self, signals: &mut Signals) {
-        let fleet = *self.fleet.read().unwrap_or_else(PoisonError::into_inner);
-        signals.poller_configured = fleet.poller_configured;
-        signals.polled_at = fleet.polled_at;
-    }
-
-    fn shard_of(&self, server: &ServerId) -> usize {
+    fn shard_of(&self, server: &ServerKey) -> usize {
         (self.hasher.hash_one(server) % SHARDS as u64) as usize
     }
 
     /// The shard holding `server`, locked for reading.
-    fn read(&self, server: &ServerId) -> RwLockReadGuard<'_, Shard> {
+    fn read(&self, server: &ServerKey) -> RwLockReadGuard<'_, Shard> {
         self.shards[self.shard_of(server)]
             .read()
             .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The shard holding `server`, locked for writing.
-    fn write(&self, server: &ServerId) -> RwLockWriteGuard<'_, Shard> {
+    fn write(&self, server: &ServerKey) -> RwLockWriteGuard<'_, Shard> {
         self.shards[self.shard_of(server)]
             .write()
             .unwrap_or_else(PoisonError::into_inner)
@@ -228,9 +262,9 @@ impl Store {
 
 /// `server`'s entry, created if missing. Looks up before inserting, so the
 /// common case (a known server: every call, event and poll) copies no key.
-fn entry_mut<'a>(servers: &'a mut Shard, server: &ServerId) -> &'a mut Entry {
+fn entry_mut<'a>(servers: &'a mut Shard, server: &ServerKey, feed: Feed) -> &'a mut Entry {
     if !servers.contains_key(server) {
-        servers.insert(server.clone(), Entry::new());
+        servers.insert(server.clone(), Entry::new(feed));
     }
     servers
         .get_mut(server)
@@ -241,8 +275,8 @@ fn entry_mut<'a>(servers: &'a mut Shard, server: &ServerId) -> &'a mut Entry {
 mod tests {
     use super::*;
 
-    fn id(s: &str) -> ServerId {
-        ServerId::parse(s).expect("valid id")
+    fn id(s: &str) -> ServerKey {
+        ServerKey::parse("tenants", s).expect("valid id")
     }
 
     #[test]
@@ -264,22 +298,25 @@ mod tests {
     #[test]
     fn a_grouped_poll_replaces_the_whole_fleets_values() {
         let store = Store::new(true);
-        let t1 = Timestamp::from_millis(1_000);
-        store.apply_poll(SignalKind::Sessions, &[(id("a"), 3.0), (id("b"), 1.0)], t1);
-        store.finish_poll(t1, true);
-        let t2 = Timestamp::from_millis(2_000);
-        store.apply_poll(SignalKind::Sessions, &[(id("b"), 2.0)], t2);
-        store.finish_poll(t2, false);
-        assert_eq!(store.signals(&id("a")).get(SignalKind::Sessions), None);
-        assert_eq!(store.signals(&id("a")).last_poll_activity, Some(t1));
+        let poll = |values: &[(ServerKey, f64)], ms| {
+            let at = Timestamp::from_millis(ms);
+            store.apply_poll(SignalKind::Sessions, values, at);
+            store.finish_poll(at, false);
+        };
+        poll(&[(id("a"), 3.0), (id("b"), 1.0)], 1_000);
+        poll(&[(id("a"), 0.0), (id("b"), 2.0)], 2_000);
+        poll(&[(id("b"), 2.0)], 3_000);
+        let a = store.signals(&id("a"));
         assert_eq!(
-            store
-                .signals(&id("b"))
-                .get(SignalKind::Sessions)
-                .map(|s| s.value),
-            Some(2.0)
+            a.get(SignalKind::Sessions),
+            None,
+            "last seen at zero: gone is zero"
         );
-        assert_eq!(store.signals(&id("b")).polled_at, Some(t2));
+        assert_eq!(a.held.kinds, 0);
+        assert_eq!(a.last_poll_activity, Some(Timestamp::from_millis(1_000)));
+        let b = store.signals(&id("b"));
+        assert_eq!(b.get(SignalKind::Sessions), Some(2.0));
+        assert_eq!(b.feed.polled_at, Some(Timestamp::from_millis(3_000)));
     }
 
     #[test]
@@ -290,9 +327,13 @@ mod tests {
             .iter()
             .map(|s| store.subscribe(s))
             .collect();
-        let mut woken = |store: &Store, at: u64, resync: bool, busy_now: &[&ServerId]| {
+        let all = [busy.clone(), stopped.clone(), idle.clone()];
+        let mut woken = |store: &Store, at: u64, resync: bool, busy_now: &[&ServerKey]| {
             let at = Timestamp::from_millis(at);
-            let values: Vec<_> = busy_now.iter().map(|s| ((*s).clone(), 1.0)).collect();
+            let values: Vec<_> = all
+                .iter()
+                .map(|s| (s.clone(), if busy_now.contains(&s) { 1.0 } else { 0.0 }))
+                .collect();
             store.apply_poll(SignalKind::Sessions, &values, at);
             store.finish_poll(at, resync);
             watch
@@ -323,41 +364,81 @@ mod tests {
     }
 
     #[test]
-    fn peek_decides_without_touching_the_remembered_state() {
-        let store = Store::new(false);
-        store.record_event(&id("a"), EventKind::SessionOpen, Timestamp::from_millis(0));
-        let kept = store
-            .decide(&id("a"), &Policy::default(), Timestamp::from_millis(10))
-            .next;
-        let other = Policy {
-            min_replicas: 5,
-            max_replicas: 9,
-            ..Policy::default()
-        };
-        assert_eq!(
-            store
-                .peek(&id("a"), &other, Timestamp::from_millis(20))
-                .desired,
-            5
-        );
-        let again = store.decide(&id("a"), &Policy::default(), Timestamp::from_millis(30));
-        assert_eq!(
-            again.next.last_desired, kept.last_desired,
-            "peek left no trace"
+    fn a_busy_servers_vanished_series_is_held_and_counted_an_idle_ones_reads_zero() {
+        let store = Store::new(true);
+        let t1 = Timestamp::from_millis(1_000);
+        let values = [(id("busy"), 5.0), (id("idle"), 0.0)];
+        store.apply_poll(SignalKind::Sessions, &values, t1);
+        store.finish_poll(t1, true);
+        let t2 = Timestamp::from_millis(16_000);
+        assert_eq!(store.apply_poll(SignalKind::Sessions, &[], t2), 1);
+        store.finish_poll(t2, false);
+        let busy = store.signals(&id("busy"));
+        assert_eq!(busy.get(SignalKind::Sessions), Some(5.0), "held, not zero");
+        assert_eq!(busy.held.good_at, Some(t1));
+        assert_eq!(store.signals(&id("idle")).get(SignalKind::Sessions), None);
+        let d = store.decide(&id("busy"), &Policy::default(), t2);
+        assert!(d.active, "unknown is never idle: {d:?}");
+        assert!(
+            matches!(d.data, engine::DataQuality::Stale { .. }),
+            "{:?}",
+            d.data
         );
     }
 
     #[test]
-    fn decide_remembers_the_engine_state() {
+    fn asking_about_a_server_stores_nothing() {
+        let store = Store::new(true);
+        let d = store.decide(
+            &id("never-seen"),
+            &Policy::default(),
+            Timestamp::from_millis(1),
+        );
+        assert!(matches!(
+            d.data,
+            engine::DataQuality::Unavailable { age_ms: None, .. }
+        ));
+        assert!(store.is_empty(), "a call must not create an entry");
+    }
+
+    #[test]
+    fn a_decision_depends_on_the_signals_not_on_earlier_calls() {
         let store = Store::new(false);
+        let busy = Policy::default();
+        let pinned = Policy {
+            min_replicas: 9,
+            max_replicas: 9,
+            ..Policy::default()
+        };
         store.record_event(&id("a"), EventKind::SessionOpen, Timestamp::from_millis(0));
-        let d = store.decide(&id("a"), &Policy::default(), Timestamp::from_millis(10));
-        assert!(d.active);
+        let at = Timestamp::from_millis(10_000);
+        let first = store.decide(&id("a"), &busy, at);
+        for t in 0..50 {
+            store.decide(&id("a"), &pinned, at + std::time::Duration::from_millis(t));
+        }
         assert_eq!(
-            store
-                .decide(&id("a"), &Policy::default(), Timestamp::from_millis(20))
-                .next,
-            d.next
+            store.decide(&id("a"), &busy, at),
+            first,
+            "other policies' calls leave no trace"
+        );
+    }
+
+    #[test]
+    fn losing_the_event_stream_wakes_every_watcher_and_holds_answers() {
+        let store = Store::with_sources(false, true);
+        let mut w = store.subscribe(&id("a"));
+        store.set_events_status(true, Timestamp::from_millis(0));
+        assert!(w.has_changed().expect("open"));
+        w.mark_unchanged();
+        store.record_event(&id("a"), EventKind::Request, Timestamp::from_millis(1_000));
+        w.mark_unchanged();
+        store.set_events_status(false, Timestamp::from_millis(2_000));
+        assert!(w.has_changed().expect("open"));
+        let late = Timestamp::from_millis(2_000 + 400_000);
+        let d = store.decide(&id("a"), &Policy::default(), late);
+        assert!(
+            d.active,
+            "active before the outage, active during it: {d:?}"
         );
     }
 }

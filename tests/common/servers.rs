@@ -248,7 +248,9 @@ impl Exporter {
     }
 
     /// Replaces what is exposed: gauges per server label value (any text,
-    /// hostile values included: the exporter escapes them properly).
+    /// hostile values included: the exporter escapes them properly). A
+    /// value `ns/name` sets the namespace label too; otherwise it is
+    /// `tenants`.
     pub fn set(&self, servers: &[(&str, Gauges)]) {
         let mut out = String::new();
         for (metric, pick) in [
@@ -259,9 +261,10 @@ impl Exporter {
             out.push_str(&format!("# TYPE {metric} gauge\n"));
             for (server, g) in servers {
                 let v = [g.connections, g.sessions, g.queue][pick];
+                let (namespace, server) = server.split_once('/').unwrap_or(("tenants", server));
                 let label = server.replace('\\', "\\\\").replace('"', "\\\"");
                 out.push_str(&format!(
-                    "{metric}{{server=\"{label}\",pod=\"{server}-0\"}} {v}\n"
+                    "{metric}{{namespace=\"{namespace}\",server=\"{label}\",pod=\"{label}-0\"}} {v}\n"
                 ));
             }
         }

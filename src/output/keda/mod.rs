@@ -1,7 +1,10 @@
 //! The KEDA `ExternalScaler` gRPC service.
 //!
 //! Every handler resolves the ScaledObject's metadata, asks the store for a
-//! decision (memory + pure engine, no I/O) and answers. `StreamIsActive`
+//! decision (the pure engine over the stored signals, no I/O) and answers.
+//! `GetMetricSpec` answers from config and metadata alone, whatever the data
+//! sources are doing (KEDA skips `fallback` when it fails); `IsActive` and
+//! `GetMetrics` fail with `UNAVAILABLE` when the data cannot be trusted. `StreamIsActive`
 //! sends the current state when it opens, then `true` only on an
 //! inactive→active transition, woken by the store's per-server notifier.
 
@@ -60,7 +63,7 @@ impl Scaler {
 
     fn target(&self, so: Option<&ScaledObjectRef>) -> Result<Target, Status> {
         let so = so.ok_or_else(|| Status::invalid_argument("scaledObjectRef is missing"))?;
-        metadata::resolve(&so.name, &so.scaler_metadata, &self.config)
+        metadata::resolve(&so.namespace, &so.name, &so.scaler_metadata, &self.config)
             .map_err(|e| Status::invalid_argument(e.to_string()))
     }
 
@@ -133,16 +136,20 @@ fn whole(v: f64) -> i64 {
     }
 }
 
-fn unavailable(decision: &Decision) -> Option<Status> {
-    let DataQuality::Unavailable { age_ms } = decision.data else {
-        return None;
+/// `UNAVAILABLE` when the data behind `decision` cannot be trusted at all:
+/// KEDA's `fallback` then applies, instead of a guess.
+fn unavailable(target: &Target, decision: &Decision) -> Result<(), Status> {
+    let DataQuality::Unavailable { age_ms, cause } = decision.data else {
+        return Ok(());
     };
-    let why = match age_ms {
-        None => "no Prometheus poll has succeeded yet".to_owned(),
-        Some(ms) => format!("the last successful Prometheus poll was {}s ago", ms / 1000),
+    let age = match age_ms {
+        None => "there has been no good data yet".to_owned(),
+        Some(ms) => format!("the last good data is {}s old", ms / 1000),
     };
-    Some(Status::unavailable(format!(
-        "signal data too old to trust: {why}; KEDA's fallback applies (raise unavailableAfter to tolerate longer outages)"
+    Err(Status::unavailable(format!(
+        "no trustworthy data for server {}: {}; {age}. KEDA's fallback applies (unavailableAfter sets how long the last good answer holds)",
+        target.server,
+        cause.describe()
     )))
 }
 
@@ -152,8 +159,12 @@ impl ExternalScaler for Scaler {
         &self,
         req: Request<ScaledObjectRef>,
     ) -> Result<Response<IsActiveResponse>, Status> {
-        let result = self.target(Some(req.get_ref())).map(|t| IsActiveResponse {
-            result: self.decide(&t).active,
+        let result = self.target(Some(req.get_ref())).and_then(|t| {
+            let decision = self.decide(&t);
+            unavailable(&t, &decision)?;
+            Ok(IsActiveResponse {
+                result: decision.active,
+            })
         });
         self.finish("IsActive", result)
     }
@@ -189,9 +200,7 @@ impl ExternalScaler for Scaler {
         let req = req.get_ref();
         let result = self.target(req.scaled_object_ref.as_ref()).and_then(|t| {
             let decision = self.decide(&t);
-            if let Some(status) = unavailable(&decision) {
-                return Err(status);
-            }
+            unavailable(&t, &decision)?;
             let value = metric_value(&t, &decision, &req.metric_name).ok_or_else(|| {
                 let names: Vec<String> = metric_specs(&t).into_iter().map(|s| s.metric_name).collect();
                 Status::invalid_argument(format!(

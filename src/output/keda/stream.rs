@@ -7,6 +7,7 @@
 //! store's watch channel instead of queueing up: memory per stream is fixed.
 
 use super::Scaler;
+use crate::engine::{DataQuality, Decision};
 use crate::metadata::Target;
 use crate::proto::{GetMetricSpecResponse, IsActiveResponse};
 use crate::time::Timestamp;
@@ -58,36 +59,60 @@ async fn watch_activity(
     mut changes: watch::Receiver<u64>,
     tx: Sender,
 ) {
-    let mut decision = scaler.decide(target);
-    let mut active = decision.active;
-    if tx
-        .send(Ok(IsActiveResponse { result: active }))
-        .await
-        .is_err()
-    {
-        return;
-    }
+    // What the client has been told: nothing until the data is known, so an
+    // unknown server never reads `false`.
+    let mut told: Option<bool> = None;
     loop {
-        let lapse = decision.reevaluate_at;
-        tokio::select! {
-            () = scaler.shutdown.cancelled() => return,
-            () = tx.closed() => return,
-            changed = changes.changed() => if changed.is_err() { return },
-            () = sleep_until(lapse, scaler.clock.now()) => {}
-        }
-        decision = scaler.decide(target);
-        if decision.active && !active {
+        let decision = scaler.decide(target);
+        if let Some(active) = news(told, &decision) {
             if tx
-                .send(Ok(IsActiveResponse { result: true }))
+                .send(Ok(IsActiveResponse { result: active }))
                 .await
                 .is_err()
             {
                 return;
             }
-            scaler.metrics.wakes_sent.inc();
-            tracing::debug!(server = %target.server, "wake pushed on StreamIsActive");
+            if told.is_some() {
+                scaler.metrics.wakes_sent.inc();
+                tracing::debug!(server = %target.server, "wake pushed on StreamIsActive");
+            }
         }
-        active = decision.active;
+        told = told_after(told, &decision);
+        tokio::select! {
+            () = scaler.shutdown.cancelled() => return,
+            () = tx.closed() => return,
+            changed = changes.changed() => if changed.is_err() { return },
+            () = sleep_until(decision.reevaluate_at, scaler.clock.now()) => {}
+        }
+    }
+}
+
+/// Whether `decision` is trustworthy enough to tell a client: evidence of
+/// activity always is; inactivity only when the data is known.
+fn is_known(decision: &Decision) -> bool {
+    decision.active || !matches!(decision.data, DataQuality::Unavailable { .. })
+}
+
+/// The message to send, if any: the state on the first known decision,
+/// then `true` only on an inactive→active transition (repeated `true`s would
+/// delay KEDA's scale to zero; `false` is ignored by KEDA).
+fn news(told: Option<bool>, decision: &Decision) -> Option<bool> {
+    if !is_known(decision) {
+        return None;
+    }
+    match told {
+        None => Some(decision.active),
+        Some(false) if decision.active => Some(true),
+        Some(_) => None,
+    }
+}
+
+/// What the client knows after `decision`.
+fn told_after(told: Option<bool>, decision: &Decision) -> Option<bool> {
+    if is_known(decision) {
+        Some(decision.active)
+    } else {
+        told
     }
 }
 

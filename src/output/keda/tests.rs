@@ -1,10 +1,10 @@
 use super::*;
 use crate::engine::Policy;
-use crate::id::ServerId;
+use crate::id::ServerKey;
 
 fn target(mode: MetricMode) -> Target {
     Target {
-        server: ServerId::parse("s").expect("id"),
+        server: ServerKey::parse("tenants", "s").expect("id"),
         policy_name: "default".into(),
         policy: Policy {
             metric_mode: mode,
@@ -58,19 +58,23 @@ fn int_fields_round_up_and_never_go_negative() {
 fn unavailable_data_becomes_an_unavailable_status_with_the_age() {
     let d = crate::engine::decide(
         &crate::signal::Signals {
-            poller_configured: true,
+            feed: crate::signal::Feed {
+                poller_configured: true,
+                ..Default::default()
+            },
             ..Default::default()
         },
         &Policy::default(),
-        &Default::default(),
         crate::time::Timestamp::from_millis(0),
     );
-    let status = unavailable(&d).expect("unavailable");
+    let t = target(MetricMode::Desired);
+    let status = unavailable(&t, &d).expect_err("unavailable");
     assert_eq!(status.code(), tonic::Code::Unavailable);
     assert!(
-        status
-            .message()
-            .contains("no Prometheus poll has succeeded yet"),
+        status.message().contains("tenants/s")
+            && status
+                .message()
+                .contains("Prometheus polls are failing or none has succeeded yet"),
         "{}",
         status.message()
     );
@@ -97,7 +101,7 @@ async fn a_stuck_stream_blocks_only_its_own_task() {
     assert!(!first.result);
     for _ in 0..10 {
         store.record_event(
-            &ServerId::parse("s").expect("id"),
+            &ServerKey::parse("tenants", "s").expect("id"),
             crate::signal::EventKind::Request,
             clock.now(),
         );

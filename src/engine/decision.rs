@@ -1,0 +1,196 @@
+//! The values a decision is made of: metrics, reasons, data quality, the
+//! decision itself, and the stabilisation state a replay carries forward.
+
+use super::stabilize::Memory;
+use crate::time::Timestamp;
+use serde::Serialize;
+
+/// A load measure with a per-replica target or an objective.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    /// Open connections.
+    Connections,
+    /// Live MCP sessions.
+    Sessions,
+    /// Queued tool calls.
+    QueueLength,
+    /// Requests per second.
+    RequestRate,
+    /// In-flight requests: request rate × p95 latency (Little's law).
+    Concurrency,
+    /// p95 latency against its objective.
+    LatencySlo,
+    /// Error ratio against its objective.
+    ErrorRate,
+}
+
+impl Metric {
+    /// Every metric, in output order.
+    pub const ALL: [Metric; 7] = [
+        Metric::Connections,
+        Metric::Sessions,
+        Metric::QueueLength,
+        Metric::RequestRate,
+        Metric::Concurrency,
+        Metric::LatencySlo,
+        Metric::ErrorRate,
+    ];
+
+    /// The snake_case name used in logs, the API and metric names.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Metric::Connections => "connections",
+            Metric::Sessions => "sessions",
+            Metric::QueueLength => "queue_length",
+            Metric::RequestRate => "request_rate",
+            Metric::Concurrency => "concurrency",
+            Metric::LatencySlo => "latency_slo",
+            Metric::ErrorRate => "error_rate",
+        }
+    }
+
+    /// Objectives scale the current count; the others are per-replica loads.
+    pub const fn is_slo(self) -> bool {
+        matches!(self, Metric::LatencySlo | Metric::ErrorRate)
+    }
+}
+
+/// Why the decision came out as it did (machine-readable).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// No activity within the keep-alive window: scale to `min_replicas`.
+    Idle,
+    /// Idle, but the server's next request is predicted soon: warm it now.
+    Prewarm,
+    /// Active, and the load needs no more than the floor.
+    KeepWarm,
+    /// A metric's need set the count; see `driver`.
+    Load,
+    /// Capped at `max_replicas`.
+    MaxReplicas,
+    /// The need is within the tolerance band of the current count.
+    WithinTolerance,
+    /// A stabilisation window holds the count.
+    Stabilizing,
+    /// A rate limit slows the change.
+    RateLimited,
+    /// Panic mode (a burst) forbids scaling down.
+    Panic,
+    /// Polled data is stale: holding the last good answer.
+    StaleHold,
+    /// Polled data is missing or too old to trust at all.
+    DataUnavailable,
+}
+
+/// How trustworthy the data behind a decision is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum DataQuality {
+    /// Fresh poll.
+    Fresh,
+    /// No poller configured: decisions rest on events alone, and the event
+    /// stream is live (or none is configured either).
+    EventsOnly,
+    /// Older than `stale_after`: the last good answer holds.
+    Stale {
+        /// Age of the last good data, in milliseconds.
+        age_ms: u64,
+        /// Why the data is old.
+        cause: Gap,
+    },
+    /// Older than `unavailable_after`, or there never was good data.
+    Unavailable {
+        /// Age of the last good data, if there ever was any.
+        age_ms: Option<u64>,
+        /// Why the data is missing.
+        cause: Gap,
+    },
+}
+
+/// Why a server's data is not fresh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Gap {
+    /// Prometheus polls fail (or none has succeeded yet).
+    PollFailing,
+    /// Polls succeed, but this server's series vanished while it was busy.
+    SeriesMissing,
+    /// The event stream has not delivered its first data (or replay) yet.
+    EventsNotReady,
+    /// The event stream is disconnected.
+    EventsDown,
+}
+
+impl Gap {
+    /// What a user reads in an `UNAVAILABLE` answer.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Gap::PollFailing => "Prometheus polls are failing or none has succeeded yet",
+            Gap::SeriesMissing => {
+                "this server's series vanished from Prometheus while it was busy (scrape failing, or a relabel dropped its labels)"
+            }
+            Gap::EventsNotReady => "the NATS event stream has not delivered its first data yet",
+            Gap::EventsDown => "the NATS event stream is disconnected",
+        }
+    }
+}
+
+/// Every metric's part in a decision, held inline (a decision allocates
+/// nothing for them: a replay makes one per grid time).
+pub type Contributions = smallvec::SmallVec<[Contribution; 7]>;
+
+/// One metric's part in a decision.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Contribution {
+    /// Which metric.
+    pub metric: Metric,
+    /// Its current value for the whole server.
+    pub value: f64,
+    /// The per-replica target (or the objective).
+    pub target: f64,
+    /// Replicas it needs.
+    pub replicas: u32,
+}
+
+/// What stabilisation carries from one grid time to the next while a
+/// decision is replayed from the signal history. Never stored between calls.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct State {
+    /// The last decision made on trustworthy data (the engine's "current").
+    pub last_desired: u32,
+    /// Whether that decision was active.
+    pub last_active: bool,
+    /// Stabilisation memory.
+    #[serde(skip)]
+    pub memory: Memory,
+    /// When the step rule last stepped.
+    #[serde(skip)]
+    pub last_step: Option<Timestamp>,
+}
+
+/// The outcome for one server at one instant.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Decision {
+    /// Replicas wanted.
+    pub desired: u32,
+    /// Whether the server should have at least one replica.
+    pub active: bool,
+    /// Why.
+    pub reason: Reason,
+    /// The metric that set the count, when one did.
+    pub driver: Option<Metric>,
+    /// Every metric with a target, and what it needs.
+    pub contributions: Contributions,
+    /// How trustworthy the polled data was.
+    pub data: DataQuality,
+    /// When the decision may change with no new data (a keep-alive window
+    /// ends or a pre-warm begins); watchers sleep until then.
+    pub reevaluate_at: Option<Timestamp>,
+    /// The state carried to the next grid time of a replay.
+    #[serde(skip)]
+    pub(crate) next: State,
+}

@@ -1,0 +1,192 @@
+//! Stabilisation recomputed from the signal history.
+//!
+//! Windows, rate limits and panic mode need what happened before `now`.
+//! Instead of remembering what earlier calls answered (which made answers
+//! depend on who asked, how often, and which scaler replica), the engine
+//! replays the server's recorded loads on a fixed grid of absolute times
+//! (multiples of [`grid_step`]) over the policy's horizon, carrying the
+//! stabilisation state from one grid time to the next. The result depends
+//! only on the history, the policy and `until`.
+//!
+//! Stretches where nothing changes are skipped: once a grid time's decision
+//! is a fixed point (same answer as before, no window, rate limit or panic
+//! at work), the replay jumps to the next recorded change, the next
+//! activity, or the time its keep-alive or event counts lapse. An idle
+//! server thus costs two steps, not one per grid time.
+
+use super::decide::{Moment, step};
+use super::policy::{Algorithm, Policy};
+use super::{DataQuality, Decision, Reason, State};
+use crate::signal::{RETENTION, SLOT, Signals, slot_end};
+use crate::time::Timestamp;
+use std::time::Duration;
+
+/// The grid a policy is replayed on: its shortest rate-limit period,
+/// rounded down to a multiple of the history's slot, between one and three
+/// slots.
+pub fn grid_step(policy: &Policy) -> Duration {
+    let b = &policy.behavior;
+    let period = b.scale_up.period.min(b.scale_down.period);
+    let slots = (period.as_millis() / SLOT.as_millis()).clamp(1, 3);
+    SLOT * u32::try_from(slots).unwrap_or(1)
+}
+
+/// How far back a replay starts: long enough for every window, rate-limit
+/// period and panic to have their say, and never beyond what history keeps.
+pub fn horizon(policy: &Policy) -> Duration {
+    let b = &policy.behavior;
+    let panic = b.panic.map_or(Duration::ZERO, |p| p.window);
+    (b.longest_window() + panic + grid_step(policy)).min(RETENTION)
+}
+
+/// The stabilisation state at `until`, replayed from `signals`' history
+/// (grid times before `until`).
+pub fn replay(signals: &Signals, policy: &Policy, until: Timestamp) -> State {
+    replay_with(signals, policy, until, true)
+}
+
+/// A replay kept for reuse by a caller that decides many times for one
+/// server under one policy (the simulator decides on every request). The
+/// result of a replay depends only on the history (its revision), the
+/// policy and the grid times replayed, so a memo returns exactly what a
+/// fresh replay would: it saves work, never changes an answer.
+#[derive(Debug, Clone, Default)]
+pub struct Memo {
+    key: Option<(u64, Timestamp, Timestamp)>,
+    state: State,
+}
+
+impl Memo {
+    /// [`replay`] for `until`, reusing the last result when the history and
+    /// the grid times are the same. `policy` must be the same on every call.
+    pub fn replay(&mut self, signals: &Signals, policy: &Policy, until: Timestamp) -> State {
+        let step_ms = u64::try_from(grid_step(policy).as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        let first = (until - horizon(policy)).as_millis().div_ceil(step_ms);
+        let last = until.as_millis().saturating_sub(1) / step_ms;
+        let key = (
+            signals.history.revision(),
+            Timestamp::from_millis(first),
+            Timestamp::from_millis(last),
+        );
+        if self.key != Some(key) {
+            self.state = replay(signals, policy, until);
+            self.key = Some(key);
+        }
+        self.state.clone()
+    }
+}
+
+/// The state after the decision made at `at` itself on the history: the
+/// last good answer, when the data stopped being trustworthy at `at`.
+pub fn answer_at(signals: &Signals, policy: &Policy, at: Timestamp) -> State {
+    let state = replay(signals, policy, at);
+    // The slot holding `at` holds what was written up to then.
+    let written_by = slot_end(at);
+    let Some(load) = signals.history.at(written_by) else {
+        return state;
+    };
+    let last_activity = signals.history.last_activity(written_by);
+    let moment = Moment {
+        load,
+        last_event: last_activity,
+        last_activity,
+        gaps: &signals.gaps,
+        data: live_quality(signals),
+    };
+    step(&moment, policy, state, at).next
+}
+
+/// The quality replayed grid times are decided with: what the history
+/// holds is what was known then.
+fn live_quality(signals: &Signals) -> DataQuality {
+    if signals.feed.poller_configured {
+        DataQuality::Fresh
+    } else {
+        DataQuality::EventsOnly
+    }
+}
+
+/// [`replay`], optionally without skipping fixed points (which must not
+/// change the result: a property test holds the two equal).
+fn replay_with(signals: &Signals, policy: &Policy, until: Timestamp, skip: bool) -> State {
+    let step_len = grid_step(policy);
+    let step_ms = u64::try_from(step_len.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1);
+    let align = |t: Timestamp| {
+        Timestamp::from_millis(t.as_millis().div_ceil(step_ms).saturating_mul(step_ms))
+    };
+    let data = live_quality(signals);
+    let mut state = State::default();
+    let mut at = align(until - horizon(policy));
+    let mut cursor = 0;
+    while at < until {
+        let found = signals.history.index_at(at, cursor);
+        cursor = found.unwrap_or(0);
+        let Some(load) = found.and_then(|i| signals.history.load(i)) else {
+            match signals.history.next_change_after(at) {
+                Some(next) => at = align(next),
+                None => break,
+            }
+            continue;
+        };
+        let last_activity = signals.history.last_activity(at);
+        let moment = Moment {
+            load,
+            last_event: last_activity,
+            last_activity,
+            gaps: &signals.gaps,
+            data,
+        };
+        let before = (state.last_desired, state.last_active);
+        let d = step(&moment, policy, std::mem::take(&mut state), at);
+        let next = at + step_len;
+        at = if skip && is_fixed_point(before, &d, policy, at) {
+            align(next_change(signals, &d, at).min(until)).max(next)
+        } else {
+            next
+        };
+        state = d.next;
+    }
+    state
+}
+
+/// Whether evaluating again with the same load would give the same state:
+/// nothing is holding, limiting or panicking, and the count did not move.
+fn is_fixed_point(before: (u32, bool), d: &Decision, policy: &Policy, at: Timestamp) -> bool {
+    let steady_reason = !matches!(
+        d.reason,
+        Reason::Stabilizing | Reason::RateLimited | Reason::Panic
+    );
+    let slo_breached = d
+        .contributions
+        .iter()
+        .any(|c| c.metric.is_slo() && c.replicas > 0);
+    let calm = d.next.memory.panic_until.is_none_or(|t| t <= at);
+    matches!(policy.algorithm, Algorithm::Targets)
+        && steady_reason
+        && !slo_breached
+        && calm
+        && (d.next.last_desired, d.next.last_active) == before
+}
+
+/// The next time anything the decision rests on may change. New activity
+/// only matters to a server that is cold: to a warm one it can only extend
+/// a warmth whose end (`reevaluate_at`) is re-checked anyway.
+fn next_change(signals: &Signals, d: &Decision, at: Timestamp) -> Timestamp {
+    let never = Timestamp::from_millis(u64::MAX);
+    let load = signals.history.next_change_after(at).unwrap_or(never);
+    let activity = if d.active {
+        never
+    } else {
+        signals.history.next_activity_after(at).unwrap_or(never)
+    };
+    let lapse = d.reevaluate_at.unwrap_or(never);
+    load.min(activity).min(lapse)
+}
+
+#[cfg(test)]
+#[path = "replay_tests.rs"]
+mod tests;

@@ -1,0 +1,168 @@
+use super::*;
+use crate::engine::{Behavior, decide};
+use crate::signal::{EventKind, Feed, SignalKind};
+use proptest::prelude::*;
+
+const T0: u64 = 1_000_000_000;
+
+fn at(secs: u64) -> Timestamp {
+    Timestamp::from_millis(T0 + secs * 1000)
+}
+
+/// A server polled every 15 s with `sessions[i]` live sessions at poll i.
+fn polled_sessions(sessions: &[f64]) -> Signals {
+    let mut s = Signals {
+        feed: Feed {
+            poller_configured: true,
+            ..Feed::default()
+        },
+        ..Signals::default()
+    };
+    for (i, &v) in sessions.iter().enumerate() {
+        let t = at(i as u64 * 15);
+        s.set(SignalKind::Sessions, v);
+        s.feed.polled_at = Some(t);
+        s.finish_poll(t);
+    }
+    s
+}
+
+fn sessions_policy() -> Policy {
+    Policy {
+        max_replicas: 50,
+        ..Policy::default()
+    }
+}
+
+#[test]
+fn the_scale_down_window_holds_from_history_alone() {
+    // 200 sessions (10 replicas at 20 each) for two minutes, then 20.
+    let mut load = vec![200.0; 8];
+    load.extend([20.0; 3]);
+    let s = polled_sessions(&load);
+    let now = at(10 * 15 + 1);
+    let d = decide(&s, &sessions_policy(), now);
+    assert!(d.desired > 1, "still inside the scale-down window: {d:?}");
+    assert!(
+        matches!(d.reason, Reason::Stabilizing | Reason::RateLimited),
+        "{d:?}"
+    );
+    // Long after the drop, with the same history, it has come down.
+    let mut settled = load.clone();
+    settled.extend([20.0; 20]);
+    let s = polled_sessions(&settled);
+    let later = decide(&s, &sessions_policy(), at(settled.len() as u64 * 15 - 14));
+    assert_eq!(later.desired, 1, "{later:?}");
+}
+
+#[test]
+fn the_answer_is_the_same_whoever_asks_and_however_often() {
+    let mut load = vec![200.0; 8];
+    load.extend([20.0; 3]);
+    let s = polled_sessions(&load);
+    let now = at(10 * 15 + 1);
+    let once = decide(&s, &sessions_policy(), now);
+    let pinned = Policy {
+        min_replicas: 9,
+        max_replicas: 9,
+        ..Policy::default()
+    };
+    for _ in 0..20 {
+        let _ = decide(&s, &pinned, now);
+    }
+    assert_eq!(decide(&s, &sessions_policy(), now), once);
+}
+
+#[test]
+fn a_server_that_woke_from_zero_gets_its_need_at_once() {
+    let mut s = polled_sessions(&[0.0; 20]);
+    let t = at(20 * 15);
+    s.set(SignalKind::Sessions, 150.0);
+    s.feed.polled_at = Some(t);
+    s.finish_poll(t);
+    let d = decide(&s, &sessions_policy(), t + Duration::from_secs(1));
+    assert_eq!(d.desired, 8, "150 sessions at 20 each: {d:?}");
+}
+
+#[test]
+fn an_idle_server_replays_to_its_steady_state() {
+    let s = polled_sessions(&[0.0; 60]);
+    let state = replay(&s, &sessions_policy(), at(60 * 15));
+    assert_eq!((state.last_desired, state.last_active), (0, false));
+}
+
+#[test]
+fn grid_and_horizon_follow_the_policy_within_bounds() {
+    let p = Policy::default();
+    assert_eq!(grid_step(&p), Duration::from_secs(15));
+    assert!(horizon(&p) >= p.behavior.scale_down_window);
+    let mut long = Policy::default();
+    long.behavior = Behavior {
+        scale_down_window: Duration::from_secs(24 * 3600),
+        ..Behavior::default()
+    };
+    assert_eq!(horizon(&long), RETENTION);
+}
+
+fn history() -> impl Strategy<Value = Vec<(u8, u16, u8)>> {
+    // (what, value, seconds to the next write)
+    prop::collection::vec((0u8..4, 0u16..400, 1u8..40), 1..60)
+}
+
+fn build(steps: &[(u8, u16, u8)]) -> (Signals, Timestamp) {
+    let mut s = Signals {
+        feed: Feed {
+            poller_configured: true,
+            ..Feed::default()
+        },
+        ..Signals::default()
+    };
+    let mut t = at(0);
+    for &(what, value, gap) in steps {
+        match what {
+            0 => {
+                s.set(SignalKind::Sessions, f64::from(value));
+                s.set(SignalKind::QueueLength, f64::from(value / 10));
+                s.feed.polled_at = Some(t);
+                s.finish_poll(t);
+            }
+            1 => s.record_event(EventKind::SessionOpen, t),
+            2 => s.record_event(EventKind::SessionClose, t),
+            _ => s.record_event(EventKind::Request, t),
+        }
+        t = t + Duration::from_secs(u64::from(gap));
+    }
+    (s, t)
+}
+
+proptest! {
+    #[test]
+    fn skipping_fixed_points_never_changes_the_answer(
+        steps in history(),
+        extra in 0u64..900,
+        base in prop::sample::select(crate::engine::presets::BASELINES.to_vec()),
+        ours in any::<bool>(),
+    ) {
+        let policy = if ours {
+            sessions_policy()
+        } else {
+            crate::engine::presets::baseline(base).unwrap_or_default()
+        };
+        let (s, end) = build(&steps);
+        let until = end + Duration::from_secs(extra);
+        let fast = replay_with(&s, &policy, until, true);
+        let full = replay_with(&s, &policy, until, false);
+        prop_assert_eq!(
+            (fast.last_desired, fast.last_active),
+            (full.last_desired, full.last_active)
+        );
+    }
+
+    #[test]
+    fn decisions_stay_within_min_and_max_whatever_the_history(steps in history()) {
+        let (s, end) = build(&steps);
+        let p = sessions_policy();
+        let d = decide(&s, &p, end);
+        prop_assert!(d.desired >= p.min_replicas && d.desired <= p.max_replicas);
+    }
+}

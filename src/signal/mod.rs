@@ -1,0 +1,288 @@
+//! What is known about one hosted MCP server: its load (polled values and
+//! event counts), its activity, where its data stands, and a bounded history
+//! of both that decisions are computed from.
+
+mod history;
+
+pub use history::{History, RETENTION, SLOT, slot_end};
+
+use crate::engine::IdleGaps;
+use crate::time::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// Kinds of load signal the engine understands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignalKind {
+    /// Open client connections (gauge).
+    Connections,
+    /// Live MCP sessions (gauge); stateful and pinned to a replica.
+    Sessions,
+    /// Tool calls waiting in the server's queue (gauge).
+    QueueLength,
+    /// Tool requests per second.
+    RequestRate,
+    /// Failed tool requests as a fraction of all requests (0..1).
+    ErrorRate,
+    /// 95th percentile tool call latency in seconds.
+    LatencyP95,
+}
+
+impl SignalKind {
+    /// Every kind, in a fixed order (used for arrays and stable output).
+    pub const ALL: [SignalKind; 6] = [
+        SignalKind::Connections,
+        SignalKind::Sessions,
+        SignalKind::QueueLength,
+        SignalKind::RequestRate,
+        SignalKind::ErrorRate,
+        SignalKind::LatencyP95,
+    ];
+
+    /// Position in [`SignalKind::ALL`].
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The snake_case name used in config, logs and the API.
+    pub const fn name(self) -> &'static str {
+        match self {
+            SignalKind::Connections => "connections",
+            SignalKind::Sessions => "sessions",
+            SignalKind::QueueLength => "queue_length",
+            SignalKind::RequestRate => "request_rate",
+            SignalKind::ErrorRate => "error_rate",
+            SignalKind::LatencyP95 => "latency_p95",
+        }
+    }
+
+    /// True for signals whose non-zero value means the server is in use.
+    pub const fn shows_activity(self) -> bool {
+        matches!(
+            self,
+            SignalKind::Connections
+                | SignalKind::Sessions
+                | SignalKind::QueueLength
+                | SignalKind::RequestRate
+        )
+    }
+}
+
+/// What an activity event on the event stream reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// A request (tool call) arrived.
+    Request,
+    /// An MCP session was opened.
+    SessionOpen,
+    /// An MCP session was closed.
+    SessionClose,
+    /// A client connection was opened.
+    ConnectionOpen,
+    /// A client connection was closed.
+    ConnectionClose,
+}
+
+/// The load part of what is known about a server at one instant: what
+/// sizes it. This is what the signal history keeps over time.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Load {
+    /// Latest value of each polled signal, indexed by [`SignalKind::index`]
+    /// (always finite and non-negative).
+    pub polled: [Option<f64>; 6],
+    /// Live sessions counted from open/close events.
+    pub event_sessions: u32,
+    /// Open connections counted from open/close events.
+    pub event_connections: u32,
+}
+
+/// Polled signals whose series vanished from a good poll while their last
+/// value was above zero: missing data, held at the last good value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Held {
+    /// Which signals are held (bit [`SignalKind::index`]).
+    pub kinds: u8,
+    /// Time of the last poll in which all of them were present.
+    pub good_at: Option<Timestamp>,
+}
+
+/// Where the data about every server stands (stamped by the store on read).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Feed {
+    /// Whether a poller is configured at all. Without one, decisions rest on
+    /// events alone.
+    pub poller_configured: bool,
+    /// Last time the poller succeeded for the whole fleet; `None` while no
+    /// poll has succeeded.
+    pub polled_at: Option<Timestamp>,
+    /// Whether the event stream is configured.
+    pub events_configured: bool,
+    /// False until the event stream is live (and its replay applied).
+    pub events_ready: bool,
+    /// Since when the event stream is down, while it is.
+    pub events_down_since: Option<Timestamp>,
+}
+
+/// Everything the store knows about one server, handed to the engine by
+/// reference.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Signals {
+    /// The current load.
+    pub load: Load,
+    /// The sources' status, for data quality.
+    pub feed: Feed,
+    /// Polled signals held at their last value because their series vanished.
+    pub held: Held,
+    /// Last poll in which any activity signal was above zero.
+    pub last_poll_activity: Option<Timestamp>,
+    /// Last request or session/connection event seen on the event stream.
+    pub last_event: Option<Timestamp>,
+    /// Idle gaps between activity, learned for predictive keep-alive.
+    pub gaps: IdleGaps,
+    /// Recent loads and activity, which stabilisation replays.
+    pub history: History,
+}
+
+impl Signals {
+    /// The latest value of `kind`, if any.
+    pub fn get(&self, kind: SignalKind) -> Option<f64> {
+        self.load.polled[kind.index()]
+    }
+
+    /// The last activity seen from any source.
+    pub fn last_activity(&self) -> Option<Timestamp> {
+        self.last_event.max(self.last_poll_activity)
+    }
+
+    /// Applies an activity event observed at `at`.
+    pub fn record_event(&mut self, kind: EventKind, at: Timestamp) {
+        self.note_activity(at);
+        self.last_event = Some(self.last_event.map_or(at, |t| t.max(at)));
+        let load = &mut self.load;
+        match kind {
+            EventKind::Request => {}
+            EventKind::SessionOpen => load.event_sessions = load.event_sessions.saturating_add(1),
+            EventKind::SessionClose => load.event_sessions = load.event_sessions.saturating_sub(1),
+            EventKind::ConnectionOpen => {
+                load.event_connections = load.event_connections.saturating_add(1);
+            }
+            EventKind::ConnectionClose => {
+                load.event_connections = load.event_connections.saturating_sub(1);
+            }
+        }
+        self.history.record(at, &self.load);
+    }
+
+    /// Learns the idle gap that ends with activity at `at`.
+    pub fn note_activity(&mut self, at: Timestamp) {
+        if let Some(prev) = self.last_activity()
+            && at > prev
+        {
+            self.gaps.record(at.since(prev));
+        }
+        self.history.record_activity(at);
+    }
+
+    /// Ends a complete successful poll at `at`: records the load, and if any
+    /// polled signal that shows activity is above zero, the poll counts as
+    /// activity. Returns whether it did.
+    pub fn finish_poll(&mut self, at: Timestamp) -> bool {
+        self.history.record(at, &self.load);
+        if self.held.kinds == 0 {
+            self.held.good_at = None;
+        }
+        let busy = SignalKind::ALL
+            .iter()
+            .filter(|k| k.shows_activity())
+            .any(|k| self.get(*k).is_some_and(|v| v > 0.0));
+        if busy {
+            self.note_activity(at);
+            self.last_poll_activity = Some(at);
+        }
+        busy
+    }
+
+    /// Records a polled value, dropping values that are not finite or are
+    /// negative (a broken exporter must not steer the engine). Returns
+    /// whether it was taken.
+    pub fn set(&mut self, kind: SignalKind, value: f64) -> bool {
+        if !(value.is_finite() && value >= 0.0) {
+            return false;
+        }
+        self.load.polled[kind.index()] = Some(value);
+        self.held.kinds &= !(1 << kind.index());
+        true
+    }
+
+    /// `kind`'s series is absent from a good poll. A last value of zero (or
+    /// none) makes it zero now; a value above zero is missing data: it is
+    /// held, and `last_good` (the previous good poll) dates it. Returns
+    /// whether the value is held.
+    pub fn absent(&mut self, kind: SignalKind, last_good: Timestamp) -> bool {
+        let slot = &mut self.load.polled[kind.index()];
+        if slot.is_none_or(|v| v == 0.0) {
+            *slot = None;
+            return false;
+        }
+        if self.held.kinds == 0 {
+            self.held.good_at = Some(last_good);
+        }
+        self.held.kinds |= 1 << kind.index();
+        true
+    }
+
+    /// The server is known to run no replicas: nothing it reported is held.
+    pub fn known_empty(&mut self) {
+        for kind in SignalKind::ALL {
+            if self.held.kinds & (1 << kind.index()) != 0 {
+                self.load.polled[kind.index()] = None;
+            }
+        }
+        self.held = Held::default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_index_their_own_slot() {
+        for (i, kind) in SignalKind::ALL.iter().enumerate() {
+            assert_eq!(kind.index(), i);
+        }
+    }
+
+    #[test]
+    fn non_finite_or_negative_samples_are_ignored() {
+        let mut s = Signals::default();
+        for bad in [f64::NAN, f64::INFINITY, -1.0] {
+            assert!(!s.set(SignalKind::Connections, bad));
+            assert_eq!(s.get(SignalKind::Connections), None);
+        }
+        assert!(s.set(SignalKind::Connections, 3.0));
+        assert_eq!(s.get(SignalKind::Connections), Some(3.0));
+    }
+
+    #[test]
+    fn a_vanished_series_is_held_when_it_was_busy_and_zero_when_it_was_idle() {
+        let good = Timestamp::from_millis(1_000);
+        let mut s = Signals::default();
+        s.set(SignalKind::Sessions, 5.0);
+        s.set(SignalKind::QueueLength, 0.0);
+        assert!(s.absent(SignalKind::Sessions, good));
+        assert!(!s.absent(SignalKind::QueueLength, good));
+        assert_eq!(s.get(SignalKind::Sessions), Some(5.0), "held");
+        assert_eq!(s.get(SignalKind::QueueLength), None, "known zero");
+        assert_eq!(s.held.good_at, Some(good));
+        s.set(SignalKind::Sessions, 4.0);
+        assert_eq!(s.held.kinds, 0, "present again");
+        s.absent(SignalKind::Sessions, good);
+        s.known_empty();
+        assert_eq!(
+            (s.get(SignalKind::Sessions), s.held),
+            (None, Held::default())
+        );
+    }
+}
