@@ -118,6 +118,35 @@ fn each_out_of_range_value_names_its_full_field_path() {
             "nats: { jetstream: { replay_window: 2h } }",
             "nats.jetstream.replay_window",
         ),
+        (
+            "server: { max_metadata_bytes: 18446744073709551615 }",
+            "server.max_metadata_bytes",
+        ),
+        ("prometheus: { interval: 2h }", "prometheus.interval"),
+        (
+            "nats: { jetstream: { max_age: 30days } }",
+            "nats.jetstream.max_age",
+        ),
+        (
+            "nats: { jetstream: { max_age: 0s, replay_window: 0s } }",
+            "nats.jetstream.max_age",
+        ),
+        (
+            "policies: { p1: { idle_window: 18446744073709551615s } }",
+            "policies.p1.idle_window",
+        ),
+        (
+            "policies: { p1: { targets: { sessions: 1e300 } } }",
+            "policies.p1.targets.sessions",
+        ),
+        (
+            "policies: { p1: { behavior: { scale_down_window: 2days } } }",
+            "policies.p1.behavior.scale_down_window",
+        ),
+        (
+            "policies: { p1: { keep_alive: { predictive: { max_keep_alive: 8days } } } }",
+            "policies.p1.keep_alive.predictive.max_keep_alive",
+        ),
     ];
     for (yaml, field) in cases {
         assert_eq!(invalid_field(yaml), field, "{yaml}");

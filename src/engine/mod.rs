@@ -16,12 +16,14 @@
 //! 3. [`rule`] or the max of (1): the raw need, clamped to min/max.
 //! 4. [`stabilize`]: tolerance, windows, rate limits, panic mode.
 //!
-//! Stale or missing data holds the last good answer. [`hpa`] models what the
-//! HPA then does with our number; [`presets`] holds the baselines.
+//! Every setting is bounded ([`limits`]). Stale or missing data holds the
+//! last good answer. [`hpa`] models what the HPA then does with our number;
+//! [`presets`] holds the baselines.
 
 mod decide;
 pub mod hpa;
 pub mod keepalive;
+pub mod limits;
 pub mod load;
 mod policy;
 pub mod presets;
