@@ -56,3 +56,33 @@ fn the_deployment_runs_two_replicas_behind_a_headless_service_with_readiness_on_
         "/readyz"
     );
 }
+
+#[test]
+fn check_config_prints_no_credentials_from_urls_or_headers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("config.yaml");
+    let yaml = r#"
+prometheus:
+  url: http://promuser:prompass@prom:9090
+  headers: { Authorization: "Bearer headersecret" }
+nats:
+  url: nats://natsuser:natspass@nats:4222
+"#;
+    std::fs::write(&file, yaml).expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mcp-autoscaler"))
+        .arg("check-config")
+        .arg(&file)
+        .output()
+        .expect("run check-config");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for secret in ["prompass", "headersecret", "natspass"] {
+        assert!(!stdout.contains(secret), "{secret} printed:\n{stdout}");
+    }
+    assert!(stdout.contains("http://***@prom:9090"), "{stdout}");
+    assert!(stdout.contains("Authorization"), "{stdout}");
+}

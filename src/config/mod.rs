@@ -12,6 +12,7 @@ pub use sources::{
 };
 
 use crate::engine::{Policy, PolicyError};
+use crate::redact::{redact_headers, redact_url};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -291,7 +292,21 @@ impl Config {
         Ok(())
     }
 
-    /// The effective config as YAML (what `check-config` prints).
+    /// This config with URL credentials and header values hidden
+    /// ([`crate::redact`]): what `check-config` prints.
+    pub fn redacted(&self) -> Config {
+        let mut config = self.clone();
+        if let Some(p) = &mut config.prometheus {
+            p.url = redact_url(&p.url);
+            p.headers = redact_headers(&p.headers);
+        }
+        if let Some(n) = &mut config.nats {
+            n.url = redact_url(&n.url);
+        }
+        config
+    }
+
+    /// The config as YAML; print [`Config::redacted`]'s, never this one's.
     pub fn to_yaml(&self) -> String {
         serde_saphyr::to_string(self).unwrap_or_else(|e| format!("# cannot render config: {e}\n"))
     }

@@ -127,7 +127,10 @@ impl PrometheusConfig {
         if !(self.url.starts_with("http://") || self.url.starts_with("https://")) {
             return Err(ConfigError::invalid(
                 "prometheus.url",
-                format!("{:?} must start with http:// or https://", self.url),
+                format!(
+                    "{:?} must start with http:// or https://",
+                    crate::redact::redact_url(&self.url)
+                ),
             ));
         }
         if !(Duration::from_secs(1)..=MAX_POLL_INTERVAL).contains(&self.interval) {

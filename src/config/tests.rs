@@ -179,3 +179,49 @@ fn the_printed_config_parses_back_to_the_same_config() {
     let again = Config::from_yaml(&c.to_yaml(), "printed").expect("round trip");
     assert_eq!(again, c);
 }
+
+#[test]
+fn the_printed_config_hides_url_credentials_and_header_values() {
+    let yaml = r#"
+prometheus:
+  url: http://promuser:prompass@prom:9090/api?token=promtoken
+  headers: { Authorization: "Bearer headersecret", X-Scope-OrgID: tenant-7 }
+nats:
+  url: nats://natsuser:natspass@n1:4222,nats://n2:4222
+"#;
+    let c = Config::from_yaml(yaml, "t").expect("parses");
+    c.validate().expect("valid");
+    let printed = c.redacted().to_yaml();
+    for secret in [
+        "prompass",
+        "promtoken",
+        "headersecret",
+        "tenant-7",
+        "natspass",
+    ] {
+        assert!(!printed.contains(secret), "{secret} in\n{printed}");
+    }
+    for kept in [
+        "@prom:9090/api",
+        "Authorization",
+        "X-Scope-OrgID",
+        "@n1:4222,nats://n2:4222",
+    ] {
+        assert!(printed.contains(kept), "{kept} missing from\n{printed}");
+    }
+    assert_eq!(
+        c.prometheus.as_ref().map(|p| p.url.as_str()),
+        Some("http://promuser:prompass@prom:9090/api?token=promtoken"),
+        "the config itself is untouched"
+    );
+}
+
+#[test]
+fn a_bad_url_error_does_not_echo_its_credentials() {
+    let c = Config::from_yaml("prometheus: { url: \"ftp://u:hunter2@x\" }", "t").expect("parses");
+    let err = c.validate().expect_err("bad scheme").to_string();
+    assert!(
+        err.starts_with("prometheus.url") && !err.contains("hunter2"),
+        "{err}"
+    );
+}
