@@ -259,3 +259,7 @@ fn parse_mode(v: &str) -> Result<MetricMode, String> {
 #[cfg(test)]
 #[path = "metadata_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "metadata_proptests.rs"]
+pub(crate) mod proptests;

@@ -342,3 +342,6 @@ fn validate_policy_name(name: &str) -> Result<(), ConfigError> {
 #[cfg(test)]
 #[path = "tests.rs"]
 mod tests;
+
+#[cfg(test)]
+mod proptests;
