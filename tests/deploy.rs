@@ -1,6 +1,7 @@
 //! The shipped manifests and examples stay consistent with the code.
 
 use mcp_autoscaler::config::{Config, Overrides};
+use std::collections::HashMap;
 use std::path::Path;
 
 fn root(p: &str) -> std::path::PathBuf {
@@ -9,52 +10,38 @@ fn root(p: &str) -> std::path::PathBuf {
 
 #[test]
 fn the_kustomize_config_is_a_valid_config() {
-    let c = Config::load(
-        Some(&root("deploy/base/config.yaml")),
-        &Overrides::default(),
-    )
-    .expect("deploy/base/config.yaml");
+    let c = load("deploy/base/config.yaml");
     assert!(
         c.nats.and_then(|n| n.jetstream).is_some(),
         "replicas need JetStream to agree"
     );
 }
 
-#[test]
-fn the_example_scaled_object_uses_only_allowed_metadata_keys() {
+/// The example ScaledObject's name and its trigger's metadata.
+fn example_trigger() -> (String, HashMap<String, String>) {
     let text = std::fs::read_to_string(root("deploy/examples/scaledobject.yaml")).expect("read");
     let doc: serde_json::Value = serde_saphyr::from_str(&text).expect("yaml");
     let trigger = &doc["spec"]["triggers"][0];
     assert_eq!(trigger["type"], "external-push");
-    let md: std::collections::HashMap<String, String> =
+    let md: HashMap<String, String> =
         serde_json::from_value(trigger["metadata"].clone()).expect("string metadata");
-    let config =
-        Config::load(Some(&root("examples/config.yaml")), &Overrides::default()).expect("config");
-    let target = mcp_autoscaler::metadata::resolve(
-        doc["metadata"]["name"].as_str().expect("name"),
-        &md,
-        &config,
-    )
-    .expect("resolves");
-    assert_eq!(target.server.as_str(), "weather");
+    let name = doc["metadata"]["name"].as_str().expect("name").to_owned();
+    (name, md)
+}
+
+fn load(path: &str) -> Config {
+    Config::load(Some(&root(path)), &Overrides::default()).expect(path)
 }
 
 #[test]
-fn the_deployment_runs_two_replicas_behind_a_headless_service_with_readiness_on_readyz() {
-    let dep: serde_json::Value = serde_saphyr::from_str(
-        &std::fs::read_to_string(root("deploy/base/deployment.yaml")).expect("read"),
-    )
-    .expect("yaml");
-    let svc: serde_json::Value = serde_saphyr::from_str(
-        &std::fs::read_to_string(root("deploy/base/service.yaml")).expect("read"),
-    )
-    .expect("yaml");
-    assert!(dep["spec"]["replicas"].as_u64() >= Some(2));
-    assert_eq!(svc["spec"]["clusterIP"], "None");
-    assert_eq!(
-        dep["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["httpGet"]["path"],
-        "/readyz"
-    );
+fn the_example_scaled_object_resolves_against_the_shipped_and_the_example_config() {
+    let (name, md) = example_trigger();
+    for path in ["deploy/base/config.yaml", "examples/config.yaml"] {
+        let target = mcp_autoscaler::metadata::resolve(&name, &md, &load(path))
+            .unwrap_or_else(|e| panic!("deploy/examples/scaledobject.yaml against {path}: {e}"));
+        assert_eq!(target.server.as_str(), "weather");
+        assert_eq!(Some(&target.policy_name), md.get("policy"), "{path}");
+    }
 }
 
 #[test]
@@ -85,4 +72,22 @@ nats:
     }
     assert!(stdout.contains("http://***@prom:9090"), "{stdout}");
     assert!(stdout.contains("Authorization"), "{stdout}");
+}
+
+#[test]
+fn the_deployment_runs_two_replicas_behind_a_headless_service_with_readiness_on_readyz() {
+    let dep: serde_json::Value = serde_saphyr::from_str(
+        &std::fs::read_to_string(root("deploy/base/deployment.yaml")).expect("read"),
+    )
+    .expect("yaml");
+    let svc: serde_json::Value = serde_saphyr::from_str(
+        &std::fs::read_to_string(root("deploy/base/service.yaml")).expect("read"),
+    )
+    .expect("yaml");
+    assert!(dep["spec"]["replicas"].as_u64() >= Some(2));
+    assert_eq!(svc["spec"]["clusterIP"], "None");
+    assert_eq!(
+        dep["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["httpGet"]["path"],
+        "/readyz"
+    );
 }
