@@ -31,6 +31,8 @@
 //! - [`metadata`]: `scalerMetadata` → server id + effective policy.
 //! - [`source`]: the signal store and the sources that feed it.
 //! - [`output`]: the KEDA gRPC service, the HTTP endpoints, TLS.
+//! - [`redact`]: credentials in URLs and header values hidden before
+//!   anything is logged or printed.
 //! - [`serve`]: wires it all together for the `serve` subcommand.
 //! - [`sim`]: the capacity-planning simulator (`simulate`): scenarios,
 //!   workloads and traces, the control loop per server, reports and plots.
@@ -42,6 +44,7 @@ pub mod engine;
 pub mod id;
 pub mod metadata;
 pub mod output;
+pub mod redact;
 pub mod serve;
 pub mod signal;
 pub mod sim;

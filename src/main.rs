@@ -178,10 +178,12 @@ fn simulate(args: &SimulateArgs) -> anyhow::Result<()> {
 
 fn check_config(file: &std::path::Path) -> anyhow::Result<()> {
     let config = load(Some(file), &Overrides::default())?;
+    // Credentials in URLs and header values are hidden: this output ends up
+    // in terminals, CI logs and bug reports.
     print!(
-        "# {}: valid. Effective config:\n{}",
+        "# {}: valid. Effective config (secrets shown as ***):\n{}",
         file.display(),
-        config.to_yaml()
+        config.redacted().to_yaml()
     );
     Ok(())
 }

@@ -6,7 +6,8 @@
 //! the gRPC layer turns into `INVALID_ARGUMENT`.
 
 use crate::config::Config;
-use crate::engine::{MetricMode, Policy};
+use crate::engine::limits::{MAX_AMOUNT, MAX_KEEP_WARM, MAX_LATENCY_S, MAX_WINDOW};
+use crate::engine::{MetricMode, Policy, REPLICA_LIMIT};
 use crate::id::{Namespace, ServerId, ServerKey};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -16,49 +17,51 @@ pub const KEDA_KEYS: [&str; 3] = ["scalerAddress", "enableTLS", "unsafeSsl"];
 
 type Setter = fn(&mut Policy, &str) -> Result<(), String>;
 
-/// Per-server policy overrides: key, what it accepts, how it applies.
-const OVERRIDES: &[(&str, Setter)] = &[
-    ("minReplicas", |p, v| {
-        parse_u32(v).map(|n| p.min_replicas = n)
+/// Per-server policy overrides: key, the policy field it sets (to name the
+/// key when the effective policy is invalid), how it applies. Every value is
+/// bounded as in [`crate::engine::limits`].
+const OVERRIDES: &[(&str, &str, Setter)] = &[
+    ("minReplicas", "min_replicas", |p, v| {
+        parse_replicas(v).map(|n| p.min_replicas = n)
     }),
-    ("maxReplicas", |p, v| {
-        parse_u32(v).map(|n| p.max_replicas = n)
+    ("maxReplicas", "max_replicas", |p, v| {
+        parse_replicas(v).map(|n| p.max_replicas = n)
     }),
-    ("idleWindow", |p, v| {
-        parse_duration(v).map(|d| p.idle_window = d)
+    ("idleWindow", "idle_window", |p, v| {
+        parse_duration(v, MAX_KEEP_WARM).map(|d| p.idle_window = d)
     }),
-    ("staleAfter", |p, v| {
-        parse_duration(v).map(|d| p.stale_after = d)
+    ("staleAfter", "stale_after", |p, v| {
+        parse_duration(v, MAX_WINDOW).map(|d| p.stale_after = d)
     }),
-    ("unavailableAfter", |p, v| {
-        parse_duration(v).map(|d| p.unavailable_after = d)
+    ("unavailableAfter", "unavailable_after", |p, v| {
+        parse_duration(v, MAX_WINDOW).map(|d| p.unavailable_after = d)
     }),
-    ("targetConnections", |p, v| {
-        parse_target(v).map(|t| p.targets.connections = t)
+    ("targetConnections", "targets.connections", |p, v| {
+        parse_target(v, MAX_AMOUNT).map(|t| p.targets.connections = t)
     }),
-    ("targetSessions", |p, v| {
-        parse_target(v).map(|t| p.targets.sessions = t)
+    ("targetSessions", "targets.sessions", |p, v| {
+        parse_target(v, MAX_AMOUNT).map(|t| p.targets.sessions = t)
     }),
-    ("targetQueueLength", |p, v| {
-        parse_target(v).map(|t| p.targets.queue_length = t)
+    ("targetQueueLength", "targets.queue_length", |p, v| {
+        parse_target(v, MAX_AMOUNT).map(|t| p.targets.queue_length = t)
     }),
-    ("targetRequestRate", |p, v| {
-        parse_target(v).map(|t| p.targets.request_rate = t)
+    ("targetRequestRate", "targets.request_rate", |p, v| {
+        parse_target(v, MAX_AMOUNT).map(|t| p.targets.request_rate = t)
     }),
-    ("targetConcurrency", |p, v| {
-        parse_target(v).map(|t| p.targets.concurrency = t)
+    ("targetConcurrency", "targets.concurrency", |p, v| {
+        parse_target(v, MAX_AMOUNT).map(|t| p.targets.concurrency = t)
     }),
-    ("metricMode", |p, v| {
+    ("metricMode", "metric_mode", |p, v| {
         parse_mode(v).map(|m| p.metric_mode = m)
     }),
-    ("keepAlive", |p, v| {
+    ("keepAlive", "keep_alive", |p, v| {
         parse_keep_alive(v).map(|k| p.keep_alive = k)
     }),
-    ("scaleDownWindow", |p, v| {
-        parse_duration(v).map(|d| p.behavior.scale_down_window = d)
+    ("scaleDownWindow", "behavior.scale_down_window", |p, v| {
+        parse_duration(v, MAX_WINDOW).map(|d| p.behavior.scale_down_window = d)
     }),
-    ("targetLatencyP95", |p, v| {
-        parse_target(v).map(|t| p.slo.latency_p95_s = t)
+    ("targetLatencyP95", "slo.latency_p95_s", |p, v| {
+        parse_target(v, MAX_LATENCY_S).map(|t| p.slo.latency_p95_s = t)
     }),
 ];
 
@@ -109,7 +112,7 @@ pub struct Target {
 /// Every key a user may set, for error messages.
 pub fn allowed_keys() -> String {
     let mut keys = vec!["serverId", "policy"];
-    keys.extend(OVERRIDES.iter().map(|(k, _)| *k));
+    keys.extend(OVERRIDES.iter().map(|(k, _, _)| *k));
     keys.extend(KEDA_KEYS);
     keys.join(", ")
 }
@@ -176,7 +179,7 @@ fn apply_overrides(
         if matches!(key.as_str(), "serverId" | "policy") || KEDA_KEYS.contains(&key.as_str()) {
             continue;
         }
-        let Some((_, set)) = OVERRIDES.iter().find(|(k, _)| k == key) else {
+        let Some((_, _, set)) = OVERRIDES.iter().find(|(k, _, _)| k == key) else {
             return Err(MetadataError::UnknownKey {
                 key: shorten(key),
                 allowed: allowed_keys(),
@@ -186,33 +189,20 @@ fn apply_overrides(
         set(policy, value.trim()).map_err(|expected| bad(key, value, expected))?;
     }
     policy.validate().map_err(|e| {
-        bad(
-            &metadata_key_of(&e.field),
-            "",
-            format!("the effective policy is invalid: {e}"),
-        )
+        let key = metadata_key_of(&e.field);
+        let value = metadata.get(&key).map_or("", |v| v.trim());
+        bad(&key, value, format!("the effective policy is invalid: {e}"))
     })
 }
 
-/// Maps a policy field back to the metadata key that sets it.
+/// Maps a policy field back to the metadata key that sets it; a field no key
+/// sets was invalid in the named policy itself, so the key is `policy`.
 fn metadata_key_of(field: &str) -> String {
-    let camel: String = field
-        .trim_start_matches("targets.")
-        .split('_')
-        .enumerate()
-        .map(|(i, w)| {
-            if i == 0 {
-                w.to_owned()
-            } else {
-                w[..1].to_uppercase() + &w[1..]
-            }
-        })
-        .collect();
-    if field.starts_with("targets.") {
-        format!("target{}{}", camel[..1].to_uppercase(), &camel[1..])
-    } else {
-        camel
-    }
+    let key = OVERRIDES
+        .iter()
+        .find(|(_, f, _)| *f == field)
+        .map_or("policy", |(k, _, _)| *k);
+    key.to_owned()
 }
 
 fn bad(key: &str, value: &str, expected: impl Into<String>) -> MetadataError {
@@ -227,22 +217,34 @@ fn shorten(s: &str) -> String {
     s.chars().take(100).collect()
 }
 
-fn parse_u32(v: &str) -> Result<u32, String> {
-    v.parse()
-        .map_err(|_| "a whole number from 0 to 4294967295".to_owned())
+fn parse_replicas(v: &str) -> Result<u32, String> {
+    match v.parse::<u32>() {
+        Ok(n) if n <= REPLICA_LIMIT => Ok(n),
+        _ => Err(format!("a whole number from 0 to {REPLICA_LIMIT}")),
+    }
 }
 
-fn parse_duration(v: &str) -> Result<Duration, String> {
-    humantime::parse_duration(v).map_err(|_| "a duration such as 90s, 5m or 1h30m".to_owned())
+/// A humantime duration of at most `max`.
+fn parse_duration(v: &str, max: Duration) -> Result<Duration, String> {
+    match humantime::parse_duration(v) {
+        Ok(d) if d <= max => Ok(d),
+        _ => Err(format!(
+            "a duration from 0s to {}, such as 90s, 5m or 1h30m",
+            humantime::format_duration(max)
+        )),
+    }
 }
 
-fn parse_target(v: &str) -> Result<Option<f64>, String> {
+/// A number above 0 and at most `max`, or `off`.
+fn parse_target(v: &str, max: f64) -> Result<Option<f64>, String> {
     if v.eq_ignore_ascii_case("off") {
         return Ok(None);
     }
     match v.parse::<f64>() {
-        Ok(t) if t.is_finite() && t > 0.0 => Ok(Some(t)),
-        _ => Err("a positive number (per replica), or \"off\" to disable".to_owned()),
+        Ok(t) if t.is_finite() && t > 0.0 && t <= max => Ok(Some(t)),
+        _ => Err(format!(
+            "a positive number up to {max}, or \"off\" to disable"
+        )),
     }
 }
 
@@ -265,3 +267,7 @@ fn parse_mode(v: &str) -> Result<MetricMode, String> {
 #[cfg(test)]
 #[path = "metadata_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "metadata_proptests.rs"]
+pub(crate) mod proptests;

@@ -157,6 +157,13 @@ fn policy_fields_map_back_to_their_metadata_keys() {
     assert_eq!(metadata_key_of("min_replicas"), "minReplicas");
     assert_eq!(metadata_key_of("targets.queue_length"), "targetQueueLength");
     assert_eq!(metadata_key_of("idle_window"), "idleWindow");
+    assert_eq!(
+        metadata_key_of("behavior.scale_down_window"),
+        "scaleDownWindow"
+    );
+    assert_eq!(metadata_key_of("slo.latency_p95_s"), "targetLatencyP95");
+    assert_eq!(metadata_key_of("behavior.tolerance"), "policy");
+    assert_eq!(metadata_key_of(""), "policy");
 }
 
 #[test]
@@ -174,4 +181,50 @@ fn keep_alive_scale_down_window_and_latency_objective_can_be_overridden() {
         .expect_err("bad")
         .to_string();
     assert!(err.contains("\"fixed\" or \"predictive\""), "{err}");
+}
+
+#[test]
+fn out_of_range_values_are_refused_naming_the_key_and_the_range() {
+    let cases: &[(&str, &str, &str)] = &[
+        ("idleWindow", "18446744073709551615s", "from 0s to 7days"),
+        ("idleWindow", "8days", "from 0s to 7days"),
+        ("idleWindow", "0s", "allowed 1s..=7days"),
+        ("staleAfter", "25h", "from 0s to 1day"),
+        ("unavailableAfter", "1000000000000h", "from 0s to 1day"),
+        ("scaleDownWindow", "2days", "from 0s to 1day"),
+        ("maxReplicas", "4294967295", "from 0 to 10000"),
+        ("minReplicas", "10001", "from 0 to 10000"),
+        ("targetSessions", "1e300", "up to 1000000000"),
+        ("targetConcurrency", "inf", "up to 1000000000"),
+        ("targetRequestRate", "-5", "positive number"),
+        ("targetLatencyP95", "100000", "up to 86400"),
+    ];
+    for (key, value, allowed) in cases {
+        let err = resolve("tenants", "s", &md(&[(key, value)]), &config()).expect_err(key);
+        let MetadataError::BadValue { key: named, .. } = &err else {
+            panic!("{key}={value}: {err}");
+        };
+        assert_eq!(named, key, "{err}");
+        assert!(
+            err.to_string().contains(allowed),
+            "{err} should say {allowed}"
+        );
+    }
+}
+
+#[test]
+fn the_largest_allowed_values_resolve_to_a_valid_policy() {
+    let m = md(&[
+        ("idleWindow", "7days"),
+        ("staleAfter", "23h"),
+        ("unavailableAfter", "24h"),
+        ("scaleDownWindow", "24h"),
+        ("maxReplicas", "10000"),
+        ("minReplicas", "10000"),
+        ("targetSessions", "1e9"),
+        ("targetLatencyP95", "86400"),
+    ]);
+    let p = resolve("tenants", "s", &m, &config()).expect("ok").policy;
+    assert_eq!(p.validate(), Ok(()));
+    assert_eq!(p.idle_window, crate::engine::limits::MAX_KEEP_WARM);
 }

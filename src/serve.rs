@@ -10,6 +10,7 @@ use crate::output::keda::Scaler;
 use crate::output::metrics::Metrics;
 use crate::output::tls::{self, TlsError};
 use crate::proto::external_scaler_server::ExternalScalerServer;
+use crate::redact::redact_url;
 use crate::source::Store;
 use crate::source::nats::{self, NatsError, NatsSource};
 use crate::source::prometheus::{HttpQuerier, PrometheusError, PrometheusSource};
@@ -106,7 +107,7 @@ impl App {
                 self.clock.clone(),
                 self.readiness.prometheus.clone(),
             );
-            tracing::info!(url = %p.url, interval = ?p.interval, "prometheus source on");
+            tracing::info!(url = %redact_url(&p.url), interval = ?p.interval, "prometheus source on");
             // A tick parses every sample of the fleet (60,000 for 10,000
             // servers): on its own thread and runtime, that burst never
             // occupies a worker the gRPC calls are waiting for.
@@ -121,7 +122,7 @@ impl App {
                 self.clock.clone(),
                 self.readiness.nats.clone(),
             );
-            tracing::info!(url = %n.url, jetstream = n.jetstream.is_some(), "nats source on");
+            tracing::info!(url = %redact_url(&n.url), jetstream = n.jetstream.is_some(), "nats source on");
             tokio::spawn(source.run(client, shutdown.clone()));
         }
         Ok(())

@@ -1,6 +1,7 @@
 //! The shipped manifests and examples stay consistent with the code.
 
 use mcp_autoscaler::config::{Config, Overrides};
+use std::collections::HashMap;
 use std::path::Path;
 
 fn root(p: &str) -> std::path::PathBuf {
@@ -9,35 +10,72 @@ fn root(p: &str) -> std::path::PathBuf {
 
 #[test]
 fn the_kustomize_config_is_a_valid_config() {
-    let c = Config::load(
-        Some(&root("deploy/base/config.yaml")),
-        &Overrides::default(),
-    )
-    .expect("deploy/base/config.yaml");
+    let c = load("deploy/base/config.yaml");
     assert!(
         c.nats.and_then(|n| n.jetstream).is_some(),
         "replicas need JetStream to agree"
     );
 }
 
-#[test]
-fn the_example_scaled_object_uses_only_allowed_metadata_keys() {
+/// The example ScaledObject's namespace, name and its trigger's metadata.
+fn example_trigger() -> (String, String, HashMap<String, String>) {
     let text = std::fs::read_to_string(root("deploy/examples/scaledobject.yaml")).expect("read");
     let doc: serde_json::Value = serde_saphyr::from_str(&text).expect("yaml");
     let trigger = &doc["spec"]["triggers"][0];
     assert_eq!(trigger["type"], "external-push");
-    let md: std::collections::HashMap<String, String> =
+    let md: HashMap<String, String> =
         serde_json::from_value(trigger["metadata"].clone()).expect("string metadata");
-    let config =
-        Config::load(Some(&root("examples/config.yaml")), &Overrides::default()).expect("config");
-    let target = mcp_autoscaler::metadata::resolve(
-        doc["metadata"]["namespace"].as_str().expect("namespace"),
-        doc["metadata"]["name"].as_str().expect("name"),
-        &md,
-        &config,
-    )
-    .expect("resolves");
-    assert_eq!(target.server.to_string(), "mcp-tenants/weather");
+    let namespace = doc["metadata"]["namespace"]
+        .as_str()
+        .expect("namespace")
+        .to_owned();
+    let name = doc["metadata"]["name"].as_str().expect("name").to_owned();
+    (namespace, name, md)
+}
+
+fn load(path: &str) -> Config {
+    Config::load(Some(&root(path)), &Overrides::default()).expect(path)
+}
+
+#[test]
+fn the_example_scaled_object_resolves_against_the_shipped_and_the_example_config() {
+    let (namespace, name, md) = example_trigger();
+    for path in ["deploy/base/config.yaml", "examples/config.yaml"] {
+        let target = mcp_autoscaler::metadata::resolve(&namespace, &name, &md, &load(path))
+            .unwrap_or_else(|e| panic!("deploy/examples/scaledobject.yaml against {path}: {e}"));
+        assert_eq!(target.server.to_string(), "mcp-tenants/weather");
+        assert_eq!(Some(&target.policy_name), md.get("policy"), "{path}");
+    }
+}
+
+#[test]
+fn check_config_prints_no_credentials_from_urls_or_headers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("config.yaml");
+    let yaml = r#"
+prometheus:
+  url: http://promuser:prompass@prom:9090
+  headers: { Authorization: "Bearer headersecret" }
+nats:
+  url: nats://natsuser:natspass@nats:4222
+"#;
+    std::fs::write(&file, yaml).expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mcp-autoscaler"))
+        .arg("check-config")
+        .arg(&file)
+        .output()
+        .expect("run check-config");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for secret in ["prompass", "headersecret", "natspass"] {
+        assert!(!stdout.contains(secret), "{secret} printed:\n{stdout}");
+    }
+    assert!(stdout.contains("http://***@prom:9090"), "{stdout}");
+    assert!(stdout.contains("Authorization"), "{stdout}");
 }
 
 #[test]

@@ -7,10 +7,12 @@
 mod sources;
 
 pub use sources::{
-    JetStreamConfig, NatsAuth, NatsConfig, PrometheusAuth, PrometheusConfig, PrometheusTls, Queries,
+    JetStreamConfig, MAX_POLL_INTERVAL, MAX_STREAM_AGE, NatsAuth, NatsConfig, PrometheusAuth,
+    PrometheusConfig, PrometheusTls, Queries,
 };
 
 use crate::engine::{Policy, PolicyError};
+use crate::redact::{redact_headers, redact_url};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -18,6 +20,13 @@ use std::path::{Path, PathBuf};
 
 /// Name of the policy used when a ScaledObject names none.
 pub const DEFAULT_POLICY: &str = "default";
+
+/// Smallest `server.max_metadata_bytes`.
+pub const MIN_METADATA_BYTES: usize = 256;
+
+/// Largest `server.max_metadata_bytes` (1 MiB): KEDA's metadata is a few
+/// short strings, and a gRPC message is at most 4 MiB.
+pub const MAX_METADATA_BYTES: usize = 1 << 20;
 
 /// A config that could not be read, parsed or accepted.
 #[derive(Debug, thiserror::Error)]
@@ -102,7 +111,8 @@ pub struct ServerConfig {
     pub http_addr: SocketAddr,
     /// TLS for the gRPC service; plaintext when absent.
     pub tls: Option<TlsConfig>,
-    /// Largest `scalerMetadata` accepted, in bytes (keys + values).
+    /// Largest `scalerMetadata` accepted, in bytes (keys + values);
+    /// [`MIN_METADATA_BYTES`]..=[`MAX_METADATA_BYTES`].
     pub max_metadata_bytes: usize,
 }
 
@@ -257,10 +267,11 @@ impl Config {
                     ConfigError::invalid(format!("policies.{name}.{field}"), message)
                 })?;
         }
-        if self.server.max_metadata_bytes < 256 {
+        let bytes = self.server.max_metadata_bytes;
+        if !(MIN_METADATA_BYTES..=MAX_METADATA_BYTES).contains(&bytes) {
             return Err(ConfigError::invalid(
                 "server.max_metadata_bytes",
-                "must be at least 256",
+                format!("is {bytes}, allowed {MIN_METADATA_BYTES}..={MAX_METADATA_BYTES}"),
             ));
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
@@ -281,7 +292,21 @@ impl Config {
         Ok(())
     }
 
-    /// The effective config as YAML (what `check-config` prints).
+    /// This config with URL credentials and header values hidden
+    /// ([`crate::redact`]): what `check-config` prints.
+    pub fn redacted(&self) -> Config {
+        let mut config = self.clone();
+        if let Some(p) = &mut config.prometheus {
+            p.url = redact_url(&p.url);
+            p.headers = redact_headers(&p.headers);
+        }
+        if let Some(n) = &mut config.nats {
+            n.url = redact_url(&n.url);
+        }
+        config
+    }
+
+    /// The config as YAML; print [`Config::redacted`]'s, never this one's.
     pub fn to_yaml(&self) -> String {
         serde_saphyr::to_string(self).unwrap_or_else(|e| format!("# cannot render config: {e}\n"))
     }
@@ -317,3 +342,6 @@ fn validate_policy_name(name: &str) -> Result<(), ConfigError> {
 #[cfg(test)]
 #[path = "tests.rs"]
 mod tests;
+
+#[cfg(test)]
+mod proptests;

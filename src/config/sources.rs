@@ -6,16 +6,23 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// Longest `prometheus.interval` (1 hour); `timeout` is at most the interval.
+pub const MAX_POLL_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// Longest `nats.jetstream.max_age` (7 days); `replay_window` is at most
+/// `max_age`.
+pub const MAX_STREAM_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
+
 /// Where and how to poll Prometheus.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PrometheusConfig {
     /// Base URL of the Prometheus HTTP API, e.g. `http://prometheus:9090`.
     pub url: String,
-    /// How often the whole fleet is polled.
+    /// How often the whole fleet is polled (1s..=[`MAX_POLL_INTERVAL`]).
     #[serde(with = "humantime_serde")]
     pub interval: Duration,
-    /// Timeout of each query.
+    /// Timeout of each query (above 0, at most `interval`).
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
     /// The label that names the MCP server in every series.
@@ -126,13 +133,20 @@ impl PrometheusConfig {
         if !(self.url.starts_with("http://") || self.url.starts_with("https://")) {
             return Err(ConfigError::invalid(
                 "prometheus.url",
-                format!("{:?} must start with http:// or https://", self.url),
+                format!(
+                    "{:?} must start with http:// or https://",
+                    crate::redact::redact_url(&self.url)
+                ),
             ));
         }
-        if self.interval < Duration::from_secs(1) {
+        if !(Duration::from_secs(1)..=MAX_POLL_INTERVAL).contains(&self.interval) {
             return Err(ConfigError::invalid(
                 "prometheus.interval",
-                "must be at least 1s",
+                format!(
+                    "is {}, allowed 1s..={}",
+                    humantime::format_duration(self.interval),
+                    humantime::format_duration(MAX_POLL_INTERVAL)
+                ),
             ));
         }
         if self.timeout.is_zero() || self.timeout > self.interval {
@@ -243,10 +257,11 @@ pub struct JetStreamConfig {
     pub stream: String,
     /// Create the stream (subjects `<prefix>.>`) if it does not exist.
     pub create: bool,
-    /// How far back to replay on start-up.
+    /// How far back to replay on start-up (at most `max_age`).
     #[serde(with = "humantime_serde")]
     pub replay_window: Duration,
-    /// How long the stream keeps events when we create it.
+    /// How long the stream keeps events when we create it
+    /// (1m..=[`MAX_STREAM_AGE`]).
     #[serde(with = "humantime_serde")]
     pub max_age: Duration,
 }
@@ -317,6 +332,16 @@ impl NatsConfig {
                 return Err(ConfigError::invalid(
                     "nats.jetstream.stream",
                     "must be 1+ characters of a-z, A-Z, 0-9, '-' and '_'",
+                ));
+            }
+            if !(Duration::from_secs(60)..=MAX_STREAM_AGE).contains(&js.max_age) {
+                return Err(ConfigError::invalid(
+                    "nats.jetstream.max_age",
+                    format!(
+                        "is {}, allowed 1m..={}",
+                        humantime::format_duration(js.max_age),
+                        humantime::format_duration(MAX_STREAM_AGE)
+                    ),
                 ));
             }
             if js.replay_window > js.max_age {

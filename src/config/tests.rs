@@ -118,6 +118,35 @@ fn each_out_of_range_value_names_its_full_field_path() {
             "nats: { jetstream: { replay_window: 2h } }",
             "nats.jetstream.replay_window",
         ),
+        (
+            "server: { max_metadata_bytes: 18446744073709551615 }",
+            "server.max_metadata_bytes",
+        ),
+        ("prometheus: { interval: 2h }", "prometheus.interval"),
+        (
+            "nats: { jetstream: { max_age: 30days } }",
+            "nats.jetstream.max_age",
+        ),
+        (
+            "nats: { jetstream: { max_age: 0s, replay_window: 0s } }",
+            "nats.jetstream.max_age",
+        ),
+        (
+            "policies: { p1: { idle_window: 18446744073709551615s } }",
+            "policies.p1.idle_window",
+        ),
+        (
+            "policies: { p1: { targets: { sessions: 1e300 } } }",
+            "policies.p1.targets.sessions",
+        ),
+        (
+            "policies: { p1: { behavior: { scale_down_window: 2days } } }",
+            "policies.p1.behavior.scale_down_window",
+        ),
+        (
+            "policies: { p1: { keep_alive: { predictive: { max_keep_alive: 8days } } } }",
+            "policies.p1.keep_alive.predictive.max_keep_alive",
+        ),
     ];
     for (yaml, field) in cases {
         assert_eq!(invalid_field(yaml), field, "{yaml}");
@@ -149,4 +178,50 @@ fn the_printed_config_parses_back_to_the_same_config() {
     };
     let again = Config::from_yaml(&c.to_yaml(), "printed").expect("round trip");
     assert_eq!(again, c);
+}
+
+#[test]
+fn the_printed_config_hides_url_credentials_and_header_values() {
+    let yaml = r#"
+prometheus:
+  url: http://promuser:prompass@prom:9090/api?token=promtoken
+  headers: { Authorization: "Bearer headersecret", X-Scope-OrgID: tenant-7 }
+nats:
+  url: nats://natsuser:natspass@n1:4222,nats://n2:4222
+"#;
+    let c = Config::from_yaml(yaml, "t").expect("parses");
+    c.validate().expect("valid");
+    let printed = c.redacted().to_yaml();
+    for secret in [
+        "prompass",
+        "promtoken",
+        "headersecret",
+        "tenant-7",
+        "natspass",
+    ] {
+        assert!(!printed.contains(secret), "{secret} in\n{printed}");
+    }
+    for kept in [
+        "@prom:9090/api",
+        "Authorization",
+        "X-Scope-OrgID",
+        "@n1:4222,nats://n2:4222",
+    ] {
+        assert!(printed.contains(kept), "{kept} missing from\n{printed}");
+    }
+    assert_eq!(
+        c.prometheus.as_ref().map(|p| p.url.as_str()),
+        Some("http://promuser:prompass@prom:9090/api?token=promtoken"),
+        "the config itself is untouched"
+    );
+}
+
+#[test]
+fn a_bad_url_error_does_not_echo_its_credentials() {
+    let c = Config::from_yaml("prometheus: { url: \"ftp://u:hunter2@x\" }", "t").expect("parses");
+    let err = c.validate().expect_err("bad scheme").to_string();
+    assert!(
+        err.starts_with("prometheus.url") && !err.contains("hunter2"),
+        "{err}"
+    );
 }

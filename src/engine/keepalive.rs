@@ -11,6 +11,7 @@
 //! when their next request comes. While the pattern is unclear (few samples,
 //! most gaps beyond 4 hours) the fixed window applies.
 
+use super::limits::{MAX_KEEP_WARM, MAX_MIN_SAMPLES, count_within, duration_within};
 use super::policy::{PolicyError, field_error};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -90,17 +91,18 @@ impl IdleGaps {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Predictive {
-    /// Stay warm at least this long after activity.
+    /// Stay warm at least this long after activity (at most `max_keep_alive`).
     #[serde(with = "humantime_serde")]
     pub grace: Duration,
-    /// Never keep warm longer than this after activity.
+    /// Never keep warm longer than this after activity (at most
+    /// [`MAX_KEEP_WARM`], 7 days).
     #[serde(with = "humantime_serde")]
     pub max_keep_alive: Duration,
     /// Pre-warm at this percentile of idle gaps.
     pub head_percentile: f64,
     /// Keep warm until this percentile of idle gaps.
     pub tail_percentile: f64,
-    /// Samples needed before the histogram is trusted.
+    /// Samples needed before the histogram is trusted (0..=[`MAX_MIN_SAMPLES`]).
     pub min_samples: u32,
     /// Margin applied around head (earlier) and tail (later), as a fraction.
     pub margin: f64,
@@ -147,10 +149,21 @@ impl KeepAlive {
         if !(0.0..1.0).contains(&p.margin) {
             return field_error(&format!("{f}.margin"), "must be within 0 <= margin < 1");
         }
+        duration_within(
+            &format!("{f}.max_keep_alive"),
+            p.max_keep_alive,
+            Duration::ZERO,
+            MAX_KEEP_WARM,
+        )?;
         if p.grace > p.max_keep_alive {
             return field_error(&format!("{f}.grace"), "must not exceed max_keep_alive");
         }
-        Ok(())
+        count_within(
+            &format!("{f}.min_samples"),
+            p.min_samples,
+            0,
+            MAX_MIN_SAMPLES,
+        )
     }
 }
 
@@ -182,12 +195,15 @@ pub fn plan(keep_alive: &KeepAlive, idle_window: Duration, gaps: &IdleGaps) -> P
     ) else {
         return fixed;
     };
-    let until = tail
-        .mul_f64(1.0 + p.margin)
-        .clamp(p.grace, p.max_keep_alive);
-    let from = head.mul_f64(1.0 - p.margin);
+    // Never panics, even on a policy that skipped validation: a scaled
+    // duration that is not representable becomes the keep-alive ceiling,
+    // and clamping cannot see a floor above its ceiling.
+    let until = scale(tail, 1.0 + p.margin, p.max_keep_alive)
+        .max(p.grace)
+        .min(p.max_keep_alive);
+    let from = scale(head, 1.0 - p.margin, p.max_keep_alive);
     // Releasing for less than the fixed window would only churn: stay warm.
-    if from <= p.grace + idle_window {
+    if from <= p.grace.saturating_add(idle_window) {
         return Plan {
             warm_until: until,
             prewarm: None,
@@ -197,6 +213,11 @@ pub fn plan(keep_alive: &KeepAlive, idle_window: Duration, gaps: &IdleGaps) -> P
         warm_until: p.grace,
         prewarm: Some((from, until)),
     }
+}
+
+/// `d` × `factor`, or `otherwise` when that is negative, NaN or too large.
+fn scale(d: Duration, factor: f64, otherwise: Duration) -> Duration {
+    Duration::try_from_secs_f64(d.as_secs_f64() * factor).unwrap_or(otherwise)
 }
 
 /// Whether a server whose last activity was at `last` is warm at `now`, and
@@ -305,6 +326,27 @@ mod tests {
             "{:?}",
             p.warm_until
         );
+    }
+
+    #[test]
+    fn planning_never_overflows_even_on_an_unvalidated_policy() {
+        let wild = KeepAlive::Predictive(Predictive {
+            grace: Duration::MAX,
+            max_keep_alive: Duration::from_secs(60),
+            margin: f64::NAN,
+            min_samples: 0,
+            ..Predictive::default()
+        });
+        let p = plan(&wild, Duration::MAX, &gaps(&[59; 20]));
+        let last = Timestamp::from_millis(u64::MAX - 5);
+        let _ = warm_at(&p, last, last + Duration::MAX);
+        let e = KeepAlive::Predictive(Predictive {
+            max_keep_alive: Duration::MAX,
+            ..Predictive::default()
+        })
+        .validate()
+        .expect_err("too long");
+        assert_eq!(e.field, "keep_alive.predictive.max_keep_alive");
     }
 
     #[test]

@@ -17,14 +17,15 @@
 //! 4. [`stabilize`]: tolerance, windows, rate limits, panic mode, with the
 //!    state they need recomputed from the signal history by [`replay`].
 //!
-//! [`quality`] says how far the data can be trusted: stale or missing data
-//! holds the last good answer, and never means idle. [`hpa`] models what the
-//! HPA then does with our number; [`presets`] holds the baselines.
+//! Every setting is bounded ([`limits`]). Stale or missing data holds the
+//! last good answer. [`hpa`] models what the HPA then does with our number;
+//! [`presets`] holds the baselines.
 
 mod decide;
 mod decision;
 pub mod hpa;
 pub mod keepalive;
+pub mod limits;
 pub mod load;
 mod policy;
 pub mod presets;

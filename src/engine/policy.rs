@@ -5,6 +5,10 @@ use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 use super::keepalive::{KeepAlive, Predictive};
+use super::limits::{
+    MAX_AMOUNT, MAX_KEEP_WARM, MAX_LATENCY_S, MAX_WINDOW, duration_within, number_within,
+    positive_at_most,
+};
 use super::rule::StepRule;
 use super::stabilize::Behavior;
 #[cfg(test)]
@@ -24,7 +28,8 @@ pub enum MetricMode {
 }
 
 /// Per-replica targets: how much of each load one replica should carry.
-/// `None` means the signal does not drive the replica count.
+/// `None` means the signal does not drive the replica count; a set target
+/// is above 0 and at most [`MAX_AMOUNT`] (1e9).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Targets {
@@ -79,8 +84,10 @@ impl Targets {
 #[serde(deny_unknown_fields, default)]
 pub struct Slo {
     /// p95 latency objective in seconds; above it, replicas grow by p95 / objective.
+    /// Above 0 and at most [`MAX_LATENCY_S`] (one day).
     pub latency_p95_s: Option<f64>,
-    /// Error ratio objective (0..1); above it, replicas grow by ratio / objective.
+    /// Error ratio objective, above 0 and at most 1; above it, replicas grow
+    /// by ratio / objective.
     pub error_rate: Option<f64>,
 }
 
@@ -106,7 +113,7 @@ pub enum Activity {
     Instant {
         /// The gauge.
         metric: super::Metric,
-        /// Active when strictly above this.
+        /// Active when strictly above this (0..=[`MAX_AMOUNT`]).
         above: f64,
     },
 }
@@ -128,10 +135,11 @@ pub enum Algorithm {
 pub struct Policy {
     /// Fewest replicas while idle (0 allows scale to zero).
     pub min_replicas: u32,
-    /// Most replicas ever asked for.
+    /// Most replicas ever asked for (1..=[`REPLICA_LIMIT`]).
     pub max_replicas: u32,
     /// Fixed keep-alive: no activity for this long → idle. Also the fallback
     /// of predictive keep-alive while a server's pattern is unclear.
+    /// 1s..=[`MAX_KEEP_WARM`] (7 days).
     #[serde(with = "humantime_serde")]
     pub idle_window: Duration,
     /// Per-replica targets per signal.
@@ -151,12 +159,15 @@ pub struct Policy {
     /// Sessions and connections counted from open/close events are dropped
     /// when the server has had no event for this long (a lost close must not
     /// keep a server warm forever; polled gauges are unaffected).
+    /// 1m..=[`MAX_KEEP_WARM`] (7 days).
     #[serde(with = "humantime_serde")]
     pub event_count_ttl: Duration,
     /// Polled data older than this is not trusted: hold the last good answer.
+    /// Shorter than `unavailable_after`.
     #[serde(with = "humantime_serde")]
     pub stale_after: Duration,
     /// Polled data older than this makes `GetMetrics` fail with `UNAVAILABLE`.
+    /// At most [`MAX_WINDOW`] (24 hours).
     #[serde(with = "humantime_serde")]
     pub unavailable_after: Duration,
 }
@@ -201,16 +212,6 @@ pub(crate) fn field_error<T>(field: &str, message: impl Into<String>) -> Result<
     })
 }
 
-pub(crate) fn positive(field: &str, value: Option<f64>) -> Result<(), PolicyError> {
-    match value {
-        Some(v) if !(v.is_finite() && v > 0.0) => field_error(
-            field,
-            format!("is {v}, must be a positive number (or null to disable)"),
-        ),
-        _ => Ok(()),
-    }
-}
-
 impl Policy {
     /// Checks every setting; the first problem names its field.
     pub fn validate(&self) -> Result<(), PolicyError> {
@@ -229,12 +230,24 @@ impl Policy {
                 ),
             );
         }
-        if self.idle_window < Duration::from_secs(1) {
-            return field_error("idle_window", "must be at least 1s");
-        }
-        if self.event_count_ttl < Duration::from_secs(60) {
-            return field_error("event_count_ttl", "must be at least 1m");
-        }
+        duration_within(
+            "idle_window",
+            self.idle_window,
+            Duration::from_secs(1),
+            MAX_KEEP_WARM,
+        )?;
+        duration_within(
+            "event_count_ttl",
+            self.event_count_ttl,
+            Duration::from_secs(60),
+            MAX_KEEP_WARM,
+        )?;
+        duration_within(
+            "unavailable_after",
+            self.unavailable_after,
+            Duration::ZERO,
+            MAX_WINDOW,
+        )?;
         if self.stale_after >= self.unavailable_after {
             return field_error(
                 "stale_after",
@@ -246,17 +259,15 @@ impl Policy {
             );
         }
         let t = &self.targets;
-        positive("targets.connections", t.connections)?;
-        positive("targets.sessions", t.sessions)?;
-        positive("targets.queue_length", t.queue_length)?;
-        positive("targets.request_rate", t.request_rate)?;
-        positive("targets.concurrency", t.concurrency)?;
-        positive("slo.latency_p95_s", self.slo.latency_p95_s)?;
-        positive("slo.error_rate", self.slo.error_rate)?;
-        if let Activity::Instant { above, .. } = self.activity
-            && !(above.is_finite() && above >= 0.0)
-        {
-            return field_error("activity.above", "must be a number >= 0");
+        positive_at_most("targets.connections", t.connections, MAX_AMOUNT)?;
+        positive_at_most("targets.sessions", t.sessions, MAX_AMOUNT)?;
+        positive_at_most("targets.queue_length", t.queue_length, MAX_AMOUNT)?;
+        positive_at_most("targets.request_rate", t.request_rate, MAX_AMOUNT)?;
+        positive_at_most("targets.concurrency", t.concurrency, MAX_AMOUNT)?;
+        positive_at_most("slo.latency_p95_s", self.slo.latency_p95_s, MAX_LATENCY_S)?;
+        positive_at_most("slo.error_rate", self.slo.error_rate, 1.0)?;
+        if let Activity::Instant { above, .. } = self.activity {
+            number_within("activity.above", above, 0.0, MAX_AMOUNT)?;
         }
         self.keep_alive.validate()?;
         self.behavior.validate()?;
@@ -287,6 +298,29 @@ mod tests {
             ),
             ("min_replicas", Box::new(|p| p.min_replicas = 11)),
             ("idle_window", Box::new(|p| p.idle_window = Duration::ZERO)),
+            ("idle_window", Box::new(|p| p.idle_window = Duration::MAX)),
+            (
+                "event_count_ttl",
+                Box::new(|p| p.event_count_ttl = MAX_KEEP_WARM + Duration::from_secs(1)),
+            ),
+            (
+                "unavailable_after",
+                Box::new(|p| p.unavailable_after = MAX_WINDOW * 2),
+            ),
+            (
+                "targets.connections",
+                Box::new(|p| p.targets.connections = Some(2e9)),
+            ),
+            ("slo.error_rate", Box::new(|p| p.slo.error_rate = Some(1.5))),
+            (
+                "activity.above",
+                Box::new(|p| {
+                    p.activity = Activity::Instant {
+                        metric: crate::engine::Metric::Sessions,
+                        above: f64::INFINITY,
+                    }
+                }),
+            ),
             (
                 "stale_after",
                 Box::new(|p| p.stale_after = p.unavailable_after),

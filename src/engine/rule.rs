@@ -1,22 +1,23 @@
 //! The MCP infrastructure plan's rule, as a baseline: queue > 10 or p95 > 5 s
 //! or error rate > 5% → double, up to 20; all low → halve, down to 2.
 
-use super::policy::{PolicyError, field_error};
+use super::limits::{MAX_AMOUNT, MAX_LATENCY_S, count_within, number_within};
+use super::policy::{PolicyError, REPLICA_LIMIT, field_error};
 use serde::{Deserialize, Serialize};
 
 /// Step rule thresholds.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StepRule {
-    /// Double when the queue is longer than this.
+    /// Double when the queue is longer than this (0..=[`MAX_AMOUNT`]).
     pub queue_above: f64,
-    /// Double when p95 latency (seconds) is above this.
+    /// Double when p95 latency (seconds) is above this (0..=[`MAX_LATENCY_S`]).
     pub latency_p95_above_s: f64,
-    /// Double when the error ratio is above this.
+    /// Double when the error ratio is above this (0..=1).
     pub error_rate_above: f64,
     /// "Low" means below this fraction of every threshold.
     pub low_fraction: f64,
-    /// Never double beyond this.
+    /// Never double beyond this (at most [`REPLICA_LIMIT`]).
     pub max_replicas: u32,
     /// Never halve below this (while active).
     pub min_replicas: u32,
@@ -46,7 +47,31 @@ impl StepRule {
         if !(0.0..=1.0).contains(&self.low_fraction) {
             return field_error("algorithm.step_rule.low_fraction", "must be within 0..=1");
         }
-        Ok(())
+        let f = "algorithm.step_rule";
+        count_within(
+            &format!("{f}.max_replicas"),
+            self.max_replicas,
+            0,
+            REPLICA_LIMIT,
+        )?;
+        number_within(
+            &format!("{f}.queue_above"),
+            self.queue_above,
+            0.0,
+            MAX_AMOUNT,
+        )?;
+        number_within(
+            &format!("{f}.latency_p95_above_s"),
+            self.latency_p95_above_s,
+            0.0,
+            MAX_LATENCY_S,
+        )?;
+        number_within(
+            &format!("{f}.error_rate_above"),
+            self.error_rate_above,
+            0.0,
+            1.0,
+        )
     }
 
     /// The next count from `current` given queue, p95 (s) and error ratio.
@@ -83,6 +108,44 @@ mod tests {
         assert_eq!(r.step(4, 0.0, 6.0, 0.0), 8);
         assert_eq!(r.step(4, 0.0, 0.0, 0.1), 8);
         assert_eq!(r.step(16, 11.0, 0.0, 0.0), 20);
+    }
+
+    #[test]
+    fn thresholds_must_be_finite_and_bounded() {
+        let cases = [
+            (
+                "queue_above",
+                StepRule {
+                    queue_above: f64::NAN,
+                    ..StepRule::default()
+                },
+            ),
+            (
+                "latency_p95_above_s",
+                StepRule {
+                    latency_p95_above_s: 1e12,
+                    ..StepRule::default()
+                },
+            ),
+            (
+                "error_rate_above",
+                StepRule {
+                    error_rate_above: -0.1,
+                    ..StepRule::default()
+                },
+            ),
+            (
+                "max_replicas",
+                StepRule {
+                    max_replicas: u32::MAX,
+                    ..StepRule::default()
+                },
+            ),
+        ];
+        for (field, rule) in cases {
+            let e = rule.validate().expect_err(field);
+            assert_eq!(e.field, format!("algorithm.step_rule.{field}"), "{e}");
+        }
     }
 
     #[test]

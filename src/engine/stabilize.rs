@@ -2,7 +2,10 @@
 //! rate limits and a panic mode for bursts. The same code models the
 //! Kubernetes HPA's behaviour (see [`super::hpa`]) with HPA defaults.
 
-use super::policy::{PolicyError, field_error};
+use super::limits::{
+    MAX_AMOUNT, MAX_PERCENT, MAX_WINDOW, count_within, duration_within, number_within,
+};
+use super::policy::{PolicyError, REPLICA_LIMIT, field_error};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -12,13 +15,37 @@ use std::time::Duration;
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimit {
-    /// Pods per period.
+    /// Pods per period (0..=[`REPLICA_LIMIT`]).
     pub pods: u32,
-    /// Percent of the count at the start of the period, per period.
+    /// Percent of the count at the start of the period, per period
+    /// (0..=[`MAX_PERCENT`]).
     pub percent: f64,
-    /// The period.
+    /// The period (above 0, at most [`MAX_WINDOW`], 24 hours).
     #[serde(with = "humantime_serde")]
     pub period: Duration,
+}
+
+impl RateLimit {
+    fn validate(&self, name: &str) -> Result<(), PolicyError> {
+        duration_within(
+            &format!("behavior.{name}.period"),
+            self.period,
+            Duration::from_millis(1),
+            MAX_WINDOW,
+        )?;
+        number_within(
+            &format!("behavior.{name}.percent"),
+            self.percent,
+            0.0,
+            MAX_PERCENT,
+        )?;
+        count_within(
+            &format!("behavior.{name}.pods"),
+            self.pods,
+            0,
+            REPLICA_LIMIT,
+        )
+    }
 }
 
 /// Knative-style panic mode: when the need jumps to `threshold` × current,
@@ -26,9 +53,9 @@ pub struct RateLimit {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Panic {
-    /// Need / current ratio that starts a panic (> 1).
+    /// Need / current ratio that starts a panic (above 1, at most [`MAX_AMOUNT`]).
     pub threshold: f64,
-    /// How long a panic lasts after the last trigger.
+    /// How long a panic lasts after the last trigger (at most [`MAX_WINDOW`]).
     #[serde(with = "humantime_serde")]
     pub window: Duration,
 }
@@ -39,10 +66,10 @@ pub struct Panic {
 pub struct Behavior {
     /// Changes within this fraction of the current count are ignored.
     pub tolerance: f64,
-    /// Scale up to the lowest need seen in this window.
+    /// Scale up to the lowest need seen in this window (at most [`MAX_WINDOW`]).
     #[serde(with = "humantime_serde")]
     pub scale_up_window: Duration,
-    /// Scale down to the highest need seen in this window.
+    /// Scale down to the highest need seen in this window (at most [`MAX_WINDOW`]).
     #[serde(with = "humantime_serde")]
     pub scale_down_window: Duration,
     /// Growth limit.
@@ -105,13 +132,19 @@ impl Behavior {
                 format!("is {}, allowed 0 <= tolerance < 1", self.tolerance),
             );
         }
+        for (name, window) in [
+            ("scale_up_window", self.scale_up_window),
+            ("scale_down_window", self.scale_down_window),
+        ] {
+            duration_within(
+                &format!("behavior.{name}"),
+                window,
+                Duration::ZERO,
+                MAX_WINDOW,
+            )?;
+        }
         for (name, r) in [("scale_up", self.scale_up), ("scale_down", self.scale_down)] {
-            if r.period.is_zero() {
-                return field_error(&format!("behavior.{name}.period"), "must be above 0");
-            }
-            if !(r.percent.is_finite() && r.percent >= 0.0) {
-                return field_error(&format!("behavior.{name}.percent"), "must be a number >= 0");
-            }
+            r.validate(name)?;
         }
         if self.scale_up.pods == 0 && self.scale_up.percent == 0.0 {
             return field_error(
@@ -119,10 +152,22 @@ impl Behavior {
                 "pods and percent are both 0: the count could never grow",
             );
         }
-        if let Some(p) = self.panic
-            && !(p.threshold.is_finite() && p.threshold > 1.0)
-        {
-            return field_error("behavior.panic.threshold", "must be above 1");
+        if let Some(p) = self.panic {
+            if !(p.threshold.is_finite() && p.threshold > 1.0 && p.threshold <= MAX_AMOUNT) {
+                return field_error(
+                    "behavior.panic.threshold",
+                    format!(
+                        "is {}, must be above 1 and at most {MAX_AMOUNT}",
+                        p.threshold
+                    ),
+                );
+            }
+            duration_within(
+                "behavior.panic.window",
+                p.window,
+                Duration::ZERO,
+                MAX_WINDOW,
+            )?;
         }
         Ok(())
     }

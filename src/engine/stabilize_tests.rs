@@ -113,3 +113,55 @@ fn waking_from_zero_is_never_held_back() {
         (7, None)
     );
 }
+
+#[test]
+fn every_window_period_and_amount_is_bounded_and_named() {
+    type Mutation = fn(&mut Behavior);
+    let day = crate::engine::limits::MAX_WINDOW;
+    let cases: [(&str, Mutation); 7] = [
+        ("behavior.scale_up_window", |b| {
+            b.scale_up_window = Duration::MAX
+        }),
+        ("behavior.scale_down_window", |b| {
+            b.scale_down_window = Duration::from_secs(25 * 3600)
+        }),
+        ("behavior.scale_down.period", |b| {
+            b.scale_down.period = Duration::MAX
+        }),
+        ("behavior.scale_up.percent", |b| {
+            b.scale_up.percent = f64::INFINITY
+        }),
+        ("behavior.scale_up.pods", |b| b.scale_up.pods = u32::MAX),
+        ("behavior.panic.threshold", |b| {
+            b.panic = Some(Panic {
+                threshold: f64::MAX,
+                window: Duration::from_secs(60),
+            })
+        }),
+        ("behavior.panic.window", |b| {
+            b.panic = Some(Panic {
+                threshold: 2.0,
+                window: Duration::MAX,
+            })
+        }),
+    ];
+    for (field, mutate) in cases {
+        let mut b = Behavior::default();
+        mutate(&mut b);
+        let e = b.validate().expect_err(field);
+        assert_eq!(e.field, field, "{e}");
+    }
+    let longest = Behavior {
+        scale_down_window: day,
+        scale_up: RateLimit {
+            period: day,
+            ..Behavior::default().scale_up
+        },
+        ..Behavior::default()
+    };
+    assert_eq!(
+        longest.validate(),
+        Ok(()),
+        "the bounds themselves are allowed"
+    );
+}
