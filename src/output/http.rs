@@ -1,7 +1,8 @@
 //! The HTTP side: liveness, readiness, our metrics, and decisions as JSON.
 //!
 //! `GET /healthz` — the process is up.
-//! `GET /readyz` — 200 once sources have delivered their first data, else 503.
+//! `GET /readyz` — 200 once sources have delivered their first data (or the
+//! start-up deadline passed), and from then on; 503 before.
 //! `GET /metrics` — Prometheus text exposition.
 //! `GET /v1/servers/{namespace}/{server}` — the current decision for a
 //! server, with reason and per-signal contributions; query `?policy=NAME`
@@ -37,27 +38,55 @@ pub struct HttpState {
     pub readiness: Readiness,
 }
 
-/// Readiness: every configured source has delivered its first data.
+/// Readiness gates start-up only: ready once every configured source has
+/// delivered its first data, or once [`READINESS_DEADLINE`] has passed,
+/// whichever comes first, and ready from then on. A source that goes down
+/// later shows in `/metrics` and in `UNAVAILABLE` answers, never here: a
+/// Service with no ready scaler makes `GetMetricSpec` fail, and then KEDA
+/// skips its `fallback` (KEDA.md).
 #[derive(Clone, Debug)]
 pub struct Readiness {
     /// Set after the first complete Prometheus poll (set at once without Prometheus).
     pub prometheus: Arc<AtomicBool>,
     /// Set once NATS is subscribed / the JetStream replay is applied (at once without NATS).
     pub nats: Arc<AtomicBool>,
+    started: std::time::Instant,
+    deadline: std::time::Duration,
+    latched: Arc<AtomicBool>,
 }
+
+/// How long start-up may wait for the sources before the scaler reports
+/// ready anyway (and answers `UNAVAILABLE` until they deliver).
+pub const READINESS_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl Readiness {
     /// Flags for the given sources; an absent source counts as ready.
     pub fn new(prometheus: bool, nats: bool) -> Self {
+        Self::with_deadline(prometheus, nats, READINESS_DEADLINE)
+    }
+
+    /// [`Readiness::new`] with another start-up deadline.
+    pub fn with_deadline(prometheus: bool, nats: bool, deadline: std::time::Duration) -> Self {
         Self {
             prometheus: Arc::new(AtomicBool::new(!prometheus)),
             nats: Arc::new(AtomicBool::new(!nats)),
+            started: std::time::Instant::now(),
+            deadline,
+            latched: Arc::new(AtomicBool::new(false)),
         }
     }
 
-    /// True when every source is ready.
+    /// True once every source is ready or the deadline has passed; stays true.
     pub fn is_ready(&self) -> bool {
-        self.prometheus.load(Ordering::Acquire) && self.nats.load(Ordering::Acquire)
+        if self.latched.load(Ordering::Acquire) {
+            return true;
+        }
+        let ready = self.prometheus.load(Ordering::Acquire) && self.nats.load(Ordering::Acquire)
+            || self.started.elapsed() >= self.deadline;
+        if ready {
+            self.latched.store(true, Ordering::Release);
+        }
+        ready
     }
 }
 

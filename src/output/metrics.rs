@@ -41,6 +41,12 @@ pub struct Metrics {
     pub events_malformed: Family<SourceLabels, Counter>,
     /// Servers in the signal store.
     pub servers_known: Gauge,
+    /// Series that vanished from a good poll while their last value was
+    /// above zero (held as missing data), by signal.
+    pub series_absent: Family<SourceLabels, Counter>,
+    /// Series dropped for a missing or invalid namespace or server label or
+    /// a bad value, by signal.
+    pub series_rejected: Family<SourceLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -55,6 +61,8 @@ impl Default for Metrics {
             events: Family::default(),
             events_malformed: Family::default(),
             servers_known: Gauge::default(),
+            series_absent: Family::default(),
+            series_rejected: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -97,6 +105,16 @@ impl Default for Metrics {
             "Servers in the signal store",
             m.servers_known.clone(),
         );
+        registry.register(
+            "series_absent",
+            "Series that vanished from a good poll while busy (held as missing data, never read as zero), by signal",
+            m.series_absent.clone(),
+        );
+        registry.register(
+            "series_rejected",
+            "Series dropped for a missing or invalid namespace or server label or a bad value, by signal",
+            m.series_rejected.clone(),
+        );
         Self { registry, ..m }
     }
 }
@@ -138,11 +156,19 @@ impl Metrics {
 
     /// Counts one item for a source-labelled family.
     pub fn count(family: &Family<SourceLabels, Counter>, source: &str) {
+        Self::count_n(family, source, 1);
+    }
+
+    /// Counts `n` items for a source-labelled family (none: no series made).
+    pub fn count_n(family: &Family<SourceLabels, Counter>, source: &str, n: usize) {
+        if n == 0 {
+            return;
+        }
         family
             .get_or_create(&SourceLabels {
                 source: source.to_owned(),
             })
-            .inc();
+            .inc_by(u64::try_from(n).unwrap_or(u64::MAX));
     }
 
     /// The text exposition format.

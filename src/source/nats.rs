@@ -31,6 +31,9 @@ pub enum NatsError {
     Nats(String),
 }
 
+/// How often the connection state is checked.
+const CONNECTION_CHECK: Duration = Duration::from_millis(250);
+
 fn nats_err(e: impl std::fmt::Display) -> NatsError {
     NatsError::Nats(e.to_string())
 }
@@ -110,8 +113,18 @@ impl NatsSource {
         }
     }
 
-    /// Consumes events until `shutdown`, retrying with backoff on failure.
+    /// Consumes events until `shutdown`, retrying with backoff on failure,
+    /// while following the connection's state.
     pub async fn run(self, client: async_nats::Client, shutdown: CancellationToken) {
+        tokio::join!(
+            self.consume(&client, &shutdown),
+            self.watch_connection(&client, &shutdown)
+        );
+    }
+
+    async fn consume(&self, client: &async_nats::Client, shutdown: &CancellationToken) {
+        let client = client.clone();
+        let shutdown = shutdown.clone();
         let mut resume_after: Option<u64> = None;
         let mut backoff = Duration::from_millis(200);
         loop {
@@ -125,6 +138,7 @@ impl NatsSource {
             if shutdown.is_cancelled() {
                 return;
             }
+            self.mark_down();
             match result {
                 Ok(()) => tracing::warn!("nats subscription ended; resubscribing"),
                 Err(e) => {
@@ -154,7 +168,7 @@ impl NatsSource {
             .map_err(nats_err)?;
         // A round trip to the server, so the subscription is live before we say ready.
         client.flush().await.map_err(nats_err)?;
-        self.ready.store(true, Ordering::Release);
+        self.mark_live();
         loop {
             let msg = tokio::select! {
                 () = shutdown.cancelled() => return Ok(()),
@@ -203,7 +217,7 @@ impl NatsSource {
             .await
             .map_err(nats_err)?;
         if consumer.cached_info().num_pending == 0 {
-            self.ready.store(true, Ordering::Release);
+            self.mark_live();
         }
         let mut messages = consumer.messages().await.map_err(nats_err)?;
         loop {
@@ -226,8 +240,42 @@ impl NatsSource {
             if seq.is_some() {
                 *resume_after = seq;
             }
-            if pending == 0 {
-                self.ready.store(true, Ordering::Release);
+            if pending == 0 && !self.ready.load(Ordering::Acquire) {
+                self.mark_live();
+            }
+        }
+    }
+
+    /// The stream is live (and any replay applied): ready, and events can be
+    /// trusted again.
+    fn mark_live(&self) {
+        self.ready.store(true, Ordering::Release);
+        self.store.set_events_status(true, self.clock.now());
+    }
+
+    /// Events may be missed from now on: in events-only mode every server
+    /// holds its last good answer (rule 3: unknown is never idle).
+    fn mark_down(&self) {
+        self.store.set_events_status(false, self.clock.now());
+    }
+
+    /// Follows the connection: down while disconnected, live again once
+    /// reconnected after the first delivery (the subscription, or the
+    /// JetStream consumer from its last sequence, resumes by itself).
+    async fn watch_connection(&self, client: &async_nats::Client, shutdown: &CancellationToken) {
+        let mut tick = tokio::time::interval(CONNECTION_CHECK);
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            match client.connection_state() {
+                async_nats::connection::State::Connected => {
+                    if self.ready.load(Ordering::Acquire) {
+                        self.store.set_events_status(true, self.clock.now());
+                    }
+                }
+                _ => self.mark_down(),
             }
         }
     }

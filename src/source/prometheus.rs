@@ -82,6 +82,8 @@ pub struct PollOutcome {
     pub servers: usize,
     /// Series dropped for a missing or invalid server label or a bad value.
     pub rejected: usize,
+    /// Series that vanished while busy (held as missing data).
+    pub absent: usize,
 }
 
 impl<Q: Querier> PrometheusSource<Q> {
@@ -135,6 +137,7 @@ impl<Q: Querier> PrometheusSource<Q> {
             failed: 0,
             servers: 0,
             rejected: 0,
+            absent: 0,
         };
         let mut seen = std::collections::HashSet::new();
         for (kind, answer) in answers {
@@ -142,9 +145,12 @@ impl<Q: Querier> PrometheusSource<Q> {
                 Ok(series) => {
                     let (values, rejected) = server_values(&series, &self.labels);
                     outcome.rejected += rejected;
+                    Metrics::count_n(&self.metrics.series_rejected, kind.name(), rejected);
                     seen.extend(values.iter().map(|(id, _)| id.clone()));
                     let at = series.first().map_or(started, |s| s.at);
-                    self.store.apply_poll(kind, &values, at);
+                    let absent = self.store.apply_poll(kind, &values, at);
+                    outcome.absent += absent;
+                    Metrics::count_n(&self.metrics.series_absent, kind.name(), absent);
                 }
                 Err(e) => {
                     outcome.failed += 1;

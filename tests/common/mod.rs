@@ -103,11 +103,16 @@ pub async fn channel(addr: SocketAddr) -> Channel {
         .expect("connect")
 }
 
-/// A ScaledObjectRef named `name` with `metadata`.
+/// A ScaledObjectRef named `name` with `metadata`, in namespace `tenants`.
 pub fn so(name: &str, metadata: &[(&str, &str)]) -> ScaledObjectRef {
+    so_in("tenants", name, metadata)
+}
+
+/// A ScaledObjectRef in `namespace` named `name` with `metadata`.
+pub fn so_in(namespace: &str, name: &str, metadata: &[(&str, &str)]) -> ScaledObjectRef {
     ScaledObjectRef {
         name: name.to_owned(),
-        namespace: "tenants".to_owned(),
+        namespace: namespace.to_owned(),
         scaler_metadata: metadata
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
