@@ -96,10 +96,12 @@ fn grid_and_horizon_follow_the_policy_within_bounds() {
     let p = Policy::default();
     assert_eq!(grid_step(&p), Duration::from_secs(15));
     assert!(horizon(&p) >= p.behavior.scale_down_window);
-    let mut long = Policy::default();
-    long.behavior = Behavior {
-        scale_down_window: Duration::from_secs(24 * 3600),
-        ..Behavior::default()
+    let long = Policy {
+        behavior: Behavior {
+            scale_down_window: Duration::from_secs(24 * 3600),
+            ..Behavior::default()
+        },
+        ..Policy::default()
     };
     assert_eq!(horizon(&long), RETENTION);
 }
