@@ -230,9 +230,14 @@ async fn serve_grpc(
         // all StreamIsActive streams at once after a restart. h2 guards
         // against floods of small unread DATA frames with a budget of half
         // the connection window; a 16 MiB window keeps a reconnect storm of
-        // tens of thousands of tiny requests inside it. (tonic already lifts
-        // hyper's 200-streams-per-connection default.)
-        .initial_connection_window_size(Some(16 << 20));
+        // tens of thousands of tiny requests inside it.
+        .initial_connection_window_size(Some(16 << 20))
+        // Left unset, tonic sets no per-connection limit at all (it lifts
+        // hyper's default of 200, which would stall KEDA's one connection).
+        // The default `server.max_streams_per_connection` is above
+        // `server.max_streams`, so unary calls still get through on that
+        // connection while every stream is open.
+        .max_concurrent_streams(Some(config.server.http2_max_concurrent_streams()));
     if let Some(tls_config) = &config.server.tls {
         builder = builder.tls_config(tls::server_tls(tls_config)?)?;
     }

@@ -261,6 +261,73 @@ async fn a_client_that_goes_away_frees_its_stream() {
 }
 
 #[tokio::test]
+async fn streams_beyond_max_streams_are_refused_until_one_closes_and_unary_calls_still_work() {
+    let mut config = Config::default();
+    config.server.max_streams = 3;
+    let srv = start(config).await;
+    let mut c = client(srv.grpc).await;
+    let mut open = Vec::new();
+    for name in ["s1", "s2", "s3"] {
+        let mut s = common::open_stream(&mut c, name, &[]).await;
+        assert!(!next(&mut s).await, "{name} opens with the current state");
+        open.push(s);
+    }
+
+    let refused = c
+        .stream_is_active(so("s4", &[]))
+        .await
+        .expect_err("a fourth stream is refused");
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+    assert!(
+        refused.message().contains("server.max_streams") && refused.message().contains('3'),
+        "{:?} should name the limit and its key",
+        refused.message()
+    );
+    let refused_spec = c
+        .stream_metric_spec(so("s4", &[]))
+        .await
+        .expect_err("StreamMetricSpec shares the limit");
+    assert_eq!(refused_spec.code(), Code::ResourceExhausted);
+    let refusals =
+        r#"mcp_autoscaler_grpc_calls_total{method="StreamIsActive",code="ResourceExhausted"}"#;
+    assert_eq!(metric(srv.http, refusals).await, 1.0);
+
+    c.is_active(so("s4", &[]))
+        .await
+        .expect("IsActive is not limited");
+    c.get_metric_spec(so("s4", &[]))
+        .await
+        .expect("GetMetricSpec is not limited");
+    c.get_metrics(metrics_req("s4", &[], "mcp-desired-replicas"))
+        .await
+        .expect("GetMetrics is not limited");
+
+    drop(open.pop());
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let mut reopened = loop {
+        match c.stream_is_active(so("s4", &[])).await {
+            Ok(s) => break s.into_inner(),
+            Err(e) if e.code() == Code::ResourceExhausted => {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "the closed stream's slot was never freed"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(e) => panic!("unexpected refusal: {e:?}"),
+        }
+    };
+    assert!(!next(&mut reopened).await, "the new stream works");
+    for s in &mut open {
+        assert!(
+            nothing_within(s, Duration::from_millis(50)).await,
+            "the other streams stay open"
+        );
+    }
+    srv.stop().await.expect("clean stop");
+}
+
+#[tokio::test]
 async fn shutdown_closes_open_streams_cleanly() {
     let srv = start(Config::default()).await;
     let mut c = client(srv.grpc).await;

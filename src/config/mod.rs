@@ -28,6 +28,18 @@ pub const MIN_METADATA_BYTES: usize = 256;
 /// short strings, and a gRPC message is at most 4 MiB.
 pub const MAX_METADATA_BYTES: usize = 1 << 20;
 
+/// Smallest `server.max_streams_per_connection`: RFC 9113 (6.5.2) asks for
+/// no fewer than 100 concurrent streams.
+pub const MIN_STREAMS_PER_CONNECTION: usize = 100;
+
+/// Largest `server.max_streams_per_connection` and `server.max_streams`.
+/// An open stream costs a few KiB (h2 state, a task, a channel): a million
+/// is a few GiB, far beyond one KEDA operator's ScaledObjects.
+pub const MAX_STREAMS: usize = 1_000_000;
+
+/// Smallest `server.max_streams`.
+pub const MIN_STREAMS: usize = 1;
+
 /// A config that could not be read, parsed or accepted.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -114,6 +126,16 @@ pub struct ServerConfig {
     /// Largest `scalerMetadata` accepted, in bytes (keys + values);
     /// [`MIN_METADATA_BYTES`]..=[`MAX_METADATA_BYTES`].
     pub max_metadata_bytes: usize,
+    /// HTTP/2 concurrent streams per connection (streaming and unary calls
+    /// alike). KEDA multiplexes every ScaledObject over one connection per
+    /// scaler address, so keep it above `max_streams`: the headroom is what
+    /// unary calls use while every stream is open.
+    /// [`MIN_STREAMS_PER_CONNECTION`]..=[`MAX_STREAMS`].
+    pub max_streams_per_connection: usize,
+    /// Open `StreamIsActive` + `StreamMetricSpec` streams across all
+    /// connections; one more is refused with `RESOURCE_EXHAUSTED`.
+    /// [`MIN_STREAMS`]..=[`MAX_STREAMS`].
+    pub max_streams: usize,
 }
 
 impl Default for ServerConfig {
@@ -123,7 +145,51 @@ impl Default for ServerConfig {
             http_addr: SocketAddr::from(([0, 0, 0, 0], 8080)),
             tls: None,
             max_metadata_bytes: 16 * 1024,
+            // 20,000 ScaledObjects with 25% to spare, plus 5,000 slots on
+            // KEDA's one connection for unary calls while all are open.
+            max_streams_per_connection: 30_000,
+            max_streams: 25_000,
         }
+    }
+}
+
+impl ServerConfig {
+    /// Checks the request and stream limits.
+    fn validate(&self) -> Result<(), ConfigError> {
+        let limits = [
+            (
+                "server.max_metadata_bytes",
+                self.max_metadata_bytes,
+                MIN_METADATA_BYTES,
+                MAX_METADATA_BYTES,
+            ),
+            (
+                "server.max_streams_per_connection",
+                self.max_streams_per_connection,
+                MIN_STREAMS_PER_CONNECTION,
+                MAX_STREAMS,
+            ),
+            (
+                "server.max_streams",
+                self.max_streams,
+                MIN_STREAMS,
+                MAX_STREAMS,
+            ),
+        ];
+        for (field, value, min, max) in limits {
+            if !(min..=max).contains(&value) {
+                return Err(ConfigError::invalid(
+                    field,
+                    format!("is {value}, allowed {min}..={max}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// `max_streams_per_connection` as the HTTP/2 setting (validated to fit).
+    pub fn http2_max_concurrent_streams(&self) -> u32 {
+        u32::try_from(self.max_streams_per_connection).unwrap_or(u32::MAX)
     }
 }
 
@@ -267,13 +333,7 @@ impl Config {
                     ConfigError::invalid(format!("policies.{name}.{field}"), message)
                 })?;
         }
-        let bytes = self.server.max_metadata_bytes;
-        if !(MIN_METADATA_BYTES..=MAX_METADATA_BYTES).contains(&bytes) {
-            return Err(ConfigError::invalid(
-                "server.max_metadata_bytes",
-                format!("is {bytes}, allowed {MIN_METADATA_BYTES}..={MAX_METADATA_BYTES}"),
-            ));
-        }
+        self.server.validate()?;
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return Err(ConfigError::invalid(
                 "log.level",

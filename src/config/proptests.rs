@@ -35,6 +35,8 @@ const TOKENS: &[&str] = &[
     "? ",
     "server",
     "max_metadata_bytes",
+    "max_streams",
+    "max_streams_per_connection",
     "log",
     "level",
     "default_policy",
@@ -108,6 +110,8 @@ const FIELDS: &[&str] = &[
     "nats: { url: $V }",
     "nats: { jetstream: { max_age: $V } }",
     "nats: { jetstream: { replay_window: $V } }",
+    "server: { max_streams_per_connection: $V }",
+    "server: { max_streams: $V }",
 ];
 
 const VALUES: &[&str] = &[

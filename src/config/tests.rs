@@ -124,6 +124,16 @@ fn each_out_of_range_value_names_its_full_field_path() {
         ),
         ("prometheus: { interval: 2h }", "prometheus.interval"),
         (
+            "server: { max_streams_per_connection: 99 }",
+            "server.max_streams_per_connection",
+        ),
+        (
+            "server: { max_streams_per_connection: 18446744073709551615 }",
+            "server.max_streams_per_connection",
+        ),
+        ("server: { max_streams: 0 }", "server.max_streams"),
+        ("server: { max_streams: 1000001 }", "server.max_streams"),
+        (
             "nats: { jetstream: { max_age: 30days } }",
             "nats.jetstream.max_age",
         ),
@@ -151,6 +161,45 @@ fn each_out_of_range_value_names_its_full_field_path() {
     for (yaml, field) in cases {
         assert_eq!(invalid_field(yaml), field, "{yaml}");
     }
+}
+
+#[test]
+fn stream_limits_out_of_range_name_the_field_and_the_allowed_range() {
+    let cases = [
+        (
+            "server: { max_streams_per_connection: 0 }",
+            "server.max_streams_per_connection: is 0, allowed 100..=1000000",
+        ),
+        (
+            "server: { max_streams_per_connection: 4294967296 }",
+            "server.max_streams_per_connection: is 4294967296, allowed 100..=1000000",
+        ),
+        (
+            "server: { max_streams: 0 }",
+            "server.max_streams: is 0, allowed 1..=1000000",
+        ),
+        (
+            "server: { max_streams: 2000000 }",
+            "server.max_streams: is 2000000, allowed 1..=1000000",
+        ),
+    ];
+    for (yaml, message) in cases {
+        let config = Config::from_yaml(yaml, "t").expect("parses");
+        let err = config.validate().expect_err(yaml).to_string();
+        assert_eq!(err, message, "{yaml}");
+    }
+}
+
+#[test]
+fn stream_limits_at_their_bounds_are_valid() {
+    let yaml = "server: { max_streams_per_connection: 100, max_streams: 1 }";
+    let c = Config::from_yaml(yaml, "t").expect("parses");
+    c.validate().expect("lower bounds are valid");
+    assert_eq!(c.server.http2_max_concurrent_streams(), 100);
+    let yaml = "server: { max_streams_per_connection: 1000000, max_streams: 1000000 }";
+    let c = Config::from_yaml(yaml, "t").expect("parses");
+    c.validate().expect("upper bounds are valid");
+    assert_eq!(c.server.http2_max_concurrent_streams(), 1_000_000);
 }
 
 #[test]

@@ -7,6 +7,8 @@
 //! `GetMetrics` fail with `UNAVAILABLE` when the data cannot be trusted. `StreamIsActive`
 //! sends the current state when it opens, then `true` only on an
 //! inactive→active transition, woken by the store's per-server notifier.
+//! The two streaming RPCs share `server.max_streams` slots: one more stream
+//! is refused with `RESOURCE_EXHAUSTED`; unary calls are never limited.
 
 mod stream;
 
@@ -22,6 +24,7 @@ use crate::proto::{
 use crate::source::Store;
 use crate::time::Clock;
 use std::sync::Arc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
@@ -41,10 +44,17 @@ pub struct Scaler {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) shutdown: CancellationToken,
+    /// One permit per stream that may still open (`server.max_streams`).
+    streams: Arc<Semaphore>,
 }
 
+/// A stream's share of `server.max_streams`, held for as long as the stream
+/// is open.
+pub(crate) type StreamSlot = OwnedSemaphorePermit;
+
 impl Scaler {
-    /// A service over `store`, answering with `config`'s policies.
+    /// A service over `store`, answering with `config`'s policies and
+    /// holding at most `config.server.max_streams` streams open.
     pub fn new(
         store: Arc<Store>,
         config: Arc<Config>,
@@ -52,13 +62,26 @@ impl Scaler {
         metrics: Arc<Metrics>,
         shutdown: CancellationToken,
     ) -> Self {
+        let streams = Arc::new(Semaphore::new(config.server.max_streams));
         Self {
             store,
             config,
             clock,
             metrics,
             shutdown,
+            streams,
         }
+    }
+
+    /// A slot for one more open stream, or `RESOURCE_EXHAUSTED` when all
+    /// `server.max_streams` are taken.
+    fn stream_slot(&self) -> Result<StreamSlot, Status> {
+        self.streams.clone().try_acquire_owned().map_err(|_| {
+            Status::resource_exhausted(format!(
+                "all {} stream slots are taken: that many StreamIsActive and StreamMetricSpec streams are open (the limit is server.max_streams); close some or raise server.max_streams",
+                self.config.server.max_streams
+            ))
+        })
     }
 
     fn target(&self, so: Option<&ScaledObjectRef>) -> Result<Target, Status> {
@@ -177,7 +200,7 @@ impl ExternalScaler for Scaler {
     ) -> Result<Response<Self::StreamIsActiveStream>, Status> {
         let result = self
             .target(Some(req.get_ref()))
-            .map(|t| stream::open(self.clone(), t));
+            .and_then(|t| Ok(stream::open(self.clone(), t, self.stream_slot()?)));
         self.finish("StreamIsActive", result)
     }
 
@@ -227,13 +250,14 @@ impl ExternalScaler for Scaler {
         &self,
         req: Request<ScaledObjectRef>,
     ) -> Result<Response<Self::StreamMetricSpecStream>, Status> {
-        let result = self.target(Some(req.get_ref())).map(|t| {
-            stream::specs(
+        let result = self.target(Some(req.get_ref())).and_then(|t| {
+            Ok(stream::specs(
                 GetMetricSpecResponse {
                     metric_specs: metric_specs(&t),
                 },
                 self.shutdown.clone(),
-            )
+                self.stream_slot()?,
+            ))
         });
         self.finish("StreamMetricSpec", result)
     }

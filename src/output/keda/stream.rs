@@ -5,8 +5,11 @@
 //! goes away or the scaler shuts down. Each stream has a one-message buffer,
 //! so a slow client only ever delays itself, and changes coalesce in the
 //! store's watch channel instead of queueing up: memory per stream is fixed.
+//!
+//! Each stream holds a [`StreamSlot`] until it ends, so at most
+//! `server.max_streams` are open at once.
 
-use super::Scaler;
+use super::{Scaler, StreamSlot};
 use crate::engine::{DataQuality, Decision};
 use crate::metadata::Target;
 use crate::proto::{GetMetricSpecResponse, IsActiveResponse};
@@ -24,11 +27,12 @@ pub type ActivityStream = ReceiverStream<Result<IsActiveResponse, Status>>;
 /// The response stream of `StreamMetricSpec`.
 pub type SpecStream = Pin<Box<dyn Stream<Item = Result<GetMetricSpecResponse, Status>> + Send>>;
 
-/// Opens a `StreamIsActive` stream for `target`.
-pub(super) fn open(scaler: Scaler, target: Target) -> ActivityStream {
+/// Opens a `StreamIsActive` stream for `target`; its task holds `slot`.
+pub(super) fn open(scaler: Scaler, target: Target, slot: StreamSlot) -> ActivityStream {
     let (tx, rx) = mpsc::channel(1);
     let changes = scaler.store.subscribe(&target.server);
     tokio::spawn(async move {
+        let _slot = slot;
         let _open = OpenGuard::new(&scaler);
         watch_activity(&scaler, &target, changes, tx).await;
     });
@@ -125,10 +129,18 @@ async fn sleep_until(until: Option<Timestamp>, now: Timestamp) {
 }
 
 /// `StreamMetricSpec`: the specs once, then open until shutdown (specs only
-/// change with the config, which is read once at start-up).
-pub(super) fn specs(current: GetMetricSpecResponse, shutdown: CancellationToken) -> SpecStream {
+/// change with the config, which is read once at start-up). `slot` is freed
+/// when the stream ends or the client goes away (tonic drops the stream).
+pub(super) fn specs(
+    current: GetMetricSpecResponse,
+    shutdown: CancellationToken,
+    slot: StreamSlot,
+) -> SpecStream {
     let first = futures::stream::once(async move { Ok(current) });
-    let hold = futures::stream::once(async move { shutdown.cancelled_owned().await })
-        .filter_map(|()| async { None });
+    let hold = futures::stream::once(async move {
+        let _slot = slot;
+        shutdown.cancelled_owned().await;
+    })
+    .filter_map(|()| async { None });
     Box::pin(first.chain(hold))
 }

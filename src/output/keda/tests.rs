@@ -95,8 +95,9 @@ async fn a_stuck_stream_blocks_only_its_own_task() {
     );
     // Never read: its one-message buffer holds the opening `false`, so its
     // task is stuck on the next send.
-    let _stuck = stream::open(scaler.clone(), target(MetricMode::Desired));
-    let mut healthy = stream::open(scaler.clone(), target(MetricMode::Desired));
+    let slot = || scaler.stream_slot().expect("a free slot");
+    let _stuck = stream::open(scaler.clone(), target(MetricMode::Desired), slot());
+    let mut healthy = stream::open(scaler.clone(), target(MetricMode::Desired), slot());
     let first = healthy.next().await.expect("open").expect("ok");
     assert!(!first.result);
     for _ in 0..10 {
@@ -110,4 +111,55 @@ async fn a_stuck_stream_blocks_only_its_own_task() {
         .await
         .expect("not blocked");
     assert!(woke.expect("open").expect("ok").result);
+}
+
+fn scaler_with_max_streams(max_streams: usize) -> Scaler {
+    let mut config = crate::config::Config::default();
+    config.server.max_streams = max_streams;
+    Scaler::new(
+        std::sync::Arc::new(crate::source::Store::new(false)),
+        std::sync::Arc::new(config),
+        std::sync::Arc::new(crate::time::SystemClock),
+        std::sync::Arc::new(Metrics::default()),
+        tokio_util::sync::CancellationToken::new(),
+    )
+}
+
+fn so_ref() -> Request<ScaledObjectRef> {
+    Request::new(ScaledObjectRef {
+        name: "s".into(),
+        namespace: "tenants".into(),
+        scaler_metadata: Default::default(),
+    })
+}
+
+#[tokio::test]
+async fn both_streaming_rpcs_share_the_stream_limit_and_unary_calls_ignore_it() {
+    let scaler = scaler_with_max_streams(2);
+    let activity = scaler.stream_is_active(so_ref()).await.expect("1st");
+    let spec = scaler.stream_metric_spec(so_ref()).await.expect("2nd");
+    for refused in [
+        scaler.stream_is_active(so_ref()).await.err(),
+        scaler.stream_metric_spec(so_ref()).await.err(),
+    ] {
+        let status = refused.expect("refused beyond the limit");
+        assert_eq!(status.code(), tonic::Code::ResourceExhausted);
+        assert!(
+            status.message().contains("server.max_streams") && status.message().contains('2'),
+            "{}",
+            status.message()
+        );
+    }
+    scaler.is_active(so_ref()).await.expect("unary IsActive");
+    scaler
+        .get_metric_spec(so_ref())
+        .await
+        .expect("unary GetMetricSpec");
+    drop(spec);
+    let again = scaler.stream_metric_spec(so_ref()).await;
+    assert!(
+        again.is_ok(),
+        "a dropped spec stream frees its slot at once"
+    );
+    drop(activity);
 }
