@@ -75,10 +75,10 @@ impl App {
     /// Builds the store and metrics for a validated `config`.
     pub fn new(config: Config, clock: Arc<dyn Clock>) -> Self {
         tls::install_crypto_provider();
-        let store = Arc::new(Store::with_sources(
-            config.prometheus.is_some(),
-            config.nats.is_some(),
-        ));
+        let store = Arc::new(
+            Store::with_sources(config.prometheus.is_some(), config.nats.is_some())
+                .with_max_servers(config.server.max_servers),
+        );
         Self {
             store,
             metrics: Arc::new(Metrics::default()),

@@ -4,7 +4,7 @@ mod common;
 
 use common::servers::{Exporter, Gauges, Prometheus, eventually};
 use common::{WAIT, client, http_get, metric, next_within, so, start};
-use mcp_autoscaler::config::{Config, PrometheusConfig};
+use mcp_autoscaler::config::Config;
 use mcp_autoscaler::id::ServerKey;
 use mcp_autoscaler::proto::GetMetricsRequest;
 use mcp_autoscaler::signal::SignalKind;
@@ -13,12 +13,7 @@ use tonic::Code;
 
 fn config(prom: &Prometheus) -> Config {
     Config {
-        prometheus: Some(PrometheusConfig {
-            url: prom.url(),
-            interval: Duration::from_secs(1),
-            timeout: Duration::from_secs(1),
-            ..PrometheusConfig::default()
-        }),
+        prometheus: Some(common::poll_every_second(prom.url())),
         ..Config::default()
     }
 }

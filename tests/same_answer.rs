@@ -6,7 +6,7 @@ mod common;
 
 use common::servers::{Exporter, Gauges, Nats, Prometheus, eventually};
 use common::{WAIT, client, http_get, so, so_in, start};
-use mcp_autoscaler::config::{Config, NatsConfig, PrometheusConfig};
+use mcp_autoscaler::config::{Config, NatsConfig};
 use mcp_autoscaler::proto::external_scaler_client::ExternalScalerClient;
 use mcp_autoscaler::proto::{GetMetricsRequest, ScaledObjectRef};
 use std::time::Duration;
@@ -14,12 +14,7 @@ use tonic::transport::Channel;
 
 fn config(prom: &Prometheus, nats: Option<&Nats>) -> Config {
     Config {
-        prometheus: Some(PrometheusConfig {
-            url: prom.url(),
-            interval: Duration::from_secs(1),
-            timeout: Duration::from_secs(1),
-            ..PrometheusConfig::default()
-        }),
+        prometheus: Some(common::poll_every_second(prom.url())),
         nats: nats.map(|n| NatsConfig {
             url: n.url(),
             ..NatsConfig::default()
@@ -181,12 +176,7 @@ async fn before_the_first_poll_is_active_is_unavailable_and_a_stream_sends_no_fa
     let url = format!("http://{}", dead.local_addr().expect("addr"));
     drop(dead);
     let srv = start(Config {
-        prometheus: Some(PrometheusConfig {
-            url,
-            interval: Duration::from_secs(1),
-            timeout: Duration::from_secs(1),
-            ..PrometheusConfig::default()
-        }),
+        prometheus: Some(common::poll_every_second(url)),
         ..Config::default()
     })
     .await;

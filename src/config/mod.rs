@@ -40,6 +40,13 @@ pub const MAX_STREAMS: usize = 1_000_000;
 /// Smallest `server.max_streams`.
 pub const MIN_STREAMS: usize = 1;
 
+/// Smallest `server.max_servers`.
+pub const MIN_SERVERS: usize = 100;
+
+/// Largest `server.max_servers`: an idle server's entry is well under a
+/// KiB, a busy one's history a few KiB; ten million is tens of GiB.
+pub const MAX_SERVERS: usize = 10_000_000;
+
 /// A config that could not be read, parsed or accepted.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -136,6 +143,10 @@ pub struct ServerConfig {
     /// connections; one more is refused with `RESOURCE_EXHAUSTED`.
     /// [`MIN_STREAMS`]..=[`MAX_STREAMS`].
     pub max_streams: usize,
+    /// Most servers tracked at once. At the limit, a server quiet for an
+    /// hour with nothing watching it makes room; otherwise data for a new
+    /// server is dropped and counted. [`MIN_SERVERS`]..=[`MAX_SERVERS`].
+    pub max_servers: usize,
 }
 
 impl Default for ServerConfig {
@@ -149,6 +160,7 @@ impl Default for ServerConfig {
             // KEDA's one connection for unary calls while all are open.
             max_streams_per_connection: 30_000,
             max_streams: 25_000,
+            max_servers: 200_000,
         }
     }
 }
@@ -174,6 +186,12 @@ impl ServerConfig {
                 self.max_streams,
                 MIN_STREAMS,
                 MAX_STREAMS,
+            ),
+            (
+                "server.max_servers",
+                self.max_servers,
+                MIN_SERVERS,
+                MAX_SERVERS,
             ),
         ];
         for (field, value, min, max) in limits {

@@ -87,15 +87,26 @@ pub fn answer_at(signals: &Signals, policy: &Policy, at: Timestamp) -> State {
     let Some(load) = signals.history.at(written_by) else {
         return state;
     };
-    let last_activity = signals.history.last_activity(written_by);
-    let moment = Moment {
+    let moment = recorded(signals, load, written_by, live_quality(signals));
+    step(&moment, policy, state, at).next
+}
+
+/// The moment the history records at `at`: `load`, and the last activity
+/// by then (which also stands for the last event: the history keeps one).
+fn recorded<'a>(
+    signals: &'a Signals,
+    load: &'a crate::signal::Load,
+    at: Timestamp,
+    data: DataQuality,
+) -> Moment<'a> {
+    let last_activity = signals.history.last_activity(at);
+    Moment {
         load,
         last_event: last_activity,
         last_activity,
         gaps: &signals.gaps,
-        data: live_quality(signals),
-    };
-    step(&moment, policy, state, at).next
+        data,
+    }
 }
 
 /// The quality replayed grid times are decided with: what the history
@@ -132,14 +143,7 @@ fn replay_with(signals: &Signals, policy: &Policy, until: Timestamp, skip: bool)
             }
             continue;
         };
-        let last_activity = signals.history.last_activity(at);
-        let moment = Moment {
-            load,
-            last_event: last_activity,
-            last_activity,
-            gaps: &signals.gaps,
-            data,
-        };
+        let moment = recorded(signals, load, at, data);
         let before = (state.last_desired, state.last_active);
         let d = step(&moment, policy, std::mem::take(&mut state), at);
         let next = at + step_len;

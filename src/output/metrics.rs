@@ -47,6 +47,10 @@ pub struct Metrics {
     /// Series dropped for a missing or invalid namespace or server label or
     /// a bad value, by signal.
     pub series_rejected: Family<SourceLabels, Counter>,
+    /// Data for a new server dropped because the store tracks
+    /// `server.max_servers` servers and none was quiet enough to forget, by
+    /// source.
+    pub servers_refused: Family<SourceLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -63,6 +67,7 @@ impl Default for Metrics {
             servers_known: Gauge::default(),
             series_absent: Family::default(),
             series_rejected: Family::default(),
+            servers_refused: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -114,6 +119,11 @@ impl Default for Metrics {
             "series_rejected",
             "Series dropped for a missing or invalid namespace or server label or a bad value, by signal",
             m.series_rejected.clone(),
+        );
+        registry.register(
+            "servers_refused",
+            "Data for a new server dropped because server.max_servers servers are tracked and none was quiet enough to forget, by source",
+            m.servers_refused.clone(),
         );
         Self { registry, ..m }
     }

@@ -232,6 +232,19 @@ impl Signals {
         true
     }
 
+    /// Nothing about this server matters any more: no load, nothing held,
+    /// and no activity for `for_at_least` before `now`.
+    pub fn is_quiet(&self, now: Timestamp, for_at_least: std::time::Duration) -> bool {
+        let load = &self.load;
+        load.event_sessions == 0
+            && load.event_connections == 0
+            && load.polled.iter().flatten().all(|&v| v == 0.0)
+            && self.held.kinds == 0
+            && self
+                .last_activity()
+                .is_none_or(|t| now.since(t) >= for_at_least)
+    }
+
     /// The server is known to run no replicas: nothing it reported is held.
     pub fn known_empty(&mut self) {
         for kind in SignalKind::ALL {

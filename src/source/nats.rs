@@ -285,8 +285,11 @@ impl NatsSource {
     fn apply(&self, subject: &str, payload: &[u8], fallback: Timestamp, now: Timestamp) {
         match event::parse(&self.config.subject_prefix, subject, payload, fallback, now) {
             Ok(e) => {
-                self.store.record_event(&e.server, e.kind, e.at);
-                Metrics::count(&self.metrics.events, "nats");
+                if self.store.record_event(&e.server, e.kind, e.at) {
+                    Metrics::count(&self.metrics.events, "nats");
+                } else {
+                    Metrics::count(&self.metrics.servers_refused, "nats");
+                }
             }
             Err(err) => {
                 Metrics::count(&self.metrics.events_malformed, "nats");

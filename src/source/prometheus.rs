@@ -148,9 +148,10 @@ impl<Q: Querier> PrometheusSource<Q> {
                     Metrics::count_n(&self.metrics.series_rejected, kind.name(), rejected);
                     seen.extend(values.iter().map(|(id, _)| id.clone()));
                     let at = series.first().map_or(started, |s| s.at);
-                    let absent = self.store.apply_poll(kind, &values, at);
-                    outcome.absent += absent;
-                    Metrics::count_n(&self.metrics.series_absent, kind.name(), absent);
+                    let applied = self.store.apply_poll(kind, &values, at);
+                    outcome.absent += applied.absent;
+                    Metrics::count_n(&self.metrics.series_absent, kind.name(), applied.absent);
+                    Metrics::count_n(&self.metrics.servers_refused, "prometheus", applied.refused);
                 }
                 Err(e) => {
                     outcome.failed += 1;

@@ -53,7 +53,16 @@ pub struct Store {
     hasher: RandomState,
     /// The sources' status; every entry carries a copy, kept equal.
     feed: RwLock<Feed>,
+    /// Most entries per shard (the tracked-server cap over [`SHARDS`]).
+    shard_cap: usize,
 }
+
+/// Default cap on tracked servers (`server.max_servers`).
+pub const DEFAULT_MAX_SERVERS: usize = 200_000;
+
+/// How long a server must have been quiet (no load, nothing held, no
+/// activity) before its entry may make room for a new server.
+pub const QUIET_BEFORE_EVICTION: std::time::Duration = std::time::Duration::from_secs(3600);
 
 impl Default for Store {
     fn default() -> Self {
@@ -80,7 +89,15 @@ impl Store {
                 events_configured,
                 ..Feed::default()
             }),
+            shard_cap: DEFAULT_MAX_SERVERS.div_ceil(SHARDS),
         }
+    }
+
+    /// This store, tracking at most about `max_servers` servers (the cap is
+    /// kept per shard, so it is rounded up to a multiple of [`SHARDS`]).
+    pub fn with_max_servers(mut self, max_servers: usize) -> Self {
+        self.shard_cap = max_servers.div_ceil(SHARDS).max(1);
+        self
     }
 
     /// What is known about `server` right now.
@@ -112,57 +129,70 @@ impl Store {
         *self.feed.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// A receiver that changes whenever `server`'s signals change.
-    pub fn subscribe(&self, server: &ServerKey) -> watch::Receiver<u64> {
-        let feed = self.feed();
-        entry_mut(&mut self.write(server), server, feed)
-            .changed
-            .subscribe()
+    /// A receiver that changes whenever `server`'s signals change; `None`
+    /// when the store is full (see [`Store::with_max_servers`]).
+    pub fn subscribe(&self, server: &ServerKey, now: Timestamp) -> Option<watch::Receiver<u64>> {
+        let room = self.room(now);
+        room.entry(&mut self.write(server), server)
+            .map(|e| e.changed.subscribe())
     }
 
     /// Applies an activity event and wakes the server's watchers at once.
-    pub fn record_event(&self, server: &ServerKey, kind: EventKind, at: Timestamp) {
-        let feed = self.feed();
+    /// Returns false when the store is full and the event was dropped.
+    pub fn record_event(&self, server: &ServerKey, kind: EventKind, at: Timestamp) -> bool {
+        let room = self.room(at);
         let mut servers = self.write(server);
-        let entry = entry_mut(&mut servers, server, feed);
+        let Some(entry) = room.entry(&mut servers, server) else {
+            return false;
+        };
         entry.signals.record_event(kind, at);
         entry.notify();
+        true
+    }
+
+    /// How entries are made at `now`.
+    fn room(&self, now: Timestamp) -> Room {
+        Room {
+            feed: self.feed(),
+            cap: self.shard_cap,
+            now,
+        }
     }
 
     /// Replaces one signal for the whole fleet with the result of a grouped
     /// query. A server missing from `values` whose last value was zero reads
     /// zero now; one whose last value was above zero is missing data: the
     /// value is held (see [`Signals::absent`]). Each shard is rewritten under
-    /// its own lock, one after another. Returns how many servers' series
-    /// went missing in this poll.
+    /// its own lock, one after another.
     pub fn apply_poll(
         &self,
         kind: SignalKind,
         values: &[(ServerKey, f64)],
         at: Timestamp,
-    ) -> usize {
-        let feed = self.feed();
-        let last_good = feed.polled_at.unwrap_or(at);
+    ) -> Applied {
+        let room = self.room(at);
+        let last_good = room.feed.polled_at.unwrap_or(at);
         let mut by_shard: Vec<Vec<(&ServerKey, f64)>> = vec![Vec::new(); SHARDS];
         for (server, value) in values {
             by_shard[self.shard_of(server)].push((server, *value));
         }
-        let mut missing = 0;
+        let mut applied = Applied::default();
         for (shard, values) in self.shards.iter().zip(by_shard) {
             let mut servers = shard.write().unwrap_or_else(PoisonError::into_inner);
             let present: HashSet<&ServerKey> = values.iter().map(|(server, _)| *server).collect();
             for (server, entry) in servers.iter_mut() {
                 if !present.contains(server) {
-                    missing += usize::from(entry.signals.absent(kind, last_good));
+                    applied.absent += usize::from(entry.signals.absent(kind, last_good));
                 }
             }
             for (server, value) in values {
-                entry_mut(&mut servers, server, feed)
-                    .signals
-                    .set(kind, value);
+                match room.entry(&mut servers, server) {
+                    Some(entry) => _ = entry.signals.set(kind, value),
+                    None => applied.refused += 1,
+                }
             }
         }
-        missing
+        applied
     }
 
     /// Marks a complete successful poll at `at`: records activity seen in it
@@ -260,185 +290,49 @@ impl Store {
     }
 }
 
-/// `server`'s entry, created if missing. Looks up before inserting, so the
-/// common case (a known server: every call, event and poll) copies no key.
-fn entry_mut<'a>(servers: &'a mut Shard, server: &ServerKey, feed: Feed) -> &'a mut Entry {
-    if !servers.contains_key(server) {
-        servers.insert(server.clone(), Entry::new(feed));
+/// What one grouped query did to the store.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// Servers whose series vanished while busy (held as missing data).
+    pub absent: usize,
+    /// New servers dropped because the store is full.
+    pub refused: usize,
+}
+
+/// Makes entries: with the sources' status, under the cap, at `now`.
+struct Room {
+    feed: Feed,
+    cap: usize,
+    now: Timestamp,
+}
+
+impl Room {
+    /// `server`'s entry, created if missing. Looks up before inserting, so
+    /// the common case (a known server: every call, event and poll) copies
+    /// no key. A full shard first forgets one quiet, unwatched server;
+    /// `None` when it has none.
+    fn entry<'a>(&self, servers: &'a mut Shard, server: &ServerKey) -> Option<&'a mut Entry> {
+        if !servers.contains_key(server) {
+            if servers.len() >= self.cap && !self.evict_one(servers) {
+                return None;
+            }
+            servers.insert(server.clone(), Entry::new(self.feed));
+        }
+        servers.get_mut(server)
     }
-    servers
-        .get_mut(server)
-        .expect("the entry was inserted just above")
+
+    fn evict_one(&self, servers: &mut Shard) -> bool {
+        let quiet = servers.iter().find(|(_, e)| {
+            e.changed.receiver_count() == 0 && e.signals.is_quiet(self.now, QUIET_BEFORE_EVICTION)
+        });
+        let Some(key) = quiet.map(|(k, _)| k.clone()) else {
+            return false;
+        };
+        servers.remove(&key);
+        true
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn id(s: &str) -> ServerKey {
-        ServerKey::parse("tenants", s).expect("valid id")
-    }
-
-    #[test]
-    fn an_event_notifies_only_that_servers_watchers() {
-        let store = Store::new(false);
-        let mut a = store.subscribe(&id("a"));
-        let mut b = store.subscribe(&id("b"));
-        store.record_event(&id("a"), EventKind::Request, Timestamp::from_millis(5));
-        assert!(a.has_changed().expect("open"));
-        assert!(!b.has_changed().expect("open"));
-        a.mark_unchanged();
-        b.mark_unchanged();
-        assert_eq!(
-            store.signals(&id("a")).last_event,
-            Some(Timestamp::from_millis(5))
-        );
-    }
-
-    #[test]
-    fn a_grouped_poll_replaces_the_whole_fleets_values() {
-        let store = Store::new(true);
-        let poll = |values: &[(ServerKey, f64)], ms| {
-            let at = Timestamp::from_millis(ms);
-            store.apply_poll(SignalKind::Sessions, values, at);
-            store.finish_poll(at, false);
-        };
-        poll(&[(id("a"), 3.0), (id("b"), 1.0)], 1_000);
-        poll(&[(id("a"), 0.0), (id("b"), 2.0)], 2_000);
-        poll(&[(id("b"), 2.0)], 3_000);
-        let a = store.signals(&id("a"));
-        assert_eq!(
-            a.get(SignalKind::Sessions),
-            None,
-            "last seen at zero: gone is zero"
-        );
-        assert_eq!(a.held.kinds, 0);
-        assert_eq!(a.last_poll_activity, Some(Timestamp::from_millis(1_000)));
-        let b = store.signals(&id("b"));
-        assert_eq!(b.get(SignalKind::Sessions), Some(2.0));
-        assert_eq!(b.feed.polled_at, Some(Timestamp::from_millis(3_000)));
-    }
-
-    #[test]
-    fn a_poll_wakes_the_watchers_of_busy_servers_and_of_those_that_just_stopped() {
-        let store = Store::new(true);
-        let (busy, stopped, idle) = (id("busy"), id("stopped"), id("idle"));
-        let mut watch: Vec<_> = [&busy, &stopped, &idle]
-            .iter()
-            .map(|s| store.subscribe(s))
-            .collect();
-        let all = [busy.clone(), stopped.clone(), idle.clone()];
-        let mut woken = |store: &Store, at: u64, resync: bool, busy_now: &[&ServerKey]| {
-            let at = Timestamp::from_millis(at);
-            let values: Vec<_> = all
-                .iter()
-                .map(|s| (s.clone(), if busy_now.contains(&s) { 1.0 } else { 0.0 }))
-                .collect();
-            store.apply_poll(SignalKind::Sessions, &values, at);
-            store.finish_poll(at, resync);
-            watch
-                .iter_mut()
-                .map(|w| {
-                    let changed = w.has_changed().expect("open");
-                    w.mark_unchanged();
-                    changed
-                })
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(
-            woken(&store, 1_000, true, &[&busy, &stopped]),
-            [true, true, true],
-            "the first poll wakes everyone"
-        );
-        assert_eq!(
-            woken(&store, 2_000, false, &[&busy]),
-            [true, true, false],
-            "busy, and busy until now; an idle server's watcher sleeps on"
-        );
-        assert_eq!(woken(&store, 3_000, false, &[&busy]), [true, false, false]);
-        assert_eq!(
-            woken(&store, 4_000, true, &[&busy]),
-            [true, true, true],
-            "after a failed poll everyone re-decides"
-        );
-    }
-
-    #[test]
-    fn a_busy_servers_vanished_series_is_held_and_counted_an_idle_ones_reads_zero() {
-        let store = Store::new(true);
-        let t1 = Timestamp::from_millis(1_000);
-        let values = [(id("busy"), 5.0), (id("idle"), 0.0)];
-        store.apply_poll(SignalKind::Sessions, &values, t1);
-        store.finish_poll(t1, true);
-        let t2 = Timestamp::from_millis(16_000);
-        assert_eq!(store.apply_poll(SignalKind::Sessions, &[], t2), 1);
-        store.finish_poll(t2, false);
-        let busy = store.signals(&id("busy"));
-        assert_eq!(busy.get(SignalKind::Sessions), Some(5.0), "held, not zero");
-        assert_eq!(busy.held.good_at, Some(t1));
-        assert_eq!(store.signals(&id("idle")).get(SignalKind::Sessions), None);
-        let d = store.decide(&id("busy"), &Policy::default(), t2);
-        assert!(d.active, "unknown is never idle: {d:?}");
-        assert!(
-            matches!(d.data, engine::DataQuality::Stale { .. }),
-            "{:?}",
-            d.data
-        );
-    }
-
-    #[test]
-    fn asking_about_a_server_stores_nothing() {
-        let store = Store::new(true);
-        let d = store.decide(
-            &id("never-seen"),
-            &Policy::default(),
-            Timestamp::from_millis(1),
-        );
-        assert!(matches!(
-            d.data,
-            engine::DataQuality::Unavailable { age_ms: None, .. }
-        ));
-        assert!(store.is_empty(), "a call must not create an entry");
-    }
-
-    #[test]
-    fn a_decision_depends_on_the_signals_not_on_earlier_calls() {
-        let store = Store::new(false);
-        let busy = Policy::default();
-        let pinned = Policy {
-            min_replicas: 9,
-            max_replicas: 9,
-            ..Policy::default()
-        };
-        store.record_event(&id("a"), EventKind::SessionOpen, Timestamp::from_millis(0));
-        let at = Timestamp::from_millis(10_000);
-        let first = store.decide(&id("a"), &busy, at);
-        for t in 0..50 {
-            store.decide(&id("a"), &pinned, at + std::time::Duration::from_millis(t));
-        }
-        assert_eq!(
-            store.decide(&id("a"), &busy, at),
-            first,
-            "other policies' calls leave no trace"
-        );
-    }
-
-    #[test]
-    fn losing_the_event_stream_wakes_every_watcher_and_holds_answers() {
-        let store = Store::with_sources(false, true);
-        let mut w = store.subscribe(&id("a"));
-        store.set_events_status(true, Timestamp::from_millis(0));
-        assert!(w.has_changed().expect("open"));
-        w.mark_unchanged();
-        store.record_event(&id("a"), EventKind::Request, Timestamp::from_millis(1_000));
-        w.mark_unchanged();
-        store.set_events_status(false, Timestamp::from_millis(2_000));
-        assert!(w.has_changed().expect("open"));
-        let late = Timestamp::from_millis(2_000 + 400_000);
-        let d = store.decide(&id("a"), &Policy::default(), late);
-        assert!(
-            d.active,
-            "active before the outage, active during it: {d:?}"
-        );
-    }
-}
+#[path = "store_tests.rs"]
+mod tests;

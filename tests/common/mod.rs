@@ -62,6 +62,16 @@ pub async fn start(config: Config) -> Running {
     }
 }
 
+/// Polling the Prometheus at `url` every second (fast tests).
+pub fn poll_every_second(url: String) -> mcp_autoscaler::config::PrometheusConfig {
+    mcp_autoscaler::config::PrometheusConfig {
+        url,
+        interval: Duration::from_secs(1),
+        timeout: Duration::from_secs(1),
+        ..Default::default()
+    }
+}
+
 /// A plaintext client for `addr`.
 pub async fn client(addr: SocketAddr) -> ExternalScalerClient<Channel> {
     ExternalScalerClient::new(channel(addr).await)

@@ -65,12 +65,19 @@ def main():
     check("StreamMetricSpec opens with the current specs", next(specs).metricSpecs[0].metricName == name)
     specs.cancel()
 
-    bad = pb.ScaledObjectRef(name="conformance", scalerMetadata={"colour": "red"})
+    bad = pb.ScaledObjectRef(name="conformance", namespace="default", scalerMetadata={"colour": "red"})
     try:
         stub.IsActive(bad, timeout=3)
         check("unknown key is refused", False, "call succeeded")
     except grpc.RpcError as e:
         check("unknown key is INVALID_ARGUMENT naming the key", e.code() == grpc.StatusCode.INVALID_ARGUMENT and "colour" in e.details(), e.details())
+
+    nameless = pb.ScaledObjectRef(name="conformance", scalerMetadata={})
+    try:
+        stub.IsActive(nameless, timeout=3)
+        check("a ScaledObjectRef without namespace is refused", False, "call succeeded")
+    except grpc.RpcError as e:
+        check("a ScaledObjectRef without namespace is INVALID_ARGUMENT naming it", e.code() == grpc.StatusCode.INVALID_ARGUMENT and "namespace" in e.details(), e.details())
 
     health = health_pb2_grpc.HealthStub(channel)
     status = health.Check(health_pb2.HealthCheckRequest(service="externalscaler.ExternalScaler"), timeout=3).status

@@ -11,10 +11,11 @@
 //! is refused with `RESOURCE_EXHAUSTED`; unary calls are never limited.
 
 mod stream;
+pub mod targets;
 
 use crate::config::Config;
 use crate::engine::{DataQuality, Decision, Metric, MetricMode};
-use crate::metadata::{self, Target};
+use crate::metadata::Target;
 use crate::output::metrics::Metrics;
 use crate::proto::external_scaler_server::ExternalScaler;
 use crate::proto::{
@@ -46,6 +47,8 @@ pub struct Scaler {
     pub(crate) shutdown: CancellationToken,
     /// One permit per stream that may still open (`server.max_streams`).
     streams: Arc<Semaphore>,
+    /// Resolved ScaledObjects.
+    targets: Arc<targets::Targets>,
 }
 
 /// A stream's share of `server.max_streams`, held for as long as the stream
@@ -63,6 +66,8 @@ impl Scaler {
         shutdown: CancellationToken,
     ) -> Self {
         let streams = Arc::new(Semaphore::new(config.server.max_streams));
+        // Every stream's ScaledObject, and as many again polled only.
+        let targets = Arc::new(targets::Targets::new(config.server.max_streams * 2));
         Self {
             store,
             config,
@@ -70,6 +75,7 @@ impl Scaler {
             metrics,
             shutdown,
             streams,
+            targets,
         }
     }
 
@@ -84,9 +90,10 @@ impl Scaler {
         })
     }
 
-    fn target(&self, so: Option<&ScaledObjectRef>) -> Result<Target, Status> {
+    fn target(&self, so: Option<&ScaledObjectRef>) -> Result<Arc<Target>, Status> {
         let so = so.ok_or_else(|| Status::invalid_argument("scaledObjectRef is missing"))?;
-        metadata::resolve(&so.namespace, &so.name, &so.scaler_metadata, &self.config)
+        self.targets
+            .resolve(so, &self.config, self.clock.now())
             .map_err(|e| Status::invalid_argument(e.to_string()))
     }
 
@@ -200,7 +207,7 @@ impl ExternalScaler for Scaler {
     ) -> Result<Response<Self::StreamIsActiveStream>, Status> {
         let result = self
             .target(Some(req.get_ref()))
-            .and_then(|t| Ok(stream::open(self.clone(), t, self.stream_slot()?)));
+            .and_then(|t| stream::open(self.clone(), t, self.stream_slot()?));
         self.finish("StreamIsActive", result)
     }
 

@@ -28,15 +28,26 @@ pub type ActivityStream = ReceiverStream<Result<IsActiveResponse, Status>>;
 pub type SpecStream = Pin<Box<dyn Stream<Item = Result<GetMetricSpecResponse, Status>> + Send>>;
 
 /// Opens a `StreamIsActive` stream for `target`; its task holds `slot`.
-pub(super) fn open(scaler: Scaler, target: Target, slot: StreamSlot) -> ActivityStream {
+/// Fails with `RESOURCE_EXHAUSTED` when the store tracks as many servers as
+/// it may and none is quiet enough to make room.
+pub(super) fn open(
+    scaler: Scaler,
+    target: std::sync::Arc<Target>,
+    slot: StreamSlot,
+) -> Result<ActivityStream, Status> {
+    let Some(changes) = scaler.store.subscribe(&target.server, scaler.clock.now()) else {
+        return Err(Status::resource_exhausted(format!(
+            "cannot watch server {}: the scaler tracks as many servers as server.max_servers allows and none has been quiet long enough to make room; raise server.max_servers",
+            target.server
+        )));
+    };
     let (tx, rx) = mpsc::channel(1);
-    let changes = scaler.store.subscribe(&target.server);
     tokio::spawn(async move {
         let _slot = slot;
         let _open = OpenGuard::new(&scaler);
         watch_activity(&scaler, &target, changes, tx).await;
     });
-    ReceiverStream::new(rx)
+    Ok(ReceiverStream::new(rx))
 }
 
 /// Counts an open stream for as long as it lives.

@@ -96,8 +96,18 @@ async fn a_stuck_stream_blocks_only_its_own_task() {
     // Never read: its one-message buffer holds the opening `false`, so its
     // task is stuck on the next send.
     let slot = || scaler.stream_slot().expect("a free slot");
-    let _stuck = stream::open(scaler.clone(), target(MetricMode::Desired), slot());
-    let mut healthy = stream::open(scaler.clone(), target(MetricMode::Desired), slot());
+    let _stuck = stream::open(
+        scaler.clone(),
+        Arc::new(target(MetricMode::Desired)),
+        slot(),
+    )
+    .expect("room");
+    let mut healthy = stream::open(
+        scaler.clone(),
+        Arc::new(target(MetricMode::Desired)),
+        slot(),
+    )
+    .expect("room");
     let first = healthy.next().await.expect("open").expect("ok");
     assert!(!first.result);
     for _ in 0..10 {

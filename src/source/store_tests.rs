@@ -1,0 +1,218 @@
+use super::*;
+
+fn id(s: &str) -> ServerKey {
+    ServerKey::parse("tenants", s).expect("valid id")
+}
+
+#[test]
+fn an_event_notifies_only_that_servers_watchers() {
+    let store = Store::new(false);
+    let mut a = store
+        .subscribe(&id("a"), Timestamp::from_millis(0))
+        .expect("room");
+    let mut b = store
+        .subscribe(&id("b"), Timestamp::from_millis(0))
+        .expect("room");
+    store.record_event(&id("a"), EventKind::Request, Timestamp::from_millis(5));
+    assert!(a.has_changed().expect("open"));
+    assert!(!b.has_changed().expect("open"));
+    a.mark_unchanged();
+    b.mark_unchanged();
+    assert_eq!(
+        store.signals(&id("a")).last_event,
+        Some(Timestamp::from_millis(5))
+    );
+}
+
+#[test]
+fn a_grouped_poll_replaces_the_whole_fleets_values() {
+    let store = Store::new(true);
+    let poll = |values: &[(ServerKey, f64)], ms| {
+        let at = Timestamp::from_millis(ms);
+        store.apply_poll(SignalKind::Sessions, values, at);
+        store.finish_poll(at, false);
+    };
+    poll(&[(id("a"), 3.0), (id("b"), 1.0)], 1_000);
+    poll(&[(id("a"), 0.0), (id("b"), 2.0)], 2_000);
+    poll(&[(id("b"), 2.0)], 3_000);
+    let a = store.signals(&id("a"));
+    assert_eq!(
+        a.get(SignalKind::Sessions),
+        None,
+        "last seen at zero: gone is zero"
+    );
+    assert_eq!(a.held.kinds, 0);
+    assert_eq!(a.last_poll_activity, Some(Timestamp::from_millis(1_000)));
+    let b = store.signals(&id("b"));
+    assert_eq!(b.get(SignalKind::Sessions), Some(2.0));
+    assert_eq!(b.feed.polled_at, Some(Timestamp::from_millis(3_000)));
+}
+
+#[test]
+fn a_poll_wakes_the_watchers_of_busy_servers_and_of_those_that_just_stopped() {
+    let store = Store::new(true);
+    let (busy, stopped, idle) = (id("busy"), id("stopped"), id("idle"));
+    let mut watch: Vec<_> = [&busy, &stopped, &idle]
+        .iter()
+        .map(|s| store.subscribe(s, Timestamp::from_millis(0)).expect("room"))
+        .collect();
+    let all = [busy.clone(), stopped.clone(), idle.clone()];
+    let mut woken = |store: &Store, at: u64, resync: bool, busy_now: &[&ServerKey]| {
+        let at = Timestamp::from_millis(at);
+        let values: Vec<_> = all
+            .iter()
+            .map(|s| (s.clone(), if busy_now.contains(&s) { 1.0 } else { 0.0 }))
+            .collect();
+        store.apply_poll(SignalKind::Sessions, &values, at);
+        store.finish_poll(at, resync);
+        watch
+            .iter_mut()
+            .map(|w| {
+                let changed = w.has_changed().expect("open");
+                w.mark_unchanged();
+                changed
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        woken(&store, 1_000, true, &[&busy, &stopped]),
+        [true, true, true],
+        "the first poll wakes everyone"
+    );
+    assert_eq!(
+        woken(&store, 2_000, false, &[&busy]),
+        [true, true, false],
+        "busy, and busy until now; an idle server's watcher sleeps on"
+    );
+    assert_eq!(woken(&store, 3_000, false, &[&busy]), [true, false, false]);
+    assert_eq!(
+        woken(&store, 4_000, true, &[&busy]),
+        [true, true, true],
+        "after a failed poll everyone re-decides"
+    );
+}
+
+#[test]
+fn a_busy_servers_vanished_series_is_held_and_counted_an_idle_ones_reads_zero() {
+    let store = Store::new(true);
+    let t1 = Timestamp::from_millis(1_000);
+    let values = [(id("busy"), 5.0), (id("idle"), 0.0)];
+    store.apply_poll(SignalKind::Sessions, &values, t1);
+    store.finish_poll(t1, true);
+    let t2 = Timestamp::from_millis(16_000);
+    assert_eq!(store.apply_poll(SignalKind::Sessions, &[], t2).absent, 1);
+    store.finish_poll(t2, false);
+    let busy = store.signals(&id("busy"));
+    assert_eq!(busy.get(SignalKind::Sessions), Some(5.0), "held, not zero");
+    assert_eq!(busy.held.good_at, Some(t1));
+    assert_eq!(store.signals(&id("idle")).get(SignalKind::Sessions), None);
+    let d = store.decide(&id("busy"), &Policy::default(), t2);
+    assert!(d.active, "unknown is never idle: {d:?}");
+    assert!(
+        matches!(d.data, engine::DataQuality::Stale { .. }),
+        "{:?}",
+        d.data
+    );
+}
+
+#[test]
+fn asking_about_a_server_stores_nothing() {
+    let store = Store::new(true);
+    let d = store.decide(
+        &id("never-seen"),
+        &Policy::default(),
+        Timestamp::from_millis(1),
+    );
+    assert!(matches!(
+        d.data,
+        engine::DataQuality::Unavailable { age_ms: None, .. }
+    ));
+    assert!(store.is_empty(), "a call must not create an entry");
+}
+
+#[test]
+fn a_decision_depends_on_the_signals_not_on_earlier_calls() {
+    let store = Store::new(false);
+    let busy = Policy::default();
+    let pinned = Policy {
+        min_replicas: 9,
+        max_replicas: 9,
+        ..Policy::default()
+    };
+    store.record_event(&id("a"), EventKind::SessionOpen, Timestamp::from_millis(0));
+    let at = Timestamp::from_millis(10_000);
+    let first = store.decide(&id("a"), &busy, at);
+    for t in 0..50 {
+        store.decide(&id("a"), &pinned, at + std::time::Duration::from_millis(t));
+    }
+    assert_eq!(
+        store.decide(&id("a"), &busy, at),
+        first,
+        "other policies' calls leave no trace"
+    );
+}
+
+#[test]
+fn losing_the_event_stream_wakes_every_watcher_and_holds_answers() {
+    let store = Store::with_sources(false, true);
+    let mut w = store
+        .subscribe(&id("a"), Timestamp::from_millis(0))
+        .expect("room");
+    store.set_events_status(true, Timestamp::from_millis(0));
+    assert!(w.has_changed().expect("open"));
+    w.mark_unchanged();
+    store.record_event(&id("a"), EventKind::Request, Timestamp::from_millis(1_000));
+    w.mark_unchanged();
+    store.set_events_status(false, Timestamp::from_millis(2_000));
+    assert!(w.has_changed().expect("open"));
+    let late = Timestamp::from_millis(2_000 + 400_000);
+    let d = store.decide(&id("a"), &Policy::default(), late);
+    assert!(
+        d.active,
+        "active before the outage, active during it: {d:?}"
+    );
+}
+
+#[test]
+fn a_full_store_forgets_a_quiet_unwatched_server_or_refuses_a_new_one() {
+    let store = Store::new(false).with_max_servers(SHARDS); // one entry per shard
+    let t0 = Timestamp::from_millis(1_000);
+    // Fill every shard with a watched server: nothing can be forgotten.
+    let mut watchers = Vec::new();
+    let mut i = 0;
+    while store.len() < SHARDS && i < 100_000 {
+        let key = id(&format!("w-{i}"));
+        if let Some(w) = store.subscribe(&key, t0) {
+            watchers.push(w);
+        }
+        i += 1;
+    }
+    assert_eq!(store.len(), SHARDS);
+    assert!(
+        !store.record_event(&id("newcomer"), EventKind::Request, t0),
+        "full: refused"
+    );
+    assert!(store.subscribe(&id("newcomer"), t0).is_none());
+    // Unwatched and quiet for an hour: its room goes to the newcomer.
+    watchers.clear();
+    let later = t0 + QUIET_BEFORE_EVICTION;
+    assert!(store.record_event(&id("newcomer"), EventKind::Request, later));
+    assert_eq!(store.len(), SHARDS, "one forgotten, one added");
+}
+
+#[test]
+fn a_busy_server_is_never_forgotten_to_make_room() {
+    let store = Store::new(false).with_max_servers(SHARDS);
+    let t0 = Timestamp::from_millis(1_000);
+    let mut i = 0;
+    while store.len() < SHARDS && i < 100_000 {
+        store.record_event(&id(&format!("s-{i}")), EventKind::SessionOpen, t0);
+        i += 1;
+    }
+    let later = t0 + QUIET_BEFORE_EVICTION * 2;
+    assert!(
+        !store.record_event(&id("newcomer"), EventKind::Request, later),
+        "live sessions everywhere"
+    );
+    assert_eq!(store.len(), SHARDS);
+}
