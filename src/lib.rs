@@ -2,17 +2,18 @@
 //!
 //! An event-driven autoscaler for fleets of hosted MCP (Model Context
 //! Protocol) servers on Kubernetes: a KEDA external scaler, a recommendation
-//! service and (later) a capacity-planning simulator, all over one pure
-//! decision engine.
+//! service and a capacity-planning simulator, all over one pure decision
+//! engine.
 //!
 //! ## Data flow
 //! ```text
 //!  Prometheus ─(grouped PromQL per tick)─┐
 //!  NATS ───────(activity events, push)───┤
 //!                                        ▼
-//!                     source::Store (per server: samples + ages)
-//!                                        │  snapshot (no I/O)
-//!                     engine::decide(signals, policy, state, now)
+//!           source::Store (per server (namespace, name): load, activity,
+//!                          data quality, a bounded history of both)
+//!                                        │  read (no I/O)
+//!                     engine::decide(signals, policy, now)
 //!                                        │  Decision
 //!                 ┌──────────────────────┼───────────────────────┐
 //!                 ▼                      ▼                       ▼
@@ -21,11 +22,16 @@
 //!   GetMetricSpec / GetMetrics                                  modelled loop)
 //! ```
 //! Handlers only read the store and call the engine; sources write the store
-//! on their own schedule (the Prometheus poll on its own thread). A store update wakes the server's watchers at once,
-//! which is how an activity event reaches `StreamIsActive` with no tick.
+//! on their own schedule (the Prometheus poll on its own thread). A store
+//! update wakes the server's watchers at once, which is how an activity
+//! event reaches `StreamIsActive` with no tick. Nothing a caller does is
+//! remembered: a decision is a function of the server's signal history, its
+//! policy and the time (stabilisation is replayed from the history), so two
+//! scaler replicas agree and one ScaledObject never moves another's answer.
 //!
 //! ## Layout
-//! - [`time`], [`id`], [`signal`]: small value types shared by everything.
+//! - [`time`], [`id`], [`signal`]: value types shared by everything (a
+//!   server's identity is a [`id::ServerKey`]: namespace and name).
 //! - [`engine`]: the pure decision engine and its policies.
 //! - [`config`]: the YAML config, parsed and validated once.
 //! - [`metadata`]: `scalerMetadata` → server id + effective policy.

@@ -12,7 +12,7 @@
 //! most gaps beyond 4 hours) the fixed window applies.
 
 use super::limits::{MAX_KEEP_WARM, MAX_MIN_SAMPLES, count_within, duration_within};
-use super::policy::{PolicyError, field_error};
+use super::limits::{PolicyError, field_error};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;

@@ -5,10 +5,32 @@
 //! of `1e300`) is refused here with its field named, instead of overflowing
 //! somewhere later in keep-alive planning or stabilisation. Each bound is
 //! generous for production use and finite; the config module has its own
-//! (intervals, metadata size) next to the fields they guard.
+//! (intervals, metadata size) next to the fields they guard. The error type
+//! lives here too, so that every part of a policy (keep-alive, step rule,
+//! stabilisation) validates against this module, not against the policy
+//! that contains it.
 
-use super::policy::{PolicyError, field_error};
 use std::time::Duration;
+
+/// Largest replica count a policy may ask for.
+pub const REPLICA_LIMIT: u32 = 10_000;
+
+/// A policy setting that is out of range: which field, and what is allowed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct PolicyError {
+    /// The field's path relative to the policy (`max_replicas`, `targets.sessions`).
+    pub field: String,
+    /// What is wrong and what is allowed.
+    pub message: String,
+}
+
+pub(crate) fn field_error<T>(field: &str, message: impl Into<String>) -> Result<T, PolicyError> {
+    Err(PolicyError {
+        field: field.to_owned(),
+        message: message.into(),
+    })
+}
 
 const HOUR: u64 = 3600;
 

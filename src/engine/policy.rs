@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use super::keepalive::{KeepAlive, Predictive};
 use super::limits::{
-    MAX_AMOUNT, MAX_KEEP_WARM, MAX_LATENCY_S, MAX_WINDOW, duration_within, number_within,
-    positive_at_most,
+    MAX_AMOUNT, MAX_KEEP_WARM, MAX_LATENCY_S, MAX_WINDOW, duration_within, field_error,
+    number_within, positive_at_most,
 };
+pub use super::limits::{PolicyError, REPLICA_LIMIT};
 use super::rule::StepRule;
 use super::stabilize::Behavior;
 #[cfg(test)]
@@ -190,26 +191,6 @@ impl Default for Policy {
             unavailable_after: Duration::from_secs(600),
         }
     }
-}
-
-/// Largest replica count a policy may ask for.
-pub const REPLICA_LIMIT: u32 = 10_000;
-
-/// A policy setting that is out of range: which field, and what is allowed.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{field}: {message}")]
-pub struct PolicyError {
-    /// The field's path relative to the policy (`max_replicas`, `targets.sessions`).
-    pub field: String,
-    /// What is wrong and what is allowed.
-    pub message: String,
-}
-
-pub(crate) fn field_error<T>(field: &str, message: impl Into<String>) -> Result<T, PolicyError> {
-    Err(PolicyError {
-        field: field.to_owned(),
-        message: message.into(),
-    })
 }
 
 impl Policy {

@@ -2,7 +2,7 @@
 //! or error rate > 5% → double, up to 20; all low → halve, down to 2.
 
 use super::limits::{MAX_AMOUNT, MAX_LATENCY_S, count_within, number_within};
-use super::policy::{PolicyError, REPLICA_LIMIT, field_error};
+use super::limits::{PolicyError, REPLICA_LIMIT, field_error};
 use serde::{Deserialize, Serialize};
 
 /// Step rule thresholds.

@@ -5,7 +5,7 @@
 use super::limits::{
     MAX_AMOUNT, MAX_PERCENT, MAX_WINDOW, count_within, duration_within, number_within,
 };
-use super::policy::{PolicyError, REPLICA_LIMIT, field_error};
+use super::limits::{PolicyError, REPLICA_LIMIT, field_error};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
