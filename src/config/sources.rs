@@ -76,6 +76,12 @@ pub struct Queries {
     pub error_rate: String,
     /// p95 latency in seconds.
     pub latency_p95: String,
+    /// Replicas each server's workload runs (kube-state-metrics'
+    /// `kube_deployment_status_replicas`, relabelled to the server label).
+    /// Not a load: a server it reports at 0 replicas is known to have none,
+    /// so series that vanished with its pods are zero, not missing data.
+    /// Empty (the default) disables it.
+    pub replicas: String,
 }
 
 impl Default for Queries {
@@ -87,6 +93,7 @@ impl Default for Queries {
             request_rate: "sum by ({by}) (rate(mcp_tool_requests_total[1m]))".into(),
             error_rate: "sum by ({by}) (rate(mcp_tool_errors_total[5m])) / sum by ({by}) (rate(mcp_tool_requests_total[5m]))".into(),
             latency_p95: "histogram_quantile(0.95, sum by ({by}, le) (rate(mcp_tool_duration_seconds_bucket[5m])))".into(),
+            replicas: String::new(),
         }
     }
 }

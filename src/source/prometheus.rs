@@ -9,7 +9,7 @@
 //! fleet's poll time only advances when every query of a tick succeeded, so
 //! the engine sees exactly how old the data is.
 
-use crate::config::{PrometheusAuth, PrometheusConfig};
+use crate::config::PrometheusConfig;
 use crate::id::ServerKey;
 use crate::output::metrics::Metrics;
 use crate::signal::SignalKind;
@@ -60,6 +60,8 @@ pub trait Querier: Send + Sync + 'static {
 pub struct PrometheusSource<Q> {
     querier: Q,
     queries: Vec<(SignalKind, String)>,
+    /// The replica-count query, if configured.
+    replicas: Option<String>,
     labels: KeyLabels,
     interval: Duration,
     store: Arc<Store>,
@@ -99,6 +101,8 @@ impl<Q: Querier> PrometheusSource<Q> {
         Self {
             querier,
             queries: render_queries(config),
+            replicas: Some(render(&config.queries.replicas, config))
+                .filter(|q| !q.trim().is_empty()),
             labels: KeyLabels::of(config),
             interval: config.interval,
             store,
@@ -162,6 +166,7 @@ impl<Q: Querier> PrometheusSource<Q> {
             }
         }
         outcome.servers = seen.len();
+        self.apply_replicas().await;
         if outcome.failed == 0 {
             let resync = self.resync.swap(false, Ordering::AcqRel);
             self.store.finish_poll(started, resync);
@@ -169,6 +174,29 @@ impl<Q: Querier> PrometheusSource<Q> {
             self.ready.store(true, Ordering::Release);
         }
         outcome
+    }
+}
+
+impl<Q: Querier> PrometheusSource<Q> {
+    /// Servers the replica query reports at 0 replicas are known to have
+    /// none: their vanished series are zero, not missing data. A failure
+    /// here is counted and logged, and changes nothing else.
+    async fn apply_replicas(&self) {
+        let Some(query) = &self.replicas else {
+            return;
+        };
+        match self.querier.instant(query.clone()).await {
+            Ok(series) => {
+                let (values, _) = server_values(&series, &self.labels);
+                for (server, _) in values.iter().filter(|(_, v)| *v == 0.0) {
+                    self.store.known_empty(server);
+                }
+            }
+            Err(e) => {
+                Metrics::count(&self.metrics.poll_errors, "replicas");
+                tracing::warn!(error = %e, "prometheus replicas query failed; held data stays held");
+            }
+        }
     }
 }
 
@@ -246,150 +274,11 @@ pub fn server_values(series: &[Series], labels: &KeyLabels) -> (Vec<(ServerKey, 
     (values, rejected)
 }
 
-/// The real [`Querier`]: Prometheus' HTTP API through prometheus-http-query.
-pub struct HttpQuerier {
-    client: prometheus_http_query::Client,
-    timeout: Duration,
-    auth: Option<PrometheusAuth>,
-}
-
-impl HttpQuerier {
-    /// Builds the HTTP client (headers, CA, TLS verification) for `config`.
-    pub fn new(config: &PrometheusConfig) -> Result<Self, PrometheusError> {
-        let setup = |e: &dyn std::fmt::Display| PrometheusError::Setup(e.to_string());
-        let mut headers = reqwest::header::HeaderMap::new();
-        for (name, value) in &config.headers {
-            let name =
-                reqwest::header::HeaderName::try_from(name.as_str()).map_err(|e| setup(&e))?;
-            let mut value =
-                reqwest::header::HeaderValue::try_from(value.as_str()).map_err(|e| setup(&e))?;
-            value.set_sensitive(true);
-            headers.insert(name, value);
-        }
-        let mut builder = reqwest::Client::builder()
-            .default_headers(headers)
-            .timeout(config.timeout);
-        if let Some(ca) = &config.tls.ca_file {
-            let pem = std::fs::read(ca)
-                .map_err(|e| setup(&format!("prometheus.tls.ca_file {}: {e}", ca.display())))?;
-            builder = builder
-                .add_root_certificate(reqwest::Certificate::from_pem(&pem).map_err(|e| setup(&e))?);
-        }
-        if config.tls.insecure_skip_verify {
-            tracing::warn!(
-                "prometheus.tls.insecure_skip_verify is on: the server certificate is not checked"
-            );
-            builder = builder.danger_accept_invalid_certs(true);
-        }
-        let http = builder.build().map_err(|e| setup(&e))?;
-        let client =
-            prometheus_http_query::Client::from(http, &config.url).map_err(|e| setup(&e))?;
-        let querier = Self {
-            client,
-            timeout: config.timeout,
-            auth: config.auth.clone(),
-        };
-        querier.authorization()?;
-        Ok(querier)
-    }
-
-    /// The Authorization header, read fresh each time so rotated tokens work.
-    fn authorization(&self) -> Result<Option<reqwest::header::HeaderValue>, PrometheusError> {
-        use base64::Engine;
-        let text = match &self.auth {
-            None => return Ok(None),
-            Some(PrometheusAuth::Bearer {
-                token_file,
-                token_env,
-            }) => {
-                format!(
-                    "Bearer {}",
-                    read_secret(token_file.as_deref(), token_env.as_deref())?
-                )
-            }
-            Some(PrometheusAuth::Basic {
-                username,
-                password_file,
-                password_env,
-            }) => {
-                let password = read_secret(password_file.as_deref(), password_env.as_deref())?;
-                let encoded = base64::engine::general_purpose::STANDARD
-                    .encode(format!("{username}:{password}"));
-                format!("Basic {encoded}")
-            }
-        };
-        let mut value = reqwest::header::HeaderValue::try_from(text).map_err(|_| {
-            PrometheusError::Credentials("the secret is not a valid header value".into())
-        })?;
-        value.set_sensitive(true);
-        Ok(Some(value))
-    }
-}
-
-/// Reads a secret from a file or an environment variable, trimmed. The
-/// error names where it looked, never the secret.
-fn read_secret(
-    file: Option<&std::path::Path>,
-    env: Option<&str>,
-) -> Result<String, PrometheusError> {
-    let secret = match (file, env) {
-        (Some(path), _) => std::fs::read_to_string(path).map_err(|e| {
-            PrometheusError::Credentials(format!("cannot read {}: {e}", path.display()))
-        })?,
-        (None, Some(var)) => std::env::var(var).map_err(|_| {
-            PrometheusError::Credentials(format!("environment variable {var} is not set"))
-        })?,
-        (None, None) => {
-            return Err(PrometheusError::Credentials(
-                "no secret source configured".into(),
-            ));
-        }
-    };
-    Ok(secret.trim().to_owned())
-}
-
-impl Querier for HttpQuerier {
-    fn instant(&self, promql: String) -> BoxFuture<'_, Result<Vec<Series>, PrometheusError>> {
-        Box::pin(async move {
-            let millis = i64::try_from(self.timeout.as_millis()).unwrap_or(i64::MAX);
-            let mut query = self.client.query(promql).timeout(millis);
-            if let Some(auth) = self.authorization()? {
-                query = query.header(reqwest::header::AUTHORIZATION, auth);
-            }
-            let result = query
-                .get()
-                .await
-                .map_err(|e| PrometheusError::Query(e.to_string()))?;
-            match result.into_inner().0 {
-                prometheus_http_query::response::Data::Vector(v) => Ok(v
-                    .into_iter()
-                    .map(|iv| {
-                        let (labels, sample) = iv.into_inner();
-                        Series {
-                            labels,
-                            value: sample.value(),
-                            at: seconds_to_timestamp(sample.timestamp()),
-                        }
-                    })
-                    .collect()),
-                prometheus_http_query::response::Data::Matrix(_) => {
-                    Err(PrometheusError::NotAVector("a range vector"))
-                }
-                prometheus_http_query::response::Data::Scalar(_) => {
-                    Err(PrometheusError::NotAVector("a scalar"))
-                }
-            }
-        })
-    }
-}
-
-fn seconds_to_timestamp(secs: f64) -> Timestamp {
-    if secs.is_finite() && secs > 0.0 {
-        Timestamp::from_millis((secs * 1000.0) as u64)
-    } else {
-        Timestamp::default()
-    }
-}
+#[path = "prometheus_http.rs"]
+mod http;
+pub use http::HttpQuerier;
+#[cfg(test)]
+use http::read_secret;
 
 #[cfg(test)]
 #[path = "prometheus_tests.rs"]

@@ -1,4 +1,5 @@
 use super::*;
+use crate::config::PrometheusAuth;
 use crate::time::Timestamp;
 use std::sync::Mutex;
 use std::sync::atomic::AtomicUsize;
@@ -87,6 +88,10 @@ fn templates_get_the_label_and_empty_ones_are_skipped() {
     assert_eq!(
         q[0].1,
         "sum by (namespace, tenant) (mcp_active_connections)"
+    );
+    assert!(
+        !q.iter().any(|(_, text)| text.contains("kube_")),
+        "the replica query is not a signal"
     );
     c.queries.connections = "max by ({namespace_label}, {label}) (x)".into();
     c.namespace_label = "ns".into();

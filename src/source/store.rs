@@ -150,6 +150,17 @@ impl Store {
         true
     }
 
+    /// `server` is known to run no replicas (a replica count says so):
+    /// nothing it reported is held as missing data any more.
+    pub fn known_empty(&self, server: &ServerKey) {
+        if let Some(entry) = self.write(server).get_mut(server)
+            && entry.signals.held.kinds != 0
+        {
+            entry.signals.known_empty();
+            entry.notify();
+        }
+    }
+
     /// How entries are made at `now`.
     fn room(&self, now: Timestamp) -> Room {
         Room {

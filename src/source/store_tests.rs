@@ -216,3 +216,30 @@ fn a_busy_server_is_never_forgotten_to_make_room() {
     );
     assert_eq!(store.len(), SHARDS);
 }
+
+#[test]
+fn a_server_known_to_run_no_replicas_holds_nothing() {
+    let store = Store::new(true);
+    let t1 = Timestamp::from_millis(1_000);
+    store.apply_poll(SignalKind::Sessions, &[(id("gone"), 4.0)], t1);
+    store.finish_poll(t1, true);
+    let t2 = Timestamp::from_millis(16_000);
+    store.apply_poll(SignalKind::Sessions, &[], t2);
+    store.finish_poll(t2, false);
+    assert_ne!(
+        store.signals(&id("gone")).held.kinds,
+        0,
+        "vanished while busy: held"
+    );
+    store.known_empty(&id("gone"));
+    let s = store.signals(&id("gone"));
+    assert_eq!((s.held.kinds, s.get(SignalKind::Sessions)), (0, None));
+    let d = store.decide(&id("gone"), &Policy::default(), t2);
+    assert_eq!(
+        d.data,
+        engine::DataQuality::Fresh,
+        "known empty is known, not missing"
+    );
+    store.known_empty(&id("never-seen"));
+    assert_eq!(store.len(), 1, "a replica count creates no entry");
+}
