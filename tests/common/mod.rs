@@ -136,13 +136,26 @@ pub fn now() -> mcp_autoscaler::time::Timestamp {
     SystemClock.now()
 }
 
+/// A TCP connection to `addr`, retried (every 50 ms) until `limit`: under
+/// a loaded test run a connect is occasionally refused once.
+pub async fn connect_within(addr: SocketAddr, limit: Duration) -> tokio::net::TcpStream {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        match tokio::time::timeout(limit, tokio::net::TcpStream::connect(addr)).await {
+            Ok(Ok(s)) => return s,
+            Ok(Err(e)) if tokio::time::Instant::now() < deadline => {
+                eprintln!("connect to {addr} failed ({e}); retrying");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            other => panic!("connect to {addr}: {other:?}"),
+        }
+    }
+}
+
 /// GET `path` on the HTTP port; (status, body).
 pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::time::timeout(WAIT, tokio::net::TcpStream::connect(addr))
-        .await
-        .expect("connect in time")
-        .expect("connect");
+    let mut s = connect_within(addr, WAIT).await;
     let req = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
     s.write_all(req.as_bytes()).await.expect("write");
     let mut buf = Vec::new();
