@@ -43,8 +43,10 @@ pub const MIN_STREAMS: usize = 1;
 /// Smallest `server.max_servers`.
 pub const MIN_SERVERS: usize = 100;
 
-/// Largest `server.max_servers`: an idle server's entry is well under a
-/// KiB, a busy one's history a few KiB; ten million is tens of GiB.
+/// Largest `server.max_servers`. An entry's size is bounded (its history
+/// by [`crate::signal::RETENTION`] and 256 points, its idle-gap histogram
+/// by 240 bins) but was not measured per entry: size the cap to the memory
+/// limit by watching `servers_known` against resident memory.
 pub const MAX_SERVERS: usize = 10_000_000;
 
 /// A config that could not be read, parsed or accepted.
@@ -160,7 +162,7 @@ impl Default for ServerConfig {
             // KEDA's one connection for unary calls while all are open.
             max_streams_per_connection: 30_000,
             max_streams: 25_000,
-            max_servers: 200_000,
+            max_servers: crate::source::DEFAULT_MAX_SERVERS,
         }
     }
 }

@@ -12,7 +12,7 @@
 use super::keepalive::{self, IdleGaps, warm_at};
 use super::load::{LoadView, contributions};
 use super::policy::{Activity, Algorithm, Policy};
-use super::quality::{data_quality, good_until};
+use super::quality::assess;
 use super::replay::{Memo, answer_at};
 use super::stabilize::{Limit, stabilize};
 use super::{Contribution, Contributions, DataQuality, Decision, Metric, Reason, State};
@@ -33,12 +33,11 @@ pub fn decide_with(
     now: Timestamp,
     memo: &mut Memo,
 ) -> Decision {
-    let data = data_quality(&signals.feed, &signals.held, policy, now);
-    let state = match data {
-        DataQuality::Fresh | DataQuality::EventsOnly => memo.replay(signals, policy, now),
-        DataQuality::Stale { .. } | DataQuality::Unavailable { .. } => {
-            answer_at(signals, policy, good_until(data, now))
-        }
+    let (data, last_good) = assess(&signals.feed, &signals.held, policy, now);
+    let state = match (data, last_good) {
+        (DataQuality::Fresh | DataQuality::EventsOnly, _) => memo.replay(signals, policy, now),
+        (_, Some(at)) => answer_at(signals, policy, at),
+        (_, None) => State::default(),
     };
     let moment = Moment {
         load: &signals.load,
@@ -69,7 +68,7 @@ pub(crate) fn step_now(
         last_event: signals.last_event,
         last_activity: signals.last_activity(),
         gaps: &signals.gaps,
-        data: data_quality(&signals.feed, &signals.held, policy, now),
+        data: assess(&signals.feed, &signals.held, policy, now).0,
     };
     step(&moment, policy, state, now)
 }

@@ -42,21 +42,29 @@ fn standing(feed: &Feed, held: &Held) -> Standing {
     }
 }
 
-/// The quality of a server's data at `now`.
-pub fn data_quality(feed: &Feed, held: &Held, policy: &Policy, now: Timestamp) -> DataQuality {
+/// The quality of a server's data at `now`, and when it was last good if
+/// it is not trusted now (`None` when it is, or when it never was good): a
+/// replay stops there, so the last good answer is what holds.
+pub fn assess(
+    feed: &Feed,
+    held: &Held,
+    policy: &Policy,
+    now: Timestamp,
+) -> (DataQuality, Option<Timestamp>) {
     let (good_at, cause) = match standing(feed, held) {
-        Standing::Live => return DataQuality::EventsOnly,
+        Standing::Live => return (DataQuality::EventsOnly, None),
         Standing::Never(cause) => {
-            return DataQuality::Unavailable {
+            let data = DataQuality::Unavailable {
                 age_ms: None,
                 cause,
             };
+            return (data, None);
         }
         Standing::Since(at, cause) => (at, cause),
     };
     let age = now.since(good_at);
     let age_ms = u64::try_from(age.as_millis()).unwrap_or(u64::MAX);
-    if age >= policy.unavailable_after {
+    let data = if age >= policy.unavailable_after {
         DataQuality::Unavailable {
             age_ms: Some(age_ms),
             cause,
@@ -66,19 +74,7 @@ pub fn data_quality(feed: &Feed, held: &Held, policy: &Policy, now: Timestamp) -
         // a poll is only late once it is older than `stale_after`.
         DataQuality::Stale { age_ms, cause }
     } else {
-        DataQuality::Fresh
-    }
-}
-
-/// The last instant whose data is trusted: `now` while the data is good,
-/// else when it was last good (a replay stops there, so the last good
-/// answer is what holds).
-pub fn good_until(data: DataQuality, now: Timestamp) -> Timestamp {
-    match data {
-        DataQuality::Fresh | DataQuality::EventsOnly => now,
-        DataQuality::Stale { age_ms, .. } => now - std::time::Duration::from_millis(age_ms),
-        DataQuality::Unavailable { age_ms, .. } => {
-            now - std::time::Duration::from_millis(age_ms.unwrap_or(u64::MAX))
-        }
-    }
+        return (DataQuality::Fresh, None);
+    };
+    (data, Some(good_at))
 }

@@ -31,6 +31,30 @@ pub fn grid_step(policy: &Policy) -> Duration {
     SLOT * u32::try_from(slots).unwrap_or(1)
 }
 
+/// The absolute times a policy is replayed at: the multiples of its step.
+#[derive(Debug, Clone, Copy)]
+struct Grid {
+    step: Duration,
+    step_ms: u64,
+}
+
+impl Grid {
+    fn of(policy: &Policy) -> Self {
+        let step = grid_step(policy);
+        let step_ms = u64::try_from(step.as_millis()).unwrap_or(u64::MAX).max(1);
+        Self { step, step_ms }
+    }
+
+    /// The first grid time at or after `t`.
+    fn align(&self, t: Timestamp) -> Timestamp {
+        Timestamp::from_millis(
+            t.as_millis()
+                .div_ceil(self.step_ms)
+                .saturating_mul(self.step_ms),
+        )
+    }
+}
+
 /// How far back a replay starts: long enough for every window, rate-limit
 /// period and panic to have their say, and never beyond what history keeps.
 pub fn horizon(policy: &Policy) -> Duration {
@@ -60,16 +84,11 @@ impl Memo {
     /// [`replay`] for `until`, reusing the last result when the history and
     /// the grid times are the same. `policy` must be the same on every call.
     pub fn replay(&mut self, signals: &Signals, policy: &Policy, until: Timestamp) -> State {
-        let step_ms = u64::try_from(grid_step(policy).as_millis())
-            .unwrap_or(u64::MAX)
-            .max(1);
-        let first = (until - horizon(policy)).as_millis().div_ceil(step_ms);
-        let last = until.as_millis().saturating_sub(1) / step_ms;
-        let key = (
-            signals.history.revision(),
-            Timestamp::from_millis(first),
-            Timestamp::from_millis(last),
-        );
+        let grid = Grid::of(policy);
+        let first = grid.align(until - horizon(policy));
+        // The last grid time before `until`: the replay's last step.
+        let last = grid.align(until) - grid.step;
+        let key = (signals.history.revision(), first, last);
         if self.key != Some(key) {
             self.state = replay(signals, policy, until);
             self.key = Some(key);
@@ -122,13 +141,8 @@ fn live_quality(signals: &Signals) -> DataQuality {
 /// [`replay`], optionally without skipping fixed points (which must not
 /// change the result: a property test holds the two equal).
 fn replay_with(signals: &Signals, policy: &Policy, until: Timestamp, skip: bool) -> State {
-    let step_len = grid_step(policy);
-    let step_ms = u64::try_from(step_len.as_millis())
-        .unwrap_or(u64::MAX)
-        .max(1);
-    let align = |t: Timestamp| {
-        Timestamp::from_millis(t.as_millis().div_ceil(step_ms).saturating_mul(step_ms))
-    };
+    let grid = Grid::of(policy);
+    let (step_len, align) = (grid.step, |t| grid.align(t));
     let data = live_quality(signals);
     let mut state = State::default();
     let mut at = align(until - horizon(policy));

@@ -107,7 +107,8 @@ pub struct Held {
     pub good_at: Option<Timestamp>,
 }
 
-/// Where the data about every server stands (stamped by the store on read).
+/// Where the sources stand: the same for every server (the store keeps a
+/// copy in each entry, rewritten whenever it changes).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Feed {
     /// Whether a poller is configured at all. Without one, decisions rest on

@@ -10,4 +10,4 @@ pub mod nats;
 pub mod prometheus;
 mod store;
 
-pub use store::Store;
+pub use store::{DEFAULT_MAX_SERVERS, Store};

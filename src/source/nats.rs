@@ -35,7 +35,7 @@ pub enum NatsError {
 const CONNECTION_CHECK: Duration = Duration::from_millis(250);
 
 fn nats_err(e: impl std::fmt::Display) -> NatsError {
-    NatsError::Nats(e.to_string())
+    NatsError::Nats(crate::redact::redact_url(&e.to_string()))
 }
 
 /// The subscriber.
@@ -45,6 +45,9 @@ pub struct NatsSource {
     metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
     ready: Arc<AtomicBool>,
+    /// The consumer is subscribed and caught up (cleared when it fails).
+    /// Events are trusted while this holds and the connection is up.
+    consuming: AtomicBool,
 }
 
 /// Connects with the configured credentials and TLS. Returns at once and
@@ -110,6 +113,7 @@ impl NatsSource {
             metrics,
             clock,
             ready,
+            consuming: AtomicBool::new(false),
         }
     }
 
@@ -240,28 +244,32 @@ impl NatsSource {
             if seq.is_some() {
                 *resume_after = seq;
             }
-            if pending == 0 && !self.ready.load(Ordering::Acquire) {
+            if pending == 0 && !self.consuming.load(Ordering::Acquire) {
                 self.mark_live();
             }
         }
     }
 
-    /// The stream is live (and any replay applied): ready, and events can be
-    /// trusted again.
+    /// The consumer is subscribed and caught up (any replay applied):
+    /// ready, and events can be trusted again.
     fn mark_live(&self) {
         self.ready.store(true, Ordering::Release);
+        self.consuming.store(true, Ordering::Release);
         self.store.set_events_status(true, self.clock.now());
     }
 
-    /// Events may be missed from now on: in events-only mode every server
-    /// holds its last good answer (rule 3: unknown is never idle).
+    /// The consumer failed: events may be missed until it is back, so in
+    /// events-only mode every server holds its last good answer (rule 3:
+    /// unknown is never idle).
     fn mark_down(&self) {
+        self.consuming.store(false, Ordering::Release);
         self.store.set_events_status(false, self.clock.now());
     }
 
-    /// Follows the connection: down while disconnected, live again once
-    /// reconnected after the first delivery (the subscription, or the
-    /// JetStream consumer from its last sequence, resumes by itself).
+    /// Follows the connection. One rule decides whether events are trusted:
+    /// the connection is up and the consumer is live. (Across a reconnect
+    /// the subscription, or the JetStream consumer from its last sequence,
+    /// resumes by itself.)
     async fn watch_connection(&self, client: &async_nats::Client, shutdown: &CancellationToken) {
         let mut tick = tokio::time::interval(CONNECTION_CHECK);
         loop {
@@ -269,14 +277,9 @@ impl NatsSource {
                 () = shutdown.cancelled() => return,
                 _ = tick.tick() => {}
             }
-            match client.connection_state() {
-                async_nats::connection::State::Connected => {
-                    if self.ready.load(Ordering::Acquire) {
-                        self.store.set_events_status(true, self.clock.now());
-                    }
-                }
-                _ => self.mark_down(),
-            }
+            let connected = client.connection_state() == async_nats::connection::State::Connected;
+            let live = connected && self.consuming.load(Ordering::Acquire);
+            self.store.set_events_status(live, self.clock.now());
         }
     }
 

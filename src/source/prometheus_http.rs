@@ -122,7 +122,7 @@ impl Querier for HttpQuerier {
             let result = query
                 .get()
                 .await
-                .map_err(|e| PrometheusError::Query(e.to_string()))?;
+                .map_err(|e| PrometheusError::Query(crate::redact::redact_url(&e.to_string())))?;
             match result.into_inner().0 {
                 prometheus_http_query::response::Data::Vector(v) => Ok(v
                     .into_iter()
