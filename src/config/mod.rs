@@ -4,7 +4,12 @@
 //! (`30s`, `5m`). [`Config::load`] returns one error naming the file and the
 //! field at fault; [`Config::validate`] checks ranges and cross-field rules.
 
+mod kubernetes;
 mod sources;
+
+pub use kubernetes::{
+    DEFAULT_SERVER_LABEL, DeletionCostConfig, DiscoveryConfig, KubernetesConfig, validate_label_key,
+};
 
 pub use sources::{
     JetStreamConfig, MAX_POLL_INTERVAL, MAX_STREAM_AGE, NatsAuth, NatsConfig, PrometheusAuth,
@@ -104,6 +109,8 @@ pub struct Config {
     pub prometheus: Option<PrometheusConfig>,
     /// Where activity events come from.
     pub nats: Option<NatsConfig>,
+    /// Workload discovery and session-aware scale-in (off by default).
+    pub kubernetes: KubernetesConfig,
 }
 
 impl Default for Config {
@@ -118,6 +125,7 @@ impl Default for Config {
             )])),
             prometheus: None,
             nats: None,
+            kubernetes: KubernetesConfig::default(),
         }
     }
 }
@@ -369,6 +377,7 @@ impl Config {
         if let Some(n) = &self.nats {
             n.validate()?;
         }
+        self.kubernetes.validate()?;
         Ok(())
     }
 

@@ -51,6 +51,13 @@ pub struct Metrics {
     /// `server.max_servers` servers and none was quiet enough to forget, by
     /// source.
     pub servers_refused: Family<SourceLabels, Counter>,
+    /// Failed Kubernetes list/watch requests, by watched kind.
+    pub watch_errors: Family<SourceLabels, Counter>,
+    /// Workloads kept by discovery.
+    pub workloads_known: Gauge,
+    /// Pod deletion-cost patches sent, by outcome (`set`, `cleared`,
+    /// `failed`).
+    pub deletion_cost_patches: Family<SourceLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -68,6 +75,9 @@ impl Default for Metrics {
             series_absent: Family::default(),
             series_rejected: Family::default(),
             servers_refused: Family::default(),
+            watch_errors: Family::default(),
+            workloads_known: Gauge::default(),
+            deletion_cost_patches: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -124,6 +134,21 @@ impl Default for Metrics {
             "servers_refused",
             "Data for a new server dropped because server.max_servers servers are tracked and none was quiet enough to forget, by source",
             m.servers_refused.clone(),
+        );
+        registry.register(
+            "watch_errors",
+            "Failed Kubernetes list or watch requests by kind (the watch backs off and relists; its data counts as missing meanwhile)",
+            m.watch_errors.clone(),
+        );
+        registry.register(
+            "workloads_known",
+            "Deployments and StatefulSets kept by workload discovery",
+            m.workloads_known.clone(),
+        );
+        registry.register(
+            "deletion_cost_patches",
+            "Pod deletion-cost annotation patches by outcome (set, cleared, failed)",
+            m.deletion_cost_patches.clone(),
         );
         Self { registry, ..m }
     }

@@ -98,13 +98,32 @@ pub struct Load {
 }
 
 /// Polled signals whose series vanished from a good poll while their last
-/// value was above zero: missing data, held at the last good value.
+/// value was above zero, or a running workload with no series at all:
+/// missing data, held at the last good value.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Held {
-    /// Which signals are held (bit [`SignalKind::index`]).
+    /// Which signals are held (bit [`SignalKind::index`]), and
+    /// [`Held::NO_SERIES`].
     pub kinds: u8,
     /// Time of the last poll in which all of them were present.
     pub good_at: Option<Timestamp>,
+}
+
+impl Held {
+    /// The server's workload runs replicas, yet no polled signal has a
+    /// series for it (its pods are not scraped yet, or not at all).
+    pub const NO_SERIES: u8 = 1 << 7;
+}
+
+/// A server's workload as the cluster reports it (workload discovery).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Replicas {
+    /// `spec.replicas` (summed over the server's workloads).
+    pub desired: u32,
+    /// `status.readyReplicas`.
+    pub ready: u32,
+    /// Since when it has run replicas (`desired > 0`), as first seen.
+    pub running_since: Option<Timestamp>,
 }
 
 /// Where the sources stand: the same for every server (the store keeps a
@@ -123,6 +142,10 @@ pub struct Feed {
     pub events_ready: bool,
     /// Since when the event stream is down, while it is.
     pub events_down_since: Option<Timestamp>,
+    /// Workload discovery is watching and its list is complete: a replica
+    /// count of 0 can be believed. A lost watch keeps the counts last seen,
+    /// and they only count in the cautious direction (replicas running).
+    pub workloads_live: bool,
 }
 
 /// Everything the store knows about one server, handed to the engine by
@@ -143,6 +166,10 @@ pub struct Signals {
     pub gaps: IdleGaps,
     /// Recent loads and activity, which stabilisation replays.
     pub history: History,
+    /// The workload's replicas, when discovery knows the server.
+    pub replicas: Option<Replicas>,
+    /// Last poll in which any polled signal had a series.
+    pub series_seen_at: Option<Timestamp>,
 }
 
 impl Signals {
@@ -190,6 +217,7 @@ impl Signals {
     /// activity. Returns whether it did.
     pub fn finish_poll(&mut self, at: Timestamp) -> bool {
         self.history.record(at, &self.load);
+        self.check_series_against_replicas(at);
         if self.held.kinds == 0 {
             self.held.good_at = None;
         }
@@ -244,6 +272,57 @@ impl Signals {
             && self
                 .last_activity()
                 .is_none_or(|t| now.since(t) >= for_at_least)
+    }
+
+    /// What the workload's replica count says about the series of a poll
+    /// ending at `at`: at 0 replicas (and a live watch) vanished series are
+    /// zero; with replicas running and no series at all, data is missing
+    /// since the last poll that had series or the start of the replicas,
+    /// whichever is later.
+    fn check_series_against_replicas(&mut self, at: Timestamp) {
+        let any_series = self.load.polled.iter().any(Option::is_some);
+        if any_series {
+            self.series_seen_at = Some(at);
+            self.held.kinds &= !Held::NO_SERIES;
+        }
+        let Some(replicas) = self.replicas else {
+            self.held.kinds &= !Held::NO_SERIES;
+            return;
+        };
+        if replicas.desired == 0 {
+            if self.feed.workloads_live {
+                self.known_empty();
+            }
+            return;
+        }
+        if !any_series && self.feed.poller_configured {
+            if self.held.kinds == 0 {
+                let since = replicas.running_since.max(self.series_seen_at);
+                self.held.good_at = Some(since.unwrap_or(at));
+            }
+            self.held.kinds |= Held::NO_SERIES;
+        }
+    }
+
+    /// Records the workload's replicas seen at `at` (`None`: discovery does
+    /// not know the server). 0 replicas on a live watch empties what is held.
+    pub fn set_replicas(&mut self, replicas: Option<(u32, u32)>, at: Timestamp) {
+        self.replicas = replicas.map(|(desired, ready)| {
+            let before = self.replicas.and_then(|r| r.running_since);
+            Replicas {
+                desired,
+                ready,
+                running_since: (desired > 0).then(|| before.unwrap_or(at)),
+            }
+        });
+        match self.replicas {
+            Some(r) if r.desired == 0 && self.feed.workloads_live => self.known_empty(),
+            None => self.held.kinds &= !Held::NO_SERIES,
+            _ => {}
+        }
+        if self.held.kinds == 0 {
+            self.held.good_at = None;
+        }
     }
 
     /// The server is known to run no replicas: nothing it reported is held.

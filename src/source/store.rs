@@ -161,6 +161,45 @@ impl Store {
         }
     }
 
+    /// Records `server`'s workload replicas (`None`: discovery no longer
+    /// knows it) seen at `at`. Returns false when the store is full.
+    pub fn set_replicas(&self, server: &ServerKey, replicas: Option<(u32, u32)>, at: Timestamp) -> bool {
+        let room = self.room(at);
+        let mut servers = self.write(server);
+        if replicas.is_none() && !servers.contains_key(server) {
+            return true;
+        }
+        let Some(entry) = room.entry(&mut servers, server) else {
+            return false;
+        };
+        let before = (entry.signals.replicas, entry.signals.held);
+        entry.signals.set_replicas(replicas, at);
+        if before != (entry.signals.replicas, entry.signals.held) {
+            entry.notify();
+        }
+        true
+    }
+
+    /// Workload discovery's watch is live and its list complete (`true`), or
+    /// lost (`false`). Every watcher re-decides.
+    pub fn set_workloads_live(&self, live: bool) {
+        let (changed, feed) = self.update_feed(|f| std::mem::replace(&mut f.workloads_live, live) != live);
+        if changed {
+            self.spread_feed(feed);
+        }
+    }
+
+    /// Copies the sources' status into every entry and wakes its watchers.
+    fn spread_feed(&self, feed: Feed) {
+        for shard in &self.shards {
+            let mut servers = shard.write().unwrap_or_else(PoisonError::into_inner);
+            for entry in servers.values_mut() {
+                entry.signals.feed = feed;
+                entry.notify();
+            }
+        }
+    }
+
     /// How entries are made at `now`.
     fn room(&self, now: Timestamp) -> Room {
         Room {
@@ -244,15 +283,8 @@ impl Store {
             }
             before != (f.events_ready, f.events_down_since)
         });
-        if !changed {
-            return;
-        }
-        for shard in &self.shards {
-            let mut servers = shard.write().unwrap_or_else(PoisonError::into_inner);
-            for entry in servers.values_mut() {
-                entry.signals.feed = feed;
-                entry.notify();
-            }
+        if changed {
+            self.spread_feed(feed);
         }
     }
 

@@ -1,0 +1,20 @@
+//! The Kubernetes side: which workloads host MCP servers and how many
+//! replicas they run (discovery), which pods go first on scale-in
+//! (deletion cost), and the KEDA objects that cover every server
+//! (manifests).
+//!
+//! Everything here talks to the API server through a [`kube::Client`]
+//! built from the standard kubeconfig or the in-cluster service account.
+
+pub mod discovery;
+pub mod inventory;
+pub mod workload;
+
+pub use inventory::{Hosted, Inventory};
+pub use workload::{WorkloadKind, WorkloadRef};
+
+/// A client from the standard kubeconfig (`KUBECONFIG`, `~/.kube/config`)
+/// or, inside a pod, the service account.
+pub async fn client() -> Result<kube::Client, kube::Error> {
+    kube::Client::try_default().await
+}
