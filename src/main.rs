@@ -27,6 +27,8 @@ enum Command {
     Serve(ServeArgs),
     /// Simulate policies over a fleet and write a capacity report.
     Simulate(SimulateArgs),
+    /// Write one KEDA ScaledObject per hosted server (for GitOps).
+    Manifests(ManifestsArgs),
     /// Validate a config file and print the effective config.
     CheckConfig {
         /// The YAML config file.
@@ -83,6 +85,36 @@ struct SimulateArgs {
     quiet: bool,
 }
 
+#[derive(clap::Args)]
+struct ManifestsArgs {
+    /// YAML list of {namespace, server, workload?: {kind, name}, policy?}.
+    #[arg(long, required_unless_present = "discover", conflicts_with = "discover")]
+    servers: Option<PathBuf>,
+    /// Take the servers from the cluster (kubernetes.discovery's label and
+    /// namespaces), once.
+    #[arg(long)]
+    discover: bool,
+    /// The scaler's gRPC address as KEDA reaches it (host:port).
+    #[arg(long)]
+    scaler_address: String,
+    /// Config whose policies are named (maximum replicas, policy names).
+    #[arg(long, env = "MCP_AUTOSCALER_CONFIG")]
+    config: Option<PathBuf>,
+    /// One file per object under DIR (<namespace>/<server>.yaml) instead of
+    /// one YAML stream on stdout.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// `external` triggers (KEDA polls) instead of `external-push`.
+    #[arg(long)]
+    poll: bool,
+    /// Connect to the scaler over TLS (enableTLS: "true").
+    #[arg(long)]
+    tls: bool,
+    /// TriggerAuthentication holding the CA / client certificate for TLS.
+    #[arg(long, value_name = "NAME", requires = "tls")]
+    trigger_authentication: Option<String>,
+}
+
 impl ServeArgs {
     fn overrides(&self) -> Overrides {
         Overrides {
@@ -110,6 +142,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::CheckConfig { file } => check_config(&file),
         Command::Simulate(args) => simulate(&args),
+        Command::Manifests(args) => manifests(&args),
         Command::Serve(args) => {
             let config = load(args.config.as_deref(), &args.overrides())?;
             init_logs(&config);
@@ -173,6 +206,66 @@ fn simulate(args: &SimulateArgs) -> anyhow::Result<()> {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    Ok(())
+}
+
+fn manifests(args: &ManifestsArgs) -> anyhow::Result<()> {
+    use mcp_autoscaler::cluster::{self, manifests};
+    let config = load(args.config.as_deref(), &Overrides::default())?;
+    let options = manifests::Options {
+        scaler_address: args.scaler_address.clone(),
+        poll_only: args.poll,
+        tls: args.tls,
+        trigger_authentication: args.trigger_authentication.clone(),
+    };
+    options.validate()?;
+    let entries = match &args.servers {
+        Some(file) => {
+            let size = std::fs::metadata(file)
+                .with_context(|| format!("reading {}", file.display()))?
+                .len();
+            anyhow::ensure!(
+                size <= manifests::MAX_SERVERS_FILE_BYTES,
+                "{}: {size} bytes, at most {} allowed",
+                file.display(),
+                manifests::MAX_SERVERS_FILE_BYTES
+            );
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            manifests::parse_servers(&text, &file.display().to_string(), &config)?
+        }
+        None => tokio::runtime::Runtime::new()?.block_on(async {
+            let client = cluster::client().await.context("kubernetes client")?;
+            let (entries, ambiguous) = cluster::list::servers(&client, &config.kubernetes)
+                .await
+                .context("listing workloads")?;
+            for workloads in ambiguous {
+                let names: Vec<String> = workloads
+                    .iter()
+                    .map(|w| format!("{}/{}", w.workload.kind, w.workload.name))
+                    .collect();
+                eprintln!(
+                    "skipped {}: hosted by {} workloads ({}); a ScaledObject scales one",
+                    workloads[0].server,
+                    names.len(),
+                    names.join(", ")
+                );
+            }
+            anyhow::Ok(entries)
+        })?,
+    };
+    let objects: Vec<_> = entries
+        .iter()
+        .map(|e| manifests::scaled_object(e, &config, &options))
+        .collect();
+    match &args.out {
+        Some(dir) => {
+            let files = manifests::write_dir(dir, &objects)
+                .with_context(|| format!("writing to {}", dir.display()))?;
+            eprintln!("wrote {} ScaledObjects under {}", files.len(), dir.display());
+        }
+        None => print!("{}", manifests::to_yaml(&objects)?),
+    }
     Ok(())
 }
 

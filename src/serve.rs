@@ -12,6 +12,7 @@ use crate::output::tls::{self, TlsError};
 use crate::proto::external_scaler_server::ExternalScalerServer;
 use crate::redact::redact_url;
 use crate::source::Store;
+use crate::cluster::{self, Inventory, discovery};
 use crate::source::nats::{self, NatsError, NatsSource};
 use crate::source::prometheus::{HttpQuerier, PrometheusError, PrometheusSource};
 use crate::time::Clock;
@@ -39,6 +40,9 @@ pub enum ServeError {
     /// The NATS source could not be set up.
     #[error(transparent)]
     Nats(#[from] NatsError),
+    /// No Kubernetes client could be built (no kubeconfig, not in a pod).
+    #[error("kubernetes client (discovery is on): {0}")]
+    Kubernetes(#[from] kube::Error),
     /// The HTTP server failed.
     #[error("HTTP server: {0}")]
     Http(#[source] std::io::Error),
@@ -69,6 +73,8 @@ pub struct App {
     metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
     readiness: Readiness,
+    inventory: Arc<Inventory>,
+    kube_client: Option<kube::Client>,
 }
 
 impl App {
@@ -84,8 +90,22 @@ impl App {
             metrics: Arc::new(Metrics::default()),
             clock,
             readiness: Readiness::new(config.prometheus.is_some(), config.nats.is_some()),
+            inventory: Arc::new(Inventory::new(config.server.max_servers)),
+            kube_client: None,
             config: Arc::new(config),
         }
+    }
+
+    /// Uses `client` for the Kubernetes API instead of the kubeconfig or
+    /// service account (tests point it at a mock).
+    pub fn with_kube_client(mut self, client: kube::Client) -> Self {
+        self.kube_client = Some(client);
+        self
+    }
+
+    /// The workloads discovery has found.
+    pub fn inventory(&self) -> Arc<Inventory> {
+        self.inventory.clone()
     }
 
     /// The signal store the sources write and the handlers read.
@@ -128,6 +148,31 @@ impl App {
             tracing::info!(url = %redact_url(&n.url), jetstream = n.jetstream.is_some(), "nats source on");
             tokio::spawn(source.run(client, shutdown.clone()));
         }
+        self.start_discovery(shutdown).await
+    }
+
+    /// Starts workload discovery when `kubernetes.discovery.enabled`.
+    async fn start_discovery(&self, shutdown: &CancellationToken) -> Result<(), ServeError> {
+        let k = &self.config.kubernetes;
+        if !k.discovery.enabled {
+            return Ok(());
+        }
+        let client = match &self.kube_client {
+            Some(c) => c.clone(),
+            None => cluster::client().await?,
+        };
+        let shared = discovery::Shared::new(
+            self.inventory.clone(),
+            self.store.clone(),
+            self.metrics.clone(),
+            self.clock.clone(),
+            k.discovery.label.clone(),
+            discovery::watch_count(k),
+        );
+        tracing::info!(label = %k.discovery.label, namespaces = ?k.discovery.namespaces, "kubernetes discovery on");
+        let config = k.clone();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move { discovery::run(client, &config, shared, shutdown).await });
         Ok(())
     }
 
@@ -155,6 +200,7 @@ impl App {
             clock: self.clock,
             metrics: self.metrics,
             readiness: self.readiness,
+            inventory: self.inventory,
         };
         let grpc = serve_grpc(&self.config, scaler, listeners.grpc, shutdown.clone());
         let http = async {

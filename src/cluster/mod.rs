@@ -8,6 +8,9 @@
 
 pub mod discovery;
 pub mod inventory;
+pub mod list;
+pub mod manifests;
+pub mod scaled_object;
 pub mod workload;
 
 pub use inventory::{Hosted, Inventory};

@@ -8,6 +8,7 @@
 //! server, with reason and per-signal contributions; query `?policy=NAME`
 //! picks a policy.
 
+use crate::cluster::{Inventory, WorkloadRef};
 use crate::config::Config;
 use crate::engine::Decision;
 use crate::id::ServerKey;
@@ -36,6 +37,8 @@ pub struct HttpState {
     pub metrics: Arc<Metrics>,
     /// What readiness waits for.
     pub readiness: Readiness,
+    /// Discovered workloads (empty without discovery).
+    pub inventory: Arc<Inventory>,
 }
 
 /// Readiness gates start-up only: ready once every configured source has
@@ -138,8 +141,23 @@ struct DecisionBody {
     namespace: String,
     server: String,
     policy: String,
+    /// The workload's replicas, when discovery knows the server.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replicas: Option<ReplicasBody>,
     #[serde(flatten)]
     decision: Decision,
+}
+
+#[derive(Serialize)]
+struct ReplicasBody {
+    /// `spec.replicas`, summed over the server's workloads.
+    current: u32,
+    /// `status.readyReplicas`, summed likewise.
+    ready: u32,
+    /// Whether the watch behind these counts is live.
+    live: bool,
+    /// The workloads hosting the server.
+    workloads: Vec<WorkloadRef>,
 }
 
 #[derive(Serialize)]
@@ -187,11 +205,19 @@ async fn server_decision(
             known.join(", ")
         ));
     };
-    let decision = s.store.decide(&server, policy, s.clock.now());
+    let signals = s.store.signals(&server);
+    let decision = crate::engine::decide(&signals, policy, s.clock.now());
+    let replicas = signals.replicas.map(|r| ReplicasBody {
+        current: r.desired,
+        ready: r.ready,
+        live: signals.feed.workloads_live,
+        workloads: s.inventory.hosted(&server).into_iter().map(|h| h.workload).collect(),
+    });
     Json(DecisionBody {
         namespace: server.namespace.to_string(),
         server: server.server.to_string(),
         policy: name,
+        replicas,
         decision,
     })
     .into_response()

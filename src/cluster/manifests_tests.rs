@@ -1,0 +1,102 @@
+use super::*;
+
+fn options() -> Options {
+    Options {
+        scaler_address: "mcp-autoscaler.mcp-system.svc.cluster.local:9090".into(),
+        poll_only: false,
+        tls: false,
+        trigger_authentication: None,
+    }
+}
+
+fn config() -> Config {
+    let mut c = Config::default();
+    let mut chat = c.policies["default"].clone();
+    chat.max_replicas = 40;
+    c.policies.insert("interactive".into(), chat);
+    c
+}
+
+const FILE: &str = "\
+- namespace: tenant-a
+  server: github
+- namespace: tenant-b
+  server: github
+  policy: interactive
+  workload: { kind: StatefulSet, name: github-sts }
+";
+
+#[test]
+fn entries_default_to_a_deployment_named_like_the_server() {
+    let entries = parse_servers(FILE, "servers.yaml", &config()).expect("valid");
+    assert_eq!(entries.len(), 2);
+    assert_eq!(entries[0].workload.kind, WorkloadKind::Deployment);
+    assert_eq!(entries[0].workload.name, "github");
+    assert_eq!(entries[1].workload.kind, WorkloadKind::StatefulSet);
+    assert_eq!(entries[1].policy.as_deref(), Some("interactive"));
+}
+
+#[test]
+fn every_bad_entry_names_its_line_and_field() {
+    let cases = [
+        ("- namespace: Tenant\n  server: a\n", "line 1: namespace"),
+        ("- namespace: t\n  server: a\n- namespace: t\n  server: b_c\n", "line 3: server"),
+        ("- namespace: t\n  server: a\n  policy: nope\n", "line 3: policy"),
+        ("- namespace: t\n  server: a\n  workload: { kind: Job }\n", "line 1: workload.kind"),
+        ("- namespace: t\n  server: a\n  workload: { name: X }\n", "line 1: workload.name"),
+        ("- namespace: t\n  server: a\n- namespace: t\n  server: a\n", "line 3: server"),
+    ];
+    for (text, want) in cases {
+        let err = parse_servers(text, "servers.yaml", &config()).expect_err(text).to_string();
+        assert!(err.contains(want), "{text:?}: {err}");
+    }
+    let err = parse_servers("- namespace: t\n  server: a\n  replicas: 3\n", "s.yaml", &config())
+        .expect_err("unknown field")
+        .to_string();
+    assert!(err.contains("replicas") && err.contains("line 3"), "{err}");
+}
+
+#[test]
+fn a_scaled_object_scales_to_zero_under_the_policy_maximum_and_round_trips() {
+    let c = config();
+    let entries = parse_servers(FILE, "servers.yaml", &c).expect("valid");
+    let mut opts = options();
+    opts.tls = true;
+    opts.trigger_authentication = Some("mcp-autoscaler-tls".into());
+    let objects: Vec<ScaledObject> = entries.iter().map(|e| scaled_object(e, &c, &opts)).collect();
+    let so = &objects[1];
+    assert_eq!(so.metadata.namespace, "tenant-b");
+    assert_eq!(so.spec.min_replica_count, Some(0));
+    assert_eq!(so.spec.max_replica_count, Some(40), "the policy's maximum");
+    assert_eq!(so.spec.scale_target_ref.kind.as_deref(), Some("StatefulSet"));
+    let trigger = &so.spec.triggers[0];
+    assert_eq!(trigger.kind, "external-push");
+    assert_eq!(trigger.metadata["serverId"], "github");
+    assert_eq!(trigger.metadata["policy"], "interactive");
+    assert_eq!(trigger.metadata["enableTLS"], "true");
+    assert!(!objects[0].spec.triggers[0].metadata.contains_key("policy"));
+
+    let yaml = to_yaml(&objects).expect("yaml");
+    let back: Vec<ScaledObject> = serde_saphyr::from_multiple(&yaml).expect("round trip");
+    assert_eq!(back, objects);
+    for so in &back {
+        so.check().expect("valid ScaledObject");
+        let md: std::collections::HashMap<String, String> =
+            so.spec.triggers[0].metadata.clone().into_iter().collect();
+        let target = crate::metadata::resolve(&so.metadata.namespace, &so.metadata.name, &md, &c)
+            .expect("the scaler accepts what manifests writes");
+        assert_eq!(target.server.namespace.as_str(), so.metadata.namespace);
+    }
+}
+
+#[test]
+fn the_scaler_address_must_be_host_and_port() {
+    for bad in ["", "host", "host:0", "host:99999", ":9090", "a b:9090", "http://x:1"] {
+        let o = Options {
+            scaler_address: bad.into(),
+            ..options()
+        };
+        assert!(o.validate().is_err(), "{bad}");
+    }
+    assert!(options().validate().is_ok());
+}
