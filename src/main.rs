@@ -88,7 +88,11 @@ struct SimulateArgs {
 #[derive(clap::Args)]
 struct ManifestsArgs {
     /// YAML list of {namespace, server, workload?: {kind, name}, policy?}.
-    #[arg(long, required_unless_present = "discover", conflicts_with = "discover")]
+    #[arg(
+        long,
+        required_unless_present = "discover",
+        conflicts_with = "discover"
+    )]
     servers: Option<PathBuf>,
     /// Take the servers from the cluster (kubernetes.discovery's label and
     /// namespaces), once.
@@ -262,7 +266,11 @@ fn manifests(args: &ManifestsArgs) -> anyhow::Result<()> {
         Some(dir) => {
             let files = manifests::write_dir(dir, &objects)
                 .with_context(|| format!("writing to {}", dir.display()))?;
-            eprintln!("wrote {} ScaledObjects under {}", files.len(), dir.display());
+            eprintln!(
+                "wrote {} ScaledObjects under {}",
+                files.len(),
+                dir.display()
+            );
         }
         None => print!("{}", manifests::to_yaml(&objects)?),
     }

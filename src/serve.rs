@@ -4,6 +4,9 @@
 //! `127.0.0.1:0` and cancel the token themselves); `main` only binds the
 //! configured addresses and turns SIGTERM/SIGINT into a cancellation.
 
+use crate::cluster::pods::Pods;
+use crate::cluster::scale_in::{LiveWorkQuery, ScaleIn};
+use crate::cluster::{self, Inventory, discovery};
 use crate::config::Config;
 use crate::output::http::{self, HttpState, Readiness};
 use crate::output::keda::Scaler;
@@ -12,9 +15,8 @@ use crate::output::tls::{self, TlsError};
 use crate::proto::external_scaler_server::ExternalScalerServer;
 use crate::redact::redact_url;
 use crate::source::Store;
-use crate::cluster::{self, Inventory, discovery};
 use crate::source::nats::{self, NatsError, NatsSource};
-use crate::source::prometheus::{HttpQuerier, PrometheusError, PrometheusSource};
+use crate::source::prometheus::{self, HttpQuerier, KeyLabels, PrometheusError, PrometheusSource};
 use crate::time::Clock;
 use std::sync::Arc;
 use std::time::Duration;
@@ -74,6 +76,7 @@ pub struct App {
     clock: Arc<dyn Clock>,
     readiness: Readiness,
     inventory: Arc<Inventory>,
+    pods: Arc<Pods>,
     kube_client: Option<kube::Client>,
 }
 
@@ -91,6 +94,7 @@ impl App {
             clock,
             readiness: Readiness::new(config.prometheus.is_some(), config.nats.is_some()),
             inventory: Arc::new(Inventory::new(config.server.max_servers)),
+            pods: Arc::default(),
             kube_client: None,
             config: Arc::new(config),
         }
@@ -144,7 +148,8 @@ impl App {
                 self.metrics.clone(),
                 self.clock.clone(),
                 self.readiness.nats.clone(),
-            );
+            )
+            .with_pod_work(self.pods.clone());
             tracing::info!(url = %redact_url(&n.url), jetstream = n.jetstream.is_some(), "nats source on");
             tokio::spawn(source.run(client, shutdown.clone()));
         }
@@ -163,17 +168,48 @@ impl App {
         };
         let shared = discovery::Shared::new(
             self.inventory.clone(),
+            self.pods.clone(),
             self.store.clone(),
             self.metrics.clone(),
             self.clock.clone(),
-            k.discovery.label.clone(),
-            discovery::watch_count(k),
+            k,
         );
         tracing::info!(label = %k.discovery.label, namespaces = ?k.discovery.namespaces, "kubernetes discovery on");
         let config = k.clone();
-        let shutdown = shutdown.clone();
-        tokio::spawn(async move { discovery::run(client, &config, shared, shutdown).await });
+        let stop = shutdown.clone();
+        let watches = client.clone();
+        tokio::spawn(async move { discovery::run(watches, &config, shared, stop).await });
+        if k.deletion_cost.enabled {
+            let live_work = self.live_work_query()?;
+            tracing::info!(interval = ?k.deletion_cost.interval, per_pod_query = live_work.is_some(), "session-aware scale-in on (pod-deletion-cost)");
+            let scale_in = ScaleIn::new(
+                client,
+                self.inventory.clone(),
+                self.pods.clone(),
+                self.store.clone(),
+                self.config.clone(),
+                self.clock.clone(),
+                self.metrics.clone(),
+                live_work,
+            );
+            tokio::spawn(scale_in.run(shutdown.clone()));
+        }
         Ok(())
+    }
+
+    /// The per-pod live-work query, when Prometheus and the query are set.
+    fn live_work_query(&self) -> Result<Option<LiveWorkQuery>, ServeError> {
+        let Some(p) = &self.config.prometheus else {
+            return Ok(None);
+        };
+        if p.queries.pod_live_work.trim().is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(LiveWorkQuery {
+            querier: Arc::new(HttpQuerier::new(p)?),
+            promql: prometheus::render(&p.queries.pod_live_work, p),
+            labels: KeyLabels::of(p),
+        }))
     }
 
     /// Serves until `shutdown` is cancelled, then closes open streams and

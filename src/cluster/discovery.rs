@@ -1,43 +1,39 @@
-//! Workload discovery: one kube-runtime watcher per kind (Deployment,
-//! StatefulSet) and scope (every namespace, or each listed one), selected
-//! by the server label. Each feeds the [`Inventory`] and, through it, every
-//! changed server's replica count into the [`Store`].
+//! Workload discovery: one watch per kind (Deployment, StatefulSet, and
+//! pods metadata-only) and scope (every namespace, or each listed one),
+//! selected by the server label. Workloads feed the [`Inventory`] and,
+//! through it, every changed server's replica count into the [`Store`];
+//! pods feed [`Pods`] for session-aware scale-in.
 //!
-//! A watch that fails is dropped, backs off (1 s doubling to 30 s) and
-//! starts again with a fresh list (kube-runtime itself relists after `410
-//! Gone`). From the failure until that list is complete the store is told
-//! the counts are not live: a count of 0 is then no longer believed (rule
-//! 3: a lost watch is missing data, never "0 replicas").
+//! A watch that fails is restarted with a fresh list after a backoff (see
+//! [`super::watch`]). From the failure until that list is complete the
+//! store is told the counts are not live: a count of 0 is then no longer
+//! believed (rule 3: a lost watch is missing data, never "0 replicas").
 
 use super::inventory::{Inventory, Scope, Update};
-use super::workload::{ScalableWorkload, Workload, observe};
+use super::pods::{PodState, Pods, pod_of};
+use super::watch::{self, Sink};
+use super::workload::{ScalableWorkload, Workload, WorkloadRef, observe};
 use crate::config::KubernetesConfig;
-use crate::id::Namespace;
+use crate::id::{Namespace, ServerKey};
 use crate::output::metrics::Metrics;
 use crate::source::Store;
 use crate::time::Clock;
-use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use kube::runtime::watcher::{self, Event};
+use k8s_openapi::api::core::v1::Pod;
+use kube::core::PartialObjectMeta;
 use kube::{Api, Client, Resource};
-use serde::de::DeserializeOwned;
 use std::collections::HashSet;
-use std::fmt::Debug;
+use std::marker::PhantomData;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-
-/// First wait before a failed watch starts again; it doubles per failure.
-pub const FIRST_BACKOFF: Duration = Duration::from_secs(1);
-
-/// Longest wait before a failed watch starts again.
-pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// What every watch shares.
 #[derive(Clone)]
 pub struct Shared {
     /// The discovered workloads.
     pub inventory: Arc<Inventory>,
+    /// The pods of discovered servers.
+    pub pods: Arc<Pods>,
     /// Where replica counts go.
     pub store: Arc<Store>,
     /// Counters.
@@ -49,39 +45,44 @@ pub struct Shared {
     health: Arc<Health>,
 }
 
-/// Which watches are live; the store hears when all are, or not.
+/// Which workload watches are live; the store hears when all are, or not.
 struct Health {
     watches: usize,
     live: Mutex<HashSet<usize>>,
 }
 
 impl Shared {
-    /// State for `watches` watches over `inventory`.
+    /// State for the workload watches `config` runs.
     pub fn new(
         inventory: Arc<Inventory>,
+        pods: Arc<Pods>,
         store: Arc<Store>,
         metrics: Arc<Metrics>,
         clock: Arc<dyn Clock>,
-        label: String,
-        watches: usize,
+        config: &KubernetesConfig,
     ) -> Self {
         let health = Arc::new(Health {
-            watches,
+            watches: 2 * scopes(config).len(),
             live: Mutex::default(),
         });
         Self {
             inventory,
+            pods,
             store,
             metrics,
             clock,
-            label,
+            label: config.discovery.label.clone(),
             health,
         }
     }
 
     fn set_live(&self, watch: usize, live: bool) {
         let all = {
-            let mut set = self.health.live.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut set = self
+                .health
+                .live
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
             if live {
                 set.insert(watch);
             } else {
@@ -105,23 +106,50 @@ impl Shared {
     }
 }
 
-/// The number of watches `config` runs: two kinds per scope.
-pub fn watch_count(config: &KubernetesConfig) -> usize {
-    2 * config.watched_namespaces().map_or(1, |ns| ns.len().max(1))
+/// The scopes `config` watches: each listed namespace, or all (`None`).
+fn scopes(config: &KubernetesConfig) -> Vec<Option<Namespace>> {
+    match config.watched_namespaces() {
+        Some(list) if !list.is_empty() => list.into_iter().map(Some).collect(),
+        _ => vec![None],
+    }
 }
 
-/// Runs every workload watch until `shutdown`.
-pub async fn run(client: Client, config: &KubernetesConfig, shared: Shared, shutdown: CancellationToken) {
-    let scopes: Vec<Option<Namespace>> = match config.watched_namespaces() {
-        Some(list) => list.into_iter().map(Some).collect(),
-        None => vec![None],
-    };
+/// Runs every watch until `shutdown`.
+pub async fn run(
+    client: Client,
+    config: &KubernetesConfig,
+    shared: Shared,
+    shutdown: CancellationToken,
+) {
     let mut tasks = tokio::task::JoinSet::new();
-    for (i, namespace) in scopes.into_iter().enumerate() {
-        let deployments = api::<Deployment>(&client, namespace.as_ref());
-        let sets = api::<StatefulSet>(&client, namespace.as_ref());
-        tasks.spawn(watch(deployments, namespace.clone(), 2 * i, shared.clone(), shutdown.clone()));
-        tasks.spawn(watch(sets, namespace, 2 * i + 1, shared.clone(), shutdown.clone()));
+    for (i, namespace) in scopes(config).into_iter().enumerate() {
+        let ns = namespace.as_ref();
+        let label = shared.label.clone();
+        let deployments = WorkloadSink::<Deployment>::new(&shared, 2 * i, namespace.clone());
+        let sets = WorkloadSink::<StatefulSet>::new(&shared, 2 * i + 1, namespace.clone());
+        let pods = PodSink(shared.clone());
+        let stop = || shutdown.clone();
+        tasks.spawn(watch::run(
+            api::<Deployment>(&client, ns),
+            namespace.clone(),
+            label.clone(),
+            deployments,
+            stop(),
+        ));
+        tasks.spawn(watch::run(
+            api::<StatefulSet>(&client, ns),
+            namespace.clone(),
+            label.clone(),
+            sets,
+            stop(),
+        ));
+        tasks.spawn(watch::run(
+            api::<PartialObjectMeta<Pod>>(&client, ns),
+            namespace,
+            label,
+            pods,
+            stop(),
+        ));
     }
     while tasks.join_next().await.is_some() {}
 }
@@ -137,111 +165,109 @@ where
     }
 }
 
-/// One watch: `K` objects carrying the label, in `namespace` or all.
-pub async fn watch<K>(
-    api: Api<K>,
-    namespace: Option<Namespace>,
-    id: usize,
+/// Deployments or StatefulSets into the inventory and the store.
+pub struct WorkloadSink<K> {
     shared: Shared,
-    shutdown: CancellationToken,
-) where
-    K: ScalableWorkload + Resource + Clone + DeserializeOwned + Debug + Send + 'static,
-{
-    let scope = Scope {
-        kind: K::KIND,
-        namespace,
-    };
-    let mut backoff = FIRST_BACKOFF;
-    loop {
-        let config = watcher::Config::default().labels(&shared.label);
-        let events = watcher::watcher(api.clone(), config);
-        let failure = tokio::select! {
-            () = shutdown.cancelled() => return,
-            failure = follow(events, &scope, id, &shared, &mut backoff) => failure,
-        };
-        shared.set_live(id, false);
-        Metrics::count(&shared.metrics.watch_errors, K::KIND.as_str());
-        tracing::warn!(kind = %K::KIND, error = %failure, retry_in = ?backoff, "kubernetes watch failed; its counts are not live until it has listed again");
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            () = tokio::time::sleep(backoff) => {}
-        }
-        backoff = (backoff * 2).min(MAX_BACKOFF);
-    }
+    id: usize,
+    scope: Scope,
+    kind: PhantomData<fn() -> K>,
 }
 
-/// Applies a watch's events until it fails; a complete list resets the
-/// backoff.
-async fn follow<K, S>(
-    events: S,
-    scope: &Scope,
-    id: usize,
-    shared: &Shared,
-    backoff: &mut Duration,
-) -> watcher::Error
-where
-    K: ScalableWorkload,
-    S: futures::Stream<Item = Result<Event<K>, watcher::Error>>,
-{
-    let mut events = std::pin::pin!(events);
-    let mut listing: Option<Vec<Workload>> = None;
-    loop {
-        match events.next().await {
-            Some(Ok(event)) => {
-                if matches!(event, Event::InitDone) {
-                    *backoff = FIRST_BACKOFF;
-                }
-                apply(event, scope, &mut listing, id, shared);
-            }
-            Some(Err(e)) => return e,
-            // The watcher's stream never ends; if it did, start over.
-            None => return watcher::Error::NoResourceVersion,
+impl<K: ScalableWorkload> WorkloadSink<K> {
+    /// The sink of watch `id` over `namespace` (all: `None`).
+    pub fn new(shared: &Shared, id: usize, namespace: Option<Namespace>) -> Self {
+        Self {
+            shared: shared.clone(),
+            id,
+            scope: Scope {
+                kind: K::KIND,
+                namespace,
+            },
+            kind: PhantomData,
         }
     }
 }
 
-fn apply<K: ScalableWorkload>(
-    event: Event<K>,
-    scope: &Scope,
-    listing: &mut Option<Vec<Workload>>,
-    id: usize,
-    shared: &Shared,
-) {
-    let seen = |object: &K| match observe(object, &shared.label) {
-        Ok(w) => Some(w),
-        Err(e) => {
-            tracing::debug!(kind = %K::KIND, error = %e, "workload skipped");
-            None
+impl<K: ScalableWorkload + 'static> Sink<K> for WorkloadSink<K> {
+    type Kept = Workload;
+
+    fn kind(&self) -> &'static str {
+        K::KIND.as_str()
+    }
+
+    fn keep(&self, object: &K) -> Option<Workload> {
+        observe(object, &self.shared.label)
+            .inspect_err(|e| tracing::debug!(kind = %K::KIND, error = %e, "workload skipped"))
+            .ok()
+    }
+
+    fn resync(&self, _: Option<&Namespace>, listed: Vec<Workload>) {
+        self.shared
+            .publish(self.shared.inventory.resync(&self.scope, listed));
+    }
+
+    fn apply(&self, kept: Workload) {
+        self.shared.publish(self.shared.inventory.apply(kept));
+    }
+
+    fn delete(&self, object: &K) {
+        let meta = ScalableWorkload::meta(object);
+        if let (Some(ns), Some(name)) = (&meta.namespace, &meta.name)
+            && let Ok(ns) = Namespace::parse(ns)
+        {
+            let workload = WorkloadRef {
+                kind: K::KIND,
+                name: name.clone(),
+            };
+            self.shared
+                .publish(self.shared.inventory.delete(&ns, &workload));
         }
-    };
-    match event {
-        Event::Init => *listing = Some(Vec::new()),
-        Event::InitApply(object) => {
-            if let (Some(list), Some(w)) = (listing.as_mut(), seen(&object)) {
-                list.push(w);
-            }
+    }
+
+    fn set_live(&self, live: bool) {
+        if !live {
+            Metrics::count(&self.shared.metrics.watch_errors, K::KIND.as_str());
         }
-        Event::InitDone => {
-            let listed = listing.take().unwrap_or_default();
-            shared.publish(shared.inventory.resync(scope, listed));
-            shared.set_live(id, true);
+        self.shared.set_live(self.id, live);
+    }
+}
+
+/// Pods (metadata only) into [`Pods`].
+pub struct PodSink(pub Shared);
+
+impl Sink<PartialObjectMeta<Pod>> for PodSink {
+    type Kept = (ServerKey, String, PodState);
+
+    fn kind(&self) -> &'static str {
+        "Pod"
+    }
+
+    fn keep(&self, object: &PartialObjectMeta<Pod>) -> Option<Self::Kept> {
+        pod_of(&object.metadata, &self.0.label)
+    }
+
+    fn resync(&self, namespace: Option<&Namespace>, listed: Vec<Self::Kept>) {
+        self.0.pods.resync(namespace, listed);
+    }
+
+    fn apply(&self, (server, name, state): Self::Kept) {
+        if !self.0.pods.apply(server, name, state) {
+            Metrics::count(&self.0.metrics.servers_refused, "kubernetes-pods");
         }
-        Event::Apply(object) => {
-            if let Some(w) = seen(&object) {
-                shared.publish(shared.inventory.apply(w));
-            }
+    }
+
+    fn delete(&self, object: &PartialObjectMeta<Pod>) {
+        let meta = &object.metadata;
+        if let (Some(ns), Some(name)) = (&meta.namespace, &meta.name)
+            && let Ok(ns) = Namespace::parse(ns)
+        {
+            self.0.pods.delete(&ns, name);
         }
-        Event::Delete(object) => {
-            let meta = object.meta();
-            if let (Some(ns), Some(name)) = (&meta.namespace, &meta.name)
-                && let Ok(ns) = Namespace::parse(ns)
-            {
-                let workload = super::workload::WorkloadRef {
-                    kind: K::KIND,
-                    name: name.clone(),
-                };
-                shared.publish(shared.inventory.delete(&ns, &workload));
-            }
+    }
+
+    fn set_live(&self, live: bool) {
+        if !live {
+            Metrics::count(&self.0.metrics.watch_errors, "Pod");
         }
     }
 }

@@ -67,17 +67,23 @@ fn start() -> Harness {
     let client = Client::new(service, "default");
     let store = Arc::new(Store::with_sources(true, false));
     let clock = Arc::new(SystemClock);
+    let mut config = KubernetesConfig::default();
+    config.discovery.enabled = true;
     let shared = Shared::new(
         Arc::new(Inventory::new(100)),
+        Arc::default(),
         Arc::clone(&store),
         Arc::new(Metrics::default()),
         clock,
-        "mcp-autoscaler/server".into(),
-        1,
+        &config,
     );
+    // One of the two workload watches of the scope; the other counts as live.
+    shared.set_live(1, true);
     let shutdown = CancellationToken::new();
     let api: Api<Deployment> = Api::all(client);
-    let task = tokio::spawn(watch(api, None, 0, shared, shutdown.clone()));
+    let sink = WorkloadSink::<Deployment>::new(&shared, 0, None);
+    let label = shared.label.clone();
+    let task = tokio::spawn(watch::run(api, None, label, sink, shutdown.clone()));
     Harness {
         store,
         mock,
@@ -113,21 +119,40 @@ async fn lists_then_watches_by_label_and_relists_after_gone() {
     let body = watch_events(&[("MODIFIED", changed)]);
     expect(&mut h.mock, &watch_from("10"), 200, body).await;
     settle().await;
-    let replicas = |s: &str| h.store.signals(&key(s)).replicas.map(|r| (r.desired, r.ready));
+    let replicas = |s: &str| {
+        h.store
+            .signals(&key(s))
+            .replicas
+            .map(|r| (r.desired, r.ready))
+    };
     assert_eq!(replicas("tenant-a/github"), Some((2, 1)));
-    assert_eq!(replicas("tenant-b/github"), Some((3, 0)), "the watch event landed");
+    assert_eq!(
+        replicas("tenant-b/github"),
+        Some((3, 0)),
+        "the watch event landed"
+    );
     assert!(h.store.feed().workloads_live);
 
     // The watch resumes from the last resource version; the API server says
     // it is too old, so the watcher lists afresh.
     let gone = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
                       "code": 410, "reason": "Expired", "message": "too old"});
-    expect(&mut h.mock, &watch_from("11"), 200, watch_events(&[("ERROR", gone)])).await;
+    expect(
+        &mut h.mock,
+        &watch_from("11"),
+        200,
+        watch_events(&[("ERROR", gone)]),
+    )
+    .await;
     let relisted = vec![deployment("tenant-a", "github", "github", 2, 2)];
     expect(&mut h.mock, LIST, 200, list("20", relisted).to_string()).await;
     settle().await;
     assert_eq!(replicas("tenant-a/github"), Some((2, 2)));
-    assert_eq!(replicas("tenant-b/github"), None, "deleted while the watch was stale");
+    assert_eq!(
+        replicas("tenant-b/github"),
+        None,
+        "deleted while the watch was stale"
+    );
     h.shutdown.cancel();
     h.task.await.expect("watch task");
 }
@@ -152,7 +177,7 @@ async fn a_failing_watch_is_not_live_and_relists_after_a_backoff() {
     let before = tokio::time::Instant::now();
     let items = vec![deployment("tenant-a", "web", "web", 1, 0)];
     expect(&mut h.mock, LIST, 200, list("30", items).to_string()).await;
-    assert!(before.elapsed() >= FIRST_BACKOFF, "backed off first");
+    assert!(before.elapsed() >= watch::FIRST_BACKOFF, "backed off first");
     let (request, _pending) = h.mock.next_request().await.expect("watch");
     assert_eq!(request.uri().to_string(), watch_from("30"));
     assert!(h.store.feed().workloads_live);

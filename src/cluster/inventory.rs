@@ -18,6 +18,8 @@ pub struct Hosted {
     pub desired: u32,
     /// `status.readyReplicas`.
     pub ready: u32,
+    /// The policy its annotation names.
+    pub policy: Option<String>,
 }
 
 /// A workload object: namespace, kind and name.
@@ -138,7 +140,11 @@ impl Inventory {
     /// Every server and its workloads, sorted by server.
     pub fn servers(&self) -> Vec<(ServerKey, Vec<Hosted>)> {
         let t = self.lock();
-        let mut all: Vec<_> = t.hosted.iter().map(|(k, h)| (k.clone(), h.to_vec())).collect();
+        let mut all: Vec<_> = t
+            .hosted
+            .iter()
+            .map(|(k, h)| (k.clone(), h.to_vec()))
+            .collect();
         all.sort_by(|a, b| a.0.cmp(&b.0));
         all
     }
@@ -173,6 +179,7 @@ impl Tables {
             workload: w.workload,
             desired: w.desired,
             ready: w.ready,
+            policy: w.policy,
         };
         match hosted.iter_mut().find(|h| h.workload == entry.workload) {
             Some(h) if *h == entry => return true,
@@ -189,7 +196,12 @@ impl Tables {
         }
     }
 
-    fn detach(&mut self, server: &ServerKey, workload: &WorkloadRef, touched: &mut HashSet<ServerKey>) {
+    fn detach(
+        &mut self,
+        server: &ServerKey,
+        workload: &WorkloadRef,
+        touched: &mut HashSet<ServerKey>,
+    ) {
         if let Some(hosted) = self.hosted.get_mut(server) {
             hosted.retain(|h| h.workload != *workload);
             if hosted.is_empty() {

@@ -14,6 +14,7 @@ fn w(server: &str, kind: WorkloadKind, name: &str, desired: u32) -> Workload {
         },
         desired,
         ready: desired,
+        policy: None,
     }
 }
 
@@ -25,10 +26,19 @@ fn a_server_totals_its_workloads_and_unchanged_objects_report_nothing() {
     let inv = Inventory::new(10);
     let up = inv.apply(w("t-a/github", D, "github", 2));
     assert_eq!(up.changes, vec![(key("t-a/github"), Some((2, 2)))]);
-    assert_eq!(inv.apply(w("t-a/github", D, "github", 2)), Update::default());
+    assert_eq!(
+        inv.apply(w("t-a/github", D, "github", 2)),
+        Update::default()
+    );
     let up = inv.apply(w("t-a/github", S, "github-db", 1));
     assert_eq!(up.changes, vec![(key("t-a/github"), Some((3, 3)))]);
-    let up = inv.delete(&key("t-a/github").namespace, &WorkloadRef { kind: D, name: "github".into() });
+    let up = inv.delete(
+        &key("t-a/github").namespace,
+        &WorkloadRef {
+            kind: D,
+            name: "github".into(),
+        },
+    );
     assert_eq!(up.changes, vec![(key("t-a/github"), Some((1, 1)))]);
 }
 
@@ -78,6 +88,10 @@ fn the_table_is_bounded_and_counts_what_it_refuses() {
     inv.apply(w("t-a/two", D, "two", 1));
     let up = inv.apply(w("t-a/three", D, "three", 1));
     assert_eq!((up.refused, up.changes.len()), (1, 0));
-    assert_eq!(inv.apply(w("t-a/two", D, "two", 5)).refused, 0, "updates still land");
+    assert_eq!(
+        inv.apply(w("t-a/two", D, "two", 5)).refused,
+        0,
+        "updates still land"
+    );
     assert_eq!(inv.len(), 2);
 }

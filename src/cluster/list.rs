@@ -44,7 +44,7 @@ pub async fn servers(
             entries.push(ServerEntry {
                 server,
                 workload: w.workload,
-                policy: None,
+                policy: w.policy,
             });
         } else {
             ambiguous.push(workloads);
@@ -53,9 +53,17 @@ pub async fn servers(
     Ok((entries, ambiguous))
 }
 
-async fn list<K>(client: &Client, namespace: Option<&Namespace>, label: &str) -> Result<Vec<Workload>, kube::Error>
+async fn list<K>(
+    client: &Client,
+    namespace: Option<&Namespace>,
+    label: &str,
+) -> Result<Vec<Workload>, kube::Error>
 where
-    K: ScalableWorkload + Resource<Scope = k8s_openapi::NamespaceResourceScope> + Clone + DeserializeOwned + Debug,
+    K: ScalableWorkload
+        + Resource<Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + Debug,
     K::DynamicType: Default,
 {
     let api: Api<K> = match namespace {

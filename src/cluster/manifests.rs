@@ -138,7 +138,11 @@ pub fn parse_servers(
             return Err(fail(
                 "policy",
                 policy.referenced.line(),
-                format!("{:?} is not a policy of the config (defined: {})", policy.value, known.join(", ")),
+                format!(
+                    "{:?} is not a policy of the config (defined: {})",
+                    policy.value,
+                    known.join(", ")
+                ),
             ));
         }
         out.push(ServerEntry {
@@ -187,12 +191,15 @@ pub struct Options {
 impl Options {
     /// Checks the address (`host:port`) and the TriggerAuthentication name.
     pub fn validate(&self) -> Result<(), ManifestError> {
-        let ok = self.scaler_address.rsplit_once(':').is_some_and(|(host, port)| {
-            !host.is_empty()
-                && host.len() <= 253
-                && !host.bytes().any(|b| b.is_ascii_whitespace() || b == b'/')
-                && port.parse::<u16>().is_ok_and(|p| p > 0)
-        });
+        let ok = self
+            .scaler_address
+            .rsplit_once(':')
+            .is_some_and(|(host, port)| {
+                !host.is_empty()
+                    && host.len() <= 253
+                    && !host.bytes().any(|b| b.is_ascii_whitespace() || b == b'/')
+                    && port.parse::<u16>().is_ok_and(|p| p > 0)
+            });
         if !ok {
             return Err(ManifestError::Option {
                 option: "--scaler-address",
@@ -217,7 +224,10 @@ impl Options {
 /// scaler's own, a fallback of one replica when the scaler cannot answer.
 pub fn scaled_object(entry: &ServerEntry, config: &Config, options: &Options) -> ScaledObject {
     let policy_name = entry.policy.as_deref().unwrap_or(&config.default_policy);
-    let max = config.policies.get(policy_name).map_or(1, |p| p.max_replicas.max(1));
+    let max = config
+        .policies
+        .get(policy_name)
+        .map_or(1, |p| p.max_replicas.max(1));
     let mut metadata = BTreeMap::from([
         ("scalerAddress".to_owned(), options.scaler_address.clone()),
         ("serverId".to_owned(), entry.server.server.to_string()),
@@ -267,7 +277,12 @@ pub fn scaled_object(entry: &ServerEntry, config: &Config, options: &Options) ->
                 }),
             }),
             triggers: vec![Trigger {
-                kind: if options.poll_only { "external" } else { "external-push" }.into(),
+                kind: if options.poll_only {
+                    "external"
+                } else {
+                    "external-push"
+                }
+                .into(),
                 metric_type: Some("AverageValue".into()),
                 metadata,
                 authentication_ref: options.trigger_authentication.as_ref().map(|name| {

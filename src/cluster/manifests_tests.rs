@@ -40,19 +40,40 @@ fn entries_default_to_a_deployment_named_like_the_server() {
 fn every_bad_entry_names_its_line_and_field() {
     let cases = [
         ("- namespace: Tenant\n  server: a\n", "line 1: namespace"),
-        ("- namespace: t\n  server: a\n- namespace: t\n  server: b_c\n", "line 3: server"),
-        ("- namespace: t\n  server: a\n  policy: nope\n", "line 3: policy"),
-        ("- namespace: t\n  server: a\n  workload: { kind: Job }\n", "line 1: workload.kind"),
-        ("- namespace: t\n  server: a\n  workload: { name: X }\n", "line 1: workload.name"),
-        ("- namespace: t\n  server: a\n- namespace: t\n  server: a\n", "line 3: server"),
+        (
+            "- namespace: t\n  server: a\n- namespace: t\n  server: b_c\n",
+            "line 3: server",
+        ),
+        (
+            "- namespace: t\n  server: a\n  policy: nope\n",
+            "line 3: policy",
+        ),
+        (
+            "- namespace: t\n  server: a\n  workload: { kind: Job }\n",
+            "line 1: workload.kind",
+        ),
+        (
+            "- namespace: t\n  server: a\n  workload: { name: X }\n",
+            "line 1: workload.name",
+        ),
+        (
+            "- namespace: t\n  server: a\n- namespace: t\n  server: a\n",
+            "line 3: server",
+        ),
     ];
     for (text, want) in cases {
-        let err = parse_servers(text, "servers.yaml", &config()).expect_err(text).to_string();
+        let err = parse_servers(text, "servers.yaml", &config())
+            .expect_err(text)
+            .to_string();
         assert!(err.contains(want), "{text:?}: {err}");
     }
-    let err = parse_servers("- namespace: t\n  server: a\n  replicas: 3\n", "s.yaml", &config())
-        .expect_err("unknown field")
-        .to_string();
+    let err = parse_servers(
+        "- namespace: t\n  server: a\n  replicas: 3\n",
+        "s.yaml",
+        &config(),
+    )
+    .expect_err("unknown field")
+    .to_string();
     assert!(err.contains("replicas") && err.contains("line 3"), "{err}");
 }
 
@@ -63,12 +84,18 @@ fn a_scaled_object_scales_to_zero_under_the_policy_maximum_and_round_trips() {
     let mut opts = options();
     opts.tls = true;
     opts.trigger_authentication = Some("mcp-autoscaler-tls".into());
-    let objects: Vec<ScaledObject> = entries.iter().map(|e| scaled_object(e, &c, &opts)).collect();
+    let objects: Vec<ScaledObject> = entries
+        .iter()
+        .map(|e| scaled_object(e, &c, &opts))
+        .collect();
     let so = &objects[1];
     assert_eq!(so.metadata.namespace, "tenant-b");
     assert_eq!(so.spec.min_replica_count, Some(0));
     assert_eq!(so.spec.max_replica_count, Some(40), "the policy's maximum");
-    assert_eq!(so.spec.scale_target_ref.kind.as_deref(), Some("StatefulSet"));
+    assert_eq!(
+        so.spec.scale_target_ref.kind.as_deref(),
+        Some("StatefulSet")
+    );
     let trigger = &so.spec.triggers[0];
     assert_eq!(trigger.kind, "external-push");
     assert_eq!(trigger.metadata["serverId"], "github");
@@ -91,7 +118,15 @@ fn a_scaled_object_scales_to_zero_under_the_policy_maximum_and_round_trips() {
 
 #[test]
 fn the_scaler_address_must_be_host_and_port() {
-    for bad in ["", "host", "host:0", "host:99999", ":9090", "a b:9090", "http://x:1"] {
+    for bad in [
+        "",
+        "host",
+        "host:0",
+        "host:99999",
+        ":9090",
+        "a b:9090",
+        "http://x:1",
+    ] {
         let o = Options {
             scaler_address: bad.into(),
             ..options()

@@ -6,11 +6,15 @@
 //! Everything here talks to the API server through a [`kube::Client`]
 //! built from the standard kubeconfig or the in-cluster service account.
 
+pub mod deletion_cost;
 pub mod discovery;
 pub mod inventory;
 pub mod list;
 pub mod manifests;
+pub mod pods;
+pub mod scale_in;
 pub mod scaled_object;
+pub mod watch;
 pub mod workload;
 
 pub use inventory::{Hosted, Inventory};

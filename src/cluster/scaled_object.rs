@@ -149,7 +149,9 @@ impl ScaledObject {
         if let (Some(min), Some(max)) = (self.spec.min_replica_count, self.spec.max_replica_count)
             && min > max
         {
-            return Err(format!("minReplicaCount {min} exceeds maxReplicaCount {max}"));
+            return Err(format!(
+                "minReplicaCount {min} exceeds maxReplicaCount {max}"
+            ));
         }
         for (i, t) in self.spec.triggers.iter().enumerate() {
             if !matches!(t.kind.as_str(), "external" | "external-push") {

@@ -52,7 +52,16 @@ pub struct Workload {
     pub desired: u32,
     /// `status.readyReplicas`.
     pub ready: u32,
+    /// The policy its [`POLICY_ANNOTATION`] names, if any.
+    pub policy: Option<String>,
 }
+
+/// The workload annotation that names the server's policy for what the
+/// scaler does on its own (deletion cost, `manifests --discover`).
+pub const POLICY_ANNOTATION: &str = "mcp-autoscaler/policy";
+
+/// Longest policy name taken from an annotation.
+const MAX_POLICY_NAME: usize = 63;
 
 /// A Deployment or StatefulSet seen through the fields discovery uses.
 pub trait ScalableWorkload {
@@ -76,7 +85,9 @@ impl ScalableWorkload for Deployment {
         &self.metadata
     }
     fn desired(&self) -> u32 {
-        count(Some(self.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1)))
+        count(Some(
+            self.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
+        ))
     }
     fn ready(&self) -> u32 {
         count(self.status.as_ref().and_then(|s| s.ready_replicas))
@@ -89,7 +100,9 @@ impl ScalableWorkload for StatefulSet {
         &self.metadata
     }
     fn desired(&self) -> u32 {
-        count(Some(self.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1)))
+        count(Some(
+            self.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
+        ))
     }
     fn ready(&self) -> u32 {
         count(self.status.as_ref().and_then(|s| s.ready_replicas))
@@ -138,6 +151,12 @@ pub fn observe<K: ScalableWorkload>(object: &K, label: &str) -> Result<Workload,
         },
         desired: object.desired(),
         ready: object.ready(),
+        policy: meta
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(POLICY_ANNOTATION))
+            .filter(|p| !p.is_empty() && p.len() <= MAX_POLICY_NAME)
+            .cloned(),
     })
 }
 
@@ -161,23 +180,35 @@ mod tests {
 
     #[test]
     fn the_label_names_the_server_and_an_empty_value_falls_back_to_the_name() {
-        let w = observe(&deployment("t-a", "web", Some("github"), Some(3)), "mcp-autoscaler/server")
-            .expect("valid");
+        let w = observe(
+            &deployment("t-a", "web", Some("github"), Some(3)),
+            "mcp-autoscaler/server",
+        )
+        .expect("valid");
         assert_eq!(w.server.to_string(), "t-a/github");
         assert_eq!((w.desired, w.ready), (3, 0));
         assert_eq!(w.workload.kind, WorkloadKind::Deployment);
-        let w = observe(&deployment("t-a", "web", Some(""), None), "mcp-autoscaler/server")
-            .expect("valid");
+        let w = observe(
+            &deployment("t-a", "web", Some(""), None),
+            "mcp-autoscaler/server",
+        )
+        .expect("valid");
         assert_eq!(w.server.to_string(), "t-a/web");
         assert_eq!(w.desired, 1, "spec.replicas defaults to 1");
     }
 
     #[test]
     fn invalid_ids_and_negative_counts_are_not_taken_at_face_value() {
-        let bad = observe(&deployment("t-a", "web", Some("Bad.Name"), Some(1)), "mcp-autoscaler/server");
+        let bad = observe(
+            &deployment("t-a", "web", Some("Bad.Name"), Some(1)),
+            "mcp-autoscaler/server",
+        );
         assert!(matches!(bad, Err(Skipped::BadId(_))));
-        let w = observe(&deployment("t-a", "web", None, Some(-4)), "mcp-autoscaler/server")
-            .expect("valid");
+        let w = observe(
+            &deployment("t-a", "web", None, Some(-4)),
+            "mcp-autoscaler/server",
+        )
+        .expect("valid");
         assert_eq!(w.desired, 0);
         let mut unnamed = deployment("t-a", "web", None, None);
         unnamed.metadata.namespace = None;

@@ -88,7 +88,10 @@ impl KubernetesConfig {
         }
         for (i, ns) in d.namespaces.iter().enumerate() {
             Namespace::parse(ns).map_err(|e| {
-                ConfigError::invalid(format!("kubernetes.discovery.namespaces[{i}]"), e.to_string())
+                ConfigError::invalid(
+                    format!("kubernetes.discovery.namespaces[{i}]"),
+                    e.to_string(),
+                )
             })?;
         }
         let c = &self.deletion_cost;
@@ -197,7 +200,10 @@ mod tests {
         let mut k = KubernetesConfig::default();
         k.discovery.namespaces = vec!["tenant-a".into(), "Bad_NS".into()];
         let err = k.validate().unwrap_err().to_string();
-        assert!(err.starts_with("kubernetes.discovery.namespaces[1]"), "{err}");
+        assert!(
+            err.starts_with("kubernetes.discovery.namespaces[1]"),
+            "{err}"
+        );
         k.discovery.namespaces = (0..=MAX_NAMESPACES).map(|i| format!("ns-{i}")).collect();
         assert!(k.validate().is_err());
         k.discovery.namespaces.truncate(2);

@@ -82,6 +82,12 @@ pub struct Queries {
     /// so series that vanished with its pods are zero, not missing data.
     /// Empty (the default) disables it.
     pub replicas: String,
+    /// Live work (sessions, open streams, in-flight requests) per pod, for
+    /// session-aware scale-in (`kubernetes.deletion_cost`): one series per
+    /// pod carrying both labels and `pod`, e.g.
+    /// `sum by ({by}, pod) (mcp_active_sessions)`. Empty (the default):
+    /// per-pod work comes from NATS events' `pod` field alone.
+    pub pod_live_work: String,
 }
 
 impl Default for Queries {
@@ -94,6 +100,7 @@ impl Default for Queries {
             error_rate: "sum by ({by}) (rate(mcp_tool_errors_total[5m])) / sum by ({by}) (rate(mcp_tool_requests_total[5m]))".into(),
             latency_p95: "histogram_quantile(0.95, sum by ({by}, le) (rate(mcp_tool_duration_seconds_bucket[5m])))".into(),
             replicas: String::new(),
+            pod_live_work: String::new(),
         }
     }
 }

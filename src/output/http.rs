@@ -211,7 +211,12 @@ async fn server_decision(
         current: r.desired,
         ready: r.ready,
         live: signals.feed.workloads_live,
-        workloads: s.inventory.hosted(&server).into_iter().map(|h| h.workload).collect(),
+        workloads: s
+            .inventory
+            .hosted(&server)
+            .into_iter()
+            .map(|h| h.workload)
+            .collect(),
     });
     Json(DecisionBody {
         namespace: server.namespace.to_string(),

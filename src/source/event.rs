@@ -31,6 +31,8 @@ struct Payload {
     kind: EventKind,
     #[serde(default)]
     ts: Option<String>,
+    #[serde(default)]
+    pod: Option<String>,
 }
 
 /// A parsed event.
@@ -44,6 +46,9 @@ pub struct ActivityEvent {
     /// arrival); never later than `now`, so a skewed publisher cannot keep a
     /// server awake.
     pub at: Timestamp,
+    /// The pod that served it, when the payload names a valid pod name
+    /// (per-pod live work for session-aware scale-in).
+    pub pod: Option<String>,
 }
 
 /// Parses one message.
@@ -66,6 +71,7 @@ pub fn parse(
             server,
             kind: EventKind::Request,
             at: fallback.min(now),
+            pod: None,
         });
     }
     let p: Payload = serde_json::from_slice(payload)?;
@@ -77,6 +83,9 @@ pub fn parse(
         server,
         kind: p.kind,
         at: at.min(now),
+        pod: p
+            .pod
+            .filter(|pod| crate::cluster::pods::valid_pod_name(pod)),
     })
 }
 
@@ -119,7 +128,13 @@ mod tests {
                 &format!(r#"{{"kind":"{text}","session":"abc","pod":"p-1","extra":1}}"#),
             );
             assert_eq!(e.kind, kind);
+            assert_eq!(e.pod.as_deref(), Some("p-1"));
         }
+        let bad_pod = ok("mcp.activity.ns.s1", r#"{"kind":"request","pod":"P 1"}"#);
+        assert_eq!(
+            bad_pod.pod, None,
+            "an invalid pod name is dropped, the event kept"
+        );
     }
 
     #[test]

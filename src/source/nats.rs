@@ -9,8 +9,10 @@
 //! applied, so nothing published meanwhile is skipped.
 
 use super::event;
+use crate::cluster::pods::Pods;
 use crate::config::{JetStreamConfig, NatsAuth, NatsConfig};
 use crate::output::metrics::Metrics;
+use crate::signal::EventKind;
 use crate::source::Store;
 use crate::time::{Clock, Timestamp};
 use async_nats::jetstream::{self, consumer::DeliverPolicy, consumer::pull::OrderedConfig};
@@ -48,6 +50,8 @@ pub struct NatsSource {
     /// The consumer is subscribed and caught up (cleared when it fails).
     /// Events are trusted while this holds and the connection is up.
     consuming: AtomicBool,
+    /// Per-pod live work, when session-aware scale-in is on.
+    pod_work: Option<Arc<Pods>>,
 }
 
 /// Connects with the configured credentials and TLS. Returns at once and
@@ -114,7 +118,15 @@ impl NatsSource {
             clock,
             ready,
             consuming: AtomicBool::new(false),
+            pod_work: None,
         }
+    }
+
+    /// Also counts sessions and connections per pod, for events that name
+    /// one (session-aware scale-in).
+    pub fn with_pod_work(mut self, pods: Arc<Pods>) -> Self {
+        self.pod_work = Some(pods);
+        self
     }
 
     /// Consumes events until `shutdown`, retrying with backoff on failure,
@@ -288,6 +300,7 @@ impl NatsSource {
     fn apply(&self, subject: &str, payload: &[u8], fallback: Timestamp, now: Timestamp) {
         match event::parse(&self.config.subject_prefix, subject, payload, fallback, now) {
             Ok(e) => {
+                self.count_pod_work(&e);
                 if self.store.record_event(&e.server, e.kind, e.at) {
                     Metrics::count(&self.metrics.events, "nats");
                 } else {
@@ -299,6 +312,20 @@ impl NatsSource {
                 tracing::warn!(subject = %subject.chars().take(200).collect::<String>(), error = %err, "dropping malformed activity event");
             }
         }
+    }
+}
+
+impl NatsSource {
+    fn count_pod_work(&self, e: &event::ActivityEvent) {
+        let (Some(pods), Some(pod)) = (&self.pod_work, &e.pod) else {
+            return;
+        };
+        let opened = match e.kind {
+            EventKind::SessionOpen | EventKind::ConnectionOpen => true,
+            EventKind::SessionClose | EventKind::ConnectionClose => false,
+            EventKind::Request => return,
+        };
+        pods.record_event_work(&e.server, pod, opened);
     }
 }
 

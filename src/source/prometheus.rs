@@ -219,7 +219,7 @@ impl KeyLabels {
     }
 
     /// The server a series belongs to, if both labels are present and valid.
-    fn key(&self, labels: &HashMap<String, String>) -> Option<ServerKey> {
+    pub fn key(&self, labels: &HashMap<String, String>) -> Option<ServerKey> {
         let namespace = labels.get(&self.namespace)?;
         let server = labels.get(&self.server)?;
         ServerKey::parse(namespace, server).ok()
@@ -244,7 +244,8 @@ pub fn render_queries(config: &PrometheusConfig) -> Vec<(SignalKind, String)> {
     .collect()
 }
 
-fn render(template: &str, config: &PrometheusConfig) -> String {
+/// `template` with `{by}`, `{label}` and `{namespace_label}` filled in.
+pub fn render(template: &str, config: &PrometheusConfig) -> String {
     let by = format!("{}, {}", config.namespace_label, config.server_label);
     template
         .replace("{by}", &by)

@@ -163,7 +163,12 @@ impl Store {
 
     /// Records `server`'s workload replicas (`None`: discovery no longer
     /// knows it) seen at `at`. Returns false when the store is full.
-    pub fn set_replicas(&self, server: &ServerKey, replicas: Option<(u32, u32)>, at: Timestamp) -> bool {
+    pub fn set_replicas(
+        &self,
+        server: &ServerKey,
+        replicas: Option<(u32, u32)>,
+        at: Timestamp,
+    ) -> bool {
         let room = self.room(at);
         let mut servers = self.write(server);
         if replicas.is_none() && !servers.contains_key(server) {
@@ -183,7 +188,8 @@ impl Store {
     /// Workload discovery's watch is live and its list complete (`true`), or
     /// lost (`false`). Every watcher re-decides.
     pub fn set_workloads_live(&self, live: bool) {
-        let (changed, feed) = self.update_feed(|f| std::mem::replace(&mut f.workloads_live, live) != live);
+        let (changed, feed) =
+            self.update_feed(|f| std::mem::replace(&mut f.workloads_live, live) != live);
         if changed {
             self.spread_feed(feed);
         }

@@ -1,0 +1,228 @@
+//! The pods of discovered servers and the live work on each: what
+//! session-aware scale-in ranks. Pods are watched metadata-only (name,
+//! labels, owner, annotations); live work comes from Prometheus
+//! (`queries.pod_live_work`) and from NATS events that name a `pod`.
+
+use crate::id::{Namespace, ServerId, ServerKey};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+/// The annotation the ReplicaSet controller reads on scale-in: pods with
+/// the lowest cost go first.
+pub const DELETION_COST: &str = "controller.kubernetes.io/pod-deletion-cost";
+
+/// Most pods (and per-pod work entries) kept.
+pub const MAX_PODS: usize = 1_000_000;
+
+/// Longest pod name (a DNS subdomain).
+const MAX_POD_NAME: usize = 253;
+
+/// A pod as kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodState {
+    /// The deletion cost annotation it carries now, if any (and if it parses).
+    pub cost: Option<i32>,
+    /// Its owner is a StatefulSet (which ignores deletion cost).
+    pub stateful: bool,
+}
+
+/// Whether `name` can be a pod name: 1-253 characters of `a-z 0-9 - .`.
+pub fn valid_pod_name(name: &str) -> bool {
+    (1..=MAX_POD_NAME).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+}
+
+/// The server a pod belongs to and its name: `label`'s value, or else the
+/// workload that owns it (a Deployment's ReplicaSet minus its
+/// `pod-template-hash`, or the StatefulSet), which is the server when the
+/// workload's label is empty too.
+pub fn pod_of(meta: &ObjectMeta, label: &str) -> Option<(ServerKey, String, PodState)> {
+    let namespace = Namespace::parse(meta.namespace.as_deref()?).ok()?;
+    let name = meta.name.clone().filter(|n| valid_pod_name(n))?;
+    let labels = meta.labels.as_ref();
+    let owner = meta.owner_references.as_ref().and_then(|o| o.first());
+    let stateful = owner.is_some_and(|o| o.kind == "StatefulSet");
+    let server = match labels.and_then(|l| l.get(label)).filter(|v| !v.is_empty()) {
+        Some(value) => value.clone(),
+        None => {
+            let owner = owner?;
+            match owner.kind.as_str() {
+                "StatefulSet" => owner.name.clone(),
+                "ReplicaSet" => {
+                    let hash = labels.and_then(|l| l.get("pod-template-hash"))?;
+                    owner.name.strip_suffix(&format!("-{hash}"))?.to_owned()
+                }
+                _ => return None,
+            }
+        }
+    };
+    let server = ServerKey::new(namespace, ServerId::parse(&server).ok()?);
+    let cost = meta
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(DELETION_COST))
+        .and_then(|v| v.parse().ok());
+    Some((server, name, PodState { cost, stateful }))
+}
+
+#[derive(Default)]
+struct Tables {
+    by_server: HashMap<ServerKey, BTreeMap<String, PodState>>,
+    server_of: HashMap<(Namespace, String), ServerKey>,
+    /// Sessions and connections open per pod, from events.
+    event_work: HashMap<(ServerKey, String), u32>,
+    /// Live work per pod from the last Prometheus query.
+    polled_work: HashMap<(ServerKey, String), f64>,
+}
+
+/// Pods per server and their live work, bounded by [`MAX_PODS`].
+#[derive(Default)]
+pub struct Pods {
+    tables: Mutex<Tables>,
+}
+
+impl Pods {
+    fn lock(&self) -> MutexGuard<'_, Tables> {
+        self.tables.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A pod was added or changed. False when the table is full.
+    pub fn apply(&self, server: ServerKey, name: String, state: PodState) -> bool {
+        let mut t = self.lock();
+        let key = (server.namespace.clone(), name);
+        match t.server_of.get(&key) {
+            Some(old) if *old != server => {
+                let old = old.clone();
+                t.detach(&old, &key.1);
+            }
+            None if t.server_of.len() >= MAX_PODS => return false,
+            _ => {}
+        }
+        t.server_of.insert(key.clone(), server.clone());
+        t.by_server.entry(server).or_default().insert(key.1, state);
+        true
+    }
+
+    /// A pod was deleted: it and its work are forgotten.
+    pub fn delete(&self, namespace: &Namespace, name: &str) {
+        let mut t = self.lock();
+        if let Some(server) = t.server_of.remove(&(namespace.clone(), name.to_owned())) {
+            t.detach(&server, name);
+        }
+    }
+
+    /// A fresh list of the pods of `namespace` (every namespace: `None`).
+    pub fn resync(
+        &self,
+        namespace: Option<&Namespace>,
+        listed: Vec<(ServerKey, String, PodState)>,
+    ) {
+        let gone: Vec<(Namespace, String)> = {
+            let t = self.lock();
+            let keep: std::collections::HashSet<(&Namespace, &str)> = listed
+                .iter()
+                .map(|(s, n, _)| (&s.namespace, n.as_str()))
+                .collect();
+            t.server_of
+                .keys()
+                .filter(|(ns, n)| {
+                    namespace.is_none_or(|w| w == ns) && !keep.contains(&(ns, n.as_str()))
+                })
+                .cloned()
+                .collect()
+        };
+        for (ns, name) in gone {
+            self.delete(&ns, &name);
+        }
+        for (server, name, state) in listed {
+            self.apply(server, name, state);
+        }
+    }
+
+    /// The pods of `server`, by name.
+    pub fn of(&self, server: &ServerKey) -> BTreeMap<String, PodState> {
+        self.lock()
+            .by_server
+            .get(server)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Records that `cost` now stands on the pod (after a patch).
+    pub fn set_cost(&self, server: &ServerKey, pod: &str, cost: Option<i32>) {
+        if let Some(p) = self
+            .lock()
+            .by_server
+            .get_mut(server)
+            .and_then(|m| m.get_mut(pod))
+        {
+            p.cost = cost;
+        }
+    }
+
+    /// A session or connection opened (`+1`) or closed (`-1`) on a pod.
+    pub fn record_event_work(&self, server: &ServerKey, pod: &str, opened: bool) {
+        let mut t = self.lock();
+        let key = (server.clone(), pod.to_owned());
+        if !t.event_work.contains_key(&key) && (t.event_work.len() >= MAX_PODS || !opened) {
+            return;
+        }
+        let n = t.event_work.entry(key).or_default();
+        *n = if opened {
+            n.saturating_add(1)
+        } else {
+            n.saturating_sub(1)
+        };
+    }
+
+    /// Replaces the polled live work with a new query result.
+    pub fn set_polled_work(&self, values: HashMap<(ServerKey, String), f64>) {
+        let mut values = values;
+        if values.len() > MAX_PODS {
+            values = values.into_iter().take(MAX_PODS).collect();
+        }
+        self.lock().polled_work = values;
+    }
+
+    /// The live work on each pod of `server` that any source reports (the
+    /// larger of the two); pods no source reports are absent: unknown.
+    pub fn work(&self, server: &ServerKey) -> HashMap<String, f64> {
+        let t = self.lock();
+        let Some(pods) = t.by_server.get(server) else {
+            return HashMap::new();
+        };
+        pods.keys()
+            .filter_map(|pod| {
+                let key = (server.clone(), pod.clone());
+                let events = t.event_work.get(&key).map(|&n| f64::from(n));
+                let polled = t.polled_work.get(&key).copied();
+                let work = match (events, polled) {
+                    (Some(a), Some(b)) => a.max(b),
+                    (a, b) => a.or(b)?,
+                };
+                Some((pod.clone(), work))
+            })
+            .collect()
+    }
+}
+
+impl Tables {
+    fn detach(&mut self, server: &ServerKey, name: &str) {
+        if let Some(pods) = self.by_server.get_mut(server) {
+            pods.remove(name);
+            if pods.is_empty() {
+                self.by_server.remove(server);
+            }
+        }
+        let key = (server.clone(), name.to_owned());
+        self.event_work.remove(&key);
+        self.polled_work.remove(&key);
+    }
+}
+
+#[cfg(test)]
+#[path = "pods_tests.rs"]
+mod tests;

@@ -1,0 +1,102 @@
+use super::*;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+
+const LABEL: &str = "mcp-autoscaler/server";
+
+fn meta(
+    name: &str,
+    label: Option<&str>,
+    owner: Option<(&str, &str)>,
+    hash: Option<&str>,
+) -> ObjectMeta {
+    let mut labels = BTreeMap::new();
+    if let Some(v) = label {
+        labels.insert(LABEL.to_owned(), v.to_owned());
+    }
+    if let Some(h) = hash {
+        labels.insert("pod-template-hash".to_owned(), h.to_owned());
+    }
+    ObjectMeta {
+        namespace: Some("tenant-a".into()),
+        name: Some(name.into()),
+        labels: Some(labels),
+        owner_references: owner.map(|(kind, name)| {
+            vec![OwnerReference {
+                kind: kind.into(),
+                name: name.into(),
+                ..OwnerReference::default()
+            }]
+        }),
+        ..ObjectMeta::default()
+    }
+}
+
+fn key(s: &str) -> ServerKey {
+    let (ns, n) = s.split_once('/').expect("ns/name");
+    ServerKey::parse(ns, n).expect("valid")
+}
+
+#[test]
+fn a_pod_belongs_to_its_label_or_else_to_the_workload_that_owns_it() {
+    let (s, name, _) =
+        pod_of(&meta("web-7d9f-abc", Some("github"), None, None), LABEL).expect("pod");
+    assert_eq!(
+        (s.to_string(), name.as_str()),
+        ("tenant-a/github".into(), "web-7d9f-abc")
+    );
+    let m = meta(
+        "web-7d9f-abc",
+        Some(""),
+        Some(("ReplicaSet", "web-7d9f")),
+        Some("7d9f"),
+    );
+    assert_eq!(pod_of(&m, LABEL).map(|p| p.0), Some(key("tenant-a/web")));
+    let m = meta("db-0", None, Some(("StatefulSet", "db")), None);
+    let (s, _, state) = pod_of(&m, LABEL).expect("pod");
+    assert_eq!((s, state.stateful), (key("tenant-a/db"), true));
+    assert!(pod_of(&meta("x", None, Some(("Job", "j")), None), LABEL).is_none());
+    assert!(pod_of(&meta("Bad_Name", Some("a"), None, None), LABEL).is_none());
+}
+
+#[test]
+fn live_work_takes_the_larger_source_and_unknown_pods_have_none() {
+    let pods = Pods::default();
+    let s = key("tenant-a/github");
+    for p in ["p1", "p2", "p3"] {
+        pods.apply(
+            s.clone(),
+            p.into(),
+            PodState {
+                cost: None,
+                stateful: false,
+            },
+        );
+    }
+    pods.record_event_work(&s, "p1", true);
+    pods.record_event_work(&s, "p1", true);
+    pods.record_event_work(&s, "p2", true);
+    pods.record_event_work(&s, "p2", false);
+    pods.set_polled_work(HashMap::from([
+        ((s.clone(), "p2".to_owned()), 1.0),
+        ((s.clone(), "p1".to_owned()), 1.0),
+    ]));
+    let work = pods.work(&s);
+    assert_eq!(work.get("p1"), Some(&2.0));
+    assert_eq!(work.get("p2"), Some(&1.0));
+    assert_eq!(work.get("p3"), None, "unknown, not zero");
+    pods.delete(&s.namespace, "p1");
+    assert_eq!(pods.work(&s).get("p1"), None);
+    pods.resync(
+        Some(&s.namespace),
+        vec![(
+            s.clone(),
+            "p3".into(),
+            PodState {
+                cost: Some(4),
+                stateful: false,
+            },
+        )],
+    );
+    assert_eq!(pods.of(&s).keys().collect::<Vec<_>>(), vec!["p3"]);
+    assert_eq!(pods.of(&s)["p3"].cost, Some(4));
+}

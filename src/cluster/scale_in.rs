@@ -1,0 +1,217 @@
+//! The deletion-cost loop: every [`TICK`], for each discovered Deployment-
+//! hosted server, compare its decision with the replicas it runs and bring
+//! its pods' `pod-deletion-cost` annotations in line ([`super::deletion_cost`]).
+
+use super::Inventory;
+use super::deletion_cost::{has_stateful_set, patch_body, plan};
+use super::pods::Pods;
+use crate::config::Config;
+use crate::engine::DataQuality;
+use crate::id::ServerKey;
+use crate::output::metrics::Metrics;
+use crate::source::Store;
+use crate::source::prometheus::{KeyLabels, Querier};
+use crate::time::{Clock, Timestamp};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, Patch, PatchParams};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// How often decisions are compared with running replicas.
+pub const TICK: Duration = Duration::from_secs(5);
+
+/// The per-pod live-work query.
+pub struct LiveWorkQuery {
+    /// Runs it.
+    pub querier: Arc<dyn Querier>,
+    /// The PromQL (placeholders filled in).
+    pub promql: String,
+    /// The labels naming namespace and server.
+    pub labels: KeyLabels,
+}
+
+/// What one tick did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct TickOutcome {
+    /// Annotations set.
+    pub set: usize,
+    /// Annotations removed.
+    pub cleared: usize,
+    /// Patches that failed.
+    pub failed: usize,
+    /// Patches held back by the per-pod interval.
+    pub deferred: usize,
+}
+
+/// The loop's state.
+pub struct ScaleIn {
+    /// Where patches go.
+    pub client: kube::Client,
+    /// Discovered workloads.
+    pub inventory: Arc<Inventory>,
+    /// Their pods and live work.
+    pub pods: Arc<Pods>,
+    /// Signals, for decisions.
+    pub store: Arc<Store>,
+    /// Policies.
+    pub config: Arc<Config>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+    /// Per-pod live work from Prometheus, if configured.
+    pub live_work: Option<LiveWorkQuery>,
+    /// When each pod was last patched.
+    last_patch: HashMap<(ServerKey, String), Timestamp>,
+}
+
+impl ScaleIn {
+    /// A loop over the given parts.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        client: kube::Client,
+        inventory: Arc<Inventory>,
+        pods: Arc<Pods>,
+        store: Arc<Store>,
+        config: Arc<Config>,
+        clock: Arc<dyn Clock>,
+        metrics: Arc<Metrics>,
+        live_work: Option<LiveWorkQuery>,
+    ) -> Self {
+        Self {
+            client,
+            inventory,
+            pods,
+            store,
+            config,
+            clock,
+            metrics,
+            live_work,
+            last_patch: HashMap::new(),
+        }
+    }
+
+    /// Ticks until `shutdown`.
+    pub async fn run(mut self, shutdown: CancellationToken) {
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            let outcome = self.tick().await;
+            tracing::debug!(?outcome, "deletion cost");
+        }
+    }
+
+    /// One pass over every server.
+    pub async fn tick(&mut self) -> TickOutcome {
+        self.refresh_live_work().await;
+        let now = self.clock.now();
+        let interval = self.config.kubernetes.deletion_cost.interval;
+        self.last_patch.retain(|_, at| now.since(*at) < interval);
+        let mut outcome = TickOutcome::default();
+        for (server, hosted) in self.inventory.servers() {
+            if has_stateful_set(&hosted) {
+                continue;
+            }
+            let pods = self.pods.of(&server);
+            let current: u32 = hosted.iter().map(|h| h.desired).sum();
+            if current < 2 && pods.values().all(|p| p.cost.is_none()) {
+                continue;
+            }
+            let policy_name = hosted
+                .iter()
+                .find_map(|h| h.policy.as_ref())
+                .filter(|p| self.config.policies.contains_key(*p))
+                .unwrap_or(&self.config.default_policy);
+            let Some(policy) = self.config.policies.get(policy_name) else {
+                continue;
+            };
+            let decision = self.store.decide(&server, policy, now);
+            if matches!(decision.data, DataQuality::Unavailable { .. }) {
+                continue;
+            }
+            let scale_in = decision.desired < current;
+            let work = self.pods.work(&server);
+            for (pod, cost) in plan(&pods, &work, scale_in) {
+                let key = (server.clone(), pod);
+                if self.last_patch.contains_key(&key) {
+                    outcome.deferred += 1;
+                    continue;
+                }
+                self.patch(&key, cost, now, &mut outcome).await;
+            }
+        }
+        outcome
+    }
+
+    async fn patch(
+        &mut self,
+        key: &(ServerKey, String),
+        cost: Option<i32>,
+        now: Timestamp,
+        outcome: &mut TickOutcome,
+    ) {
+        let (server, pod) = key;
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), server.namespace.as_str());
+        let body = patch_body(cost);
+        match api
+            .patch(pod, &PatchParams::default(), &Patch::Merge(&body))
+            .await
+        {
+            Ok(_) => {
+                self.pods.set_cost(server, pod, cost);
+                self.last_patch.insert(key.clone(), now);
+                let what = if cost.is_some() { "set" } else { "cleared" };
+                *if cost.is_some() {
+                    &mut outcome.set
+                } else {
+                    &mut outcome.cleared
+                } += 1;
+                Metrics::count(&self.metrics.deletion_cost_patches, what);
+                tracing::debug!(%server, pod, ?cost, "pod deletion cost {what}");
+            }
+            Err(kube::Error::Api(e)) if e.code == 404 => self.pods.delete(&server.namespace, pod),
+            Err(e) => {
+                outcome.failed += 1;
+                self.last_patch.insert(key.clone(), now);
+                Metrics::count(&self.metrics.deletion_cost_patches, "failed");
+                tracing::warn!(%server, pod, error = %e, "patching pod deletion cost failed");
+            }
+        }
+    }
+
+    /// Runs the per-pod query; on failure the last values stay.
+    async fn refresh_live_work(&self) {
+        let Some(q) = &self.live_work else { return };
+        match q.querier.instant(q.promql.clone()).await {
+            Ok(series) => {
+                let values = series
+                    .iter()
+                    .filter(|s| s.value.is_finite() && s.value >= 0.0)
+                    .filter_map(|s| {
+                        let server = q.labels.key(&s.labels)?;
+                        let pod = s
+                            .labels
+                            .get("pod")
+                            .filter(|p| super::pods::valid_pod_name(p))?;
+                        Some(((server, pod.clone()), s.value))
+                    })
+                    .collect();
+                self.pods.set_polled_work(values);
+            }
+            Err(e) => {
+                Metrics::count(&self.metrics.poll_errors, "pod_live_work");
+                tracing::warn!(error = %e, "per-pod live work query failed; keeping the last values");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "scale_in_tests.rs"]
+mod tests;

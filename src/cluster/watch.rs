@@ -1,0 +1,102 @@
+//! The one watch loop every discovered kind shares: list, then watch, by
+//! label; on failure, report it, back off (1 s doubling to 30 s) and start
+//! again with a fresh list (kube-runtime itself relists after `410 Gone`).
+//! What the objects mean is the [`Sink`]'s business.
+
+use crate::id::Namespace;
+use futures::StreamExt;
+use kube::runtime::watcher::{self, Event};
+use kube::{Api, Resource};
+use serde::de::DeserializeOwned;
+use std::fmt::Debug;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// First wait before a failed watch starts again; it doubles per failure.
+pub const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+
+/// Longest wait before a failed watch starts again.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Where a watch's objects go: only the few fields it keeps, so a relist of
+/// 100,000 objects never holds them whole.
+pub trait Sink<K>: Send + Sync + 'static {
+    /// What is kept of one object.
+    type Kept: Send;
+    /// The kind, for logs and metrics.
+    fn kind(&self) -> &'static str;
+    /// The fields kept of `object`; `None` skips it (not one of ours).
+    fn keep(&self, object: &K) -> Option<Self::Kept>;
+    /// A complete list of the scope (`None`: every namespace): what it
+    /// does not hold is gone.
+    fn resync(&self, namespace: Option<&Namespace>, listed: Vec<Self::Kept>);
+    /// An object was added or changed.
+    fn apply(&self, kept: Self::Kept);
+    /// An object was deleted.
+    fn delete(&self, object: &K);
+    /// The watch is live (its list complete) or has failed.
+    fn set_live(&self, live: bool);
+}
+
+/// Runs one watch of `api` selected by `label` until `shutdown`.
+pub async fn run<K, S>(
+    api: Api<K>,
+    namespace: Option<Namespace>,
+    label: String,
+    sink: S,
+    shutdown: CancellationToken,
+) where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
+    S: Sink<K>,
+{
+    let mut backoff = FIRST_BACKOFF;
+    loop {
+        let events = watcher::watcher(api.clone(), watcher::Config::default().labels(&label));
+        let failure = tokio::select! {
+            () = shutdown.cancelled() => return,
+            failure = follow(events, namespace.as_ref(), &sink, &mut backoff) => failure,
+        };
+        sink.set_live(false);
+        tracing::warn!(kind = sink.kind(), error = %failure, retry_in = ?backoff, "kubernetes watch failed; its data is not live until it has listed again");
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// Applies a watch's events until it fails; a complete list resets the
+/// backoff.
+async fn follow<K, S>(
+    events: impl futures::Stream<Item = Result<Event<K>, watcher::Error>>,
+    namespace: Option<&Namespace>,
+    sink: &S,
+    backoff: &mut Duration,
+) -> watcher::Error
+where
+    S: Sink<K>,
+{
+    let mut events = std::pin::pin!(events);
+    let mut listing: Vec<S::Kept> = Vec::new();
+    loop {
+        match events.next().await {
+            Some(Ok(Event::Init)) => listing.clear(),
+            Some(Ok(Event::InitApply(object))) => listing.extend(sink.keep(&object)),
+            Some(Ok(Event::InitDone)) => {
+                *backoff = FIRST_BACKOFF;
+                sink.resync(namespace, std::mem::take(&mut listing));
+                sink.set_live(true);
+            }
+            Some(Ok(Event::Apply(object))) => match sink.keep(&object) {
+                Some(kept) => sink.apply(kept),
+                // Changed into something not ours (a bad id): forget it.
+                None => sink.delete(&object),
+            },
+            Some(Ok(Event::Delete(object))) => sink.delete(&object),
+            Some(Err(e)) => return e,
+            // The watcher's stream never ends; if it did, start over.
+            None => return watcher::Error::NoResourceVersion,
+        }
+    }
+}
