@@ -302,9 +302,15 @@ step "chart: rendered objects (replicas, probes, security, Services, RBAC per mo
 for name in "${RENDERS[@]}"; do
   values=()
   [ "$name" = default ] || values=("$CHART/ci/$name-values.yaml")
-  python3 - "$WORK/chart-$name.yaml" "$CHART/values.yaml" "${values[@]}" <<'PY' || fail "chart render '$name' is not what its values ask for"
-import sys, yaml, copy
-render, defaults, *files = sys.argv[1:]
+  python3 - "$BIN" "$WORK/chart-$name.yaml" "$CHART/values.yaml" "${values[@]}" <<'PY' || fail "chart render '$name' is not what its values ask for"
+import sys, yaml, copy, subprocess, tempfile
+binary, render, defaults, *files = sys.argv[1:]
+def needed(cfg):
+    """The (group, resource, verb) rules the binary says this config needs."""
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml") as f:
+        yaml.safe_dump(cfg, f); f.flush()
+        out = subprocess.run([binary, "rbac", f.name], check=True, capture_output=True, text=True).stdout
+    return {(g, r, v) for x in (yaml.safe_load(out)["rules"] or []) for g in x["apiGroups"] for r in x["resources"] for v in x["verbs"]}
 def merge(a, b):
     for k, v in b.items():
         if v is None: a.pop(k, None)
@@ -359,9 +365,9 @@ else:
 # RBAC: exactly what the code needs in this mode (no more).
 disc, dc = vals["discovery"], vals["deletionCost"]
 expect = set()
+want = needed(cfg)
+assert bool(want) == disc["enabled"], "the binary needs API rights exactly when discovery is on"
 if disc["enabled"]:
-    verbs = ["get", "list", "watch"] + (["patch"] if dc["enabled"] else [])
-    want = {("apps", "deployments", v) for v in ["get", "list", "watch"]} | {("apps", "statefulsets", v) for v in ["get", "list", "watch"]} | {("", "pods", v) for v in verbs}
     scopes = [("Role", ns) for ns in disc["namespaces"]] or [("ClusterRole", None)]
     expect = {(k, ns) + r for k, ns in scopes for r in want}
 got = set()
@@ -427,19 +433,26 @@ def objs(name): return [d for d in yaml.safe_load_all(open(f"{work}/kustomize-{n
 def rules(os_):
     return {(d["kind"], g, r, v) for d in os_ if d["kind"] in ("Role", "ClusterRole")
             for x in d["rules"] for g in x["apiGroups"] for r in x["resources"] for v in x["verbs"]}
-read = {("ClusterRole", g, r, v) for g, r in [("apps", "deployments"), ("apps", "statefulsets"), ("", "pods")] for v in ("get", "list", "watch")}
-want = {"base": set(), "tls": set(), "discovery": read, "deletion-cost": read | {("ClusterRole", "", "pods", "patch")}}
+def needed(cfg):
+    """The rules the binary says this config needs, as a ClusterRole's."""
+    import tempfile
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml") as f:
+        yaml.safe_dump(cfg, f); f.flush()
+        out = subprocess.run([binary, "rbac", f.name], check=True, capture_output=True, text=True).stdout
+    return {("ClusterRole", g, r, v) for x in (yaml.safe_load(out)["rules"] or []) for g in x["apiGroups"] for r in x["resources"] for v in x["verbs"]}
 import glob, os
 names = ["base"] + sorted(os.path.basename(p.rstrip("/")) for p in glob.glob("deploy/overlays/*/"))
 base_cfg = yaml.safe_load(open("deploy/base/config.yaml"))
 for n in names:
     os_ = objs(n)
-    if n not in want: sys.exit(f"overlay {n}: add its expected RBAC to scripts/check-deploy.sh")
+    cms = [d for d in os_ if d["kind"] == "ConfigMap"]
+    assert len(cms) == 1, f"{n}: one ConfigMap expected"
+    want = needed(yaml.safe_load(cms[0]["data"]["config.yaml"]))
     got = rules(os_)
-    assert got == want[n], f"{n}: RBAC differs from what the code needs: extra {got - want[n]}, missing {want[n] - got}"
+    assert got == want, f"{n}: RBAC differs from what the code needs (mcp-autoscaler rbac): extra {got - want}, missing {want - got}"
     dep = [d for d in os_ if d["kind"] == "Deployment"][0]
     spec = dep["spec"]["template"]["spec"]
-    uses_api = bool(want[n])
+    uses_api = bool(want)
     assert spec.get("automountServiceAccountToken") == uses_api, f"{n}: automountServiceAccountToken must be {uses_api}"
     cms = [d for d in os_ if d["kind"] == "ConfigMap"]
     assert len(cms) == 1, f"{n}: one ConfigMap expected"

@@ -29,3 +29,5 @@ echo "==> cargo test"
 cargo test --lib --bins --tests --locked   # benches are load runs: `cargo bench`, linted by clippy above
 echo "==> cargo test --doc"
 cargo test --doc --locked
+echo "==> deployment checks (Dockerfile, Helm chart, Kustomize, examples)"
+bash scripts/check-deploy.sh

@@ -29,6 +29,11 @@ enum Command {
     Simulate(SimulateArgs),
     /// Write one KEDA ScaledObject per hosted server (for GitOps).
     Manifests(ManifestsArgs),
+    /// Print the RBAC rules a config needs (for a ClusterRole or Role).
+    Rbac {
+        /// The YAML config file (built-in defaults when absent).
+        file: Option<PathBuf>,
+    },
     /// Validate a config file and print the effective config.
     CheckConfig {
         /// The YAML config file.
@@ -147,6 +152,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::CheckConfig { file } => check_config(&file),
         Command::Simulate(args) => simulate(&args),
         Command::Manifests(args) => manifests(&args),
+        Command::Rbac { file } => {
+            let config = load(file.as_deref(), &Overrides::default())?;
+            let rules = mcp_autoscaler::cluster::rbac::required(&config.kubernetes);
+            print!(
+                "{}",
+                serde_saphyr::to_string(&serde_json::json!({ "rules": rules }))?
+            );
+            Ok(())
+        }
         Command::Serve(args) => {
             let config = load(args.config.as_deref(), &args.overrides())?;
             init_logs(&config);
@@ -255,7 +269,17 @@ fn manifests(args: &ManifestsArgs) -> anyhow::Result<()> {
                     names.join(", ")
                 );
             }
-            anyhow::Ok(entries)
+            let (known, unknown): (Vec<_>, Vec<_>) = entries.into_iter().partition(|e| {
+                e.policy.as_ref().is_none_or(|p| config.policies.contains_key(p))
+            });
+            for e in unknown {
+                eprintln!(
+                    "skipped {}: its workload's mcp-autoscaler/policy annotation names {:?}, which the config does not define",
+                    e.server,
+                    e.policy.unwrap_or_default()
+                );
+            }
+            anyhow::Ok(known)
         })?,
     };
     let objects: Vec<_> = entries

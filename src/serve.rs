@@ -178,7 +178,7 @@ impl App {
         let config = k.clone();
         let stop = shutdown.clone();
         let watches = client.clone();
-        tokio::spawn(async move { discovery::run(watches, &config, shared, stop).await });
+        tokio::spawn(async move { discovery::run(watches, config, shared, stop).await });
         if k.deletion_cost.enabled {
             let live_work = self.live_work_query()?;
             tracing::info!(interval = ?k.deletion_cost.interval, per_pod_query = live_work.is_some(), "session-aware scale-in on (pod-deletion-cost)");

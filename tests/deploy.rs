@@ -95,3 +95,38 @@ fn the_deployment_runs_two_replicas_behind_a_headless_service_with_readiness_on_
         "/readyz"
     );
 }
+
+/// Every KEDA ScaledObject shipped in deploy/ parses as the project's typed
+/// ScaledObject (no unknown field) and its trigger resolves against the
+/// config it ships with.
+#[test]
+fn every_shipped_scaled_object_is_a_typed_scaled_object_the_scaler_accepts() {
+    use mcp_autoscaler::cluster::scaled_object::ScaledObject;
+    let mut checked = 0;
+    for entry in std::fs::read_dir(root("deploy/examples")).expect("examples") {
+        let path = entry.expect("entry").path();
+        let text = std::fs::read_to_string(&path).expect("read");
+        let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(&text).expect("yaml");
+        for doc in docs.into_iter().filter(|d| d["kind"] == "ScaledObject") {
+            let so: ScaledObject = serde_json::from_value(doc)
+                .unwrap_or_else(|e| panic!("{}: not a ScaledObject we model: {e}", path.display()));
+            so.check()
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            for trigger in &so.spec.triggers {
+                let md: HashMap<String, String> = trigger.metadata.clone().into_iter().collect();
+                mcp_autoscaler::metadata::resolve(
+                    &so.metadata.namespace,
+                    &so.metadata.name,
+                    &md,
+                    &load("deploy/base/config.yaml"),
+                )
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            }
+            checked += 1;
+        }
+    }
+    assert!(
+        checked >= 3,
+        "external, external-push and TLS examples: {checked}"
+    );
+}

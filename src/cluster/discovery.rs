@@ -117,12 +117,12 @@ fn scopes(config: &KubernetesConfig) -> Vec<Option<Namespace>> {
 /// Runs every watch until `shutdown`.
 pub async fn run(
     client: Client,
-    config: &KubernetesConfig,
+    config: KubernetesConfig,
     shared: Shared,
     shutdown: CancellationToken,
 ) {
     let mut tasks = tokio::task::JoinSet::new();
-    for (i, namespace) in scopes(config).into_iter().enumerate() {
+    for (i, namespace) in scopes(&config).into_iter().enumerate() {
         let ns = namespace.as_ref();
         let label = shared.label.clone();
         let deployments = WorkloadSink::<Deployment>::new(&shared, 2 * i, namespace.clone());

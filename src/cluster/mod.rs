@@ -12,6 +12,7 @@ pub mod inventory;
 pub mod list;
 pub mod manifests;
 pub mod pods;
+pub mod rbac;
 pub mod scale_in;
 pub mod scaled_object;
 pub mod watch;

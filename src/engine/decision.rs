@@ -131,7 +131,7 @@ impl Gap {
         match self {
             Gap::PollFailing => "Prometheus polls are failing or none has succeeded yet",
             Gap::SeriesMissing => {
-                "this server's series vanished from Prometheus while it was busy (scrape failing, or a relabel dropped its labels)"
+                "this server's series are missing from Prometheus: they vanished while it was busy, or its workload runs replicas and has none (scrape failing, a relabel dropped its labels, or new pods not scraped yet)"
             }
             Gap::EventsNotReady => "the NATS event stream has not delivered its first data yet",
             Gap::EventsDown => "the NATS event stream is disconnected",

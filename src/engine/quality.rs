@@ -27,6 +27,7 @@ fn standing(feed: &Feed, held: &Held) -> Standing {
         };
         return match held.good_at {
             Some(at) if held.kinds != 0 => Standing::Since(at.min(polled), Gap::SeriesMissing),
+            None if held.kinds != 0 => Standing::Never(Gap::SeriesMissing),
             _ => Standing::Since(polled, Gap::PollFailing),
         };
     }

@@ -3,8 +3,10 @@
 //! of both that decisions are computed from.
 
 mod history;
+mod replicas;
 
 pub use history::{History, RETENTION, SLOT, slot_end};
+pub use replicas::Replicas;
 
 use crate::engine::IdleGaps;
 use crate::time::Timestamp;
@@ -105,7 +107,8 @@ pub struct Held {
     /// Which signals are held (bit [`SignalKind::index`]), and
     /// [`Held::NO_SERIES`].
     pub kinds: u8,
-    /// Time of the last poll in which all of them were present.
+    /// Time of the last poll in which all of them were present; `None`
+    /// with something held: never good.
     pub good_at: Option<Timestamp>,
 }
 
@@ -113,17 +116,6 @@ impl Held {
     /// The server's workload runs replicas, yet no polled signal has a
     /// series for it (its pods are not scraped yet, or not at all).
     pub const NO_SERIES: u8 = 1 << 7;
-}
-
-/// A server's workload as the cluster reports it (workload discovery).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Replicas {
-    /// `spec.replicas` (summed over the server's workloads).
-    pub desired: u32,
-    /// `status.readyReplicas`.
-    pub ready: u32,
-    /// Since when it has run replicas (`desired > 0`), as first seen.
-    pub running_since: Option<Timestamp>,
 }
 
 /// Where the sources stand: the same for every server (the store keeps a
@@ -272,67 +264,6 @@ impl Signals {
             && self
                 .last_activity()
                 .is_none_or(|t| now.since(t) >= for_at_least)
-    }
-
-    /// What the workload's replica count says about the series of a poll
-    /// ending at `at`: at 0 replicas (and a live watch) vanished series are
-    /// zero; with replicas running and no series at all, data is missing
-    /// since the last poll that had series or the start of the replicas,
-    /// whichever is later.
-    fn check_series_against_replicas(&mut self, at: Timestamp) {
-        let any_series = self.load.polled.iter().any(Option::is_some);
-        if any_series {
-            self.series_seen_at = Some(at);
-            self.held.kinds &= !Held::NO_SERIES;
-        }
-        let Some(replicas) = self.replicas else {
-            self.held.kinds &= !Held::NO_SERIES;
-            return;
-        };
-        if replicas.desired == 0 {
-            if self.feed.workloads_live {
-                self.known_empty();
-            }
-            return;
-        }
-        if !any_series && self.feed.poller_configured {
-            if self.held.kinds == 0 {
-                let since = replicas.running_since.max(self.series_seen_at);
-                self.held.good_at = Some(since.unwrap_or(at));
-            }
-            self.held.kinds |= Held::NO_SERIES;
-        }
-    }
-
-    /// Records the workload's replicas seen at `at` (`None`: discovery does
-    /// not know the server). 0 replicas on a live watch empties what is held.
-    pub fn set_replicas(&mut self, replicas: Option<(u32, u32)>, at: Timestamp) {
-        self.replicas = replicas.map(|(desired, ready)| {
-            let before = self.replicas.and_then(|r| r.running_since);
-            Replicas {
-                desired,
-                ready,
-                running_since: (desired > 0).then(|| before.unwrap_or(at)),
-            }
-        });
-        match self.replicas {
-            Some(r) if r.desired == 0 && self.feed.workloads_live => self.known_empty(),
-            None => self.held.kinds &= !Held::NO_SERIES,
-            _ => {}
-        }
-        if self.held.kinds == 0 {
-            self.held.good_at = None;
-        }
-    }
-
-    /// The server is known to run no replicas: nothing it reported is held.
-    pub fn known_empty(&mut self) {
-        for kind in SignalKind::ALL {
-            if self.held.kinds & (1 << kind.index()) != 0 {
-                self.load.polled[kind.index()] = None;
-            }
-        }
-        self.held = Held::default();
     }
 }
 

@@ -178,7 +178,7 @@ impl Store {
             return false;
         };
         let before = (entry.signals.replicas, entry.signals.held);
-        entry.signals.set_replicas(replicas, at);
+        entry.signals.set_replicas(replicas);
         if before != (entry.signals.replicas, entry.signals.held) {
             entry.notify();
         }

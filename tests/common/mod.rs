@@ -43,13 +43,21 @@ impl Running {
 
 /// Starts `serve` with `config` on free loopback ports.
 pub async fn start(config: Config) -> Running {
+    start_app(App::new(config, Arc::new(SystemClock))).await
+}
+
+/// Starts `serve` with `config`, its Kubernetes API at `client`.
+pub async fn start_with_kube(config: Config, client: kube::Client) -> Running {
+    start_app(App::new(config, Arc::new(SystemClock)).with_kube_client(client)).await
+}
+
+async fn start_app(app: App) -> Running {
     let grpc = TcpListener::bind("127.0.0.1:0").await.expect("bind grpc");
     let http = TcpListener::bind("127.0.0.1:0").await.expect("bind http");
     let (grpc_addr, http_addr) = (
         grpc.local_addr().expect("addr"),
         http.local_addr().expect("addr"),
     );
-    let app = App::new(config, Arc::new(SystemClock));
     let store = app.store();
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(app.run(Listeners { grpc, http }, shutdown.clone()));
