@@ -116,3 +116,55 @@ async fn no_series_means_idle_at_zero_replicas_and_unknown_with_replicas_running
     assert!(!answer.into_inner().result);
     srv.stop().await.expect("stops");
 }
+
+#[tokio::test]
+async fn a_server_woken_by_an_event_stays_active_until_its_pods_are_scraped() {
+    let exporter = Exporter::start().await;
+    let quiet = Gauges {
+        connections: 0.0,
+        sessions: 0.0,
+        queue: 0.0,
+    };
+    exporter.set(&[("other", quiet)]);
+    let prom = Prometheus::start(exporter.addr).await;
+    let nats = common::servers::Nats::start().await;
+    let mut config = Config {
+        prometheus: Some(common::poll_every_second(prom.url())),
+        nats: Some(mcp_autoscaler::config::NatsConfig {
+            url: nats.url(),
+            ..Default::default()
+        }),
+        ..Config::default()
+    };
+    config.kubernetes.discovery.enabled = true;
+    // KEDA has just scaled it to 1 after the request: its pod is not scraped yet.
+    let srv = start_with_kube(config, fake_cluster(vec![deployment("woken", 1)])).await;
+    common::wait_ready(srv.http).await;
+    let publisher = async_nats::connect(nats.url()).await.expect("connect");
+    publisher
+        .publish(
+            "mcp.activity.tenants.woken",
+            r#"{"kind":"request","pod":"woken-7d9f-x"}"#.into(),
+        )
+        .await
+        .expect("publish");
+    publisher.flush().await.expect("flush");
+    eventually(
+        WAIT,
+        "the wake event and the missing series both seen",
+        || {
+            let s = srv.store.signals(&key("woken"));
+            s.last_event.is_some() && s.held.kinds != 0 && s.held.good_at.is_some()
+        },
+    )
+    .await;
+    let md = [("idleWindow", "2s"), ("keepAlive", "fixed")];
+    let mut c = client(srv.grpc).await;
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await; // past the idle window
+    let answer = c.is_active(so("woken", &md)).await.expect("answer");
+    assert!(
+        answer.into_inner().result,
+        "held at its wake: active, not idle"
+    );
+    srv.stop().await.expect("stops");
+}

@@ -5,7 +5,9 @@ use super::*;
 use crate::id::ServerKey;
 use crate::time::SystemClock;
 use http::{Request, Response};
+use k8s_openapi::api::core::v1::Pod;
 use kube::client::Body;
+use kube::core::PartialObjectMeta;
 use serde_json::{Value, json};
 use tower_test::mock::{self, Handle};
 
@@ -185,4 +187,63 @@ async fn a_failing_watch_is_not_live_and_relists_after_a_backoff() {
     assert_eq!(r.map(|r| r.desired), Some(1));
     h.shutdown.cancel();
     h.task.await.expect("watch task");
+}
+
+#[tokio::test]
+async fn pods_are_watched_metadata_only_and_kept_per_server() {
+    let (service, mut mock) = mock::pair::<Request<Body>, Response<Body>>();
+    let client = Client::new(service, "default");
+    let mut config = KubernetesConfig::default();
+    config.discovery.enabled = true;
+    let pods = Arc::new(crate::cluster::pods::Pods::default());
+    let shared = Shared::new(
+        Arc::new(Inventory::new(100)),
+        pods.clone(),
+        Arc::new(Store::new(false)),
+        Arc::new(Metrics::default()),
+        Arc::new(SystemClock),
+        &config,
+    );
+    let shutdown = CancellationToken::new();
+    let api: Api<PartialObjectMeta<Pod>> = Api::namespaced(client, "tenant-a");
+    let ns = Namespace::parse("tenant-a").ok();
+    let task = tokio::spawn(watch::run(
+        api,
+        ns,
+        shared.label.clone(),
+        PodSink(shared),
+        shutdown.clone(),
+    ));
+    let (request, send) = mock.next_request().await.expect("list");
+    assert_eq!(
+        request.uri().to_string(),
+        "/api/v1/namespaces/tenant-a/pods?&labelSelector=mcp-autoscaler%2Fserver&limit=500"
+    );
+    let accept = request
+        .headers()
+        .get("accept")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    assert!(
+        accept.contains("as=PartialObjectMetadataList"),
+        "metadata only: {accept}"
+    );
+    let pod = |name: &str, cost: &str| {
+        json!({
+            "apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata",
+            "metadata": {"namespace": "tenant-a", "name": name,
+                         "labels": {"mcp-autoscaler/server": "github"},
+                         "annotations": {"controller.kubernetes.io/pod-deletion-cost": cost}}
+        })
+    };
+    let list = json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadataList",
+                      "metadata": {"resourceVersion": "3"},
+                      "items": [pod("gh-1", "4"), pod("gh-2", "not-a-number")]});
+    respond(send, 200, list.to_string());
+    let (_watch, _pending) = mock.next_request().await.expect("watch");
+    let kept = pods.of(&key("tenant-a/github"));
+    assert_eq!(kept.len(), 2);
+    assert_eq!((kept["gh-1"].cost, kept["gh-2"].cost), (Some(4), None));
+    shutdown.cancel();
+    task.await.expect("watch task");
 }

@@ -19,8 +19,8 @@ impl Signals {
     /// ending at `at`: at 0 replicas (and a live watch) vanished series are
     /// zero; with replicas running and no series at all, data is missing
     /// since the last poll that had series or the last activity, whichever
-    /// is later (a server just woken by a request holds that answer); with
-    /// neither, it never was good.
+    /// is later (a server just woken by a request holds that answer, and
+    /// later requests move it); with neither, it never was good.
     pub(super) fn check_series_against_replicas(&mut self, at: Timestamp) {
         let any_series = self.load.polled.iter().any(Option::is_some);
         if any_series {
@@ -38,7 +38,9 @@ impl Signals {
             return;
         }
         if !any_series && self.feed.poller_configured {
-            if self.held.kinds == 0 {
+            // Activity seen since (events) is good data too: it moves the
+            // answer held, unless series vanished while busy are held too.
+            if self.held.kinds & !Held::NO_SERIES == 0 {
                 self.held.good_at = self.series_seen_at.max(self.last_activity());
             }
             self.held.kinds |= Held::NO_SERIES;

@@ -25,6 +25,21 @@ fn running_replicas_with_no_series_and_no_history_never_were_good() {
 }
 
 #[test]
+fn activity_after_the_series_went_missing_moves_the_answer_held() {
+    let mut s = polled_fleet(true);
+    s.set_replicas(Some((1, 0)));
+    s.finish_poll(T);
+    assert_eq!(s.held.good_at, None);
+    let later = Timestamp::from_millis(T.as_millis() + 5_000);
+    s.record_event(crate::signal::EventKind::Request, later);
+    s.finish_poll(later);
+    assert_eq!(
+        (s.held.kinds, s.held.good_at),
+        (Held::NO_SERIES, Some(later))
+    );
+}
+
+#[test]
 fn a_woken_server_without_series_yet_holds_the_answer_of_its_wake() {
     let mut s = polled_fleet(true);
     s.record_event(crate::signal::EventKind::Request, T);
