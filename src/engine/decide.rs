@@ -45,12 +45,21 @@ pub fn decide_with(
         last_activity: signals.last_activity(),
         gaps: &signals.gaps,
         data,
+        replicas: live_replicas(signals),
     };
     let mut d = step(&moment, policy, state, now);
     if policy.min_replicas > 0 {
         d.reevaluate_at = None;
     }
     d
+}
+
+/// The replicas the server's workload runs, when a live watch says so.
+fn live_replicas(signals: &Signals) -> Option<u32> {
+    signals
+        .replicas
+        .filter(|_| signals.feed.workloads_live)
+        .map(|r| r.desired)
 }
 
 /// One step at `now` on `signals`' current values with a given `state`
@@ -69,6 +78,7 @@ pub(crate) fn step_now(
         last_activity: signals.last_activity(),
         gaps: &signals.gaps,
         data: assess(&signals.feed, &signals.held, policy, now).0,
+        replicas: live_replicas(signals),
     };
     step(&moment, policy, state, now)
 }
@@ -87,6 +97,10 @@ pub(crate) struct Moment<'a> {
     pub gaps: &'a IdleGaps,
     /// How trustworthy the data is.
     pub data: DataQuality,
+    /// Replicas the workload runs now, from a live discovery watch (`None`
+    /// in a replay: the count is not in the history, and a replay's own
+    /// last decision stands in for it).
+    pub replicas: Option<u32>,
 }
 
 /// One decision at `now` given the stabilisation `state` carried so far
@@ -95,7 +109,10 @@ pub(crate) struct Moment<'a> {
 /// Its `reevaluate_at` says when the answer may change with no new data.
 pub(crate) fn step(m: &Moment, policy: &Policy, state: State, now: Timestamp) -> Decision {
     let view = LoadView::new(m.load, m.last_event, m.data, policy.event_count_ttl, now);
-    let contributions = contributions(&view, policy, state.last_desired);
+    // Rate limits, stabilisation and proportional steps start from the
+    // replicas really running when discovery knows them.
+    let current = m.replicas.filter(|&r| r > 0).unwrap_or(state.last_desired);
+    let contributions = contributions(&view, policy, current);
     let busy = view.has_live_work()
         || contributions
             .iter()
@@ -103,7 +120,7 @@ pub(crate) fn step(m: &Moment, policy: &Policy, state: State, now: Timestamp) ->
     let (warmth, reevaluate_at) = warmth(m, policy, &view, busy, now);
     let mut d = match m.data {
         DataQuality::Fresh | DataQuality::EventsOnly => {
-            fresh(policy, state, &view, contributions, warmth, m.data, now)
+            fresh(policy, state, current, &view, contributions, warmth, m.data, now)
         }
         DataQuality::Stale { .. } | DataQuality::Unavailable { .. } => {
             hold(policy, state, contributions, warmth, m.data)
@@ -155,9 +172,11 @@ fn warmth(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn fresh(
     policy: &Policy,
     state: State,
+    current: u32,
     view: &LoadView,
     contributions: Contributions,
     warmth: Warmth,
@@ -165,7 +184,6 @@ fn fresh(
     now: Timestamp,
 ) -> Decision {
     let active = warmth != Warmth::Cold || policy.min_replicas > 0;
-    let current = state.last_desired;
     let floor = if active {
         policy.min_replicas.max(1)
     } else {

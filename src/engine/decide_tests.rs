@@ -267,6 +267,25 @@ fn a_breached_latency_slo_grows_the_current_count_in_proportion() {
 }
 
 #[test]
+fn the_replicas_really_running_are_the_current_count_when_a_live_watch_knows_them() {
+    let mut s = polled(&[
+        (SignalKind::Connections, 10.0),
+        (SignalKind::LatencyP95, 10.0),
+    ]);
+    let state = State {
+        last_desired: 3,
+        last_active: true,
+        ..State::default()
+    };
+    s.set_replicas(Some((4, 4)));
+    // Not live: the count is not believed, the last decision stands in.
+    assert_eq!(step_now(&s, &Policy::default(), &state, NOW).desired, 6);
+    s.feed.workloads_live = true;
+    // p95 twice the objective: 4 running × 2 = 8.
+    assert_eq!(step_now(&s, &Policy::default(), &state, NOW).desired, 8);
+}
+
+#[test]
 fn scale_down_is_stabilised_by_the_window_with_the_reason_said() {
     let policy = Policy::default();
     let busy = polled(&[(SignalKind::Sessions, 100.0)]);

@@ -125,6 +125,7 @@ fn recorded<'a>(
         last_activity,
         gaps: &signals.gaps,
         data,
+        replicas: None,
     }
 }
 
