@@ -51,7 +51,9 @@ fn subject(prefix: &str, namespace: &str, server: &str) -> Result<String, String
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let url = args.next().unwrap_or_else(|| "nats://127.0.0.1:4222".into());
+    let url = args
+        .next()
+        .unwrap_or_else(|| "nats://127.0.0.1:4222".into());
     let namespace = args.next().unwrap_or_else(|| "tenant-a".into());
     let server = args.next().unwrap_or_else(|| "github".into());
     let subject = subject("mcp.activity", &namespace, &server)?;

@@ -119,9 +119,16 @@ pub(crate) fn step(m: &Moment, policy: &Policy, state: State, now: Timestamp) ->
             .any(|c| c.replicas > 0 && !c.metric.is_slo());
     let (warmth, reevaluate_at) = warmth(m, policy, &view, busy, now);
     let mut d = match m.data {
-        DataQuality::Fresh | DataQuality::EventsOnly => {
-            fresh(policy, state, current, &view, contributions, warmth, m.data, now)
-        }
+        DataQuality::Fresh | DataQuality::EventsOnly => fresh(
+            policy,
+            state,
+            current,
+            &view,
+            contributions,
+            warmth,
+            m.data,
+            now,
+        ),
         DataQuality::Stale { .. } | DataQuality::Unavailable { .. } => {
             hold(policy, state, contributions, warmth, m.data)
         }
