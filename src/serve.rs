@@ -18,6 +18,7 @@ use crate::source::Store;
 use crate::source::nats::{self, NatsError, NatsSource};
 use crate::source::prometheus::{self, HttpQuerier, KeyLabels, PrometheusError, PrometheusSource};
 use crate::time::Clock;
+use axum::serve::ListenerExt;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -45,6 +46,9 @@ pub enum ServeError {
     /// No Kubernetes client could be built (no kubeconfig, not in a pod).
     #[error("kubernetes client (discovery is on): {0}")]
     Kubernetes(#[from] kube::Error),
+    /// The HTTP API's token could not be read.
+    #[error("{0}")]
+    Auth(String),
     /// The HTTP server failed.
     #[error("HTTP server: {0}")]
     Http(#[source] std::io::Error),
@@ -219,6 +223,10 @@ impl App {
         listeners: Listeners,
         shutdown: CancellationToken,
     ) -> Result<(), ServeError> {
+        let token = match &self.config.server.http_auth {
+            Some(auth) => Some(Arc::from(auth.read_token().map_err(ServeError::Auth)?)),
+            None => None,
+        };
         self.start_sources(&shutdown).await?;
         let grpc_addr = listeners.grpc.local_addr().map_err(ServeError::Http)?;
         let http_addr = listeners.http.local_addr().map_err(ServeError::Http)?;
@@ -237,10 +245,19 @@ impl App {
             metrics: self.metrics,
             readiness: self.readiness,
             inventory: self.inventory,
+            targets: scaler.targets(),
+            token,
+            scrape: Arc::default(),
         };
         let grpc = serve_grpc(&self.config, scaler, listeners.grpc, shutdown.clone());
         let http = async {
-            axum::serve(listeners.http, http::router(state))
+            // Small JSON answers go out at once, not after Nagle's delay.
+            let listener = listeners.http.tap_io(|tcp| {
+                if let Err(e) = tcp.set_nodelay(true) {
+                    tracing::debug!(error = %e, "TCP_NODELAY not set");
+                }
+            });
+            axum::serve(listener, http::router(state))
                 .with_graceful_shutdown(shutdown.clone().cancelled_owned())
                 .await
                 .map_err(ServeError::Http)

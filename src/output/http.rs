@@ -4,23 +4,22 @@
 //! `GET /readyz` — 200 once sources have delivered their first data (or the
 //! start-up deadline passed), and from then on; 503 before.
 //! `GET /metrics` — Prometheus text exposition.
-//! `GET /v1/servers/{namespace}/{server}` — the current decision for a
-//! server, with reason and per-signal contributions; query `?policy=NAME`
-//! picks a policy.
+//! `GET /v1/...` — the decisions API ([`super::api`]), behind the bearer
+//! token when `server.http_auth` is set.
 
-use crate::cluster::{Inventory, WorkloadRef};
+use super::api;
+use super::fleet::Fleet;
+use super::keda::targets::Targets;
+use crate::cluster::Inventory;
 use crate::config::Config;
-use crate::engine::Decision;
-use crate::id::ServerKey;
-use crate::output::metrics::Metrics;
+use crate::output::metrics::{Metrics, ServerLabels};
 use crate::source::Store;
 use crate::time::Clock;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Json, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -39,6 +38,12 @@ pub struct HttpState {
     pub readiness: Readiness,
     /// Discovered workloads (empty without discovery).
     pub inventory: Arc<Inventory>,
+    /// The ScaledObjects KEDA has asked about.
+    pub targets: Arc<Targets>,
+    /// The bearer token `/v1` asks for, when `server.http_auth` is set.
+    pub token: Option<Arc<str>>,
+    /// Held while a scrape fills the per-server gauges.
+    pub scrape: Arc<std::sync::Mutex<()>>,
 }
 
 /// Readiness gates start-up only: ready once every configured source has
@@ -99,9 +104,8 @@ pub fn router(state: HttpState) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .route("/v1/servers/{namespace}/{server}", get(server_decision))
-        .route("/v1/servers/{server}", get(namespace_missing))
-        .fallback(not_found)
+        .merge(api::router(state.clone()))
+        .fallback(api::not_found)
         .with_state(state)
 }
 
@@ -121,109 +125,54 @@ async fn metrics(State(s): State<HttpState>) -> Response {
     s.metrics
         .servers_known
         .set(i64::try_from(s.store.len()).unwrap_or(i64::MAX));
+    // Deciding for every server is CPU work: off the async workers.
+    let state = s.clone();
+    let encoded = tokio::task::spawn_blocking(move || {
+        let _one_scrape_at_a_time = state
+            .scrape
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        record_decisions(&state);
+        state.metrics.encode()
+    })
+    .await
+    .unwrap_or_default();
     (
         [(
             axum::http::header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        s.metrics.encode(),
+        encoded,
     )
         .into_response()
 }
 
-#[derive(Deserialize)]
-struct DecisionQuery {
-    policy: Option<String>,
-}
-
-#[derive(Serialize)]
-struct DecisionBody {
-    namespace: String,
-    server: String,
-    policy: String,
-    /// The workload's replicas, when discovery knows the server.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    replicas: Option<ReplicasBody>,
-    #[serde(flatten)]
-    decision: Decision,
-}
-
-#[derive(Serialize)]
-struct ReplicasBody {
-    /// `spec.replicas`, summed over the server's workloads.
-    current: u32,
-    /// `status.readyReplicas`, summed likewise.
-    ready: u32,
-    /// Whether the watch behind these counts is live.
-    live: bool,
-    /// The workloads hosting the server.
-    workloads: Vec<WorkloadRef>,
-}
-
-#[derive(Serialize)]
-struct ErrorBody {
-    error: String,
-}
-
-fn bad_request(error: String) -> Response {
-    (StatusCode::BAD_REQUEST, Json(ErrorBody { error })).into_response()
-}
-
-fn not_found_with(error: String) -> Response {
-    (StatusCode::NOT_FOUND, Json(ErrorBody { error })).into_response()
-}
-
-async fn not_found(uri: axum::http::Uri) -> Response {
-    not_found_with(format!(
-        "no such path {:?}; see /v1/servers/{{namespace}}/{{server}}, /metrics, /healthz, /readyz",
-        uri.path().chars().take(200).collect::<String>()
-    ))
-}
-
-/// The pre-namespace path: a server is (namespace, name) now.
-async fn namespace_missing(Path(server): Path<String>) -> Response {
-    not_found_with(format!(
-        "a server is identified by namespace and name: use /v1/servers/{{namespace}}/{}",
-        server.chars().take(63).collect::<String>()
-    ))
-}
-
-async fn server_decision(
-    State(s): State<HttpState>,
-    Path((namespace, server)): Path<(String, String)>,
-    Query(q): Query<DecisionQuery>,
-) -> Response {
-    let server = match ServerKey::parse(&namespace, &server) {
-        Ok(server) => server,
-        Err(e) => return bad_request(e.to_string()),
+/// Sets the per-server decision gauges from every known server's decision
+/// now (servers no longer known drop out).
+fn record_decisions(s: &HttpState) {
+    let m = &s.metrics;
+    m.desired_replicas.clear();
+    m.active.clear();
+    m.data_age_seconds.clear();
+    let asked = s.targets.by_server();
+    let fleet = Fleet {
+        store: &s.store,
+        inventory: &s.inventory,
+        asked: &asked,
+        config: &s.config,
+        now: s.clock.now(),
     };
-    let name = q.policy.unwrap_or_else(|| s.config.default_policy.clone());
-    let Some(policy) = s.config.policies.get(&name) else {
-        let known: Vec<&str> = s.config.policies.keys().map(String::as_str).collect();
-        return bad_request(format!(
-            "unknown policy {name:?}; configured: {}",
-            known.join(", ")
-        ));
-    };
-    let signals = s.store.signals(&server);
-    let decision = crate::engine::decide(&signals, policy, s.clock.now());
-    let replicas = signals.replicas.map(|r| ReplicasBody {
-        current: r.desired,
-        ready: r.ready,
-        live: signals.feed.workloads_live,
-        workloads: s
-            .inventory
-            .hosted(&server)
-            .into_iter()
-            .map(|h| h.workload)
-            .collect(),
+    fleet.each_row(|row| {
+        let labels = ServerLabels {
+            namespace: row.namespace,
+            server: row.server,
+        };
+        m.desired_replicas
+            .get_or_create(&labels)
+            .set(i64::from(row.desired));
+        m.active.get_or_create(&labels).set(i64::from(row.active));
+        if let Some(age) = row.data_age_s {
+            m.data_age_seconds.get_or_create(&labels).set(age);
+        }
     });
-    Json(DecisionBody {
-        namespace: server.namespace.to_string(),
-        server: server.server.to_string(),
-        policy: name,
-        replicas,
-        decision,
-    })
-    .into_response()
 }

@@ -22,6 +22,15 @@ pub struct SourceLabels {
     pub source: String,
 }
 
+/// Labels naming one server.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
+pub struct ServerLabels {
+    /// Its namespace.
+    pub namespace: String,
+    /// Its name.
+    pub server: String,
+}
+
 /// Every metric the scaler exports.
 pub struct Metrics {
     registry: Registry,
@@ -58,6 +67,14 @@ pub struct Metrics {
     /// Pod deletion-cost patches sent, by outcome (`set`, `cleared`,
     /// `failed`).
     pub deletion_cost_patches: Family<SourceLabels, Counter>,
+    /// Each known server's decision: replicas it should run (filled at
+    /// scrape time).
+    pub desired_replicas: Family<ServerLabels, Gauge>,
+    /// Each known server's decision: 1 active, 0 idle.
+    pub active: Family<ServerLabels, Gauge>,
+    /// Each known server's data age in seconds (absent when events alone
+    /// decide).
+    pub data_age_seconds: Family<ServerLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
 }
 
 impl Default for Metrics {
@@ -78,6 +95,9 @@ impl Default for Metrics {
             watch_errors: Family::default(),
             workloads_known: Gauge::default(),
             deletion_cost_patches: Family::default(),
+            desired_replicas: Family::default(),
+            active: Family::default(),
+            data_age_seconds: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -149,6 +169,21 @@ impl Default for Metrics {
             "deletion_cost_patches",
             "Pod deletion-cost annotation patches by outcome (set, cleared, failed)",
             m.deletion_cost_patches.clone(),
+        );
+        registry.register(
+            "desired_replicas",
+            "Replicas each known server should run (the scaler's decision)",
+            m.desired_replicas.clone(),
+        );
+        registry.register(
+            "active",
+            "Whether each known server should run (1) or may scale to zero (0)",
+            m.active.clone(),
+        );
+        registry.register(
+            "data_age_seconds",
+            "Age of each known server's polled data in seconds",
+            m.data_age_seconds.clone(),
         );
         Self { registry, ..m }
     }

@@ -1,6 +1,8 @@
 //! Everything that answers the outside world: the KEDA gRPC service, the
 //! HTTP endpoints, our own metrics, and TLS set-up.
 
+pub mod api;
+pub mod fleet;
 pub mod http;
 pub mod keda;
 pub mod metrics;

@@ -13,7 +13,7 @@ use crate::engine::{self, Decision, Policy};
 use crate::id::ServerKey;
 use crate::signal::{EventKind, Feed, SignalKind, Signals};
 use crate::time::Timestamp;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::hash::{BuildHasher, RandomState};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use tokio::sync::watch;
@@ -55,6 +55,9 @@ pub struct Store {
     feed: RwLock<Feed>,
     /// Most entries per shard (the tracked-server cap over [`SHARDS`]).
     shard_cap: usize,
+    /// Every server held, in order (the fleet listing pages through it).
+    /// Taken after a shard's lock, never before one.
+    index: RwLock<BTreeSet<ServerKey>>,
 }
 
 /// Default cap on tracked servers (`server.max_servers`).
@@ -90,6 +93,7 @@ impl Store {
                 ..Feed::default()
             }),
             shard_cap: DEFAULT_MAX_SERVERS.div_ceil(SHARDS),
+            index: RwLock::default(),
         }
     }
 
@@ -207,12 +211,33 @@ impl Store {
     }
 
     /// How entries are made at `now`.
-    fn room(&self, now: Timestamp) -> Room {
+    fn room(&self, now: Timestamp) -> Room<'_> {
         Room {
             feed: self.feed(),
             cap: self.shard_cap,
             now,
+            index: &self.index,
         }
+    }
+
+    /// Up to `limit` servers after `after` (from the start: `None`), in
+    /// order, only those of `namespace` when given.
+    pub fn keys_after(
+        &self,
+        after: Option<&ServerKey>,
+        namespace: Option<&crate::id::Namespace>,
+        limit: usize,
+    ) -> Vec<ServerKey> {
+        use std::ops::Bound;
+        let index = self.index.read().unwrap_or_else(PoisonError::into_inner);
+        let start = after.map_or(Bound::Unbounded, Bound::Excluded);
+        index
+            .range((start, Bound::Unbounded))
+            .skip_while(|k| namespace.is_some_and(|ns| k.namespace < *ns))
+            .take_while(|k| namespace.is_none_or(|ns| k.namespace == *ns))
+            .take(limit)
+            .cloned()
+            .collect()
     }
 
     /// Replaces one signal for the whole fleet with the result of a grouped
@@ -349,13 +374,14 @@ pub struct Applied {
 }
 
 /// Makes entries: with the sources' status, under the cap, at `now`.
-struct Room {
+struct Room<'a> {
     feed: Feed,
     cap: usize,
     now: Timestamp,
+    index: &'a RwLock<BTreeSet<ServerKey>>,
 }
 
-impl Room {
+impl Room<'_> {
     /// `server`'s entry, created if missing. Looks up before inserting, so
     /// the common case (a known server: every call, event and poll) copies
     /// no key. A full shard first forgets one quiet, unwatched server;
@@ -366,6 +392,10 @@ impl Room {
                 return None;
             }
             servers.insert(server.clone(), Entry::new(self.feed));
+            self.index
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(server.clone());
         }
         servers.get_mut(server)
     }
@@ -378,6 +408,10 @@ impl Room {
             return false;
         };
         servers.remove(&key);
+        self.index
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&key);
         true
     }
 }

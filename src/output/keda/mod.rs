@@ -79,6 +79,12 @@ impl Scaler {
         }
     }
 
+    /// The ScaledObjects this service has resolved (shared with the fleet
+    /// listing, which shows the servers KEDA asks about).
+    pub fn targets(&self) -> Arc<targets::Targets> {
+        self.targets.clone()
+    }
+
     /// A slot for one more open stream, or `RESOURCE_EXHAUSTED` when all
     /// `server.max_streams` are taken.
     fn stream_slot(&self) -> Result<StreamSlot, Status> {

@@ -83,6 +83,24 @@ impl Targets {
         Ok(target)
     }
 
+    /// The servers asked about, each with the target of the ScaledObject
+    /// that asked most recently.
+    pub fn by_server(&self) -> std::collections::BTreeMap<crate::id::ServerKey, Arc<Target>> {
+        let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
+        let mut newest: std::collections::BTreeMap<crate::id::ServerKey, (u64, Arc<Target>)> =
+            std::collections::BTreeMap::new();
+        for e in entries.values() {
+            let used = e.used_ms.load(Ordering::Relaxed);
+            let slot = newest
+                .entry(e.target.server.clone())
+                .or_insert((used, e.target.clone()));
+            if used > slot.0 {
+                *slot = (used, e.target.clone());
+            }
+        }
+        newest.into_iter().map(|(k, (_, t))| (k, t)).collect()
+    }
+
     /// Entries held.
     pub fn len(&self) -> usize {
         self.entries

@@ -1,0 +1,157 @@
+use super::*;
+use crate::signal::EventKind;
+
+const NOW: Timestamp = Timestamp::from_millis(1_700_000_000_000);
+
+fn key(s: &str) -> ServerKey {
+    let (ns, n) = s.split_once('/').expect("ns/name");
+    ServerKey::parse(ns, n).expect("valid")
+}
+
+fn store_with(servers: &[&str]) -> Store {
+    let store = Store::new(false);
+    for s in servers {
+        store.record_event(&key(s), EventKind::Request, NOW);
+    }
+    store
+}
+
+fn query(pairs: &[(&str, &str)]) -> Result<FleetQuery, String> {
+    let params = pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    FleetQuery::parse(&params)
+}
+
+fn names(page: &Page) -> Vec<String> {
+    page.servers
+        .iter()
+        .map(|r| format!("{}/{}", r.namespace, r.server))
+        .collect()
+}
+
+struct World {
+    store: Store,
+    inventory: Inventory,
+    asked: BTreeMap<ServerKey, Arc<Target>>,
+    config: Config,
+}
+
+impl World {
+    fn new(servers: &[&str]) -> Self {
+        Self {
+            store: store_with(servers),
+            inventory: Inventory::new(100),
+            asked: BTreeMap::new(),
+            config: Config::default(),
+        }
+    }
+
+    fn fleet(&self) -> Fleet<'_> {
+        Fleet {
+            store: &self.store,
+            inventory: &self.inventory,
+            asked: &self.asked,
+            config: &self.config,
+            now: NOW,
+        }
+    }
+}
+
+#[test]
+fn pages_walk_the_fleet_in_order_and_stay_stable_while_servers_come_and_go() {
+    let w = World::new(&["b/two", "a/one", "c/four", "b/three", "a/zero"]);
+    let first = w.fleet().page(&query(&[("limit", "2")]).expect("query"));
+    assert_eq!(names(&first), ["a/one", "a/zero"]);
+    let cursor = first.next_cursor.clone().expect("more");
+    // A server appears before the cursor and one after it.
+    w.store.record_event(&key("a/aaa"), EventKind::Request, NOW);
+    w.store
+        .record_event(&key("b/four"), EventKind::Request, NOW);
+    let second = w
+        .fleet()
+        .page(&query(&[("limit", "2"), ("cursor", &cursor)]).expect("query"));
+    assert_eq!(
+        names(&second),
+        ["b/four", "b/three"],
+        "no repeat, the newcomer after the cursor shows"
+    );
+    let third = w.fleet().page(
+        &query(&[
+            ("limit", "2"),
+            ("cursor", &second.next_cursor.clone().expect("more")),
+        ])
+        .expect("q"),
+    );
+    assert_eq!(names(&third), ["b/two", "c/four"]);
+    assert_eq!(third.next_cursor, None, "the last page has no cursor");
+}
+
+#[test]
+fn filters_select_by_namespace_activity_and_policy() {
+    let mut w = World::new(&["a/busy", "b/busy"]);
+    // An idle server known only because KEDA asked about it.
+    let target =
+        crate::metadata::resolve("a", "asked", &HashMap::new(), &w.config).expect("target");
+    w.asked.insert(key("a/asked"), Arc::new(target));
+    let all = w.fleet().page(&query(&[]).expect("q"));
+    assert_eq!(names(&all), ["a/asked", "a/busy", "b/busy"]);
+    let a = w.fleet().page(&query(&[("namespace", "a")]).expect("q"));
+    assert_eq!(names(&a), ["a/asked", "a/busy"]);
+    let idle = w.fleet().page(&query(&[("active", "false")]).expect("q"));
+    assert_eq!(names(&idle), ["a/asked"]);
+    assert_eq!(idle.servers[0].reason, Reason::Idle);
+    let none = w
+        .fleet()
+        .page(&query(&[("policy", "interactive")]).expect("q"));
+    assert!(none.servers.is_empty());
+    let row = &all.servers[1];
+    assert!(
+        row.active && row.desired >= 1 && row.last_activity.is_some(),
+        "{row:?}"
+    );
+}
+
+#[test]
+fn bad_parameters_name_the_parameter_and_what_is_allowed() {
+    for (pairs, want) in [
+        (vec![("limit", "0")], "limit"),
+        (vec![("limit", "1001")], "1 to 1000"),
+        (vec![("active", "yes")], "active"),
+        (vec![("namespace", "Bad_NS")], "namespace"),
+        (vec![("cursor", "%%%")], "cursor"),
+        (vec![("cursor", "bm8tc2xhc2g")], "cursor"),
+        (vec![("sort", "x")], "unknown parameter"),
+    ] {
+        let err = query(&pairs).expect_err(want);
+        assert!(err.contains(want), "{pairs:?}: {err}");
+    }
+    let q = query(&[]).expect("defaults");
+    assert_eq!((q.limit, q.after), (DEFAULT_LIMIT, None));
+}
+
+#[test]
+fn a_long_fleet_pages_past_the_store_batch() {
+    let servers: Vec<String> = (0..1300).map(|i| format!("t/s-{i:04}")).collect();
+    let refs: Vec<&str> = servers.iter().map(String::as_str).collect();
+    let w = World::new(&refs);
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut pairs = vec![("limit", "1000")];
+        if let Some(c) = &cursor {
+            pairs.push(("cursor", c));
+        }
+        let page = w.fleet().page(&query(&pairs).expect("q"));
+        seen.extend(names(&page));
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(seen, servers);
+    let mut every = 0;
+    w.fleet().each_row(|_| every += 1);
+    assert_eq!(every, 1300);
+}
