@@ -4,9 +4,11 @@
 //! (`30s`, `5m`). [`Config::load`] returns one error naming the file and the
 //! field at fault; [`Config::validate`] checks ranges and cross-field rules.
 
+mod auth;
 mod kubernetes;
 mod sources;
 
+pub use auth::{HttpAuth, MAX_TOKEN_LEN, MIN_TOKEN_LEN};
 pub use kubernetes::{
     DEFAULT_SERVER_LABEL, DeletionCostConfig, DiscoveryConfig, KubernetesConfig, validate_label_key,
 };
@@ -159,51 +161,6 @@ pub struct ServerConfig {
     pub max_servers: usize,
     /// A bearer token for `/v1` (health, readiness and metrics stay open).
     pub http_auth: Option<HttpAuth>,
-}
-
-/// Where the HTTP API's bearer token comes from (never inline in the file).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "snake_case")]
-pub enum HttpAuth {
-    /// A file holding the token (a mounted Secret).
-    BearerTokenFile(PathBuf),
-    /// An environment variable holding the token.
-    BearerTokenEnv(String),
-}
-
-/// Shortest bearer token accepted.
-pub const MIN_TOKEN_LEN: usize = 16;
-
-/// Longest bearer token accepted.
-pub const MAX_TOKEN_LEN: usize = 4096;
-
-impl HttpAuth {
-    /// Reads the token (trailing white space trimmed); the error names the
-    /// source and what is wrong, never the token.
-    pub fn read_token(&self) -> Result<String, String> {
-        let (raw, from) = match self {
-            Self::BearerTokenFile(path) => (
-                std::fs::read_to_string(path)
-                    .map_err(|e| format!("server.http_auth: reading {}: {e}", path.display()))?,
-                format!("file {}", path.display()),
-            ),
-            Self::BearerTokenEnv(var) => (
-                std::env::var(var).map_err(|_| {
-                    format!("server.http_auth: environment variable {var} is not set")
-                })?,
-                format!("environment variable {var}"),
-            ),
-        };
-        let token = raw.trim().to_owned();
-        let ok = (MIN_TOKEN_LEN..=MAX_TOKEN_LEN).contains(&token.len())
-            && token.bytes().all(|b| b.is_ascii_graphic());
-        if !ok {
-            return Err(format!(
-                "server.http_auth: the token in {from} must be {MIN_TOKEN_LEN} to {MAX_TOKEN_LEN} printable characters without spaces"
-            ));
-        }
-        Ok(token)
-    }
 }
 
 impl Default for ServerConfig {
