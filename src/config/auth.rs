@@ -61,7 +61,10 @@ mod tests {
         assert_eq!(auth.read_token().as_deref(), Ok("s3cret-token-0123456789"));
         std::fs::write(&file, "short").expect("write");
         let err = auth.read_token().expect_err("too short");
-        assert!(err.contains("16 to 4096") && !err.contains("short"), "{err}");
+        assert!(
+            err.contains("16 to 4096") && !err.contains("short"),
+            "{err}"
+        );
         let err = HttpAuth::BearerTokenEnv("MCP_TEST_NO_SUCH_VAR_42".into())
             .read_token()
             .expect_err("unset");
