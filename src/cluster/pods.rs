@@ -164,10 +164,13 @@ impl Pods {
     }
 
     /// A session or connection opened (`+1`) or closed (`-1`) on a pod.
+    /// Only pods the watch knows as `server`'s are counted: a name from an
+    /// event cannot grow the table, and its count goes with the pod.
     pub fn record_event_work(&self, server: &ServerKey, pod: &str, opened: bool) {
         let mut t = self.lock();
+        let known = t.by_server.get(server).is_some_and(|p| p.contains_key(pod));
         let key = (server.clone(), pod.to_owned());
-        if !t.event_work.contains_key(&key) && (t.event_work.len() >= MAX_PODS || !opened) {
+        if !known || (!t.event_work.contains_key(&key) && !opened) {
             return;
         }
         let n = t.event_work.entry(key).or_default();
@@ -179,12 +182,14 @@ impl Pods {
     }
 
     /// Replaces the polled live work with a new query result.
+    /// Series for pods the watch does not know are dropped.
     pub fn set_polled_work(&self, values: HashMap<(ServerKey, String), f64>) {
-        let mut values = values;
-        if values.len() > MAX_PODS {
-            values = values.into_iter().take(MAX_PODS).collect();
-        }
-        self.lock().polled_work = values;
+        let mut t = self.lock();
+        let known = |(server, pod): &(ServerKey, String)| {
+            t.by_server.get(server).is_some_and(|p| p.contains_key(pod))
+        };
+        let kept: HashMap<_, _> = values.into_iter().filter(|(k, _)| known(k)).collect();
+        t.polled_work = kept;
     }
 
     /// The live work on each pod of `server` that any source reports (the

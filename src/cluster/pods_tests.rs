@@ -80,6 +80,14 @@ fn live_work_takes_the_larger_source_and_unknown_pods_have_none() {
         ((s.clone(), "p2".to_owned()), 1.0),
         ((s.clone(), "p1".to_owned()), 1.0),
     ]));
+    pods.record_event_work(&s, "not-watched", true);
+    assert!(
+        !pods
+            .lock()
+            .event_work
+            .contains_key(&(s.clone(), "not-watched".to_owned())),
+        "a pod the watch does not know is not counted"
+    );
     let work = pods.work(&s);
     assert_eq!(work.get("p1"), Some(&2.0));
     assert_eq!(work.get("p2"), Some(&1.0));

@@ -79,35 +79,28 @@ fn count(value: Option<i32>) -> u32 {
     value.map_or(0, |v| u32::try_from(v).unwrap_or(0))
 }
 
-impl ScalableWorkload for Deployment {
-    const KIND: WorkloadKind = WorkloadKind::Deployment;
-    fn meta(&self) -> &ObjectMeta {
-        &self.metadata
-    }
-    fn desired(&self) -> u32 {
-        count(Some(
-            self.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
-        ))
-    }
-    fn ready(&self) -> u32 {
-        count(self.status.as_ref().and_then(|s| s.ready_replicas))
-    }
+/// Deployments and StatefulSets read the same fields.
+macro_rules! scalable {
+    ($kind:ident) => {
+        impl ScalableWorkload for $kind {
+            const KIND: WorkloadKind = WorkloadKind::$kind;
+            fn meta(&self) -> &ObjectMeta {
+                &self.metadata
+            }
+            fn desired(&self) -> u32 {
+                count(Some(
+                    self.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
+                ))
+            }
+            fn ready(&self) -> u32 {
+                count(self.status.as_ref().and_then(|s| s.ready_replicas))
+            }
+        }
+    };
 }
 
-impl ScalableWorkload for StatefulSet {
-    const KIND: WorkloadKind = WorkloadKind::StatefulSet;
-    fn meta(&self) -> &ObjectMeta {
-        &self.metadata
-    }
-    fn desired(&self) -> u32 {
-        count(Some(
-            self.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
-        ))
-    }
-    fn ready(&self) -> u32 {
-        count(self.status.as_ref().and_then(|s| s.ready_replicas))
-    }
-}
+scalable!(Deployment);
+scalable!(StatefulSet);
 
 /// Why an object was not taken as an MCP server.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

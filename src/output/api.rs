@@ -9,7 +9,7 @@
 //! parameter, 401 without the bearer token (when `server.http_auth` is
 //! set), 404 for an unknown path.
 
-use super::fleet::{Fleet, FleetQuery};
+use super::fleet::FleetQuery;
 use super::http::HttpState;
 use crate::cluster::WorkloadRef;
 use crate::engine::Decision;
@@ -71,14 +71,7 @@ async fn fleet(
         Err(e) => return bad_request(e),
     };
     let asked = s.targets.by_server();
-    let fleet = Fleet {
-        store: &s.store,
-        inventory: &s.inventory,
-        asked: &asked,
-        config: &s.config,
-        now: s.clock.now(),
-    };
-    Json(fleet.page(&query)).into_response()
+    Json(s.fleet(&asked).page(&query)).into_response()
 }
 
 #[derive(Deserialize)]
@@ -161,16 +154,15 @@ async fn server_decision(
         },
         // The policy its ScaledObject asks for (with its overrides), else
         // its workload's annotation, else the default: as in the fleet.
+        // Only this server's ScaledObject is looked up: no map of them all.
         None => {
-            let asked = s.targets.by_server();
-            let fleet = Fleet {
-                store: &s.store,
-                inventory: &s.inventory,
-                asked: &asked,
-                config: &s.config,
-                now: s.clock.now(),
-            };
-            fleet.policy_of(&server)
+            let asked: std::collections::BTreeMap<_, _> = s
+                .targets
+                .for_server(&server)
+                .map(|t| (server.clone(), t))
+                .into_iter()
+                .collect();
+            s.fleet(&asked).policy_of(&server)
         }
     };
     let signals = s.store.signals(&server);

@@ -12,6 +12,8 @@ use super::fleet::Fleet;
 use super::keda::targets::Targets;
 use crate::cluster::Inventory;
 use crate::config::Config;
+use crate::id::ServerKey;
+use crate::metadata::Target;
 use crate::output::metrics::{Metrics, ServerLabels};
 use crate::source::Store;
 use crate::time::Clock;
@@ -20,6 +22,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -44,6 +47,20 @@ pub struct HttpState {
     pub token: Option<Arc<str>>,
     /// Held while a scrape fills the per-server gauges.
     pub scrape: Arc<std::sync::Mutex<()>>,
+}
+
+impl HttpState {
+    /// The fleet as known now, with `asked` the ScaledObjects' targets by
+    /// server (all of them, or only the one a request is about).
+    pub fn fleet<'a>(&'a self, asked: &'a BTreeMap<ServerKey, Arc<Target>>) -> Fleet<'a> {
+        Fleet {
+            store: &self.store,
+            inventory: &self.inventory,
+            asked,
+            config: &self.config,
+            now: self.clock.now(),
+        }
+    }
 }
 
 /// Readiness gates start-up only: ready once every configured source has
@@ -155,14 +172,7 @@ fn record_decisions(s: &HttpState) {
     m.active.clear();
     m.data_age_seconds.clear();
     let asked = s.targets.by_server();
-    let fleet = Fleet {
-        store: &s.store,
-        inventory: &s.inventory,
-        asked: &asked,
-        config: &s.config,
-        now: s.clock.now(),
-    };
-    fleet.each_row(|row| {
+    s.fleet(&asked).each_row(|row| {
         let labels = ServerLabels {
             namespace: row.namespace,
             server: row.server,

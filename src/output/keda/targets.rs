@@ -101,6 +101,17 @@ impl Targets {
         newest.into_iter().map(|(k, (_, t))| (k, t)).collect()
     }
 
+    /// The target of the ScaledObject that asked about `server` most
+    /// recently, if any.
+    pub fn for_server(&self, server: &crate::id::ServerKey) -> Option<Arc<Target>> {
+        let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
+        entries
+            .values()
+            .filter(|e| e.target.server == *server)
+            .max_by_key(|e| e.used_ms.load(Ordering::Relaxed))
+            .map(|e| e.target.clone())
+    }
+
     /// Entries held.
     pub fn len(&self) -> usize {
         self.entries
