@@ -40,6 +40,29 @@ fn nats_err(e: impl std::fmt::Display) -> NatsError {
     NatsError::Nats(crate::redact::redact_url(&e.to_string()))
 }
 
+/// How long the server may take to echo the subscription probe.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Waits until the server has processed this connection's subscriptions.
+/// `flush` only writes to the socket; a message to a fresh inbox coming
+/// back proves the server read everything sent before it (it handles a
+/// connection's operations in order), so events published by others from
+/// now on reach us.
+async fn confirm_subscribed(client: &async_nats::Client) -> Result<(), NatsError> {
+    let inbox = client.new_inbox();
+    let mut probe = client.subscribe(inbox.clone()).await.map_err(nats_err)?;
+    client
+        .publish(inbox, Vec::<u8>::new().into())
+        .await
+        .map_err(nats_err)?;
+    client.flush().await.map_err(nats_err)?;
+    match tokio::time::timeout(PROBE_TIMEOUT, probe.next()).await {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => Err(nats_err("the subscription probe was closed")),
+        Err(_) => Err(nats_err("the server did not echo the subscription probe")),
+    }
+}
+
 /// The subscriber.
 pub struct NatsSource {
     config: NatsConfig,
@@ -182,8 +205,7 @@ impl NatsSource {
             .subscribe(self.subject_filter())
             .await
             .map_err(nats_err)?;
-        // A round trip to the server, so the subscription is live before we say ready.
-        client.flush().await.map_err(nats_err)?;
+        confirm_subscribed(client).await?;
         self.mark_live();
         loop {
             let msg = tokio::select! {
