@@ -51,6 +51,7 @@ pub mod engine;
 pub mod id;
 pub mod metadata;
 pub mod output;
+pub mod plot;
 pub mod redact;
 pub mod serve;
 pub mod signal;

@@ -7,29 +7,10 @@ use super::run::ServerTimeline;
 use super::stats::Stats;
 use plotters::prelude::*;
 
-/// A plot that could not be drawn.
-#[derive(Debug, thiserror::Error)]
-#[error("drawing {plot}: {message}")]
-pub struct PlotError {
-    /// Which plot.
-    pub plot: String,
-    /// Why.
-    pub message: String,
-}
+pub use crate::plot::PlotError;
+use crate::plot::{Shade, Steps, color, draw_legend, err, legend_line};
 
 type Svg = (String, String);
-
-fn err<E: std::fmt::Display>(plot: &str) -> impl Fn(E) -> PlotError + '_ {
-    move |e| PlotError {
-        plot: plot.to_owned(),
-        message: e.to_string(),
-    }
-}
-
-fn color(i: usize) -> RGBColor {
-    let c = Palette99::pick(i).to_rgba();
-    RGBColor(c.0, c.1, c.2)
-}
 
 /// Every plot as (file name, SVG text).
 pub fn all(
@@ -160,110 +141,46 @@ fn cdf_points(s: &Stats) -> Vec<(f64, f64)> {
         .collect()
 }
 
-/// Requests per bucket (grey bars, right axis) and each policy's replicas.
+/// Requests per bucket (shaded, right axis) and each policy's replicas.
 pub fn timeline(report: &Report, tl: &ServerTimeline, k: usize) -> Result<Svg, PlotError> {
     let name = format!("timeline_{k}_{}.svg", tl.server);
     let Some(first) = tl.per_policy.first() else {
         return Ok((name, String::new()));
     };
-    let mut svg = String::new();
-    {
-        let e = err(&name);
-        let root = SVGBackend::with_string(&mut svg, (1000, 600)).into_drawing_area();
-        root.fill(&WHITE).map_err(&e)?;
-        let hours = first.bucket_s * first.requests.len() as f64 / 3600.0;
-        let per_min = 60.0 / first.bucket_s;
-        let load_max = first
-            .requests
-            .iter()
-            .map(|&r| f64::from(r) * per_min)
-            .fold(1.0, f64::max)
-            * 1.1;
-        let rep_max = tl
-            .per_policy
-            .iter()
-            .flat_map(|t| t.replicas.iter().copied())
-            .max()
-            .unwrap_or(1)
-            .max(1) as f64
-            * 1.2;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(
-                format!("{}: load and replicas over time", tl.server),
-                ("sans-serif", 22),
-            )
-            .margin(20)
-            .x_label_area_size(45)
-            .y_label_area_size(60)
-            .right_y_label_area_size(70)
-            .build_cartesian_2d(0.0..hours, 0.0..rep_max)
-            .map_err(&e)?
-            .set_secondary_coord(0.0..hours, 0.0..load_max);
-        chart
-            .configure_mesh()
-            .x_desc("hours")
-            .y_desc("replicas")
-            .draw()
-            .map_err(&e)?;
-        chart
-            .configure_secondary_axes()
-            .y_desc("requests per minute")
-            .draw()
-            .map_err(&e)?;
-        let h = first.bucket_s / 3600.0;
-        let load = first
-            .requests
-            .iter()
-            .enumerate()
-            .map(|(b, &r)| (b as f64 * h, f64::from(r) * per_min));
-        chart
-            .draw_secondary_series(AreaSeries::new(load, 0.0, RGBColor(200, 200, 200).mix(0.6)))
-            .map_err(&e)?
-            .label("requests/min")
-            .legend(|(x, y)| {
-                Rectangle::new(
-                    [(x, y - 5), (x + 20, y + 5)],
-                    RGBColor(200, 200, 200).filled(),
-                )
-            });
-        for (i, (p, t)) in report.policies.iter().zip(&tl.per_policy).enumerate() {
-            let c = color(i);
-            let steps = t.replicas.iter().enumerate().flat_map(|(b, &r)| {
-                [
-                    (b as f64 * h, f64::from(r)),
-                    ((b + 1) as f64 * h, f64::from(r)),
-                ]
-            });
-            chart
-                .draw_series(LineSeries::new(steps, c.stroke_width(2)))
-                .map_err(&e)?
-                .label(p.name.clone())
-                .legend(legend_line(c));
-        }
-        draw_legend(&mut chart, SeriesLabelPosition::UpperLeft).map_err(&e)?;
-        root.present().map_err(&e)?;
-    }
+    let h = first.bucket_s / 3600.0;
+    let per_min = 60.0 / first.bucket_s;
+    let at = |b: usize| b as f64 * h;
+    let lines = report
+        .policies
+        .iter()
+        .zip(&tl.per_policy)
+        .map(|(p, t)| Steps {
+            label: p.name.clone(),
+            points: t
+                .replicas
+                .iter()
+                .enumerate()
+                .map(|(b, &r)| (at(b), f64::from(r)))
+                .collect(),
+        })
+        .collect();
+    let load = first
+        .requests
+        .iter()
+        .enumerate()
+        .map(|(b, &r)| (at(b), f64::from(r) * per_min))
+        .collect();
+    let svg = crate::plot::timeline(&crate::plot::Timeline {
+        title: format!("{}: load and replicas over time", tl.server),
+        x_desc: "hours".into(),
+        y_desc: "replicas".into(),
+        x_range: 0.0..at(first.requests.len()),
+        lines,
+        shade: Some(Shade {
+            label: "requests per minute".into(),
+            points: load,
+        }),
+        size: (1000, 600),
+    })?;
     Ok((name, svg))
-}
-
-/// A short line in a policy's colour, for the legend.
-fn legend_line(c: RGBColor) -> impl Fn((i32, i32)) -> PathElement<(i32, i32)> {
-    move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2))
-}
-
-/// The series legend, boxed, at `position`.
-fn draw_legend<'a, DB, CT>(
-    chart: &mut ChartContext<'a, DB, CT>,
-    position: SeriesLabelPosition,
-) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>>
-where
-    DB: DrawingBackend + 'a,
-    CT: plotters::coord::CoordTranslate,
-{
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .position(position)
-        .draw()
 }
