@@ -8,6 +8,7 @@ need_apt=()
 command -v nats-server >/dev/null || need_apt+=(nats-server)
 command -v prometheus >/dev/null || need_apt+=(prometheus)
 command -v python3 >/dev/null || need_apt+=(python3 python3-pip)
+command -v chromium >/dev/null || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "==> installing ${need_apt[*]} (Debian packages)"
   sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
@@ -18,6 +19,11 @@ if ! python3 -c "import grpc, grpc_tools, grpc_health, grpc_reflection" 2>/dev/n
   echo "==> installing the Python gRPC conformance client's packages"
   python3 -m pip install -q -r tests/conformance/requirements.txt 2>/dev/null \
     || python3 -m pip install -q --break-system-packages -r tests/conformance/requirements.txt
+fi
+if ! python3 -c "import openapi_spec_validator, jsonschema, referencing" 2>/dev/null; then
+  echo "==> installing the OpenAPI checker's packages"
+  python3 -m pip install -q -r tests/openapi/requirements.txt 2>/dev/null \
+    || python3 -m pip install -q --break-system-packages -r tests/openapi/requirements.txt
 fi
 
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"

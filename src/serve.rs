@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::output::http::{self, HttpState, Readiness};
 use crate::output::keda::Scaler;
 use crate::output::metrics::Metrics;
+use crate::output::recent::{self, Recent};
 use crate::output::tls::{self, TlsError};
 use crate::proto::external_scaler_server::ExternalScalerServer;
 use crate::redact::redact_url;
@@ -82,6 +83,8 @@ pub struct App {
     inventory: Arc<Inventory>,
     pods: Arc<Pods>,
     kube_client: Option<kube::Client>,
+    recent: Arc<Recent>,
+    sample_every: Duration,
 }
 
 impl App {
@@ -100,6 +103,8 @@ impl App {
             inventory: Arc::new(Inventory::new(config.server.max_servers)),
             pods: Arc::default(),
             kube_client: None,
+            recent: Arc::default(),
+            sample_every: recent::SAMPLE_EVERY,
             config: Arc::new(config),
         }
     }
@@ -108,6 +113,13 @@ impl App {
     /// service account (tests point it at a mock).
     pub fn with_kube_client(mut self, client: kube::Client) -> Self {
         self.kube_client = Some(client);
+        self
+    }
+
+    /// Samples the fleet's decisions for the live view every `every`
+    /// instead of [`recent::SAMPLE_EVERY`] (tests).
+    pub fn with_sample_every(mut self, every: Duration) -> Self {
+        self.sample_every = every;
         self
     }
 
@@ -248,7 +260,10 @@ impl App {
             targets: scaler.targets(),
             token,
             scrape: Arc::default(),
+            recent: self.recent,
         };
+        let sampler = http::keep_recent(state.clone(), self.sample_every, shutdown.clone());
+        run_on_own_thread("recent-decisions", sampler)?;
         let grpc = serve_grpc(&self.config, scaler, listeners.grpc, shutdown.clone());
         let http = async {
             // Small JSON answers go out at once, not after Nagle's delay.

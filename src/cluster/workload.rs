@@ -8,7 +8,19 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// The kinds of workload that host MCP servers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 pub enum WorkloadKind {
     /// `apps/v1` Deployment.
     Deployment,
@@ -33,7 +45,9 @@ impl fmt::Display for WorkloadKind {
 }
 
 /// Which workload: kind and name (its namespace is the server's).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 pub struct WorkloadRef {
     /// Deployment or StatefulSet.
     pub kind: WorkloadKind,

@@ -7,7 +7,17 @@ use serde::Serialize;
 
 /// A load measure with a per-replica target or an objective.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Metric {
@@ -59,7 +69,7 @@ impl Metric {
 }
 
 /// Why the decision came out as it did (machine-readable).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
     /// No activity within the keep-alive window: scale to `min_replicas`.
@@ -86,8 +96,47 @@ pub enum Reason {
     DataUnavailable,
 }
 
+impl Reason {
+    /// The snake_case name the API uses.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Reason::Idle => "idle",
+            Reason::Prewarm => "prewarm",
+            Reason::KeepWarm => "keep_warm",
+            Reason::Load => "load",
+            Reason::MaxReplicas => "max_replicas",
+            Reason::WithinTolerance => "within_tolerance",
+            Reason::Stabilizing => "stabilizing",
+            Reason::RateLimited => "rate_limited",
+            Reason::Panic => "panic",
+            Reason::StaleHold => "stale_hold",
+            Reason::DataUnavailable => "data_unavailable",
+        }
+    }
+}
+
+#[cfg(test)]
+#[test]
+fn reason_names_are_their_json_names() {
+    for r in [
+        Reason::Idle,
+        Reason::Prewarm,
+        Reason::KeepWarm,
+        Reason::Load,
+        Reason::MaxReplicas,
+        Reason::WithinTolerance,
+        Reason::Stabilizing,
+        Reason::RateLimited,
+        Reason::Panic,
+        Reason::StaleHold,
+        Reason::DataUnavailable,
+    ] {
+        assert_eq!(serde_json::to_value(r).ok(), Some(r.name().into()));
+    }
+}
+
 /// How trustworthy the data behind a decision is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case", tag = "state")]
 pub enum DataQuality {
     /// Fresh poll.
@@ -112,7 +161,7 @@ pub enum DataQuality {
 }
 
 /// Why a server's data is not fresh.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Gap {
     /// Prometheus polls fail (or none has succeeded yet).
@@ -144,7 +193,7 @@ impl Gap {
 pub type Contributions = smallvec::SmallVec<[Contribution; 7]>;
 
 /// One metric's part in a decision.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Contribution {
     /// Which metric.
     pub metric: Metric,
@@ -173,7 +222,7 @@ pub struct State {
 }
 
 /// The outcome for one server at one instant.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Decision {
     /// Replicas wanted.
     pub desired: u32,
@@ -184,11 +233,13 @@ pub struct Decision {
     /// The metric that set the count, when one did.
     pub driver: Option<Metric>,
     /// Every metric with a target, and what it needs.
+    #[schema(value_type = Vec<Contribution>)]
     pub contributions: Contributions,
     /// How trustworthy the polled data was.
     pub data: DataQuality,
     /// When the decision may change with no new data (a keep-alive window
     /// ends or a pre-warm begins); watchers sleep until then.
+    #[schema(value_type = Option<u64>)]
     pub reevaluate_at: Option<Timestamp>,
     /// The state carried to the next grid time of a replay.
     #[serde(skip)]

@@ -9,10 +9,10 @@
 //! parameter, 401 without the bearer token (when `server.http_auth` is
 //! set), 404 for an unknown path.
 
+use super::detail::{ServerDetail, detail};
 use super::fleet::FleetQuery;
+use super::fleet::Page;
 use super::http::HttpState;
-use crate::cluster::WorkloadRef;
-use crate::engine::Decision;
 use crate::id::ServerKey;
 use axum::Router;
 use axum::extract::{Path, Query, Request, State};
@@ -29,7 +29,22 @@ pub fn router(state: HttpState) -> Router<HttpState> {
         .route("/v1/servers", get(fleet))
         .route("/v1/servers/{namespace}/{server}", get(server_decision))
         .route("/v1/servers/{server}", get(namespace_missing))
+        .route("/", get(super::view::fleet_page))
+        .route(
+            "/servers/{namespace}/{server}",
+            get(super::view::server_page),
+        )
         .route_layer(middleware::from_fn_with_state(state, require_token))
+        .route("/openapi.json", get(openapi_json))
+}
+
+/// The OpenAPI document (open, like the health endpoints: it holds no data).
+async fn openapi_json() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        super::openapi::document(),
+    )
+        .into_response()
 }
 
 /// Lets a request through when no token is configured or it carries
@@ -62,7 +77,26 @@ fn same_secret(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-async fn fleet(
+/// Every known server, sorted by namespace then server, filtered and paged.
+#[utoipa::path(
+    get,
+    path = "/v1/servers",
+    tag = "fleet",
+    params(
+        ("namespace" = Option<String>, Query, description = "Only this namespace."),
+        ("active" = Option<bool>, Query, description = "Only servers that should (true) or should not (false) run."),
+        ("policy" = Option<String>, Query, description = "Only servers decided under this policy."),
+        ("limit" = Option<usize>, Query, minimum = 1, maximum = 1000, description = "Rows per page (default 100)."),
+        ("cursor" = Option<String>, Query, description = "The `next_cursor` of the page before."),
+    ),
+    responses(
+        (status = 200, description = "One page of the fleet.", body = Page),
+        (status = 400, description = "A parameter is not valid.", body = ErrorBody),
+        (status = 401, description = "The bearer token is missing or wrong.", body = ErrorBody),
+    ),
+    security((), ("bearer" = [])),
+)]
+pub(super) async fn fleet(
     State(s): State<HttpState>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
@@ -75,36 +109,14 @@ async fn fleet(
 }
 
 #[derive(Deserialize)]
-struct DecisionQuery {
+pub(super) struct DecisionQuery {
     policy: Option<String>,
 }
 
-#[derive(Serialize)]
-struct DecisionBody {
-    namespace: String,
-    server: String,
-    policy: String,
-    /// The workload's replicas, when discovery knows the server.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    replicas: Option<ReplicasBody>,
-    #[serde(flatten)]
-    decision: Decision,
-}
-
-#[derive(Serialize)]
-struct ReplicasBody {
-    /// `spec.replicas`, summed over the server's workloads.
-    current: u32,
-    /// `status.readyReplicas`, summed likewise.
-    ready: u32,
-    /// Whether the watch behind these counts is live.
-    live: bool,
-    /// The workloads hosting the server.
-    workloads: Vec<WorkloadRef>,
-}
-
-#[derive(Serialize)]
-struct ErrorBody {
+/// What went wrong.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct ErrorBody {
+    /// The problem, naming the field or path and what is allowed.
     error: String,
 }
 
@@ -132,7 +144,25 @@ async fn namespace_missing(Path(server): Path<String>) -> Response {
     ))
 }
 
-async fn server_decision(
+/// One server's decision with everything behind it.
+#[utoipa::path(
+    get,
+    path = "/v1/servers/{namespace}/{server}",
+    tag = "fleet",
+    params(
+        ("namespace" = String, Path, description = "The server's namespace."),
+        ("server" = String, Path, description = "The server's name."),
+        ("policy" = Option<String>, Query, description = "Decide under this configured policy instead."),
+    ),
+    responses(
+        (status = 200, description = "The server's decision.", body = ServerDetail),
+        (status = 400, description = "A bad id or an unknown policy.", body = ErrorBody),
+        (status = 404, description = "No such server is known.", body = ErrorBody),
+        (status = 401, description = "The bearer token is missing or wrong.", body = ErrorBody),
+    ),
+    security((), ("bearer" = [])),
+)]
+pub(super) async fn server_decision(
     State(s): State<HttpState>,
     Path((namespace, server)): Path<(String, String)>,
     Query(q): Query<DecisionQuery>,
@@ -141,6 +171,14 @@ async fn server_decision(
         Ok(server) => server,
         Err(e) => return bad_request(e.to_string()),
     };
+    let known = s.store.contains(&server)
+        || s.targets.for_server(&server).is_some()
+        || !s.inventory.hosted(&server).is_empty();
+    if !known {
+        return not_found_with(format!(
+            "no server {server}: no signals, no ScaledObject and no discovered workload name it"
+        ));
+    }
     let (name, policy) = match q.policy {
         Some(name) => match s.config.policies.get(&name) {
             Some(policy) => (name, policy.clone()),
@@ -165,25 +203,5 @@ async fn server_decision(
             s.fleet(&asked).policy_of(&server)
         }
     };
-    let signals = s.store.signals(&server);
-    let decision = crate::engine::decide(&signals, &policy, s.clock.now());
-    let replicas = signals.replicas.map(|r| ReplicasBody {
-        current: r.desired,
-        ready: r.ready,
-        live: signals.feed.workloads_live,
-        workloads: s
-            .inventory
-            .hosted(&server)
-            .into_iter()
-            .map(|h| h.workload)
-            .collect(),
-    });
-    Json(DecisionBody {
-        namespace: server.namespace.to_string(),
-        server: server.server.to_string(),
-        policy: name,
-        replicas,
-        decision,
-    })
-    .into_response()
+    Json(detail(&s, &server, name, &policy)).into_response()
 }

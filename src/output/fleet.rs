@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::engine::{DataQuality, Decision, Policy, Reason};
 use crate::id::{Namespace, ServerKey};
 use crate::metadata::Target;
+use crate::signal::Signals;
 use crate::source::Store;
 use crate::time::Timestamp;
 use base64::Engine;
@@ -102,7 +103,7 @@ fn decode_cursor(raw: &str) -> Result<ServerKey, String> {
 }
 
 /// One row of the fleet.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Row {
     /// Namespace.
     pub namespace: String,
@@ -130,17 +131,28 @@ pub struct Row {
     pub data_age_s: Option<f64>,
     /// Whether its data is trusted now: `fresh`, `events_only`, `stale` or
     /// `unavailable`.
+    #[schema(value_type = String, pattern = "^(fresh|events_only|stale|unavailable)$")]
     pub data: &'static str,
 }
 
 /// One page.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Page {
     /// The rows, sorted by namespace then server.
     pub servers: Vec<Row>,
     /// Pass as `cursor` for the next page; absent on the last one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
+}
+
+/// One server's policy, signals and decision at one time.
+pub struct Evaluated {
+    /// The policy's name.
+    pub policy: String,
+    /// What the store holds.
+    pub signals: Signals,
+    /// The decision now.
+    pub decision: Decision,
 }
 
 /// Where the fleet's rows come from.
@@ -178,24 +190,34 @@ impl Fleet<'_> {
         (name, policy)
     }
 
+    /// `server`'s policy, signals and decision now.
+    pub fn evaluate(&self, server: &ServerKey) -> Evaluated {
+        let (policy, rules) = self.policy_of(server);
+        let signals = self.store.signals(server);
+        let decision = crate::engine::decide(&signals, &rules, self.now);
+        Evaluated {
+            policy,
+            signals,
+            decision,
+        }
+    }
+
     /// The row of `server`.
     pub fn row(&self, server: &ServerKey) -> Row {
-        let (policy_name, policy) = self.policy_of(server);
-        let signals = self.store.signals(server);
-        let decision = crate::engine::decide(&signals, &policy, self.now);
-        let replicas = signals.replicas;
+        let e = self.evaluate(server);
+        let replicas = e.signals.replicas;
         Row {
             namespace: server.namespace.to_string(),
             server: server.server.to_string(),
-            policy: policy_name,
-            active: decision.active,
-            desired: decision.desired,
+            active: e.decision.active,
+            desired: e.decision.desired,
             current: replicas.map(|r| r.desired),
             ready: replicas.map(|r| r.ready),
-            reason: decision.reason,
-            last_activity: signals.last_activity().map(rfc3339),
-            data_age_s: data_age(&decision, signals.feed.polled_at, self.now),
-            data: quality_name(&decision.data),
+            reason: e.decision.reason,
+            last_activity: e.signals.last_activity().map(rfc3339),
+            data_age_s: data_age(&e.decision, e.signals.feed.polled_at, self.now),
+            data: quality_name(&e.decision.data),
+            policy: e.policy,
         }
     }
 
@@ -237,6 +259,11 @@ impl Fleet<'_> {
 
     /// Visits the row of every known server, in order.
     pub fn each_row(&self, mut visit: impl FnMut(Row)) {
+        self.each_server(|key| visit(self.row(key)));
+    }
+
+    /// Visits every known server, in order.
+    pub fn each_server(&self, mut visit: impl FnMut(&ServerKey)) {
         let mut after: Option<ServerKey> = None;
         loop {
             let keys = self.next_keys(after.as_ref(), None);
@@ -244,7 +271,7 @@ impl Fleet<'_> {
                 return;
             };
             for key in &keys {
-                visit(self.row(key));
+                visit(key);
             }
             after = Some(last);
         }
@@ -275,7 +302,8 @@ impl Fleet<'_> {
     }
 }
 
-fn rfc3339(t: Timestamp) -> String {
+/// `t` as RFC 3339 with milliseconds.
+pub(crate) fn rfc3339(t: Timestamp) -> String {
     let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(t.as_millis());
     humantime::format_rfc3339_millis(at).to_string()
 }

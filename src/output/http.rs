@@ -10,6 +10,7 @@
 use super::api;
 use super::fleet::Fleet;
 use super::keda::targets::Targets;
+use super::recent::Recent;
 use crate::cluster::Inventory;
 use crate::config::Config;
 use crate::id::ServerKey;
@@ -47,6 +48,8 @@ pub struct HttpState {
     pub token: Option<Arc<str>>,
     /// Held while a scrape fills the per-server gauges.
     pub scrape: Arc<std::sync::Mutex<()>>,
+    /// Recent decisions, for the live view and the API.
+    pub recent: Arc<Recent>,
 }
 
 impl HttpState {
@@ -185,4 +188,24 @@ fn record_decisions(s: &HttpState) {
             m.data_age_seconds.get_or_create(&labels).set(age);
         }
     });
+}
+
+/// Samples every server's decision into `state.recent` every `every` until
+/// `shutdown`, starting at once. Runs on a thread of its own: a sweep of a
+/// large fleet is CPU work.
+pub async fn keep_recent(
+    state: HttpState,
+    every: std::time::Duration,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = ticks.tick() => {}
+        }
+        let asked = state.targets.by_server();
+        state.recent.sweep(&state.fleet(&asked));
+    }
 }

@@ -2,8 +2,14 @@
 //! HTTP endpoints, our own metrics, and TLS set-up.
 
 pub mod api;
+pub mod detail;
 pub mod fleet;
 pub mod http;
 pub mod keda;
 pub mod metrics;
+pub mod openapi;
+pub mod recent;
 pub mod tls;
+pub mod view;
+mod view_detail;
+mod view_html;

@@ -128,6 +128,11 @@ impl Store {
         }
     }
 
+    /// Whether the store holds `server`.
+    pub fn contains(&self, server: &ServerKey) -> bool {
+        self.read(server).contains_key(server)
+    }
+
     /// The sources' status now.
     pub fn feed(&self) -> Feed {
         *self.feed.read().unwrap_or_else(PoisonError::into_inner)

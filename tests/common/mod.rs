@@ -51,6 +51,12 @@ pub async fn start_with_kube(config: Config, client: kube::Client) -> Running {
     start_app(App::new(config, Arc::new(SystemClock)).with_kube_client(client)).await
 }
 
+/// Starts `serve` with `config`, sampling decisions for the live view
+/// every `every`.
+pub async fn start_sampling(config: Config, every: Duration) -> Running {
+    start_app(App::new(config, Arc::new(SystemClock)).with_sample_every(every)).await
+}
+
 async fn start_app(app: App) -> Running {
     let grpc = TcpListener::bind("127.0.0.1:0").await.expect("bind grpc");
     let http = TcpListener::bind("127.0.0.1:0").await.expect("bind http");
