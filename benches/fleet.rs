@@ -2,13 +2,17 @@
 //! first page (100 rows), a page deep in the fleet through a cursor, a full
 //! page of 1,000 rows, and a filter that must scan the whole fleet to fill a
 //! page (`active=true` when only 1% of servers are active). Compared with
-//! the alternative of listing every server and sorting per request.
+//! the alternative of listing every server and sorting per request. Then
+//! the live view's costs: the sampler's sweep over 100,000 servers, and one
+//! hour-long timeline drawn as SVG.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use mcp_autoscaler::cluster::Inventory;
 use mcp_autoscaler::config::Config;
 use mcp_autoscaler::id::ServerKey;
 use mcp_autoscaler::output::fleet::{Fleet, FleetQuery, encode_cursor};
+use mcp_autoscaler::output::recent::{MAX_SAMPLES, Recent};
+use mcp_autoscaler::plot::{Shade, Steps, Timeline};
 use mcp_autoscaler::signal::EventKind;
 use mcp_autoscaler::source::Store;
 use mcp_autoscaler::time::Timestamp;
@@ -83,6 +87,50 @@ fn bench(c: &mut Criterion) {
             all.sort();
             black_box(all.into_iter().take(100).count())
         })
+    });
+    g.finish();
+    sweep(c, &fleet);
+}
+
+/// The live view's sampler: one sweep decides every server and records what
+/// changed (every 15 s in `serve`). Steady state: the servers are known.
+fn sweep(c: &mut Criterion, fleet: &Fleet<'_>) {
+    let recent = Recent::default();
+    recent.sweep(fleet);
+    let mut g = c.benchmark_group("recent_100k");
+    g.sample_size(10);
+    g.bench_function("sweep_every_server", |b| b.iter(|| recent.sweep(fleet)));
+    // For scale: what a /metrics scrape already spends on the per-server
+    // gauges (a row per server).
+    g.bench_function("compare_each_row_as_a_scrape_does", |b| {
+        b.iter(|| {
+            let mut n = 0usize;
+            fleet.each_row(|row| n += usize::from(row.active));
+            black_box(n)
+        })
+    });
+    g.finish();
+    let samples: Vec<(f64, f64)> = (0..MAX_SAMPLES)
+        .map(|i| (-60.0 + i as f64 / 4.0, (i % 7) as f64))
+        .collect();
+    let chart = Timeline {
+        title: "replicas".into(),
+        x_desc: "minutes".into(),
+        y_desc: "replicas".into(),
+        x_range: -60.0..0.0,
+        lines: vec![Steps {
+            label: "desired".into(),
+            points: samples.clone(),
+        }],
+        shade: Some(Shade {
+            label: "sessions".into(),
+            points: samples,
+        }),
+        size: (900, 340),
+    };
+    let mut g = c.benchmark_group("live_view");
+    g.bench_function("timeline_svg_240_points", |b| {
+        b.iter(|| black_box(mcp_autoscaler::plot::timeline(&chart)))
     });
     g.finish();
 }

@@ -37,11 +37,11 @@ pub struct Steps {
     pub points: Vec<(f64, f64)>,
 }
 
-/// A shaded series on the right axis.
+/// A shaded step function on the right axis.
 pub struct Shade {
     /// The legend's label (also the right axis' title).
     pub label: String,
-    /// (x, y) in x order.
+    /// Where each step starts, in x order.
     pub points: Vec<(f64, f64)>,
 }
 
@@ -64,18 +64,20 @@ pub struct Timeline {
     pub size: (u32, u32),
 }
 
-impl Steps {
-    /// The corners of the steps, ending at `x_end`.
-    fn corners(&self, x_end: f64) -> Vec<(f64, f64)> {
-        let mut out = Vec::with_capacity(self.points.len() * 2);
-        for (i, &(x, y)) in self.points.iter().enumerate() {
-            let next = self.points.get(i + 1).map_or(x_end, |p| p.0);
-            out.push((x, y));
-            out.push((next, y));
-        }
-        out
+/// The corners of the steps that start at `points`, the last ending at
+/// `x_end`.
+fn corners(points: &[(f64, f64)], x_end: f64) -> Vec<(f64, f64)> {
+    let mut out = Vec::with_capacity(points.len() * 2);
+    for (i, &(x, y)) in points.iter().enumerate() {
+        let next = points.get(i + 1).map_or(x_end, |p| p.0);
+        out.push((x, y));
+        out.push((next, y));
     }
+    out
 }
+
+/// Room above the highest value, for the legend.
+const HEADROOM: f64 = 1.45;
 
 /// Draws `t` as SVG text.
 pub fn timeline(t: &Timeline) -> Result<String, PlotError> {
@@ -90,8 +92,8 @@ pub fn timeline(t: &Timeline) -> Result<String, PlotError> {
             .iter()
             .map(|l| top_of(&l.points))
             .fold(1.0, f64::max)
-            * 1.2;
-        let load_max = t.shade.as_ref().map_or(1.0, |s| top_of(&s.points).max(1.0)) * 1.1;
+            * HEADROOM;
+        let load_max = t.shade.as_ref().map_or(1.0, |s| top_of(&s.points).max(1.0)) * HEADROOM;
         let x = t.x_range.clone();
         let mut chart = ChartBuilder::on(&root)
             .caption(&t.title, ("sans-serif", 22))
@@ -117,7 +119,7 @@ pub fn timeline(t: &Timeline) -> Result<String, PlotError> {
                 .map_err(&e)?;
             chart
                 .draw_secondary_series(AreaSeries::new(
-                    shade.points.iter().copied(),
+                    corners(&shade.points, x.end),
                     0.0,
                     grey.mix(0.6),
                 ))
@@ -128,7 +130,10 @@ pub fn timeline(t: &Timeline) -> Result<String, PlotError> {
         for (i, line) in t.lines.iter().enumerate() {
             let c = color(i);
             chart
-                .draw_series(LineSeries::new(line.corners(x.end), c.stroke_width(2)))
+                .draw_series(LineSeries::new(
+                    corners(&line.points, x.end),
+                    c.stroke_width(2),
+                ))
                 .map_err(&e)?
                 .label(line.label.clone())
                 .legend(legend_line(c));

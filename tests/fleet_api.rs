@@ -82,6 +82,12 @@ async fn the_fleet_is_listed_paged_filtered_and_guarded_by_the_token() {
     );
     let (status, _) = get(srv.http, "/healthz", None).await;
     assert_eq!(status, 200);
+    // The live view is guarded too; the OpenAPI document holds no data.
+    for page in ["/", "/servers/tenants/a"] {
+        assert_eq!(get(srv.http, page, None).await.0, 401, "{page}");
+    }
+    assert_eq!(get(srv.http, "/", Some(TOKEN)).await.0, 200);
+    assert_eq!(get(srv.http, "/openapi.json", None).await.0, 200);
 
     let (status, page) = get(srv.http, "/v1/servers?limit=2", Some(TOKEN)).await;
     assert_eq!(status, 200, "{page}");

@@ -2,12 +2,18 @@
 //!
 //! - `GET /v1/servers`: the fleet, filtered and paged ([`super::fleet`]).
 //! - `GET /v1/servers/{namespace}/{server}`: one server's decision, with
-//!   its reason, per-signal contributions and replicas; `?policy=NAME`
+//!   its reason, per-signal contributions, signal ages, keep-alive plan,
+//!   replicas and recent changes ([`super::detail`]); `?policy=NAME`
 //!   decides under another policy.
+//! - `GET /openapi.json`: the OpenAPI 3.1 document ([`super::openapi`]).
+//! - `GET /` and `GET /servers/{namespace}/{server}`: the live view
+//!   ([`super::view`]).
 //!
 //! Errors are `{"error": "..."}` naming the problem: 400 for a bad id or
 //! parameter, 401 without the bearer token (when `server.http_auth` is
-//! set), 404 for an unknown path.
+//! set), 404 for an unknown server or path. The bearer token guards `/v1`
+//! and the live view; health, readiness, metrics and the OpenAPI document
+//! stay open.
 
 use super::detail::{ServerDetail, detail};
 use super::fleet::FleetQuery;
@@ -131,7 +137,7 @@ fn not_found_with(error: String) -> Response {
 /// Any path no route serves.
 pub async fn not_found(uri: axum::http::Uri) -> Response {
     not_found_with(format!(
-        "no such path {:?}; see /v1/servers, /v1/servers/{{namespace}}/{{server}}, /metrics, /healthz, /readyz",
+        "no such path {:?}; see / (the live view), /v1/servers, /v1/servers/{{namespace}}/{{server}}, /openapi.json, /metrics, /healthz, /readyz",
         uri.path().chars().take(200).collect::<String>()
     ))
 }

@@ -200,3 +200,7 @@ pub fn keep_alive_view(signals: &Signals, policy: &Policy) -> KeepAliveView {
         prewarm_until: plan.prewarm.and_then(|(_, until)| at(until)),
     }
 }
+
+#[cfg(test)]
+#[path = "detail_tests.rs"]
+mod tests;

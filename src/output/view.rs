@@ -223,10 +223,13 @@ fn charts(out: &mut String, samples: &[Sample], now: Timestamp) {
         x_desc: "minutes (0 = now)".into(),
         y_desc: "replicas".into(),
         x_range: x_range.clone(),
-        lines: vec![
+        lines: [
             steps("desired", &|s| Some(f64::from(s.desired))),
             steps("current", &|s| s.current.map(f64::from)),
-        ],
+        ]
+        .into_iter()
+        .filter(|line| !line.points.is_empty())
+        .collect(),
         shade: Some(Shade {
             label: "live sessions".into(),
             points: points(&|s| Some(f64::from(s.sessions))),
