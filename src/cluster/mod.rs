@@ -8,7 +8,10 @@
 
 pub mod deletion_cost;
 pub mod discovery;
+#[cfg(test)]
+pub(crate) mod fake_api;
 pub mod inventory;
+pub mod lease;
 pub mod list;
 pub mod manifests;
 pub mod pods;

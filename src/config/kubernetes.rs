@@ -1,6 +1,8 @@
-//! The `kubernetes:` section: workload discovery and session-aware scale-in.
+//! The `kubernetes:` section: workload discovery, session-aware scale-in
+//! and apply mode ([`super::apply`]).
 
 use super::ConfigError;
+use super::apply::ApplyConfig;
 use crate::id::Namespace;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -26,6 +28,8 @@ pub struct KubernetesConfig {
     pub discovery: DiscoveryConfig,
     /// Mark the pods with least live work to go first on scale-in.
     pub deletion_cost: DeletionCostConfig,
+    /// Scale the discovered workloads directly (no KEDA).
+    pub apply: ApplyConfig,
 }
 
 /// Workload discovery.
@@ -113,7 +117,7 @@ impl KubernetesConfig {
                 "needs kubernetes.discovery.enabled: true (it patches the pods discovery finds)",
             ));
         }
-        Ok(())
+        self.apply.validate(d.enabled)
     }
 
     /// The namespaces to watch: `None` for all of them.

@@ -4,10 +4,12 @@
 //! (`30s`, `5m`). [`Config::load`] returns one error naming the file and the
 //! field at fault; [`Config::validate`] checks ranges and cross-field rules.
 
+mod apply;
 mod auth;
 mod kubernetes;
 mod sources;
 
+pub use apply::{ApplyConfig, LeaseConfig};
 pub use auth::{HttpAuth, MAX_TOKEN_LEN, MIN_TOKEN_LEN};
 pub use kubernetes::{
     DEFAULT_SERVER_LABEL, DeletionCostConfig, DiscoveryConfig, KubernetesConfig, validate_label_key,
