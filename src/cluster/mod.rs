@@ -1,13 +1,18 @@
 //! The Kubernetes side: which workloads host MCP servers and how many
 //! replicas they run (discovery), which pods go first on scale-in
-//! (deletion cost), and the KEDA objects that cover every server
-//! (manifests).
+//! (deletion cost), the KEDA objects that cover every server
+//! (manifests), and scaling without KEDA (apply mode, one replica elected
+//! through a Lease).
 //!
 //! Everything here talks to the API server through a [`kube::Client`]
 //! built from the standard kubeconfig or the in-cluster service account.
 
+pub mod actions;
+pub mod apply;
+pub mod apply_queue;
 pub mod deletion_cost;
 pub mod discovery;
+pub mod elsewhere;
 #[cfg(test)]
 pub(crate) mod fake_api;
 pub mod inventory;

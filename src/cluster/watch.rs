@@ -36,6 +36,11 @@ pub trait Sink<K>: Send + Sync + 'static {
     fn delete(&self, object: &K);
     /// The watch is live (its list complete) or has failed.
     fn set_live(&self, live: bool);
+    /// Whether a kind the API server does not serve (its CRD is not
+    /// installed: the list answers 404) counts as a complete, empty list.
+    fn missing_kind_is_empty(&self) -> bool {
+        false
+    }
 }
 
 /// Runs one watch of `api` selected by `label` until `shutdown`.
@@ -50,20 +55,38 @@ pub async fn run<K, S>(
     S: Sink<K>,
 {
     let mut backoff = FIRST_BACKOFF;
+    // An empty label selects every object.
+    let config = if label.is_empty() {
+        watcher::Config::default()
+    } else {
+        watcher::Config::default().labels(&label)
+    };
     loop {
-        let events = watcher::watcher(api.clone(), watcher::Config::default().labels(&label));
+        let events = watcher::watcher(api.clone(), config.clone());
         let failure = tokio::select! {
             () = shutdown.cancelled() => return,
             failure = follow(events, namespace.as_ref(), &sink, &mut backoff) => failure,
         };
-        sink.set_live(false);
-        tracing::warn!(kind = sink.kind(), error = %failure, retry_in = ?backoff, "kubernetes watch failed; its data is not live until it has listed again");
+        if sink.missing_kind_is_empty() && kind_not_served(&failure) {
+            sink.resync(namespace.as_ref(), Vec::new());
+            sink.set_live(true);
+            tracing::info!(kind = sink.kind(), retry_in = ?MAX_BACKOFF, "the API server does not serve this kind: none exist");
+            backoff = MAX_BACKOFF;
+        } else {
+            sink.set_live(false);
+            tracing::warn!(kind = sink.kind(), error = %failure, retry_in = ?backoff, "kubernetes watch failed; its data is not live until it has listed again");
+        }
         tokio::select! {
             () = shutdown.cancelled() => return,
             () = tokio::time::sleep(backoff) => {}
         }
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
+}
+
+/// Whether the list failed because the API server serves no such kind.
+fn kind_not_served(failure: &watcher::Error) -> bool {
+    matches!(failure, watcher::Error::InitialListFailed(kube::Error::Api(s)) if s.code == 404)
 }
 
 /// Applies a watch's events until it fails; a complete list resets the

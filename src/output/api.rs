@@ -134,6 +134,20 @@ fn not_found_with(error: String) -> Response {
     (StatusCode::NOT_FOUND, Json(ErrorBody { error })).into_response()
 }
 
+/// The configured policy `name`, or an error naming the configured ones.
+fn named_policy(s: &HttpState, name: String) -> Result<(String, crate::engine::Policy), String> {
+    match s.config.policies.get(&name) {
+        Some(policy) => Ok((name, policy.clone())),
+        None => {
+            let known: Vec<&str> = s.config.policies.keys().map(String::as_str).collect();
+            Err(format!(
+                "unknown policy {name:?}; configured: {}",
+                known.join(", ")
+            ))
+        }
+    }
+}
+
 /// Any path no route serves.
 pub async fn not_found(uri: axum::http::Uri) -> Response {
     not_found_with(format!(
@@ -177,6 +191,11 @@ pub(super) async fn server_decision(
         Ok(server) => server,
         Err(e) => return bad_request(e.to_string()),
     };
+    // Parameters first (400), then whether the server exists (404).
+    let asked_policy = match q.policy.map(|name| named_policy(&s, name)).transpose() {
+        Ok(p) => p,
+        Err(e) => return bad_request(e),
+    };
     let known = s.store.contains(&server)
         || s.targets.for_server(&server).is_some()
         || !s.inventory.hosted(&server).is_empty();
@@ -185,29 +204,17 @@ pub(super) async fn server_decision(
             "no server {server}: no signals, no ScaledObject and no discovered workload name it"
         ));
     }
-    let (name, policy) = match q.policy {
-        Some(name) => match s.config.policies.get(&name) {
-            Some(policy) => (name, policy.clone()),
-            None => {
-                let known: Vec<&str> = s.config.policies.keys().map(String::as_str).collect();
-                return bad_request(format!(
-                    "unknown policy {name:?}; configured: {}",
-                    known.join(", ")
-                ));
-            }
-        },
-        // The policy its ScaledObject asks for (with its overrides), else
-        // its workload's annotation, else the default: as in the fleet.
-        // Only this server's ScaledObject is looked up: no map of them all.
-        None => {
-            let asked: std::collections::BTreeMap<_, _> = s
-                .targets
-                .for_server(&server)
-                .map(|t| (server.clone(), t))
-                .into_iter()
-                .collect();
-            s.fleet(&asked).policy_of(&server)
-        }
-    };
+    // Else the policy its ScaledObject asks for (with its overrides), else
+    // its workload's annotation, else the default: as in the fleet. Only
+    // this server's ScaledObject is looked up: no map of them all.
+    let (name, policy) = asked_policy.unwrap_or_else(|| {
+        let asked: std::collections::BTreeMap<_, _> = s
+            .targets
+            .for_server(&server)
+            .map(|t| (server.clone(), t))
+            .into_iter()
+            .collect();
+        s.fleet(&asked).policy_of(&server)
+    });
     Json(detail(&s, &server, name, &policy)).into_response()
 }

@@ -67,6 +67,11 @@ pub struct Metrics {
     /// Pod deletion-cost patches sent, by outcome (`set`, `cleared`,
     /// `failed`).
     pub deletion_cost_patches: Family<SourceLabels, Counter>,
+    /// Apply mode's scale requests, by urgency and outcome (`wake_scaled`,
+    /// `routine_failed`, `routine_dry_run`, ...).
+    pub apply_requests: Family<SourceLabels, Counter>,
+    /// 1 while this replica holds the apply-mode Lease and acts.
+    pub apply_leader: Gauge,
     /// Each known server's decision: replicas it should run (filled at
     /// scrape time).
     pub desired_replicas: Family<ServerLabels, Gauge>,
@@ -95,6 +100,8 @@ impl Default for Metrics {
             watch_errors: Family::default(),
             workloads_known: Gauge::default(),
             deletion_cost_patches: Family::default(),
+            apply_requests: Family::default(),
+            apply_leader: Gauge::default(),
             desired_replicas: Family::default(),
             active: Family::default(),
             data_age_seconds: Family::default(),
@@ -169,6 +176,16 @@ impl Default for Metrics {
             "deletion_cost_patches",
             "Pod deletion-cost annotation patches by outcome (set, cleared, failed)",
             m.deletion_cost_patches.clone(),
+        );
+        registry.register(
+            "apply_requests",
+            "Apply mode's scale requests by urgency and outcome (wake_scaled, routine_dry_run, routine_failed, ...)",
+            m.apply_requests.clone(),
+        );
+        registry.register(
+            "apply_leader",
+            "1 while this replica holds the apply-mode Lease and acts",
+            m.apply_leader.clone(),
         );
         registry.register(
             "desired_replicas",

@@ -1,0 +1,339 @@
+//! Apply mode: the scaler sets the replicas of the workloads it discovers
+//! through their `scale` subresource, with no KEDA in between.
+//!
+//! - **Only the elected replica acts** ([`super::lease`]): every request is
+//!   checked against the leadership right before it is sent.
+//! - **A sweep** every `kubernetes.apply.interval` compares each server's
+//!   decision with its workload's `spec.replicas`; **a wake** (an activity
+//!   event for a server at 0) is planned the moment the event arrives.
+//! - **Never fight another autoscaler**: a workload that a ScaledObject or
+//!   an HPA targets is left alone ([`super::elsewhere`]).
+//! - **Never act on missing data** (rule 3): a server whose data is stale
+//!   or unavailable keeps its replicas; so does every server while the
+//!   workload or claim watches are not live.
+//! - Requests go through [`ScaleQueue`] and a [`TokenBucket`]; each one is
+//!   logged with the server's identity, the change and the reason, and the
+//!   last action per server shows in the API ([`Actions`]).
+
+use super::actions::{Action, Actions, Outcome};
+use super::apply_queue::{ScaleQueue, ScaleRequest, TokenBucket, Urgency};
+use super::elsewhere::Elsewhere;
+use super::inventory::{Hosted, Inventory};
+use super::lease::Leadership;
+use super::workload::WorkloadKind;
+use crate::config::{ApplyConfig, Config};
+use crate::engine::DataQuality;
+use crate::id::ServerKey;
+use crate::output::fleet::Fleet;
+use crate::output::metrics::Metrics;
+use crate::source::Store;
+use crate::time::Clock;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use kube::api::{Patch, PatchParams};
+use kube::{Api, Client};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
+use tokio::sync::mpsc;
+use tokio::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// A value sent is not sent again for this long while the watch catches up.
+const RESEND_AFTER: Duration = Duration::from_secs(30);
+
+/// Why a server is left as it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Skip {
+    /// Another autoscaler targets its workload (`Kind/name`).
+    Claimed(String),
+    /// Several workloads host it: which one to scale is not ours to guess.
+    SeveralWorkloads(usize),
+    /// Its data is stale or unavailable: it keeps its replicas.
+    MissingData,
+    /// The workload or claim watches are not live.
+    NotLive,
+}
+
+impl Skip {
+    /// What the API and the logs say.
+    pub fn describe(&self) -> String {
+        match self {
+            Skip::Claimed(owner) => format!("left alone: {owner} scales this workload"),
+            Skip::SeveralWorkloads(n) => {
+                format!("left alone: {n} workloads host this server (apply mode scales one)")
+            }
+            Skip::MissingData => {
+                "held: data is stale or unavailable (it keeps its replicas)".into()
+            }
+            Skip::NotLive => "held: the workload or ScaledObject/HPA watches are not live".into(),
+        }
+    }
+}
+
+/// The acting side of apply mode.
+pub struct Actuator {
+    /// The API server.
+    pub client: Client,
+    /// Discovered workloads.
+    pub inventory: Arc<Inventory>,
+    /// Signals.
+    pub store: Arc<Store>,
+    /// Policies and `kubernetes.apply`.
+    pub config: Arc<Config>,
+    /// Time for decisions.
+    pub clock: Arc<dyn Clock>,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+    /// Whether this replica may act.
+    pub leadership: Leadership,
+    /// Workloads other autoscalers claim.
+    pub elsewhere: Arc<Elsewhere>,
+    /// Requests waiting.
+    pub queue: Arc<ScaleQueue>,
+    /// The last action per server (for the API).
+    pub actions: Arc<Actions>,
+    /// Values sent lately, per workload.
+    sent: Mutex<HashMap<(ServerKey, String), (u32, Instant)>>,
+}
+
+impl Actuator {
+    /// An actuator over the given parts.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        client: Client,
+        inventory: Arc<Inventory>,
+        store: Arc<Store>,
+        config: Arc<Config>,
+        clock: Arc<dyn Clock>,
+        metrics: Arc<Metrics>,
+        leadership: Leadership,
+        elsewhere: Arc<Elsewhere>,
+    ) -> Self {
+        Self {
+            client,
+            inventory,
+            store,
+            config,
+            clock,
+            metrics,
+            leadership,
+            elsewhere,
+            queue: Arc::default(),
+            actions: Arc::default(),
+            sent: Mutex::default(),
+        }
+    }
+
+    fn apply_config(&self) -> &ApplyConfig {
+        &self.config.kubernetes.apply
+    }
+
+    /// Sweeps every `interval`, plans a wake for each server `wakes`
+    /// names, and sends what is queued, until `shutdown`.
+    pub async fn run(
+        self: Arc<Self>,
+        mut wakes: mpsc::Receiver<ServerKey>,
+        shutdown: CancellationToken,
+    ) {
+        let sender = tokio::spawn(self.clone().send_loop(shutdown.clone()));
+        let mut ticks = tokio::time::interval(self.apply_config().interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                _ = ticks.tick() => { self.sweep(); }
+                Some(server) = wakes.recv() => self.wake(&server),
+            }
+        }
+        let _ = sender.await;
+    }
+
+    /// Compares every discovered server with its decision and queues what
+    /// differs. Returns how many requests it queued.
+    pub fn sweep(&self) -> usize {
+        let leading = self.leadership.is_leader();
+        self.metrics.apply_leader.set(i64::from(leading));
+        if !leading {
+            self.queue.clear();
+            return 0;
+        }
+        self.forget_old_sends();
+        let servers = self.inventory.servers();
+        self.actions.keep_only(servers.iter().map(|(s, _)| s));
+        servers
+            .iter()
+            .filter(|(server, hosted)| self.plan(server, hosted, false))
+            .count()
+    }
+
+    /// An activity event for `server`: if it runs no replicas, plan its
+    /// wake now instead of at the next sweep.
+    pub fn wake(&self, server: &ServerKey) {
+        if !self.leadership.is_leader() {
+            return;
+        }
+        let hosted = self.inventory.hosted(server);
+        if hosted.iter().any(|h| h.desired == 0) {
+            self.plan(server, &hosted, true);
+        }
+    }
+
+    /// Queues `server`'s change if it has one; returns whether it did.
+    fn plan(&self, server: &ServerKey, hosted: &[Hosted], waking: bool) -> bool {
+        let now = self.clock.now();
+        let skip = |why: Skip| {
+            self.actions.skipped(server, why, now);
+            false
+        };
+        let [h] = hosted else {
+            return skip(Skip::SeveralWorkloads(hosted.len()));
+        };
+        if !(self.store.feed().workloads_live && self.elsewhere.is_live()) {
+            return skip(Skip::NotLive);
+        }
+        if let Some(owner) = self.elsewhere.claimed_by(&server.namespace, &h.workload) {
+            return skip(Skip::Claimed(owner));
+        }
+        let asked = BTreeMap::new();
+        let fleet = Fleet {
+            store: &self.store,
+            inventory: &self.inventory,
+            asked: &asked,
+            config: &self.config,
+            now,
+        };
+        let decision = fleet.evaluate(server).decision;
+        if matches!(
+            decision.data,
+            DataQuality::Stale { .. } | DataQuality::Unavailable { .. }
+        ) {
+            return skip(Skip::MissingData);
+        }
+        self.actions.clear_skip(server);
+        if decision.desired == h.desired
+            || self.sent_lately(server, &h.workload.name, decision.desired)
+        {
+            return false;
+        }
+        let urgency = if h.desired == 0 && decision.desired > 0 {
+            Urgency::Wake
+        } else {
+            Urgency::Routine
+        };
+        if waking && urgency != Urgency::Wake {
+            return false;
+        }
+        self.queue.push(ScaleRequest {
+            server: server.clone(),
+            workload: h.workload.clone(),
+            from: h.desired,
+            to: decision.desired,
+            reason: decision.reason.name(),
+            urgency,
+            queued_at: Instant::now(),
+        });
+        true
+    }
+
+    fn sent_lately(&self, server: &ServerKey, workload: &str, to: u32) -> bool {
+        let sent = self.sent.lock().unwrap_or_else(PoisonError::into_inner);
+        sent.get(&(server.clone(), workload.to_owned()))
+            .is_some_and(|&(value, at)| value == to && at.elapsed() < RESEND_AFTER)
+    }
+
+    fn forget_old_sends(&self) {
+        let mut sent = self.sent.lock().unwrap_or_else(PoisonError::into_inner);
+        sent.retain(|_, (_, at)| at.elapsed() < RESEND_AFTER);
+    }
+
+    /// Sends queued requests within the rate limit while this replica leads.
+    async fn send_loop(self: Arc<Self>, shutdown: CancellationToken) {
+        let c = self.apply_config();
+        let mut bucket = TokenBucket::new(c.qps, c.burst);
+        loop {
+            let request = tokio::select! {
+                () = shutdown.cancelled() => return,
+                r = self.queue.next() => r,
+            };
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = bucket.take() => {}
+            }
+            self.send(request).await;
+        }
+    }
+
+    /// Sends one request (or, in dry run, only says what it would send).
+    pub async fn send(&self, r: ScaleRequest) {
+        let now = self.clock.now();
+        if !self.leadership.is_leader() {
+            return;
+        }
+        let dry_run = self.apply_config().dry_run;
+        let outcome = if dry_run {
+            Outcome::DryRun
+        } else {
+            match self.patch(&r).await {
+                Ok(()) => Outcome::Scaled,
+                Err(e) => Outcome::Failed(crate::redact::redact_url(&e.to_string())),
+            }
+        };
+        let urgency = if r.urgency == Urgency::Wake {
+            "wake"
+        } else {
+            "routine"
+        };
+        let label = match &outcome {
+            Outcome::Scaled => "scaled",
+            Outcome::DryRun => "dry_run",
+            Outcome::Failed(_) => "failed",
+        };
+        Metrics::count(&self.metrics.apply_requests, &format!("{urgency}_{label}"));
+        match &outcome {
+            Outcome::Failed(e) => {
+                tracing::warn!(namespace = %r.server.namespace, server = %r.server.server, workload = %r.workload.name, kind = %r.workload.kind, from = r.from, to = r.to, reason = r.reason, error = %e, "scale request failed")
+            }
+            _ => {
+                tracing::info!(namespace = %r.server.namespace, server = %r.server.server, workload = %r.workload.name, kind = %r.workload.kind, from = r.from, to = r.to, reason = r.reason, urgency, dry_run, queued_for = ?r.queued_at.elapsed(), "scale")
+            }
+        }
+        if outcome == Outcome::Scaled {
+            let mut sent = self.sent.lock().unwrap_or_else(PoisonError::into_inner);
+            sent.insert(
+                (r.server.clone(), r.workload.name.clone()),
+                (r.to, Instant::now()),
+            );
+        }
+        self.actions.record(
+            Action {
+                at: now,
+                workload: r.workload.clone(),
+                from: r.from,
+                to: r.to,
+                reason: r.reason,
+                outcome,
+            },
+            &r.server,
+        );
+    }
+
+    async fn patch(&self, r: &ScaleRequest) -> Result<(), kube::Error> {
+        let patch = Patch::Merge(serde_json::json!({ "spec": { "replicas": r.to } }));
+        let params = PatchParams::default();
+        let ns = r.server.namespace.as_str();
+        let name = r.workload.name.as_str();
+        match r.workload.kind {
+            WorkloadKind::Deployment => Api::<Deployment>::namespaced(self.client.clone(), ns)
+                .patch_scale(name, &params, &patch)
+                .await
+                .map(|_| ()),
+            WorkloadKind::StatefulSet => Api::<StatefulSet>::namespaced(self.client.clone(), ns)
+                .patch_scale(name, &params, &patch)
+                .await
+                .map(|_| ()),
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "apply_tests.rs"]
+mod tests;

@@ -1,0 +1,270 @@
+//! Apply mode against kube-rs' `tower-test` mock: the exact scale patches
+//! and their values (0 included), the wake on an event, and everything it
+//! must leave alone.
+
+use super::*;
+use crate::cluster::elsewhere::OwnerKind;
+use crate::cluster::workload::{Workload, WorkloadRef};
+use crate::id::Namespace;
+use crate::signal::EventKind;
+use crate::time::{ManualClock, Timestamp};
+use http::{Request, Response};
+use kube::client::Body;
+use tower_test::mock::{self, Handle};
+
+type Mock = Handle<Request<Body>, Response<Body>>;
+
+const T0: Timestamp = Timestamp::from_millis(1_700_000_000_000);
+
+fn key(s: &str) -> ServerKey {
+    let (ns, n) = s.split_once('/').expect("ns/name");
+    ServerKey::parse(ns, n).expect("valid")
+}
+
+struct Harness {
+    actuator: Arc<Actuator>,
+    mock: Mock,
+    clock: Arc<ManualClock>,
+}
+
+fn harness_with(store: Store, dry_run: bool) -> Harness {
+    let (service, mock) = mock::pair::<Request<Body>, Response<Body>>();
+    let client = Client::new(service, "default");
+    let clock = Arc::new(ManualClock::new(T0));
+    let mut config = Config::default();
+    config.kubernetes.discovery.enabled = true;
+    config.kubernetes.apply.enabled = true;
+    config.kubernetes.apply.dry_run = dry_run;
+    let store = Arc::new(store);
+    store.set_workloads_live(true);
+    let leadership = Leadership::default();
+    leadership.grant_for(Duration::from_secs(3600));
+    let actuator = Actuator::new(
+        client,
+        Arc::new(Inventory::new(100)),
+        store,
+        Arc::new(config),
+        clock.clone(),
+        Arc::new(Metrics::default()),
+        leadership,
+        Arc::new(Elsewhere::new(0)),
+    );
+    Harness {
+        actuator: Arc::new(actuator),
+        mock,
+        clock,
+    }
+}
+
+fn harness() -> Harness {
+    harness_with(Store::new(false), false)
+}
+
+/// `server` hosted by one workload of `kind` running `replicas`.
+fn host(h: &Harness, server: &str, kind: WorkloadKind, replicas: u32) {
+    let s = key(server);
+    let a = &h.actuator;
+    a.inventory.apply(Workload {
+        server: s.clone(),
+        workload: WorkloadRef {
+            kind,
+            name: s.server.to_string(),
+        },
+        desired: replicas,
+        ready: replicas,
+        policy: None,
+    });
+    a.store
+        .set_replicas(&s, Some((replicas, replicas)), h.clock.now());
+}
+
+/// Answers the next request; returns (method, path, body).
+async fn answer(mock: &mut Mock) -> (String, String, String) {
+    let (request, send) = mock.next_request().await.expect("a request");
+    let (parts, body) = request.into_parts();
+    let body = body.collect_bytes().await.expect("body");
+    assert_eq!(
+        parts
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/merge-patch+json")
+    );
+    let scale = serde_json::json!({"apiVersion": "autoscaling/v1", "kind": "Scale",
+                                   "metadata": {"name": "x"}, "spec": {"replicas": 0}});
+    send.send_response(
+        Response::builder()
+            .body(Body::from(scale.to_string().into_bytes()))
+            .expect("response"),
+    );
+    (
+        parts.method.to_string(),
+        parts.uri.path().to_owned(),
+        String::from_utf8_lossy(&body).into_owned(),
+    )
+}
+
+/// Sends every queued request, answering each.
+async fn send_all(h: &mut Harness) -> Vec<(String, String, String)> {
+    let mut seen = Vec::new();
+    while let Some(r) = h.actuator.queue.try_next() {
+        let actuator = h.actuator.clone();
+        let sending = tokio::spawn(async move { actuator.send(r).await });
+        seen.push(answer(&mut h.mock).await);
+        sending.await.expect("sent");
+    }
+    seen
+}
+
+async fn no_request(mock: &mut Mock) {
+    let next = tokio::time::timeout(Duration::from_millis(100), mock.next_request()).await;
+    assert!(next.is_err(), "no request may be sent");
+}
+
+#[tokio::test]
+async fn an_idle_server_is_scaled_to_zero_and_a_busy_one_out_through_the_scale_subresource() {
+    let mut h = harness();
+    host(&h, "tenant-a/github", WorkloadKind::Deployment, 2);
+    host(&h, "tenant-b/db", WorkloadKind::StatefulSet, 1);
+    // 90 live sessions at the default 20 per replica on the StatefulSet.
+    for _ in 0..90 {
+        h.actuator
+            .store
+            .record_event(&key("tenant-b/db"), EventKind::SessionOpen, h.clock.now());
+    }
+    assert_eq!(h.actuator.sweep(), 2);
+    let mut seen = send_all(&mut h).await;
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            (
+                "PATCH".into(),
+                "/apis/apps/v1/namespaces/tenant-a/deployments/github/scale".into(),
+                r#"{"spec":{"replicas":0}}"#.into()
+            ),
+            (
+                "PATCH".into(),
+                "/apis/apps/v1/namespaces/tenant-b/statefulsets/db/scale".into(),
+                r#"{"spec":{"replicas":5}}"#.into()
+            ),
+        ]
+    );
+    let last = h
+        .actuator
+        .actions
+        .of(&key("tenant-a/github"))
+        .last
+        .expect("recorded");
+    assert_eq!(
+        (last.from, last.to, last.reason, last.outcome),
+        (2, 0, "idle", Outcome::Scaled)
+    );
+    // Sent once: the next sweep, before the watch shows the new count, sends nothing.
+    assert_eq!(h.actuator.sweep(), 0);
+}
+
+#[tokio::test]
+async fn an_event_wakes_a_server_at_zero_at_once_not_at_the_next_sweep() {
+    let mut h = harness();
+    host(&h, "tenant-a/github", WorkloadKind::Deployment, 0);
+    let (wakes, rx) = mpsc::channel(16);
+    let stop = CancellationToken::new();
+    // The first sweep runs at start; the next would be 10 s later.
+    let task = tokio::spawn(h.actuator.clone().run(rx, stop.clone()));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let s = key("tenant-a/github");
+    h.actuator
+        .store
+        .record_event(&s, EventKind::Request, h.clock.now());
+    let sent_at = Instant::now();
+    wakes.send(s.clone()).await.expect("wake");
+    let (method, path, body) = answer(&mut h.mock).await;
+    assert!(
+        sent_at.elapsed() < Duration::from_secs(1),
+        "at once, not at the sweep"
+    );
+    assert_eq!(method, "PATCH");
+    assert_eq!(
+        path,
+        "/apis/apps/v1/namespaces/tenant-a/deployments/github/scale"
+    );
+    assert_eq!(body, r#"{"spec":{"replicas":1}}"#);
+    stop.cancel();
+    task.await.expect("stops");
+}
+
+#[tokio::test]
+async fn a_workload_another_autoscaler_targets_is_left_alone_and_says_why() {
+    let mut h = harness();
+    host(&h, "tenant-a/github", WorkloadKind::Deployment, 3);
+    let owner = (
+        OwnerKind::ScaledObject,
+        Namespace::parse("tenant-a").expect("ns"),
+        "gh".to_owned(),
+    );
+    let target = (
+        Namespace::parse("tenant-a").expect("ns"),
+        WorkloadRef {
+            kind: WorkloadKind::Deployment,
+            name: "github".into(),
+        },
+    );
+    h.actuator.elsewhere.claim(owner, target);
+    assert_eq!(h.actuator.sweep(), 0);
+    no_request(&mut h.mock).await;
+    let skipped = h.actuator.actions.of(&key("tenant-a/github")).skipped;
+    assert_eq!(
+        skipped.map(|s| s.0),
+        Some(Skip::Claimed("ScaledObject/gh".into()))
+    );
+}
+
+#[tokio::test]
+async fn nothing_is_scaled_on_missing_data_or_while_the_watches_are_not_live() {
+    // A poller is configured and has never answered: every server's data
+    // is unavailable, so a server running 3 replicas keeps them.
+    let mut h = harness_with(Store::with_sources(true, false), false);
+    host(&h, "tenant-a/github", WorkloadKind::Deployment, 3);
+    assert_eq!(h.actuator.sweep(), 0);
+    let skipped = h.actuator.actions.of(&key("tenant-a/github")).skipped;
+    assert_eq!(skipped.map(|s| s.0), Some(Skip::MissingData));
+
+    let mut h2 = harness();
+    host(&h2, "tenant-a/github", WorkloadKind::Deployment, 3);
+    h2.actuator.store.set_workloads_live(false);
+    assert_eq!(h2.actuator.sweep(), 0);
+    let skipped = h2.actuator.actions.of(&key("tenant-a/github")).skipped;
+    assert_eq!(skipped.map(|s| s.0), Some(Skip::NotLive));
+    no_request(&mut h.mock).await;
+    no_request(&mut h2.mock).await;
+}
+
+#[tokio::test]
+async fn a_replica_that_does_not_lead_sends_nothing_and_dry_run_only_says_what_it_would_do() {
+    let mut h = harness();
+    host(&h, "tenant-a/github", WorkloadKind::Deployment, 2);
+    h.actuator.leadership.grant_for(Duration::ZERO);
+    assert_eq!(h.actuator.sweep(), 0);
+    // Leadership lost between queueing and sending: the request is dropped.
+    h.actuator.leadership.grant_for(Duration::from_secs(60));
+    assert_eq!(h.actuator.sweep(), 1);
+    h.actuator.leadership.grant_for(Duration::ZERO);
+    let r = h.actuator.queue.try_next().expect("queued");
+    h.actuator.send(r).await;
+    no_request(&mut h.mock).await;
+
+    let mut dry = harness_with(Store::new(false), true);
+    host(&dry, "tenant-a/github", WorkloadKind::Deployment, 2);
+    assert_eq!(dry.actuator.sweep(), 1);
+    let r = dry.actuator.queue.try_next().expect("queued");
+    dry.actuator.send(r).await;
+    no_request(&mut dry.mock).await;
+    let last = dry
+        .actuator
+        .actions
+        .of(&key("tenant-a/github"))
+        .last
+        .expect("recorded");
+    assert_eq!((last.to, last.outcome), (0, Outcome::DryRun));
+}
