@@ -29,7 +29,9 @@ enum Command {
     Simulate(SimulateArgs),
     /// Write one KEDA ScaledObject per hosted server (for GitOps).
     Manifests(ManifestsArgs),
-    /// Print the RBAC rules a config needs (for a ClusterRole or Role).
+    /// Print the RBAC rules a config needs: `rules` where the workloads are
+    /// (a ClusterRole, or a Role per listed namespace) and `namespace_rules`
+    /// in the scaler's own namespace (a Role: apply mode's Lease).
     Rbac {
         /// The YAML config file (built-in defaults when absent).
         file: Option<PathBuf>,
@@ -64,6 +66,13 @@ struct ServeArgs {
     /// NATS URL (turns on the NATS source).
     #[arg(long, env = "MCP_AUTOSCALER_NATS_URL")]
     nats_url: Option<String>,
+    /// Apply mode: scale the discovered workloads directly (no KEDA); one
+    /// replica acts, elected through a Lease. Needs kubernetes.discovery.
+    #[arg(long)]
+    apply: bool,
+    /// Apply mode that only logs, and shows in the API, what it would do.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 #[derive(clap::Args)]
@@ -133,6 +142,8 @@ impl ServeArgs {
             log_format: self.log_format,
             prometheus_url: self.prometheus_url.clone(),
             nats_url: self.nats_url.clone(),
+            apply: self.apply,
+            dry_run: self.dry_run,
         }
     }
 }
@@ -154,10 +165,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Manifests(args) => manifests(&args),
         Command::Rbac { file } => {
             let config = load(file.as_deref(), &Overrides::default())?;
-            let rules = mcp_autoscaler::cluster::rbac::required(&config.kubernetes);
+            let k = &config.kubernetes;
+            let rules = mcp_autoscaler::cluster::rbac::required(k);
+            let own = mcp_autoscaler::cluster::rbac::required_in_own_namespace(k);
             print!(
                 "{}",
-                serde_saphyr::to_string(&serde_json::json!({ "rules": rules }))?
+                serde_saphyr::to_string(
+                    &serde_json::json!({ "rules": rules, "namespace_rules": own })
+                )?
             );
             Ok(())
         }

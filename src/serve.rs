@@ -4,10 +4,12 @@
 //! `127.0.0.1:0` and cancel the token themselves); `main` only binds the
 //! configured addresses and turns SIGTERM/SIGINT into a cancellation.
 
+use crate::cluster::apply_run::{self, ApplyError, ApplyParts, ApplyView};
 use crate::cluster::pods::Pods;
 use crate::cluster::scale_in::{LiveWorkQuery, ScaleIn};
 use crate::cluster::{self, Inventory, discovery};
 use crate::config::Config;
+use crate::id::ServerKey;
 use crate::output::http::{self, HttpState, Readiness};
 use crate::output::keda::Scaler;
 use crate::output::metrics::Metrics;
@@ -44,6 +46,9 @@ pub enum ServeError {
     /// The NATS source could not be set up.
     #[error(transparent)]
     Nats(#[from] NatsError),
+    /// Apply mode could not start.
+    #[error(transparent)]
+    Apply(#[from] ApplyError),
     /// No Kubernetes client could be built (no kubeconfig, not in a pod).
     #[error("kubernetes client (discovery is on): {0}")]
     Kubernetes(#[from] kube::Error),
@@ -138,8 +143,18 @@ impl App {
         self.readiness.clone()
     }
 
-    /// Starts the configured sources; they stop with `shutdown`.
-    async fn start_sources(&self, shutdown: &CancellationToken) -> Result<(), ServeError> {
+    /// Starts the configured sources (and apply mode, which acts on them);
+    /// they stop with `shutdown`.
+    async fn start_sources(
+        &self,
+        shutdown: &CancellationToken,
+    ) -> Result<Option<ApplyView>, ServeError> {
+        let (wake_tx, wake_rx) = if self.config.kubernetes.apply.enabled {
+            let (tx, rx) = tokio::sync::mpsc::channel(apply_run::WAKE_QUEUE);
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
         if let Some(p) = &self.config.prometheus {
             let querier = HttpQuerier::new(p)?;
             let source = PrometheusSource::new(
@@ -166,17 +181,26 @@ impl App {
                 self.readiness.nats.clone(),
             )
             .with_pod_work(self.pods.clone());
+            let source = match wake_tx {
+                Some(tx) => source.with_wakes(tx),
+                None => source,
+            };
             tracing::info!(url = %redact_url(&n.url), jetstream = n.jetstream.is_some(), "nats source on");
             tokio::spawn(source.run(client, shutdown.clone()));
         }
-        self.start_discovery(shutdown).await
+        self.start_discovery(shutdown, wake_rx).await
     }
 
-    /// Starts workload discovery when `kubernetes.discovery.enabled`.
-    async fn start_discovery(&self, shutdown: &CancellationToken) -> Result<(), ServeError> {
+    /// Starts workload discovery when `kubernetes.discovery.enabled`, and
+    /// what builds on it (deletion cost, apply mode).
+    async fn start_discovery(
+        &self,
+        shutdown: &CancellationToken,
+        wakes: Option<tokio::sync::mpsc::Receiver<ServerKey>>,
+    ) -> Result<Option<ApplyView>, ServeError> {
         let k = &self.config.kubernetes;
         if !k.discovery.enabled {
-            return Ok(());
+            return Ok(None);
         }
         let client = match &self.kube_client {
             Some(c) => c.clone(),
@@ -199,7 +223,7 @@ impl App {
             let live_work = self.live_work_query()?;
             tracing::info!(interval = ?k.deletion_cost.interval, per_pod_query = live_work.is_some(), "session-aware scale-in on (pod-deletion-cost)");
             let scale_in = ScaleIn::new(
-                client,
+                client.clone(),
                 self.inventory.clone(),
                 self.pods.clone(),
                 self.store.clone(),
@@ -210,7 +234,18 @@ impl App {
             );
             tokio::spawn(scale_in.run(shutdown.clone()));
         }
-        Ok(())
+        let Some(wakes) = wakes else {
+            return Ok(None);
+        };
+        let parts = ApplyParts {
+            client,
+            inventory: self.inventory.clone(),
+            store: self.store.clone(),
+            config: self.config.clone(),
+            clock: self.clock.clone(),
+            metrics: self.metrics.clone(),
+        };
+        Ok(Some(apply_run::start(parts, wakes, shutdown)?))
     }
 
     /// The per-pod live-work query, when Prometheus and the query are set.
@@ -239,7 +274,7 @@ impl App {
             Some(auth) => Some(Arc::from(auth.read_token().map_err(ServeError::Auth)?)),
             None => None,
         };
-        self.start_sources(&shutdown).await?;
+        let apply = self.start_sources(&shutdown).await?;
         let grpc_addr = listeners.grpc.local_addr().map_err(ServeError::Http)?;
         let http_addr = listeners.http.local_addr().map_err(ServeError::Http)?;
         tracing::info!(grpc = %grpc_addr, http = %http_addr, tls = self.config.server.tls.is_some(), "serving");
@@ -261,6 +296,7 @@ impl App {
             token,
             scrape: Arc::default(),
             recent: self.recent,
+            apply,
         };
         let sampler = http::keep_recent(state.clone(), self.sample_every, shutdown.clone());
         run_on_own_thread("recent-decisions", sampler)?;

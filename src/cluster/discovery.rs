@@ -107,7 +107,7 @@ impl Shared {
 }
 
 /// The scopes `config` watches: each listed namespace, or all (`None`).
-fn scopes(config: &KubernetesConfig) -> Vec<Option<Namespace>> {
+pub(crate) fn scopes(config: &KubernetesConfig) -> Vec<Option<Namespace>> {
     match config.watched_namespaces() {
         Some(list) if !list.is_empty() => list.into_iter().map(Some).collect(),
         _ => vec![None],

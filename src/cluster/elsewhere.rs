@@ -170,6 +170,17 @@ pub struct ClaimSink<K> {
     pub kind: std::marker::PhantomData<fn() -> K>,
 }
 
+impl<K> ClaimSink<K> {
+    /// Watch number `watch` of `elsewhere`'s.
+    pub fn new(elsewhere: Arc<Elsewhere>, watch: usize) -> Self {
+        Self {
+            elsewhere,
+            watch,
+            kind: std::marker::PhantomData,
+        }
+    }
+}
+
 /// An object that may claim a workload.
 pub trait Claiming: Resource + Send + Sync + 'static {
     /// Its kind.

@@ -10,6 +10,7 @@
 pub mod actions;
 pub mod apply;
 pub mod apply_queue;
+pub mod apply_run;
 pub mod deletion_cost;
 pub mod discovery;
 pub mod elsewhere;

@@ -27,9 +27,14 @@ fn rule(group: &str, resources: &[&str], verbs: &[&str]) -> Rule {
     }
 }
 
-/// The rules `config` needs: none without discovery; list and watch of
-/// Deployments, StatefulSets and pods with it (the watches list, then
-/// watch; `manifests --discover` lists); patch on pods with deletion cost.
+/// The rules `config` needs where the servers' workloads are (a ClusterRole
+/// for all namespaces, or a Role in each listed one): none without
+/// discovery; list and watch of Deployments, StatefulSets and pods with it
+/// (the watches list, then watch; `manifests --discover` lists); patch on
+/// pods with deletion cost. Apply mode adds the scale subresources (get,
+/// patch, update: the code patches; get and update are the usual rights of
+/// a scaler, as `kubectl scale` and the HPA controller use them) and list
+/// and watch of KEDA ScaledObjects and HPAs (to leave their targets alone).
 pub fn required(config: &KubernetesConfig) -> Vec<Rule> {
     if !config.discovery.enabled {
         return Vec::new();
@@ -38,10 +43,39 @@ pub fn required(config: &KubernetesConfig) -> Vec<Rule> {
     if config.deletion_cost.enabled {
         pods.push("patch");
     }
-    vec![
+    let mut rules = vec![
         rule("apps", &["deployments", "statefulsets"], &["list", "watch"]),
         rule("", &["pods"], &pods),
-    ]
+    ];
+    if config.apply.enabled {
+        rules.extend([
+            rule(
+                "apps",
+                &["deployments/scale", "statefulsets/scale"],
+                &["get", "patch", "update"],
+            ),
+            rule(
+                "autoscaling",
+                &["horizontalpodautoscalers"],
+                &["list", "watch"],
+            ),
+            rule("keda.sh", &["scaledobjects"], &["list", "watch"]),
+        ]);
+    }
+    rules
+}
+
+/// The rules `config` needs in the scaler's own namespace (a Role there):
+/// the apply-mode Lease, read, created and renewed.
+pub fn required_in_own_namespace(config: &KubernetesConfig) -> Vec<Rule> {
+    if !(config.discovery.enabled && config.apply.enabled) {
+        return Vec::new();
+    }
+    vec![rule(
+        "coordination.k8s.io",
+        &["leases"],
+        &["create", "get", "update"],
+    )]
 }
 
 /// The (verb, group, resource) a request to the API server needs, from its
@@ -57,8 +91,9 @@ pub fn needed_for(method: &str, path_and_query: &str) -> Option<(String, String,
         _ => return None,
     };
     let (resource, named) = match rest {
-        ["namespaces", _, resource] | [resource] => (*resource, false),
-        ["namespaces", _, resource, _name] => (*resource, true),
+        ["namespaces", _, resource] | [resource] => ((*resource).to_owned(), false),
+        ["namespaces", _, resource, _name] => ((*resource).to_owned(), true),
+        ["namespaces", _, resource, _name, sub] => (format!("{resource}/{sub}"), true),
         _ => return None,
     };
     let watching = query.split('&').any(|p| p == "watch=true");
@@ -72,7 +107,7 @@ pub fn needed_for(method: &str, path_and_query: &str) -> Option<(String, String,
         ("DELETE", true, _) => "delete",
         _ => return None,
     };
-    Some((verb.to_owned(), group.to_owned(), resource.to_owned()))
+    Some((verb.to_owned(), group.to_owned(), resource))
 }
 
 /// Flattens rules into (verb, group, resource) triples, sorted.

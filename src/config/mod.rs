@@ -285,6 +285,10 @@ pub struct Overrides {
     pub prometheus_url: Option<String>,
     /// `--nats-url` / `MCP_AUTOSCALER_NATS_URL`.
     pub nats_url: Option<String>,
+    /// `--apply`: turns on `kubernetes.apply`.
+    pub apply: bool,
+    /// `--dry-run`: apply mode that only logs and shows what it would do.
+    pub dry_run: bool,
 }
 
 impl Config {
@@ -345,6 +349,9 @@ impl Config {
                 .url
                 .clone_from(url);
         }
+        let apply = &mut self.kubernetes.apply;
+        apply.enabled |= o.apply || o.dry_run;
+        apply.dry_run |= o.dry_run;
     }
 
     /// Checks every value; the error names the full path of the field.

@@ -220,6 +220,20 @@ fn overrides_win_over_the_file() {
 }
 
 #[test]
+fn dry_run_turns_apply_mode_on_without_sending() {
+    let mut c = Config::default();
+    c.apply(&Overrides {
+        dry_run: true,
+        ..Overrides::default()
+    });
+    assert!(c.kubernetes.apply.enabled && c.kubernetes.apply.dry_run);
+    let e = c.validate().expect_err("apply needs discovery").to_string();
+    assert!(e.starts_with("kubernetes.apply.enabled"), "{e}");
+    c.kubernetes.discovery.enabled = true;
+    assert!(c.validate().is_ok());
+}
+
+#[test]
 fn the_printed_config_parses_back_to_the_same_config() {
     let c = Config {
         prometheus: Some(PrometheusConfig::default()),

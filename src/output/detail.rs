@@ -7,6 +7,8 @@ use super::fleet::rfc3339;
 use super::http::HttpState;
 use super::recent::Change;
 use crate::cluster::WorkloadRef;
+use crate::cluster::actions::Outcome;
+use crate::cluster::apply_run::ApplyView;
 use crate::engine::keepalive::{self, Plan};
 use crate::engine::{Decision, KeepAlive, Policy, Reason};
 use crate::id::ServerKey;
@@ -35,6 +37,39 @@ pub struct ServerDetail {
     pub keep_alive: KeepAliveView,
     /// The last decision changes, oldest first (sampled every 15 s).
     pub recent_changes: Vec<ChangeView>,
+    /// What apply mode does with this server, when apply mode is on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub apply: Option<ApplyDetail>,
+}
+
+/// Apply mode's part for one server.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ApplyDetail {
+    /// `acting` (this replica holds the Lease), `dry_run` (it would act,
+    /// and only logs) or `standby` (another replica acts).
+    pub mode: &'static str,
+    /// Why the server is left alone, if it is (claimed by another
+    /// autoscaler, missing data, ...).
+    pub skipped: Option<String>,
+    /// The last scale request for it.
+    pub last: Option<ActionView>,
+}
+
+/// One scale request and how it ended.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ActionView {
+    /// When (RFC 3339).
+    pub at: String,
+    /// The workload (`Deployment/name`).
+    pub workload: String,
+    /// Replicas before.
+    pub from: u32,
+    /// Replicas asked for.
+    pub to: u32,
+    /// The decision's reason.
+    pub reason: &'static str,
+    /// `scaled`, `dry_run`, or `failed: <why>`.
+    pub outcome: String,
 }
 
 /// A server's workloads and their replica counts.
@@ -137,6 +172,32 @@ pub fn detail(s: &HttpState, server: &ServerKey, name: String, policy: &Policy) 
             .into_iter()
             .map(ChangeView::from)
             .collect(),
+        apply: s.apply.as_ref().map(|a| apply_detail(a, server)),
+    }
+}
+
+fn apply_detail(a: &ApplyView, server: &ServerKey) -> ApplyDetail {
+    let state = a.actions.of(server);
+    let mode = match (a.leadership.is_leader(), a.dry_run) {
+        (false, _) => "standby",
+        (true, true) => "dry_run",
+        (true, false) => "acting",
+    };
+    ApplyDetail {
+        mode,
+        skipped: state.skipped.map(|(why, _)| why.describe()),
+        last: state.last.map(|action| ActionView {
+            at: rfc3339(action.at),
+            workload: format!("{}/{}", action.workload.kind, action.workload.name),
+            from: action.from,
+            to: action.to,
+            reason: action.reason,
+            outcome: match action.outcome {
+                Outcome::Scaled => "scaled".into(),
+                Outcome::DryRun => "dry_run".into(),
+                Outcome::Failed(why) => format!("failed: {why}"),
+            },
+        }),
     }
 }
 

@@ -50,6 +50,8 @@ pub struct HttpState {
     pub scrape: Arc<std::sync::Mutex<()>>,
     /// Recent decisions, for the live view and the API.
     pub recent: Arc<Recent>,
+    /// Apply mode, when it is on.
+    pub apply: Option<crate::cluster::apply_run::ApplyView>,
 }
 
 impl HttpState {

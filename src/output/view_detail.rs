@@ -49,6 +49,30 @@ pub fn tables(out: &mut String, d: &ServerDetail) {
     keep_alive(out, d);
     changes(out, d);
     workloads(out, d);
+    apply(out, d);
+}
+
+fn apply(out: &mut String, d: &ServerDetail) {
+    let Some(a) = &d.apply else {
+        return;
+    };
+    let last = a.last.as_ref().map_or_else(
+        || "none yet".to_owned(),
+        |l| {
+            format!(
+                "{} {} → {} ({}) at {}: {}",
+                l.workload, l.from, l.to, l.reason, l.at, l.outcome
+            )
+        },
+    );
+    let _ = write!(
+        out,
+        "<section><h3>Apply mode</h3><dl id=apply><dt>this replica</dt><dd>{}</dd>\
+         <dt>left alone</dt><dd>{}</dd><dt>last request</dt><dd>{}</dd></dl></section>",
+        a.mode,
+        escape(a.skipped.as_deref().unwrap_or("no")),
+        escape(&last),
+    );
 }
 
 fn signals(out: &mut String, d: &ServerDetail) {

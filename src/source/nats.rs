@@ -75,6 +75,8 @@ pub struct NatsSource {
     consuming: AtomicBool,
     /// Per-pod live work, when session-aware scale-in is on.
     pod_work: Option<Arc<Pods>>,
+    /// Apply mode's wake check, when it is on.
+    wakes: Option<tokio::sync::mpsc::Sender<crate::id::ServerKey>>,
 }
 
 /// Connects with the configured credentials and TLS. Returns at once and
@@ -142,7 +144,14 @@ impl NatsSource {
             ready,
             consuming: AtomicBool::new(false),
             pod_work: None,
+            wakes: None,
         }
+    }
+
+    /// Sends every activity event's server to `wakes` (apply mode).
+    pub fn with_wakes(mut self, wakes: tokio::sync::mpsc::Sender<crate::id::ServerKey>) -> Self {
+        self.wakes = Some(wakes);
+        self
     }
 
     /// Also counts sessions and connections per pod, for events that name
@@ -325,6 +334,7 @@ impl NatsSource {
                 self.count_pod_work(&e);
                 if self.store.record_event(&e.server, e.kind, e.at) {
                     Metrics::count(&self.metrics.events, "nats");
+                    self.wake(&e);
                 } else {
                     Metrics::count(&self.metrics.servers_refused, "nats");
                 }
@@ -338,6 +348,15 @@ impl NatsSource {
 }
 
 impl NatsSource {
+    /// Tells apply mode about activity at once (a full queue drops it: the
+    /// next sweep sees the server's decision anyway).
+    fn wake(&self, e: &event::ActivityEvent) {
+        let closing = matches!(e.kind, EventKind::SessionClose | EventKind::ConnectionClose);
+        if let (Some(wakes), false) = (&self.wakes, closing) {
+            let _ = wakes.try_send(e.server.clone());
+        }
+    }
+
     fn count_pod_work(&self, e: &event::ActivityEvent) {
         let (Some(pods), Some(pod)) = (&self.pod_work, &e.pod) else {
             return;
