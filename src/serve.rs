@@ -4,7 +4,7 @@
 //! `127.0.0.1:0` and cancel the token themselves); `main` only binds the
 //! configured addresses and turns SIGTERM/SIGINT into a cancellation.
 
-use crate::cluster::apply_run::{self, ApplyError, ApplyParts, ApplyView};
+use crate::cluster::apply_run::{self, ApplyError, ApplyParts, Started};
 use crate::cluster::pods::Pods;
 use crate::cluster::scale_in::{LiveWorkQuery, ScaleIn};
 use crate::cluster::{self, Inventory, discovery};
@@ -68,6 +68,9 @@ pub enum ServeError {
         source: std::io::Error,
     },
 }
+
+/// How long shutdown waits for apply mode to release its Lease.
+const LEASE_RELEASE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The two listening sockets.
 pub struct Listeners {
@@ -148,7 +151,7 @@ impl App {
     async fn start_sources(
         &self,
         shutdown: &CancellationToken,
-    ) -> Result<Option<ApplyView>, ServeError> {
+    ) -> Result<Option<Started>, ServeError> {
         let (wake_tx, wake_rx) = if self.config.kubernetes.apply.enabled {
             let (tx, rx) = tokio::sync::mpsc::channel(apply_run::WAKE_QUEUE);
             (Some(tx), Some(rx))
@@ -197,7 +200,7 @@ impl App {
         &self,
         shutdown: &CancellationToken,
         wakes: Option<tokio::sync::mpsc::Receiver<ServerKey>>,
-    ) -> Result<Option<ApplyView>, ServeError> {
+    ) -> Result<Option<Started>, ServeError> {
         let k = &self.config.kubernetes;
         if !k.discovery.enabled {
             return Ok(None);
@@ -274,7 +277,10 @@ impl App {
             Some(auth) => Some(Arc::from(auth.read_token().map_err(ServeError::Auth)?)),
             None => None,
         };
-        let apply = self.start_sources(&shutdown).await?;
+        let (apply, released) = match self.start_sources(&shutdown).await? {
+            Some(started) => (Some(started.view), Some(started.released)),
+            None => (None, None),
+        };
         let grpc_addr = listeners.grpc.local_addr().map_err(ServeError::Http)?;
         let http_addr = listeners.http.local_addr().map_err(ServeError::Http)?;
         tracing::info!(grpc = %grpc_addr, http = %http_addr, tls = self.config.server.tls.is_some(), "serving");
@@ -314,6 +320,11 @@ impl App {
                 .map_err(ServeError::Http)
         };
         tokio::try_join!(grpc, http)?;
+        if let Some(released) = released {
+            // The Lease goes back before the process ends, so the next
+            // replica takes it at once instead of after its duration.
+            let _ = tokio::time::timeout(LEASE_RELEASE_TIMEOUT, released).await;
+        }
         tracing::info!("stopped");
         Ok(())
     }

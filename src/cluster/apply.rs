@@ -128,23 +128,41 @@ impl Actuator {
     }
 
     /// Sweeps every `interval`, plans a wake for each server `wakes`
-    /// names, and sends what is queued, until `shutdown`.
+    /// names, and sends what is queued, until `shutdown`. A sweep is CPU
+    /// work (a decision per server) and runs off the async workers, so a
+    /// wake never waits for one.
     pub async fn run(
         self: Arc<Self>,
         mut wakes: mpsc::Receiver<ServerKey>,
         shutdown: CancellationToken,
     ) {
         let sender = tokio::spawn(self.clone().send_loop(shutdown.clone()));
+        let sweeper = tokio::spawn(self.clone().sweep_loop(shutdown.clone()));
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                Some(server) = wakes.recv() => self.wake(&server),
+            }
+        }
+        let _ = tokio::join!(sender, sweeper);
+    }
+
+    async fn sweep_loop(self: Arc<Self>, shutdown: CancellationToken) {
         let mut ticks = tokio::time::interval(self.apply_config().interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                () = shutdown.cancelled() => break,
-                _ = ticks.tick() => { self.sweep(); }
-                Some(server) = wakes.recv() => self.wake(&server),
+                () = shutdown.cancelled() => return,
+                _ = ticks.tick() => {}
+            }
+            let me = self.clone();
+            if tokio::task::spawn_blocking(move || me.sweep())
+                .await
+                .is_err()
+            {
+                tracing::error!("apply sweep panicked");
             }
         }
-        let _ = sender.await;
     }
 
     /// Compares every discovered server with its decision and queues what
@@ -156,13 +174,18 @@ impl Actuator {
             self.queue.clear();
             return 0;
         }
+        let started = std::time::Instant::now();
         self.forget_old_sends();
         let servers = self.inventory.servers();
         self.actions.keep_only(servers.iter().map(|(s, _)| s));
-        servers
+        let queued = servers
             .iter()
             .filter(|(server, hosted)| self.plan(server, hosted, false))
-            .count()
+            .count();
+        let took = started.elapsed();
+        self.metrics.apply_sweep_seconds.set(took.as_secs_f64());
+        tracing::debug!(servers = servers.len(), queued, ?took, "apply sweep");
+        queued
     }
 
     /// An activity event for `server`: if it runs no replicas, plan its

@@ -64,12 +64,21 @@ pub enum ApplyError {
     NoNamespace,
 }
 
+/// Apply mode, started.
+pub struct Started {
+    /// What the API shows.
+    pub view: ApplyView,
+    /// Ends once the Lease is released after `shutdown`: wait for it
+    /// before the process exits, or the next replica waits out the lease.
+    pub released: tokio::task::JoinHandle<()>,
+}
+
 /// Starts apply mode; it stops with `shutdown` (the Lease is released).
 pub fn start(
     parts: ApplyParts,
     wakes: mpsc::Receiver<ServerKey>,
     shutdown: &CancellationToken,
-) -> Result<ApplyView, ApplyError> {
+) -> Result<Started, ApplyError> {
     let apply = &parts.config.kubernetes.apply;
     let namespace = lease_namespace(&apply.lease.namespace)?;
     let elsewhere = start_claim_watches(&parts, shutdown);
@@ -82,7 +91,7 @@ pub fn start(
         who,
     );
     let leadership = elector.leadership();
-    tokio::spawn(elector.run(shutdown.clone()));
+    let released = tokio::spawn(elector.run(shutdown.clone()));
     let dry_run = apply.dry_run;
     let actuator = Arc::new(Actuator::new(
         parts.client,
@@ -96,10 +105,13 @@ pub fn start(
     ));
     let actions = actuator.actions.clone();
     tokio::spawn(actuator.run(wakes, shutdown.clone()));
-    Ok(ApplyView {
-        actions,
-        leadership,
-        dry_run,
+    Ok(Started {
+        view: ApplyView {
+            actions,
+            leadership,
+            dry_run,
+        },
+        released,
     })
 }
 

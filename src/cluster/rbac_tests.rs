@@ -216,7 +216,7 @@ async fn apply_mode_asks_for_its_declared_rules_and_the_lease_in_its_own_namespa
         metrics,
     };
     let (_wakes, rx) = tokio::sync::mpsc::channel(1);
-    let view = apply_run::start(parts, rx, &stop).expect("starts");
+    let view = apply_run::start(parts, rx, &stop).expect("starts").view;
     // Once the (empty) lists are in: an idle server running 2 replicas.
     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     let server = ServerKey::parse("tenant-a", "web").expect("valid");

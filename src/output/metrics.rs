@@ -72,6 +72,8 @@ pub struct Metrics {
     pub apply_requests: Family<SourceLabels, Counter>,
     /// 1 while this replica holds the apply-mode Lease and acts.
     pub apply_leader: Gauge,
+    /// How long apply mode's last sweep took, in seconds.
+    pub apply_sweep_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
     /// Each known server's decision: replicas it should run (filled at
     /// scrape time).
     pub desired_replicas: Family<ServerLabels, Gauge>,
@@ -102,6 +104,7 @@ impl Default for Metrics {
             deletion_cost_patches: Family::default(),
             apply_requests: Family::default(),
             apply_leader: Gauge::default(),
+            apply_sweep_seconds: Gauge::default(),
             desired_replicas: Family::default(),
             active: Family::default(),
             data_age_seconds: Family::default(),
@@ -186,6 +189,11 @@ impl Default for Metrics {
             "apply_leader",
             "1 while this replica holds the apply-mode Lease and acts",
             m.apply_leader.clone(),
+        );
+        registry.register(
+            "apply_sweep_seconds",
+            "How long apply mode's last sweep over every discovered server took",
+            m.apply_sweep_seconds.clone(),
         );
         registry.register(
             "desired_replicas",
