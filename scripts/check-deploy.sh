@@ -305,12 +305,16 @@ for name in "${RENDERS[@]}"; do
   python3 - "$BIN" "$WORK/chart-$name.yaml" "$CHART/values.yaml" "${values[@]}" <<'PY' || fail "chart render '$name' is not what its values ask for"
 import sys, yaml, copy, subprocess, tempfile
 binary, render, defaults, *files = sys.argv[1:]
+def flat(rules):
+    """A list of PolicyRules as a set of (group, resource, verb)."""
+    return frozenset((g, r, v) for x in (rules or []) for g in x["apiGroups"] for r in x["resources"] for v in x["verbs"])
 def needed(cfg):
-    """The (group, resource, verb) rules the binary says this config needs."""
+    """The (group, resource, verb) rules the binary says this config needs:
+    `rules` where the workloads are, `namespace_rules` in its own namespace."""
     with tempfile.NamedTemporaryFile("w", suffix=".yaml") as f:
         yaml.safe_dump(cfg, f); f.flush()
-        out = subprocess.run([binary, "rbac", f.name], check=True, capture_output=True, text=True).stdout
-    return {(g, r, v) for x in (yaml.safe_load(out)["rules"] or []) for g in x["apiGroups"] for r in x["resources"] for v in x["verbs"]}
+        out = yaml.safe_load(subprocess.run([binary, "rbac", f.name], check=True, capture_output=True, text=True).stdout)
+    return flat(out["rules"]), flat(out["namespace_rules"])
 def merge(a, b):
     for k, v in b.items():
         if v is None: a.pop(k, None)
@@ -362,35 +366,56 @@ if vals["tls"]["enabled"]:
     assert mode & 0o004 or psc.get("fsGroup"), "the TLS files would be unreadable: mode without 'other' read needs an fsGroup"
 else:
     assert "tls" not in cfg["server"] and "tls" not in mounts
-# RBAC: exactly what the code needs in this mode (no more).
-disc, dc = vals["discovery"], vals["deletionCost"]
-expect = set()
-want = needed(cfg)
+# RBAC: exactly what the code needs in this mode (no more), one role object
+# per scope: `rules` in the ClusterRole or in each listed namespace's Role,
+# `namespace_rules` (apply mode's Lease) in a Role of their own in the
+# release namespace, where the config puts the Lease.
+disc, dc, ap = vals["discovery"], vals["deletionCost"], vals["apply"]
+release_ns = "mcp-system"
+want, want_own = needed(cfg)
 assert bool(want) == disc["enabled"], "the binary needs API rights exactly when discovery is on"
+assert bool(want_own) == ap["enabled"], "the binary needs a Role in its own namespace exactly when apply mode is on"
+expect = []
 if disc["enabled"]:
     scopes = [("Role", ns) for ns in disc["namespaces"]] or [("ClusterRole", None)]
-    expect = {(k, ns) + r for k, ns in scopes for r in want}
-got = set()
-for d in objs:
-    if d["kind"] in ("Role", "ClusterRole"):
-        for r in d["rules"]:
-            for g in r["apiGroups"]:
-                for res in r["resources"]:
-                    for v in r["verbs"]:
-                        got.add((d["kind"], d["metadata"].get("namespace"), g, res, v))
-assert got == expect, f"RBAC rules differ from what the code needs:\n  extra: {sorted(got - expect, key=str)}\n  missing: {sorted(expect - got, key=str)}"
+    expect += [(k, ns, want) for k, ns in scopes]
+if want_own:
+    lease_ns = cfg["kubernetes"]["apply"]["lease"]["namespace"] or release_ns
+    assert lease_ns == release_ns, f"the Lease is in {lease_ns}, not the release namespace {release_ns}"
+    expect.append(("Role", release_ns, want_own))
+roles = [d for d in objs if d["kind"] in ("Role", "ClusterRole")]
+got = [(d["kind"], d["metadata"].get("namespace"), flat(d["rules"])) for d in roles]
+key = lambda x: (x[0], str(x[1]), sorted(x[2]))
+if sorted(got, key=key) != sorted(expect, key=key):
+    show = lambda xs: "".join(f"\n    {k} {ns or '(cluster)'}: {sorted(rs)}" for k, ns, rs in sorted(xs, key=key))
+    raise SystemExit(f"RBAC differs from what the code needs (mcp-autoscaler rbac):\n  rendered:{show(got)}\n  needed:{show(expect)}")
 bindings = [d for d in objs if d["kind"] in ("RoleBinding", "ClusterRoleBinding")]
-assert len(bindings) == len({(k, ns) for k, ns, *_ in expect})
+assert len(bindings) == len(roles), f"{len(bindings)} bindings for {len(roles)} roles"
 for b in bindings:
-    assert b["subjects"] == [{"kind": "ServiceAccount", "name": spec["serviceAccountName"], "namespace": "mcp-system"}], b["subjects"]
+    assert b["subjects"] == [{"kind": "ServiceAccount", "name": spec["serviceAccountName"], "namespace": release_ns}], b["subjects"]
+    rk = b["kind"].replace("Binding", "")
+    assert b["roleRef"]["kind"] == rk and any(r["kind"] == rk and r["metadata"]["name"] == b["roleRef"]["name"]
+               and r["metadata"].get("namespace") == b["metadata"].get("namespace") for r in roles), f"{b['kind']} {b['metadata']['name']} binds no rendered role"
 assert spec["automountServiceAccountToken"] == disc["enabled"], "the API token must be mounted exactly when the API is used"
+env = {e["name"]: e.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") for e in c.get("env") or []}
+if ap["enabled"]:
+    assert env.get("POD_NAME") == "metadata.name" and env.get("POD_NAMESPACE") == "metadata.namespace", f"apply mode needs POD_NAME and POD_NAMESPACE from the downward API: {env}"
 if disc["enabled"]:
     k = cfg["kubernetes"]
     assert k["discovery"] == {"enabled": True, "label": disc["label"], "namespaces": disc["namespaces"]}, k
     assert ("deletion_cost" in k) == dc["enabled"]
+    assert ("apply" in k) == ap["enabled"]
+    if ap["enabled"]:
+        lease = ap["lease"]
+        assert k["apply"] == {"enabled": True, "dry_run": ap["dryRun"], "interval": ap["interval"], "qps": ap["qps"], "burst": ap["burst"],
+                              "lease": {"name": lease["name"] or dep["metadata"]["name"] + "-leader", "namespace": release_ns,
+                                        "duration": lease["duration"], "renew_deadline": lease["renewDeadline"],
+                                        "retry_every": lease["retryEvery"]}}, k["apply"]
 else:
     assert "kubernetes" not in cfg
-print(f"  {render.rsplit('/', 1)[-1]}: {len(objs)} objects, {len(got)} RBAC rules as expected")
+n_rules = sum(len(rs) for *_, rs in got)
+print(f"  {render.rsplit('/', 1)[-1]}: {len(objs)} objects, {n_rules} RBAC rules in {len(roles)} role(s) as expected"
+      + (f" (Lease Role in {release_ns}: {len(want_own)} rules; apply config, POD_NAME/POD_NAMESPACE as the values ask)" if ap["enabled"] else ""))
 PY
 done
 a=$(grep 'checksum/config' "$WORK/chart-default.yaml"); b=$(grep 'checksum/config' "$WORK/chart-tls.yaml")
@@ -430,16 +455,19 @@ python3 - "$WORK" "$BIN" <<'PY' || fail "kustomize output is not what the overla
 import sys, yaml, subprocess
 work, binary = sys.argv[1:]
 def objs(name): return [d for d in yaml.safe_load_all(open(f"{work}/kustomize-{name}.yaml")) if d]
-def rules(os_):
-    return {(d["kind"], g, r, v) for d in os_ if d["kind"] in ("Role", "ClusterRole")
-            for x in d["rules"] for g in x["apiGroups"] for r in x["resources"] for v in x["verbs"]}
+def flat(rules):
+    """A list of PolicyRules as a set of (group, resource, verb)."""
+    return frozenset((g, r, v) for x in (rules or []) for g in x["apiGroups"] for r in x["resources"] for v in x["verbs"])
 def needed(cfg):
-    """The rules the binary says this config needs, as a ClusterRole's."""
+    """The rules the binary says this config needs: `rules` where the
+    workloads are, `namespace_rules` in the scaler's own namespace."""
     import tempfile
     with tempfile.NamedTemporaryFile("w", suffix=".yaml") as f:
         yaml.safe_dump(cfg, f); f.flush()
-        out = subprocess.run([binary, "rbac", f.name], check=True, capture_output=True, text=True).stdout
-    return {("ClusterRole", g, r, v) for x in (yaml.safe_load(out)["rules"] or []) for g in x["apiGroups"] for r in x["resources"] for v in x["verbs"]}
+        out = yaml.safe_load(subprocess.run([binary, "rbac", f.name], check=True, capture_output=True, text=True).stdout)
+    return flat(out["rules"]), flat(out["namespace_rules"])
+key = lambda x: (x[0], str(x[1]), sorted(x[2]))
+show = lambda xs: "".join(f"\n    {k} {ns or '(cluster)'}: {sorted(rs)}" for k, ns, rs in sorted(xs, key=key))
 import glob, os
 names = ["base"] + sorted(os.path.basename(p.rstrip("/")) for p in glob.glob("deploy/overlays/*/"))
 base_cfg = yaml.safe_load(open("deploy/base/config.yaml"))
@@ -447,10 +475,32 @@ for n in names:
     os_ = objs(n)
     cms = [d for d in os_ if d["kind"] == "ConfigMap"]
     assert len(cms) == 1, f"{n}: one ConfigMap expected"
-    want = needed(yaml.safe_load(cms[0]["data"]["config.yaml"]))
-    got = rules(os_)
-    assert got == want, f"{n}: RBAC differs from what the code needs (mcp-autoscaler rbac): extra {got - want}, missing {want - got}"
+    want, want_own = needed(yaml.safe_load(cms[0]["data"]["config.yaml"]))
+    kube = yaml.safe_load(cms[0]["data"]["config.yaml"]).get("kubernetes") or {}
+    apply = kube.get("apply") or {}
     dep = [d for d in os_ if d["kind"] == "Deployment"][0]
+    own_ns = dep["metadata"]["namespace"]
+    # One role object per scope: `rules` in a ClusterRole (or a Role in each
+    # listed namespace), `namespace_rules` in a Role of their own where the
+    # Lease is (the scaler's namespace unless the config names another).
+    expect = []
+    if want:
+        expect += [("Role", x, want) for x in (kube.get("discovery") or {}).get("namespaces") or []] or [("ClusterRole", None, want)]
+    if want_own:
+        expect.append(("Role", (apply.get("lease") or {}).get("namespace") or own_ns, want_own))
+    roles = [d for d in os_ if d["kind"] in ("Role", "ClusterRole")]
+    got = [(d["kind"], d["metadata"].get("namespace"), flat(d["rules"])) for d in roles]
+    assert sorted(got, key=key) == sorted(expect, key=key), f"{n}: RBAC differs from what the code needs (mcp-autoscaler rbac):\n  rendered:{show(got)}\n  needed:{show(expect)}"
+    bindings = [d for d in os_ if d["kind"] in ("RoleBinding", "ClusterRoleBinding")]
+    assert len(bindings) == len(roles), f"{n}: {len(bindings)} bindings for {len(roles)} roles"
+    for b in bindings:
+        assert b["subjects"] == [{"kind": "ServiceAccount", "name": dep["spec"]["template"]["spec"].get("serviceAccountName", "default"), "namespace": own_ns}], f"{n}: {b['subjects']}"
+        rk = b["kind"].replace("Binding", "")
+        assert b["roleRef"]["kind"] == rk and any(r["kind"] == rk and r["metadata"]["name"] == b["roleRef"]["name"]
+                   and r["metadata"].get("namespace") == b["metadata"].get("namespace") for r in roles), f"{n}: {b['kind']} {b['metadata']['name']} binds no role of the overlay"
+    env = {e["name"]: e.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") for e in dep["spec"]["template"]["spec"]["containers"][0].get("env") or []}
+    if apply.get("enabled"):
+        assert env.get("POD_NAME") == "metadata.name" and env.get("POD_NAMESPACE") == "metadata.namespace", f"{n}: apply mode needs POD_NAME and POD_NAMESPACE from the downward API: {env}"
     spec = dep["spec"]["template"]["spec"]
     uses_api = bool(want)
     assert spec.get("automountServiceAccountToken") == uses_api, f"{n}: automountServiceAccountToken must be {uses_api}"
@@ -478,7 +528,8 @@ for n in names:
         if q: own["prometheus"]["queries"] = q
         else: own["prometheus"].pop("queries")
     assert own == base_cfg, f"deploy/overlays/{n}/config.yaml drifted from deploy/base/config.yaml beyond its own keys"
-    print(f"  {n}: {len(got)} RBAC rules, token {'mounted' if uses_api else 'not mounted'}, config in step with the base")
+    extra = f", Lease Role in {own_ns} ({len(want_own)} rules), POD_NAME/POD_NAMESPACE set" if apply.get("enabled") else ""
+    print(f"  {n}: {sum(len(rs) for *_, rs in got)} RBAC rules in {len(roles)} role(s){extra}, token {'mounted' if uses_api else 'not mounted'}, config in step with the base")
 PY
 
 # ------------------------------------------------------- files in deploy/ ----

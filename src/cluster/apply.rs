@@ -268,18 +268,35 @@ impl Actuator {
         sent.retain(|_, (_, at)| at.elapsed() < RESEND_AFTER);
     }
 
-    /// Sends queued requests within the rate limit while this replica leads.
+    /// Sends queued requests within the rate limit: one sender for wakes
+    /// and one for routine changes, sharing the bucket (routine ones leave
+    /// a reserve), so a wake never queues behind a backlog of scale-downs.
     async fn send_loop(self: Arc<Self>, shutdown: CancellationToken) {
         let c = self.apply_config();
-        let mut bucket = TokenBucket::new(c.qps, c.burst);
+        let bucket = Arc::new(TokenBucket::new(c.qps, c.burst));
+        let wakes = tokio::spawn(self.clone().send_each(
+            Urgency::Wake,
+            bucket.clone(),
+            shutdown.clone(),
+        ));
+        self.send_each(Urgency::Routine, bucket, shutdown).await;
+        let _ = wakes.await;
+    }
+
+    async fn send_each(
+        self: Arc<Self>,
+        urgency: Urgency,
+        bucket: Arc<TokenBucket>,
+        shutdown: CancellationToken,
+    ) {
         loop {
             let request = tokio::select! {
                 () = shutdown.cancelled() => return,
-                r = self.queue.next() => r,
+                r = self.queue.next(urgency) => r,
             };
             tokio::select! {
                 () = shutdown.cancelled() => return,
-                () = bucket.take() => {}
+                () = bucket.take(urgency) => {}
             }
             self.send(request).await;
         }

@@ -51,7 +51,8 @@ struct Pending {
 #[derive(Debug, Default)]
 pub struct ScaleQueue {
     pending: Mutex<Pending>,
-    added: Notify,
+    wake_added: Notify,
+    routine_added: Notify,
 }
 
 impl ScaleQueue {
@@ -59,7 +60,7 @@ impl ScaleQueue {
     /// a wake).
     pub fn push(&self, mut request: ScaleRequest) {
         let key = (request.server.namespace.clone(), request.workload.clone());
-        {
+        let urgency = {
             let mut p = self.lock();
             let was = p.by_workload.get(&key).map(|r| r.urgency);
             if let Some(was) = was {
@@ -71,32 +72,51 @@ impl ScaleQueue {
                     Urgency::Routine => p.routine.push_back(key.clone()),
                 }
             }
+            let urgency = request.urgency;
             p.by_workload.insert(key, request);
+            urgency
+        };
+        match urgency {
+            Urgency::Wake => self.wake_added.notify_one(),
+            Urgency::Routine => self.routine_added.notify_one(),
         }
-        self.added.notify_one();
     }
 
-    /// The next request, wakes first, waiting for one if none is queued.
-    pub async fn next(&self) -> ScaleRequest {
+    /// The next request of `urgency`, waiting for one if none is queued.
+    pub async fn next(&self, urgency: Urgency) -> ScaleRequest {
+        let added = match urgency {
+            Urgency::Wake => &self.wake_added,
+            Urgency::Routine => &self.routine_added,
+        };
         loop {
-            let added = self.added.notified();
-            if let Some(r) = self.try_next() {
+            let notified = added.notified();
+            if let Some(r) = self.take(urgency) {
                 return r;
             }
-            added.await;
+            notified.await;
+        }
+    }
+
+    /// The next request of `urgency`, if any.
+    fn take(&self, urgency: Urgency) -> Option<ScaleRequest> {
+        let mut p = self.lock();
+        loop {
+            let key = match urgency {
+                Urgency::Wake => p.wakes.pop_front(),
+                Urgency::Routine => p.routine.pop_front(),
+            }?;
+            match p.by_workload.get(&key) {
+                Some(r) if r.urgency == urgency => return p.by_workload.remove(&key),
+                // Became a wake: it is in the other queue.
+                _ => {}
+            }
         }
     }
 
     /// The next request, wakes first, if any.
     pub fn try_next(&self) -> Option<ScaleRequest> {
-        let mut p = self.lock();
-        loop {
-            let key = p.wakes.pop_front().or_else(|| p.routine.pop_front())?;
-            if let Some(r) = p.by_workload.remove(&key) {
-                return Some(r);
-            }
-            // Already taken through its other queue (it became a wake).
-        }
+        self.take(Urgency::Wake)
+            .or_else(|| self.take(Urgency::Routine))
     }
 
     /// Drops everything (this replica stopped acting).
@@ -119,13 +139,15 @@ impl ScaleQueue {
     }
 }
 
-/// `qps` requests per second sustained, `burst` at once.
+/// `qps` requests per second sustained, `burst` at once; routine requests
+/// leave a fifth of the burst to wakes, so a wake does not wait behind a
+/// backlog of scale-downs.
 #[derive(Debug)]
 pub struct TokenBucket {
     per_second: f64,
     burst: f64,
-    tokens: f64,
-    at: Instant,
+    reserve: f64,
+    state: Mutex<(f64, Instant)>,
 }
 
 impl TokenBucket {
@@ -135,23 +157,31 @@ impl TokenBucket {
         Self {
             per_second: qps.max(0.001),
             burst,
-            tokens: burst,
-            at: Instant::now(),
+            reserve: (burst / 5.0).floor(),
+            state: Mutex::new((burst, Instant::now())),
         }
     }
 
-    /// Waits for a token and takes it.
-    pub async fn take(&mut self) {
+    /// Waits for a token for a request of `urgency` and takes it.
+    pub async fn take(&self, urgency: Urgency) {
+        let keep = match urgency {
+            Urgency::Wake => 0.0,
+            Urgency::Routine => self.reserve,
+        };
         loop {
-            let now = Instant::now();
-            let earned = now.duration_since(self.at).as_secs_f64() * self.per_second;
-            self.tokens = (self.tokens + earned).min(self.burst);
-            self.at = now;
-            if self.tokens >= 1.0 {
-                self.tokens -= 1.0;
-                return;
-            }
-            let wait = (1.0 - self.tokens) / self.per_second;
+            let wait = {
+                let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+                let (tokens, at) = &mut *state;
+                let now = Instant::now();
+                let earned = now.duration_since(*at).as_secs_f64() * self.per_second;
+                *tokens = (*tokens + earned).min(self.burst);
+                *at = now;
+                if *tokens >= 1.0 + keep {
+                    *tokens -= 1.0;
+                    return;
+                }
+                (1.0 + keep - *tokens) / self.per_second
+            };
             tokio::time::sleep(Duration::from_secs_f64(wait)).await;
         }
     }
@@ -203,19 +233,40 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn the_bucket_allows_its_burst_then_its_rate() {
-        let mut bucket = TokenBucket::new(10.0, 5);
+        let bucket = TokenBucket::new(10.0, 5);
         let start = Instant::now();
         for _ in 0..5 {
-            bucket.take().await;
+            bucket.take(Urgency::Wake).await;
         }
         assert_eq!(start.elapsed(), Duration::ZERO, "the burst goes at once");
         for _ in 0..20 {
-            bucket.take().await;
+            bucket.take(Urgency::Wake).await;
         }
         let took = start.elapsed();
         assert!(
             (Duration::from_millis(1990)..=Duration::from_millis(2010)).contains(&took),
             "20 more at 10/s take 2 s, took {took:?}"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn routine_requests_leave_a_reserve_so_a_wake_does_not_wait() {
+        let bucket = TokenBucket::new(10.0, 50);
+        let start = Instant::now();
+        // A backlog of scale-downs drains the bucket down to its reserve...
+        for _ in 0..40 {
+            bucket.take(Urgency::Routine).await;
+        }
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        let t = Instant::now();
+        bucket.take(Urgency::Routine).await;
+        assert!(
+            t.elapsed() >= Duration::from_millis(99),
+            "routine waits at the reserve"
+        );
+        // ...and a wake still goes at once.
+        let t = Instant::now();
+        bucket.take(Urgency::Wake).await;
+        assert_eq!(t.elapsed(), Duration::ZERO, "a wake takes a reserved token");
     }
 }

@@ -62,6 +62,11 @@ app.kubernetes.io/part-of: mcp-autoscaler
 {{- if or .Values.discovery.enabled .Values.deletionCost.enabled }}true{{ end }}
 {{- end }}
 
+{{/* The name of apply mode's Lease (a DNS label: at most 63 characters). */}}
+{{- define "mcp-autoscaler.leaseName" -}}
+{{- default (printf "%s-leader" (include "mcp-autoscaler.fullname" . | trunc 56 | trimSuffix "-")) .Values.apply.lease.name }}
+{{- end }}
+
 {{/* The address to put in a ScaledObject trigger's scalerAddress. */}}
 {{- define "mcp-autoscaler.scalerAddress" -}}
 {{- printf "%s.%s.svc.cluster.local:%v" (include "mcp-autoscaler.fullname" .) .Release.Namespace .Values.service.grpcPort }}
@@ -73,11 +78,15 @@ app.kubernetes.io/part-of: mcp-autoscaler
 {{/*
 The scaler's config file: the user's `config` with the keys the chart owns
 (listen addresses, TLS files, Kubernetes) set from the other values.
-`kubernetes` is rendered only when discovery or deletion cost is on.
+`kubernetes` is rendered only when discovery or deletion cost is on;
+`kubernetes.apply` only when apply mode is on.
 */}}
 {{- define "mcp-autoscaler.config" -}}
 {{- if and .Values.deletionCost.enabled (not .Values.discovery.enabled) }}
 {{- fail "deletionCost.enabled needs discovery.enabled: the scaler finds a server's pods through discovery" }}
+{{- end }}
+{{- if and .Values.apply.enabled (not .Values.discovery.enabled) }}
+{{- fail "apply.enabled needs discovery.enabled: apply mode scales the workloads discovery finds" }}
 {{- end }}
 {{- if and .Values.tls.enabled (not .Values.tls.secretName) }}
 {{- fail "tls.enabled needs tls.secretName: a kubernetes.io/tls Secret in the release namespace" }}
@@ -90,7 +99,7 @@ The scaler's config file: the user's `config` with the keys the chart owns
 {{- end }}
 {{- range $k := list "kubernetes" }}
 {{- if hasKey $cfg $k }}
-{{- fail (printf "configFile: leave out %s, the chart sets it from discovery and deletionCost" $k) }}
+{{- fail (printf "configFile: leave out %s, the chart sets it from discovery, deletionCost and apply" $k) }}
 {{- end }}
 {{- end }}
 {{- range $k := list "grpc_addr" "http_addr" "tls" }}
@@ -115,6 +124,12 @@ The scaler's config file: the user's `config` with the keys the chart owns
 {{- $kube := dict "discovery" $discovery }}
 {{- if .Values.deletionCost.enabled }}
 {{- $_ := set $kube "deletion_cost" (dict "enabled" true "interval" .Values.deletionCost.interval) }}
+{{- end }}
+{{- if .Values.apply.enabled }}
+{{- $a := .Values.apply }}
+{{- /* The Lease lives in the release namespace, where rbac.yaml grants it. */}}
+{{- $lease := dict "name" (include "mcp-autoscaler.leaseName" .) "namespace" .Release.Namespace "duration" $a.lease.duration "renew_deadline" $a.lease.renewDeadline "retry_every" $a.lease.retryEvery }}
+{{- $_ := set $kube "apply" (dict "enabled" true "dry_run" $a.dryRun "interval" $a.interval "qps" $a.qps "burst" $a.burst "lease" $lease) }}
 {{- end }}
 {{- $_ := set $cfg "kubernetes" $kube }}
 {{- end }}
