@@ -57,6 +57,7 @@ pub mod serve;
 pub mod signal;
 pub mod sim;
 pub mod source;
+pub mod threads;
 pub mod time;
 
 /// Generated code for KEDA's `externalscaler.proto`.

@@ -20,6 +20,7 @@ use crate::redact::redact_url;
 use crate::source::Store;
 use crate::source::nats::{self, NatsError, NatsSource};
 use crate::source::prometheus::{self, HttpQuerier, KeyLabels, PrometheusError, PrometheusSource};
+use crate::threads;
 use crate::time::Clock;
 use axum::serve::ListenerExt;
 use std::sync::Arc;
@@ -172,7 +173,12 @@ impl App {
             // A tick parses every sample of the fleet (60,000 for 10,000
             // servers): on its own thread and runtime, that burst never
             // occupies a worker the gRPC calls are waiting for.
-            run_on_own_thread("prometheus-poll", source.run(shutdown.clone()))?;
+            threads::run_on_own_thread("prometheus-poll", source.run(shutdown.clone())).map_err(
+                |source| ServeError::Thread {
+                    name: "prometheus-poll",
+                    source,
+                },
+            )?;
         }
         if let Some(n) = &self.config.nats {
             let client = nats::connect(n).await?;
@@ -305,7 +311,12 @@ impl App {
             apply,
         };
         let sampler = http::keep_recent(state.clone(), self.sample_every, shutdown.clone());
-        run_on_own_thread("recent-decisions", sampler)?;
+        threads::run_on_own_thread("recent-decisions", sampler).map_err(|source| {
+            ServeError::Thread {
+                name: "recent-decisions",
+                source,
+            }
+        })?;
         let grpc = serve_grpc(&self.config, scaler, listeners.grpc, shutdown.clone());
         let http = async {
             // Small JSON answers go out at once, not after Nagle's delay.
@@ -327,43 +338,6 @@ impl App {
         }
         tracing::info!("stopped");
         Ok(())
-    }
-}
-
-/// Runs `task` to completion on a new OS thread with its own single-thread
-/// runtime.
-fn run_on_own_thread(
-    name: &'static str,
-    task: impl std::future::Future<Output = ()> + Send + 'static,
-) -> Result<(), ServeError> {
-    let failed = |source| ServeError::Thread { name, source };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(failed)?;
-    std::thread::Builder::new()
-        .name(name.to_owned())
-        .spawn(move || {
-            yield_cpu_to_calls(name);
-            runtime.block_on(task);
-        })
-        .map_err(failed)?;
-    Ok(())
-}
-
-/// Lowers this thread's CPU priority (nice 19, `SCHED_OTHER`), so that a
-/// poll tick's parsing yields to the gRPC workers when both want a core.
-/// Lowering needs no privilege; if it fails anyway the thread runs at
-/// normal priority.
-fn yield_cpu_to_calls(name: &str) {
-    use thread_priority::{
-        NormalThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy,
-        set_thread_priority_and_policy, thread_native_id,
-    };
-    let policy = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Other);
-    if let Err(e) = set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Min, policy)
-    {
-        tracing::warn!(thread = name, error = %e, "could not lower the thread's priority");
     }
 }
 
