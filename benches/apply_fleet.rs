@@ -228,8 +228,11 @@ async fn main() {
         latencies(&api.kube, &sent, Duration::from_secs(30)).await,
     );
 
-    let start = targets.last().map_or(backlog, |l| l + 1);
-    let burst_targets: Vec<usize> = (start..servers).step_by(7).take(mass).collect();
+    let woken: std::collections::HashSet<usize> = targets.iter().copied().collect();
+    let burst_targets: Vec<usize> = (backlog..servers)
+        .filter(|i| !woken.contains(i))
+        .take(mass)
+        .collect();
     let t = Instant::now();
     let sent = publish(&nats, &burst_targets, 0).await;
     let got = latencies(&api.kube, &sent, Duration::from_secs(120)).await;

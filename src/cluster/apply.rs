@@ -127,27 +127,27 @@ impl Actuator {
         &self.config.kubernetes.apply
     }
 
-    /// Sweeps every `interval`, plans a wake for each server `wakes`
-    /// names, and sends what is queued, until `shutdown`. A sweep is CPU
-    /// work (a decision per server) and runs off the async workers, so a
-    /// wake never waits for one.
+    /// Plans a wake for each server `wakes` names and sends what is queued,
+    /// until `shutdown`. Sweeps run apart ([`Actuator::sweep_loop`]).
     pub async fn run(
         self: Arc<Self>,
         mut wakes: mpsc::Receiver<ServerKey>,
         shutdown: CancellationToken,
     ) {
         let sender = tokio::spawn(self.clone().send_loop(shutdown.clone()));
-        let sweeper = tokio::spawn(self.clone().sweep_loop(shutdown.clone()));
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 Some(server) = wakes.recv() => self.wake(&server),
             }
         }
-        let _ = tokio::join!(sender, sweeper);
+        let _ = sender.await;
     }
 
-    async fn sweep_loop(self: Arc<Self>, shutdown: CancellationToken) {
+    /// Sweeps every `interval` until `shutdown`. A sweep is CPU work (a
+    /// decision per server): run this on a thread of its own
+    /// ([`crate::threads`]), so a wake never waits for one.
+    pub async fn sweep_loop(self: Arc<Self>, shutdown: CancellationToken) {
         let mut ticks = tokio::time::interval(self.apply_config().interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -155,13 +155,7 @@ impl Actuator {
                 () = shutdown.cancelled() => return,
                 _ = ticks.tick() => {}
             }
-            let me = self.clone();
-            if tokio::task::spawn_blocking(move || me.sweep())
-                .await
-                .is_err()
-            {
-                tracing::error!("apply sweep panicked");
-            }
+            self.sweep();
         }
     }
 

@@ -62,6 +62,9 @@ pub enum ApplyError {
         "kubernetes.apply.lease.namespace is empty and neither POD_NAMESPACE nor {SERVICE_ACCOUNT_NAMESPACE} names the scaler's namespace"
     )]
     NoNamespace,
+    /// The sweep's thread could not start.
+    #[error("starting apply mode's sweep thread: {0}")]
+    Thread(#[source] std::io::Error),
 }
 
 /// Apply mode, started.
@@ -104,6 +107,8 @@ pub fn start(
         elsewhere,
     ));
     let actions = actuator.actions.clone();
+    let sweeps = actuator.clone().sweep_loop(shutdown.clone());
+    crate::threads::run_on_own_thread("apply-sweep", sweeps).map_err(ApplyError::Thread)?;
     tokio::spawn(actuator.run(wakes, shutdown.clone()));
     Ok(Started {
         view: ApplyView {
