@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::servers::Nats;
+use common::servers::{Exporter, Gauges, Nats, Prometheus};
 use common::{WAIT, http_get, start_sampling};
 use mcp_autoscaler::config::{Config, NatsConfig};
 use std::net::SocketAddr;
@@ -13,14 +13,31 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-fn config(nats: &Nats) -> Config {
+fn config(nats: &Nats, prom: &Prometheus) -> Config {
     Config {
         nats: Some(NatsConfig {
             url: nats.url(),
             ..NatsConfig::default()
         }),
+        prometheus: Some(common::poll_every_second(prom.url())),
         ..Config::default()
     }
+}
+
+/// Real nats-server and Prometheus; Prometheus scrapes an exporter where
+/// `tenant-c/search` has 12 sessions and 30 connections.
+async fn sources() -> (Nats, Prometheus, Exporter) {
+    let exporter = Exporter::start().await;
+    exporter.set(&[(
+        "tenant-c/search",
+        Gauges {
+            connections: 30.0,
+            sessions: 12.0,
+            queue: 0.0,
+        },
+    )]);
+    let prom = Prometheus::start(exporter.addr).await;
+    (Nats::start().await, prom, exporter)
 }
 
 /// Sessions on `tenant-a/alpha`, requests on `tenant-b/beta`, and one
@@ -75,11 +92,11 @@ fn repo(path: &str) -> String {
 
 #[tokio::test]
 async fn the_openapi_document_validates_and_every_answer_matches_it() {
-    let nats = Nats::start().await;
-    let srv = start_sampling(config(&nats), Duration::from_millis(200)).await;
+    let (nats, prom, _exporter) = sources().await;
+    let srv = start_sampling(config(&nats, &prom), Duration::from_millis(200)).await;
     common::wait_ready(srv.http).await;
     publish_fleet(&nats).await;
-    wait_for_sweep(srv.http, 3).await;
+    wait_for_sweep(srv.http, 4).await;
     let base = format!("http://{}", srv.http);
     let checks = [
         "200:/v1/servers",
@@ -88,6 +105,7 @@ async fn the_openapi_document_validates_and_every_answer_matches_it() {
         "200:/v1/servers?policy=default&limit=1000",
         "200:/v1/servers/tenant-a/alpha",
         "200:/v1/servers/tenant-b/alpha?policy=default",
+        "200:/v1/servers/tenant-c/search",
         "404:/v1/servers/tenant-a/nobody",
         "400:/v1/servers?limit=0",
         "400:/v1/servers?cursor=not-a-cursor",
@@ -149,16 +167,18 @@ fn snapshot_blocking(http: SocketAddr, path: &str, name: &str, window: &str) -> 
 
 #[tokio::test]
 async fn a_real_browser_renders_the_fleet_and_a_servers_timeline() {
-    let nats = Nats::start().await;
-    let srv = start_sampling(config(&nats), Duration::from_millis(200)).await;
+    let (nats, prom, _exporter) = sources().await;
+    let srv = start_sampling(config(&nats, &prom), Duration::from_millis(200)).await;
     common::wait_ready(srv.http).await;
     publish_fleet(&nats).await;
-    wait_for_sweep(srv.http, 3).await;
+    wait_for_sweep(srv.http, 4).await;
 
     let fleet = snapshot(srv.http, "/", "fleet", "1280,500").await;
     for needle in [
-        "<b id=\"count-servers\">3</b>",
-        "<b id=\"count-active\">3</b>",
+        "<title>MCP servers · mcp-autoscaler</title>",
+        "<b id=\"count-servers\">4</b>",
+        "<b id=\"count-active\">4</b>",
+        "href=\"/servers/tenant-c/search\"",
         "href=\"/servers/tenant-a/alpha\"",
         "href=\"/servers/tenant-b/alpha\"",
         "href=\"/servers/tenant-b/beta\"",
@@ -181,6 +201,7 @@ async fn a_real_browser_renders_the_fleet_and_a_servers_timeline() {
 
     let page = snapshot(srv.http, "/servers/tenant-a/alpha", "server", "1280,1500").await;
     for needle in [
+        "<title>tenant-a/alpha · mcp-autoscaler</title>",
         "id=\"replicas-chart\"",
         "id=\"signals-chart\"",
         "<svg",
@@ -194,6 +215,23 @@ async fn a_real_browser_renders_the_fleet_and_a_servers_timeline() {
     assert!(page.contains("<dd id=\"active\">yes</dd>"), "{page}");
     // 45 live sessions at the default target of 20 per replica.
     assert!(page.contains("<td>45.00</td>"), "{page}");
+
+    // Polled signals show with their values and ages.
+    let polled = snapshot(
+        srv.http,
+        "/servers/tenant-c/search",
+        "server-polled",
+        "1280,1500",
+    )
+    .await;
+    assert!(
+        polled.contains("<td>sessions</td><td>prometheus</td><td>12.00</td>"),
+        "{polled}"
+    );
+    assert!(
+        polled.contains("<td>connections</td><td>prometheus</td><td>30.00</td>"),
+        "{polled}"
+    );
 
     let missing = http_get(srv.http, "/servers/tenant-a/nobody").await;
     assert_eq!(missing.0, 404);
