@@ -6,8 +6,9 @@
 //! The real `mcp-autoscaler serve --apply` binary runs beside it (its
 //! memory read on its own) with real nats-server events. `APPLY_BACKLOG`
 //! of the Deployments (default 2,000) run 1 idle replica, so the first
-//! sweep queues that many routine scale-downs: at the default 20 requests/s
-//! a backlog of 100 s. Measured:
+//! sweep after the warm-up (the policy's idle window, 10 s here) queues
+//! that many routine scale-downs: at the default 20 requests/s a backlog of
+//! 100 s. Measured:
 //! - discovery: time to list the fleet, and RSS;
 //! - wakes during the backlog: `APPLY_WAKES` events (default 300, at
 //!   `APPLY_WAKE_RATE`/s, default 15) for servers at 0, publish → scale
@@ -110,6 +111,7 @@ async fn start_scaler(nats: &Nats, api: SocketAddr, servers: usize) -> Scaler {
         &config,
         format!(
             "log: {{ level: warn }}\nserver: {{ max_servers: {} }}\nnats: {{ url: \"{}\" }}\n\
+             policies: {{ default: {{ idle_window: 10s }} }}\n\
              kubernetes:\n  discovery: {{ enabled: true }}\n  apply: {{ enabled: true, lease: {{ namespace: mcp-system }} }}\n",
             servers * 2,
             nats.url()

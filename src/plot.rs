@@ -95,6 +95,16 @@ pub fn timeline(t: &Timeline) -> Result<String, PlotError> {
             * HEADROOM;
         let load_max = t.shade.as_ref().map_or(1.0, |s| top_of(&s.points).max(1.0)) * HEADROOM;
         let x = t.x_range.clone();
+        if ![rep_max, load_max, x.start, x.end]
+            .iter()
+            .all(|v| v.is_finite())
+            || x.start >= x.end
+        {
+            return Err(PlotError {
+                plot: t.title.clone(),
+                message: "an axis is not finite".into(),
+            });
+        }
         let mut chart = ChartBuilder::on(&root)
             .caption(&t.title, ("sans-serif", 22))
             .margin(20)
@@ -164,4 +174,31 @@ where
         .border_style(BLACK)
         .position(position)
         .draw()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chart(v: f64) -> Timeline {
+        Timeline {
+            title: "t".into(),
+            x_desc: "x".into(),
+            y_desc: "y".into(),
+            x_range: -60.0..0.0,
+            lines: vec![Steps {
+                label: "a".into(),
+                points: vec![(-30.0, v)],
+            }],
+            shade: None,
+            size: (300, 200),
+        }
+    }
+
+    #[test]
+    fn huge_and_infinite_values_are_drawn_or_refused_never_looped_on() {
+        assert!(timeline(&chart(1e12)).is_ok_and(|svg| svg.starts_with("<svg")));
+        assert!(timeline(&chart(f64::INFINITY)).is_err());
+        assert!(timeline(&chart(f64::NAN)).is_ok(), "NaN is not a maximum");
+    }
 }

@@ -3,7 +3,7 @@
 //! discovered server at most; servers no longer discovered are dropped at
 //! the next sweep.
 
-use super::apply::Skip;
+use super::apply_plan::Skip;
 use super::workload::WorkloadRef;
 use crate::id::ServerKey;
 use crate::time::Timestamp;
@@ -64,7 +64,10 @@ impl Actions {
         let mut all = self.lock();
         let entry = all.entry(server.clone()).or_default();
         if entry.skipped.as_ref().is_none_or(|(was, _)| *was != why) {
-            tracing::info!(namespace = %server.namespace, server = %server.server, why = %why.describe(), "apply mode leaves this server alone");
+            // A fleet-wide hold is logged once per sweep, not per server.
+            if why != Skip::NotLive {
+                tracing::info!(namespace = %server.namespace, server = %server.server, why = %why.describe(), "apply mode leaves this server alone");
+            }
             entry.skipped = Some((why, now));
         }
     }

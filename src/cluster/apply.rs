@@ -18,56 +18,22 @@
 use super::actions::{Action, Actions, Outcome};
 use super::apply_queue::{ScaleQueue, ScaleRequest, TokenBucket, Urgency};
 use super::elsewhere::Elsewhere;
-use super::inventory::{Hosted, Inventory};
+use super::inventory::Inventory;
 use super::lease::Leadership;
 use super::workload::WorkloadKind;
 use crate::config::{ApplyConfig, Config};
-use crate::engine::DataQuality;
 use crate::id::ServerKey;
-use crate::output::fleet::Fleet;
 use crate::output::metrics::Metrics;
 use crate::source::Store;
-use crate::time::Clock;
+use crate::time::{Clock, Timestamp};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use kube::api::{Patch, PatchParams};
 use kube::{Api, Client};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::mpsc;
-use tokio::time::{Duration, Instant};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-
-/// A value sent is not sent again for this long while the watch catches up.
-const RESEND_AFTER: Duration = Duration::from_secs(30);
-
-/// Why a server is left as it is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Skip {
-    /// Another autoscaler targets its workload (`Kind/name`).
-    Claimed(String),
-    /// Several workloads host it: which one to scale is not ours to guess.
-    SeveralWorkloads(usize),
-    /// Its data is stale or unavailable: it keeps its replicas.
-    MissingData,
-    /// The workload or claim watches are not live.
-    NotLive,
-}
-
-impl Skip {
-    /// What the API and the logs say.
-    pub fn describe(&self) -> String {
-        match self {
-            Skip::Claimed(owner) => format!("left alone: {owner} scales this workload"),
-            Skip::SeveralWorkloads(n) => {
-                format!("left alone: {n} workloads host this server (apply mode scales one)")
-            }
-            Skip::MissingData => {
-                "held: data is stale or unavailable (it keeps its replicas)".into()
-            }
-            Skip::NotLive => "held: the workload or ScaledObject/HPA watches are not live".into(),
-        }
-    }
-}
 
 /// The acting side of apply mode.
 pub struct Actuator {
@@ -92,7 +58,10 @@ pub struct Actuator {
     /// The last action per server (for the API).
     pub actions: Arc<Actions>,
     /// Values sent lately, per workload.
-    sent: Mutex<HashMap<(ServerKey, String), (u32, Instant)>>,
+    pub(super) sent: Mutex<HashMap<(ServerKey, String), (u32, Instant)>>,
+    /// When this actuator started: it scales nothing down before it has
+    /// watched the signals for a server's idle window.
+    pub(super) started: Timestamp,
 }
 
 impl Actuator {
@@ -113,17 +82,18 @@ impl Actuator {
             inventory,
             store,
             config,
-            clock,
             metrics,
             leadership,
             elsewhere,
             queue: Arc::default(),
             actions: Arc::default(),
             sent: Mutex::default(),
+            started: clock.now(),
+            clock,
         }
     }
 
-    fn apply_config(&self) -> &ApplyConfig {
+    pub(super) fn apply_config(&self) -> &ApplyConfig {
         &self.config.kubernetes.apply
     }
 
@@ -172,6 +142,11 @@ impl Actuator {
         self.forget_old_sends();
         let servers = self.inventory.servers();
         self.actions.keep_only(servers.iter().map(|(s, _)| s));
+        if !(self.store.feed().workloads_live && self.elsewhere.is_live()) {
+            tracing::warn!(
+                "apply mode holds every server: the workload or ScaledObject/HPA watches are not live"
+            );
+        }
         let queued = servers
             .iter()
             .filter(|(server, hosted)| self.plan(server, hosted, false))
@@ -192,74 +167,6 @@ impl Actuator {
         if hosted.iter().any(|h| h.desired == 0) {
             self.plan(server, &hosted, true);
         }
-    }
-
-    /// Queues `server`'s change if it has one; returns whether it did.
-    fn plan(&self, server: &ServerKey, hosted: &[Hosted], waking: bool) -> bool {
-        let now = self.clock.now();
-        let skip = |why: Skip| {
-            self.actions.skipped(server, why, now);
-            false
-        };
-        let [h] = hosted else {
-            return skip(Skip::SeveralWorkloads(hosted.len()));
-        };
-        if !(self.store.feed().workloads_live && self.elsewhere.is_live()) {
-            return skip(Skip::NotLive);
-        }
-        if let Some(owner) = self.elsewhere.claimed_by(&server.namespace, &h.workload) {
-            return skip(Skip::Claimed(owner));
-        }
-        let asked = BTreeMap::new();
-        let fleet = Fleet {
-            store: &self.store,
-            inventory: &self.inventory,
-            asked: &asked,
-            config: &self.config,
-            now,
-        };
-        let decision = fleet.evaluate(server).decision;
-        if matches!(
-            decision.data,
-            DataQuality::Stale { .. } | DataQuality::Unavailable { .. }
-        ) {
-            return skip(Skip::MissingData);
-        }
-        self.actions.clear_skip(server);
-        if decision.desired == h.desired
-            || self.sent_lately(server, &h.workload.name, decision.desired)
-        {
-            return false;
-        }
-        let urgency = if h.desired == 0 && decision.desired > 0 {
-            Urgency::Wake
-        } else {
-            Urgency::Routine
-        };
-        if waking && urgency != Urgency::Wake {
-            return false;
-        }
-        self.queue.push(ScaleRequest {
-            server: server.clone(),
-            workload: h.workload.clone(),
-            from: h.desired,
-            to: decision.desired,
-            reason: decision.reason.name(),
-            urgency,
-            queued_at: Instant::now(),
-        });
-        true
-    }
-
-    fn sent_lately(&self, server: &ServerKey, workload: &str, to: u32) -> bool {
-        let sent = self.sent.lock().unwrap_or_else(PoisonError::into_inner);
-        sent.get(&(server.clone(), workload.to_owned()))
-            .is_some_and(|&(value, at)| value == to && at.elapsed() < RESEND_AFTER)
-    }
-
-    fn forget_old_sends(&self) {
-        let mut sent = self.sent.lock().unwrap_or_else(PoisonError::into_inner);
-        sent.retain(|_, (_, at)| at.elapsed() < RESEND_AFTER);
     }
 
     /// Sends queued requests within the rate limit: one sender for wakes
@@ -299,16 +206,24 @@ impl Actuator {
     /// Sends one request (or, in dry run, only says what it would send).
     pub async fn send(&self, r: ScaleRequest) {
         let now = self.clock.now();
-        if !self.leadership.is_leader() {
+        let Some(left) = self.leadership.remaining() else {
+            return;
+        };
+        if !self.still_wanted(&r) {
+            tracing::debug!(namespace = %r.server.namespace, server = %r.server.server, to = r.to, "queued request no longer wanted: dropped");
             return;
         }
         let dry_run = self.apply_config().dry_run;
         let outcome = if dry_run {
             Outcome::DryRun
         } else {
-            match self.patch(&r).await {
-                Ok(()) => Outcome::Scaled,
-                Err(e) => Outcome::Failed(crate::redact::redact_url(&e.to_string())),
+            // Never land after this replica stops leading.
+            match tokio::time::timeout(left, self.patch(&r)).await {
+                Ok(Ok(())) => Outcome::Scaled,
+                Ok(Err(e)) => Outcome::Failed(crate::redact::redact_url(&e.to_string())),
+                Err(_) => Outcome::Failed(
+                    "this replica's leadership ended before the API server answered".into(),
+                ),
             }
         };
         let urgency = if r.urgency == Urgency::Wake {

@@ -119,6 +119,13 @@ impl ScaleQueue {
             .or_else(|| self.take(Urgency::Routine))
     }
 
+    /// Drops the request queued for `workload`, if any (its server no
+    /// longer needs it).
+    pub fn cancel(&self, namespace: &Namespace, workload: &WorkloadRef) {
+        let key = (namespace.clone(), workload.clone());
+        self.lock().by_workload.remove(&key);
+    }
+
     /// Drops everything (this replica stopped acting).
     pub fn clear(&self) {
         *self.lock() = Pending::default();

@@ -94,7 +94,6 @@ pub fn start(
         who,
     );
     let leadership = elector.leadership();
-    let released = tokio::spawn(elector.run(shutdown.clone()));
     let dry_run = apply.dry_run;
     let actuator = Arc::new(Actuator::new(
         parts.client,
@@ -109,7 +108,12 @@ pub fn start(
     let actions = actuator.actions.clone();
     let sweeps = actuator.clone().sweep_loop(shutdown.clone());
     crate::threads::run_on_own_thread("apply-sweep", sweeps).map_err(ApplyError::Thread)?;
-    tokio::spawn(actuator.run(wakes, shutdown.clone()));
+    let acting = tokio::spawn(actuator.run(wakes, shutdown.clone()));
+    // The Lease goes back only once no request is in flight.
+    let stopped = async move {
+        let _ = acting.await;
+    };
+    let released = tokio::spawn(elector.run(shutdown.clone(), stopped));
     Ok(Started {
         view: ApplyView {
             actions,

@@ -3,6 +3,7 @@
 //! must leave alone.
 
 use super::*;
+use crate::cluster::apply_plan::Skip;
 use crate::cluster::elsewhere::OwnerKind;
 use crate::cluster::workload::{Workload, WorkloadRef};
 use crate::id::Namespace;
@@ -10,6 +11,7 @@ use crate::signal::EventKind;
 use crate::time::{ManualClock, Timestamp};
 use http::{Request, Response};
 use kube::client::Body;
+use tokio::time::Duration;
 use tower_test::mock::{self, Handle};
 
 type Mock = Handle<Request<Body>, Response<Body>>;
@@ -28,6 +30,14 @@ struct Harness {
 }
 
 fn harness_with(store: Store, dry_run: bool) -> Harness {
+    let h = fresh_harness(store, dry_run);
+    // Past the warm-up: the actuator has watched for an idle window.
+    h.clock.advance(Duration::from_secs(301));
+    h
+}
+
+/// An actuator that has just started (inside its warm-up).
+fn fresh_harness(store: Store, dry_run: bool) -> Harness {
     let (service, mock) = mock::pair::<Request<Body>, Response<Body>>();
     let client = Client::new(service, "default");
     let clock = Arc::new(ManualClock::new(T0));
@@ -170,7 +180,7 @@ async fn an_event_wakes_a_server_at_zero_at_once_not_at_the_next_sweep() {
     host(&h, "tenant-a/github", WorkloadKind::Deployment, 0);
     let (wakes, rx) = mpsc::channel(16);
     let stop = CancellationToken::new();
-    // The first sweep runs at start; the next would be 10 s later.
+    // `run` plans wakes and sends; no sweep runs here.
     let task = tokio::spawn(h.actuator.clone().run(rx, stop.clone()));
     tokio::time::sleep(Duration::from_millis(50)).await;
     let s = key("tenant-a/github");
@@ -212,6 +222,7 @@ async fn a_workload_another_autoscaler_targets_is_left_alone_and_says_why() {
     );
     h.actuator.elsewhere.claim(owner, target);
     assert_eq!(h.actuator.sweep(), 0);
+    assert!(h.actuator.queue.is_empty());
     no_request(&mut h.mock).await;
     let skipped = h.actuator.actions.of(&key("tenant-a/github")).skipped;
     assert_eq!(
@@ -258,7 +269,10 @@ async fn a_replica_that_does_not_lead_sends_nothing_and_dry_run_only_says_what_i
     host(&dry, "tenant-a/github", WorkloadKind::Deployment, 2);
     assert_eq!(dry.actuator.sweep(), 1);
     let r = dry.actuator.queue.try_next().expect("queued");
-    dry.actuator.send(r).await;
+    // A request sent by mistake would wait for the mock's answer: time out.
+    tokio::time::timeout(Duration::from_secs(1), dry.actuator.send(r))
+        .await
+        .expect("a dry run sends nothing");
     no_request(&mut dry.mock).await;
     let last = dry
         .actuator
@@ -267,4 +281,65 @@ async fn a_replica_that_does_not_lead_sends_nothing_and_dry_run_only_says_what_i
         .last
         .expect("recorded");
     assert_eq!((last.to, last.outcome), (0, Outcome::DryRun));
+}
+
+#[tokio::test]
+async fn a_replica_scales_nothing_down_before_it_has_watched_an_idle_window_but_wakes_at_once() {
+    let h = fresh_harness(Store::new(false), false);
+    host(
+        &h,
+        "tenant-a/busy-before-we-started",
+        WorkloadKind::Deployment,
+        2,
+    );
+    host(&h, "tenant-a/asleep", WorkloadKind::Deployment, 0);
+    h.actuator
+        .store
+        .record_event(&key("tenant-a/asleep"), EventKind::Request, h.clock.now());
+    assert_eq!(h.actuator.sweep(), 1, "only the wake");
+    let r = h.actuator.queue.try_next().expect("the wake");
+    assert_eq!((r.workload.name.as_str(), r.to), ("asleep", 1));
+    let held = h
+        .actuator
+        .actions
+        .of(&key("tenant-a/busy-before-we-started"))
+        .skipped;
+    assert_eq!(held.map(|s| s.0), Some(Skip::WarmingUp));
+    h.clock.advance(Duration::from_secs(301));
+    assert_eq!(h.actuator.sweep(), 1, "the scale-down, once warmed up");
+}
+
+#[tokio::test]
+async fn a_queued_request_the_server_no_longer_needs_is_dropped_not_sent() {
+    let mut h = harness();
+    host(&h, "tenant-a/github", WorkloadKind::Deployment, 2);
+    assert_eq!(h.actuator.sweep(), 1, "an idle server: 2 -> 0 queued");
+    let stale = h.actuator.queue.try_next().expect("queued");
+    // Sessions open before the request is sent: 2 replicas are needed now.
+    for _ in 0..30 {
+        h.actuator.store.record_event(
+            &key("tenant-a/github"),
+            EventKind::SessionOpen,
+            h.clock.now(),
+        );
+    }
+    tokio::time::timeout(Duration::from_secs(1), h.actuator.send(stale))
+        .await
+        .expect("dropped without a request");
+    no_request(&mut h.mock).await;
+    // And a sweep that finds nothing to do cancels what is still queued.
+    h.actuator.queue.push(ScaleRequest {
+        server: key("tenant-a/github"),
+        workload: WorkloadRef {
+            kind: WorkloadKind::Deployment,
+            name: "github".into(),
+        },
+        from: 2,
+        to: 0,
+        reason: "idle",
+        urgency: Urgency::Routine,
+        queued_at: Instant::now(),
+    });
+    assert_eq!(h.actuator.sweep(), 0);
+    assert!(h.actuator.queue.is_empty(), "cancelled");
 }

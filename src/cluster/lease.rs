@@ -43,6 +43,14 @@ impl Leadership {
         self.lock().is_some_and(|until| Instant::now() < until)
     }
 
+    /// How long this replica may still act; `None` when it may not.
+    pub fn remaining(&self) -> Option<Duration> {
+        let until = (*self.lock())?;
+        until
+            .checked_duration_since(Instant::now())
+            .filter(|d| !d.is_zero())
+    }
+
     /// Lets this replica act for `d` from now (tests, and replicas that
     /// need no election).
     pub fn grant_for(&self, d: Duration) {
@@ -105,9 +113,14 @@ impl Elector {
         self.leadership.clone()
     }
 
-    /// Runs rounds every `retry_every` until `shutdown`, then releases the
-    /// Lease if it holds it.
-    pub async fn run(mut self, shutdown: CancellationToken) {
+    /// Runs rounds every `retry_every` until `shutdown`, then waits for
+    /// `stopped` (whatever acts under the Lease has finished) and releases
+    /// the Lease if it holds it.
+    pub async fn run(
+        mut self,
+        shutdown: CancellationToken,
+        stopped: impl std::future::Future<Output = ()>,
+    ) {
         loop {
             let started = Instant::now();
             match self.round().await {
@@ -134,7 +147,13 @@ impl Elector {
                 () = tokio::time::sleep(self.config.retry_every) => {}
             }
         }
-        self.release().await;
+        // Acting ends now; requests in flight end within their deadline.
+        let held = self.leadership.is_leader();
+        self.leadership.act_until(None);
+        stopped.await;
+        if held {
+            self.release().await;
+        }
     }
 
     /// Reads the Lease once, then takes, renews or leaves it.
@@ -233,14 +252,9 @@ impl Elector {
         }
     }
 
-    /// Stops acting, then clears the holder so another replica takes over
-    /// at its next round.
+    /// Clears the holder (if it is still this replica) so another replica
+    /// takes over at its next round.
     async fn release(&mut self) {
-        let was_leader = self.leadership.is_leader();
-        self.leadership.act_until(None);
-        if !was_leader {
-            return;
-        }
         let result = async {
             let Some(mut lease) = self.api.get_opt(&self.config.name).await? else {
                 return Ok(());

@@ -147,12 +147,12 @@ async fn a_replica_that_cannot_renew_stops_acting_before_another_may_start() {
     let a = replica(&api, "a");
     let (a_lead, a_cut) = (a.elector.leadership(), a.cut.clone());
     let stop = CancellationToken::new();
-    let a_task = tokio::spawn(a.elector.run(stop.clone()));
+    let a_task = tokio::spawn(a.elector.run(stop.clone(), std::future::ready(())));
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(a_lead.is_leader(), "a holds the lease");
     let b = replica(&api, "b");
     let b_lead = b.elector.leadership();
-    let b_task = tokio::spawn(b.elector.run(stop.clone()));
+    let b_task = tokio::spawn(b.elector.run(stop.clone(), std::future::ready(())));
 
     tokio::time::sleep(Duration::from_secs(5)).await;
     // The API becomes unreachable for `a` alone.
@@ -192,12 +192,12 @@ async fn shutdown_releases_the_lease_so_the_next_replica_takes_it_at_once() {
     let a = replica(&api, "a");
     let a_lead = a.elector.leadership();
     let a_stop = CancellationToken::new();
-    let a_task = tokio::spawn(a.elector.run(a_stop.clone()));
+    let a_task = tokio::spawn(a.elector.run(a_stop.clone(), std::future::ready(())));
     tokio::time::sleep(Duration::from_millis(50)).await;
     let b = replica(&api, "b");
     let b_lead = b.elector.leadership();
     let b_stop = CancellationToken::new();
-    let b_task = tokio::spawn(b.elector.run(b_stop.clone()));
+    let b_task = tokio::spawn(b.elector.run(b_stop.clone(), std::future::ready(())));
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert!(a_lead.is_leader() && !b_lead.is_leader());
 

@@ -9,6 +9,7 @@
 
 pub mod actions;
 pub mod apply;
+pub mod apply_plan;
 pub mod apply_queue;
 pub mod apply_run;
 pub mod deletion_cost;

@@ -207,12 +207,15 @@ async fn apply_mode_asks_for_its_declared_rules_and_the_lease_in_its_own_namespa
         shared,
         stop.clone(),
     ));
+    let clock = Arc::new(crate::time::ManualClock::new(
+        crate::time::Timestamp::from_millis(1_700_000_000_000),
+    ));
     let parts = ApplyParts {
         client,
         inventory: inventory.clone(),
         store: store.clone(),
         config: config.clone(),
-        clock: Arc::new(SystemClock),
+        clock: clock.clone(),
         metrics,
     };
     let (_wakes, rx) = tokio::sync::mpsc::channel(1);
@@ -230,7 +233,9 @@ async fn apply_mode_asks_for_its_declared_rules_and_the_lease_in_its_own_namespa
         ready: 2,
         policy: None,
     });
-    store.set_replicas(&server, Some((2, 2)), crate::time::Clock::now(&SystemClock));
+    store.set_replicas(&server, Some((2, 2)), crate::time::Clock::now(&*clock));
+    // Past the warm-up (an idle window watched) before the next sweep.
+    clock.advance(std::time::Duration::from_secs(301));
     tokio::time::sleep(std::time::Duration::from_secs(15)).await;
     assert!(view.leadership.is_leader());
     let last = view.actions.of(&server).last.expect("scaled");

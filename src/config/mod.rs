@@ -392,6 +392,12 @@ impl Config {
             n.validate()?;
         }
         self.kubernetes.validate()?;
+        if self.kubernetes.apply.enabled && self.prometheus.is_none() && self.nats.is_none() {
+            return Err(ConfigError::invalid(
+                "kubernetes.apply.enabled",
+                "needs a signal source (prometheus or nats): with none, every server would read as idle and be scaled to zero",
+            ));
+        }
         Ok(())
     }
 

@@ -230,6 +230,9 @@ fn dry_run_turns_apply_mode_on_without_sending() {
     let e = c.validate().expect_err("apply needs discovery").to_string();
     assert!(e.starts_with("kubernetes.apply.enabled"), "{e}");
     c.kubernetes.discovery.enabled = true;
+    let e = c.validate().expect_err("apply needs a source").to_string();
+    assert!(e.contains("needs a signal source"), "{e}");
+    c.nats = Some(NatsConfig::default());
     assert!(c.validate().is_ok());
 }
 

@@ -33,6 +33,9 @@ pub const MAX_SAMPLES: usize = (WINDOW.as_secs() / SAMPLE_EVERY.as_secs()) as us
 pub const MAX_CHANGES: usize = 20;
 /// Most samples in all (about 80 MiB): past it, timelines stop growing.
 pub const SAMPLE_BUDGET: usize = 2_000_000;
+/// The largest signal value a sample keeps (above it, the value is shown
+/// as this).
+pub const MAX_SHOWN: f64 = 1e12;
 /// Samples every server may keep even past the budget.
 const FLOOR: usize = 8;
 
@@ -60,7 +63,9 @@ pub struct Sample {
 impl Sample {
     /// The sample of `decision`, made on `signals` at `at`.
     pub fn of(signals: &Signals, decision: &Decision, at: Timestamp) -> Self {
-        let polled = |k: SignalKind| signals.get(k).unwrap_or(0.0) as f32;
+        // Bounded, so a chart never meets an infinite axis (an exporter may
+        // report any finite f64).
+        let polled = |k: SignalKind| signals.get(k).unwrap_or(0.0).min(MAX_SHOWN) as f32;
         let load = &signals.load;
         Self {
             at,

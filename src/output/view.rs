@@ -168,7 +168,13 @@ pub async fn server_page(
         Ok(server) => server,
         Err(e) => return error_page(StatusCode::BAD_REQUEST, &e.to_string()),
     };
-    let asked = s.targets.by_server();
+    // Only this server's ScaledObject: no map of them all.
+    let asked: std::collections::BTreeMap<_, _> = s
+        .targets
+        .for_server(&server)
+        .map(|t| (server.clone(), t))
+        .into_iter()
+        .collect();
     let fleet = s.fleet(&asked);
     if !s.store.contains(&server) && !asked.contains_key(&server) {
         let hosted = s.inventory.hosted(&server);

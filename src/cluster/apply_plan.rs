@@ -1,0 +1,181 @@
+//! What apply mode should do for one server now: the replica count to set,
+//! or why the server is left as it is. Asked when a sweep or a wake plans a
+//! request, and again right before the request is sent, so a request that
+//! waited in the queue is never sent once the server no longer needs it.
+
+use super::apply::Actuator;
+use super::apply_queue::{ScaleRequest, Urgency};
+use super::inventory::Hosted;
+use crate::engine::DataQuality;
+use crate::id::ServerKey;
+use crate::output::fleet::Fleet;
+use crate::time::Timestamp;
+use std::collections::BTreeMap;
+use std::sync::PoisonError;
+use tokio::time::{Duration, Instant};
+
+/// A value sent is not sent again for this long while the watch catches up.
+const RESEND_AFTER: Duration = Duration::from_secs(30);
+
+/// Why a server is left as it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Skip {
+    /// Another autoscaler targets its workload (`Kind/name`).
+    Claimed(String),
+    /// Several workloads host it: which one to scale is not ours to guess.
+    SeveralWorkloads(usize),
+    /// Its data is stale or unavailable: it keeps its replicas.
+    MissingData,
+    /// The workload or claim watches are not live.
+    NotLive,
+    /// This replica has watched the signals for less than the server's
+    /// idle window: it scales nothing down yet (a server whose sessions
+    /// were opened before it started would look idle).
+    WarmingUp,
+}
+
+impl Skip {
+    /// What the API and the logs say.
+    pub fn describe(&self) -> String {
+        match self {
+            Skip::Claimed(owner) => format!("left alone: {owner} scales this workload"),
+            Skip::SeveralWorkloads(n) => {
+                format!("left alone: {n} workloads host this server (apply mode scales one)")
+            }
+            Skip::MissingData => {
+                "held: data is stale or unavailable (it keeps its replicas)".into()
+            }
+            Skip::NotLive => "held: the workload or ScaledObject/HPA watches are not live".into(),
+            Skip::WarmingUp => {
+                "held: this replica has watched the signals for less than the idle window; no scale-down yet".into()
+            }
+        }
+    }
+}
+
+/// A change a server needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// Its workload as discovered.
+    pub hosted: Hosted,
+    /// Replicas to set.
+    pub to: u32,
+    /// The decision's reason.
+    pub reason: &'static str,
+}
+
+impl Actuator {
+    /// The change `server` needs now: `None` when it runs what it should.
+    pub fn change_for(
+        &self,
+        server: &ServerKey,
+        hosted: &[Hosted],
+        now: Timestamp,
+    ) -> Result<Option<Change>, Skip> {
+        let [h] = hosted else {
+            return Err(Skip::SeveralWorkloads(hosted.len()));
+        };
+        if !(self.store.feed().workloads_live && self.elsewhere.is_live()) {
+            return Err(Skip::NotLive);
+        }
+        if let Some(owner) = self.elsewhere.claimed_by(&server.namespace, &h.workload) {
+            return Err(Skip::Claimed(owner));
+        }
+        let asked = BTreeMap::new();
+        let fleet = Fleet {
+            store: &self.store,
+            inventory: &self.inventory,
+            asked: &asked,
+            config: &self.config,
+            now,
+        };
+        let (_, policy) = fleet.policy_of(server);
+        let decision = crate::engine::decide(&self.store.signals(server), &policy, now);
+        if matches!(
+            decision.data,
+            DataQuality::Stale { .. } | DataQuality::Unavailable { .. }
+        ) {
+            return Err(Skip::MissingData);
+        }
+        if decision.desired == h.desired {
+            return Ok(None);
+        }
+        if decision.desired < h.desired && now.since(self.started) < policy.idle_window {
+            return Err(Skip::WarmingUp);
+        }
+        Ok(Some(Change {
+            hosted: h.clone(),
+            to: decision.desired,
+            reason: decision.reason.name(),
+        }))
+    }
+
+    /// Queues `server`'s change if it has one (only a wake when `waking`);
+    /// returns whether it did. A server that needs nothing, or is left
+    /// alone, loses any request still queued for it.
+    pub(super) fn plan(&self, server: &ServerKey, hosted: &[Hosted], waking: bool) -> bool {
+        let now = self.clock.now();
+        let change = match self.change_for(server, hosted, now) {
+            Ok(Some(change)) => change,
+            Ok(None) => {
+                self.actions.clear_skip(server);
+                self.cancel_queued(server, hosted);
+                return false;
+            }
+            Err(why) => {
+                self.actions.skipped(server, why, now);
+                self.cancel_queued(server, hosted);
+                return false;
+            }
+        };
+        self.actions.clear_skip(server);
+        let h = &change.hosted;
+        let urgency = if h.desired == 0 && change.to > 0 {
+            Urgency::Wake
+        } else {
+            Urgency::Routine
+        };
+        if (waking && urgency != Urgency::Wake)
+            || self.sent_lately(server, &h.workload.name, change.to)
+        {
+            return false;
+        }
+        self.queue.push(ScaleRequest {
+            server: server.clone(),
+            workload: h.workload.clone(),
+            from: h.desired,
+            to: change.to,
+            reason: change.reason,
+            urgency,
+            queued_at: Instant::now(),
+        });
+        true
+    }
+
+    /// Whether `r` is still exactly what its server needs.
+    pub(super) fn still_wanted(&self, r: &ScaleRequest) -> bool {
+        let hosted = self.inventory.hosted(&r.server);
+        matches!(
+            self.change_for(&r.server, &hosted, self.clock.now()),
+            Ok(Some(c)) if c.to == r.to && c.hosted.desired == r.from && c.hosted.workload == r.workload
+        )
+    }
+
+    fn cancel_queued(&self, server: &ServerKey, hosted: &[Hosted]) {
+        for h in hosted {
+            self.queue.cancel(&server.namespace, &h.workload);
+        }
+    }
+
+    fn sent_lately(&self, server: &ServerKey, workload: &str, to: u32) -> bool {
+        let sent = self.sent.lock().unwrap_or_else(PoisonError::into_inner);
+        sent.get(&(server.clone(), workload.to_owned()))
+            .is_some_and(|&(value, at)| value == to && at.elapsed() < RESEND_AFTER)
+    }
+
+    /// Forgets values sent long enough ago.
+    pub(super) fn forget_old_sends(&self) {
+        let mut sent = self.sent.lock().unwrap_or_else(PoisonError::into_inner);
+        sent.retain(|_, (_, at)| at.elapsed() < RESEND_AFTER);
+    }
+}
