@@ -6,7 +6,8 @@
 //! The real `mcp-autoscaler serve --apply` binary runs beside it (its
 //! memory read on its own) with real nats-server events. `APPLY_BACKLOG`
 //! of the Deployments (default 2,000) run 1 idle replica, so the first
-//! sweep after the warm-up (the policy's idle window, 10 s here) queues
+//! sweep after the warm-up (the policy's idle window, 60 s here: long
+//! enough that a server woken during the run stays up through it) queues
 //! that many routine scale-downs: at the default 20 requests/s a backlog of
 //! 100 s. Measured:
 //! - discovery: time to list the fleet, and RSS;
@@ -111,7 +112,7 @@ async fn start_scaler(nats: &Nats, api: SocketAddr, servers: usize) -> Scaler {
         &config,
         format!(
             "log: {{ level: warn }}\nserver: {{ max_servers: {} }}\nnats: {{ url: \"{}\" }}\n\
-             policies: {{ default: {{ idle_window: 10s }} }}\n\
+             policies: {{ default: {{ idle_window: 60s }} }}\n\
              kubernetes:\n  discovery: {{ enabled: true }}\n  apply: {{ enabled: true, lease: {{ namespace: mcp-system }} }}\n",
             servers * 2,
             nats.url()
@@ -215,8 +216,15 @@ async fn main() {
     while metric(scaler.http, "mcp_autoscaler_apply_leader").await < 1.0 {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    // The first sweep after leading queues the backlog of scale-downs.
-    tokio::time::sleep(Duration::from_secs(11)).await;
+    // The first sweep after the warm-up queues the backlog of scale-downs.
+    let backlog_started = Instant::now();
+    while metric(scaler.http, "mcp_autoscaler_apply_requests_total").await < 1.0 {
+        assert!(
+            backlog_started.elapsed() < Duration::from_secs(180),
+            "no scale-down began"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     let sweep = metric(scaler.http, "mcp_autoscaler_apply_sweep_seconds").await;
     println!("sweep over {servers} servers: {:.0} ms", sweep * 1000.0);
 

@@ -87,7 +87,10 @@ impl Actions {
     /// Drops every server not in `known`.
     pub fn keep_only<'a>(&self, known: impl Iterator<Item = &'a ServerKey>) {
         let known: HashSet<&ServerKey> = known.collect();
-        self.lock().retain(|server, _| known.contains(server));
+        let mut all = self.lock();
+        if all.keys().any(|s| !known.contains(s)) {
+            all.retain(|server, _| known.contains(server));
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ServerKey, ServerActions>> {

@@ -140,8 +140,11 @@ impl Actuator {
         }
         let started = std::time::Instant::now();
         self.forget_old_sends();
-        let servers = self.inventory.servers();
-        self.actions.keep_only(servers.iter().map(|(s, _)| s));
+        // Keys first, then each server's workloads one at a time: the
+        // inventory's lock is never held for the whole fleet, so a wake
+        // looking up its server does not wait for the sweep.
+        let servers = self.inventory.server_keys();
+        self.actions.keep_only(servers.iter());
         if !(self.store.feed().workloads_live && self.elsewhere.is_live()) {
             tracing::warn!(
                 "apply mode holds every server: the workload or ScaledObject/HPA watches are not live"
@@ -149,7 +152,7 @@ impl Actuator {
         }
         let queued = servers
             .iter()
-            .filter(|(server, hosted)| self.plan(server, hosted, false))
+            .filter(|server| self.plan(server, &self.inventory.hosted(server), false))
             .count();
         let took = started.elapsed();
         self.metrics.apply_sweep_seconds.set(took.as_secs_f64());

@@ -139,14 +139,22 @@ impl Inventory {
 
     /// Every server and its workloads, sorted by server.
     pub fn servers(&self) -> Vec<(ServerKey, Vec<Hosted>)> {
-        let t = self.lock();
-        let mut all: Vec<_> = t
-            .hosted
-            .iter()
-            .map(|(k, h)| (k.clone(), h.to_vec()))
-            .collect();
+        let mut all: Vec<_> = {
+            let t = self.lock();
+            t.hosted
+                .iter()
+                .map(|(k, h)| (k.clone(), h.to_vec()))
+                .collect()
+        };
+        // Sorted after the lock is let go: a watch or a wake never waits for it.
         all.sort_by(|a, b| a.0.cmp(&b.0));
         all
+    }
+
+    /// Every server that has a workload, in no order. The lock is held only
+    /// to copy the keys (the cheapest snapshot of a large fleet).
+    pub fn server_keys(&self) -> Vec<ServerKey> {
+        self.lock().hosted.keys().cloned().collect()
     }
 
     /// Number of workloads kept.
