@@ -6,11 +6,9 @@
 use super::apply::Actuator;
 use super::apply_queue::{ScaleRequest, Urgency};
 use super::inventory::Hosted;
-use crate::engine::DataQuality;
+use crate::engine::{DataQuality, Policy};
 use crate::id::ServerKey;
-use crate::output::fleet::Fleet;
 use crate::time::Timestamp;
-use std::collections::BTreeMap;
 use std::sync::PoisonError;
 use tokio::time::{Duration, Instant};
 
@@ -81,16 +79,12 @@ impl Actuator {
         if let Some(owner) = self.elsewhere.claimed_by(&server.namespace, &h.workload) {
             return Err(Skip::Claimed(owner));
         }
-        let asked = BTreeMap::new();
-        let fleet = Fleet {
-            store: &self.store,
-            inventory: &self.inventory,
-            asked: &asked,
-            config: &self.config,
-            now,
-        };
-        let (_, policy) = fleet.policy_of(server);
-        let decision = crate::engine::decide(&self.store.signals(server), &policy, now);
+        // The policy as the fleet view picks it (no ScaledObject targets a
+        // workload apply mode scales): the annotation's, else the default.
+        let (_, named) = self.config.policy_named_by(h.policy.as_deref());
+        let fallback = Policy::default();
+        let policy = named.unwrap_or(&fallback);
+        let decision = crate::engine::decide(&self.store.signals(server), policy, now);
         if matches!(
             decision.data,
             DataQuality::Stale { .. } | DataQuality::Unavailable { .. }

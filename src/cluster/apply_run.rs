@@ -74,6 +74,9 @@ pub struct Started {
     /// Ends once the Lease is released after `shutdown`: wait for it
     /// before the process exits, or the next replica waits out the lease.
     pub released: tokio::task::JoinHandle<()>,
+    /// The actuator (its sweeps run on their own thread; tests call
+    /// [`Actuator::sweep`] directly).
+    pub actuator: Arc<Actuator>,
 }
 
 /// Starts apply mode; it stops with `shutdown` (the Lease is released).
@@ -107,6 +110,7 @@ pub fn start(
     ));
     let actions = actuator.actions.clone();
     let sweeps = actuator.clone().sweep_loop(shutdown.clone());
+    let handle = actuator.clone();
     crate::threads::run_on_own_thread("apply-sweep", sweeps).map_err(ApplyError::Thread)?;
     let acting = tokio::spawn(actuator.run(wakes, shutdown.clone()));
     // The Lease goes back only once no request is in flight.
@@ -121,6 +125,7 @@ pub fn start(
             dry_run,
         },
         released,
+        actuator: handle,
     })
 }
 

@@ -219,7 +219,8 @@ async fn apply_mode_asks_for_its_declared_rules_and_the_lease_in_its_own_namespa
         metrics,
     };
     let (_wakes, rx) = tokio::sync::mpsc::channel(1);
-    let view = apply_run::start(parts, rx, &stop).expect("starts").view;
+    let started = apply_run::start(parts, rx, &stop).expect("starts");
+    let view = started.view.clone();
     // Once the (empty) lists are in: an idle server running 2 replicas.
     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     let server = ServerKey::parse("tenant-a", "web").expect("valid");
@@ -234,9 +235,12 @@ async fn apply_mode_asks_for_its_declared_rules_and_the_lease_in_its_own_namespa
         policy: None,
     });
     store.set_replicas(&server, Some((2, 2)), crate::time::Clock::now(&*clock));
-    // Past the warm-up (an idle window watched) before the next sweep.
+    // Past the warm-up (an idle window watched), then a sweep (the sweep
+    // thread runs on real time; this test's clock is paused).
     clock.advance(std::time::Duration::from_secs(301));
-    tokio::time::sleep(std::time::Duration::from_secs(15)).await;
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert_eq!(started.actuator.sweep(), 1);
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
     assert!(view.leadership.is_leader());
     let last = view.actions.of(&server).last.expect("scaled");
     assert_eq!((last.from, last.to), (2, 0));

@@ -292,6 +292,23 @@ pub struct Overrides {
 }
 
 impl Config {
+    /// The policy a workload annotation names when the config defines it,
+    /// else the default policy: (name, policy).
+    pub fn policy_named_by(&self, annotation: Option<&str>) -> (&str, Option<&Policy>) {
+        let (name, policy) = annotation
+            .and_then(|a| self.policies.get_key_value(a))
+            .map_or_else(
+                || {
+                    (
+                        self.default_policy.as_str(),
+                        self.policies.get(&self.default_policy),
+                    )
+                },
+                |(name, policy)| (name.as_str(), Some(policy)),
+            );
+        (name, policy)
+    }
+
     /// Reads, parses and validates a config file; built-in defaults when `path` is `None`.
     pub fn load(path: Option<&Path>, overrides: &Overrides) -> Result<Self, ConfigError> {
         let mut config = match path {

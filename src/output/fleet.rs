@@ -179,15 +179,10 @@ impl Fleet<'_> {
         if let Some(t) = self.asked.get(server) {
             return (t.policy_name.clone(), t.policy.clone());
         }
-        let named = self
-            .inventory
-            .hosted(server)
-            .into_iter()
-            .find_map(|h| h.policy)
-            .filter(|p| self.config.policies.contains_key(p));
-        let name = named.unwrap_or_else(|| self.config.default_policy.clone());
-        let policy = self.config.policies.get(&name).cloned().unwrap_or_default();
-        (name, policy)
+        let hosted = self.inventory.hosted(server);
+        let annotation = hosted.iter().find_map(|h| h.policy.as_deref());
+        let (name, policy) = self.config.policy_named_by(annotation);
+        (name.to_owned(), policy.cloned().unwrap_or_default())
     }
 
     /// `server`'s policy, signals and decision now.
