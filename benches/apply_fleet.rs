@@ -23,6 +23,7 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
+use common::bench::{env_usize, rss_kib, summary};
 use common::fake_kube::{FakeKube, ScaleCall};
 use common::servers::Nats;
 use common::{free_port, metric, wait_for_port};
@@ -30,38 +31,8 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn rss_mib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kib: f64 = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        .unwrap_or(0.0);
-    kib / 1024.0
-}
-
-fn summary(name: &str, mut v: Vec<Duration>) {
-    if v.is_empty() {
-        println!("{name}: none");
-        return;
-    }
-    v.sort();
-    let p = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
-    println!(
-        "{name}: n={} p50={:?} p95={:?} p99={:?} max={:?}",
-        v.len(),
-        p(0.5),
-        p(0.95),
-        p(0.99),
-        v[v.len() - 1]
-    );
+    rss_kib(pid) as f64 / 1024.0
 }
 
 /// The most requests that arrived within any one second.
@@ -185,11 +156,11 @@ async fn latencies(
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let servers = env("APPLY_SERVERS", 100_000);
-    let backlog = env("APPLY_BACKLOG", 2_000).min(servers);
-    let wakes = env("APPLY_WAKES", 300);
-    let wake_rate = env("APPLY_WAKE_RATE", 15);
-    let mass = env("APPLY_MASS", 400);
+    let servers = env_usize("APPLY_SERVERS", 100_000);
+    let backlog = env_usize("APPLY_BACKLOG", 2_000).min(servers);
+    let wakes = env_usize("APPLY_WAKES", 300);
+    let wake_rate = env_usize("APPLY_WAKE_RATE", 15);
+    let mass = env_usize("APPLY_MASS", 400);
     let nats = Nats::start().await;
     let deployments = (0..servers)
         .map(|i| {

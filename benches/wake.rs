@@ -12,6 +12,7 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
+use common::bench::{env_usize, rss_kib, summary};
 use common::servers::Nats;
 use common::{free_port, so, wait_for_port};
 use mcp_autoscaler::proto::external_scaler_client::ExternalScalerClient;
@@ -20,37 +21,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio_stream::StreamExt;
 use tonic::transport::Channel;
-
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        .unwrap_or(0)
-}
-
-fn summary(name: &str, mut v: Vec<Duration>) {
-    v.sort();
-    let p = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
-    let mean = v.iter().sum::<Duration>() / v.len() as u32;
-    println!(
-        "{name}: n={} p50={:?} p95={:?} p99={:?} max={:?} mean={:?}",
-        v.len(),
-        p(0.5),
-        p(0.95),
-        p(0.99),
-        v[v.len() - 1],
-        mean
-    );
-}
 
 struct Scaler {
     child: std::process::Child,
@@ -224,8 +194,8 @@ async fn measure_poll(
 
 #[tokio::main]
 async fn main() {
-    let n = env("WAKE_STREAMS", 10_000);
-    let events = env("WAKE_EVENTS", 2_000);
+    let n = env_usize("WAKE_STREAMS", 10_000);
+    let events = env_usize("WAKE_EVENTS", 2_000);
     let jetstream = std::env::var("WAKE_JETSTREAM").is_ok();
     let nats = Nats::start().await;
     let scaler = start_scaler(&nats, jetstream).await;

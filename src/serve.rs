@@ -4,7 +4,8 @@
 //! `127.0.0.1:0` and cancel the token themselves); `main` only binds the
 //! configured addresses and turns SIGTERM/SIGINT into a cancellation.
 
-use crate::cluster::apply_run::{self, ApplyError, ApplyParts, Started};
+use crate::cluster::apply::ApplyParts;
+use crate::cluster::apply_run::{self, ApplyError, Started};
 use crate::cluster::pods::Pods;
 use crate::cluster::scale_in::{LiveWorkQuery, ScaleIn};
 use crate::cluster::{self, Inventory, discovery};

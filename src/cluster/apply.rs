@@ -35,20 +35,26 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-/// The acting side of apply mode.
-pub struct Actuator {
+/// The parts apply mode works on.
+pub struct ApplyParts {
     /// The API server.
     pub client: Client,
     /// Discovered workloads.
     pub inventory: Arc<Inventory>,
     /// Signals.
     pub store: Arc<Store>,
-    /// Policies and `kubernetes.apply`.
+    /// The config.
     pub config: Arc<Config>,
-    /// Time for decisions.
+    /// Time.
     pub clock: Arc<dyn Clock>,
     /// Counters.
     pub metrics: Arc<Metrics>,
+}
+
+/// The acting side of apply mode.
+pub struct Actuator {
+    /// What it works on.
+    pub parts: ApplyParts,
     /// Whether this replica may act.
     pub leadership: Leadership,
     /// Workloads other autoscalers claim.
@@ -65,36 +71,23 @@ pub struct Actuator {
 }
 
 impl Actuator {
-    /// An actuator over the given parts.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        client: Client,
-        inventory: Arc<Inventory>,
-        store: Arc<Store>,
-        config: Arc<Config>,
-        clock: Arc<dyn Clock>,
-        metrics: Arc<Metrics>,
-        leadership: Leadership,
-        elsewhere: Arc<Elsewhere>,
-    ) -> Self {
+    /// An actuator over `parts`, acting while `leadership` says so and
+    /// leaving alone what `elsewhere` claims.
+    pub fn new(parts: ApplyParts, leadership: Leadership, elsewhere: Arc<Elsewhere>) -> Self {
+        let started = parts.clock.now();
         Self {
-            client,
-            inventory,
-            store,
-            config,
-            metrics,
+            parts,
             leadership,
             elsewhere,
             queue: Arc::default(),
             actions: Arc::default(),
             sent: Mutex::default(),
-            started: clock.now(),
-            clock,
+            started,
         }
     }
 
     pub(super) fn apply_config(&self) -> &ApplyConfig {
-        &self.config.kubernetes.apply
+        &self.parts.config.kubernetes.apply
     }
 
     /// Plans a wake for each server `wakes` names and sends what is queued,
@@ -133,7 +126,7 @@ impl Actuator {
     /// differs. Returns how many requests it queued.
     pub fn sweep(&self) -> usize {
         let leading = self.leadership.is_leader();
-        self.metrics.apply_leader.set(i64::from(leading));
+        self.parts.metrics.apply_leader.set(i64::from(leading));
         if !leading {
             self.queue.clear();
             return 0;
@@ -143,19 +136,22 @@ impl Actuator {
         // Keys first, then each server's workloads one at a time: the
         // inventory's lock is never held for the whole fleet, so a wake
         // looking up its server does not wait for the sweep.
-        let servers = self.inventory.server_keys();
+        let servers = self.parts.inventory.server_keys();
         self.actions.keep_only(servers.iter());
-        if !(self.store.feed().workloads_live && self.elsewhere.is_live()) {
+        if !(self.parts.store.feed().workloads_live && self.elsewhere.is_live()) {
             tracing::warn!(
                 "apply mode holds every server: the workload or ScaledObject/HPA watches are not live"
             );
         }
         let queued = servers
             .iter()
-            .filter(|server| self.plan(server, &self.inventory.hosted(server), false))
+            .filter(|server| self.plan(server, &self.parts.inventory.hosted(server), false))
             .count();
         let took = started.elapsed();
-        self.metrics.apply_sweep_seconds.set(took.as_secs_f64());
+        self.parts
+            .metrics
+            .apply_sweep_seconds
+            .set(took.as_secs_f64());
         tracing::debug!(servers = servers.len(), queued, ?took, "apply sweep");
         queued
     }
@@ -166,7 +162,7 @@ impl Actuator {
         if !self.leadership.is_leader() {
             return;
         }
-        let hosted = self.inventory.hosted(server);
+        let hosted = self.parts.inventory.hosted(server);
         if hosted.iter().any(|h| h.desired == 0) {
             self.plan(server, &hosted, true);
         }
@@ -208,7 +204,7 @@ impl Actuator {
 
     /// Sends one request (or, in dry run, only says what it would send).
     pub async fn send(&self, r: ScaleRequest) {
-        let now = self.clock.now();
+        let now = self.parts.clock.now();
         let Some(left) = self.leadership.remaining() else {
             return;
         };
@@ -239,7 +235,10 @@ impl Actuator {
             Outcome::DryRun => "dry_run",
             Outcome::Failed(_) => "failed",
         };
-        Metrics::count(&self.metrics.apply_requests, &format!("{urgency}_{label}"));
+        Metrics::count(
+            &self.parts.metrics.apply_requests,
+            &format!("{urgency}_{label}"),
+        );
         match &outcome {
             Outcome::Failed(e) => {
                 tracing::warn!(namespace = %r.server.namespace, server = %r.server.server, workload = %r.workload.name, kind = %r.workload.kind, from = r.from, to = r.to, reason = r.reason, error = %e, "scale request failed")
@@ -274,14 +273,18 @@ impl Actuator {
         let ns = r.server.namespace.as_str();
         let name = r.workload.name.as_str();
         match r.workload.kind {
-            WorkloadKind::Deployment => Api::<Deployment>::namespaced(self.client.clone(), ns)
-                .patch_scale(name, &params, &patch)
-                .await
-                .map(|_| ()),
-            WorkloadKind::StatefulSet => Api::<StatefulSet>::namespaced(self.client.clone(), ns)
-                .patch_scale(name, &params, &patch)
-                .await
-                .map(|_| ()),
+            WorkloadKind::Deployment => {
+                Api::<Deployment>::namespaced(self.parts.client.clone(), ns)
+                    .patch_scale(name, &params, &patch)
+                    .await
+                    .map(|_| ())
+            }
+            WorkloadKind::StatefulSet => {
+                Api::<StatefulSet>::namespaced(self.parts.client.clone(), ns)
+                    .patch_scale(name, &params, &patch)
+                    .await
+                    .map(|_| ())
+            }
         }
     }
 }

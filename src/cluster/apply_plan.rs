@@ -73,7 +73,7 @@ impl Actuator {
         let [h] = hosted else {
             return Err(Skip::SeveralWorkloads(hosted.len()));
         };
-        if !(self.store.feed().workloads_live && self.elsewhere.is_live()) {
+        if !(self.parts.store.feed().workloads_live && self.elsewhere.is_live()) {
             return Err(Skip::NotLive);
         }
         if let Some(owner) = self.elsewhere.claimed_by(&server.namespace, &h.workload) {
@@ -81,10 +81,10 @@ impl Actuator {
         }
         // The policy as the fleet view picks it (no ScaledObject targets a
         // workload apply mode scales): the annotation's, else the default.
-        let (_, named) = self.config.policy_named_by(h.policy.as_deref());
+        let (_, named) = self.parts.config.policy_named_by(h.policy.as_deref());
         let fallback = Policy::default();
         let policy = named.unwrap_or(&fallback);
-        let decision = crate::engine::decide(&self.store.signals(server), policy, now);
+        let decision = crate::engine::decide(&self.parts.store.signals(server), policy, now);
         if matches!(
             decision.data,
             DataQuality::Stale { .. } | DataQuality::Unavailable { .. }
@@ -108,7 +108,7 @@ impl Actuator {
     /// returns whether it did. A server that needs nothing, or is left
     /// alone, loses any request still queued for it.
     pub(super) fn plan(&self, server: &ServerKey, hosted: &[Hosted], waking: bool) -> bool {
-        let now = self.clock.now();
+        let now = self.parts.clock.now();
         let change = match self.change_for(server, hosted, now) {
             Ok(Some(change)) => change,
             Ok(None) => {
@@ -148,9 +148,9 @@ impl Actuator {
 
     /// Whether `r` is still exactly what its server needs.
     pub(super) fn still_wanted(&self, r: &ScaleRequest) -> bool {
-        let hosted = self.inventory.hosted(&r.server);
+        let hosted = self.parts.inventory.hosted(&r.server);
         matches!(
-            self.change_for(&r.server, &hosted, self.clock.now()),
+            self.change_for(&r.server, &hosted, self.parts.clock.now()),
             Ok(Some(c)) if c.to == r.to && c.hosted.desired == r.from && c.hosted.workload == r.workload
         )
     }

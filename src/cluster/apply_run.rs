@@ -2,20 +2,15 @@
 //! discovery scope), the Lease election and the actuator.
 
 use super::actions::Actions;
-use super::apply::Actuator;
+use super::apply::{Actuator, ApplyParts};
 use super::discovery::scopes;
 use super::elsewhere::{ClaimSink, Elsewhere};
-use super::inventory::Inventory;
 use super::lease::{Elector, Leadership, identity};
 use super::watch;
-use crate::config::Config;
 use crate::id::{Namespace, ServerKey};
-use crate::output::metrics::Metrics;
-use crate::source::Store;
-use crate::time::Clock;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use kube::Api;
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
-use kube::{Api, Client};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -36,22 +31,6 @@ pub struct ApplyView {
     pub leadership: Leadership,
     /// Dry run: nothing is sent.
     pub dry_run: bool,
-}
-
-/// The parts apply mode works on.
-pub struct ApplyParts {
-    /// The API server.
-    pub client: Client,
-    /// Discovered workloads.
-    pub inventory: Arc<Inventory>,
-    /// Signals.
-    pub store: Arc<Store>,
-    /// The config.
-    pub config: Arc<Config>,
-    /// Time.
-    pub clock: Arc<dyn Clock>,
-    /// Counters.
-    pub metrics: Arc<Metrics>,
 }
 
 /// Errors starting apply mode.
@@ -98,16 +77,7 @@ pub fn start(
     );
     let leadership = elector.leadership();
     let dry_run = apply.dry_run;
-    let actuator = Arc::new(Actuator::new(
-        parts.client,
-        parts.inventory,
-        parts.store,
-        parts.config.clone(),
-        parts.clock,
-        parts.metrics,
-        leadership.clone(),
-        elsewhere,
-    ));
+    let actuator = Arc::new(Actuator::new(parts, leadership.clone(), elsewhere));
     let actions = actuator.actions.clone();
     let sweeps = actuator.clone().sweep_loop(shutdown.clone());
     let handle = actuator.clone();

@@ -49,16 +49,15 @@ fn fresh_harness(store: Store, dry_run: bool) -> Harness {
     store.set_workloads_live(true);
     let leadership = Leadership::default();
     leadership.grant_for(Duration::from_secs(3600));
-    let actuator = Actuator::new(
+    let parts = ApplyParts {
         client,
-        Arc::new(Inventory::new(100)),
+        inventory: Arc::new(Inventory::new(100)),
         store,
-        Arc::new(config),
-        clock.clone(),
-        Arc::new(Metrics::default()),
-        leadership,
-        Arc::new(Elsewhere::new(0)),
-    );
+        config: Arc::new(config),
+        clock: clock.clone(),
+        metrics: Arc::new(Metrics::default()),
+    };
+    let actuator = Actuator::new(parts, leadership, Arc::new(Elsewhere::new(0)));
     Harness {
         actuator: Arc::new(actuator),
         mock,
@@ -74,7 +73,7 @@ fn harness() -> Harness {
 fn host(h: &Harness, server: &str, kind: WorkloadKind, replicas: u32) {
     let s = key(server);
     let a = &h.actuator;
-    a.inventory.apply(Workload {
+    a.parts.inventory.apply(Workload {
         server: s.clone(),
         workload: WorkloadRef {
             kind,
@@ -84,7 +83,8 @@ fn host(h: &Harness, server: &str, kind: WorkloadKind, replicas: u32) {
         ready: replicas,
         policy: None,
     });
-    a.store
+    a.parts
+        .store
         .set_replicas(&s, Some((replicas, replicas)), h.clock.now());
 }
 
@@ -138,9 +138,11 @@ async fn an_idle_server_is_scaled_to_zero_and_a_busy_one_out_through_the_scale_s
     host(&h, "tenant-b/db", WorkloadKind::StatefulSet, 1);
     // 90 live sessions at the default 20 per replica on the StatefulSet.
     for _ in 0..90 {
-        h.actuator
-            .store
-            .record_event(&key("tenant-b/db"), EventKind::SessionOpen, h.clock.now());
+        h.actuator.parts.store.record_event(
+            &key("tenant-b/db"),
+            EventKind::SessionOpen,
+            h.clock.now(),
+        );
     }
     assert_eq!(h.actuator.sweep(), 2);
     let mut seen = send_all(&mut h).await;
@@ -185,6 +187,7 @@ async fn an_event_wakes_a_server_at_zero_at_once_not_at_the_next_sweep() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     let s = key("tenant-a/github");
     h.actuator
+        .parts
         .store
         .record_event(&s, EventKind::Request, h.clock.now());
     let sent_at = Instant::now();
@@ -243,7 +246,7 @@ async fn nothing_is_scaled_on_missing_data_or_while_the_watches_are_not_live() {
 
     let mut h2 = harness();
     host(&h2, "tenant-a/github", WorkloadKind::Deployment, 3);
-    h2.actuator.store.set_workloads_live(false);
+    h2.actuator.parts.store.set_workloads_live(false);
     assert_eq!(h2.actuator.sweep(), 0);
     let skipped = h2.actuator.actions.of(&key("tenant-a/github")).skipped;
     assert_eq!(skipped.map(|s| s.0), Some(Skip::NotLive));
@@ -294,6 +297,7 @@ async fn a_replica_scales_nothing_down_before_it_has_watched_an_idle_window_but_
     );
     host(&h, "tenant-a/asleep", WorkloadKind::Deployment, 0);
     h.actuator
+        .parts
         .store
         .record_event(&key("tenant-a/asleep"), EventKind::Request, h.clock.now());
     assert_eq!(h.actuator.sweep(), 1, "only the wake");
@@ -317,7 +321,7 @@ async fn a_queued_request_the_server_no_longer_needs_is_dropped_not_sent() {
     let stale = h.actuator.queue.try_next().expect("queued");
     // Sessions open before the request is sent: 2 replicas are needed now.
     for _ in 0..30 {
-        h.actuator.store.record_event(
+        h.actuator.parts.store.record_event(
             &key("tenant-a/github"),
             EventKind::SessionOpen,
             h.clock.now(),

@@ -181,7 +181,8 @@ fn requests_map_to_their_rbac_triples() {
 
 #[tokio::test(start_paused = true)]
 async fn apply_mode_asks_for_its_declared_rules_and_the_lease_in_its_own_namespace() {
-    use crate::cluster::apply_run::{self, ApplyParts};
+    use crate::cluster::apply::ApplyParts;
+    use crate::cluster::apply_run;
     let mut config = Config::default();
     config.kubernetes.discovery.enabled = true;
     config.kubernetes.apply.enabled = true;

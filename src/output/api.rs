@@ -196,25 +196,11 @@ pub(super) async fn server_decision(
         Ok(p) => p,
         Err(e) => return bad_request(e),
     };
-    let known = s.store.contains(&server)
-        || s.targets.for_server(&server).is_some()
-        || !s.inventory.hosted(&server).is_empty();
-    if !known {
+    if !s.knows(&server) {
         return not_found_with(format!(
             "no server {server}: no signals, no ScaledObject and no discovered workload name it"
         ));
     }
-    // Else the policy its ScaledObject asks for (with its overrides), else
-    // its workload's annotation, else the default: as in the fleet. Only
-    // this server's ScaledObject is looked up: no map of them all.
-    let (name, policy) = asked_policy.unwrap_or_else(|| {
-        let asked: std::collections::BTreeMap<_, _> = s
-            .targets
-            .for_server(&server)
-            .map(|t| (server.clone(), t))
-            .into_iter()
-            .collect();
-        s.fleet(&asked).policy_of(&server)
-    });
+    let (name, policy) = asked_policy.unwrap_or_else(|| s.policy_of(&server));
     Json(detail(&s, &server, name, &policy)).into_response()
 }

@@ -55,6 +55,27 @@ pub struct HttpState {
 }
 
 impl HttpState {
+    /// Whether `server` is known: it has signals, a ScaledObject KEDA asked
+    /// about names it, or discovery found its workload.
+    pub fn knows(&self, server: &ServerKey) -> bool {
+        self.store.contains(server)
+            || self.targets.for_server(server).is_some()
+            || !self.inventory.hosted(server).is_empty()
+    }
+
+    /// The policy `server` is decided under, as in the fleet (its
+    /// ScaledObject's with overrides, else its workload's annotation, else
+    /// the default). Only its own ScaledObject is looked up.
+    pub fn policy_of(&self, server: &ServerKey) -> (String, crate::engine::Policy) {
+        let asked: BTreeMap<_, _> = self
+            .targets
+            .for_server(server)
+            .map(|t| (server.clone(), t))
+            .into_iter()
+            .collect();
+        self.fleet(&asked).policy_of(server)
+    }
+
     /// The fleet as known now, with `asked` the ScaledObjects' targets by
     /// server (all of them, or only the one a request is about).
     pub fn fleet<'a>(&'a self, asked: &'a BTreeMap<ServerKey, Arc<Target>>) -> Fleet<'a> {

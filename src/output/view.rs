@@ -168,24 +168,13 @@ pub async fn server_page(
         Ok(server) => server,
         Err(e) => return error_page(StatusCode::BAD_REQUEST, &e.to_string()),
     };
-    // Only this server's ScaledObject: no map of them all.
-    let asked: std::collections::BTreeMap<_, _> = s
-        .targets
-        .for_server(&server)
-        .map(|t| (server.clone(), t))
-        .into_iter()
-        .collect();
-    let fleet = s.fleet(&asked);
-    if !s.store.contains(&server) && !asked.contains_key(&server) {
-        let hosted = s.inventory.hosted(&server);
-        if hosted.is_empty() {
-            return error_page(
-                StatusCode::NOT_FOUND,
-                &format!("no server {server} is known"),
-            );
-        }
+    if !s.knows(&server) {
+        return error_page(
+            StatusCode::NOT_FOUND,
+            &format!("no server {server} is known"),
+        );
     }
-    let (name, policy) = fleet.policy_of(&server);
+    let (name, policy) = s.policy_of(&server);
     let d = detail(&s, &server, name, &policy);
     let now = s.clock.now();
     let mut samples = s.recent.of(&server).samples;
