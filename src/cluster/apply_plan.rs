@@ -6,7 +6,7 @@
 use super::apply::Actuator;
 use super::apply_queue::{ScaleRequest, Urgency};
 use super::inventory::Hosted;
-use crate::engine::{DataQuality, Policy};
+use crate::engine::DataQuality;
 use crate::id::ServerKey;
 use crate::time::Timestamp;
 use std::sync::PoisonError;
@@ -26,6 +26,10 @@ pub enum Skip {
     MissingData,
     /// The workload or claim watches are not live.
     NotLive,
+    /// Its workload's `mcp-autoscaler/policy` annotation names a policy the
+    /// config does not define: a typo must not drop it to the default's
+    /// floor.
+    UnknownPolicy(String),
     /// This replica has watched the signals for less than the server's
     /// idle window: it scales nothing down yet (a server whose sessions
     /// were opened before it started would look idle).
@@ -44,6 +48,9 @@ impl Skip {
                 "held: data is stale or unavailable (it keeps its replicas)".into()
             }
             Skip::NotLive => "held: the workload or ScaledObject/HPA watches are not live".into(),
+            Skip::UnknownPolicy(name) => format!(
+                "left alone: its workload names policy {name:?}, which the config does not define"
+            ),
             Skip::WarmingUp => {
                 "held: this replica has watched the signals for less than the idle window; no scale-down yet".into()
             }
@@ -79,11 +86,25 @@ impl Actuator {
         if let Some(owner) = self.elsewhere.claimed_by(&server.namespace, &h.workload) {
             return Err(Skip::Claimed(owner));
         }
-        // The policy as the fleet view picks it (no ScaledObject targets a
-        // workload apply mode scales): the annotation's, else the default.
-        let (_, named) = self.parts.config.policy_named_by(h.policy.as_deref());
-        let fallback = Policy::default();
-        let policy = named.unwrap_or(&fallback);
+        // The annotation's policy, else the default (no ScaledObject targets
+        // a workload apply mode scales). A name the config lacks is a typo,
+        // not a request for the default.
+        let config = &self.parts.config;
+        if let Some(name) = h
+            .policy
+            .as_deref()
+            .filter(|n| !config.policies.contains_key(*n))
+        {
+            return Err(Skip::UnknownPolicy(name.chars().take(63).collect()));
+        }
+        let Some(policy) = config.policy_named_by(h.policy.as_deref()).1 else {
+            return Err(Skip::UnknownPolicy(config.default_policy.clone()));
+        };
+        // A server the store does not hold (it was full) has no signals at
+        // all: unknown, never idle.
+        if !self.parts.store.contains(server) {
+            return Err(Skip::MissingData);
+        }
         let decision = crate::engine::decide(&self.parts.store.signals(server), policy, now);
         if matches!(
             decision.data,

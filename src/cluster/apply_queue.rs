@@ -123,7 +123,12 @@ impl ScaleQueue {
     /// longer needs it).
     pub fn cancel(&self, namespace: &Namespace, workload: &WorkloadRef) {
         let key = (namespace.clone(), workload.clone());
-        self.lock().by_workload.remove(&key);
+        let mut p = self.lock();
+        // Its place in line goes too, so a later request queues afresh.
+        if p.by_workload.remove(&key).is_some() {
+            p.wakes.retain(|k| *k != key);
+            p.routine.retain(|k| *k != key);
+        }
     }
 
     /// Drops everything (this replica stopped acting).
@@ -236,6 +241,23 @@ mod tests {
         q.push(request("d", 0, Urgency::Routine));
         let r = q.try_next().expect("d");
         assert_eq!((r.to, r.urgency), (0, Urgency::Wake), "a wake stays a wake");
+    }
+
+    #[test]
+    fn a_cancelled_request_loses_its_place_in_line() {
+        let q = ScaleQueue::default();
+        q.push(request("a", 0, Urgency::Routine));
+        q.push(request("b", 0, Urgency::Routine));
+        q.cancel(
+            &Namespace::parse("tenant-a").expect("ns"),
+            &request("a", 0, Urgency::Routine).workload,
+        );
+        q.push(request("a", 1, Urgency::Routine));
+        let order: Vec<String> = std::iter::from_fn(|| q.try_next())
+            .map(|r| r.workload.name)
+            .collect();
+        assert_eq!(order, ["b", "a"]);
+        assert!(q.lock().routine.is_empty(), "no stale keys left behind");
     }
 
     #[tokio::test(start_paused = true)]

@@ -347,3 +347,40 @@ async fn a_queued_request_the_server_no_longer_needs_is_dropped_not_sent() {
     assert_eq!(h.actuator.sweep(), 0);
     assert!(h.actuator.queue.is_empty(), "cancelled");
 }
+
+#[tokio::test]
+async fn a_policy_typo_or_a_server_the_store_does_not_hold_is_left_alone() {
+    let h = harness();
+    let typo = key("tenant-a/typo");
+    h.actuator.parts.inventory.apply(Workload {
+        server: typo.clone(),
+        workload: WorkloadRef {
+            kind: WorkloadKind::Deployment,
+            name: "typo".into(),
+        },
+        desired: 2,
+        ready: 2,
+        policy: Some("interactve".into()),
+    });
+    h.actuator
+        .parts
+        .store
+        .set_replicas(&typo, Some((2, 2)), h.clock.now());
+    // Discovered, but the store refused it (full): no signals at all.
+    let unheld = key("tenant-a/unheld");
+    h.actuator.parts.inventory.apply(Workload {
+        server: unheld.clone(),
+        workload: WorkloadRef {
+            kind: WorkloadKind::Deployment,
+            name: "unheld".into(),
+        },
+        desired: 3,
+        ready: 3,
+        policy: None,
+    });
+    assert_eq!(h.actuator.sweep(), 0);
+    assert!(h.actuator.queue.is_empty());
+    let skip = |s: &ServerKey| h.actuator.actions.of(s).skipped.map(|s| s.0);
+    assert_eq!(skip(&typo), Some(Skip::UnknownPolicy("interactve".into())));
+    assert_eq!(skip(&unheld), Some(Skip::MissingData));
+}

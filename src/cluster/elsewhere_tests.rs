@@ -129,3 +129,62 @@ async fn without_keda_installed_scaled_objects_count_as_none_and_the_watch_is_li
     stop.cancel();
     task.await.expect("stops");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_kind_that_disappears_after_a_listing_keeps_its_claims_and_is_not_live() {
+    let (service, mut handle) = mock::pair::<Request<Body>, Response<Body>>();
+    let client = Client::new(service, "default");
+    let elsewhere = Arc::new(Elsewhere::new(1));
+    let gvk = GroupVersionKind::gvk("keda.sh", "v1alpha1", "ScaledObject");
+    let api: Api<DynamicObject> = Api::all_with(client, &ApiResource::from_gvk(&gvk));
+    let sink = ClaimSink::<DynamicObject>::new(elsewhere.clone(), 0);
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(watch::run(api, None, String::new(), sink, stop.clone()));
+    let respond =
+        |send: mock::SendResponse<Response<Body>>, status: u16, body: serde_json::Value| {
+            send.send_response(
+                Response::builder()
+                    .status(status)
+                    .body(Body::from(body.to_string().into_bytes()))
+                    .expect("response"),
+            );
+        };
+    let (_, send) = handle.next_request().await.expect("list");
+    respond(
+        send,
+        200,
+        json!({"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObjectList",
+        "metadata": {"resourceVersion": "5"},
+        "items": [{"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject",
+                   "metadata": {"name": "so", "namespace": "tenant-a", "resourceVersion": "5"},
+                   "spec": {"scaleTargetRef": {"name": "github"}}}]}),
+    );
+    let (_, send) = handle.next_request().await.expect("watch");
+    respond(
+        send,
+        500,
+        json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                              "code": 500, "reason": "InternalError", "message": "boom"}),
+    );
+    // After the backoff, the list answers 404: the CRD is being reinstalled.
+    let (_, send) = handle.next_request().await.expect("relist");
+    respond(
+        send,
+        404,
+        json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                              "code": 404, "reason": "NotFound", "message": "not found"}),
+    );
+    for _ in 0..50 {
+        tokio::task::yield_now().await;
+    }
+    assert!(!elsewhere.is_live(), "a kind seen before is not 'none' now");
+    assert_eq!(
+        elsewhere
+            .claimed_by(&ns("tenant-a"), &deployment("github"))
+            .as_deref(),
+        Some("ScaledObject/so"),
+        "the claim stays"
+    );
+    stop.cancel();
+    task.await.expect("stops");
+}

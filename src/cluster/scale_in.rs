@@ -123,12 +123,8 @@ impl ScaleIn {
             if current < 2 && pods.values().all(|p| p.cost.is_none()) {
                 continue;
             }
-            let policy_name = hosted
-                .iter()
-                .find_map(|h| h.policy.as_ref())
-                .filter(|p| self.config.policies.contains_key(*p))
-                .unwrap_or(&self.config.default_policy);
-            let Some(policy) = self.config.policies.get(policy_name) else {
+            let annotation = hosted.iter().find_map(|h| h.policy.as_deref());
+            let Some(policy) = self.config.policy_named_by(annotation).1 else {
                 continue;
             };
             let decision = self.store.decide(&server, policy, now);

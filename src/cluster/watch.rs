@@ -61,13 +61,16 @@ pub async fn run<K, S>(
     } else {
         watcher::Config::default().labels(&label)
     };
+    // A kind that was served once and is now 404 (its CRD being
+    // reinstalled) is not "none": what was listed stays, not live.
+    let mut listed_once = false;
     loop {
         let events = watcher::watcher(api.clone(), config.clone());
         let failure = tokio::select! {
             () = shutdown.cancelled() => return,
-            failure = follow(events, namespace.as_ref(), &sink, &mut backoff) => failure,
+            failure = follow(events, namespace.as_ref(), &sink, &mut backoff, &mut listed_once) => failure,
         };
-        if sink.missing_kind_is_empty() && kind_not_served(&failure) {
+        if sink.missing_kind_is_empty() && !listed_once && kind_not_served(&failure) {
             sink.resync(namespace.as_ref(), Vec::new());
             sink.set_live(true);
             tracing::info!(kind = sink.kind(), retry_in = ?MAX_BACKOFF, "the API server does not serve this kind: none exist");
@@ -96,6 +99,7 @@ async fn follow<K, S>(
     namespace: Option<&Namespace>,
     sink: &S,
     backoff: &mut Duration,
+    listed_once: &mut bool,
 ) -> watcher::Error
 where
     S: Sink<K>,
@@ -108,6 +112,7 @@ where
             Some(Ok(Event::InitApply(object))) => listing.extend(sink.keep(&object)),
             Some(Ok(Event::InitDone)) => {
                 *backoff = FIRST_BACKOFF;
+                *listed_once = true;
                 sink.resync(namespace, std::mem::take(&mut listing));
                 sink.set_live(true);
             }
