@@ -1,6 +1,6 @@
 //! `kubernetes.apply`: scaling discovered workloads directly, without KEDA.
 
-use super::ConfigError;
+use super::{ConfigError, duration_within, show_duration};
 use crate::id::Namespace;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -86,7 +86,7 @@ pub const LEASE_DURATIONS: (Duration, Duration) =
 
 impl ApplyConfig {
     pub(super) fn validate(&self, discovery: bool) -> Result<(), ConfigError> {
-        within("kubernetes.apply.interval", self.interval, APPLY_INTERVALS)?;
+        duration_within("kubernetes.apply.interval", self.interval, APPLY_INTERVALS)?;
         let (lo, hi) = QPS_RANGE;
         if !(self.qps.is_finite() && (lo..=hi).contains(&self.qps)) {
             return Err(ConfigError::invalid(
@@ -132,7 +132,7 @@ impl LeaseConfig {
                 ConfigError::invalid("kubernetes.apply.lease.namespace", e.to_string())
             })?;
         }
-        within(
+        duration_within(
             "kubernetes.apply.lease.duration",
             self.duration,
             LEASE_DURATIONS,
@@ -142,8 +142,8 @@ impl LeaseConfig {
                 "kubernetes.apply.lease.renew_deadline",
                 format!(
                     "is {}, allowed from 1s to less than lease.duration ({}): a holder must stop acting before its Lease can be taken",
-                    show(self.renew_deadline),
-                    show(self.duration)
+                    show_duration(self.renew_deadline),
+                    show_duration(self.duration)
                 ),
             ));
         }
@@ -153,27 +153,13 @@ impl LeaseConfig {
                 "kubernetes.apply.lease.retry_every",
                 format!(
                     "is {}, allowed 100ms..={} (half of renew_deadline: two tries before a holder stops)",
-                    show(self.retry_every),
-                    show(most)
+                    show_duration(self.retry_every),
+                    show_duration(most)
                 ),
             ));
         }
         Ok(())
     }
-}
-
-fn within(field: &str, value: Duration, (lo, hi): (Duration, Duration)) -> Result<(), ConfigError> {
-    if (lo..=hi).contains(&value) {
-        return Ok(());
-    }
-    Err(ConfigError::invalid(
-        field,
-        format!("is {}, allowed {}..={}", show(value), show(lo), show(hi)),
-    ))
-}
-
-fn show(d: Duration) -> String {
-    humantime::format_duration(d).to_string()
 }
 
 #[cfg(test)]

@@ -1,8 +1,8 @@
 //! The `kubernetes:` section: workload discovery, session-aware scale-in
 //! and apply mode ([`super::apply`]).
 
-use super::ConfigError;
 use super::apply::ApplyConfig;
+use super::{ConfigError, duration_within};
 use crate::id::Namespace;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -99,18 +99,11 @@ impl KubernetesConfig {
             })?;
         }
         let c = &self.deletion_cost;
-        let (lo, hi) = DELETION_COST_INTERVALS;
-        if !(lo..=hi).contains(&c.interval) {
-            return Err(ConfigError::invalid(
-                "kubernetes.deletion_cost.interval",
-                format!(
-                    "is {}, allowed {}..={}",
-                    humantime::format_duration(c.interval),
-                    humantime::format_duration(lo),
-                    humantime::format_duration(hi)
-                ),
-            ));
-        }
+        duration_within(
+            "kubernetes.deletion_cost.interval",
+            c.interval,
+            DELETION_COST_INTERVALS,
+        )?;
         if c.enabled && !d.enabled {
             return Err(ConfigError::invalid(
                 "kubernetes.deletion_cost.enabled",

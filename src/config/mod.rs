@@ -449,6 +449,32 @@ fn with_baselines(mut policies: BTreeMap<String, Policy>) -> BTreeMap<String, Po
 }
 
 /// Policy names appear in metadata and metrics: keep them simple.
+/// Checks that `value` lies in `lo..=hi`; the error names `field` and the
+/// range.
+pub(crate) fn duration_within(
+    field: &str,
+    value: std::time::Duration,
+    (lo, hi): (std::time::Duration, std::time::Duration),
+) -> Result<(), ConfigError> {
+    if (lo..=hi).contains(&value) {
+        return Ok(());
+    }
+    Err(ConfigError::invalid(
+        field,
+        format!(
+            "is {}, allowed {}..={}",
+            show_duration(value),
+            show_duration(lo),
+            show_duration(hi)
+        ),
+    ))
+}
+
+/// `d` as people write it in the config (`1m 30s`).
+pub(crate) fn show_duration(d: std::time::Duration) -> String {
+    humantime::format_duration(d).to_string()
+}
+
 fn validate_policy_name(name: &str) -> Result<(), ConfigError> {
     let ok = !name.is_empty()
         && name.len() <= 63
