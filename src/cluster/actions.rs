@@ -43,8 +43,8 @@ pub struct Action {
 pub struct ServerActions {
     /// The last request for it.
     pub last: Option<Action>,
-    /// Why it is left alone now, and since when.
-    pub skipped: Option<(Skip, Timestamp)>,
+    /// Why it is left alone now.
+    pub skipped: Option<Skip>,
 }
 
 /// Every discovered server's apply-mode state.
@@ -60,15 +60,15 @@ impl Actions {
     }
 
     /// Notes that `server` is left alone for `why` (a new reason is logged once).
-    pub fn skipped(&self, server: &ServerKey, why: Skip, now: Timestamp) {
+    pub fn skipped(&self, server: &ServerKey, why: Skip) {
         let mut all = self.lock();
         let entry = all.entry(server.clone()).or_default();
-        if entry.skipped.as_ref().is_none_or(|(was, _)| *was != why) {
+        if entry.skipped.as_ref() != Some(&why) {
             // A fleet-wide hold is logged once per sweep, not per server.
             if why != Skip::NotLive {
                 tracing::info!(namespace = %server.namespace, server = %server.server, why = %why.describe(), "apply mode leaves this server alone");
             }
-            entry.skipped = Some((why, now));
+            entry.skipped = Some(why);
         }
     }
 

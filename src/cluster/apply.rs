@@ -163,7 +163,12 @@ impl Actuator {
             return;
         }
         let hosted = self.parts.inventory.hosted(server);
-        if hosted.iter().any(|h| h.desired == 0) {
+        // Events keep coming while a wake waits in the queue: no decision
+        // per event for it.
+        let waiting = hosted
+            .iter()
+            .any(|h| self.queue.has_wake(&server.namespace, &h.workload));
+        if !waiting && hosted.iter().any(|h| h.desired == 0) {
             self.plan(server, &hosted, true);
         }
     }

@@ -138,7 +138,7 @@ impl Actuator {
                 return false;
             }
             Err(why) => {
-                self.actions.skipped(server, why, now);
+                self.actions.skipped(server, why);
                 self.cancel_queued(server, hosted);
                 return false;
             }

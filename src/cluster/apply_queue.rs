@@ -131,6 +131,15 @@ impl ScaleQueue {
         }
     }
 
+    /// Whether a wake for `workload` waits in the queue.
+    pub fn has_wake(&self, namespace: &Namespace, workload: &WorkloadRef) -> bool {
+        let key = (namespace.clone(), workload.clone());
+        self.lock()
+            .by_workload
+            .get(&key)
+            .is_some_and(|r| r.urgency == Urgency::Wake)
+    }
+
     /// Drops everything (this replica stopped acting).
     pub fn clear(&self) {
         *self.lock() = Pending::default();
@@ -238,6 +247,8 @@ mod tests {
         );
         assert!(q.is_empty());
         q.push(request("d", 1, Urgency::Wake));
+        let ns = Namespace::parse("tenant-a").expect("ns");
+        assert!(q.has_wake(&ns, &request("d", 1, Urgency::Wake).workload));
         q.push(request("d", 0, Urgency::Routine));
         let r = q.try_next().expect("d");
         assert_eq!((r.to, r.urgency), (0, Urgency::Wake), "a wake stays a wake");

@@ -228,10 +228,7 @@ async fn a_workload_another_autoscaler_targets_is_left_alone_and_says_why() {
     assert!(h.actuator.queue.is_empty());
     no_request(&mut h.mock).await;
     let skipped = h.actuator.actions.of(&key("tenant-a/github")).skipped;
-    assert_eq!(
-        skipped.map(|s| s.0),
-        Some(Skip::Claimed("ScaledObject/gh".into()))
-    );
+    assert_eq!(skipped, Some(Skip::Claimed("ScaledObject/gh".into())));
 }
 
 #[tokio::test]
@@ -242,14 +239,14 @@ async fn nothing_is_scaled_on_missing_data_or_while_the_watches_are_not_live() {
     host(&h, "tenant-a/github", WorkloadKind::Deployment, 3);
     assert_eq!(h.actuator.sweep(), 0);
     let skipped = h.actuator.actions.of(&key("tenant-a/github")).skipped;
-    assert_eq!(skipped.map(|s| s.0), Some(Skip::MissingData));
+    assert_eq!(skipped, Some(Skip::MissingData));
 
     let mut h2 = harness();
     host(&h2, "tenant-a/github", WorkloadKind::Deployment, 3);
     h2.actuator.parts.store.set_workloads_live(false);
     assert_eq!(h2.actuator.sweep(), 0);
     let skipped = h2.actuator.actions.of(&key("tenant-a/github")).skipped;
-    assert_eq!(skipped.map(|s| s.0), Some(Skip::NotLive));
+    assert_eq!(skipped, Some(Skip::NotLive));
     no_request(&mut h.mock).await;
     no_request(&mut h2.mock).await;
 }
@@ -308,7 +305,7 @@ async fn a_replica_scales_nothing_down_before_it_has_watched_an_idle_window_but_
         .actions
         .of(&key("tenant-a/busy-before-we-started"))
         .skipped;
-    assert_eq!(held.map(|s| s.0), Some(Skip::WarmingUp));
+    assert_eq!(held, Some(Skip::WarmingUp));
     h.clock.advance(Duration::from_secs(301));
     assert_eq!(h.actuator.sweep(), 1, "the scale-down, once warmed up");
 }
@@ -380,7 +377,7 @@ async fn a_policy_typo_or_a_server_the_store_does_not_hold_is_left_alone() {
     });
     assert_eq!(h.actuator.sweep(), 0);
     assert!(h.actuator.queue.is_empty());
-    let skip = |s: &ServerKey| h.actuator.actions.of(s).skipped.map(|s| s.0);
+    let skip = |s: &ServerKey| h.actuator.actions.of(s).skipped;
     assert_eq!(skip(&typo), Some(Skip::UnknownPolicy("interactve".into())));
     assert_eq!(skip(&unheld), Some(Skip::MissingData));
 }

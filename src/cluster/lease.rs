@@ -51,8 +51,7 @@ impl Leadership {
             .filter(|d| !d.is_zero())
     }
 
-    /// Lets this replica act for `d` from now (tests, and replicas that
-    /// need no election).
+    /// Lets this replica act for `d` from now, with no election (tests).
     pub fn grant_for(&self, d: Duration) {
         self.act_until(Some(Instant::now() + d));
     }

@@ -185,7 +185,7 @@ fn apply_detail(a: &ApplyView, server: &ServerKey) -> ApplyDetail {
     };
     ApplyDetail {
         mode,
-        skipped: state.skipped.map(|(why, _)| why.describe()),
+        skipped: state.skipped.map(|why| why.describe()),
         last: state.last.map(|action| ActionView {
             at: rfc3339(action.at),
             workload: format!("{}/{}", action.workload.kind, action.workload.name),
