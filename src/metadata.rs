@@ -54,9 +54,29 @@ const OVERRIDES: &[(&str, &str, Setter)] = &[
     ("metricMode", "metric_mode", |p, v| {
         parse_mode(v).map(|m| p.metric_mode = m)
     }),
+    // Before `coldStartCost`, which tunes the mode chosen here; naming the
+    // mode the policy already has keeps its settings.
     ("keepAlive", "keep_alive", |p, v| {
-        parse_keep_alive(v).map(|k| p.keep_alive = k)
+        let mode = parse_keep_alive(v)?;
+        if std::mem::discriminant(&mode) != std::mem::discriminant(&p.keep_alive) {
+            p.keep_alive = mode;
+        }
+        Ok(())
     }),
+    (
+        "coldStartCost",
+        "keep_alive.cost_aware.cold_start_cost",
+        |p, v| {
+            let cost = parse_duration(v, MAX_WINDOW)?;
+            match &mut p.keep_alive {
+                crate::engine::KeepAlive::CostAware(c) => {
+                    c.cold_start_cost = cost;
+                    Ok(())
+                }
+                _ => Err("applies only with keepAlive \"cost_aware\"".to_owned()),
+            }
+        },
+    ),
     ("scaleDownWindow", "behavior.scale_down_window", |p, v| {
         parse_duration(v, MAX_WINDOW).map(|d| p.behavior.scale_down_window = d)
     }),
@@ -172,9 +192,11 @@ fn apply_overrides(
     metadata: &HashMap<String, String>,
     policy: &mut Policy,
 ) -> Result<(), MetadataError> {
-    // Sorted, so that the first error reported does not depend on hash order.
+    // In the order of OVERRIDES (a key may refine what an earlier one set),
+    // then by name: the first error reported does not depend on hash order.
+    let rank = |key: &str| OVERRIDES.iter().position(|(k, _, _)| *k == key);
     let mut keys: Vec<&String> = metadata.keys().collect();
-    keys.sort();
+    keys.sort_by_key(|k| (rank(k).unwrap_or(usize::MAX), k.as_str()));
     for key in keys {
         if matches!(key.as_str(), "serverId" | "policy") || KEDA_KEYS.contains(&key.as_str()) {
             continue;
@@ -251,8 +273,9 @@ fn parse_target(v: &str, max: f64) -> Result<Option<f64>, String> {
 fn parse_keep_alive(v: &str) -> Result<crate::engine::KeepAlive, String> {
     match v {
         "fixed" => Ok(crate::engine::KeepAlive::Fixed),
+        "cost_aware" => Ok(crate::engine::KeepAlive::CostAware(Default::default())),
         "predictive" => Ok(crate::engine::KeepAlive::Predictive(Default::default())),
-        _ => Err("\"fixed\" or \"predictive\"".to_owned()),
+        _ => Err("\"fixed\", \"cost_aware\" or \"predictive\"".to_owned()),
     }
 }
 

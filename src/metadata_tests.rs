@@ -180,7 +180,10 @@ fn keep_alive_scale_down_window_and_latency_objective_can_be_overridden() {
     let err = resolve("tenants", "s", &md(&[("keepAlive", "forever")]), &config())
         .expect_err("bad")
         .to_string();
-    assert!(err.contains("\"fixed\" or \"predictive\""), "{err}");
+    assert!(
+        err.contains("\"fixed\", \"cost_aware\" or \"predictive\""),
+        "{err}"
+    );
 }
 
 #[test]

@@ -45,6 +45,11 @@ fn fresh_harness(store: Store, dry_run: bool) -> Harness {
     config.kubernetes.discovery.enabled = true;
     config.kubernetes.apply.enabled = true;
     config.kubernetes.apply.dry_run = dry_run;
+    // Sessions size servers here (20 per replica), so that events alone
+    // can ask for more replicas.
+    if let Some(p) = config.policies.get_mut(crate::config::DEFAULT_POLICY) {
+        p.targets.sessions = Some(20.0);
+    }
     let store = Arc::new(store);
     store.set_workloads_live(true);
     let leadership = Leadership::default();
@@ -136,7 +141,7 @@ async fn an_idle_server_is_scaled_to_zero_and_a_busy_one_out_through_the_scale_s
     let mut h = harness();
     host(&h, "tenant-a/github", WorkloadKind::Deployment, 2);
     host(&h, "tenant-b/db", WorkloadKind::StatefulSet, 1);
-    // 90 live sessions at the default 20 per replica on the StatefulSet.
+    // 90 live sessions at 20 per replica on the StatefulSet.
     for _ in 0..90 {
         h.actuator.parts.store.record_event(
             &key("tenant-b/db"),

@@ -119,6 +119,14 @@ impl ScaleIn {
                 continue;
             }
             let pods = self.pods.of(&server);
+            let work = self.pods.work(&server);
+            // The engine keeps pods holding live work (its scale-in floor).
+            let busy = pods
+                .keys()
+                .filter(|p| work.get(*p).is_some_and(|&w| w > 0.0))
+                .count();
+            self.store
+                .set_busy_pods(&server, u32::try_from(busy).unwrap_or(u32::MAX), now);
             let current: u32 = hosted.iter().map(|h| h.desired).sum();
             if current < 2 && pods.values().all(|p| p.cost.is_none()) {
                 continue;
@@ -132,7 +140,6 @@ impl ScaleIn {
                 continue;
             }
             let scale_in = decision.desired < current;
-            let work = self.pods.work(&server);
             for (pod, cost) in plan(&pods, &work, scale_in) {
                 let key = (server.clone(), pod);
                 if self.last_patch.contains_key(&key) {

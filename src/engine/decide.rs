@@ -9,7 +9,7 @@
 //! needs what happened before `now`: [`super::replay`] recomputes it from the
 //! history on a fixed grid.
 
-use super::keepalive::{self, IdleGaps, warm_at};
+use super::keepalive::{self, Plan, warm_at};
 use super::load::{LoadView, contributions};
 use super::policy::{Activity, Algorithm, Policy};
 use super::quality::assess;
@@ -43,7 +43,7 @@ pub fn decide_with(
         load: &signals.load,
         last_event: signals.last_event,
         last_activity: signals.last_activity(),
-        gaps: &signals.gaps,
+        plan: keep_alive_plan(signals, policy),
         data,
         replicas: live_replicas(signals),
     };
@@ -52,6 +52,12 @@ pub fn decide_with(
         d.reevaluate_at = None;
     }
     d
+}
+
+/// The server's keep-alive plan under `policy`: made once per decision (or
+/// replay), from the idle gaps learned so far.
+pub(crate) fn keep_alive_plan(signals: &Signals, policy: &Policy) -> Plan {
+    keepalive::plan(&policy.keep_alive, policy.idle_window, &signals.gaps)
 }
 
 /// The replicas the server's workload runs, when a live watch says so.
@@ -76,7 +82,7 @@ pub(crate) fn step_now(
         load: &signals.load,
         last_event: signals.last_event,
         last_activity: signals.last_activity(),
-        gaps: &signals.gaps,
+        plan: keep_alive_plan(signals, policy),
         data: assess(&signals.feed, &signals.held, policy, now).0,
         replicas: live_replicas(signals),
     };
@@ -93,8 +99,8 @@ pub(crate) struct Moment<'a> {
     pub last_event: Option<Timestamp>,
     /// The last activity from any source at or before the instant.
     pub last_activity: Option<Timestamp>,
-    /// Learned idle gaps.
-    pub gaps: &'a IdleGaps,
+    /// The keep-alive plan from the learned idle gaps.
+    pub plan: Plan,
     /// How trustworthy the data is.
     pub data: DataQuality,
     /// Replicas the workload runs now, from a live discovery watch (`None`
@@ -171,8 +177,8 @@ fn warmth(
     let Some(last) = m.last_activity else {
         return (Warmth::Cold, None);
     };
-    let plan = keepalive::plan(&policy.keep_alive, policy.idle_window, m.gaps);
-    match warm_at(&plan, last, now) {
+    let plan = &m.plan;
+    match warm_at(plan, last, now) {
         (true, next) if now.since(last) < plan.warm_until => (Warmth::Recent, next),
         (true, next) => (Warmth::Prewarm, next),
         (false, next) => (Warmth::Cold, next),
@@ -219,6 +225,22 @@ fn fresh(
     let need = need.clamp(floor, policy.max_replicas);
     let (desired, limit) = stabilize(need, current, &policy.behavior, &mut next.memory, now);
     let desired = desired.clamp(floor, policy.max_replicas);
+    // Pods holding live work stay until it ends: never scale in below them.
+    let kept = view.busy_pods.min(policy.max_replicas);
+    if kept > desired {
+        next.last_desired = kept;
+        next.last_active = true;
+        return Decision {
+            desired: kept,
+            active,
+            reason: Reason::LiveWork,
+            driver: None,
+            contributions,
+            data,
+            reevaluate_at: None,
+            next,
+        };
+    }
     let reason = match limit {
         Some(Limit::Tolerance) => Reason::WithinTolerance,
         Some(Limit::Window) => Reason::Stabilizing,

@@ -29,8 +29,40 @@ fn polled(values: &[(SignalKind, f64)]) -> Signals {
     s
 }
 
+/// The default policy with live work sizing too (connections 50 and
+/// sessions 20 per replica), as a policy may ask.
+fn sized_by_live_work() -> Policy {
+    Policy {
+        targets: crate::engine::Targets {
+            connections: Some(50.0),
+            sessions: Some(20.0),
+            ..crate::engine::Targets::default()
+        },
+        ..Policy::default()
+    }
+}
+
 fn run(signals: &Signals) -> Decision {
-    step_now(signals, &Policy::default(), &State::default(), NOW)
+    step_now(signals, &sized_by_live_work(), &State::default(), NOW)
+}
+
+#[test]
+fn by_default_live_work_keeps_a_server_active_but_does_not_size_it() {
+    let busy = polled(&[
+        (SignalKind::Sessions, 400.0),
+        (SignalKind::Connections, 900.0),
+    ]);
+    let d = step_now(&busy, &Policy::default(), &State::default(), NOW);
+    assert_eq!((d.desired, d.active), (1, true));
+    // Long after the last request, the sessions alone still keep it up.
+    let mut quiet = busy.clone();
+    quiet.last_poll_activity = Some(ago(86_400));
+    let d = step_now(&quiet, &Policy::default(), &State::default(), NOW);
+    assert_eq!((d.desired, d.active), (1, true));
+    // In-flight work still sizes it.
+    let loaded = polled(&[(SignalKind::QueueLength, 35.0)]);
+    let d = step_now(&loaded, &Policy::default(), &State::default(), NOW);
+    assert_eq!((d.desired, d.driver), (4, Some(Metric::QueueLength)));
 }
 
 #[test]
@@ -287,7 +319,7 @@ fn the_replicas_really_running_are_the_current_count_when_a_live_watch_knows_the
 
 #[test]
 fn scale_down_is_stabilised_by_the_window_with_the_reason_said() {
-    let policy = Policy::default();
+    let policy = sized_by_live_work();
     let busy = polled(&[(SignalKind::Sessions, 100.0)]);
     let d1 = step_now(&busy, &policy, &State::default(), ago(60));
     assert_eq!(d1.desired, 5);

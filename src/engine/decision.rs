@@ -82,6 +82,9 @@ pub enum Reason {
     Load,
     /// Capped at `max_replicas`.
     MaxReplicas,
+    /// Pods holding live work are kept until it ends (the load alone
+    /// would scale in further).
+    LiveWork,
     /// The need is within the tolerance band of the current count.
     WithinTolerance,
     /// A stabilisation window holds the count.
@@ -105,6 +108,7 @@ impl Reason {
             Reason::KeepWarm => "keep_warm",
             Reason::Load => "load",
             Reason::MaxReplicas => "max_replicas",
+            Reason::LiveWork => "live_work",
             Reason::WithinTolerance => "within_tolerance",
             Reason::Stabilizing => "stabilizing",
             Reason::RateLimited => "rate_limited",
@@ -124,6 +128,7 @@ fn reason_names_are_their_json_names() {
         Reason::KeepWarm,
         Reason::Load,
         Reason::MaxReplicas,
+        Reason::LiveWork,
         Reason::WithinTolerance,
         Reason::Stabilizing,
         Reason::RateLimited,

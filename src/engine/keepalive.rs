@@ -1,6 +1,8 @@
 //! Keep-alive: how long after its last activity a server stays warm.
 //!
-//! Fixed: `idle_window`. Predictive (after "Serverless in the Wild",
+//! Fixed: `idle_window`. Cost-aware ([`super::cost_aware`], the default):
+//! the plan that minimises idle replica-time plus priced cold starts under
+//! the server's learned gaps. Predictive (after "Serverless in the Wild",
 //! Shahrad et al., USENIX ATC 2020): each server's idle gaps (time between
 //! activity separated by a minute or more) go into a histogram of 1-minute
 //! bins up to 4 hours. With enough representative samples, the server stays
@@ -11,81 +13,13 @@
 //! when their next request comes. While the pattern is unclear (few samples,
 //! most gaps beyond 4 hours) the fixed window applies.
 
+pub use super::cost_aware::CostAware;
+pub use super::idle_gaps::IdleGaps;
 use super::limits::{MAX_KEEP_WARM, MAX_MIN_SAMPLES, count_within, duration_within};
 use super::limits::{PolicyError, field_error};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
-
-/// Histogram bins (minutes).
-pub const BINS: usize = 240;
-const MINUTE: Duration = Duration::from_secs(60);
-
-/// A server's idle-gap histogram. Counts halve when a bin saturates, so old
-/// behaviour fades.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct IdleGaps {
-    bins: Vec<u16>,
-    beyond: u16,
-    /// Running sums of `bins`, rebuilt on each (rare: gaps are ≥ 1 min)
-    /// record, so a decision finds a percentile by binary search instead
-    /// of adding up 240 bins.
-    cumulative: Vec<u32>,
-}
-
-impl IdleGaps {
-    /// Records a gap; gaps under a minute are not idle gaps.
-    pub fn record(&mut self, gap: Duration) {
-        if gap < MINUTE {
-            return;
-        }
-        if self.bins.is_empty() {
-            self.bins = vec![0; BINS];
-        }
-        let minute = usize::try_from(gap.as_secs() / 60).unwrap_or(usize::MAX);
-        let slot = if minute < BINS {
-            &mut self.bins[minute]
-        } else {
-            &mut self.beyond
-        };
-        *slot = slot.saturating_add(1);
-        if *slot == u16::MAX {
-            self.bins.iter_mut().for_each(|c| *c /= 2);
-            self.beyond /= 2;
-        }
-        let mut sum = 0;
-        self.cumulative = self
-            .bins
-            .iter()
-            .map(|&c| {
-                sum += u32::from(c);
-                sum
-            })
-            .collect();
-    }
-
-    /// Samples in range, and beyond 4 hours.
-    pub fn counts(&self) -> (u32, u32) {
-        (
-            self.cumulative.last().copied().unwrap_or(0),
-            u32::from(self.beyond),
-        )
-    }
-
-    /// The gap below which `pct` percent of in-range samples fall (upper bin edge).
-    pub fn percentile(&self, pct: f64) -> Option<Duration> {
-        let (total, _) = self.counts();
-        if total == 0 {
-            return None;
-        }
-        let rank = (f64::from(total) * pct / 100.0).ceil().max(1.0);
-        // The first bin whose running sum reaches the rank.
-        let minute = self
-            .cumulative
-            .partition_point(|&seen| f64::from(seen) < rank);
-        Some(MINUTE * (minute.min(BINS - 1) as u32 + 1))
-    }
-}
 
 /// Predictive keep-alive settings.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -121,20 +55,25 @@ impl Default for Predictive {
     }
 }
 
-/// Fixed or predictive keep-alive.
+/// Fixed, cost-aware or predictive keep-alive.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KeepAlive {
     /// Warm for `idle_window` after the last activity.
     Fixed,
-    /// Learned per server, falling back to `idle_window`.
+    /// Learned per server at a price per cold start, falling back to
+    /// `idle_window` while data is thin.
+    CostAware(CostAware),
+    /// Learned per server from gap percentiles, falling back to `idle_window`.
     Predictive(Predictive),
 }
 
 impl KeepAlive {
     pub(crate) fn validate(&self) -> Result<(), PolicyError> {
-        let KeepAlive::Predictive(p) = self else {
-            return Ok(());
+        let p = match self {
+            KeepAlive::Fixed => return Ok(()),
+            KeepAlive::CostAware(c) => return c.validate(),
+            KeepAlive::Predictive(p) => p,
         };
         let f = "keep_alive.predictive";
         if !(0.0..=100.0).contains(&p.head_percentile) {
@@ -167,24 +106,96 @@ impl KeepAlive {
     }
 }
 
+/// Why a plan is what it is.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Basis {
+    /// The policy's fixed `idle_window`.
+    Fixed,
+    /// A learned keep-alive with too few gaps yet: the fixed window.
+    ThinData {
+        /// Gaps learned.
+        samples: u32,
+        /// Gaps needed.
+        needed: u32,
+    },
+    /// Predictive: gap percentiles (or the fixed window while the pattern
+    /// is unclear).
+    Percentiles,
+    /// Cost-aware: the cheapest plan at the policy's cold-start price.
+    CostAware {
+        /// Gaps learned.
+        samples: u32,
+        /// Expected idle replica-seconds plus priced cold starts per gap.
+        expected_s: f64,
+        /// The same for the fixed `idle_window`.
+        fixed_s: f64,
+    },
+}
+
 /// A keep-alive plan relative to the last activity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Plan {
     /// Warm during `[0, warm_until)` after activity.
     pub warm_until: Duration,
     /// Then, if set, warm again during `[from, until)` (a pre-warm).
     pub prewarm: Option<(Duration, Duration)>,
+    /// Why.
+    pub basis: Basis,
+}
+
+impl Plan {
+    fn fixed(idle_window: Duration, basis: Basis) -> Self {
+        Self {
+            warm_until: idle_window,
+            prewarm: None,
+            basis,
+        }
+    }
+
+    /// `fixed`, `learned` (kept warm through the learned gaps) or `prewarm`.
+    pub fn kind(&self) -> &'static str {
+        match (self.prewarm, self.basis) {
+            (Some(_), _) => "prewarm",
+            (None, Basis::CostAware { .. }) => "learned",
+            (None, Basis::Percentiles) => "learned",
+            _ => "fixed",
+        }
+    }
+
+    /// One sentence on why, for people.
+    pub fn why(&self) -> String {
+        let m = |s: f64| format!("{:.1} min", s / 60.0);
+        match self.basis {
+            Basis::Fixed => "keep_alive is fixed: the idle window".to_owned(),
+            Basis::ThinData { samples, needed } => format!(
+                "{samples} idle gaps learned, {needed} needed: the fixed idle window until then"
+            ),
+            Basis::Percentiles => "predictive: idle-gap percentiles".to_owned(),
+            Basis::CostAware {
+                samples,
+                expected_s,
+                fixed_s,
+            } => format!(
+                "cost-aware over {samples} idle gaps: expected {} of idle replica-time \
+                 and priced cold starts per gap, against {} for the fixed idle window",
+                m(expected_s),
+                m(fixed_s)
+            ),
+        }
+    }
 }
 
 /// The plan for a server with `gaps` under `keep_alive`.
 pub fn plan(keep_alive: &KeepAlive, idle_window: Duration, gaps: &IdleGaps) -> Plan {
-    let fixed = Plan {
-        warm_until: idle_window,
-        prewarm: None,
-    };
-    let KeepAlive::Predictive(p) = keep_alive else {
-        return fixed;
-    };
+    match keep_alive {
+        KeepAlive::Fixed => Plan::fixed(idle_window, Basis::Fixed),
+        KeepAlive::CostAware(c) => super::cost_aware::plan(c, idle_window, gaps),
+        KeepAlive::Predictive(p) => predictive(p, idle_window, gaps),
+    }
+}
+
+fn predictive(p: &Predictive, idle_window: Duration, gaps: &IdleGaps) -> Plan {
+    let fixed = Plan::fixed(idle_window, Basis::Percentiles);
     let (inside, beyond) = gaps.counts();
     if inside < p.min_samples || beyond > inside {
         return fixed;
@@ -207,11 +218,13 @@ pub fn plan(keep_alive: &KeepAlive, idle_window: Duration, gaps: &IdleGaps) -> P
         return Plan {
             warm_until: until,
             prewarm: None,
+            basis: Basis::Percentiles,
         };
     }
     Plan {
         warm_until: p.grace,
         prewarm: Some((from, until)),
+        basis: Basis::Percentiles,
     }
 }
 
@@ -249,20 +262,6 @@ mod tests {
     const FIVE_MIN: Duration = Duration::from_secs(300);
 
     #[test]
-    fn short_gaps_are_not_idle_gaps() {
-        let mut g = IdleGaps::default();
-        g.record(Duration::from_secs(59));
-        assert_eq!(g.counts(), (0, 0));
-    }
-
-    #[test]
-    fn percentiles_are_upper_bin_edges() {
-        let g = gaps(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
-        assert_eq!(g.percentile(5.0), Some(Duration::from_secs(120)));
-        assert_eq!(g.percentile(99.0), Some(Duration::from_secs(660)));
-    }
-
-    #[test]
     fn an_unclear_pattern_falls_back_to_the_fixed_window() {
         let predictive = KeepAlive::Predictive(Predictive::default());
         let few = gaps(&[60, 61]);
@@ -270,7 +269,8 @@ mod tests {
             plan(&predictive, FIVE_MIN, &few),
             Plan {
                 warm_until: FIVE_MIN,
-                prewarm: None
+                prewarm: None,
+                basis: Basis::Percentiles,
             }
         );
         let mostly_beyond = gaps(&[
@@ -347,14 +347,5 @@ mod tests {
         .validate()
         .expect_err("too long");
         assert_eq!(e.field, "keep_alive.predictive.max_keep_alive");
-    }
-
-    #[test]
-    fn saturated_bins_halve_so_old_behaviour_fades() {
-        let mut g = IdleGaps::default();
-        for _ in 0..u32::from(u16::MAX) {
-            g.record(Duration::from_secs(90));
-        }
-        assert!(g.counts().0 < u32::from(u16::MAX));
     }
 }

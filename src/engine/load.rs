@@ -21,6 +21,8 @@ pub struct LoadView {
     pub latency_p95: f64,
     /// Error ratio.
     pub error_rate: f64,
+    /// Pods holding live work.
+    pub busy_pods: u32,
 }
 
 impl LoadView {
@@ -50,6 +52,7 @@ impl LoadView {
             request_rate: polled(SignalKind::RequestRate),
             latency_p95: polled(SignalKind::LatencyP95),
             error_rate: polled(SignalKind::ErrorRate),
+            busy_pods: load.busy_pods,
         }
     }
 

@@ -11,8 +11,9 @@
 //!    connections, sessions, queue, request rate and concurrency (rate ×
 //!    p95, Little's law); SLO breaches (p95 latency, error ratio) grow the
 //!    current count by observed / objective.
-//! 2. [`keepalive`]: activity — live work, or activity within a fixed or
-//!    predicted (idle-gap histogram) keep-alive window, with pre-warming.
+//! 2. [`keepalive`]: activity — live work, or activity within a fixed,
+//!    cost-aware or percentile keep-alive learned from the server's idle
+//!    gaps, with pre-warming.
 //! 3. [`rule`] or the max of (1): the raw need, clamped to min/max.
 //! 4. [`stabilize`]: tolerance, windows, rate limits, panic mode, with the
 //!    state they need recomputed from the signal history by [`replay`].
@@ -21,9 +22,11 @@
 //! last good answer. [`hpa`] models what the HPA then does with our number;
 //! [`presets`] holds the baselines.
 
+mod cost_aware;
 mod decide;
 mod decision;
 pub mod hpa;
+mod idle_gaps;
 pub mod keepalive;
 pub mod limits;
 pub mod load;
@@ -41,7 +44,7 @@ pub use decide::{decide, decide_with};
 pub use decision::{
     Contribution, Contributions, DataQuality, Decision, Gap, Metric, Reason, State,
 };
-pub use keepalive::{IdleGaps, KeepAlive, Predictive};
+pub use keepalive::{CostAware, IdleGaps, KeepAlive, Predictive};
 pub use policy::{
     Activity, Algorithm, MetricMode, Policy, PolicyError, REPLICA_LIMIT, Slo, Targets,
 };

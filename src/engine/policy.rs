@@ -4,7 +4,9 @@
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-use super::keepalive::{KeepAlive, Predictive};
+#[cfg(test)]
+use super::keepalive::Predictive;
+use super::keepalive::{CostAware, KeepAlive};
 use super::limits::{
     MAX_AMOUNT, MAX_KEEP_WARM, MAX_LATENCY_S, MAX_WINDOW, duration_within, field_error,
     number_within, positive_at_most,
@@ -48,9 +50,11 @@ pub struct Targets {
 
 impl Default for Targets {
     fn default() -> Self {
+        // Live work (sessions, open connections and streams) keeps a server
+        // active but does not size it: most MCP sessions are idle.
         Self {
-            connections: Some(50.0),
-            sessions: Some(20.0),
+            connections: None,
+            sessions: None,
             queue_length: Some(10.0),
             request_rate: None,
             concurrency: Some(8.0),
@@ -139,7 +143,7 @@ pub struct Policy {
     /// Most replicas ever asked for (1..=[`REPLICA_LIMIT`]).
     pub max_replicas: u32,
     /// Fixed keep-alive: no activity for this long → idle. Also the fallback
-    /// of predictive keep-alive while a server's pattern is unclear.
+    /// of a learned keep-alive while a server's data is thin.
     /// 1s..=[`MAX_KEEP_WARM`] (7 days).
     #[serde(with = "humantime_serde")]
     pub idle_window: Duration,
@@ -149,7 +153,7 @@ pub struct Policy {
     pub slo: Slo,
     /// How activity is judged.
     pub activity: Activity,
-    /// Fixed or predictive keep-alive.
+    /// Fixed, cost-aware (the default) or predictive keep-alive.
     pub keep_alive: KeepAlive,
     /// How the raw count is computed.
     pub algorithm: Algorithm,
@@ -182,7 +186,7 @@ impl Default for Policy {
             targets: Targets::default(),
             slo: Slo::default(),
             activity: Activity::Recent,
-            keep_alive: KeepAlive::Predictive(Predictive::default()),
+            keep_alive: KeepAlive::CostAware(CostAware::default()),
             algorithm: Algorithm::Targets,
             behavior: Behavior::default(),
             metric_mode: MetricMode::Desired,

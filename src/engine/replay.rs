@@ -14,7 +14,8 @@
 //! activity, or the time its keep-alive or event counts lapse. An idle
 //! server thus costs two steps, not one per grid time.
 
-use super::decide::{Moment, step};
+use super::decide::{Moment, keep_alive_plan, step};
+use super::keepalive::Plan;
 use super::policy::{Algorithm, Policy};
 use super::{DataQuality, Decision, Reason, State};
 use crate::signal::{RETENTION, SLOT, Signals, slot_end};
@@ -106,7 +107,8 @@ pub fn answer_at(signals: &Signals, policy: &Policy, at: Timestamp) -> State {
     let Some(load) = signals.history.at(written_by) else {
         return state;
     };
-    let moment = recorded(signals, load, written_by, live_quality(signals));
+    let plan = keep_alive_plan(signals, policy);
+    let moment = recorded(signals, load, written_by, live_quality(signals), plan);
     step(&moment, policy, state, at).next
 }
 
@@ -117,13 +119,14 @@ fn recorded<'a>(
     load: &'a crate::signal::Load,
     at: Timestamp,
     data: DataQuality,
+    plan: Plan,
 ) -> Moment<'a> {
     let last_activity = signals.history.last_activity(at);
     Moment {
         load,
         last_event: last_activity,
         last_activity,
-        gaps: &signals.gaps,
+        plan,
         data,
         replicas: None,
     }
@@ -145,6 +148,7 @@ fn replay_with(signals: &Signals, policy: &Policy, until: Timestamp, skip: bool)
     let grid = Grid::of(policy);
     let (step_len, align) = (grid.step, |t| grid.align(t));
     let data = live_quality(signals);
+    let plan = keep_alive_plan(signals, policy);
     let mut state = State::default();
     let mut at = align(until - horizon(policy));
     let mut cursor = 0;
@@ -158,7 +162,7 @@ fn replay_with(signals: &Signals, policy: &Policy, until: Timestamp, skip: bool)
             }
             continue;
         };
-        let moment = recorded(signals, load, at, data);
+        let moment = recorded(signals, load, at, data, plan);
         let before = (state.last_desired, state.last_active);
         let d = step(&moment, policy, std::mem::take(&mut state), at);
         let next = at + step_len;

@@ -27,9 +27,14 @@ fn polled_sessions(sessions: &[f64]) -> Signals {
     s
 }
 
+/// Sized by sessions (20 per replica), which the default does not do.
 fn sessions_policy() -> Policy {
     Policy {
         max_replicas: 50,
+        targets: crate::engine::Targets {
+            sessions: Some(20.0),
+            ..crate::engine::Targets::default()
+        },
         ..Policy::default()
     }
 }

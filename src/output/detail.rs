@@ -9,8 +9,8 @@ use super::recent::Change;
 use crate::cluster::WorkloadRef;
 use crate::cluster::actions::Outcome;
 use crate::cluster::apply_run::ApplyView;
-use crate::engine::keepalive::{self, Plan};
-use crate::engine::{Decision, KeepAlive, Policy, Reason};
+use crate::engine::keepalive;
+use crate::engine::{Decision, Policy, Reason};
 use crate::id::ServerKey;
 use crate::signal::{SignalKind, Signals};
 use crate::time::Timestamp;
@@ -107,6 +107,9 @@ pub struct KeepAliveView {
     /// learned idle gaps) or `prewarm` (released, then warmed again before
     /// the next expected request).
     pub plan: &'static str,
+    /// Why this plan: the keep-alive mode, how many idle gaps it learned
+    /// from, and (cost-aware) its expected cost against the fixed window.
+    pub why: String,
     /// The last activity from any source (RFC 3339).
     pub last_activity: Option<String>,
     /// Warm until then without new activity (RFC 3339).
@@ -242,19 +245,11 @@ pub fn signal_views(signals: &Signals, now: Timestamp) -> Vec<SignalView> {
 /// The keep-alive plan `policy` makes from the server's learned idle gaps.
 pub fn keep_alive_view(signals: &Signals, policy: &Policy) -> KeepAliveView {
     let plan = keepalive::plan(&policy.keep_alive, policy.idle_window, &signals.gaps);
-    let fixed = Plan {
-        warm_until: policy.idle_window,
-        prewarm: None,
-    };
-    let kind = match (&policy.keep_alive, plan.prewarm) {
-        (_, Some(_)) => "prewarm",
-        (KeepAlive::Predictive(_), None) if plan != fixed => "learned",
-        _ => "fixed",
-    };
     let last = signals.last_activity();
     let at = |d| last.map(|t| rfc3339(t + d));
     KeepAliveView {
-        plan: kind,
+        plan: plan.kind(),
+        why: plan.why(),
         last_activity: last.map(rfc3339),
         warm_until: at(plan.warm_until),
         prewarm_from: plan.prewarm.and_then(|(from, _)| at(from)),

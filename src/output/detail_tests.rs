@@ -1,4 +1,5 @@
 use super::*;
+use crate::engine::KeepAlive;
 use crate::signal::Held;
 use std::time::Duration;
 

@@ -97,6 +97,10 @@ pub struct Load {
     pub event_sessions: u32,
     /// Open connections counted from open/close events.
     pub event_connections: u32,
+    /// Pods holding live work (sessions, streams), when per-pod work is
+    /// known (session-aware scale-in on); 0 otherwise. A scale-in never
+    /// goes below it: work is not cut, the pods go once it ends.
+    pub busy_pods: u32,
 }
 
 /// Polled signals whose series vanished from a good poll while their last
@@ -194,6 +198,14 @@ impl Signals {
         self.history.record(at, &self.load);
     }
 
+    /// Records how many pods hold live work, seen at `at`.
+    pub fn set_busy_pods(&mut self, pods: u32, at: Timestamp) {
+        if self.load.busy_pods != pods {
+            self.load.busy_pods = pods;
+            self.history.record(at, &self.load);
+        }
+    }
+
     /// Learns the idle gap that ends with activity at `at`.
     pub fn note_activity(&mut self, at: Timestamp) {
         if let Some(prev) = self.last_activity()
@@ -259,6 +271,7 @@ impl Signals {
         let load = &self.load;
         load.event_sessions == 0
             && load.event_connections == 0
+            && load.busy_pods == 0
             && load.polled.iter().flatten().all(|&v| v == 0.0)
             && self.held.kinds == 0
             && self

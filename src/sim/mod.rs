@@ -24,9 +24,11 @@
 //! whole loop against Erlang C with a fixed replica count, fast-forward
 //! against step-by-step, and golden reports for `simulations/`.
 
+pub mod compare;
 pub mod erlang;
 pub mod exporter;
 pub mod plot;
+pub mod pods;
 pub mod report;
 pub mod run;
 pub mod scenario;
@@ -161,14 +163,16 @@ impl Plan {
     pub fn run(&self, opts: Options) -> Output {
         let out = run::simulate_fleet(&self.scenario, &self.runs, &self.fleet, &self.plotted, opts);
         let requests = out.stats.first().map_or(0, |s| s.requests);
+        let mut policies: Vec<PolicyReport> = self
+            .runs
+            .iter()
+            .zip(&out.stats)
+            .map(|(r, s)| PolicyReport::new(r, s, &self.scenario))
+            .collect();
+        compare::against_oracle(&mut policies);
         let report = Report {
             scenario: ScenarioSummary::new(&self.scenario, self.fleet.len(), requests),
-            policies: self
-                .runs
-                .iter()
-                .zip(&out.stats)
-                .map(|(r, s)| PolicyReport::new(r, s, &self.scenario))
-                .collect(),
+            policies,
         };
         Output {
             report,
@@ -187,7 +191,10 @@ fn choose(
     if only.is_empty() {
         return Ok(runs);
     }
+    // The oracle is every report's reference.
+    let oracle = scenario::ORACLE.to_owned();
     only.iter()
+        .chain((!only.contains(&oracle)).then_some(&oracle))
         .map(|name| {
             if let Some(r) = runs.iter().find(|r| &r.name == name) {
                 return Ok(r.clone());

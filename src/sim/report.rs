@@ -72,8 +72,10 @@ pub struct PolicyReport {
     pub idle_replica_seconds: f64,
     /// idle / total replica time.
     pub idle_ratio: f64,
-    /// Starts from zero replicas.
+    /// Starts from zero that a request waited for.
     pub cold_starts: u64,
+    /// Every start from zero, pre-warms included.
+    pub starts_from_zero: u64,
     /// Requests that arrived while no replica was ready.
     pub cold_start_requests: u64,
     /// Latency (wait + service) quantiles of served requests.
@@ -102,6 +104,11 @@ pub struct PolicyReport {
     pub scale_events: u64,
     /// Most replicas one server had.
     pub peak_replicas: u32,
+    /// Replica-hours above the oracle's (negative: fewer, paid for in cold
+    /// starts); `None` when the oracle did not run.
+    pub excess_replica_hours: Option<f64>,
+    /// Cold starts above the oracle's.
+    pub excess_cold_starts: Option<i64>,
 }
 
 impl PolicyReport {
@@ -133,6 +140,7 @@ impl PolicyReport {
                 0.0
             },
             cold_starts: s.cold_starts,
+            starts_from_zero: s.starts_from_zero,
             cold_start_requests: s.cold_start_requests,
             latency_p50_s: s.latency_quantile_s(0.50),
             latency_p95_s: s.latency_quantile_s(0.95),
@@ -151,6 +159,8 @@ impl PolicyReport {
             sessions_cut: s.sessions_cut,
             scale_events: s.scale_events,
             peak_replicas: s.peak_replicas,
+            excess_replica_hours: None,
+            excess_cold_starts: None,
         }
     }
 }
@@ -232,6 +242,7 @@ impl Report {
         }
         md.push('\n');
         self.highlights(&mut md);
+        self.oracle_section(&mut md);
         for plot in plots {
             let _ = writeln!(md, "![{plot}]({plot})\n");
         }

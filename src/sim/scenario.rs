@@ -4,6 +4,7 @@
 //! a bad or unknown field with its line and column;
 //! [`Scenario::validate`] names the full path of a value out of range.
 
+use super::pods::ScaleInOrder;
 use super::sweep::Sweep;
 use super::workload::Synthetic;
 use crate::engine::presets::{BASELINES, baseline};
@@ -102,10 +103,16 @@ impl Default for Scenario {
     }
 }
 
-/// `default` and every baseline, in report order.
+/// The clairvoyant policy: `default`'s sizing, woken exactly when its next
+/// arrival comes and released whenever the gap allows. No real autoscaler
+/// can do this; it marks the limit every report compares with.
+pub const ORACLE: &str = "oracle";
+
+/// `default`, every baseline and the oracle, in report order.
 pub fn all_builtin_policies() -> Vec<String> {
     std::iter::once(crate::config::DEFAULT_POLICY)
         .chain(BASELINES)
+        .chain([ORACLE])
         .map(str::to_owned)
         .collect()
 }
@@ -271,6 +278,16 @@ pub struct Wiring {
     /// `control`'s).
     #[serde(default, with = "humantime_serde")]
     pub hpa_scale_down_window: Option<Duration>,
+    /// Pods leave in order of least live work on scale-in (the scaler's
+    /// `kubernetes.deletion_cost`); otherwise the newest leave first.
+    #[serde(default)]
+    pub deletion_cost: bool,
+    /// Clairvoyant activation (the `oracle`): a server at zero is started
+    /// exactly one cold start before its next arrival, and released after
+    /// its work ends whenever the next arrival is further away than a cold
+    /// start. The policy still sizes it.
+    #[serde(default)]
+    pub clairvoyant: bool,
 }
 
 impl Wiring {
@@ -296,6 +313,17 @@ impl Wiring {
             actuator,
             cooldown_period: zero,
             hpa_scale_down_window: zero,
+            deletion_cost: ours,
+            clairvoyant: name == ORACLE,
+        }
+    }
+
+    /// Which pods a scale-in removes.
+    pub fn scale_in_order(&self) -> ScaleInOrder {
+        if self.deletion_cost {
+            ScaleInOrder::LeastLiveWork
+        } else {
+            ScaleInOrder::Newest
         }
     }
 }
@@ -407,6 +435,9 @@ impl Scenario {
                 });
             }
         }
+        if !runs.is_empty() && !runs.iter().any(|r| r.name == ORACLE) {
+            runs.push(self.run_for(ORACLE, Policy::default()));
+        }
         if runs.is_empty() {
             return Err(bad(
                 "policies",
@@ -453,7 +484,7 @@ impl Scenario {
         if let Some(p) = self.define.get(name) {
             return Some(p.clone());
         }
-        if name == crate::config::DEFAULT_POLICY {
+        if name == crate::config::DEFAULT_POLICY || name == ORACLE {
             return Some(Policy::default());
         }
         baseline(name)

@@ -17,7 +17,8 @@ fn the_builtin_scenario_parses_and_validates_with_every_builtin_policy() {
             "keda-prometheus",
             "keep-alive-10m",
             "infra-plan-rule",
-            "knative-kpa"
+            "knative-kpa",
+            "oracle"
         ]
     );
 }
@@ -94,7 +95,8 @@ fn defined_policies_and_sweeps_join_the_run_with_their_wiring() {
             "default",
             "mine",
             "mine{idle_window=1m}",
-            "mine{idle_window=3m}"
+            "mine{idle_window=3m}",
+            "oracle",
         ]
     );
     assert_eq!(runs[1].policy.idle_window, Duration::from_secs(120));

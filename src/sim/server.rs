@@ -25,6 +25,7 @@
 //! scenarios both ways and compares the reports.
 
 use super::exporter::{Exporter, Gauges};
+use super::pods::Pods;
 use super::scenario::{Activation, Actuator, PolicyRun, Scenario};
 use super::station::{Outcome, Station};
 use super::stats::{Stats, Timeline};
@@ -37,7 +38,9 @@ use crate::time::Timestamp;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp, LogNormal};
-use std::collections::{BTreeMap, VecDeque};
+
+/// How much earlier than strictly needed the oracle starts a pod (s).
+const ORACLE_LEAD: f64 = 0.001;
 
 /// Engine time of simulated second 0 (any fixed instant works).
 const EPOCH_MS: u64 = 1_700_000_000_000;
@@ -181,16 +184,18 @@ struct Sim<'a> {
     /// The engine's replay of `signals`, reused while they do not change.
     memo: Memo,
     hpa: HpaModel,
-    ready: u32,
+    pods: Pods,
     /// When the ready count last rose from zero.
     ready_since: f64,
-    starting: VecDeque<f64>,
-    sessions: BTreeMap<u32, u32>,
-    next_replica: u32,
+    /// A request already waits for the current start from zero (it is
+    /// one cold start however many requests wait).
+    cold_counted: bool,
     keda_last_active: Option<f64>,
     pushed: bool,
     last_active: Option<bool>,
     reevaluate: Option<f64>,
+    /// The next arrival not yet processed (what the oracle foresees).
+    next_arrival: f64,
     ticks: Ticks,
     service: ServiceTime,
     rng: ChaCha8Rng,
@@ -255,15 +260,14 @@ impl<'a> Sim<'a> {
             signals: Signals::default(),
             memo: Memo::default(),
             hpa: HpaModel::new(Some(c.hpa_behavior(run.wiring.hpa_scale_down_window))),
-            ready: min,
+            pods: Pods::new(min, run.wiring.scale_in_order()),
             ready_since: 0.0,
-            starting: VecDeque::new(),
-            sessions: BTreeMap::new(),
-            next_replica: 0,
+            cold_counted: false,
             keda_last_active: None,
             pushed: false,
             last_active: None,
             reevaluate: None,
+            next_arrival: f64::INFINITY,
             ticks: Ticks {
                 scrape,
                 query,
@@ -279,7 +283,7 @@ impl<'a> Sim<'a> {
     }
 
     fn spec(&self) -> u32 {
-        self.ready + self.starting.len() as u32
+        self.pods.spec()
     }
 
     fn run(&mut self, arrivals: &[Arrival]) {
@@ -302,7 +306,11 @@ impl<'a> Sim<'a> {
                 self.arrive(a);
                 i += 1;
             }
+            self.next_arrival = arrivals.get(i).map_or(f64::INFINITY, |a| a.t);
             self.tick();
+            if self.run.wiring.clairvoyant {
+                self.foresee();
+            }
         }
         self.stats.unfinished += (self.station.in_service() + self.station.queued()) as u64;
     }
@@ -312,13 +320,14 @@ impl<'a> Sim<'a> {
         earliest(&[
             next_arrival,
             self.station.next_event().unwrap_or(f64::INFINITY),
-            self.starting.front().copied().unwrap_or(f64::INFINITY),
+            self.pods.next_ready().unwrap_or(f64::INFINITY),
             t.scrape.next(),
             t.query.next(),
             t.poll.next(),
             t.sync.next(),
             t.direct.next(),
             self.reevaluate.unwrap_or(f64::INFINITY),
+            self.oracle_wake(),
         ])
     }
 
@@ -340,22 +349,19 @@ impl<'a> Sim<'a> {
     }
 
     fn pods_ready(&mut self) {
-        let mut changed = false;
-        while self.starting.front().is_some_and(|&at| at <= self.now) {
-            self.starting.pop_front();
-            if self.ready == 0 {
+        let was_zero = self.pods.ready() == 0;
+        if self.pods.become_ready(self.now) > 0 {
+            self.tell_busy_pods();
+            if was_zero {
                 self.ready_since = self.now;
+                self.cold_counted = false;
             }
-            self.ready += 1;
-            changed = true;
-        }
-        if changed {
             self.set_slots();
         }
     }
 
     fn set_slots(&mut self) {
-        let slots = self.ready * self.setup.scenario.server.concurrency;
+        let slots = self.pods.ready() * self.setup.scenario.server.concurrency;
         self.station.set_slots(self.now, slots, &mut self.outcomes);
         self.drain_outcomes();
     }
@@ -393,8 +399,12 @@ impl<'a> Sim<'a> {
                 if let Some(tl) = &mut self.timeline {
                     tl.request(self.now);
                 }
-                if self.ready == 0 {
+                if self.pods.ready() == 0 {
                     self.stats.cold_start_requests += 1;
+                    if !self.cold_counted {
+                        self.cold_counted = true;
+                        self.stats.cold_starts += 1;
+                    }
                 }
                 let service = a
                     .service_s
@@ -404,12 +414,12 @@ impl<'a> Sim<'a> {
             }
             EventKind::SessionOpen => {
                 self.stats.sessions += 1;
-                let replica = self.next_replica % self.spec().max(1);
-                self.next_replica = self.next_replica.wrapping_add(1);
-                self.sessions.insert(a.session.unwrap_or(u32::MAX), replica);
+                self.pods.open(a.session.unwrap_or(u32::MAX));
+                self.tell_busy_pods();
             }
             EventKind::SessionClose => {
-                self.sessions.remove(&a.session.unwrap_or(u32::MAX));
+                self.pods.close(a.session.unwrap_or(u32::MAX));
+                self.tell_busy_pods();
             }
             EventKind::ConnectionOpen | EventKind::ConnectionClose => {}
         }
@@ -418,6 +428,14 @@ impl<'a> Sim<'a> {
             if self.run.wiring.activation == Activation::Push && !self.pushed {
                 self.stream();
             }
+        }
+    }
+
+    /// With session-aware scale-in, the scaler knows which pods hold live
+    /// work (events name the pod) and keeps them.
+    fn tell_busy_pods(&mut self) {
+        if self.run.wiring.deletion_cost {
+            self.signals.set_busy_pods(self.pods.busy(), ts(self.now));
         }
     }
 
@@ -456,7 +474,7 @@ impl<'a> Sim<'a> {
     }
 
     fn gauges(&self) -> Gauges {
-        let sessions = self.sessions.len() as u32;
+        let sessions = u32::try_from(self.pods.sessions()).unwrap_or(u32::MAX);
         let queued = self.station.queued() as u32;
         Gauges {
             sessions,
@@ -489,6 +507,9 @@ impl<'a> Sim<'a> {
     }
 
     fn activate(&mut self, d: &Decision) {
+        if self.run.wiring.clairvoyant {
+            return;
+        }
         self.keda_last_active = Some(self.now);
         if self.spec() == 0 {
             let first = match self.run.wiring.actuator {
@@ -500,7 +521,7 @@ impl<'a> Sim<'a> {
     }
 
     fn keda_poll(&mut self) {
-        if self.run.wiring.actuator == Actuator::Direct {
+        if self.run.wiring.actuator == Actuator::Direct || self.run.wiring.clairvoyant {
             return;
         }
         let d = self.decide();
@@ -572,44 +593,63 @@ impl<'a> Sim<'a> {
         }
         self.stats.scale_events += 1;
         if spec == 0 {
-            self.stats.cold_starts += 1;
+            self.stats.starts_from_zero += 1;
         }
         if n > spec {
             let ready_at = self.now + self.setup.scenario.server.cold_start.as_secs_f64();
-            self.starting.extend((spec..n).map(|_| ready_at));
+            self.pods.start(n, ready_at);
             self.stats.peak_replicas = self.stats.peak_replicas.max(n);
             return;
         }
-        let mut remove = spec - n;
-        while remove > 0 && self.starting.pop_back().is_some() {
-            remove -= 1;
-        }
-        self.ready -= remove;
-        self.cut_sessions(n);
-        if remove > 0 {
+        let (removed, cut) = self.pods.scale_in(n);
+        self.stats.sessions_cut += cut;
+        if removed > 0 {
             self.set_slots();
+            self.tell_busy_pods();
         }
     }
 
-    /// Sessions on removed replicas are cut; their clients reconnect to a
-    /// remaining one.
-    fn cut_sessions(&mut self, n: u32) {
-        for replica in self.sessions.values_mut() {
-            if *replica >= n.max(1) || n == 0 {
-                self.stats.sessions_cut += 1;
-                *replica %= n.max(1);
+    /// When the oracle starts a server at zero: one cold start (and a
+    /// millisecond, so rounding never makes it late) before its next arrival.
+    fn oracle_wake(&self) -> f64 {
+        if !self.run.wiring.clairvoyant || self.spec() > 0 {
+            return f64::INFINITY;
+        }
+        self.next_arrival - self.cold_start() - ORACLE_LEAD
+    }
+
+    fn cold_start(&self) -> f64 {
+        self.setup.scenario.server.cold_start.as_secs_f64()
+    }
+
+    /// The oracle's activation: warm exactly when the next arrival comes,
+    /// released when its work is done and the next arrival is further
+    /// away than a cold start (releasing for less would cost more).
+    fn foresee(&mut self) {
+        let spec = self.spec();
+        if spec == 0 {
+            if self.now >= self.oracle_wake() {
+                self.scale_to(self.run.policy.min_replicas.max(1));
             }
+            return;
+        }
+        let working =
+            self.station.in_service() > 0 || self.station.queued() > 0 || self.pods.sessions() > 0;
+        let far = self.next_arrival - self.now > self.cold_start() + ORACLE_LEAD;
+        if !working && far && self.run.policy.min_replicas == 0 {
+            self.scale_to(0);
         }
     }
 
     /// Nothing can change before the next arrival or `reevaluate_at`.
     fn is_quiet(&self) -> bool {
+        let engine_idle =
+            self.run.wiring.clairvoyant || (self.last_active == Some(false) && !self.pushed);
         self.spec() == 0
-            && self.last_active == Some(false)
-            && !self.pushed
+            && engine_idle
             && self.station.in_service() == 0
             && self.station.queued() == 0
-            && self.sessions.is_empty()
+            && self.pods.sessions() == 0
             && self.signals.load.event_sessions == 0
             && self.signals.load.event_connections == 0
             && self.signals.load.polled.iter().flatten().all(|&v| v == 0.0)
@@ -639,3 +679,7 @@ impl<'a> Sim<'a> {
 #[cfg(test)]
 #[path = "server_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "oracle_tests.rs"]
+mod oracle_tests;

@@ -187,7 +187,7 @@ fn push_wakes_at_once_while_polling_waits_for_keda() {
 }
 
 #[test]
-fn scaling_in_under_open_sessions_cuts_the_sessions_on_removed_replicas() {
+fn scaling_in_keeps_the_pods_holding_sessions_only_when_it_knows_them() {
     let scenario = Scenario {
         duration: Duration::from_secs(3600),
         ..Scenario::default()
@@ -207,22 +207,21 @@ fn scaling_in_under_open_sessions_cuts_the_sessions_on_removed_replicas() {
     arrivals.extend((0..40).map(|id| session(120.0 + f64::from(id), EventKind::SessionOpen, id)));
     arrivals.extend((0..40).map(|id| session(3500.0, EventKind::SessionClose, id)));
     arrivals.sort_by(|a, b| a.t.total_cmp(&b.t));
-    // The HPA baseline scales on concurrency only: after the burst it
-    // scales in and cuts the sessions on the removed replicas.
+    // The HPA baseline scales on concurrency only and removes the newest
+    // pods: after the burst it scales in and cuts their sessions.
     let hpa = run_one(&scenario, &policy_run("hpa"), &arrivals, true);
     assert_eq!(hpa.sessions, 40);
     assert!(hpa.peak_replicas >= 2, "{}", hpa.peak_replicas);
     assert!(hpa.sessions_cut >= 10, "{}", hpa.sessions_cut);
+    // Ours does not size by sessions either, so it scales in too, but it
+    // knows which pods hold them: those stay until their sessions end.
     let ours = run_one(&scenario, &policy_run("default"), &arrivals, true);
-    // Both overshoot to 10 while the cold start queues the burst. Ours
-    // keeps 2 replicas for the 40 sessions (target 20 each), so it cuts
-    // fewer, but the sessions on replicas 2..9 still go: the engine cannot
-    // choose which pods a scale-in removes.
-    assert!(
-        ours.sessions_cut < hpa.sessions_cut,
-        "{} vs {}",
-        ours.sessions_cut,
-        hpa.sessions_cut
-    );
-    assert!(ours.sessions_cut > 0);
+    assert_eq!(ours.sessions_cut, 0);
+    assert!(ours.peak_replicas >= 2, "{}", ours.peak_replicas);
+    // Without that knowledge (no deletion cost), the same policy cuts.
+    let mut blind = policy_run("default");
+    blind.wiring.deletion_cost = false;
+    let blind = run_one(&scenario, &blind, &arrivals, true);
+    assert!(blind.sessions_cut >= 10, "{}", blind.sessions_cut);
+    assert!(blind.replica_seconds < ours.replica_seconds);
 }

@@ -25,8 +25,10 @@ pub struct Stats {
     pub waited: u64,
     /// Sum of waits of served requests (s).
     pub wait_sum_s: f64,
-    /// Starts from zero replicas.
+    /// Starts from zero that a request waited for (however many waited).
     pub cold_starts: u64,
+    /// Every start from zero replicas, pre-warms included.
+    pub starts_from_zero: u64,
     /// Changes of the replica count.
     pub scale_events: u64,
     /// ∫ replicas dt (pods count from creation).
@@ -57,6 +59,7 @@ impl Default for Stats {
             waited: 0,
             wait_sum_s: 0.0,
             cold_starts: 0,
+            starts_from_zero: 0,
             scale_events: 0,
             replica_seconds: 0.0,
             idle_replica_seconds: 0.0,
@@ -96,6 +99,7 @@ impl Stats {
         self.waited += other.waited;
         self.wait_sum_s += other.wait_sum_s;
         self.cold_starts += other.cold_starts;
+        self.starts_from_zero += other.starts_from_zero;
         self.scale_events += other.scale_events;
         self.replica_seconds += other.replica_seconds;
         self.idle_replica_seconds += other.idle_replica_seconds;

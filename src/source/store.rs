@@ -159,6 +159,17 @@ impl Store {
         true
     }
 
+    /// Records how many of `server`'s pods hold live work, seen at `at`
+    /// (a server the store does not hold is left out).
+    pub fn set_busy_pods(&self, server: &ServerKey, pods: u32, at: Timestamp) {
+        if let Some(entry) = self.write(server).get_mut(server)
+            && entry.signals.load.busy_pods != pods
+        {
+            entry.signals.set_busy_pods(pods, at);
+            entry.notify();
+        }
+    }
+
     /// `server` is known to run no replicas (a replica count says so):
     /// nothing it reported is held as missing data any more.
     pub fn known_empty(&self, server: &ServerKey) {

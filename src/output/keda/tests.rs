@@ -34,14 +34,17 @@ fn native_mode_serves_one_metric_per_enabled_target() {
         .into_iter()
         .map(|s| s.metric_name)
         .collect();
+    // Live work does not size by default; request rate has no default target.
+    assert_eq!(names, ["mcp-queue-length", "mcp-concurrency"]);
+    let mut sized = target(MetricMode::Native);
+    sized.policy.targets.sessions = Some(20.0);
+    let names: Vec<String> = metric_specs(&sized)
+        .into_iter()
+        .map(|s| s.metric_name)
+        .collect();
     assert_eq!(
         names,
-        [
-            "mcp-connections",
-            "mcp-sessions",
-            "mcp-queue-length",
-            "mcp-concurrency"
-        ]
+        ["mcp-sessions", "mcp-queue-length", "mcp-concurrency"]
     );
 }
 

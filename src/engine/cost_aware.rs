@@ -1,0 +1,227 @@
+//! Cost-aware keep-alive: each server's keep-alive and pre-warm chosen to
+//! minimise the expected idle replica-time plus cold starts priced in
+//! replica-time, under the server's learned idle-gap distribution.
+//!
+//! A fixed window is the best answer for exactly one gap distribution and
+//! one price. Here, after each burst of activity, a plan is one of:
+//! - **window** `w`: warm for `w`; a gap `G` costs `min(G, w)` of idle
+//!   replica-time, plus the price when `G ≥ w` (the next request starts
+//!   cold);
+//! - **pre-warm** `(a, b)`: warm for a minute, released, warmed again from
+//!   `a − lead` to `b`; a gap before `a` pays the minute and the price, a
+//!   gap in `[a, b)` pays the minute plus `G − a + lead`, a longer gap all
+//!   of it plus the price. Periodic traffic is warm when it comes at a
+//!   fraction of the cost of staying warm through the gap.
+//!
+//! Every window up to `max_keep_alive` (1-minute steps) and the pre-warms
+//! between head and tail percentiles of the gaps are priced in O(1) each
+//! from the histogram's running sums; the cheapest wins. While a server has
+//! fewer than `min_samples` gaps, the policy's fixed `idle_window` applies.
+
+use super::idle_gaps::{BINS, IdleGaps};
+use super::keepalive::{Basis, Plan};
+use super::limits::{
+    MAX_KEEP_WARM, MAX_MIN_SAMPLES, MAX_WINDOW, PolicyError, count_within, duration_within,
+};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+const MINUTE: f64 = 60.0;
+/// Warm this long after activity before a pre-warm plan releases (minutes).
+const GRACE_MIN: usize = 1;
+/// Percentiles of the gaps a pre-warm may start at, and end at.
+const HEADS: [f64; 8] = [1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 50.0, 70.0];
+const TAILS: [f64; 9] = [30.0, 50.0, 70.0, 80.0, 90.0, 95.0, 98.0, 99.0, 100.0];
+
+/// Cost-aware keep-alive settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CostAware {
+    /// What one cold start is worth, in replica-time: `10m` means a cold
+    /// start is as bad as a replica idling for ten minutes. Higher keeps
+    /// servers warm longer. 0s..=24h.
+    #[serde(with = "humantime_serde")]
+    pub cold_start_cost: Duration,
+    /// Gaps needed before the histogram is trusted (0..=1e6); until then
+    /// the fixed `idle_window` applies.
+    pub min_samples: u32,
+    /// Never keep warm longer than this after activity (1m..=7 days; the
+    /// histogram sees gaps up to 4 hours).
+    #[serde(with = "humantime_serde")]
+    pub max_keep_alive: Duration,
+    /// A pre-warm starts this long before the earliest expected request
+    /// (covers the pod's start and the control loop's delay). 0s..=1h.
+    #[serde(with = "humantime_serde")]
+    pub prewarm_lead: Duration,
+}
+
+impl Default for CostAware {
+    fn default() -> Self {
+        Self {
+            cold_start_cost: Duration::from_secs(600),
+            min_samples: 10,
+            max_keep_alive: Duration::from_secs(4 * 3600),
+            prewarm_lead: Duration::from_secs(60),
+        }
+    }
+}
+
+impl CostAware {
+    pub(crate) fn validate(&self) -> Result<(), PolicyError> {
+        let f = "keep_alive.cost_aware";
+        duration_within(
+            &format!("{f}.cold_start_cost"),
+            self.cold_start_cost,
+            Duration::ZERO,
+            MAX_WINDOW,
+        )?;
+        duration_within(
+            &format!("{f}.max_keep_alive"),
+            self.max_keep_alive,
+            Duration::from_secs(60),
+            MAX_KEEP_WARM,
+        )?;
+        duration_within(
+            &format!("{f}.prewarm_lead"),
+            self.prewarm_lead,
+            Duration::ZERO,
+            Duration::from_secs(3600),
+        )?;
+        count_within(
+            &format!("{f}.min_samples"),
+            self.min_samples,
+            0,
+            MAX_MIN_SAMPLES,
+        )
+    }
+}
+
+/// The priced distribution: counts and lengths in minutes.
+struct Priced<'a> {
+    gaps: &'a IdleGaps,
+    /// Every gap, in range and beyond.
+    total: f64,
+    /// The cold-start price (minutes).
+    price: f64,
+    /// The pre-warm lead (minutes).
+    lead: f64,
+}
+
+impl Priced<'_> {
+    fn below(&self, edge: usize) -> f64 {
+        f64::from(self.gaps.below(edge))
+    }
+
+    /// Expected cost per gap (minutes) of staying warm `w` minutes.
+    fn window(&self, w: usize) -> f64 {
+        let longer = self.total - self.below(w);
+        (self.gaps.length_below(w) + longer * (w as f64 + self.price)) / self.total
+    }
+
+    /// Expected cost per gap (minutes) of warm for the grace, then again
+    /// from `a − lead` to `b` (bin edges, `GRACE_MIN < a < b`).
+    fn prewarm(&self, a: usize, b: usize) -> f64 {
+        let g = GRACE_MIN as f64;
+        let (af, bf) = (a as f64, b as f64);
+        let short = self.gaps.length_below(GRACE_MIN);
+        let early = (self.below(a) - self.below(GRACE_MIN)) * (g + self.price);
+        let caught = self.gaps.length_below(b) - self.gaps.length_below(a)
+            + (self.below(b) - self.below(a)) * (g - af + self.lead);
+        let late = (self.total - self.below(b)) * (g + (bf - af) + self.lead + self.price);
+        (short + early + caught + late) / self.total
+    }
+}
+
+/// The plan for a server with `gaps` under `p`, `idle_window` while data is thin.
+pub fn plan(p: &CostAware, idle_window: Duration, gaps: &IdleGaps) -> Plan {
+    let (inside, beyond) = gaps.counts();
+    let samples = inside.saturating_add(beyond);
+    if samples == 0 || samples < p.min_samples {
+        return Plan {
+            warm_until: idle_window,
+            prewarm: None,
+            basis: Basis::ThinData {
+                samples,
+                needed: p.min_samples,
+            },
+        };
+    }
+    let priced = Priced {
+        gaps,
+        total: f64::from(samples),
+        price: p.cold_start_cost.as_secs_f64() / MINUTE,
+        lead: p.prewarm_lead.as_secs_f64() / MINUTE,
+    };
+    let longest = ((p.max_keep_alive.as_secs() / 60) as usize).clamp(1, BINS);
+    let (mut best, mut cost) = (Choice::Window(1), priced.window(1));
+    for w in 2..=longest {
+        let c = priced.window(w);
+        if c < cost {
+            (best, cost) = (Choice::Window(w), c);
+        }
+    }
+    for (a, b) in prewarm_candidates(gaps, priced.lead, longest) {
+        let c = priced.prewarm(a, b);
+        // A pre-warm must be clearly cheaper than staying warm.
+        if c < cost - 1e-9 {
+            (best, cost) = (Choice::Prewarm(a, b), c);
+        }
+    }
+    let fixed_window = usize::try_from(idle_window.as_secs() / 60)
+        .unwrap_or(BINS)
+        .clamp(1, BINS);
+    let basis = Basis::CostAware {
+        samples,
+        expected_s: cost * MINUTE,
+        fixed_s: priced.window(fixed_window) * MINUTE,
+    };
+    let minutes = |m: usize| Duration::from_secs(m as u64 * 60);
+    match best {
+        Choice::Window(w) => Plan {
+            warm_until: minutes(w).min(p.max_keep_alive),
+            prewarm: None,
+            basis,
+        },
+        Choice::Prewarm(a, b) => Plan {
+            warm_until: minutes(GRACE_MIN),
+            prewarm: Some((
+                minutes(a).saturating_sub(p.prewarm_lead),
+                minutes(b).min(p.max_keep_alive),
+            )),
+            basis,
+        },
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Choice {
+    Window(usize),
+    Prewarm(usize, usize),
+}
+
+/// Pre-warms from a head percentile's bin to a tail percentile's bin edge
+/// that release for at least a minute after the grace.
+fn prewarm_candidates(
+    gaps: &IdleGaps,
+    lead: f64,
+    longest: usize,
+) -> impl Iterator<Item = (usize, usize)> {
+    let edge = |pct: f64| {
+        gaps.percentile(pct)
+            .map_or(0, |d| (d.as_secs() / 60) as usize)
+    };
+    let heads: Vec<usize> = HEADS.iter().map(|&p| edge(p).saturating_sub(1)).collect();
+    let tails: Vec<usize> = TAILS.iter().map(|&p| edge(p).min(longest)).collect();
+    heads.into_iter().flat_map(move |a| {
+        let releases = a as f64 - lead >= (GRACE_MIN + 1) as f64;
+        tails
+            .clone()
+            .into_iter()
+            .filter(move |&b| releases && b > a)
+            .map(move |b| (a, b))
+    })
+}
+
+#[cfg(test)]
+#[path = "cost_aware_tests.rs"]
+mod tests;

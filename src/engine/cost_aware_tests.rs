@@ -1,0 +1,195 @@
+use super::*;
+use crate::engine::keepalive::warm_at;
+use crate::time::Timestamp;
+use proptest::prelude::*;
+
+const FIVE_MIN: Duration = Duration::from_secs(300);
+
+/// Gaps of `minutes` each (plus 30 s: the middle of their bin).
+fn gaps(minutes: &[u64]) -> IdleGaps {
+    let mut g = IdleGaps::default();
+    for &m in minutes {
+        g.record(Duration::from_secs(m * 60 + 30));
+    }
+    g
+}
+
+fn at_price(minutes: u64) -> CostAware {
+    CostAware {
+        cold_start_cost: Duration::from_secs(minutes * 60),
+        ..CostAware::default()
+    }
+}
+
+fn mins(m: u64) -> Duration {
+    Duration::from_secs(m * 60)
+}
+
+/// The share of gaps a plan meets cold, from the histogram.
+fn cold_share(plan: &Plan, g: &IdleGaps, lead: Duration) -> f64 {
+    let (inside, beyond) = g.counts();
+    let total = f64::from(inside + beyond);
+    let edge = |d: Duration| (d.as_secs() / 60) as usize;
+    let below = |d: Duration| f64::from(g.below(edge(d)));
+    match plan.prewarm {
+        None => (total - below(plan.warm_until)) / total,
+        Some((from, until)) => {
+            let missed_early = below(from + lead) - below(plan.warm_until);
+            (missed_early + total - below(until)) / total
+        }
+    }
+}
+
+#[test]
+fn with_few_gaps_the_fixed_window_applies_and_says_why() {
+    let p = plan(&CostAware::default(), FIVE_MIN, &gaps(&[3, 4, 5]));
+    assert_eq!(p.warm_until, FIVE_MIN);
+    assert_eq!(p.prewarm, None);
+    assert_eq!(
+        p.basis,
+        Basis::ThinData {
+            samples: 3,
+            needed: 10
+        }
+    );
+    assert!(
+        p.why().contains("3 idle gaps learned, 10 needed"),
+        "{}",
+        p.why()
+    );
+    assert_eq!(p.kind(), "fixed");
+}
+
+#[test]
+fn short_regular_gaps_are_bridged_when_a_cold_start_costs_more() {
+    // Gaps of 2-3 minutes; a cold start is worth 10 minutes of idling.
+    let p = plan(
+        &at_price(10),
+        FIVE_MIN,
+        &gaps(&[2, 3, 2, 3, 2, 3, 2, 3, 2, 3]),
+    );
+    assert_eq!(p.warm_until, mins(4));
+    assert_eq!(p.prewarm, None);
+    assert_eq!(p.kind(), "learned");
+    let Basis::CostAware {
+        samples,
+        expected_s,
+        fixed_s,
+    } = p.basis
+    else {
+        panic!("{:?}", p.basis);
+    };
+    assert_eq!(samples, 10);
+    // Mean gap 3 minutes, no cold start: 180 s; the 5-minute window costs
+    // the same here (it also bridges every gap).
+    assert!((expected_s - 180.0).abs() < 1e-6, "{expected_s}");
+    assert!((fixed_s - 180.0).abs() < 1e-6, "{fixed_s}");
+}
+
+#[test]
+fn when_a_cold_start_is_cheap_the_server_is_released_at_once() {
+    let p = plan(
+        &at_price(1),
+        FIVE_MIN,
+        &gaps(&[2, 3, 2, 3, 2, 3, 2, 3, 2, 3]),
+    );
+    assert_eq!(p.warm_until, mins(1));
+    assert_eq!(p.prewarm, None);
+}
+
+#[test]
+fn an_hourly_server_is_prewarmed_one_lead_before_its_next_request() {
+    let p = plan(&at_price(10), FIVE_MIN, &gaps(&[59; 20]));
+    assert_eq!(p.warm_until, mins(1));
+    // Gaps fall in [59, 60) minutes: warm again from 59 min less the lead.
+    assert_eq!(p.prewarm, Some((mins(58), mins(60))));
+    assert_eq!(p.kind(), "prewarm");
+    let last = Timestamp::from_millis(1_000_000);
+    assert!(!warm_at(&p, last, last + mins(30)).0);
+    assert!(warm_at(&p, last, last + mins(59)).0);
+    assert!(
+        p.why().contains("cost-aware over 20 idle gaps"),
+        "{}",
+        p.why()
+    );
+}
+
+#[test]
+fn gaps_mostly_beyond_the_histogram_are_released_unless_cold_starts_cost_more() {
+    let rare = gaps(&[300; 12]);
+    assert_eq!(plan(&at_price(10), FIVE_MIN, &rare).warm_until, mins(1));
+    // Even priced at a day of idling: no window up to the 4-hour ceiling
+    // bridges a 5-hour gap, so waiting would only add idle time.
+    let p = plan(&at_price(24 * 60), FIVE_MIN, &rare);
+    assert_eq!(p.warm_until, mins(1));
+}
+
+#[test]
+fn keep_alive_never_exceeds_its_ceiling() {
+    let cap = CostAware {
+        max_keep_alive: mins(30),
+        ..at_price(24 * 60)
+    };
+    let p = plan(&cap, FIVE_MIN, &gaps(&[45; 20]));
+    assert!(p.warm_until <= mins(30), "{:?}", p.warm_until);
+    if let Some((_, until)) = p.prewarm {
+        assert!(until <= mins(30));
+    }
+}
+
+#[test]
+fn settings_out_of_range_name_their_field() {
+    let too_long = CostAware {
+        cold_start_cost: Duration::from_secs(2 * 86_400),
+        ..CostAware::default()
+    };
+    let e = too_long.validate().expect_err("out of range");
+    assert_eq!(e.field, "keep_alive.cost_aware.cold_start_cost");
+    let lead = CostAware {
+        prewarm_lead: Duration::from_secs(7200),
+        ..CostAware::default()
+    };
+    assert_eq!(
+        lead.validate().expect_err("lead").field,
+        "keep_alive.cost_aware.prewarm_lead"
+    );
+    assert!(CostAware::default().validate().is_ok());
+}
+
+proptest! {
+    /// The chosen plan minimises expected cost, so a dearer cold start can
+    /// only move it towards fewer cold starts (for any gap distribution).
+    #[test]
+    fn a_higher_cold_start_price_never_plans_more_cold_starts(
+        minutes in prop::collection::vec(1u64..300, 10..80),
+        low in 0u64..120,
+        more in 1u64..240,
+    ) {
+        let g = gaps(&minutes);
+        let lead = CostAware::default().prewarm_lead;
+        let cheap = plan(&at_price(low), FIVE_MIN, &g);
+        let dear = plan(&at_price(low + more), FIVE_MIN, &g);
+        prop_assert!(
+            cold_share(&dear, &g, lead) <= cold_share(&cheap, &g, lead) + 1e-12,
+            "{cheap:?} vs {dear:?}"
+        );
+    }
+
+    /// No plan the search considers beats the one it chose.
+    #[test]
+    fn the_chosen_window_is_no_dearer_than_any_fixed_window(
+        minutes in prop::collection::vec(1u64..300, 10..80),
+        price in 0u64..240,
+        window in 1u64..240,
+    ) {
+        let g = gaps(&minutes);
+        let p = plan(&at_price(price), FIVE_MIN, &g);
+        let fixed = plan(&at_price(price), mins(window), &g);
+        let (Basis::CostAware { expected_s, .. }, Basis::CostAware { fixed_s, .. }) =
+            (p.basis, fixed.basis)
+        else {
+            return Err(TestCaseError::fail("not cost-aware"));
+        };
+        prop_assert!(expected_s <= fixed_s + 1e-6, "{expected_s} > {fixed_s}");
+    }
+}
