@@ -94,6 +94,11 @@ struct SimulateArgs {
     /// Run only this policy (repeatable); any built-in or defined name.
     #[arg(long = "policy", value_name = "NAME")]
     policies: Vec<String>,
+    /// Sweep fixed keep-alive windows (1m-60m) and cost-aware prices
+    /// (1m-2h per cold start) with the oracle, and chart cold starts
+    /// against replica-hours (frontier.svg).
+    #[arg(long, conflicts_with = "policies")]
+    frontier: bool,
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
@@ -202,6 +207,11 @@ fn simulate(args: &SimulateArgs) -> anyhow::Result<()> {
             scenario.seed = args.seed.unwrap_or(scenario.seed);
             Plan::new(scenario, "<built-in scenario>", &args.policies)?
         }
+    };
+    let plan = if args.frontier {
+        plan.into_frontier()
+    } else {
+        plan
     };
     eprintln!(
         "simulating {} servers x {} under {} {} (seed {})",

@@ -108,7 +108,8 @@ fn the_report_has_every_required_key_for_every_policy() {
             "keda-prometheus",
             "keep-alive-10m",
             "infra-plan-rule",
-            "knative-kpa"
+            "knative-kpa",
+            "oracle"
         ]
     );
     for p in policies {
@@ -202,7 +203,8 @@ fn a_trace_replays_with_every_builtin_policy_and_no_scenario_file() {
         &std::fs::read_to_string(dir.path().join("report.json")).expect("report.json"),
     )
     .expect("json");
-    assert_eq!(json["policies"].as_array().map(Vec::len), Some(6));
+    // Every built-in policy, and the oracle.
+    assert_eq!(json["policies"].as_array().map(Vec::len), Some(7));
     assert_eq!(json["scenario"]["seed"].as_u64(), Some(9));
     assert_eq!(json["scenario"]["servers"].as_u64(), Some(6));
     assert_eq!(
@@ -257,4 +259,38 @@ fn bad_input_is_one_error_naming_the_file_line_and_field() {
         }
         assert!(!dir.path().join("out/report.json").exists());
     }
+}
+
+#[test]
+fn a_frontier_sweep_charts_windows_and_prices_and_names_the_windows_beaten() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let scenario = root().join("simulations/trace-events.yaml");
+    let o = simulate(&["--frontier", &scenario.to_string_lossy()], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let svg = std::fs::read_to_string(dir.path().join("frontier.svg")).expect("frontier.svg");
+    assert!(svg.starts_with("<svg") && svg.contains("oracle"), "{svg}");
+    let md = std::fs::read_to_string(dir.path().join("report.md")).expect("report.md");
+    assert!(md.contains("## Frontier") && md.contains("dominates these fixed windows"));
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("report.json")).expect("report.json"),
+    )
+    .expect("json");
+    let f = &json["frontier"];
+    assert_eq!(f["fixed"].as_array().map(Vec::len), Some(7));
+    assert_eq!(f["cost_aware"].as_array().map(Vec::len), Some(8));
+    assert_eq!(f["oracle"]["name"].as_str(), Some("oracle"));
+    assert!(f["dominated"].is_array());
+    // The oracle meets at most the arrivals no start could precede.
+    let cold = |p: &serde_json::Value| p["cold_starts"].as_u64().unwrap_or(u64::MAX);
+    let oracle = cold(&f["oracle"]);
+    assert!(
+        f["fixed"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .all(|p| cold(p) >= oracle)
+    );
+    // A frontier chooses its own policies.
+    let clash = simulate(&["--frontier", "--policy", "default"], dir.path());
+    assert!(!clash.status.success());
 }

@@ -29,6 +29,9 @@ use std::time::Duration;
 const MINUTE: f64 = 60.0;
 /// Warm this long after activity before a pre-warm plan releases (minutes).
 const GRACE_MIN: usize = 1;
+/// A pre-warm releases for at least this long (minutes): a shorter release
+/// saves less than a pod start costs the cluster (scheduling, pulls).
+const MIN_RELEASE_MIN: usize = 2;
 /// Percentiles of the gaps a pre-warm may start at, and end at.
 const HEADS: [f64; 8] = [1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 50.0, 70.0];
 const TAILS: [f64; 9] = [30.0, 50.0, 70.0, 80.0, 90.0, 95.0, 98.0, 99.0, 100.0];
@@ -58,8 +61,8 @@ pub struct CostAware {
 impl Default for CostAware {
     fn default() -> Self {
         Self {
-            cold_start_cost: Duration::from_secs(600),
-            min_samples: 10,
+            cold_start_cost: Duration::from_secs(1200),
+            min_samples: 3,
             max_keep_alive: Duration::from_secs(4 * 3600),
             prewarm_lead: Duration::from_secs(60),
         }
@@ -200,7 +203,7 @@ enum Choice {
 }
 
 /// Pre-warms from a head percentile's bin to a tail percentile's bin edge
-/// that release for at least a minute after the grace.
+/// that release for at least [`MIN_RELEASE_MIN`] after the grace.
 fn prewarm_candidates(
     gaps: &IdleGaps,
     lead: f64,
@@ -213,7 +216,7 @@ fn prewarm_candidates(
     let heads: Vec<usize> = HEADS.iter().map(|&p| edge(p).saturating_sub(1)).collect();
     let tails: Vec<usize> = TAILS.iter().map(|&p| edge(p).min(longest)).collect();
     heads.into_iter().flat_map(move |a| {
-        let releases = a as f64 - lead >= (GRACE_MIN + 1) as f64;
+        let releases = a as f64 - lead >= (GRACE_MIN + MIN_RELEASE_MIN) as f64;
         tails
             .clone()
             .into_iter()

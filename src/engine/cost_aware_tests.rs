@@ -42,18 +42,18 @@ fn cold_share(plan: &Plan, g: &IdleGaps, lead: Duration) -> f64 {
 
 #[test]
 fn with_few_gaps_the_fixed_window_applies_and_says_why() {
-    let p = plan(&CostAware::default(), FIVE_MIN, &gaps(&[3, 4, 5]));
+    let p = plan(&CostAware::default(), FIVE_MIN, &gaps(&[3, 4]));
     assert_eq!(p.warm_until, FIVE_MIN);
     assert_eq!(p.prewarm, None);
     assert_eq!(
         p.basis,
         Basis::ThinData {
-            samples: 3,
-            needed: 10
+            samples: 2,
+            needed: 3
         }
     );
     assert!(
-        p.why().contains("3 idle gaps learned, 10 needed"),
+        p.why().contains("2 idle gaps learned, 3 needed"),
         "{}",
         p.why()
     );

@@ -27,6 +27,8 @@
 pub mod compare;
 pub mod erlang;
 pub mod exporter;
+pub mod frontier;
+pub mod frontier_plot;
 pub mod plot;
 pub mod pods;
 pub mod report;
@@ -159,6 +161,17 @@ impl Plan {
         })
     }
 
+    /// Replaces the policies with a frontier sweep of `default`'s sizing:
+    /// fixed windows, cost-aware prices and the oracle.
+    pub fn into_frontier(mut self) -> Self {
+        let base = self
+            .scenario
+            .named_policy(crate::config::DEFAULT_POLICY)
+            .unwrap_or_default();
+        self.runs = frontier::runs(&self.scenario, &base);
+        self
+    }
+
     /// Runs every policy over the fleet.
     pub fn run(&self, opts: Options) -> Output {
         let out = run::simulate_fleet(&self.scenario, &self.runs, &self.fleet, &self.plotted, opts);
@@ -172,6 +185,7 @@ impl Plan {
         compare::against_oracle(&mut policies);
         let report = Report {
             scenario: ScenarioSummary::new(&self.scenario, self.fleet.len(), requests),
+            frontier: frontier::Frontier::of(&policies),
             policies,
         };
         Output {

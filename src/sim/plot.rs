@@ -19,6 +19,9 @@ pub fn all(
     timelines: &[ServerTimeline],
 ) -> Result<Vec<Svg>, PlotError> {
     let mut out = vec![cost_vs_slo(report)?, latency_cdf(report, stats)?];
+    if let Some(f) = &report.frontier {
+        out.push(super::frontier_plot::frontier(f)?);
+    }
     for (k, tl) in timelines.iter().enumerate() {
         out.push(timeline(report, tl, k)?);
     }

@@ -16,6 +16,9 @@ pub struct Report {
     pub scenario: ScenarioSummary,
     /// One entry per policy, in run order.
     pub policies: Vec<PolicyReport>,
+    /// The frontier, for a `--frontier` sweep.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frontier: Option<super::frontier::Frontier>,
 }
 
 /// The scenario, as run.
@@ -243,6 +246,7 @@ impl Report {
         md.push('\n');
         self.highlights(&mut md);
         self.oracle_section(&mut md);
+        self.frontier_section(&mut md);
         for plot in plots {
             let _ = writeln!(md, "![{plot}]({plot})\n");
         }

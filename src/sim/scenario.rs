@@ -588,6 +588,20 @@ fn check_synthetic(w: &Synthetic) -> Result<(), (String, String)> {
     if !(w.sessions.requests.is_finite() && w.sessions.requests >= 1.0) {
         return err("sessions.requests", "must be at least 1");
     }
+    let p = &w.periodic;
+    if !(0.0..=1.0).contains(&p.server_fraction) {
+        return err("periodic.server_fraction", "must be in [0, 1]");
+    }
+    if !(p.requests.is_finite() && (1.0..=10_000.0).contains(&p.requests)) {
+        return err("periodic.requests", "must be in [1, 10000]");
+    }
+    let hour = Duration::from_secs(3600);
+    if p.run_length > hour {
+        return err("periodic.run_length", "must be at most 1h");
+    }
+    if p.jitter > hour {
+        return err("periodic.jitter", "must be at most 1h");
+    }
     Ok(())
 }
 

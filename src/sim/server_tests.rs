@@ -65,6 +65,7 @@ fn with_fixed_replicas_the_loop_matches_erlang_c_and_littles_law() {
             server_fraction: 0.0,
             ..Default::default()
         },
+        periodic: crate::sim::workload::Periodic::default(),
     };
     let arrivals: Vec<Arrival> = workload
         .server_arrivals(0, rate, scenario.duration.as_secs_f64(), 9)

@@ -85,6 +85,40 @@ impl Default for Sessions {
     }
 }
 
+/// Scheduled agent jobs on some servers: each such server runs a job on a
+/// cron-like schedule (every 5, 10, 15, 30, 60, 120 or 240 minutes, one
+/// picked per server, with a per-server offset), each job a short run of
+/// requests. Their idle gaps are regular: what pre-warming is for.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Periodic {
+    /// Share of servers driven by scheduled jobs instead of the Poisson
+    /// process (0: none, the default).
+    pub server_fraction: f64,
+    /// Mean requests per job (at least 1).
+    pub requests: f64,
+    /// How long a job's requests are spread over.
+    #[serde(with = "humantime_serde")]
+    pub run_length: Duration,
+    /// Each job starts up to this much early or late (schedulers drift).
+    #[serde(with = "humantime_serde")]
+    pub jitter: Duration,
+}
+
+impl Default for Periodic {
+    fn default() -> Self {
+        Self {
+            server_fraction: 0.0,
+            requests: 5.0,
+            run_length: Duration::from_secs(60),
+            jitter: Duration::from_secs(20),
+        }
+    }
+}
+
+/// The schedules a periodic server picks from (minutes).
+pub const SCHEDULES_MIN: [u32; 7] = [5, 10, 15, 30, 60, 120, 240];
+
 /// A synthetic fleet.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -103,6 +137,8 @@ pub struct Synthetic {
     pub bursts: Bursts,
     /// Sessions.
     pub sessions: Sessions,
+    /// Scheduled agent jobs.
+    pub periodic: Periodic,
 }
 
 impl Default for Synthetic {
@@ -116,6 +152,7 @@ impl Default for Synthetic {
             diurnal_amplitude: 0.5,
             bursts: Bursts::default(),
             sessions: Sessions::default(),
+            periodic: Periodic::default(),
         }
     }
 }
@@ -158,6 +195,12 @@ impl Synthetic {
             seed ^ (0x9E37_79B9_7F4A_7C15_u64.wrapping_mul(u64::from(server) + 1)),
         );
         let sessions = rng.random::<f64>() < self.sessions.server_fraction;
+        // Drawn only when asked for, so fleets without jobs stay as they were.
+        if self.periodic.server_fraction > 0.0
+            && rng.random::<f64>() < self.periodic.server_fraction
+        {
+            return self.periodic_arrivals(&mut rng, server, horizon);
+        }
         let bursts = self.bursts_for(&mut rng, horizon);
         let phase = rng.random::<f64>() * TAU;
         let load = Modulation {
@@ -203,6 +246,39 @@ impl Synthetic {
             &mut |t| out.push((t, t + len)),
         );
         out
+    }
+
+    /// Jobs every period from a random offset, each start jittered, each a
+    /// run of requests (at least one) spread over `run_length`.
+    fn periodic_arrivals(&self, rng: &mut ChaCha8Rng, server: u32, horizon: f64) -> Vec<Arrival> {
+        let p = &self.periodic;
+        let pick = rng.random_range(0..SCHEDULES_MIN.len());
+        let period = f64::from(SCHEDULES_MIN[pick]) * 60.0;
+        let offset = rng.random::<f64>() * period;
+        let jitter = p.jitter.as_secs_f64();
+        let run = p.run_length.as_secs_f64();
+        let count = Exp::new(1.0 / p.requests.max(1.0)).expect("positive rate");
+        let mut times = Vec::new();
+        let mut start = offset;
+        while start < horizon {
+            let at = (start + (rng.random::<f64>() * 2.0 - 1.0) * jitter).max(0.0);
+            for _ in 0..(count.sample(rng).ceil() as u32).max(1) {
+                times.push(at + rng.random::<f64>() * run);
+            }
+            start += period;
+        }
+        times.retain(|&t| t < horizon);
+        times.sort_by(f64::total_cmp);
+        times
+            .into_iter()
+            .map(|t| Arrival {
+                t,
+                server,
+                kind: EventKind::Request,
+                session: None,
+                service_s: None,
+            })
+            .collect()
     }
 
     /// Sessions arrive at rate / requests; each opens, spreads its requests

@@ -97,3 +97,57 @@ fn sessions_open_before_their_requests_and_close_after() {
     }
     assert!(!open.is_empty());
 }
+
+#[test]
+fn periodic_servers_run_jobs_on_a_schedule_with_jitter() {
+    let w = Synthetic {
+        servers: 40,
+        periodic: Periodic {
+            server_fraction: 1.0,
+            requests: 3.0,
+            run_length: Duration::from_secs(30),
+            jitter: Duration::from_secs(10),
+        },
+        ..Synthetic::default()
+    };
+    let horizon = 6.0 * 3600.0;
+    for server in 0..40 {
+        let a = w.server_arrivals(server, 1.0, horizon, 9);
+        assert!(a.windows(2).all(|p| p[0].t <= p[1].t));
+        assert!(
+            a.iter()
+                .all(|x| x.t < horizon && x.kind == EventKind::Request)
+        );
+        // Gaps between jobs are one schedule period, give or take the
+        // jitter and the run: the period is one of the schedules.
+        let starts: Vec<f64> = a
+            .windows(2)
+            .filter(|p| p[1].t - p[0].t > 60.0)
+            .map(|p| p[1].t)
+            .collect();
+        let Some(gap) = starts.windows(2).map(|p| p[1] - p[0]).next() else {
+            continue;
+        };
+        assert!(
+            SCHEDULES_MIN
+                .iter()
+                .any(|&m| (gap - f64::from(m) * 60.0).abs() <= 20.0 + 30.0),
+            "server {server}: gap {gap}"
+        );
+    }
+}
+
+#[test]
+fn a_fleet_without_jobs_is_what_it_was() {
+    let plain = Synthetic::default();
+    let with_field = Synthetic {
+        periodic: Periodic {
+            server_fraction: 0.0,
+            requests: 9.0,
+            ..Periodic::default()
+        },
+        ..Synthetic::default()
+    };
+    let d = Duration::from_secs(3600);
+    assert_eq!(plain.generate(d, 5), with_field.generate(d, 5));
+}
