@@ -5,8 +5,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use mcp_autoscaler::config::{Config, LogFormat, Overrides};
 use mcp_autoscaler::serve::{self, Listeners};
-use mcp_autoscaler::sim::scenario::{Scenario, TraceFormat};
-use mcp_autoscaler::sim::{Plan, run::Options};
+use mcp_autoscaler::sim::cli::SimulateArgs;
 use mcp_autoscaler::time::SystemClock;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -76,35 +75,6 @@ struct ServeArgs {
 }
 
 #[derive(clap::Args)]
-struct SimulateArgs {
-    /// Scenario file (YAML); without one, the built-in scenario runs.
-    scenario: Option<PathBuf>,
-    /// Replay a trace with the default server model and every built-in policy.
-    #[arg(long, conflicts_with = "scenario", requires = "format")]
-    trace: Option<PathBuf>,
-    /// Format of --trace.
-    #[arg(long, value_enum, requires = "trace")]
-    format: Option<TraceFormat>,
-    /// Directory for report.json, report.md and the SVG plots.
-    #[arg(long, default_value = "sim-out")]
-    out: PathBuf,
-    /// Seed (overrides the scenario's).
-    #[arg(long)]
-    seed: Option<u64>,
-    /// Run only this policy (repeatable); any built-in or defined name.
-    #[arg(long = "policy", value_name = "NAME")]
-    policies: Vec<String>,
-    /// Sweep fixed keep-alive windows (1m-60m) and cost-aware prices
-    /// (1m-2h per cold start) with the oracle, and chart cold starts
-    /// against replica-hours (frontier.svg).
-    #[arg(long, conflicts_with = "policies")]
-    frontier: bool,
-    /// No progress bar.
-    #[arg(long)]
-    quiet: bool,
-}
-
-#[derive(clap::Args)]
 struct ManifestsArgs {
     /// YAML list of {namespace, server, workload?: {kind, name}, policy?}.
     #[arg(
@@ -166,7 +136,7 @@ fn main() -> std::process::ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::CheckConfig { file } => check_config(&file),
-        Command::Simulate(args) => simulate(&args),
+        Command::Simulate(args) => Ok(mcp_autoscaler::sim::cli::run(&args)?),
         Command::Manifests(args) => manifests(&args),
         Command::Rbac { file } => {
             let config = load(file.as_deref(), &Overrides::default())?;
@@ -189,67 +159,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .block_on(serve_until_signal(config))
         }
     }
-}
-
-fn simulate(args: &SimulateArgs) -> anyhow::Result<()> {
-    let started = std::time::Instant::now();
-    let plan = match (&args.trace, &args.scenario, args.format) {
-        (Some(file), _, Some(format)) => {
-            Plan::from_trace(file, format, args.seed.unwrap_or(1), &args.policies)?
-        }
-        (_, Some(file), _) => {
-            let mut scenario = Scenario::load(file)?;
-            scenario.seed = args.seed.unwrap_or(scenario.seed);
-            Plan::new(scenario, &file.display().to_string(), &args.policies)?
-        }
-        _ => {
-            let mut scenario = Scenario::builtin();
-            scenario.seed = args.seed.unwrap_or(scenario.seed);
-            Plan::new(scenario, "<built-in scenario>", &args.policies)?
-        }
-    };
-    let plan = if args.frontier {
-        plan.into_frontier()
-    } else {
-        plan
-    };
-    eprintln!(
-        "simulating {} servers x {} under {} {} (seed {})",
-        plan.fleet.len(),
-        humantime::format_duration(plan.scenario.duration),
-        plan.runs.len(),
-        if plan.runs.len() == 1 {
-            "policy"
-        } else {
-            "policies"
-        },
-        plan.scenario.seed
-    );
-    let output = plan.run(Options {
-        progress: !args.quiet,
-        ..Options::default()
-    });
-    let files = output.write(&args.out)?;
-    print!(
-        "{}",
-        output
-            .report
-            .to_markdown(&[])
-            .split("\n## Model")
-            .next()
-            .unwrap_or("")
-    );
-    println!(
-        "\n{} requests simulated in {:.1} s; wrote {}",
-        output.report.scenario.requests,
-        started.elapsed().as_secs_f64(),
-        files
-            .iter()
-            .map(|f| f.display().to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    Ok(())
 }
 
 fn manifests(args: &ManifestsArgs) -> anyhow::Result<()> {

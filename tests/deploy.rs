@@ -130,3 +130,65 @@ fn every_shipped_scaled_object_is_a_typed_scaled_object_the_scaler_accepts() {
         "external, external-push and TLS examples: {checked}"
     );
 }
+
+#[derive(clap::Parser)]
+struct SimulateCli {
+    #[command(flatten)]
+    args: mcp_autoscaler::sim::cli::SimulateArgs,
+}
+
+/// The container's args with `$(SHARD)` expanded as the kubelet would.
+fn job_args(job: &serde_json::Value, shard: &str) -> Vec<String> {
+    job["spec"]["template"]["spec"]["containers"][0]["args"]
+        .as_array()
+        .expect("args")
+        .iter()
+        .map(|a| a.as_str().expect("string").replace("$(SHARD)", shard))
+        .collect()
+}
+
+#[test]
+fn the_indexed_job_example_runs_every_shard_of_a_valid_scenario_and_merges_them_all() {
+    use clap::Parser;
+    use mcp_autoscaler::sim::cli::SimulateCommand;
+    let text = std::fs::read_to_string(root("deploy/examples/simulate-indexed-job.yaml"))
+        .expect("example");
+    let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(&text).expect("yaml");
+    let kind = |k: &str, name: &str| {
+        docs.iter()
+            .find(|d| d["kind"] == k && d["metadata"]["name"] == name)
+            .unwrap_or_else(|| panic!("{k} {name}"))
+            .clone()
+    };
+    let fleet = kind("ConfigMap", "capacity-plan-scenario")["data"]["fleet.yaml"]
+        .as_str()
+        .expect("fleet.yaml")
+        .to_owned();
+    let scenario =
+        mcp_autoscaler::sim::scenario::Scenario::from_yaml(&fleet, "fleet.yaml").expect("parses");
+    scenario.validate("fleet.yaml").expect("valid");
+    let shards = kind("Job", "capacity-plan-shards");
+    let count = shards["spec"]["completions"].as_u64().expect("completions");
+    assert_eq!(shards["spec"]["completionMode"], "Indexed");
+    let mut dirs = Vec::new();
+    for i in 0..count {
+        let args = job_args(&shards, &i.to_string());
+        let cli = SimulateCli::try_parse_from(
+            std::iter::once("simulate".to_owned()).chain(args.into_iter().skip(1)),
+        )
+        .expect("the shard's args parse");
+        let shard = cli.args.shard.expect("--shard");
+        assert_eq!((u64::from(shard.index), u64::from(shard.count)), (i, count));
+        dirs.push(cli.args.out);
+    }
+    let merge = kind("Job", "capacity-plan-merge");
+    let args = job_args(&merge, "");
+    let cli = SimulateCli::try_parse_from(
+        std::iter::once("simulate".to_owned()).chain(args.into_iter().skip(1)),
+    )
+    .expect("the merge args parse");
+    let Some(SimulateCommand::Merge { parts, .. }) = cli.args.command else {
+        panic!("merge");
+    };
+    assert_eq!(parts, dirs, "the merge names every shard's directory");
+}

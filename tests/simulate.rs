@@ -14,6 +14,7 @@ use std::process::Command;
 const QUIET: Options = Options {
     fast_forward: true,
     progress: false,
+    shard: None,
 };
 
 fn root() -> PathBuf {
@@ -293,4 +294,44 @@ fn a_frontier_sweep_charts_windows_and_prices_and_names_the_windows_beaten() {
     // A frontier chooses its own policies.
     let clash = simulate(&["--frontier", "--policy", "default"], dir.path());
     assert!(!clash.status.success());
+}
+
+#[test]
+fn a_run_split_into_shards_merges_into_the_unsharded_report() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let scenario = root().join("simulations/trace-events.yaml");
+    let scenario = scenario.to_string_lossy();
+    let whole = dir.path().join("whole");
+    let o = simulate(&[&scenario, "--quiet"], &whole);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut parts = Vec::new();
+    for i in 0..3 {
+        let part = dir.path().join(format!("shard-{i}"));
+        let o = simulate(&[&scenario, "--quiet", "--shard", &format!("{i}/3")], &part);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(part.join("partial.json").is_file());
+        assert!(
+            !part.join("report.json").exists(),
+            "a shard writes only its partial"
+        );
+        parts.push(part);
+    }
+    let merged = dir.path().join("merged");
+    let mut args: Vec<String> = vec!["merge".into()];
+    args.extend(parts.iter().map(|p| p.to_string_lossy().into_owned()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = simulate(&args, &merged);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for f in ["report.json", "report.md"] {
+        let a = std::fs::read_to_string(whole.join(f)).expect("whole");
+        let b = std::fs::read_to_string(merged.join(f)).expect("merged");
+        assert_eq!(a, b, "{f}");
+    }
+    // Two of three shards are not a run.
+    let o = simulate(&args[..3], &dir.path().join("incomplete"));
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("missing shards: 2/3"), "{}", stderr(&o));
+    let o = simulate(&[&scenario, "--shard", "3/3"], &dir.path().join("bad"));
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("expected I/N"), "{}", stderr(&o));
 }

@@ -24,6 +24,7 @@
 //! whole loop against Erlang C with a fixed replica count, fast-forward
 //! against step-by-step, and golden reports for `simulations/`.
 
+pub mod cli;
 pub mod compare;
 pub mod erlang;
 pub mod exporter;
@@ -35,6 +36,7 @@ pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod server;
+pub mod shard;
 pub mod station;
 pub mod stats;
 pub mod sweep;
@@ -63,6 +65,9 @@ pub enum SimError {
     /// A plot failed.
     #[error(transparent)]
     Plot(#[from] plot::PlotError),
+    /// Partial reports that cannot be merged.
+    #[error(transparent)]
+    Merge(#[from] shard::MergeError),
     /// The output could not be written.
     #[error("writing {path}: {source}")]
     Write {
@@ -174,25 +179,38 @@ impl Plan {
 
     /// Runs every policy over the fleet.
     pub fn run(&self, opts: Options) -> Output {
-        let out = run::simulate_fleet(&self.scenario, &self.runs, &self.fleet, &self.plotted, opts);
-        let requests = out.stats.first().map_or(0, |s| s.requests);
-        let mut policies: Vec<PolicyReport> = self
-            .runs
-            .iter()
-            .zip(&out.stats)
-            .map(|(r, s)| PolicyReport::new(r, s, &self.scenario))
-            .collect();
-        compare::against_oracle(&mut policies);
-        let report = Report {
-            scenario: ScenarioSummary::new(&self.scenario, self.fleet.len(), requests),
-            frontier: frontier::Frontier::of(&policies),
-            policies,
+        let opts = Options {
+            shard: None,
+            ..opts
         };
-        Output {
-            report,
-            stats: out.stats,
-            timelines: out.timelines,
+        let out = run::simulate_fleet(&self.scenario, &self.runs, &self.fleet, &self.plotted, opts);
+        Output::new(
+            &self.scenario,
+            &self.runs,
+            self.fleet.len(),
+            out.stats,
+            out.timelines,
+        )
+    }
+
+    /// Runs every policy over one shard's servers: a partial report that
+    /// [`Output::merged`] adds up with the other shards'.
+    pub fn run_shard(&self, shard: shard::Shard, opts: Options) -> shard::Partial {
+        let opts = Options {
+            shard: Some(shard),
+            ..opts
+        };
+        let out = run::simulate_fleet(&self.scenario, &self.runs, &self.fleet, &self.plotted, opts);
+        shard::ShardResult {
+            shard,
+            scenario: &self.scenario,
+            runs: &self.runs,
+            servers: self.fleet.len(),
+            plotted: &self.plotted,
+            stats: &out.stats,
+            timelines: &out.timelines,
         }
+        .to_partial()
     }
 }
 
@@ -231,6 +249,59 @@ fn choose(
 }
 
 impl Output {
+    /// The report of `runs` over a fleet of `servers` from their totals.
+    pub fn new(
+        scenario: &Scenario,
+        runs: &[PolicyRun],
+        servers: usize,
+        stats: Vec<Stats>,
+        timelines: Vec<ServerTimeline>,
+    ) -> Self {
+        let requests = stats.first().map_or(0, |s| s.requests);
+        let mut policies: Vec<PolicyReport> = runs
+            .iter()
+            .zip(&stats)
+            .map(|(r, s)| PolicyReport::new(r, s, scenario))
+            .collect();
+        compare::against_oracle(&mut policies);
+        let report = Report {
+            scenario: ScenarioSummary::new(scenario, servers, requests),
+            frontier: frontier::Frontier::of(&policies),
+            policies,
+        };
+        Self {
+            report,
+            stats,
+            timelines,
+        }
+    }
+
+    /// The report of a sharded run: every shard's `partial.json` (in the
+    /// directories, or the files, given) added up.
+    pub fn merged(paths: &[PathBuf]) -> Result<Self, SimError> {
+        let parts = paths
+            .iter()
+            .map(|p| shard::read(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (scenario, runs, servers, stats, timelines) = shard::merge(parts)?;
+        Ok(Self::new(&scenario, &runs, servers, stats, timelines))
+    }
+
+    /// Writes `partial` as `partial.json` into `dir` (created if missing).
+    pub fn write_partial(partial: &shard::Partial, dir: &Path) -> Result<PathBuf, SimError> {
+        std::fs::create_dir_all(dir).map_err(|source| SimError::Write {
+            path: dir.to_owned(),
+            source,
+        })?;
+        let path = dir.join(shard::PARTIAL_FILE);
+        let text = serde_json::to_string(partial).map_err(|e| SimError::Usage(e.to_string()))?;
+        std::fs::write(&path, text).map_err(|source| SimError::Write {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(path)
+    }
+
     /// Writes `report.json`, `report.md` and the SVG plots into `dir`
     /// (created if missing); returns the files written.
     pub fn write(&self, dir: &Path) -> Result<Vec<PathBuf>, SimError> {

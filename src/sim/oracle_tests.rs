@@ -70,7 +70,7 @@ fn the_oracle_is_warm_for_every_arrival_and_pays_only_starts_and_work() {
     assert_eq!(o.starts_from_zero, 8);
     // Each arrival: one cold start ahead (8 s) plus its half second of work.
     let cold = scenario.server.cold_start.as_secs_f64();
-    let per_arrival = o.replica_seconds / 8.0;
+    let per_arrival = o.replica_seconds() / 8.0;
     assert!(
         per_arrival >= cold + 0.5 && per_arrival < cold + 0.5 + 0.1,
         "{per_arrival}"
@@ -79,7 +79,7 @@ fn the_oracle_is_warm_for_every_arrival_and_pays_only_starts_and_work() {
     // A 10-minute window meets every one of these arrivals cold.
     let f = run_one(&scenario, &fixed(Duration::from_secs(600)), &arrivals);
     assert_eq!(f.cold_starts, 8);
-    assert!(f.replica_seconds > 8.0 * 600.0);
+    assert!(f.replica_seconds() > 8.0 * 600.0);
 }
 
 #[test]
@@ -119,8 +119,8 @@ proptest! {
         prop_assert!(f.cold_starts >= 1);
         if f.cold_starts == o.cold_starts {
             prop_assert!(
-                f.replica_seconds >= o.replica_seconds - 1e-6,
-                "{} < {}", f.replica_seconds, o.replica_seconds
+                f.replica_seconds() >= o.replica_seconds() - 1e-6,
+                "{} < {}", f.replica_seconds(), o.replica_seconds()
             );
         }
     }

@@ -117,7 +117,7 @@ pub struct PolicyReport {
 impl PolicyReport {
     /// The numbers of one policy.
     pub fn new(run: &PolicyRun, s: &Stats, scenario: &Scenario) -> Self {
-        let hours = s.replica_seconds / 3600.0;
+        let hours = s.replica_seconds() / 3600.0;
         let price = scenario.cost_per_replica_hour;
         let w = &run.wiring;
         let c = &scenario.control;
@@ -133,12 +133,12 @@ impl PolicyReport {
                 .as_secs_f64(),
             requests: s.requests,
             served: s.served,
-            replica_seconds: s.replica_seconds,
+            replica_seconds: s.replica_seconds(),
             replica_hours: hours,
             cost: hours * price,
-            idle_replica_seconds: s.idle_replica_seconds,
-            idle_ratio: if s.replica_seconds > 0.0 {
-                s.idle_replica_seconds / s.replica_seconds
+            idle_replica_seconds: s.idle_replica_seconds(),
+            idle_ratio: if s.replica_us > 0 {
+                s.idle_replica_seconds() / s.replica_seconds()
             } else {
                 0.0
             },
@@ -151,7 +151,7 @@ impl PolicyReport {
             latency_max_s: s.latency_quantile_s(1.0),
             wait_probability: ratio(s.waited, s.served),
             mean_wait_s: if s.served > 0 {
-                s.wait_sum_s / s.served as f64
+                s.wait_sum_s() / s.served as f64
             } else {
                 0.0
             },

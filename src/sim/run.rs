@@ -4,6 +4,7 @@
 
 use super::scenario::{PolicyRun, Scenario, TraceFormat, Workload};
 use super::server::{self, Setup};
+use super::shard::Shard;
 use super::stats::{Stats, Timeline};
 use super::trace::{self, TraceError};
 use super::workload::{Arrival, Synthetic};
@@ -163,6 +164,8 @@ pub struct Options {
     pub fast_forward: bool,
     /// Show a progress bar on standard error (hidden when not a terminal).
     pub progress: bool,
+    /// Run only this shard's servers.
+    pub shard: Option<Shard>,
 }
 
 impl Default for Options {
@@ -170,6 +173,7 @@ impl Default for Options {
         Self {
             fast_forward: true,
             progress: true,
+            shard: None,
         }
     }
 }
@@ -177,6 +181,8 @@ impl Default for Options {
 /// One plotted server: its load and each policy's replicas.
 #[derive(Debug, Clone)]
 pub struct ServerTimeline {
+    /// Its index in the fleet.
+    pub index: usize,
     /// Server name.
     pub server: String,
     /// One timeline per policy, in policy order.
@@ -208,8 +214,10 @@ pub fn simulate_fleet(
         horizon: scenario.duration.as_secs_f64(),
         fast_forward: opts.fast_forward,
     };
-    let bar = progress_bar(fleet.len(), opts.progress);
-    let indices: Vec<usize> = (0..fleet.len()).collect();
+    let indices: Vec<usize> = (0..fleet.len())
+        .filter(|&i| opts.shard.is_none_or(|s| s.covers(i)))
+        .collect();
+    let bar = progress_bar(indices.len(), opts.progress);
     let chunks: Vec<ChunkResult> = indices
         .par_chunks(CHUNK)
         .map(|chunk| {
@@ -257,6 +265,7 @@ fn merge(
         .filter_map(|&i| {
             let (_, per_policy) = found.iter().find(|(j, _)| *j == i)?;
             Some(ServerTimeline {
+                index: i,
                 server: fleet.name(i),
                 per_policy: per_policy.clone(),
             })

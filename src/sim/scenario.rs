@@ -349,7 +349,7 @@ impl Default for TimelineChoice {
 }
 
 /// A policy ready to simulate.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PolicyRun {
     /// Report name.
     pub name: String,

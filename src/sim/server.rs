@@ -28,7 +28,7 @@ use super::exporter::{Exporter, Gauges};
 use super::pods::Pods;
 use super::scenario::{Activation, Actuator, PolicyRun, Scenario};
 use super::station::{Outcome, Station};
-use super::stats::{Stats, Timeline};
+use super::stats::{Stats, Timeline, micros};
 use super::workload::Arrival;
 use crate::engine::hpa::{HpaModel, MetricType};
 use crate::engine::replay::Memo;
@@ -336,10 +336,11 @@ impl<'a> Sim<'a> {
         let dt = t - self.now;
         let spec = self.spec();
         if dt > 0.0 && spec > 0 {
-            let r = f64::from(spec) * dt;
-            self.stats.replica_seconds += r;
+            // Whole microseconds of absolute time: the pieces add up exactly.
+            let r = u64::from(spec) * (micros(t) - micros(self.now));
+            self.stats.replica_us += r;
             if self.station.in_service() == 0 && self.station.queued() == 0 {
-                self.stats.idle_replica_seconds += r;
+                self.stats.idle_replica_us += r;
             }
             if let Some(tl) = &mut self.timeline {
                 tl.replicas(self.now, t, spec);

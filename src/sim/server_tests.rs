@@ -89,7 +89,7 @@ fn with_fixed_replicas_the_loop_matches_erlang_c_and_littles_law() {
     let p_wait = erlang::erlang_c(c, a);
     let w = erlang::mean_wait(c, rate, 1.0 / mean);
     let sim_p = s.waited as f64 / s.served as f64;
-    let sim_w = s.wait_sum_s / s.served as f64;
+    let sim_w = s.wait_sum_s() / s.served as f64;
     assert!(
         (sim_p - p_wait).abs() / p_wait < 0.05,
         "P(wait) {sim_p} vs Erlang C {p_wait}"
@@ -98,10 +98,10 @@ fn with_fixed_replicas_the_loop_matches_erlang_c_and_littles_law() {
     assert_eq!(s.cold_starts, 0);
     assert_eq!(s.scale_events, 0, "a fixed count never changes");
     // Little's law on replica time: busy replica-seconds = arrival rate × service.
-    let busy = s.replica_seconds - s.idle_replica_seconds;
+    let busy = s.replica_seconds() - s.idle_replica_seconds();
     assert!(busy > 0.0);
     let horizon = scenario.duration.as_secs_f64();
-    assert!((s.replica_seconds - f64::from(c) * horizon).abs() < 1e-6);
+    assert!((s.replica_seconds() - f64::from(c) * horizon).abs() < 1e-6);
     let served_rate = s.served as f64 / horizon;
     assert!((served_rate - rate).abs() / rate < 0.02, "{served_rate}");
 }
@@ -130,8 +130,8 @@ fn fast_forward_changes_nothing_but_the_work_done() {
                 s.cold_starts,
                 s.cold_start_requests,
                 s.scale_events,
-                s.replica_seconds,
-                s.idle_replica_seconds,
+                s.replica_seconds(),
+                s.idle_replica_seconds(),
                 s.latency_us.value_at_quantile(0.99)
             )
         };
@@ -158,9 +158,9 @@ fn a_request_at_zero_waits_out_the_cold_start_and_counts_as_one() {
     // Scaled back to zero after the idle window: one up, one down.
     assert_eq!(s.scale_events, 2);
     assert!(
-        s.replica_seconds > 300.0 && s.replica_seconds < 400.0,
+        s.replica_seconds() > 300.0 && s.replica_seconds() < 400.0,
         "{}",
-        s.replica_seconds
+        s.replica_seconds()
     );
 }
 
@@ -224,5 +224,5 @@ fn scaling_in_keeps_the_pods_holding_sessions_only_when_it_knows_them() {
     blind.wiring.deletion_cost = false;
     let blind = run_one(&scenario, &blind, &arrivals, true);
     assert!(blind.sessions_cut >= 10, "{}", blind.sessions_cut);
-    assert!(blind.replica_seconds < ours.replica_seconds);
+    assert!(blind.replica_seconds() < ours.replica_seconds());
 }

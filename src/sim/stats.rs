@@ -5,6 +5,11 @@ use hdrhistogram::Histogram;
 /// Latencies are recorded in microseconds, 3 significant digits, up to 1 day.
 const LATENCY_MAX_US: u64 = 86_400_000_000;
 
+/// Seconds (≥ 0, finite) as whole microseconds.
+pub fn micros(s: f64) -> u64 {
+    (s.max(0.0) * 1e6).round() as u64
+}
+
 /// Counters and integrals of one simulated run. Merging is exact and in a
 /// fixed order, so the same seed gives the same report.
 #[derive(Debug, Clone)]
@@ -23,18 +28,20 @@ pub struct Stats {
     pub slow: u64,
     /// Served requests that waited at all.
     pub waited: u64,
-    /// Sum of waits of served requests (s).
-    pub wait_sum_s: f64,
+    /// Sum of waits of served requests (µs).
+    pub wait_sum_us: u64,
     /// Starts from zero that a request waited for (however many waited).
     pub cold_starts: u64,
     /// Every start from zero replicas, pre-warms included.
     pub starts_from_zero: u64,
     /// Changes of the replica count.
     pub scale_events: u64,
-    /// ∫ replicas dt (pods count from creation).
-    pub replica_seconds: f64,
-    /// ∫ replicas dt while no request was in service or queued.
-    pub idle_replica_seconds: f64,
+    /// ∫ replicas dt (pods count from creation), in replica-µs. Integers:
+    /// sums are exact in any order, so a sharded run adds up to exactly
+    /// the unsharded one.
+    pub replica_us: u64,
+    /// ∫ replicas dt while no request was in service or queued (replica-µs).
+    pub idle_replica_us: u64,
     /// Most replicas at once.
     pub peak_replicas: u32,
     /// Sessions opened.
@@ -57,12 +64,12 @@ impl Default for Stats {
             cold_start_requests: 0,
             slow: 0,
             waited: 0,
-            wait_sum_s: 0.0,
+            wait_sum_us: 0,
             cold_starts: 0,
             starts_from_zero: 0,
             scale_events: 0,
-            replica_seconds: 0.0,
-            idle_replica_seconds: 0.0,
+            replica_us: 0,
+            idle_replica_us: 0,
             peak_replicas: 0,
             sessions: 0,
             sessions_cut: 0,
@@ -79,13 +86,28 @@ impl Stats {
         let latency = wait + service;
         if wait > 0.0 {
             self.waited += 1;
-            self.wait_sum_s += wait;
+            self.wait_sum_us += micros(wait);
         }
         if latency > slo {
             self.slow += 1;
         }
         let us = (latency * 1e6).round().clamp(1.0, LATENCY_MAX_US as f64) as u64;
         self.latency_us.saturating_record(us);
+    }
+
+    /// ∫ replicas dt in replica-seconds.
+    pub fn replica_seconds(&self) -> f64 {
+        self.replica_us as f64 / 1e6
+    }
+
+    /// Idle replica-seconds.
+    pub fn idle_replica_seconds(&self) -> f64 {
+        self.idle_replica_us as f64 / 1e6
+    }
+
+    /// Sum of waits of served requests (s).
+    pub fn wait_sum_s(&self) -> f64 {
+        self.wait_sum_us as f64 / 1e6
     }
 
     /// Adds `other` into `self`.
@@ -97,12 +119,12 @@ impl Stats {
         self.cold_start_requests += other.cold_start_requests;
         self.slow += other.slow;
         self.waited += other.waited;
-        self.wait_sum_s += other.wait_sum_s;
+        self.wait_sum_us += other.wait_sum_us;
         self.cold_starts += other.cold_starts;
         self.starts_from_zero += other.starts_from_zero;
         self.scale_events += other.scale_events;
-        self.replica_seconds += other.replica_seconds;
-        self.idle_replica_seconds += other.idle_replica_seconds;
+        self.replica_us += other.replica_us;
+        self.idle_replica_us += other.idle_replica_us;
         self.peak_replicas = self.peak_replicas.max(other.peak_replicas);
         self.sessions += other.sessions;
         self.sessions_cut += other.sessions_cut;

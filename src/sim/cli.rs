@@ -1,0 +1,167 @@
+//! `mcp-autoscaler simulate`: the command line of the simulator.
+//!
+//! ```text
+//! simulate [SCENARIO] [--trace FILE --format F] [--policy NAME]... [--frontier]
+//!          [--seed N] [--shard I/N] [--out DIR] [--quiet]
+//! simulate merge DIR... [--out DIR]
+//! ```
+
+use super::scenario::{Scenario, TraceFormat};
+use super::shard::Shard;
+use super::{Output, Plan, SimError, run::Options};
+use std::path::PathBuf;
+
+/// Simulate policies over a fleet and write a capacity report.
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct SimulateArgs {
+    /// Combine the partial reports of a sharded run.
+    #[command(subcommand)]
+    pub command: Option<SimulateCommand>,
+    /// Scenario file (YAML); without one, the built-in scenario runs.
+    pub scenario: Option<PathBuf>,
+    /// Replay a trace with the default server model and every built-in policy.
+    #[arg(long, conflicts_with = "scenario", requires = "format")]
+    pub trace: Option<PathBuf>,
+    /// Format of --trace.
+    #[arg(long, value_enum, requires = "trace")]
+    pub format: Option<TraceFormat>,
+    /// Directory for report.json, report.md and the SVG plots (with
+    /// --shard: for partial.json).
+    #[arg(long, default_value = "sim-out")]
+    pub out: PathBuf,
+    /// Seed (overrides the scenario's).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Run only this policy (repeatable); any built-in or defined name.
+    #[arg(long = "policy", value_name = "NAME")]
+    pub policies: Vec<String>,
+    /// Sweep fixed keep-alive windows (1m-60m) and cost-aware prices
+    /// (1m-2h per cold start) with the oracle, and chart cold starts
+    /// against replica-hours (frontier.svg).
+    #[arg(long, conflicts_with = "policies")]
+    pub frontier: bool,
+    /// Run only shard I of N (servers whose index is I modulo N, I from 0)
+    /// and write partial.json; `simulate merge` adds the shards up.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<Shard>,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// `simulate`'s subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum SimulateCommand {
+    /// Add up the partial reports of every shard of one run into the
+    /// report the unsharded run writes.
+    Merge {
+        /// Each shard's output directory (or its partial.json).
+        #[arg(required = true, value_name = "DIR")]
+        parts: Vec<PathBuf>,
+        /// Directory for report.json, report.md and the SVG plots.
+        #[arg(long, default_value = "sim-out")]
+        out: PathBuf,
+    },
+}
+
+/// Runs the command.
+pub fn run(args: &SimulateArgs) -> Result<(), SimError> {
+    let started = std::time::Instant::now();
+    if let Some(SimulateCommand::Merge { parts, out }) = &args.command {
+        let output = Output::merged(parts)?;
+        return finish(
+            &output,
+            out,
+            started,
+            &format!("{} shards merged", parts.len()),
+        );
+    }
+    let plan = plan(args)?;
+    let plan = if args.frontier {
+        plan.into_frontier()
+    } else {
+        plan
+    };
+    let shard = args
+        .shard
+        .map(|s| format!(", shard {}/{}", s.index, s.count))
+        .unwrap_or_default();
+    eprintln!(
+        "simulating {} servers x {} under {} {} (seed {}{shard})",
+        plan.fleet.len(),
+        humantime::format_duration(plan.scenario.duration),
+        plan.runs.len(),
+        if plan.runs.len() == 1 {
+            "policy"
+        } else {
+            "policies"
+        },
+        plan.scenario.seed
+    );
+    let opts = Options {
+        progress: !args.quiet,
+        ..Options::default()
+    };
+    if let Some(shard) = args.shard {
+        let partial = plan.run_shard(shard, opts);
+        let path = Output::write_partial(&partial, &args.out)?;
+        println!(
+            "shard {}/{} simulated in {:.1} s; wrote {}",
+            shard.index,
+            shard.count,
+            started.elapsed().as_secs_f64(),
+            path.display()
+        );
+        return Ok(());
+    }
+    finish(&plan.run(opts), &args.out, started, "simulated")
+}
+
+fn plan(args: &SimulateArgs) -> Result<Plan, SimError> {
+    match (&args.trace, &args.scenario, args.format) {
+        (Some(file), _, Some(format)) => {
+            Plan::from_trace(file, format, args.seed.unwrap_or(1), &args.policies)
+        }
+        (_, Some(file), _) => {
+            let mut scenario = Scenario::load(file)?;
+            scenario.seed = args.seed.unwrap_or(scenario.seed);
+            Plan::new(scenario, &file.display().to_string(), &args.policies)
+        }
+        _ => {
+            let mut scenario = Scenario::builtin();
+            scenario.seed = args.seed.unwrap_or(scenario.seed);
+            Plan::new(scenario, "<built-in scenario>", &args.policies)
+        }
+    }
+}
+
+/// Writes the report and prints its summary.
+fn finish(
+    output: &Output,
+    out: &std::path::Path,
+    started: std::time::Instant,
+    done: &str,
+) -> Result<(), SimError> {
+    let files = output.write(out)?;
+    print!(
+        "{}",
+        output
+            .report
+            .to_markdown(&[])
+            .split("\n## Model")
+            .next()
+            .unwrap_or("")
+    );
+    println!(
+        "\n{} requests, {done} in {:.1} s; wrote {}",
+        output.report.scenario.requests,
+        started.elapsed().as_secs_f64(),
+        files
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(())
+}

@@ -1,0 +1,106 @@
+use super::*;
+use crate::sim::run::Options;
+use crate::sim::{Output, Plan};
+
+const QUIET: Options = Options {
+    fast_forward: true,
+    progress: false,
+    shard: None,
+};
+
+fn small_plan(seed: u64) -> Plan {
+    let scenario = Scenario::from_yaml(
+        "name: shards\nduration: 3h\nseed: 5\n\
+         policies: [default, hpa, keep-alive-10m]\n\
+         workload: { synthetic: { servers: 14, rate_log_mean: 0.5, rate_log_sd: 2.0,\n\
+           periodic: { server_fraction: 0.3 } } }\n",
+        "shards.yaml",
+    )
+    .expect("parses");
+    let scenario = Scenario { seed, ..scenario };
+    Plan::new(scenario, "shards.yaml", &[]).expect("valid")
+}
+
+/// Through JSON, as the files carry them.
+fn round_trip(p: &Partial) -> Partial {
+    serde_json::from_str(&serde_json::to_string(p).expect("json")).expect("parses")
+}
+
+fn shards(plan: &Plan, count: u32) -> Vec<Partial> {
+    (0..count)
+        .map(|index| round_trip(&plan.run_shard(Shard { index, count }, QUIET)))
+        .collect()
+}
+
+#[test]
+fn shards_are_parsed_as_i_of_n_and_refused_out_of_range() {
+    assert_eq!("2/5".parse::<Shard>(), Ok(Shard { index: 2, count: 5 }));
+    for bad in ["5/5", "1/0", "a/2", "3", "-1/4", "0/100001", ""] {
+        let e = bad.parse::<Shard>().expect_err(bad);
+        assert!(e.contains("expected I/N"), "{e}");
+    }
+    let s = Shard { index: 1, count: 3 };
+    assert!(s.covers(1) && s.covers(4) && !s.covers(3));
+}
+
+#[test]
+fn merged_shards_give_exactly_the_unsharded_report() {
+    let plan = small_plan(5);
+    let whole = plan.run(QUIET);
+    for count in [1, 3, 5] {
+        let mut parts = shards(&plan, count);
+        // The order the shards arrive in does not matter.
+        parts.reverse();
+        let (scenario, runs, servers, stats, timelines) = merge(parts).expect("merges");
+        let merged = Output::new(&scenario, &runs, servers, stats, timelines);
+        assert_eq!(
+            merged.report.to_json(),
+            whole.report.to_json(),
+            "{count} shards"
+        );
+        assert_eq!(
+            merged.report.to_markdown(&[]),
+            whole.report.to_markdown(&[])
+        );
+        let names =
+            |o: &Output| -> Vec<String> { o.timelines.iter().map(|t| t.server.clone()).collect() };
+        assert_eq!(names(&merged), names(&whole));
+        for (a, b) in merged.timelines.iter().zip(&whole.timelines) {
+            assert_eq!(a.per_policy, b.per_policy);
+        }
+    }
+}
+
+#[test]
+fn partials_that_do_not_make_one_whole_run_are_refused() {
+    let plan = small_plan(5);
+    let parts = shards(&plan, 3);
+    let e = merge(parts[..2].to_vec()).expect_err("missing");
+    assert!(e.to_string().contains("missing shards: 2/3"), "{e}");
+    let twice = vec![parts[0].clone(), parts[0].clone(), parts[1].clone()];
+    assert!(
+        merge(twice)
+            .expect_err("twice")
+            .to_string()
+            .contains("given twice")
+    );
+    let other = shards(&small_plan(6), 3);
+    let mixed = vec![parts[0].clone(), parts[1].clone(), other[2].clone()];
+    let e = merge(mixed).expect_err("mixed");
+    assert!(e.to_string().contains("another run"), "{e}");
+    assert!(merge(Vec::new()).is_err());
+}
+
+#[test]
+fn a_file_that_is_not_a_partial_report_names_itself() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join(PARTIAL_FILE);
+    std::fs::write(&path, "{}").expect("write");
+    let e = read(dir.path()).expect_err("not a partial");
+    assert!(e.to_string().contains("partial.json"), "{e}");
+    let mut p = round_trip(&small_plan(5).run_shard(Shard { index: 0, count: 2 }, QUIET));
+    p.shard = Shard { index: 7, count: 2 };
+    std::fs::write(&path, serde_json::to_string(&p).expect("json")).expect("write");
+    let e = read(&path).expect_err("bad shard");
+    assert!(e.to_string().contains("7/2 is not a shard"), "{e}");
+}
