@@ -22,6 +22,7 @@ fn scenario(servers: u32, hours: u64) -> Scenario {
             ..Synthetic::default()
         }),
         policies: vec!["default".into()],
+        oracle: false,
         ..Scenario::default()
     }
 }

@@ -157,7 +157,9 @@ pub fn plan(p: &CostAware, idle_window: Duration, gaps: &IdleGaps) -> Plan {
     };
     let longest = ((p.max_keep_alive.as_secs() / 60) as usize).clamp(1, BINS);
     let (mut best, mut cost) = (Choice::Window(1), priced.window(1));
-    for w in 2..=longest {
+    // Between the upper edges of two occupied bins the cost only grows
+    // (more idle time, no fewer cold starts): only those edges can be best.
+    for w in gaps.occupied_upper_edges(longest) {
         let c = priced.window(w);
         if c < cost {
             (best, cost) = (Choice::Window(w), c);
@@ -213,16 +215,18 @@ fn prewarm_candidates(
         gaps.percentile(pct)
             .map_or(0, |d| (d.as_secs() / 60) as usize)
     };
-    let heads: Vec<usize> = HEADS.iter().map(|&p| edge(p).saturating_sub(1)).collect();
-    let tails: Vec<usize> = TAILS.iter().map(|&p| edge(p).min(longest)).collect();
-    heads.into_iter().flat_map(move |a| {
-        let releases = a as f64 - lead >= (GRACE_MIN + MIN_RELEASE_MIN) as f64;
-        tails
-            .clone()
-            .into_iter()
-            .filter(move |&b| releases && b > a)
-            .map(move |b| (a, b))
-    })
+    let heads = HEADS.map(|p| edge(p).saturating_sub(1));
+    let tails = TAILS.map(|p| edge(p).min(longest));
+    let releases = move |a: usize| a as f64 - lead >= (GRACE_MIN + MIN_RELEASE_MIN) as f64;
+    heads
+        .into_iter()
+        .filter(move |&a| releases(a))
+        .flat_map(move |a| {
+            tails
+                .into_iter()
+                .filter(move |&b| b > a)
+                .map(move |b| (a, b))
+        })
 }
 
 #[cfg(test)]

@@ -43,7 +43,7 @@ pub fn decide_with(
         load: &signals.load,
         last_event: signals.last_event,
         last_activity: signals.last_activity(),
-        plan: keep_alive_plan(signals, policy),
+        plan: memo.plan(signals, policy),
         data,
         replicas: live_replicas(signals),
     };

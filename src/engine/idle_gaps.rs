@@ -22,6 +22,8 @@ pub struct IdleGaps {
     /// (bin `j` holds gaps in `[j, j + 1)` minutes, midpoint `2j + 1`
     /// half minutes): the expected length of gaps below any edge in O(1).
     half_minutes: Vec<u64>,
+    /// Gaps recorded so far.
+    records: u64,
 }
 
 impl IdleGaps {
@@ -30,6 +32,7 @@ impl IdleGaps {
         if gap < MINUTE {
             return;
         }
+        self.records += 1;
         if self.bins.is_empty() {
             self.bins = vec![0; BINS];
         }
@@ -57,6 +60,22 @@ impl IdleGaps {
             self.cumulative.push(count);
             self.half_minutes.push(weighted);
         }
+    }
+
+    /// The upper edges (minutes) of the bins holding gaps, up to `limit`.
+    pub fn occupied_upper_edges(&self, limit: usize) -> impl Iterator<Item = usize> + '_ {
+        self.bins
+            .iter()
+            .enumerate()
+            .take(limit.min(BINS))
+            .filter(|(_, c)| **c > 0)
+            .map(|(j, _)| j + 1)
+    }
+
+    /// How many gaps have been recorded: changes whenever the histogram
+    /// does, so a plan made from it can be reused until then.
+    pub fn revision(&self) -> u64 {
+        self.records
     }
 
     /// Samples in range, and beyond 4 hours.

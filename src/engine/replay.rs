@@ -67,7 +67,8 @@ pub fn horizon(policy: &Policy) -> Duration {
 /// The stabilisation state at `until`, replayed from `signals`' history
 /// (grid times before `until`).
 pub fn replay(signals: &Signals, policy: &Policy, until: Timestamp) -> State {
-    replay_with(signals, policy, until, true)
+    let plan = keep_alive_plan(signals, policy);
+    replay_with(signals, policy, &plan, until, true)
 }
 
 /// A replay kept for reuse by a caller that decides many times for one
@@ -79,6 +80,8 @@ pub fn replay(signals: &Signals, policy: &Policy, until: Timestamp) -> State {
 pub struct Memo {
     key: Option<(u64, Timestamp, Timestamp)>,
     state: State,
+    /// The keep-alive plan and the idle-gap revision it was made from.
+    plan: Option<(u64, Plan)>,
 }
 
 impl Memo {
@@ -91,23 +94,38 @@ impl Memo {
         let last = grid.align(until) - grid.step;
         let key = (signals.history.revision(), first, last);
         if self.key != Some(key) {
-            self.state = replay(signals, policy, until);
+            let plan = self.plan(signals, policy);
+            self.state = replay_with(signals, policy, &plan, until, true);
             self.key = Some(key);
         }
         self.state.clone()
+    }
+
+    /// The server's keep-alive plan, made again only when its learned idle
+    /// gaps have changed.
+    pub fn plan(&mut self, signals: &Signals, policy: &Policy) -> Plan {
+        let revision = signals.gaps.revision();
+        match self.plan {
+            Some((seen, plan)) if seen == revision => plan,
+            _ => {
+                let plan = keep_alive_plan(signals, policy);
+                self.plan = Some((revision, plan));
+                plan
+            }
+        }
     }
 }
 
 /// The state after the decision made at `at` itself on the history: the
 /// last good answer, when the data stopped being trustworthy at `at`.
 pub fn answer_at(signals: &Signals, policy: &Policy, at: Timestamp) -> State {
-    let state = replay(signals, policy, at);
+    let plan = keep_alive_plan(signals, policy);
+    let state = replay_with(signals, policy, &plan, at, true);
     // The slot holding `at` holds what was written up to then.
     let written_by = slot_end(at);
     let Some(load) = signals.history.at(written_by) else {
         return state;
     };
-    let plan = keep_alive_plan(signals, policy);
     let moment = recorded(signals, load, written_by, live_quality(signals), plan);
     step(&moment, policy, state, at).next
 }
@@ -144,11 +162,17 @@ fn live_quality(signals: &Signals) -> DataQuality {
 
 /// [`replay`], optionally without skipping fixed points (which must not
 /// change the result: a property test holds the two equal).
-fn replay_with(signals: &Signals, policy: &Policy, until: Timestamp, skip: bool) -> State {
+fn replay_with(
+    signals: &Signals,
+    policy: &Policy,
+    plan: &Plan,
+    until: Timestamp,
+    skip: bool,
+) -> State {
     let grid = Grid::of(policy);
     let (step_len, align) = (grid.step, |t| grid.align(t));
     let data = live_quality(signals);
-    let plan = keep_alive_plan(signals, policy);
+    let plan = *plan;
     let mut state = State::default();
     let mut at = align(until - horizon(policy));
     let mut cursor = 0;

@@ -223,10 +223,11 @@ fn choose(
     if only.is_empty() {
         return Ok(runs);
     }
-    // The oracle is every report's reference.
+    // The oracle is every report's reference (unless the scenario says no).
     let oracle = scenario::ORACLE.to_owned();
+    let add_oracle = scenario.oracle && !only.contains(&oracle);
     only.iter()
-        .chain((!only.contains(&oracle)).then_some(&oracle))
+        .chain(add_oracle.then_some(&oracle))
         .map(|name| {
             if let Some(r) = runs.iter().find(|r| &r.name == name) {
                 return Ok(r.clone());

@@ -1,6 +1,8 @@
 //! Runs every policy over every server of a fleet, in parallel, with a
-//! deterministic result: servers are simulated in fixed chunks and the
-//! chunks' totals are merged in server order.
+//! deterministic result: every total is an integer sum or a maximum, so
+//! the order in which workers add their servers up does not matter, and
+//! each worker keeps one running total per policy (memory does not grow
+//! with the fleet).
 
 use super::scenario::{PolicyRun, Scenario, TraceFormat, Workload};
 use super::server::{self, Setup};
@@ -13,8 +15,6 @@ use rayon::prelude::*;
 use std::borrow::Cow;
 use std::path::Path;
 
-/// Servers simulated one after another by one worker (fixes the merge order).
-const CHUNK: usize = 4;
 /// Points on a timeline plot.
 const TIMELINE_BUCKETS: usize = 720;
 
@@ -218,48 +218,43 @@ pub fn simulate_fleet(
         .filter(|&i| opts.shard.is_none_or(|s| s.covers(i)))
         .collect();
     let bar = progress_bar(indices.len(), opts.progress);
-    let chunks: Vec<ChunkResult> = indices
-        .par_chunks(CHUNK)
-        .map(|chunk| {
-            let mut totals: Vec<Stats> = runs.iter().map(|_| Stats::default()).collect();
-            let mut lines = Vec::new();
-            for &i in chunk {
-                let arrivals = fleet.arrivals(i);
-                let plot = plotted.contains(&i).then_some(TIMELINE_BUCKETS);
-                let seed = server_seed(scenario.seed, i);
-                let tl: Vec<Timeline> = runs
-                    .iter()
-                    .zip(&mut totals)
-                    .filter_map(|(run, stats)| {
-                        server::simulate(setup, run, &arrivals, seed, stats, plot)
-                    })
-                    .collect();
-                if plot.is_some() {
-                    lines.push((i, tl));
-                }
-                bar.inc(1);
+    let empty = || -> ChunkResult { (runs.iter().map(|_| Stats::default()).collect(), Vec::new()) };
+    let (stats, found) = indices
+        .par_iter()
+        .fold(empty, |(mut totals, mut lines), &i| {
+            let arrivals = fleet.arrivals(i);
+            let plot = plotted.contains(&i).then_some(TIMELINE_BUCKETS);
+            let seed = server_seed(scenario.seed, i);
+            let tl: Vec<Timeline> = runs
+                .iter()
+                .zip(&mut totals)
+                .filter_map(|(run, stats)| {
+                    server::simulate(setup, run, &arrivals, seed, stats, plot)
+                })
+                .collect();
+            if plot.is_some() {
+                lines.push((i, tl));
             }
+            bar.inc(1);
             (totals, lines)
         })
-        .collect();
+        .reduce(empty, |(mut totals, mut lines), (more, found)| {
+            for (all, part) in totals.iter_mut().zip(&more) {
+                all.merge(part);
+            }
+            lines.extend(found);
+            (totals, lines)
+        });
     bar.finish_and_clear();
-    merge(runs.len(), chunks, fleet, plotted)
+    timelines_of(stats, found, fleet, plotted)
 }
 
-fn merge(
-    policies: usize,
-    chunks: Vec<ChunkResult>,
+fn timelines_of(
+    stats: Vec<Stats>,
+    found: Vec<(usize, Vec<Timeline>)>,
     fleet: &FleetSource,
     plotted: &[usize],
 ) -> Outcome {
-    let mut stats: Vec<Stats> = (0..policies).map(|_| Stats::default()).collect();
-    let mut found = Vec::new();
-    for (totals, lines) in chunks {
-        for (all, part) in stats.iter_mut().zip(&totals) {
-            all.merge(part);
-        }
-        found.extend(lines);
-    }
     let timelines = plotted
         .iter()
         .filter_map(|&i| {

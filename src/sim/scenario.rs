@@ -81,6 +81,10 @@ pub struct Scenario {
     pub sweeps: Vec<Sweep>,
     /// Servers whose load and replicas are plotted over time.
     pub timeline: TimelineChoice,
+    /// Add the clairvoyant `oracle` to the policies when they do not name
+    /// it (the default): every report measures against the limit. A big
+    /// planning sweep may leave it out to save one policy's run.
+    pub oracle: bool,
 }
 
 impl Default for Scenario {
@@ -99,6 +103,7 @@ impl Default for Scenario {
             wiring: BTreeMap::new(),
             sweeps: Vec::new(),
             timeline: TimelineChoice::default(),
+            oracle: true,
         }
     }
 }
@@ -435,7 +440,7 @@ impl Scenario {
                 });
             }
         }
-        if !runs.is_empty() && !runs.iter().any(|r| r.name == ORACLE) {
+        if self.oracle && !runs.is_empty() && !runs.iter().any(|r| r.name == ORACLE) {
             runs.push(self.run_for(ORACLE, Policy::default()));
         }
         if runs.is_empty() {
