@@ -7,11 +7,7 @@ const FIVE_MIN: Duration = Duration::from_secs(300);
 
 /// Gaps of `minutes` each (plus 30 s: the middle of their bin).
 fn gaps(minutes: &[u64]) -> IdleGaps {
-    let mut g = IdleGaps::default();
-    for &m in minutes {
-        g.record(Duration::from_secs(m * 60 + 30));
-    }
-    g
+    IdleGaps::of_minutes(minutes)
 }
 
 fn at_price(minutes: u64) -> CostAware {

@@ -78,6 +78,16 @@ impl IdleGaps {
         self.records
     }
 
+    /// Gaps in the middle of the given minutes' bins (tests).
+    #[cfg(test)]
+    pub(crate) fn of_minutes(minutes: &[u64]) -> Self {
+        let mut g = Self::default();
+        for &m in minutes {
+            g.record(Duration::from_secs(m * 60 + 30));
+        }
+        g
+    }
+
     /// Samples in range, and beyond 4 hours.
     pub fn counts(&self) -> (u32, u32) {
         (
@@ -134,11 +144,7 @@ mod tests {
     use super::*;
 
     fn gaps(minutes: &[u64]) -> IdleGaps {
-        let mut g = IdleGaps::default();
-        for &m in minutes {
-            g.record(Duration::from_secs(m * 60 + 30));
-        }
-        g
+        IdleGaps::of_minutes(minutes)
     }
 
     #[test]

@@ -252,11 +252,7 @@ mod tests {
     use super::*;
 
     fn gaps(minutes: &[u64]) -> IdleGaps {
-        let mut g = IdleGaps::default();
-        for &m in minutes {
-            g.record(Duration::from_secs(m * 60 + 30));
-        }
-        g
+        IdleGaps::of_minutes(minutes)
     }
 
     const FIVE_MIN: Duration = Duration::from_secs(300);

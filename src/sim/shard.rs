@@ -58,91 +58,6 @@ impl std::str::FromStr for Shard {
     }
 }
 
-/// One policy's totals as written to disk.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StatsRecord {
-    counters: [u64; 16],
-    peak_replicas: u32,
-    /// (bucket value µs, count) of the latency histogram.
-    latency_us: Vec<(u64, u64)>,
-}
-
-impl StatsRecord {
-    fn of(s: &Stats) -> Self {
-        Self {
-            counters: [
-                s.requests,
-                s.served,
-                s.dropped,
-                s.unfinished,
-                s.cold_start_requests,
-                s.slow,
-                s.waited,
-                s.wait_sum_us,
-                s.cold_starts,
-                s.starts_from_zero,
-                s.scale_events,
-                s.replica_us,
-                s.idle_replica_us,
-                s.sessions,
-                s.sessions_cut,
-                s.decisions,
-            ],
-            peak_replicas: s.peak_replicas,
-            latency_us: s
-                .latency_us
-                .iter_recorded()
-                .map(|v| (v.value_iterated_to(), v.count_at_value()))
-                .collect(),
-        }
-    }
-
-    fn to_stats(&self) -> Stats {
-        let [
-            requests,
-            served,
-            dropped,
-            unfinished,
-            cold_start_requests,
-            slow,
-            waited,
-            wait_sum_us,
-            cold_starts,
-            starts_from_zero,
-            scale_events,
-            replica_us,
-            idle_replica_us,
-            sessions,
-            sessions_cut,
-            decisions,
-        ] = self.counters;
-        let mut s = Stats {
-            requests,
-            served,
-            dropped,
-            unfinished,
-            cold_start_requests,
-            slow,
-            waited,
-            wait_sum_us,
-            cold_starts,
-            starts_from_zero,
-            scale_events,
-            replica_us,
-            idle_replica_us,
-            peak_replicas: self.peak_replicas,
-            sessions,
-            sessions_cut,
-            decisions,
-            ..Stats::default()
-        };
-        for &(value, count) in &self.latency_us {
-            s.latency_us.saturating_record_n(value, count);
-        }
-        s
-    }
-}
-
 /// A plotted server's timelines as written to disk.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TimelineRecord {
@@ -167,7 +82,7 @@ pub struct Partial {
     pub servers: usize,
     /// Plotted servers of the whole fleet, in plot order.
     pub plotted: Vec<usize>,
-    stats: Vec<StatsRecord>,
+    stats: Vec<Stats>,
     timelines: Vec<TimelineRecord>,
 }
 
@@ -200,7 +115,7 @@ impl ShardResult<'_> {
             runs: self.runs.to_vec(),
             servers: self.servers,
             plotted: self.plotted.to_vec(),
-            stats: self.stats.iter().map(StatsRecord::of).collect(),
+            stats: self.stats.to_vec(),
             timelines: self
                 .timelines
                 .iter()
@@ -310,7 +225,7 @@ pub fn merge(parts: Vec<Partial>) -> Result<Merged, MergeError> {
     let mut lines: Vec<TimelineRecord> = Vec::new();
     for p in &parts {
         for (total, part) in stats.iter_mut().zip(&p.stats) {
-            total.merge(&part.to_stats());
+            total.merge(part);
         }
         lines.extend(p.timelines.iter().cloned());
     }

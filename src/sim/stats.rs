@@ -1,6 +1,7 @@
 //! What one policy did to one server (and, merged, to the fleet).
 
 use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
 
 /// Latencies are recorded in microseconds, 3 significant digits, up to 1 day.
 const LATENCY_MAX_US: u64 = 86_400_000_000;
@@ -10,9 +11,10 @@ pub fn micros(s: f64) -> u64 {
     (s.max(0.0) * 1e6).round() as u64
 }
 
-/// Counters and integrals of one simulated run. Merging is exact and in a
-/// fixed order, so the same seed gives the same report.
-#[derive(Debug, Clone)]
+/// Counters and integrals of one simulated run. Every total is an integer
+/// or a maximum, so merging is exact in any order and a sharded run's
+/// partials (which carry these, serialised) add up to the unsharded run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Stats {
     /// Requests that arrived.
     pub requests: u64,
@@ -51,7 +53,31 @@ pub struct Stats {
     /// Engine decisions made.
     pub decisions: u64,
     /// Latency (wait + service) of served requests, µs.
+    #[serde(with = "buckets")]
     pub latency_us: Histogram<u64>,
+}
+
+/// A latency histogram as its recorded buckets: (value µs, count).
+mod buckets {
+    use super::{Histogram, LATENCY_MAX_US};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(h: &Histogram<u64>, s: S) -> Result<S::Ok, S::Error> {
+        let pairs: Vec<(u64, u64)> = h
+            .iter_recorded()
+            .map(|v| (v.value_iterated_to(), v.count_at_value()))
+            .collect();
+        pairs.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Histogram<u64>, D::Error> {
+        let pairs = Vec::<(u64, u64)>::deserialize(d)?;
+        let mut h = Histogram::new_with_max(LATENCY_MAX_US, 3).map_err(serde::de::Error::custom)?;
+        for (value, count) in pairs {
+            h.saturating_record_n(value, count);
+        }
+        Ok(h)
+    }
 }
 
 impl Default for Stats {
