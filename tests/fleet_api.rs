@@ -58,7 +58,7 @@ async fn the_fleet_is_listed_paged_filtered_and_guarded_by_the_token() {
         ..Config::default()
     };
     config.server.http_auth = Some(HttpAuth::BearerTokenFile(token_file.path().to_owned()));
-    let srv = start(config).await;
+    let srv = start(common::sized_by_sessions(config)).await;
     eventually(WAIT, "four servers polled", || srv.store.len() >= 4).await;
     // A NATS event makes a fifth server known (and active).
     let publisher = async_nats::connect(nats.url()).await.expect("connect");

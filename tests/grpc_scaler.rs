@@ -25,7 +25,7 @@ fn metrics_req(name: &str, md: &[(&str, &str)], metric: &str) -> GetMetricsReque
 #[tokio::test]
 #[allow(deprecated)]
 async fn every_polled_rpc_answers_from_the_store_in_desired_mode() {
-    let srv = start(Config::default()).await;
+    let srv = start(common::sized_by_sessions(Config::default())).await;
     let mut c = client(srv.grpc).await;
     let spec = c
         .get_metric_spec(so("weather", &[]))
@@ -92,7 +92,15 @@ async fn every_polled_rpc_answers_from_the_store_in_desired_mode() {
 
 #[tokio::test]
 async fn native_mode_serves_one_metric_per_signal_with_matching_names() {
-    let srv = start(Config::default()).await;
+    // Connections and sessions size too here, so that each has a metric.
+    let mut config = common::sized_by_sessions(Config::default());
+    if let Some(p) = config
+        .policies
+        .get_mut(mcp_autoscaler::config::DEFAULT_POLICY)
+    {
+        p.targets.connections = Some(50.0);
+    }
+    let srv = start(config).await;
     let mut c = client(srv.grpc).await;
     let md = [("metricMode", "native"), ("serverId", "tenant-1")];
     srv.store

@@ -14,14 +14,14 @@ use std::process::Command;
 use std::time::Duration;
 
 fn config(nats: &Nats, prom: &Prometheus) -> Config {
-    Config {
+    common::sized_by_sessions(Config {
         nats: Some(NatsConfig {
             url: nats.url(),
             ..NatsConfig::default()
         }),
         prometheus: Some(common::poll_every_second(prom.url())),
         ..Config::default()
-    }
+    })
 }
 
 /// Real nats-server and Prometheus; Prometheus scrapes an exporter where

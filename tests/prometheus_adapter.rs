@@ -64,10 +64,10 @@ async fn the_adapter_rule_finds_each_servers_decision_with_its_namespace_and_dep
     };
     exporter.set(&[("mcp-tenants/weather", busy)]);
     let signals = Prometheus::start(exporter.addr).await;
-    let srv = start(Config {
+    let srv = start(common::sized_by_sessions(Config {
         prometheus: Some(common::poll_every_second(signals.url())),
         ..Config::default()
-    })
+    }))
     .await;
     // A second Prometheus scrapes the scaler, as the cluster's would.
     let scraper = Prometheus::start(srv.http).await;

@@ -12,10 +12,10 @@ use std::time::Duration;
 use tonic::Code;
 
 fn config(prom: &Prometheus) -> Config {
-    Config {
+    common::sized_by_sessions(Config {
         prometheus: Some(common::poll_every_second(prom.url())),
         ..Config::default()
-    }
+    })
 }
 
 fn id(s: &str) -> ServerKey {

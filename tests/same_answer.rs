@@ -12,15 +12,16 @@ use mcp_autoscaler::proto::{GetMetricsRequest, ScaledObjectRef};
 use std::time::Duration;
 use tonic::transport::Channel;
 
+/// Sized by sessions, so that the answers under test move with the load.
 fn config(prom: &Prometheus, nats: Option<&Nats>) -> Config {
-    Config {
+    common::sized_by_sessions(Config {
         prometheus: Some(common::poll_every_second(prom.url())),
         nats: nats.map(|n| NatsConfig {
             url: n.url(),
             ..NatsConfig::default()
         }),
         ..Config::default()
-    }
+    })
 }
 
 fn sessions(n: f64) -> Gauges {

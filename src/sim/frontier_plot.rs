@@ -75,7 +75,7 @@ pub fn frontier(f: &Frontier) -> Result<(String, String), PlotError> {
         }
         if let Some(o) = &f.oracle {
             let at = (o.replica_hours, o.cold_starts as f64);
-            let c = color(2);
+            let c = BLACK;
             chart
                 .draw_series([Cross::new(at, 9, c.stroke_width(3))])
                 .map_err(&e)?

@@ -43,6 +43,19 @@ impl Running {
     }
 }
 
+/// `config` whose default policy also sizes servers by live sessions (20
+/// per replica; the default only keeps them active), so that events and
+/// gauges alone ask for more replicas.
+pub fn sized_by_sessions(mut config: Config) -> Config {
+    if let Some(p) = config
+        .policies
+        .get_mut(mcp_autoscaler::config::DEFAULT_POLICY)
+    {
+        p.targets.sessions = Some(20.0);
+    }
+    config
+}
+
 /// Starts `serve` with `config` on free loopback ports.
 pub async fn start(config: Config) -> Running {
     start_app(App::new(config, Arc::new(SystemClock))).await
