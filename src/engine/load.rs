@@ -69,9 +69,13 @@ impl LoadView {
         }
     }
 
-    /// Work that must never be cut by scaling to zero.
+    /// Work that must never be cut by scaling to zero (pods known to hold
+    /// live work count too).
     pub fn has_live_work(&self) -> bool {
-        self.sessions > 0.0 || self.connections > 0.0 || self.queue_length > 0.0
+        self.sessions > 0.0
+            || self.connections > 0.0
+            || self.queue_length > 0.0
+            || self.busy_pods > 0
     }
 }
 

@@ -9,7 +9,7 @@
 //! holding the fewest sessions. Sessions on a pod that leaves are cut and
 //! their clients reconnect to a pod that stays.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 /// Which ready pods a scale-in removes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,8 +34,9 @@ pub struct Pods {
     /// When each starting pod becomes ready, earliest first.
     starting: VecDeque<f64>,
     /// Session → the id of the pod holding it (sessions opened with no
-    /// pod ready wait for the first: `None`).
-    sessions: HashMap<u32, Option<u32>>,
+    /// pod ready wait for the first: `None`). Ordered, so that waiting and
+    /// cut sessions are placed in the same order on every run.
+    sessions: BTreeMap<u32, Option<u32>>,
     next_id: u32,
     round_robin: usize,
     order: ScaleInOrder,
@@ -47,7 +48,7 @@ impl Pods {
         let mut pods = Self {
             ready: Vec::new(),
             starting: VecDeque::new(),
-            sessions: HashMap::new(),
+            sessions: BTreeMap::new(),
             next_id: 0,
             round_robin: 0,
             order,

@@ -289,6 +289,7 @@ impl<'a> Sim<'a> {
     fn run(&mut self, arrivals: &[Arrival]) {
         let horizon = self.setup.horizon;
         let mut i = 0;
+        self.next_arrival = arrivals.first().map_or(f64::INFINITY, |a| a.t);
         loop {
             let next_arrival = arrivals.get(i).map_or(f64::INFINITY, |a| a.t);
             if self.setup.fast_forward && self.is_quiet() {

@@ -170,6 +170,24 @@ pub fn read(path: &Path) -> Result<Partial, MergeError> {
     if count == 0 || count > MAX_SHARDS || index >= count {
         return Err(err(format!("shard {index}/{count} is not a shard")));
     }
+    for t in &p.timelines {
+        // The name becomes a plot's file name: a server id, nothing else.
+        let named = crate::id::ServerId::parse(&t.server).is_ok();
+        let shaped = t.bucket_s.is_finite()
+            && t.bucket_s > 0.0
+            && t.requests.len() == p.runs.len()
+            && t.replicas.len() == p.runs.len()
+            && t.requests.iter().chain(&t.replicas).all(|b| !b.is_empty());
+        if !named || !shaped || t.index >= p.servers {
+            return Err(err(format!(
+                "timeline of server {:?} is malformed",
+                t.server
+            )));
+        }
+    }
+    p.scenario
+        .validate(&file.display().to_string())
+        .map_err(|e| err(e.to_string()))?;
     Ok(p)
 }
 

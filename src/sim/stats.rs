@@ -136,25 +136,28 @@ impl Stats {
         self.wait_sum_us as f64 / 1e6
     }
 
-    /// Adds `other` into `self`.
+    /// Adds `other` into `self` (saturating: a partial report read from a
+    /// file may hold anything).
     pub fn merge(&mut self, other: &Stats) {
-        self.requests += other.requests;
-        self.served += other.served;
-        self.dropped += other.dropped;
-        self.unfinished += other.unfinished;
-        self.cold_start_requests += other.cold_start_requests;
-        self.slow += other.slow;
-        self.waited += other.waited;
-        self.wait_sum_us += other.wait_sum_us;
-        self.cold_starts += other.cold_starts;
-        self.starts_from_zero += other.starts_from_zero;
-        self.scale_events += other.scale_events;
-        self.replica_us += other.replica_us;
-        self.idle_replica_us += other.idle_replica_us;
+        self.requests = self.requests.saturating_add(other.requests);
+        self.served = self.served.saturating_add(other.served);
+        self.dropped = self.dropped.saturating_add(other.dropped);
+        self.unfinished = self.unfinished.saturating_add(other.unfinished);
+        self.cold_start_requests = self
+            .cold_start_requests
+            .saturating_add(other.cold_start_requests);
+        self.slow = self.slow.saturating_add(other.slow);
+        self.waited = self.waited.saturating_add(other.waited);
+        self.wait_sum_us = self.wait_sum_us.saturating_add(other.wait_sum_us);
+        self.cold_starts = self.cold_starts.saturating_add(other.cold_starts);
+        self.starts_from_zero = self.starts_from_zero.saturating_add(other.starts_from_zero);
+        self.scale_events = self.scale_events.saturating_add(other.scale_events);
+        self.replica_us = self.replica_us.saturating_add(other.replica_us);
+        self.idle_replica_us = self.idle_replica_us.saturating_add(other.idle_replica_us);
         self.peak_replicas = self.peak_replicas.max(other.peak_replicas);
-        self.sessions += other.sessions;
-        self.sessions_cut += other.sessions_cut;
-        self.decisions += other.decisions;
+        self.sessions = self.sessions.saturating_add(other.sessions);
+        self.sessions_cut = self.sessions_cut.saturating_add(other.sessions_cut);
+        self.decisions = self.decisions.saturating_add(other.decisions);
         // Same bounds on both sides: adding cannot fail.
         let _ = self.latency_us.add(&other.latency_us);
     }
