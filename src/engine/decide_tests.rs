@@ -460,3 +460,30 @@ fn a_window_is_over_at_its_reevaluation_time_so_watchers_never_spin() {
         "re-evaluating at the given time must move on"
     );
 }
+
+#[test]
+fn pods_holding_live_work_bound_a_scale_in_and_keep_the_server_up() {
+    // Load needs one replica; three pods hold sessions: three stay.
+    let mut s = polled(&[(SignalKind::QueueLength, 5.0)]);
+    s.set_busy_pods(3, ago(5));
+    // From 4, the rate limit alone would allow 2.
+    let state = State {
+        last_desired: 4,
+        last_active: true,
+        ..State::default()
+    };
+    let d = step_now(&s, &Policy::default(), &state, NOW);
+    assert_eq!((d.desired, d.reason), (3, Reason::LiveWork));
+    // Never above the ceiling.
+    s.set_busy_pods(40, ago(5));
+    assert_eq!(step_now(&s, &Policy::default(), &state, NOW).desired, 10);
+    // With nothing else known but the busy pods, the server is not idle.
+    let mut quiet = polled(&[]);
+    quiet.set_busy_pods(2, ago(5));
+    let d = step_now(&quiet, &Policy::default(), &State::default(), NOW);
+    assert!(d.active);
+    assert_eq!((d.desired, d.reason), (2, Reason::LiveWork));
+    // Once their work ends, the floor is gone.
+    quiet.set_busy_pods(0, ago(1));
+    assert!(step_now(&quiet, &Policy::default(), &State::default(), NOW).desired <= 1);
+}
