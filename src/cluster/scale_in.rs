@@ -116,6 +116,8 @@ impl ScaleIn {
         let mut outcome = TickOutcome::default();
         for (server, hosted) in self.inventory.servers() {
             if has_stateful_set(&hosted) {
+                // StatefulSets ignore deletion cost: no live-work floor either.
+                self.store.set_busy_pods(&server, 0, now);
                 continue;
             }
             let pods = self.pods.of(&server);

@@ -172,7 +172,8 @@ pub fn plan(p: &CostAware, idle_window: Duration, gaps: &IdleGaps) -> Plan {
             (best, cost) = (Choice::Prewarm(a, b), c);
         }
     }
-    let fixed_window = usize::try_from(idle_window.as_secs() / 60)
+    // The bin edge at or above the window (90 s is priced as 2 minutes).
+    let fixed_window = usize::try_from(idle_window.as_secs().div_ceil(60))
         .unwrap_or(BINS)
         .clamp(1, BINS);
     let basis = Basis::CostAware {

@@ -16,6 +16,9 @@ use std::path::{Path, PathBuf};
 
 /// Most shards a run may be split into.
 pub const MAX_SHARDS: u32 = 100_000;
+/// Largest partial report read (a partial of a dozen policies is well
+/// under a megabyte: totals, histogram buckets and a few timelines).
+pub const MAX_PARTIAL_BYTES: u64 = 256 * 1024 * 1024;
 /// The partial report's file name in a shard's output directory.
 pub const PARTIAL_FILE: &str = "partial.json";
 const FORMAT: &str = "mcp-autoscaler partial simulation report, version 1";
@@ -158,6 +161,14 @@ pub fn read(path: &Path) -> Result<Partial, MergeError> {
         path: file.clone(),
         message,
     };
+    let size = std::fs::metadata(&file)
+        .map_err(|e| err(e.to_string()))?
+        .len();
+    if size > MAX_PARTIAL_BYTES {
+        return Err(err(format!(
+            "{size} bytes, more than a partial report can be ({MAX_PARTIAL_BYTES})"
+        )));
+    }
     let text = std::fs::read_to_string(&file).map_err(|e| err(e.to_string()))?;
     let p: Partial = serde_json::from_str(&text).map_err(|e| err(e.to_string()))?;
     if p.format != FORMAT {
