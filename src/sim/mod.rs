@@ -39,6 +39,7 @@ pub mod server;
 pub mod shard;
 pub mod station;
 pub mod stats;
+pub mod stream;
 pub mod sweep;
 pub mod trace;
 pub mod workload;

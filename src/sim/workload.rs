@@ -1,4 +1,5 @@
-//! Workloads: what arrives at each server, as a time-sorted list of events.
+//! Workloads: what arrives at each server, as time-ordered events (drawn
+//! as they are consumed: see [`super::stream`]).
 //!
 //! The synthetic fleet draws each server's mean request rate from a
 //! log-normal fitted to the Azure Functions 2019 trace (Shahrad et al.):
@@ -7,6 +8,9 @@
 //! bursts multiply them for a while, and a fraction of servers serve MCP
 //! sessions (open, many requests, close). Same seed → same events.
 
+use super::stream::{
+    Arrivals, Diurnal, JobStream, Modulated, Schedule, ServerStream, SessionStream, poisson_times,
+};
 use crate::signal::EventKind;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -191,216 +195,67 @@ impl Synthetic {
     /// The events of server `server` (mean rate `rate`) over `[0, horizon)`
     /// seconds, in time order. Depends only on `seed` and `server`.
     pub fn server_arrivals(&self, server: u32, rate: f64, horizon: f64, seed: u64) -> Vec<Arrival> {
+        self.server_stream(server, rate, horizon, seed).collect()
+    }
+
+    /// The same events as [`Self::server_arrivals`], drawn as they are
+    /// consumed (memory does not grow with the horizon).
+    pub fn server_stream(&self, server: u32, rate: f64, horizon: f64, seed: u64) -> Arrivals {
         let mut rng = ChaCha8Rng::seed_from_u64(
             seed ^ (0x9E37_79B9_7F4A_7C15_u64.wrapping_mul(u64::from(server) + 1)),
         );
         let sessions = rng.random::<f64>() < self.sessions.server_fraction;
         // Drawn only when asked for, so fleets without jobs stay as they were.
-        if self.periodic.server_fraction > 0.0
+        let stream = if self.periodic.server_fraction > 0.0
             && rng.random::<f64>() < self.periodic.server_fraction
         {
-            return self.periodic_arrivals(&mut rng, server, horizon);
-        }
-        let bursts = self.bursts_for(&mut rng, horizon);
-        let phase = rng.random::<f64>() * TAU;
-        let load = Modulation {
-            amplitude: self.diurnal_amplitude,
-            phase,
-            bursts: &bursts,
-            factor: self.bursts.factor,
-            horizon,
-        };
-        let mut arrivals = Vec::new();
-        if sessions {
-            self.session_arrivals(&mut rng, server, rate, &load, &mut arrivals);
+            ServerStream::Jobs(self.jobs(rng, horizon))
         } else {
-            arrivals.extend(load.times(&mut rng, rate).into_iter().map(|t| Arrival {
-                t,
-                server,
-                kind: EventKind::Request,
-                session: None,
-                service_s: None,
-            }));
-            return arrivals;
-        }
-        // Opens sort before requests and closes after them at equal times.
-        let rank = |k: EventKind| match k {
-            EventKind::SessionOpen | EventKind::ConnectionOpen => 0,
-            EventKind::Request => 1,
-            EventKind::SessionClose | EventKind::ConnectionClose => 2,
+            let len = self.bursts.duration.as_secs_f64();
+            let bursts: Vec<(f64, f64)> =
+                poisson_times(&mut rng, self.bursts.per_hour / 3600.0, (0.0, horizon))
+                    .into_iter()
+                    .map(|t| (t, t + len))
+                    .collect();
+            let shape = Diurnal {
+                amplitude: self.diurnal_amplitude,
+                phase: rng.random::<f64>() * TAU,
+            };
+            let factor = self.bursts.factor;
+            if sessions {
+                let per_session = self.sessions.requests.max(1.0);
+                let (starts, rest) =
+                    Modulated::new(&rng, rate / per_session, horizon, shape, &bursts, factor);
+                let length = Exp::new(1.0 / self.sessions.mean_duration.as_secs_f64().max(1.0))
+                    .expect("positive rate");
+                let count = Exp::new(1.0 / per_session).expect("positive rate");
+                ServerStream::Sessions(SessionStream::new(starts, rest, length, count, horizon))
+            } else {
+                let (requests, _) = Modulated::new(&rng, rate, horizon, shape, &bursts, factor);
+                ServerStream::Requests(requests)
+            }
         };
-        // Times are finite and ≥ 0, so their bits sort like the numbers.
-        arrivals.sort_unstable_by_key(|a| (a.t.to_bits(), rank(a.kind)));
-        arrivals
-    }
-
-    fn bursts_for(&self, rng: &mut ChaCha8Rng, horizon: f64) -> Vec<(f64, f64)> {
-        let mut out = Vec::new();
-        let len = self.bursts.duration.as_secs_f64();
-        poisson(
-            rng,
-            self.bursts.per_hour / 3600.0,
-            (0.0, horizon),
-            1.0,
-            &|_| 1.0,
-            &mut |t| out.push((t, t + len)),
-        );
-        out
+        Arrivals { server, stream }
     }
 
     /// Jobs every period from a random offset, each start jittered, each a
     /// run of requests (at least one) spread over `run_length`.
-    fn periodic_arrivals(&self, rng: &mut ChaCha8Rng, server: u32, horizon: f64) -> Vec<Arrival> {
+    fn jobs(&self, mut rng: ChaCha8Rng, horizon: f64) -> JobStream {
         let p = &self.periodic;
         let pick = rng.random_range(0..SCHEDULES_MIN.len());
         let period = f64::from(SCHEDULES_MIN[pick]) * 60.0;
         let offset = rng.random::<f64>() * period;
-        let jitter = p.jitter.as_secs_f64();
-        let run = p.run_length.as_secs_f64();
-        let count = Exp::new(1.0 / p.requests.max(1.0)).expect("positive rate");
-        let mut times = Vec::new();
-        let mut start = offset;
-        while start < horizon {
-            let at = (start + (rng.random::<f64>() * 2.0 - 1.0) * jitter).max(0.0);
-            for _ in 0..(count.sample(rng).ceil() as u32).max(1) {
-                times.push(at + rng.random::<f64>() * run);
-            }
-            start += period;
-        }
-        times.retain(|&t| t < horizon);
-        times.sort_by(f64::total_cmp);
-        times
-            .into_iter()
-            .map(|t| Arrival {
-                t,
-                server,
-                kind: EventKind::Request,
-                session: None,
-                service_s: None,
-            })
-            .collect()
-    }
-
-    /// Sessions arrive at rate / requests; each opens, spreads its requests
-    /// over an exponential length, and closes.
-    fn session_arrivals(
-        &self,
-        rng: &mut ChaCha8Rng,
-        server: u32,
-        rate: f64,
-        load: &Modulation<'_>,
-        out: &mut Vec<Arrival>,
-    ) {
-        let horizon = load.horizon;
-        let per_session = self.sessions.requests.max(1.0);
-        let starts = load.times(rng, rate / per_session);
-        let length = Exp::new(1.0 / self.sessions.mean_duration.as_secs_f64().max(1.0))
-            .expect("positive rate");
-        let count = Exp::new(1.0 / per_session).expect("positive rate");
-        let base = out.len() as u32;
-        for (k, start) in starts.into_iter().enumerate() {
-            let session = Some(base + k as u32);
-            let end = (start + length.sample(rng)).min(horizon);
-            let ev = |t, kind| Arrival {
-                t,
-                server,
-                kind,
-                session,
-                service_s: None,
-            };
-            out.push(ev(start, EventKind::SessionOpen));
-            for _ in 0..(count.sample(rng).ceil() as u32).max(1) {
-                out.push(ev(
-                    start + rng.random::<f64>() * (end - start),
-                    EventKind::Request,
-                ));
-            }
-            out.push(ev(end, EventKind::SessionClose));
-        }
-    }
-}
-
-/// A server's load shape: a diurnal sine, and bursts during which the
-/// rate is `factor` times higher.
-struct Modulation<'a> {
-    amplitude: f64,
-    phase: f64,
-    bursts: &'a [(f64, f64)],
-    factor: f64,
-    horizon: f64,
-}
-
-impl Modulation<'_> {
-    fn day(&self, t: f64) -> f64 {
-        (1.0 + self.amplitude * (TAU * t / 86_400.0 + self.phase).sin()).max(0.0)
-    }
-
-    /// Arrivals at `base × day(t) × (factor during bursts)` on
-    /// `[0, horizon)`: the diurnal process plus, during each burst, a
-    /// superposed one at `(factor − 1)` times the rate, merged in. Thinning
-    /// only against the diurnal peak keeps the rejected draws few. Returns
-    /// the times in order.
-    fn times(&self, rng: &mut ChaCha8Rng, base: f64) -> Vec<f64> {
-        let peak = 1.0 + self.amplitude.abs();
-        let day = |t: f64| self.day(t);
-        let mut times = Vec::new();
-        poisson(rng, base, (0.0, self.horizon), peak, &day, &mut |t| {
-            times.push(t)
-        });
-        let extra = base * (self.factor - 1.0);
-        for &(a, b) in self.bursts {
-            let mut burst = Vec::new();
-            poisson(rng, extra, (a, b.min(self.horizon)), peak, &day, &mut |t| {
-                burst.push(t)
-            });
-            times = merge(times, &burst);
-        }
-        times
-    }
-}
-
-/// Two time-ordered lists as one.
-fn merge(a: Vec<f64>, b: &[f64]) -> Vec<f64> {
-    if b.is_empty() {
-        return a;
-    }
-    let mut out = Vec::with_capacity(a.len() + b.len());
-    let (mut i, mut j) = (0, 0);
-    while i < a.len() && j < b.len() {
-        if a[i] <= b[j] {
-            out.push(a[i]);
-            i += 1;
-        } else {
-            out.push(b[j]);
-            j += 1;
-        }
-    }
-    out.extend_from_slice(&a[i..]);
-    out.extend_from_slice(&b[j..]);
-    out
-}
-
-/// A non-homogeneous Poisson process on `[from, to)` with rate
-/// `base × shape(t)`, `shape ≤ peak`, by thinning.
-fn poisson(
-    rng: &mut ChaCha8Rng,
-    base: f64,
-    (from, to): (f64, f64),
-    peak: f64,
-    shape: &dyn Fn(f64) -> f64,
-    emit: &mut dyn FnMut(f64),
-) {
-    let top = base * peak;
-    if !(top.is_finite() && top > 0.0) || from >= to {
-        return;
-    }
-    let gap = Exp::new(top).expect("positive rate");
-    let mut t = from + gap.sample(rng);
-    while t < to {
-        if rng.random::<f64>() * peak < shape(t) {
-            emit(t);
-        }
-        t += gap.sample(rng);
+        JobStream::new(
+            rng,
+            Schedule {
+                period,
+                offset,
+                jitter: p.jitter.as_secs_f64(),
+                run: p.run_length.as_secs_f64(),
+                count: Exp::new(1.0 / p.requests.max(1.0)).expect("positive rate"),
+            },
+            horizon,
+        )
     }
 }
 

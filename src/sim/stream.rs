@@ -1,0 +1,369 @@
+//! A synthetic server's events, generated as they are consumed: memory
+//! holds the processes' state and the events of sessions or jobs already
+//! begun, never the whole horizon, so a month costs what a day costs.
+//!
+//! The events are exactly those the eager generator drew (same seed, same
+//! draws in the same order): each sub-process (the diurnal base, each
+//! burst) gets its own copy of the generator, set to the position where
+//! the eager generator began it; those positions come from a dry run that
+//! draws without keeping anything.
+
+use super::workload::Arrival;
+use crate::signal::EventKind;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Exp};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::f64::consts::TAU;
+
+/// A server's load shape: rate × (1 + amplitude × sin(day phase)).
+#[derive(Debug, Clone, Copy)]
+pub struct Diurnal {
+    /// Swing of the daily cycle.
+    pub amplitude: f64,
+    /// The server's phase (radians).
+    pub phase: f64,
+}
+
+impl Diurnal {
+    fn at(self, t: f64) -> f64 {
+        (1.0 + self.amplitude * (TAU * t / 86_400.0 + self.phase).sin()).max(0.0)
+    }
+    fn peak(self) -> f64 {
+        1.0 + self.amplitude.abs()
+    }
+}
+
+/// A non-homogeneous Poisson process on `[from, to)` with rate
+/// `base × shape(t)`, by thinning against the shape's peak.
+#[derive(Debug, Clone)]
+struct Thinned {
+    rng: ChaCha8Rng,
+    gap: Option<Exp<f64>>,
+    shape: Diurnal,
+    /// The next candidate time.
+    t: f64,
+    to: f64,
+}
+
+impl Thinned {
+    fn new(mut rng: ChaCha8Rng, base: f64, (from, to): (f64, f64), shape: Diurnal) -> Self {
+        let top = base * shape.peak();
+        let gap = (top.is_finite() && top > 0.0 && from < to)
+            .then(|| Exp::new(top).ok())
+            .flatten();
+        let t = gap.map_or(to, |g| from + g.sample(&mut rng));
+        Self {
+            rng,
+            gap,
+            shape,
+            t,
+            to,
+        }
+    }
+
+    /// Draws the whole process and returns the generator where it ends.
+    fn end_state(mut self) -> ChaCha8Rng {
+        while self.next().is_some() {}
+        self.rng
+    }
+}
+
+/// Every time of a homogeneous Poisson process at `rate` on `[from, to)`,
+/// drawn from `rng` (for short lists, such as a server's bursts).
+pub fn poisson_times(rng: &mut ChaCha8Rng, rate: f64, span: (f64, f64)) -> Vec<f64> {
+    let flat = Diurnal {
+        amplitude: 0.0,
+        phase: 0.0,
+    };
+    let mut process = Thinned::new(rng.clone(), rate, span, flat);
+    let times = process.by_ref().collect();
+    *rng = process.rng;
+    times
+}
+
+impl Iterator for Thinned {
+    type Item = f64;
+    fn next(&mut self) -> Option<f64> {
+        let gap = self.gap?;
+        let peak = self.shape.peak();
+        while self.t < self.to {
+            let accept = self.rng.random::<f64>() * peak < self.shape.at(self.t);
+            let candidate = self.t;
+            self.t += gap.sample(&mut self.rng);
+            if accept {
+                return Some(candidate);
+            }
+        }
+        None
+    }
+}
+
+/// The diurnal process plus, during each burst, a superposed one at
+/// `(factor − 1)` times the rate, merged in time order (on equal times the
+/// earlier process first).
+#[derive(Debug, Clone)]
+pub struct Modulated {
+    parts: Vec<Thinned>,
+    heads: Vec<Option<f64>>,
+}
+
+impl Modulated {
+    /// The process at `base` from `rng`'s position, and the generator where
+    /// the eager generator would continue after it.
+    pub fn new(
+        rng: &ChaCha8Rng,
+        base: f64,
+        horizon: f64,
+        shape: Diurnal,
+        bursts: &[(f64, f64)],
+        factor: f64,
+    ) -> (Self, ChaCha8Rng) {
+        let mut parts = Vec::with_capacity(bursts.len() + 1);
+        let first = Thinned::new(rng.clone(), base, (0.0, horizon), shape);
+        let mut at = first.clone().end_state();
+        parts.push(first);
+        let extra = base * (factor - 1.0);
+        for &(a, b) in bursts {
+            let part = Thinned::new(at.clone(), extra, (a, b.min(horizon)), shape);
+            at = part.clone().end_state();
+            parts.push(part);
+        }
+        let heads = parts.iter_mut().map(Iterator::next).collect();
+        (Self { parts, heads }, at)
+    }
+}
+
+impl Iterator for Modulated {
+    type Item = f64;
+    fn next(&mut self) -> Option<f64> {
+        let mut best: Option<(usize, f64)> = None;
+        for (i, h) in self.heads.iter().enumerate() {
+            if let Some(t) = *h
+                && best.is_none_or(|(_, b)| t < b)
+            {
+                best = Some((i, t));
+            }
+        }
+        let (i, t) = best?;
+        self.heads[i] = self.parts[i].next();
+        Some(t)
+    }
+}
+
+/// Events waiting in time order: (time bits, rank, sequence) → event.
+/// Times are finite and ≥ 0, so their bits sort like the numbers.
+#[derive(Debug, Default)]
+struct Pending {
+    heap: BinaryHeap<Reverse<(u64, u8, u64, EventSlot)>>,
+    seq: u64,
+}
+
+/// What a pending event is (kept small and `Ord` for the heap).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct EventSlot {
+    kind: u8,
+    session: u32,
+}
+
+const OPEN: u8 = 0;
+const REQUEST: u8 = 1;
+const CLOSE: u8 = 2;
+
+impl Pending {
+    fn push(&mut self, t: f64, kind: u8, session: u32) {
+        self.seq += 1;
+        let slot = EventSlot { kind, session };
+        self.heap.push(Reverse((t.to_bits(), kind, self.seq, slot)));
+    }
+    /// The earliest event, if it sorts before `(before, rank)`.
+    fn pop_before(&mut self, before: f64, rank: u8) -> Option<(f64, EventSlot)> {
+        let Reverse((bits, k, _, _)) = self.heap.peek()?;
+        if (*bits, *k) >= (before.to_bits(), rank) {
+            return None;
+        }
+        self.heap
+            .pop()
+            .map(|Reverse((b, _, _, s))| (f64::from_bits(b), s))
+    }
+}
+
+/// Sessions start at the modulated rate; each opens, spreads its requests
+/// uniformly over an exponential length, and closes.
+#[derive(Debug)]
+pub struct SessionStream {
+    starts: std::iter::Peekable<Modulated>,
+    /// Draws each session's length, size and request times, in start order.
+    rng: ChaCha8Rng,
+    length: Exp<f64>,
+    count: Exp<f64>,
+    /// Sessions close by the horizon.
+    horizon: f64,
+    pending: Pending,
+    sessions: u32,
+}
+
+impl SessionStream {
+    /// Sessions from `starts`, drawn with `rng`.
+    pub fn new(
+        starts: Modulated,
+        rng: ChaCha8Rng,
+        length: Exp<f64>,
+        count: Exp<f64>,
+        horizon: f64,
+    ) -> Self {
+        Self {
+            starts: starts.peekable(),
+            rng,
+            length,
+            count,
+            horizon,
+            pending: Pending::default(),
+            sessions: 0,
+        }
+    }
+
+    fn begin(&mut self, start: f64) {
+        let session = self.sessions;
+        self.sessions += 1;
+        let end = (start + self.length.sample(&mut self.rng)).min(self.horizon);
+        self.pending.push(start, OPEN, session);
+        for _ in 0..(self.count.sample(&mut self.rng).ceil() as u32).max(1) {
+            let t = start + self.rng.random::<f64>() * (end - start);
+            self.pending.push(t, REQUEST, session);
+        }
+        self.pending.push(end, CLOSE, session);
+    }
+}
+
+impl Iterator for SessionStream {
+    type Item = (f64, EventKind, Option<u32>);
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let next_start = self.starts.peek().copied().unwrap_or(f64::INFINITY);
+            if let Some((t, s)) = self.pending.pop_before(next_start, OPEN) {
+                let kind = match s.kind {
+                    OPEN => EventKind::SessionOpen,
+                    REQUEST => EventKind::Request,
+                    _ => EventKind::SessionClose,
+                };
+                return Some((t, kind, Some(s.session)));
+            }
+            let start = self.starts.next()?;
+            self.begin(start);
+        }
+    }
+}
+
+/// A job schedule.
+#[derive(Debug, Clone, Copy)]
+pub struct Schedule {
+    /// Seconds between job starts.
+    pub period: f64,
+    /// The first job's scheduled start.
+    pub offset: f64,
+    /// Each start moves up to this much either way.
+    pub jitter: f64,
+    /// A job's requests are spread over this long.
+    pub run: f64,
+    /// Requests per job (at least one).
+    pub count: Exp<f64>,
+}
+
+/// Scheduled jobs: every `period` from `offset`, each start jittered, each
+/// a run of requests spread over `run`; requests at or after the horizon
+/// are left out.
+#[derive(Debug)]
+pub struct JobStream {
+    rng: ChaCha8Rng,
+    schedule: Schedule,
+    horizon: f64,
+    /// The next job's scheduled start.
+    start: f64,
+    pending: Pending,
+}
+
+impl JobStream {
+    /// Jobs on `schedule`, drawn with `rng`.
+    pub fn new(rng: ChaCha8Rng, schedule: Schedule, horizon: f64) -> Self {
+        Self {
+            rng,
+            schedule,
+            horizon,
+            start: schedule.offset,
+            pending: Pending::default(),
+        }
+    }
+
+    fn begin(&mut self) {
+        let s = self.schedule;
+        let at = (self.start + (self.rng.random::<f64>() * 2.0 - 1.0) * s.jitter).max(0.0);
+        for _ in 0..(s.count.sample(&mut self.rng).ceil() as u32).max(1) {
+            let t = at + self.rng.random::<f64>() * s.run;
+            if t < self.horizon {
+                self.pending.push(t, REQUEST, 0);
+            }
+        }
+        self.start += s.period;
+    }
+}
+
+impl Iterator for JobStream {
+    type Item = f64;
+    fn next(&mut self) -> Option<f64> {
+        loop {
+            // No later job can put a request before its start minus the jitter.
+            let next_job = if self.start < self.horizon {
+                (self.start - self.schedule.jitter).max(0.0)
+            } else {
+                f64::INFINITY
+            };
+            if let Some((t, _)) = self.pending.pop_before(next_job, OPEN) {
+                return Some(t);
+            }
+            if self.start >= self.horizon {
+                return None;
+            }
+            self.begin();
+        }
+    }
+}
+
+/// One server's events in time order.
+#[derive(Debug)]
+pub enum ServerStream {
+    /// Requests alone.
+    Requests(Modulated),
+    /// Sessions.
+    Sessions(SessionStream),
+    /// Scheduled jobs.
+    Jobs(JobStream),
+}
+
+/// A server's events with its index filled in.
+#[derive(Debug)]
+pub struct Arrivals {
+    /// The server's index.
+    pub server: u32,
+    /// Its events.
+    pub stream: ServerStream,
+}
+
+impl Iterator for Arrivals {
+    type Item = Arrival;
+    fn next(&mut self) -> Option<Arrival> {
+        let (t, kind, session) = match &mut self.stream {
+            ServerStream::Requests(m) => (m.next()?, EventKind::Request, None),
+            ServerStream::Sessions(s) => s.next()?,
+            ServerStream::Jobs(j) => (j.next()?, EventKind::Request, None),
+        };
+        Some(Arrival {
+            t,
+            server: self.server,
+            kind,
+            session,
+            service_s: None,
+        })
+    }
+}
