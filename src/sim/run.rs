@@ -5,18 +5,20 @@
 //! with the fleet).
 
 use super::scenario::{PolicyRun, Scenario, TraceFormat, Workload};
-use super::server::{self, Setup};
+use super::server::{ServerSim, Setup};
 use super::shard::Shard;
 use super::stats::{Stats, Timeline};
 use super::trace::{self, TraceError};
 use super::workload::{Arrival, Synthetic};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
-use std::borrow::Cow;
 use std::path::Path;
 
 /// Points on a timeline plot.
 const TIMELINE_BUCKETS: usize = 720;
+
+/// Events handed to every policy at once (small enough to stay in cache).
+const CHUNK: usize = 4096;
 
 /// Where each server's events come from.
 #[derive(Debug, Clone)]
@@ -114,16 +116,17 @@ impl FleetSource {
         }
     }
 
-    /// Server `i`'s events.
-    pub fn arrivals(&self, i: usize) -> Cow<'_, [Arrival]> {
+    /// Server `i`'s events in time order, drawn or read as they are
+    /// consumed.
+    pub fn events(&self, i: usize) -> Box<dyn Iterator<Item = Arrival> + Send + '_> {
         match self {
             Self::Synthetic {
                 spec,
                 rates,
                 seed,
                 horizon,
-            } => Cow::Owned(spec.server_arrivals(i as u32, rates[i], *horizon, *seed)),
-            Self::Recorded { arrivals, .. } => Cow::Borrowed(&arrivals[i]),
+            } => Box::new(spec.server_stream(i as u32, rates[i], *horizon, *seed)),
+            Self::Recorded { arrivals, .. } => Box::new(arrivals[i].iter().copied()),
         }
     }
 
@@ -222,16 +225,20 @@ pub fn simulate_fleet(
     let (stats, found) = indices
         .par_iter()
         .fold(empty, |(mut totals, mut lines), &i| {
-            let arrivals = fleet.arrivals(i);
+            let mut chunk = Vec::with_capacity(CHUNK);
             let plot = plotted.contains(&i).then_some(TIMELINE_BUCKETS);
             let seed = server_seed(scenario.seed, i);
-            let tl: Vec<Timeline> = runs
+            let mut sims: Vec<ServerSim<'_>> = runs
                 .iter()
                 .zip(&mut totals)
-                .filter_map(|(run, stats)| {
-                    server::simulate(setup, run, &arrivals, seed, stats, plot)
-                })
+                .map(|(run, stats)| ServerSim::new(setup, run, seed, stats, plot))
                 .collect();
+            in_chunks(fleet.events(i), &mut chunk, |events, after| {
+                for sim in &mut sims {
+                    sim.feed(events, after);
+                }
+            });
+            let tl: Vec<Timeline> = sims.into_iter().filter_map(ServerSim::finish).collect();
             if plot.is_some() {
                 lines.push((i, tl));
             }
@@ -247,6 +254,36 @@ pub fn simulate_fleet(
         });
     bar.finish_and_clear();
     timelines_of(stats, found, fleet, plotted)
+}
+
+/// Feeds `events` to `f` a chunk at a time, each chunk with the time of the
+/// event after it (infinite after the last). A chunk holds every event at
+/// its last time, so no instant is split between two chunks.
+fn in_chunks(
+    events: impl Iterator<Item = Arrival>,
+    chunk: &mut Vec<Arrival>,
+    mut f: impl FnMut(&[Arrival], f64),
+) {
+    let mut events = events.peekable();
+    loop {
+        chunk.clear();
+        while chunk.len() < CHUNK {
+            match events.next() {
+                Some(a) => chunk.push(a),
+                None => break,
+            }
+        }
+        if let Some(last) = chunk.last().map(|a| a.t) {
+            while let Some(a) = events.next_if(|a| a.t == last) {
+                chunk.push(a);
+            }
+        }
+        let after = events.peek().map_or(f64::INFINITY, |a| a.t);
+        f(chunk, after);
+        if after.is_infinite() {
+            return;
+        }
+    }
 }
 
 fn timelines_of(

@@ -196,6 +196,8 @@ struct Sim<'a> {
     reevaluate: Option<f64>,
     /// The next arrival not yet processed (what the oracle foresees).
     next_arrival: f64,
+    /// The horizon is reached.
+    done: bool,
     ticks: Ticks,
     service: ServiceTime,
     rng: ChaCha8Rng,
@@ -214,9 +216,41 @@ pub fn simulate(
     stats: &mut Stats,
     timeline: Option<usize>,
 ) -> Option<Timeline> {
-    let mut sim = Sim::new(setup, run, seed, stats, timeline);
-    sim.run(arrivals);
-    sim.timeline
+    let mut sim = ServerSim::new(setup, run, seed, stats, timeline);
+    sim.feed(arrivals, f64::INFINITY);
+    sim.finish()
+}
+
+/// One server under one policy, fed its events a chunk at a time (so that
+/// they need not all be in memory, and every policy can share a chunk).
+pub struct ServerSim<'a>(Sim<'a>);
+
+impl<'a> ServerSim<'a> {
+    /// A server at time 0 (see [`simulate`] for the arguments).
+    pub fn new(
+        setup: Setup<'a>,
+        run: &'a PolicyRun,
+        seed: u64,
+        stats: &'a mut Stats,
+        timeline: Option<usize>,
+    ) -> Self {
+        Self(Sim::new(setup, run, seed, stats, timeline))
+    }
+
+    /// Runs through `chunk` (time-ordered, after every earlier chunk) up
+    /// to the next event, which comes at `after` (infinite: there is
+    /// none). A chunk must hold every event at its last time.
+    pub fn feed(&mut self, chunk: &[Arrival], after: f64) {
+        self.0.feed(chunk, after);
+    }
+
+    /// Runs to the horizon (if the events stopped before it) and returns
+    /// the timeline, if one was asked for.
+    pub fn finish(mut self) -> Option<Timeline> {
+        self.0.feed(&[], f64::INFINITY);
+        self.0.stats.unfinished += (self.0.station.in_service() + self.0.station.queued()) as u64;
+        self.0.timeline
+    }
 }
 
 impl<'a> Sim<'a> {
@@ -268,6 +302,7 @@ impl<'a> Sim<'a> {
             last_active: None,
             reevaluate: None,
             next_arrival: f64::INFINITY,
+            done: false,
             ticks: Ticks {
                 scrape,
                 query,
@@ -286,34 +321,39 @@ impl<'a> Sim<'a> {
         self.pods.spec()
     }
 
-    fn run(&mut self, arrivals: &[Arrival]) {
+    fn feed(&mut self, chunk: &[Arrival], after: f64) {
         let horizon = self.setup.horizon;
+        let next = |i: usize| chunk.get(i).map_or(after, |a| a.t);
         let mut i = 0;
-        self.next_arrival = arrivals.first().map_or(f64::INFINITY, |a| a.t);
-        loop {
-            let next_arrival = arrivals.get(i).map_or(f64::INFINITY, |a| a.t);
+        self.next_arrival = next(0);
+        while !self.done {
+            if i == chunk.len() && after.is_finite() {
+                // What comes next is in the next chunk.
+                return;
+            }
+            let next_arrival = next(i);
             if self.setup.fast_forward && self.is_quiet() {
                 self.skip_until(next_arrival.min(horizon));
             }
             let t = self.next_time(next_arrival).min(horizon).max(self.now);
             self.integrate(t);
             if t >= horizon {
-                break;
+                self.done = true;
+                return;
             }
             self.pods_ready();
             self.station.advance(t, &mut self.outcomes);
             self.drain_outcomes();
-            while let Some(a) = arrivals.get(i).filter(|a| a.t <= t) {
+            while let Some(a) = chunk.get(i).filter(|a| a.t <= t) {
                 self.arrive(a);
                 i += 1;
             }
-            self.next_arrival = arrivals.get(i).map_or(f64::INFINITY, |a| a.t);
+            self.next_arrival = next(i);
             self.tick();
             if self.run.wiring.clairvoyant {
                 self.foresee();
             }
         }
-        self.stats.unfinished += (self.station.in_service() + self.station.queued()) as u64;
     }
 
     fn next_time(&self, next_arrival: f64) -> f64 {

@@ -106,6 +106,64 @@ fn with_fixed_replicas_the_loop_matches_erlang_c_and_littles_law() {
     assert!((served_rate - rate).abs() / rate < 0.02, "{served_rate}");
 }
 
+/// Feeds `arrivals` in chunks of about `size`, never splitting an instant.
+fn run_in_chunks(scenario: &Scenario, run: &PolicyRun, arrivals: &[Arrival], size: usize) -> Stats {
+    let setup = Setup {
+        scenario,
+        horizon: scenario.duration.as_secs_f64(),
+        fast_forward: true,
+    };
+    let mut stats = Stats::default();
+    let mut sim = ServerSim::new(setup, run, 42, &mut stats, Some(50));
+    let mut start = 0;
+    while start < arrivals.len() {
+        let mut end = start.saturating_add(size).min(arrivals.len());
+        while end < arrivals.len() && arrivals[end].t == arrivals[end - 1].t {
+            end += 1;
+        }
+        let after = arrivals.get(end).map_or(f64::INFINITY, |a| a.t);
+        sim.feed(&arrivals[start..end], after);
+        start = end;
+    }
+    sim.finish();
+    stats
+}
+
+#[test]
+fn feeding_events_in_chunks_changes_nothing() {
+    let scenario = Scenario {
+        duration: Duration::from_secs(4 * 3600),
+        ..Scenario::default()
+    };
+    let workload = Synthetic {
+        servers: 1,
+        rate_log_mean: (0.01f64 * 60.0).ln(),
+        rate_log_sd: 0.0,
+        sessions: crate::sim::workload::Sessions {
+            server_fraction: 1.0,
+            ..Default::default()
+        },
+        ..Synthetic::default()
+    };
+    let mut arrivals = workload.server_arrivals(0, 0.01, scenario.duration.as_secs_f64(), 3);
+    // Several events at one instant, and a quiet stretch.
+    arrivals.extend((0..5).map(|_| request(14_000.0)));
+    arrivals.sort_by(|a, b| a.t.total_cmp(&b.t));
+    assert!(arrivals.len() > 100, "{}", arrivals.len());
+    for name in crate::sim::scenario::all_builtin_policies() {
+        let run = policy_run(&name);
+        let whole = run_in_chunks(&scenario, &run, &arrivals, usize::MAX);
+        assert!(whole.requests > 80, "{name}");
+        if run.policy.min_replicas == 0 {
+            assert!(whole.starts_from_zero > 2, "{name}: never released");
+        }
+        for size in [1, 3, 64] {
+            let chunked = run_in_chunks(&scenario, &run, &arrivals, size);
+            assert_eq!(whole, chunked, "{name}, chunks of {size}");
+        }
+    }
+}
+
 #[test]
 fn fast_forward_changes_nothing_but_the_work_done() {
     let scenario = Scenario {
