@@ -31,10 +31,12 @@ fn scenario(servers: u32, hours: u64) -> Scenario {
 fn time(servers: u32, hours: u64) -> (f64, u64) {
     let plan = Plan::new(scenario(servers, hours), "bench", &[]).expect("valid scenario");
     let started = Instant::now();
-    let out = plan.run(Options {
-        progress: false,
-        ..Options::default()
-    });
+    let out = plan
+        .run(Options {
+            progress: false,
+            ..Options::default()
+        })
+        .expect("a synthetic run cannot fail");
     (
         started.elapsed().as_secs_f64(),
         out.report.scenario.requests,

@@ -50,7 +50,7 @@ fn every_scenario_matches_its_golden_report() {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
         let dir = root().join("simulations/golden").join(&stem);
-        let out = plan(&file).run(QUIET);
+        let out = plan(&file).run(QUIET).expect("runs");
         let json = out.report.to_json();
         if std::env::var_os("UPDATE_GOLDEN").is_some() {
             std::fs::create_dir_all(&dir).expect("golden dir");
@@ -82,14 +82,15 @@ fn every_scenario_matches_its_golden_report() {
 fn the_same_seed_gives_identical_json_and_another_seed_does_not() {
     let file = root().join("simulations/small-fleet.yaml");
     let p = plan(&file);
-    let a = p.run(QUIET).report.to_json();
-    let b = p.run(QUIET).report.to_json();
+    let a = p.run(QUIET).expect("runs").report.to_json();
+    let b = p.run(QUIET).expect("runs").report.to_json();
     assert_eq!(a, b);
     let mut other = Scenario::load(&file).expect("loads");
     other.seed += 1;
     let c = Plan::new(other, "x", &[])
         .expect("plan")
         .run(QUIET)
+        .expect("runs")
         .report
         .to_json();
     assert_ne!(a, c);
@@ -97,7 +98,9 @@ fn the_same_seed_gives_identical_json_and_another_seed_does_not() {
 
 #[test]
 fn the_report_has_every_required_key_for_every_policy() {
-    let out = plan(&root().join("simulations/small-fleet.yaml")).run(QUIET);
+    let out = plan(&root().join("simulations/small-fleet.yaml"))
+        .run(QUIET)
+        .expect("runs");
     let json: serde_json::Value = serde_json::from_str(&out.report.to_json()).expect("json");
     let policies = json["policies"].as_array().expect("policies array");
     let names: Vec<&str> = policies.iter().filter_map(|p| p["name"].as_str()).collect();

@@ -104,7 +104,7 @@ pub fn run(args: &SimulateArgs) -> Result<(), SimError> {
         ..Options::default()
     };
     if let Some(shard) = args.shard {
-        let partial = plan.run_shard(shard, opts);
+        let partial = plan.run_shard(shard, opts)?;
         let path = Output::write_partial(&partial, &args.out)?;
         println!(
             "shard {}/{} simulated in {:.1} s; wrote {}",
@@ -115,7 +115,7 @@ pub fn run(args: &SimulateArgs) -> Result<(), SimError> {
         );
         return Ok(());
     }
-    finish(&plan.run(opts), &args.out, started, "simulated")
+    finish(&plan.run(opts)?, &args.out, started, "simulated")
 }
 
 fn plan(args: &SimulateArgs) -> Result<Plan, SimError> {

@@ -32,11 +32,13 @@ pub mod frontier;
 pub mod frontier_plot;
 pub mod plot;
 pub mod pods;
+pub mod recorded;
 pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod server;
 pub mod shard;
+pub mod spill;
 pub mod station;
 pub mod stats;
 pub mod stream;
@@ -63,6 +65,10 @@ pub enum SimError {
     /// A command-line choice is unusable.
     #[error("{0}")]
     Usage(String),
+    /// A trace could not be read back while it was replayed (the run is
+    /// incomplete and nothing is written).
+    #[error("{0}")]
+    Replay(String),
     /// A plot failed.
     #[error(transparent)]
     Plot(#[from] plot::PlotError),
@@ -123,10 +129,7 @@ impl Plan {
     ) -> Result<Self, SimError> {
         let fleet = FleetSource::from_trace(file, format, seed, f64::INFINITY)?;
         let last = match &fleet {
-            FleetSource::Recorded { arrivals, .. } => arrivals
-                .iter()
-                .filter_map(|a| a.last().map(|x| x.t))
-                .fold(0.0, f64::max),
+            FleetSource::Recorded(r) => r.last_time(),
             FleetSource::Synthetic { horizon, .. } => *horizon,
         };
         let minutes = (last / 60.0).floor() + 1.0;
@@ -179,30 +182,42 @@ impl Plan {
     }
 
     /// Runs every policy over the fleet.
-    pub fn run(&self, opts: Options) -> Output {
+    pub fn run(&self, opts: Options) -> Result<Output, SimError> {
         let opts = Options {
             shard: None,
             ..opts
         };
-        let out = run::simulate_fleet(&self.scenario, &self.runs, &self.fleet, &self.plotted, opts);
-        Output::new(
+        let out = self.simulate(opts)?;
+        Ok(Output::new(
             &self.scenario,
             &self.runs,
             self.fleet.len(),
             out.stats,
             out.timelines,
-        )
+        ))
+    }
+
+    fn simulate(&self, opts: Options) -> Result<run::Outcome, SimError> {
+        let out = run::simulate_fleet(&self.scenario, &self.runs, &self.fleet, &self.plotted, opts);
+        match self.fleet.read_error() {
+            Some(e) => Err(SimError::Replay(e)),
+            None => Ok(out),
+        }
     }
 
     /// Runs every policy over one shard's servers: a partial report that
     /// [`Output::merged`] adds up with the other shards'.
-    pub fn run_shard(&self, shard: shard::Shard, opts: Options) -> shard::Partial {
+    pub fn run_shard(
+        &self,
+        shard: shard::Shard,
+        opts: Options,
+    ) -> Result<shard::Partial, SimError> {
         let opts = Options {
             shard: Some(shard),
             ..opts
         };
-        let out = run::simulate_fleet(&self.scenario, &self.runs, &self.fleet, &self.plotted, opts);
-        shard::ShardResult {
+        let out = self.simulate(opts)?;
+        Ok(shard::ShardResult {
             shard,
             scenario: &self.scenario,
             runs: &self.runs,
@@ -211,7 +226,7 @@ impl Plan {
             stats: &out.stats,
             timelines: &out.timelines,
         }
-        .to_partial()
+        .to_partial())
     }
 }
 

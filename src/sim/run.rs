@@ -4,11 +4,12 @@
 //! each worker keeps one running total per policy (memory does not grow
 //! with the fleet).
 
+use super::recorded::{Recorded, SPILL_AFTER};
 use super::scenario::{PolicyRun, Scenario, TraceFormat, Workload};
 use super::server::{ServerSim, Setup};
 use super::shard::Shard;
 use super::stats::{Stats, Timeline};
-use super::trace::{self, TraceError};
+use super::trace::TraceError;
 use super::workload::{Arrival, Synthetic};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
@@ -21,7 +22,7 @@ const TIMELINE_BUCKETS: usize = 720;
 const CHUNK: usize = 4096;
 
 /// Where each server's events come from.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum FleetSource {
     /// Generated per server on demand (memory stays per server).
     Synthetic {
@@ -34,13 +35,8 @@ pub enum FleetSource {
         /// Simulated seconds.
         horizon: f64,
     },
-    /// A trace, split by server.
-    Recorded {
-        /// Server names.
-        names: Vec<String>,
-        /// Each server's events in time order.
-        arrivals: Vec<Vec<Arrival>>,
-    },
+    /// A trace, replayed server by server.
+    Recorded(Recorded),
 }
 
 impl FleetSource {
@@ -73,25 +69,17 @@ impl FleetSource {
             message: format!("cannot open: {e}"),
         })?;
         let input = std::io::BufReader::new(input);
-        let fleet = match format {
-            TraceFormat::Events => trace::parse_events(input, &origin)?,
-            TraceFormat::Azure => trace::parse_azure(input, &origin, seed)?,
-        };
-        let mut arrivals = vec![Vec::new(); fleet.servers.len()];
-        for a in fleet.arrivals.into_iter().filter(|a| a.t < horizon) {
-            arrivals[a.server as usize].push(a);
-        }
-        Ok(Self::Recorded {
-            names: fleet.servers,
-            arrivals,
-        })
+        Ok(Self::Recorded(match format {
+            TraceFormat::Events => Recorded::from_events(input, &origin, horizon, SPILL_AFTER)?,
+            TraceFormat::Azure => Recorded::from_azure(input, &origin, seed, horizon)?,
+        }))
     }
 
     /// Number of servers.
     pub fn len(&self) -> usize {
         match self {
             Self::Synthetic { rates, .. } => rates.len(),
-            Self::Recorded { names, .. } => names.len(),
+            Self::Recorded(r) => r.names.len(),
         }
     }
 
@@ -104,7 +92,7 @@ impl FleetSource {
     pub fn name(&self, i: usize) -> String {
         match self {
             Self::Synthetic { .. } => format!("mcp-{i}"),
-            Self::Recorded { names, .. } => names[i].clone(),
+            Self::Recorded(r) => r.names.get(i).cloned().unwrap_or_default(),
         }
     }
 
@@ -112,7 +100,15 @@ impl FleetSource {
     pub fn weight(&self, i: usize) -> f64 {
         match self {
             Self::Synthetic { rates, .. } => rates[i],
-            Self::Recorded { arrivals, .. } => arrivals[i].len() as f64,
+            Self::Recorded(r) => r.count(i) as f64,
+        }
+    }
+
+    /// The first error met reading a trace back, if any.
+    pub fn read_error(&self) -> Option<String> {
+        match self {
+            Self::Synthetic { .. } => None,
+            Self::Recorded(r) => r.read_error(),
         }
     }
 
@@ -126,7 +122,7 @@ impl FleetSource {
                 seed,
                 horizon,
             } => Box::new(spec.server_stream(i as u32, rates[i], *horizon, *seed)),
-            Self::Recorded { arrivals, .. } => Box::new(arrivals[i].iter().copied()),
+            Self::Recorded(r) => r.events(i),
         }
     }
 

@@ -28,7 +28,7 @@ fn round_trip(p: &Partial) -> Partial {
 
 fn shards(plan: &Plan, count: u32) -> Vec<Partial> {
     (0..count)
-        .map(|index| round_trip(&plan.run_shard(Shard { index, count }, QUIET)))
+        .map(|index| round_trip(&plan.run_shard(Shard { index, count }, QUIET).expect("runs")))
         .collect()
 }
 
@@ -46,7 +46,7 @@ fn shards_are_parsed_as_i_of_n_and_refused_out_of_range() {
 #[test]
 fn merged_shards_give_exactly_the_unsharded_report() {
     let plan = small_plan(5);
-    let whole = plan.run(QUIET);
+    let whole = plan.run(QUIET).expect("runs");
     for count in [1, 3, 5] {
         let mut parts = shards(&plan, count);
         // The order the shards arrive in does not matter.
@@ -98,7 +98,11 @@ fn a_file_that_is_not_a_partial_report_names_itself() {
     std::fs::write(&path, "{}").expect("write");
     let e = read(dir.path()).expect_err("not a partial");
     assert!(e.to_string().contains("partial.json"), "{e}");
-    let mut p = round_trip(&small_plan(5).run_shard(Shard { index: 0, count: 2 }, QUIET));
+    let mut p = round_trip(
+        &small_plan(5)
+            .run_shard(Shard { index: 0, count: 2 }, QUIET)
+            .expect("runs"),
+    );
     p.shard = Shard { index: 7, count: 2 };
     std::fs::write(&path, serde_json::to_string(&p).expect("json")).expect("write");
     let e = read(&path).expect_err("bad shard");

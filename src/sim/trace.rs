@@ -7,15 +7,13 @@
 //!   `HashOwner,HashApp,HashFunction,Trigger,1,...,1440`: per-minute counts
 //!   per function. Functions of one app form one server (`app-N`, numbered
 //!   by first appearance); each minute's invocations are spread uniformly
-//!   over the minute with the seed.
+//!   over the minute (see [`super::recorded`]).
 //!
 //! Every error names the file, the line and the field.
 
-use super::workload::{Arrival, Fleet};
+use super::spill::Record;
 use crate::id::ServerId;
 use crate::signal::EventKind;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use std::collections::HashMap;
 use std::io::Read;
 
@@ -78,8 +76,13 @@ fn line_of(record: &csv::StringRecord) -> u64 {
     record.position().map_or(0, csv::Position::line)
 }
 
-/// Reads an events CSV.
-pub fn parse_events(input: impl Read, origin: &str) -> Result<Fleet, TraceError> {
+/// Reads an events CSV, handing each valid row to `each` (in file order);
+/// returns the server names in order of first appearance.
+pub fn read_events(
+    input: impl Read,
+    origin: &str,
+    mut each: impl FnMut(Record) -> Result<(), TraceError>,
+) -> Result<Vec<String>, TraceError> {
     let o = Origin(origin);
     let (mut rdr, header) = open(input, &o)?;
     for (i, name) in header.iter().enumerate() {
@@ -94,29 +97,49 @@ pub fn parse_events(input: impl Read, origin: &str) -> Result<Fleet, TraceError>
     if header.len() != EVENT_COLUMNS.len() {
         return Err(o.err(1, "header", format!("must be {}", EVENT_COLUMNS.join(","))));
     }
-    let mut fleet = Fleet::default();
-    let (mut servers, mut sessions) = (HashMap::new(), HashMap::new());
-    for record in rdr.records() {
-        let record = record.map_err(|e| o.row_error(&e))?;
-        fleet.arrivals.push(event_row(
-            &o,
-            &record,
-            &mut servers,
-            &mut sessions,
-            &mut fleet.servers,
-        )?);
+    let mut servers = Servers::default();
+    let mut record = csv::StringRecord::new();
+    loop {
+        match rdr.read_record(&mut record) {
+            Ok(true) => each(event_row(&o, &record, &mut servers)?)?,
+            Ok(false) => return Ok(servers.names),
+            Err(e) => return Err(o.row_error(&e)),
+        }
     }
-    fleet.arrivals.sort_by(|a, b| a.t.total_cmp(&b.t));
-    Ok(fleet)
+}
+
+/// Server names to indices, in order of first appearance.
+#[derive(Default)]
+struct Servers {
+    index: HashMap<String, u32>,
+    names: Vec<String>,
+}
+
+impl Servers {
+    fn intern(&mut self, name: &str) -> u32 {
+        if let Some(&i) = self.index.get(name) {
+            return i;
+        }
+        let i = self.names.len() as u32;
+        self.index.insert(name.to_owned(), i);
+        self.names.push(name.to_owned());
+        i
+    }
+}
+
+/// A session id as a number: the simulator only tells sessions apart.
+fn session_hash(session: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    session.hash(&mut h);
+    h.finish()
 }
 
 fn event_row(
     o: &Origin<'_>,
     r: &csv::StringRecord,
-    servers: &mut HashMap<String, u32>,
-    sessions: &mut HashMap<String, u32>,
-    names: &mut Vec<String>,
-) -> Result<Arrival, TraceError> {
+    servers: &mut Servers,
+) -> Result<Record, TraceError> {
     let line = line_of(r);
     if r.len() != EVENT_COLUMNS.len() {
         return Err(o.err(
@@ -149,15 +172,6 @@ fn event_row(
             ));
         }
     };
-    let next = servers.len() as u32;
-    let server = *servers.entry(id.to_string()).or_insert_with(|| {
-        names.push(id.to_string());
-        next
-    });
-    let session = (!r[3].is_empty()).then(|| {
-        let n = sessions.len() as u32;
-        *sessions.entry(r[3].to_owned()).or_insert(n)
-    });
     let service_s = match &r[4] {
         "" => None,
         s => Some(
@@ -173,25 +187,56 @@ fn event_row(
                 })?,
         ),
     };
-    Ok(Arrival {
+    Ok(Record {
         t,
-        server,
-        kind,
-        session,
+        server: servers.intern(id.as_str()),
+        kind: kind_code(kind),
+        session: (!r[3].is_empty()).then(|| session_hash(&r[3])),
         service_s,
     })
 }
 
-/// Reads Azure Functions 2019 per-minute invocation counts.
-pub fn parse_azure(input: impl Read, origin: &str, seed: u64) -> Result<Fleet, TraceError> {
+/// How an event kind is stored.
+pub fn kind_code(kind: EventKind) -> u8 {
+    match kind {
+        EventKind::Request => 0,
+        EventKind::SessionOpen => 1,
+        EventKind::SessionClose => 2,
+        EventKind::ConnectionOpen => 3,
+        EventKind::ConnectionClose => 4,
+    }
+}
+
+/// The event kind stored as `code`.
+pub fn kind_of(code: u8) -> EventKind {
+    match code {
+        1 => EventKind::SessionOpen,
+        2 => EventKind::SessionClose,
+        3 => EventKind::ConnectionOpen,
+        4 => EventKind::ConnectionClose,
+        _ => EventKind::Request,
+    }
+}
+
+/// Most minute columns an Azure file may have (one day).
+pub const AZURE_MINUTES: usize = 1440;
+
+/// Reads Azure Functions 2019 per-minute invocation counts, handing each
+/// row's server (functions of one app are one server) and its non-zero
+/// minutes (0-based minute, count) to `each`; returns the server names.
+pub fn read_azure(
+    input: impl Read,
+    origin: &str,
+    mut each: impl FnMut(u32, &[(u16, u32)]),
+) -> Result<Vec<String>, TraceError> {
     let o = Origin(origin);
     let (mut rdr, header) = open(input, &o)?;
     let minutes = azure_header(&o, &header)?;
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut fleet = Fleet::default();
-    let mut apps: HashMap<String, u32> = HashMap::new();
-    for record in rdr.records() {
-        let r = record.map_err(|e| o.row_error(&e))?;
+    let mut apps = Servers::default();
+    let mut names = Vec::new();
+    let mut counts = Vec::new();
+    let mut r = csv::StringRecord::new();
+    while rdr.read_record(&mut r).map_err(|e| o.row_error(&e))? {
         let line = line_of(&r);
         if r.len() != 4 + minutes {
             return Err(o.err(
@@ -200,13 +245,11 @@ pub fn parse_azure(input: impl Read, origin: &str, seed: u64) -> Result<Fleet, T
                 format!("has {} fields, expected {}", r.len(), 4 + minutes),
             ));
         }
-        let next = apps.len() as u32;
-        let server = *apps
-            .entry(format!("{}/{}", &r[0], &r[1]))
-            .or_insert_with(|| {
-                fleet.servers.push(format!("app-{next}"));
-                next
-            });
+        let server = apps.intern(&format!("{}/{}", &r[0], &r[1]));
+        if server as usize == names.len() {
+            names.push(format!("app-{server}"));
+        }
+        counts.clear();
         for m in 0..minutes {
             let column = &header[4 + m];
             let count: u32 = r[4 + m].parse().map_err(|_| {
@@ -216,20 +259,13 @@ pub fn parse_azure(input: impl Read, origin: &str, seed: u64) -> Result<Fleet, T
                     format!("{:?} is not a whole number of invocations", &r[4 + m]),
                 )
             })?;
-            for _ in 0..count {
-                let t = (m as f64 + rng.random::<f64>()) * 60.0;
-                fleet.arrivals.push(Arrival {
-                    t,
-                    server,
-                    kind: EventKind::Request,
-                    session: None,
-                    service_s: None,
-                });
+            if count > 0 {
+                counts.push((m as u16, count));
             }
         }
+        each(server, &counts);
     }
-    fleet.arrivals.sort_by(|a, b| a.t.total_cmp(&b.t));
-    Ok(fleet)
+    Ok(names)
 }
 
 /// Checks `HashOwner,HashApp,HashFunction,Trigger,1,2,...`; returns the minute count.
@@ -248,7 +284,7 @@ fn azure_header(o: &Origin<'_>, header: &csv::StringRecord) -> Result<usize, Tra
     }
     match header.len() - 4 {
         0 => Err(o.err(1, "header", "no minute columns")),
-        n if n > 1440 => Err(o.err(1, "header", "more than 1440 minute columns")),
+        n if n > AZURE_MINUTES => Err(o.err(1, "header", "more than 1440 minute columns")),
         n => Ok(n),
     }
 }

@@ -1,4 +1,14 @@
 use super::*;
+use crate::sim::recorded::{Recorded, SPILL_AFTER};
+use crate::sim::workload::Fleet;
+
+fn parse_events(text: &[u8], origin: &str) -> Result<Fleet, TraceError> {
+    Recorded::from_events(text, origin, f64::INFINITY, SPILL_AFTER).map(|r| r.to_fleet())
+}
+
+fn parse_azure(text: &[u8], origin: &str, seed: u64) -> Result<Fleet, TraceError> {
+    Recorded::from_azure(text, origin, seed, f64::INFINITY).map(|r| r.to_fleet())
+}
 
 const EVENTS: &str = "time_s,server,kind,session,service_s
 2.5,weather,request,,0.2

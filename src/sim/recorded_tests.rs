@@ -1,0 +1,130 @@
+use super::*;
+use std::fmt::Write;
+
+/// An events CSV of `servers` servers, written out of time order, with
+/// sessions that open, carry requests and close.
+fn events_csv(rows: usize, servers: usize) -> String {
+    let mut text = String::from("time_s,server,kind,session,service_s\n");
+    for k in 0..rows {
+        let t = ((k * 7919) % rows) as f64 / 10.0;
+        let server = k % servers;
+        let session = format!("s{}", k / 40);
+        let (kind, session) = match k % 40 {
+            0 => ("session_open", session.as_str()),
+            39 => ("session_close", session.as_str()),
+            n if n % 2 == 0 => ("request", session.as_str()),
+            _ => ("request", ""),
+        };
+        let _ = writeln!(text, "{t},srv-{server},{kind},{session},");
+    }
+    text
+}
+
+fn per_server(r: &Recorded) -> Vec<Vec<Arrival>> {
+    (0..r.names.len()).map(|i| r.events(i).collect()).collect()
+}
+
+#[test]
+fn an_events_trace_sorted_on_disk_replays_as_the_one_held_in_memory() {
+    let text = events_csv(5000, 7);
+    let memory = Recorded::from_events(text.as_bytes(), "t.csv", f64::INFINITY, SPILL_AFTER)
+        .expect("parses");
+    let disk = Recorded::from_events(text.as_bytes(), "t.csv", f64::INFINITY, 64).expect("parses");
+    assert!(!memory.spilled() && disk.spilled());
+    assert_eq!(memory.names, disk.names);
+    let (a, b) = (per_server(&memory), per_server(&disk));
+    assert_eq!(a, b);
+    assert_eq!(a.iter().map(Vec::len).sum::<usize>(), 5000);
+    for (i, events) in a.iter().enumerate() {
+        assert!(
+            events.windows(2).all(|w| w[0].t <= w[1].t),
+            "server {i} in time order"
+        );
+        assert!(events.iter().all(|e| e.server == i as u32));
+        assert_eq!(memory.count(i), events.len() as u64);
+    }
+    assert_eq!(disk.read_error(), None);
+    assert_eq!(memory.last_time(), 499.9);
+}
+
+#[test]
+fn sessions_are_numbered_per_server_and_a_closed_one_is_forgotten() {
+    let text = "time_s,server,kind,session,service_s
+1,a,session_open,x,
+2,b,session_open,x,
+3,a,request,x,
+4,a,session_close,x,
+5,a,session_open,y,
+6,a,session_open,x,
+";
+    let r = Recorded::from_events(text.as_bytes(), "t.csv", f64::INFINITY, 2).expect("parses");
+    let a: Vec<(EventKind, Option<u32>)> = r.events(0).map(|e| (e.kind, e.session)).collect();
+    assert_eq!(
+        a,
+        [
+            (EventKind::SessionOpen, Some(0)),
+            (EventKind::Request, Some(0)),
+            (EventKind::SessionClose, Some(0)),
+            (EventKind::SessionOpen, Some(1)),
+            (EventKind::SessionOpen, Some(2)),
+        ]
+    );
+    let b: Vec<Option<u32>> = r.events(1).map(|e| e.session).collect();
+    assert_eq!(b, [Some(0)]);
+}
+
+#[test]
+fn events_at_or_after_the_horizon_are_left_out() {
+    let text = events_csv(1000, 3);
+    let r = Recorded::from_events(text.as_bytes(), "t.csv", 50.0, 100).expect("parses");
+    let all: Vec<Arrival> = (0..3).flat_map(|i| r.events(i)).collect();
+    assert_eq!(all.len(), 500);
+    assert!(all.iter().all(|a| a.t < 50.0));
+    assert_eq!(r.last_time(), 49.9);
+}
+
+fn azure_csv(rows: &[&str], minutes: usize) -> String {
+    let cols: Vec<String> = (1..=minutes).map(|m| m.to_string()).collect();
+    format!(
+        "HashOwner,HashApp,HashFunction,Trigger,{}\n{}\n",
+        cols.join(","),
+        rows.join("\n")
+    )
+}
+
+#[test]
+fn an_apps_invocations_are_uniform_within_their_minute_and_in_order() {
+    let text = azure_csv(
+        &[
+            "o,a,f1,http,0,6000,1",
+            "o,a,f2,http,0,4000,0",
+            "o,b,f,http,3,0,0",
+        ],
+        3,
+    );
+    let r = Recorded::from_azure(text.as_bytes(), "az.csv", 11, f64::INFINITY).expect("parses");
+    assert_eq!(r.names, ["app-0", "app-1"]);
+    assert_eq!((r.count(0), r.count(1)), (10_001, 3));
+    let a: Vec<f64> = r.events(0).map(|e| e.t).collect();
+    assert_eq!(a.len(), 10_001);
+    assert!(a.windows(2).all(|w| w[0] <= w[1]), "in time order");
+    let minute_two: Vec<f64> = a
+        .iter()
+        .filter(|&&t| (60.0..120.0).contains(&t))
+        .map(|t| t - 60.0)
+        .collect();
+    assert_eq!(minute_two.len(), 10_000);
+    // Uniform over the minute: every tenth of it holds about a tenth.
+    for d in 0..10 {
+        let lo = f64::from(d) * 6.0;
+        let share = minute_two
+            .iter()
+            .filter(|&&t| (lo..lo + 6.0).contains(&t))
+            .count();
+        assert!((share as f64 - 1000.0).abs() < 120.0, "tenth {d}: {share}");
+    }
+    assert_eq!(a.last().map(|t| (t / 60.0).floor()), Some(2.0));
+    assert_eq!(r.last_time(), 120.0);
+    let again = Recorded::from_azure(text.as_bytes(), "az.csv", 11, f64::INFINITY).expect("again");
+    assert_eq!(per_server(&r), per_server(&again), "same seed, same spread");
+}
