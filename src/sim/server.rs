@@ -28,7 +28,7 @@ use super::exporter::{Exporter, Gauges};
 use super::pods::Pods;
 use super::scenario::{Activation, Actuator, PolicyRun, Scenario};
 use super::station::{Outcome, Station};
-use super::stats::{Stats, Timeline, micros};
+use super::stats::{Stats, Timeline, micros, round_to_u64};
 use super::workload::Arrival;
 use crate::engine::hpa::{HpaModel, MetricType};
 use crate::engine::replay::Memo;
@@ -47,7 +47,7 @@ const EPOCH_MS: u64 = 1_700_000_000_000;
 
 /// Simulated seconds → engine time.
 pub fn ts(t: f64) -> Timestamp {
-    Timestamp::from_millis(EPOCH_MS + (t.max(0.0) * 1000.0).round() as u64)
+    Timestamp::from_millis(EPOCH_MS + round_to_u64(t * 1000.0))
 }
 
 fn secs(t: Timestamp) -> f64 {

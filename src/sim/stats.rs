@@ -8,7 +8,23 @@ const LATENCY_MAX_US: u64 = 86_400_000_000;
 
 /// Seconds (≥ 0, finite) as whole microseconds.
 pub fn micros(s: f64) -> u64 {
-    (s.max(0.0) * 1e6).round() as u64
+    round_to_u64(s * 1e6)
+}
+
+/// `x.round() as u64` (halves away from zero; negative and NaN → 0), without
+/// the library call `round` is on a baseline x86-64 build: the simulator
+/// rounds several times per request.
+pub fn round_to_u64(x: f64) -> u64 {
+    if !(x > 0.0) {
+        return 0;
+    }
+    let whole = x as u64;
+    // Exact below 2^52; from there on every f64 is a whole number.
+    if x - whole as f64 >= 0.5 {
+        whole.saturating_add(1)
+    } else {
+        whole
+    }
 }
 
 /// Counters and integrals of one simulated run. Every total is an integer
@@ -117,7 +133,7 @@ impl Stats {
         if latency > slo {
             self.slow += 1;
         }
-        let us = (latency * 1e6).round().clamp(1.0, LATENCY_MAX_US as f64) as u64;
+        let us = round_to_u64(latency * 1e6).clamp(1, LATENCY_MAX_US);
         self.latency_us.saturating_record(us);
     }
 
@@ -222,6 +238,35 @@ impl Timeline {
         let b = if to > from { self.index(to - 1e-9) } else { a };
         for r in &mut self.replicas[a..=b] {
             *r = (*r).max(replicas);
+        }
+    }
+}
+
+#[cfg(test)]
+mod rounding_tests {
+    use super::round_to_u64;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn rounds_like_the_library(x in 0.0f64..1e15) {
+            prop_assert_eq!(round_to_u64(x), x.round() as u64);
+        }
+    }
+
+    #[test]
+    fn halves_go_up_and_the_odd_cases_hold() {
+        for (x, want) in [
+            (0.5, 1),
+            (1.5, 2),
+            (2.5, 3),
+            (0.499_999_999_999_999_94, 0),
+            (4_503_599_627_370_495.0, 4_503_599_627_370_495),
+            (-3.0, 0),
+            (f64::NAN, 0),
+            (f64::INFINITY, u64::MAX),
+        ] {
+            assert_eq!(round_to_u64(x), want, "{x}");
         }
     }
 }

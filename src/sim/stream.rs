@@ -63,9 +63,15 @@ impl Thinned {
         }
     }
 
-    /// Draws the whole process and returns the generator where it ends.
+    /// The generator where the process ends: the same draws as running
+    /// it, without deciding which candidates it keeps.
     fn end_state(mut self) -> ChaCha8Rng {
-        while self.next().is_some() {}
+        if let Some(gap) = self.gap {
+            while self.t < self.to {
+                let _: f64 = self.rng.random();
+                self.t += gap.sample(&mut self.rng);
+            }
+        }
         self.rng
     }
 }
