@@ -15,7 +15,7 @@ pub fn micros(s: f64) -> u64 {
 /// the library call `round` is on a baseline x86-64 build: the simulator
 /// rounds several times per request.
 pub fn round_to_u64(x: f64) -> u64 {
-    if !(x > 0.0) {
+    if x.is_nan() || x <= 0.0 {
         return 0;
     }
     let whole = x as u64;
