@@ -41,6 +41,8 @@ enum Source {
         /// Per app: (minute, invocations), in minute order.
         counts: Vec<Vec<(u16, u32)>>,
         seed: u64,
+        /// Invocations at or after it are left out.
+        horizon: f64,
     },
 }
 
@@ -97,7 +99,15 @@ impl Recorded {
                 last = last.max(f64::from(m) * 60.0);
             }
         }
-        Ok(Self::new(names, Source::Minutes { counts, seed }, last))
+        Ok(Self::new(
+            names,
+            Source::Minutes {
+                counts,
+                seed,
+                horizon,
+            },
+            last,
+        ))
     }
 
     fn new(names: Vec<String>, source: Source, last: f64) -> Self {
@@ -115,7 +125,8 @@ impl Recorded {
         self.last
     }
 
-    /// Server `i`'s number of events (invocations for Azure files).
+    /// Server `i`'s number of events (for Azure files, the invocations of
+    /// minutes that start before the horizon).
     pub fn count(&self, i: usize) -> u64 {
         match &self.source {
             Source::Events(g) => g.count(i),
@@ -139,20 +150,19 @@ impl Recorded {
             Source::Events(g) => match g.records(i) {
                 Ok(records) => Box::new(Sessions::new(server, records, &self.read_error)),
                 Err(e) => {
-                    self.fail(&e);
+                    keep_first(&self.read_error, &e);
                     Box::new(std::iter::empty())
                 }
             },
-            Source::Minutes { counts, seed } => {
+            Source::Minutes {
+                counts,
+                seed,
+                horizon,
+            } => {
                 let minutes = counts.get(i).map_or(&[][..], Vec::as_slice);
-                Box::new(spread(server, minutes, app_seed(*seed, i)))
+                let horizon = *horizon;
+                Box::new(spread(server, minutes, app_seed(*seed, i)).filter(move |a| a.t < horizon))
             }
-        }
-    }
-
-    fn fail(&self, e: &std::io::Error) {
-        if let Ok(mut first) = self.read_error.lock() {
-            first.get_or_insert_with(|| format!("reading the sorted trace back: {e}"));
         }
     }
 
@@ -171,6 +181,13 @@ impl Recorded {
             servers: self.names.clone(),
             arrivals,
         }
+    }
+}
+
+/// Keeps the first read-back error (later ones follow from it).
+fn keep_first(slot: &Mutex<Option<String>>, e: &std::io::Error) {
+    if let Ok(mut first) = slot.lock() {
+        first.get_or_insert_with(|| format!("reading the sorted trace back: {e}"));
     }
 }
 
@@ -266,18 +283,20 @@ impl<'a, I> Sessions<'a, I> {
         }
     }
 
+    /// The session's number: an open session keeps its number until it
+    /// closes; an event of a session not open gets a number of its own
+    /// that is not remembered.
     fn number(&mut self, r: &Record) -> Option<u32> {
         let hash = r.session?;
-        let kind = trace::kind_of(r.kind);
-        let known = if kind == EventKind::SessionClose {
-            self.open.remove(&hash)
-        } else {
-            self.open.get(&hash).copied()
+        let kind = r.event_kind();
+        let known = match kind {
+            EventKind::SessionClose => self.open.remove(&hash),
+            _ => self.open.get(&hash).copied(),
         };
         Some(known.unwrap_or_else(|| {
             let n = self.next;
             self.next = self.next.wrapping_add(1);
-            if kind != EventKind::SessionClose {
+            if kind == EventKind::SessionOpen {
                 self.open.insert(hash, n);
             }
             n
@@ -291,9 +310,7 @@ impl<I: Iterator<Item = std::io::Result<Record>>> Iterator for Sessions<'_, I> {
         let r = match self.records.next()? {
             Ok(r) => r,
             Err(e) => {
-                if let Ok(mut first) = self.failed.lock() {
-                    first.get_or_insert_with(|| format!("reading the sorted trace back: {e}"));
-                }
+                keep_first(self.failed, &e);
                 return None;
             }
         };
@@ -301,7 +318,7 @@ impl<I: Iterator<Item = std::io::Result<Record>>> Iterator for Sessions<'_, I> {
         Some(Arrival {
             t: r.t,
             server: self.server,
-            kind: trace::kind_of(r.kind),
+            kind: r.event_kind(),
             session,
             service_s: r.service_s,
         })

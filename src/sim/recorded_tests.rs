@@ -128,3 +128,22 @@ fn an_apps_invocations_are_uniform_within_their_minute_and_in_order() {
     let again = Recorded::from_azure(text.as_bytes(), "az.csv", 11, f64::INFINITY).expect("again");
     assert_eq!(per_server(&r), per_server(&again), "same seed, same spread");
 }
+
+#[test]
+fn a_negative_zero_time_sorts_first() {
+    let text = "time_s,server,kind,session,service_s\n1,a,request,,\n-0,a,request,,\n";
+    let r = Recorded::from_events(text.as_bytes(), "t.csv", f64::INFINITY, 1).expect("parses");
+    let times: Vec<f64> = r.events(0).map(|e| e.t).collect();
+    assert_eq!(times, [0.0, 1.0]);
+    assert!(times[0].is_sign_positive());
+}
+
+#[test]
+fn azure_invocations_at_or_after_the_horizon_are_left_out() {
+    let text = azure_csv(&["o,a,f,http,50,50"], 2);
+    let r = Recorded::from_azure(text.as_bytes(), "az.csv", 3, 90.0).expect("parses");
+    let times: Vec<f64> = r.events(0).map(|e| e.t).collect();
+    assert!(times.iter().all(|&t| t < 90.0));
+    let second_minute = times.iter().filter(|&&t| t >= 60.0).count();
+    assert!(second_minute > 10 && second_minute < 40, "{second_minute}");
+}

@@ -2,11 +2,13 @@
 //! bounded memory: up to [`Sorter::new`]'s chunk of events in memory; past
 //! that, sorted runs go to temporary files and are merged into one file
 //! that each server's events are read back from as they are consumed. A
-//! trace that fits in one chunk never touches the disk.
+//! trace that fits in one chunk never touches the disk. The directory is
+//! made under `$TMPDIR` (else `/tmp`) and removed with the records.
 //!
 //! Order: by server, then time; events of one server at one time keep the
 //! order they had in the file.
 
+use crate::signal::EventKind;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::fs::File;
@@ -20,7 +22,7 @@ pub struct Record {
     pub t: f64,
     /// The server's index.
     pub server: u32,
-    /// What happens (see [`crate::signal::EventKind`]'s order in the trace module).
+    /// What happens ([`Record::code`]).
     pub kind: u8,
     /// A hash of the session it belongs to, if any.
     pub session: Option<u64>,
@@ -36,6 +38,28 @@ const FAN_IN: usize = 64;
 const BUFFER: usize = 64 * 1024;
 
 impl Record {
+    /// How an event kind is stored.
+    pub fn code(kind: EventKind) -> u8 {
+        match kind {
+            EventKind::Request => 0,
+            EventKind::SessionOpen => 1,
+            EventKind::SessionClose => 2,
+            EventKind::ConnectionOpen => 3,
+            EventKind::ConnectionClose => 4,
+        }
+    }
+
+    /// The event kind this record stores.
+    pub fn event_kind(&self) -> EventKind {
+        match self.kind {
+            1 => EventKind::SessionOpen,
+            2 => EventKind::SessionClose,
+            3 => EventKind::ConnectionOpen,
+            4 => EventKind::ConnectionClose,
+            _ => EventKind::Request,
+        }
+    }
+
     fn key(&self) -> (u32, u64) {
         (self.server, self.t.to_bits())
     }
@@ -94,10 +118,10 @@ impl Sorter {
 
     /// Adds one record.
     pub fn push(&mut self, r: Record) -> io::Result<()> {
-        self.buffer.push(r);
         if self.buffer.len() >= self.chunk {
             self.spill()?;
         }
+        self.buffer.push(r);
         Ok(())
     }
 
@@ -194,7 +218,8 @@ fn write_merged(runs: &[PathBuf], path: &Path, mut each: impl FnMut(&Record)) ->
     })?;
     out.flush()?;
     for p in runs {
-        std::fs::remove_file(p)?;
+        // Space back early; the directory goes at the end in any case.
+        let _ = std::fs::remove_file(p);
     }
     Ok(())
 }
@@ -241,31 +266,65 @@ impl Ord for Slot {
     }
 }
 
-/// Records from a file, `count` of them from record `first`.
+/// Records from a file: `count` of them from record `first`, or (with
+/// `count` = `u64::MAX`) to its end. A file that ends early or inside a
+/// record is an error, never a shorter list.
 struct Reader {
-    input: io::Take<BufReader<File>>,
+    input: BufReader<File>,
+    left: u64,
 }
 
 impl Reader {
     fn open(path: &Path, first: u64, count: u64) -> io::Result<Self> {
         let mut file = File::open(path)?;
-        file.seek(SeekFrom::Start(first * SIZE as u64))?;
-        let bytes = count.saturating_mul(SIZE as u64);
+        file.seek(SeekFrom::Start(first.saturating_mul(SIZE as u64)))?;
         Ok(Self {
-            input: BufReader::with_capacity(BUFFER, file).take(bytes),
+            input: BufReader::with_capacity(BUFFER, file),
+            left: count,
         })
+    }
+
+    fn read(&mut self) -> io::Result<Option<Record>> {
+        if self.left == 0 {
+            return Ok(None);
+        }
+        let mut b = [0u8; SIZE];
+        let mut got = 0;
+        while got < SIZE {
+            match self.input.read(&mut b[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        match got {
+            0 if self.left == u64::MAX => Ok(None),
+            SIZE => {
+                self.left = self.left.saturating_sub(u64::from(self.left != u64::MAX));
+                Ok(Some(Record::decode(&b)))
+            }
+            _ if self.left == u64::MAX => Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "a sorted trace file ends inside a record",
+            )),
+            _ => Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("a sorted trace file ends {} records early", self.left),
+            )),
+        }
     }
 }
 
 impl Iterator for Reader {
     type Item = io::Result<Record>;
     fn next(&mut self) -> Option<Self::Item> {
-        let mut b = [0u8; SIZE];
-        match self.input.read_exact(&mut b) {
-            Ok(()) => Some(Ok(Record::decode(&b))),
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => None,
-            Err(e) => Some(Err(e)),
+        let got = self.read();
+        if got.is_err() {
+            // One error, then the end.
+            self.left = 0;
         }
+        got.transpose()
     }
 }
 

@@ -89,3 +89,31 @@ fn a_record_survives_its_encoding() {
         assert_eq!(Record::decode(&r.encode()), r);
     }
 }
+
+#[test]
+fn exactly_one_chunk_stays_in_memory() {
+    let input = records(64, 3);
+    let (spilled, _) = sorted(&input, 64, 3);
+    assert!(!spilled);
+    let (spilled, _) = sorted(&input, 63, 3);
+    assert!(spilled);
+}
+
+#[test]
+fn a_file_that_ends_early_is_an_error_not_a_shorter_list() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("run");
+    let bytes: Vec<u8> = records(3, 1).iter().flat_map(|r| r.encode()).collect();
+    std::fs::write(&path, &bytes[..bytes.len() - 5]).expect("write");
+    // Asked for three records: the third is cut short.
+    let read: Vec<io::Result<Record>> = Reader::open(&path, 0, 3).expect("open").collect();
+    assert_eq!(read.len(), 3);
+    assert!(read[2].is_err());
+    // Asked for four of a file holding two whole ones.
+    std::fs::write(&path, &bytes[..2 * SIZE]).expect("write");
+    let read: Vec<io::Result<Record>> = Reader::open(&path, 0, 4).expect("open").collect();
+    assert!(read.last().is_some_and(Result::is_err), "{read:?}");
+    // Read to its end, a file of whole records ends cleanly.
+    let read: Vec<io::Result<Record>> = Reader::open(&path, 0, u64::MAX).expect("open").collect();
+    assert!(read.len() == 2 && read.iter().all(Result::is_ok));
+}

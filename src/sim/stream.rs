@@ -116,8 +116,7 @@ pub struct Modulated {
 }
 
 impl Modulated {
-    /// The process at `base` from `rng`'s position, and the generator where
-    /// the eager generator would continue after it.
+    /// The process at `base` from `rng`'s position.
     pub fn new(
         rng: &ChaCha8Rng,
         base: f64,
@@ -125,19 +124,45 @@ impl Modulated {
         shape: Diurnal,
         bursts: &[(f64, f64)],
         factor: f64,
+    ) -> Self {
+        Self::build(rng, base, (horizon, shape), bursts, factor, false).0
+    }
+
+    /// The same, and the generator where the eager generator would
+    /// continue after it (one more dry run).
+    pub fn and_rest(
+        rng: &ChaCha8Rng,
+        base: f64,
+        horizon: f64,
+        shape: Diurnal,
+        bursts: &[(f64, f64)],
+        factor: f64,
     ) -> (Self, ChaCha8Rng) {
-        let mut parts = Vec::with_capacity(bursts.len() + 1);
-        let first = Thinned::new(rng.clone(), base, (0.0, horizon), shape);
-        let mut at = first.clone().end_state();
-        parts.push(first);
+        let (me, rest) = Self::build(rng, base, (horizon, shape), bursts, factor, true);
+        (me, rest.unwrap_or_else(|| rng.clone()))
+    }
+
+    fn build(
+        rng: &ChaCha8Rng,
+        base: f64,
+        (horizon, shape): (f64, Diurnal),
+        bursts: &[(f64, f64)],
+        factor: f64,
+        rest: bool,
+    ) -> (Self, Option<ChaCha8Rng>) {
         let extra = base * (factor - 1.0);
+        let mut parts = Vec::with_capacity(bursts.len() + 1);
+        parts.push(Thinned::new(rng.clone(), base, (0.0, horizon), shape));
         for &(a, b) in bursts {
-            let part = Thinned::new(at.clone(), extra, (a, b.min(horizon)), shape);
-            at = part.clone().end_state();
-            parts.push(part);
+            let at = parts.last().map(|p| p.clone().end_state());
+            let at = at.unwrap_or_else(|| rng.clone());
+            parts.push(Thinned::new(at, extra, (a, b.min(horizon)), shape));
         }
+        let end = rest
+            .then(|| parts.last().map(|p| p.clone().end_state()))
+            .flatten();
         let heads = parts.iter_mut().map(Iterator::next).collect();
-        (Self { parts, heads }, at)
+        (Self { parts, heads }, end)
     }
 }
 
@@ -173,6 +198,8 @@ struct EventSlot {
     session: u32,
 }
 
+// What a pending event is, numbered in the order events at one instant
+// are taken: a session opens before its requests and closes after them.
 const OPEN: u8 = 0;
 const REQUEST: u8 = 1;
 const CLOSE: u8 = 2;

@@ -148,9 +148,11 @@ fn event_row(
             format!("has {} fields, expected {}", r.len(), EVENT_COLUMNS.len()),
         ));
     }
+    // `+ 0.0` turns -0 into 0, which sorts first.
     let t: f64 = r[0]
         .parse()
         .ok()
+        .map(|t: f64| t + 0.0)
         .filter(|t: &f64| t.is_finite() && *t >= 0.0)
         .ok_or_else(|| {
             o.err(
@@ -190,32 +192,10 @@ fn event_row(
     Ok(Record {
         t,
         server: servers.intern(id.as_str()),
-        kind: kind_code(kind),
+        kind: Record::code(kind),
         session: (!r[3].is_empty()).then(|| session_hash(&r[3])),
         service_s,
     })
-}
-
-/// How an event kind is stored.
-pub fn kind_code(kind: EventKind) -> u8 {
-    match kind {
-        EventKind::Request => 0,
-        EventKind::SessionOpen => 1,
-        EventKind::SessionClose => 2,
-        EventKind::ConnectionOpen => 3,
-        EventKind::ConnectionClose => 4,
-    }
-}
-
-/// The event kind stored as `code`.
-pub fn kind_of(code: u8) -> EventKind {
-    match code {
-        1 => EventKind::SessionOpen,
-        2 => EventKind::SessionClose,
-        3 => EventKind::ConnectionOpen,
-        4 => EventKind::ConnectionClose,
-        _ => EventKind::Request,
-    }
 }
 
 /// Most minute columns an Azure file may have (one day).

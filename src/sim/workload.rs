@@ -225,13 +225,13 @@ impl Synthetic {
             if sessions {
                 let per_session = self.sessions.requests.max(1.0);
                 let (starts, rest) =
-                    Modulated::new(&rng, rate / per_session, horizon, shape, &bursts, factor);
+                    Modulated::and_rest(&rng, rate / per_session, horizon, shape, &bursts, factor);
                 let length = Exp::new(1.0 / self.sessions.mean_duration.as_secs_f64().max(1.0))
                     .expect("positive rate");
                 let count = Exp::new(1.0 / per_session).expect("positive rate");
                 ServerStream::Sessions(SessionStream::new(starts, rest, length, count, horizon))
             } else {
-                let (requests, _) = Modulated::new(&rng, rate, horizon, shape, &bursts, factor);
+                let requests = Modulated::new(&rng, rate, horizon, shape, &bursts, factor);
                 ServerStream::Requests(requests)
             }
         };
