@@ -43,6 +43,7 @@ pub mod station;
 pub mod stats;
 pub mod stream;
 pub mod sweep;
+pub mod ticks;
 pub mod trace;
 pub mod workload;
 

@@ -26,21 +26,18 @@
 
 use super::exporter::{Exporter, Gauges};
 use super::pods::Pods;
-use super::scenario::{Activation, Actuator, PolicyRun, Scenario};
-use super::station::{Outcome, Station};
+use super::scenario::{Activation, PolicyRun, Scenario};
+use super::station::{Outcome, ServiceTime, Station};
 use super::stats::{Stats, Timeline, micros, round_to_u64};
+use super::ticks::{Ticks, earliest};
 use super::workload::Arrival;
-use crate::engine::hpa::{HpaModel, MetricType};
+use crate::engine::hpa::HpaModel;
 use crate::engine::replay::Memo;
-use crate::engine::{Decision, MetricMode, decide_with};
+use crate::engine::{Decision, decide_with};
 use crate::signal::{EventKind, Signals};
 use crate::time::Timestamp;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use rand_distr::{Distribution, Exp, LogNormal};
-
-/// How much earlier than strictly needed the oracle starts a pod (s).
-const ORACLE_LEAD: f64 = 0.001;
 
 /// Engine time of simulated second 0 (any fixed instant works).
 const EPOCH_MS: u64 = 1_700_000_000_000;
@@ -63,113 +60,6 @@ pub struct Setup<'a> {
     pub horizon: f64,
     /// Jump over quiet stretches (off only to test that it changes nothing).
     pub fast_forward: bool,
-}
-
-/// A periodic tick at `phase + k × period`, computed afresh from `k` (not
-/// accumulated) so that jumping ahead lands on exactly the same instants.
-#[derive(Debug, Clone, Copy)]
-struct Schedule {
-    phase: f64,
-    period: f64,
-    k: u64,
-    /// The next tick (infinite when off).
-    at: f64,
-}
-
-impl Schedule {
-    fn new(phase: f64, period: f64) -> Self {
-        Self {
-            phase,
-            period,
-            k: 0,
-            at: phase,
-        }
-    }
-    /// The same ticks, or none at all.
-    fn only_if(self, on: bool) -> Self {
-        if on {
-            self
-        } else {
-            Self {
-                at: f64::INFINITY,
-                ..self
-            }
-        }
-    }
-    fn next(&self) -> f64 {
-        self.at
-    }
-    fn due(&self, now: f64) -> bool {
-        self.at <= now
-    }
-    fn advance(&mut self) {
-        self.set(self.k + 1);
-    }
-    fn set(&mut self, k: u64) {
-        if self.at.is_finite() {
-            self.k = k;
-            self.at = self.phase + k as f64 * self.period;
-        }
-    }
-    /// Skips ticks so that the first one left is the last at or before
-    /// `before - keep`.
-    fn skip_to(&mut self, before: f64, keep: f64) {
-        let target = before - keep - self.phase;
-        if target > 0.0 {
-            let k = (target / self.period).floor() as u64;
-            if k > self.k {
-                self.set(k);
-            }
-        }
-    }
-}
-
-/// The smallest of `times` (none is NaN).
-fn earliest(times: &[f64]) -> f64 {
-    let mut m = f64::INFINITY;
-    for &t in times {
-        if t < m {
-            m = t;
-        }
-    }
-    m
-}
-
-/// Service times for requests that do not carry their own.
-#[derive(Debug, Clone, Copy)]
-enum ServiceTime {
-    Fixed(f64),
-    Exponential(Exp<f64>),
-    LogNormal(LogNormal<f64>),
-}
-
-impl ServiceTime {
-    fn new(mean: f64, cv: f64) -> Self {
-        if cv <= 0.0 {
-            return Self::Fixed(mean);
-        }
-        if (cv - 1.0).abs() < 1e-9 {
-            return Exp::new(1.0 / mean).map_or(Self::Fixed(mean), Self::Exponential);
-        }
-        let sigma2 = (1.0 + cv * cv).ln();
-        LogNormal::new(mean.ln() - sigma2 / 2.0, sigma2.sqrt())
-            .map_or(Self::Fixed(mean), Self::LogNormal)
-    }
-    fn draw(&self, rng: &mut ChaCha8Rng) -> f64 {
-        match self {
-            Self::Fixed(m) => *m,
-            Self::Exponential(d) => d.sample(rng),
-            Self::LogNormal(d) => d.sample(rng),
-        }
-    }
-}
-
-struct Ticks {
-    scrape: Schedule,
-    query: Schedule,
-    poll: Schedule,
-    sync: Schedule,
-    direct: Schedule,
 }
 
 /// One server, one policy.
@@ -264,23 +154,7 @@ impl<'a> Sim<'a> {
         let sc = setup.scenario;
         let c = &sc.control;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let mut phase = |period: std::time::Duration| {
-            let p = period.as_secs_f64();
-            (Schedule::new(rng.random::<f64>() * p, p), p)
-        };
-        let (scrape, _) = phase(c.scrape_interval);
-        let (poll, _) = phase(c.polling_interval);
-        let (sync, _) = phase(c.hpa_sync_period);
-        let (direct, _) = phase(c.direct_period);
-        let query = Schedule::new(0.0, c.query_interval.as_secs_f64());
-        // Phases are drawn for every schedule so that service times do not
-        // depend on the wiring; ticks that do nothing for this wiring are off.
-        let direct_on = run.wiring.actuator == Actuator::Direct;
-        let (poll, sync, direct) = (
-            poll.only_if(!direct_on),
-            sync.only_if(!direct_on),
-            direct.only_if(direct_on),
-        );
+        let ticks = Ticks::new(sc, run.wiring.actuator, &mut rng);
         let min = run.policy.min_replicas;
         let slots = min * sc.server.concurrency;
         stats.peak_replicas = stats.peak_replicas.max(min);
@@ -303,13 +177,7 @@ impl<'a> Sim<'a> {
             reevaluate: None,
             next_arrival: f64::INFINITY,
             done: false,
-            ticks: Ticks {
-                scrape,
-                query,
-                poll,
-                sync,
-                direct,
-            },
+            ticks,
             service: ServiceTime::new(sc.server.service_time.as_secs_f64(), sc.server.service_cv),
             rng,
             outcomes: Vec::new(),
@@ -357,16 +225,11 @@ impl<'a> Sim<'a> {
     }
 
     fn next_time(&self, next_arrival: f64) -> f64 {
-        let t = &self.ticks;
         earliest(&[
             next_arrival,
             self.station.next_event().unwrap_or(f64::INFINITY),
             self.pods.next_ready().unwrap_or(f64::INFINITY),
-            t.scrape.next(),
-            t.query.next(),
-            t.poll.next(),
-            t.sync.next(),
-            t.direct.next(),
+            self.ticks.next(),
             self.reevaluate.unwrap_or(f64::INFINITY),
             self.oracle_wake(),
         ])
@@ -539,95 +402,6 @@ impl<'a> Sim<'a> {
         d
     }
 
-    /// `StreamIsActive` re-decides; a new `true` wakes KEDA at once.
-    fn stream(&mut self) {
-        let d = self.decide();
-        if d.active && !self.pushed {
-            self.activate(&d);
-        }
-        self.pushed = d.active;
-    }
-
-    fn activate(&mut self, d: &Decision) {
-        if self.run.wiring.clairvoyant {
-            return;
-        }
-        self.keda_last_active = Some(self.now);
-        if self.spec() == 0 {
-            let first = match self.run.wiring.actuator {
-                Actuator::Hpa => self.run.policy.min_replicas.max(1),
-                Actuator::Direct => d.desired.max(1),
-            };
-            self.scale_to(first);
-        }
-    }
-
-    fn keda_poll(&mut self) {
-        if self.run.wiring.actuator == Actuator::Direct || self.run.wiring.clairvoyant {
-            return;
-        }
-        let d = self.decide();
-        if d.active {
-            self.activate(&d);
-            return;
-        }
-        let cooldown = self
-            .run
-            .wiring
-            .cooldown_period
-            .unwrap_or(self.setup.scenario.control.cooldown_period)
-            .as_secs_f64();
-        let cooled = self
-            .keda_last_active
-            .is_none_or(|at| self.now - at >= cooldown);
-        if self.spec() > 0 && self.run.policy.min_replicas == 0 && cooled {
-            self.scale_to(0);
-        }
-    }
-
-    fn hpa_sync(&mut self) {
-        let current = self.spec();
-        if self.run.wiring.actuator != Actuator::Hpa || current == 0 {
-            return;
-        }
-        let d = self.decide();
-        let (metric, target) = match self.run.policy.metric_mode {
-            MetricMode::Desired => (f64::from(d.desired), 1.0),
-            MetricMode::Native => d
-                .contributions
-                .iter()
-                .filter(|c| !c.metric.is_slo() && c.target > 0.0)
-                .map(|c| (c.value, c.target))
-                .max_by(|a, b| (a.0 / a.1).total_cmp(&(b.0 / b.1)))
-                .unwrap_or((0.0, 1.0)),
-        };
-        let p = &self.run.policy;
-        let n = self.hpa.sync(
-            current,
-            metric,
-            target,
-            MetricType::AverageValue,
-            p.min_replicas,
-            p.max_replicas,
-            ts(self.now),
-        );
-        self.scale_to(n);
-    }
-
-    fn direct(&mut self) {
-        if self.run.wiring.actuator != Actuator::Direct {
-            return;
-        }
-        let d = self.decide();
-        if self.spec() == 0 {
-            if d.active {
-                self.activate(&d);
-            }
-        } else {
-            self.scale_to(d.desired);
-        }
-    }
-
     fn scale_to(&mut self, n: u32) {
         let spec = self.spec();
         if n == spec {
@@ -648,38 +422,6 @@ impl<'a> Sim<'a> {
         if removed > 0 {
             self.set_slots();
             self.tell_busy_pods();
-        }
-    }
-
-    /// When the oracle starts a server at zero: one cold start (and a
-    /// millisecond, so rounding never makes it late) before its next arrival.
-    fn oracle_wake(&self) -> f64 {
-        if !self.run.wiring.clairvoyant || self.spec() > 0 {
-            return f64::INFINITY;
-        }
-        self.next_arrival - self.cold_start() - ORACLE_LEAD
-    }
-
-    fn cold_start(&self) -> f64 {
-        self.setup.scenario.server.cold_start.as_secs_f64()
-    }
-
-    /// The oracle's activation: warm exactly when the next arrival comes,
-    /// released when its work is done and the next arrival is further
-    /// away than a cold start (releasing for less would cost more).
-    fn foresee(&mut self) {
-        let spec = self.spec();
-        if spec == 0 {
-            if self.now >= self.oracle_wake() {
-                self.scale_to(self.run.policy.min_replicas.max(1));
-            }
-            return;
-        }
-        let working =
-            self.station.in_service() > 0 || self.station.queued() > 0 || self.pods.sessions() > 0;
-        let far = self.next_arrival - self.now > self.cold_start() + ORACLE_LEAD;
-        if !working && far && self.run.policy.min_replicas == 0 {
-            self.scale_to(0);
         }
     }
 
@@ -705,18 +447,14 @@ impl<'a> Sim<'a> {
         let until = self.reevaluate.map_or(until, |r| r.min(until));
         let c = &self.setup.scenario.control;
         let keep = c.rate_window.as_secs_f64() + c.scrape_interval.as_secs_f64();
-        let t = &mut self.ticks;
-        for s in [
-            &mut t.scrape,
-            &mut t.query,
-            &mut t.poll,
-            &mut t.sync,
-            &mut t.direct,
-        ] {
-            s.skip_to(until, keep + s.period);
-        }
+        self.ticks.skip_until(until, keep);
     }
 }
+
+#[path = "server_control.rs"]
+mod control;
+#[path = "server_oracle.rs"]
+mod oracle;
 
 #[cfg(test)]
 #[path = "server_tests.rs"]

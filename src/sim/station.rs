@@ -167,6 +167,44 @@ impl Station {
     }
 }
 
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Exp, LogNormal};
+
+/// Service times for requests that do not carry their own.
+#[derive(Debug, Clone, Copy)]
+pub enum ServiceTime {
+    /// Always the mean.
+    Fixed(f64),
+    /// Exponential.
+    Exponential(Exp<f64>),
+    /// Log-normal.
+    LogNormal(LogNormal<f64>),
+}
+
+impl ServiceTime {
+    /// Mean `mean` s and coefficient of variation `cv`: fixed at 0,
+    /// exponential at 1, log-normal otherwise.
+    pub fn new(mean: f64, cv: f64) -> Self {
+        if cv <= 0.0 {
+            return Self::Fixed(mean);
+        }
+        if (cv - 1.0).abs() < 1e-9 {
+            return Exp::new(1.0 / mean).map_or(Self::Fixed(mean), Self::Exponential);
+        }
+        let sigma2 = (1.0 + cv * cv).ln();
+        LogNormal::new(mean.ln() - sigma2 / 2.0, sigma2.sqrt())
+            .map_or(Self::Fixed(mean), Self::LogNormal)
+    }
+    /// One service time.
+    pub fn draw(&self, rng: &mut ChaCha8Rng) -> f64 {
+        match self {
+            Self::Fixed(m) => *m,
+            Self::Exponential(d) => d.sample(rng),
+            Self::LogNormal(d) => d.sample(rng),
+        }
+    }
+}
+
 #[cfg(test)]
 #[path = "station_tests.rs"]
 mod tests;

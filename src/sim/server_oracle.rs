@@ -1,0 +1,42 @@
+//! The oracle's activation: it knows the server's next arrival, releases
+//! the server once its work is done when that arrival is more than a cold
+//! start away, and starts it again exactly one cold start before it.
+
+use super::Sim;
+
+/// How much earlier than strictly needed the oracle starts a pod (s).
+const ORACLE_LEAD: f64 = 0.001;
+
+impl Sim<'_> {
+    /// When the oracle starts a server at zero: one cold start (and a
+    /// millisecond, so rounding never makes it late) before its next arrival.
+    pub(super) fn oracle_wake(&self) -> f64 {
+        if !self.run.wiring.clairvoyant || self.spec() > 0 {
+            return f64::INFINITY;
+        }
+        self.next_arrival - self.cold_start() - ORACLE_LEAD
+    }
+
+    fn cold_start(&self) -> f64 {
+        self.setup.scenario.server.cold_start.as_secs_f64()
+    }
+
+    /// The oracle's activation: warm exactly when the next arrival comes,
+    /// released when its work is done and the next arrival is further
+    /// away than a cold start (releasing for less would cost more).
+    pub(super) fn foresee(&mut self) {
+        let spec = self.spec();
+        if spec == 0 {
+            if self.now >= self.oracle_wake() {
+                self.scale_to(self.run.policy.min_replicas.max(1));
+            }
+            return;
+        }
+        let working =
+            self.station.in_service() > 0 || self.station.queued() > 0 || self.pods.sessions() > 0;
+        let far = self.next_arrival - self.now > self.cold_start() + ORACLE_LEAD;
+        if !working && far && self.run.policy.min_replicas == 0 {
+            self.scale_to(0);
+        }
+    }
+}
