@@ -1,4 +1,5 @@
 use super::*;
+use crate::sim::trace::tests::azure;
 use std::fmt::Write;
 
 /// An events CSV of `servers` servers, written out of time order, with
@@ -83,18 +84,9 @@ fn events_at_or_after_the_horizon_are_left_out() {
     assert_eq!(r.last_time(), 49.9);
 }
 
-fn azure_csv(rows: &[&str], minutes: usize) -> String {
-    let cols: Vec<String> = (1..=minutes).map(|m| m.to_string()).collect();
-    format!(
-        "HashOwner,HashApp,HashFunction,Trigger,{}\n{}\n",
-        cols.join(","),
-        rows.join("\n")
-    )
-}
-
 #[test]
 fn an_apps_invocations_are_uniform_within_their_minute_and_in_order() {
-    let text = azure_csv(
+    let text = azure(
         &[
             "o,a,f1,http,0,6000,1",
             "o,a,f2,http,0,4000,0",
@@ -140,7 +132,7 @@ fn a_negative_zero_time_sorts_first() {
 
 #[test]
 fn azure_invocations_at_or_after_the_horizon_are_left_out() {
-    let text = azure_csv(&["o,a,f,http,50,50"], 2);
+    let text = azure(&["o,a,f,http,50,50"], 2);
     let r = Recorded::from_azure(text.as_bytes(), "az.csv", 3, 90.0).expect("parses");
     let times: Vec<f64> = r.events(0).map(|e| e.t).collect();
     assert!(times.iter().all(|&t| t < 90.0));

@@ -62,8 +62,9 @@ pub struct Setup<'a> {
     pub fast_forward: bool,
 }
 
-/// One server, one policy.
-struct Sim<'a> {
+/// One server under one policy, fed its events a chunk at a time (so that
+/// they need not all be in memory, and every policy can share a chunk).
+pub struct ServerSim<'a> {
     setup: Setup<'a>,
     stats: &'a mut Stats,
     run: &'a PolicyRun,
@@ -111,40 +112,9 @@ pub fn simulate(
     sim.finish()
 }
 
-/// One server under one policy, fed its events a chunk at a time (so that
-/// they need not all be in memory, and every policy can share a chunk).
-pub struct ServerSim<'a>(Sim<'a>);
-
 impl<'a> ServerSim<'a> {
     /// A server at time 0 (see [`simulate`] for the arguments).
     pub fn new(
-        setup: Setup<'a>,
-        run: &'a PolicyRun,
-        seed: u64,
-        stats: &'a mut Stats,
-        timeline: Option<usize>,
-    ) -> Self {
-        Self(Sim::new(setup, run, seed, stats, timeline))
-    }
-
-    /// Runs through `chunk` (time-ordered, after every earlier chunk) up
-    /// to the next event, which comes at `after` (infinite: there is
-    /// none). A chunk must hold every event at its last time.
-    pub fn feed(&mut self, chunk: &[Arrival], after: f64) {
-        self.0.feed(chunk, after);
-    }
-
-    /// Runs to the horizon (if the events stopped before it) and returns
-    /// the timeline, if one was asked for.
-    pub fn finish(mut self) -> Option<Timeline> {
-        self.0.feed(&[], f64::INFINITY);
-        self.0.stats.unfinished += (self.0.station.in_service() + self.0.station.queued()) as u64;
-        self.0.timeline
-    }
-}
-
-impl<'a> Sim<'a> {
-    fn new(
         setup: Setup<'a>,
         run: &'a PolicyRun,
         seed: u64,
@@ -185,11 +155,22 @@ impl<'a> Sim<'a> {
         }
     }
 
+    /// Runs to the horizon (if the events stopped before it) and returns
+    /// the timeline, if one was asked for.
+    pub fn finish(mut self) -> Option<Timeline> {
+        self.feed(&[], f64::INFINITY);
+        self.stats.unfinished += (self.station.in_service() + self.station.queued()) as u64;
+        self.timeline
+    }
+
     fn spec(&self) -> u32 {
         self.pods.spec()
     }
 
-    fn feed(&mut self, chunk: &[Arrival], after: f64) {
+    /// Runs through `chunk` (time-ordered, after every earlier chunk) up
+    /// to the next event, which comes at `after` (infinite: there is
+    /// none). A chunk must hold every event at its last time.
+    pub fn feed(&mut self, chunk: &[Arrival], after: f64) {
         let horizon = self.setup.horizon;
         let next = |i: usize| chunk.get(i).map_or(after, |a| a.t);
         let mut i = 0;

@@ -2,12 +2,12 @@
 //! `StreamIsActive` push, KEDA's `IsActive` poll (activation and scale to
 //! zero after the cooldown), the HPA's sync, or the direct actuator.
 
-use super::{Sim, ts};
+use super::{ServerSim, ts};
 use crate::engine::hpa::MetricType;
 use crate::engine::{Decision, MetricMode};
 use crate::sim::scenario::Actuator;
 
-impl Sim<'_> {
+impl ServerSim<'_> {
     /// `StreamIsActive` re-decides; a new `true` wakes KEDA at once.
     pub(super) fn stream(&mut self) {
         let d = self.decide();

@@ -2,12 +2,12 @@
 //! the server once its work is done when that arrival is more than a cold
 //! start away, and starts it again exactly one cold start before it.
 
-use super::Sim;
+use super::ServerSim;
 
 /// How much earlier than strictly needed the oracle starts a pod (s).
 const ORACLE_LEAD: f64 = 0.001;
 
-impl Sim<'_> {
+impl ServerSim<'_> {
     /// When the oracle starts a server at zero: one cold start (and a
     /// millisecond, so rounding never makes it late) before its next arrival.
     pub(super) fn oracle_wake(&self) -> f64 {

@@ -120,49 +120,27 @@ impl Modulated {
     pub fn new(
         rng: &ChaCha8Rng,
         base: f64,
-        horizon: f64,
-        shape: Diurnal,
-        bursts: &[(f64, f64)],
-        factor: f64,
-    ) -> Self {
-        Self::build(rng, base, (horizon, shape), bursts, factor, false).0
-    }
-
-    /// The same, and the generator where the eager generator would
-    /// continue after it (one more dry run).
-    pub fn and_rest(
-        rng: &ChaCha8Rng,
-        base: f64,
-        horizon: f64,
-        shape: Diurnal,
-        bursts: &[(f64, f64)],
-        factor: f64,
-    ) -> (Self, ChaCha8Rng) {
-        let (me, rest) = Self::build(rng, base, (horizon, shape), bursts, factor, true);
-        (me, rest.unwrap_or_else(|| rng.clone()))
-    }
-
-    fn build(
-        rng: &ChaCha8Rng,
-        base: f64,
         (horizon, shape): (f64, Diurnal),
         bursts: &[(f64, f64)],
         factor: f64,
-        rest: bool,
-    ) -> (Self, Option<ChaCha8Rng>) {
+    ) -> Self {
         let extra = base * (factor - 1.0);
         let mut parts = Vec::with_capacity(bursts.len() + 1);
         parts.push(Thinned::new(rng.clone(), base, (0.0, horizon), shape));
         for &(a, b) in bursts {
-            let at = parts.last().map(|p| p.clone().end_state());
-            let at = at.unwrap_or_else(|| rng.clone());
+            let at = parts
+                .last()
+                .map_or_else(|| rng.clone(), |p| p.clone().end_state());
             parts.push(Thinned::new(at, extra, (a, b.min(horizon)), shape));
         }
-        let end = rest
-            .then(|| parts.last().map(|p| p.clone().end_state()))
-            .flatten();
         let heads = parts.iter_mut().map(Iterator::next).collect();
-        (Self { parts, heads }, end)
+        Self { parts, heads }
+    }
+
+    /// The generator where the eager generator continued after this
+    /// process (the same however much of it has been consumed).
+    pub fn rest(&self) -> Option<ChaCha8Rng> {
+        self.parts.last().map(|p| p.clone().end_state())
     }
 }
 

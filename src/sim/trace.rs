@@ -271,4 +271,4 @@ fn azure_header(o: &Origin<'_>, header: &csv::StringRecord) -> Result<usize, Tra
 
 #[cfg(test)]
 #[path = "trace_tests.rs"]
-mod tests;
+pub(crate) mod tests;

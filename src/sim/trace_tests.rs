@@ -64,7 +64,8 @@ fn bad_events_name_the_file_line_and_field() {
     }
 }
 
-fn azure(rows: &[&str], minutes: usize) -> String {
+/// An Azure Functions file with `minutes` minute columns and `rows`.
+pub(crate) fn azure(rows: &[&str], minutes: usize) -> String {
     let cols: Vec<String> = (1..=minutes).map(|m| m.to_string()).collect();
     format!(
         "HashOwner,HashApp,HashFunction,Trigger,{}\n{}\n",

@@ -224,14 +224,15 @@ impl Synthetic {
             let factor = self.bursts.factor;
             if sessions {
                 let per_session = self.sessions.requests.max(1.0);
-                let (starts, rest) =
-                    Modulated::and_rest(&rng, rate / per_session, horizon, shape, &bursts, factor);
+                let starts =
+                    Modulated::new(&rng, rate / per_session, (horizon, shape), &bursts, factor);
+                let rest = starts.rest().unwrap_or(rng);
                 let length = Exp::new(1.0 / self.sessions.mean_duration.as_secs_f64().max(1.0))
                     .expect("positive rate");
                 let count = Exp::new(1.0 / per_session).expect("positive rate");
                 ServerStream::Sessions(SessionStream::new(starts, rest, length, count, horizon))
             } else {
-                let requests = Modulated::new(&rng, rate, horizon, shape, &bursts, factor);
+                let requests = Modulated::new(&rng, rate, (horizon, shape), &bursts, factor);
                 ServerStream::Requests(requests)
             }
         };
