@@ -215,6 +215,9 @@ mod tests {
         assert_eq!(names.last(), Some(&ORACLE));
         assert_eq!(runs[3].policy.idle_window, Duration::from_secs(600));
         assert!(runs.iter().all(|r| r.policy.validate().is_ok()));
-        assert!(runs.last().is_some_and(|r| r.wiring.clairvoyant));
+        assert!(
+            runs.last()
+                .is_some_and(|r| r.wiring.activation == crate::sim::scenario::Activation::Oracle)
+        );
     }
 }

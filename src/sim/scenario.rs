@@ -253,6 +253,11 @@ pub enum Activation {
     Push,
     /// `external` or a built-in scaler: `IsActive` every `pollingInterval`.
     Poll,
+    /// Clairvoyant (the `oracle`): a server at zero is started exactly one
+    /// cold start before its next arrival, and released after its work
+    /// ends whenever the next arrival is further away than a cold start.
+    /// The policy still sizes it.
+    Oracle,
 }
 
 /// Who sets the replica count above zero.
@@ -287,12 +292,6 @@ pub struct Wiring {
     /// `kubernetes.deletion_cost`); otherwise the newest leave first.
     #[serde(default)]
     pub deletion_cost: bool,
-    /// Clairvoyant activation (the `oracle`): a server at zero is started
-    /// exactly one cold start before its next arrival, and released after
-    /// its work ends whenever the next arrival is further away than a cold
-    /// start. The policy still sizes it.
-    #[serde(default)]
-    pub clairvoyant: bool,
 }
 
 impl Wiring {
@@ -309,6 +308,7 @@ impl Wiring {
                 (false, Activation::Poll, Actuator::Hpa, false)
             }
             "knative-kpa" => (true, Activation::Push, Actuator::Direct, false),
+            ORACLE => (true, Activation::Oracle, Actuator::Hpa, true),
             _ => (true, Activation::Push, Actuator::Hpa, true),
         };
         let zero = ours.then_some(Duration::ZERO);
@@ -319,7 +319,6 @@ impl Wiring {
             cooldown_period: zero,
             hpa_scale_down_window: zero,
             deletion_cost: ours,
-            clairvoyant: name == ORACLE,
         }
     }
 

@@ -199,7 +199,7 @@ impl<'a> ServerSim<'a> {
             }
             self.next_arrival = next(i);
             self.tick();
-            if self.run.wiring.clairvoyant {
+            if self.run.wiring.activation == Activation::Oracle {
                 self.foresee();
             }
         }
@@ -408,8 +408,8 @@ impl<'a> ServerSim<'a> {
 
     /// Nothing can change before the next arrival or `reevaluate_at`.
     fn is_quiet(&self) -> bool {
-        let engine_idle =
-            self.run.wiring.clairvoyant || (self.last_active == Some(false) && !self.pushed);
+        let engine_idle = self.run.wiring.activation == Activation::Oracle
+            || (self.last_active == Some(false) && !self.pushed);
         self.spec() == 0
             && engine_idle
             && self.station.in_service() == 0

@@ -5,7 +5,7 @@
 use super::{ServerSim, ts};
 use crate::engine::hpa::MetricType;
 use crate::engine::{Decision, MetricMode};
-use crate::sim::scenario::Actuator;
+use crate::sim::scenario::{Activation, Actuator};
 
 impl ServerSim<'_> {
     /// `StreamIsActive` re-decides; a new `true` wakes KEDA at once.
@@ -18,7 +18,7 @@ impl ServerSim<'_> {
     }
 
     pub(super) fn activate(&mut self, d: &Decision) {
-        if self.run.wiring.clairvoyant {
+        if self.run.wiring.activation == Activation::Oracle {
             return;
         }
         self.keda_last_active = Some(self.now);
@@ -32,7 +32,9 @@ impl ServerSim<'_> {
     }
 
     pub(super) fn keda_poll(&mut self) {
-        if self.run.wiring.actuator == Actuator::Direct || self.run.wiring.clairvoyant {
+        if self.run.wiring.actuator == Actuator::Direct
+            || self.run.wiring.activation == Activation::Oracle
+        {
             return;
         }
         let d = self.decide();

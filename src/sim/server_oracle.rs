@@ -3,6 +3,7 @@
 //! start away, and starts it again exactly one cold start before it.
 
 use super::ServerSim;
+use crate::sim::scenario::Activation;
 
 /// How much earlier than strictly needed the oracle starts a pod (s).
 const ORACLE_LEAD: f64 = 0.001;
@@ -11,7 +12,7 @@ impl ServerSim<'_> {
     /// When the oracle starts a server at zero: one cold start (and a
     /// millisecond, so rounding never makes it late) before its next arrival.
     pub(super) fn oracle_wake(&self) -> f64 {
-        if !self.run.wiring.clairvoyant || self.spec() > 0 {
+        if self.run.wiring.activation != Activation::Oracle || self.spec() > 0 {
             return f64::INFINITY;
         }
         self.next_arrival - self.cold_start() - ORACLE_LEAD

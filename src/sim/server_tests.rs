@@ -176,7 +176,9 @@ fn fast_forward_changes_nothing_but_the_work_done() {
         let run = policy_run(&name);
         let slow = run_one(&scenario, &run, &arrivals, false);
         let fast = run_one(&scenario, &run, &arrivals, true);
-        if run.policy.min_replicas == 0 {
+        // The oracle makes no decision while at zero, so skipping shows
+        // in the others only; its numbers must still be the same.
+        if run.policy.min_replicas == 0 && run.wiring.activation != Activation::Oracle {
             assert!(fast.decisions < slow.decisions, "{name}: nothing skipped");
         }
         let strip = |s: &Stats| {
