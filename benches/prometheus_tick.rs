@@ -15,6 +15,7 @@ use mcp_autoscaler::config::PrometheusConfig;
 use mcp_autoscaler::output::metrics::Metrics;
 use mcp_autoscaler::source::Store;
 use mcp_autoscaler::source::prometheus::{HttpQuerier, PrometheusSource, Querier};
+use mcp_autoscaler::source::{SourceContext, Telemetry};
 use mcp_autoscaler::time::SystemClock;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -54,14 +55,13 @@ async fn main() {
         ..PrometheusConfig::default()
     };
     let store = Arc::new(Store::new(true));
-    let source = PrometheusSource::new(
-        HttpQuerier::new(&config).expect("client"),
-        &config,
-        store.clone(),
-        Arc::new(Metrics::default()),
-        Arc::new(SystemClock),
-        Arc::new(AtomicBool::new(false)),
-    );
+    let ctx = SourceContext {
+        store: store.clone(),
+        telemetry: Telemetry::new(Arc::new(Metrics::default())),
+        clock: Arc::new(SystemClock),
+        ready: Arc::new(AtomicBool::new(false)),
+    };
+    let source = PrometheusSource::new(HttpQuerier::new(&config).expect("client"), &config, ctx);
     let ingest = Instant::now();
     loop {
         let outcome = source.poll_once().await;

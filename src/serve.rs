@@ -18,13 +18,14 @@ use crate::output::recent::{self, Recent};
 use crate::output::tls::{self, TlsError};
 use crate::proto::external_scaler_server::ExternalScalerServer;
 use crate::redact::redact_url;
-use crate::source::Store;
 use crate::source::nats::{self, NatsError, NatsSource};
 use crate::source::prometheus::{self, HttpQuerier, KeyLabels, PrometheusError, PrometheusSource};
+use crate::source::{SourceContext, Store, Telemetry};
 use crate::threads;
 use crate::time::Clock;
 use axum::serve::ListenerExt;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -148,6 +149,16 @@ impl App {
         self.readiness.clone()
     }
 
+    /// What a source is given; `ready` is its start-up flag.
+    fn source_context(&self, ready: &Arc<AtomicBool>) -> SourceContext {
+        SourceContext {
+            store: self.store.clone(),
+            telemetry: Telemetry::new(self.metrics.clone()),
+            clock: self.clock.clone(),
+            ready: ready.clone(),
+        }
+    }
+
     /// Starts the configured sources (and apply mode, which acts on them);
     /// they stop with `shutdown`.
     async fn start_sources(
@@ -162,14 +173,8 @@ impl App {
         };
         if let Some(p) = &self.config.prometheus {
             let querier = HttpQuerier::new(p)?;
-            let source = PrometheusSource::new(
-                querier,
-                p,
-                self.store.clone(),
-                self.metrics.clone(),
-                self.clock.clone(),
-                self.readiness.prometheus.clone(),
-            );
+            let source =
+                PrometheusSource::new(querier, p, self.source_context(&self.readiness.prometheus));
             tracing::info!(url = %redact_url(&p.url), interval = ?p.interval, "prometheus source on");
             // A tick parses every sample of the fleet (60,000 for 10,000
             // servers): on its own thread and runtime, that burst never
@@ -183,14 +188,8 @@ impl App {
         }
         if let Some(n) = &self.config.nats {
             let client = nats::connect(n).await?;
-            let source = NatsSource::new(
-                n.clone(),
-                self.store.clone(),
-                self.metrics.clone(),
-                self.clock.clone(),
-                self.readiness.nats.clone(),
-            )
-            .with_pod_work(self.pods.clone());
+            let source = NatsSource::new(n.clone(), self.source_context(&self.readiness.nats))
+                .with_pod_work(self.pods.clone());
             let source = match wake_tx {
                 Some(tx) => source.with_wakes(tx),
                 None => source,

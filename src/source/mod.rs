@@ -5,9 +5,11 @@
 //! - [`prometheus`]: grouped PromQL, one query per signal per tick.
 //! - [`nats`]: activity events, applied the moment they arrive.
 
+mod context;
 pub mod event;
 pub mod nats;
 pub mod prometheus;
 mod store;
 
+pub use context::{SourceContext, Telemetry};
 pub use store::{DEFAULT_MAX_SERVERS, Store};

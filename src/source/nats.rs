@@ -11,10 +11,9 @@
 use super::event;
 use crate::cluster::pods::Pods;
 use crate::config::{JetStreamConfig, NatsAuth, NatsConfig};
-use crate::output::metrics::Metrics;
 use crate::signal::EventKind;
-use crate::source::Store;
-use crate::time::{Clock, Timestamp};
+use crate::source::SourceContext;
+use crate::time::Timestamp;
 use async_nats::jetstream::{self, consumer::DeliverPolicy, consumer::pull::OrderedConfig};
 use futures::StreamExt;
 use std::sync::Arc;
@@ -66,10 +65,7 @@ async fn confirm_subscribed(client: &async_nats::Client) -> Result<(), NatsError
 /// The subscriber.
 pub struct NatsSource {
     config: NatsConfig,
-    store: Arc<Store>,
-    metrics: Arc<Metrics>,
-    clock: Arc<dyn Clock>,
-    ready: Arc<AtomicBool>,
+    ctx: SourceContext,
     /// The consumer is subscribed and caught up (cleared when it fails).
     /// Events are trusted while this holds and the connection is up.
     consuming: AtomicBool,
@@ -129,19 +125,10 @@ fn env_secret(var: &str) -> Result<String, NatsError> {
 impl NatsSource {
     /// A subscriber for `config`; `ready` is set once live (core) or once the
     /// replay window has been applied (JetStream).
-    pub fn new(
-        config: NatsConfig,
-        store: Arc<Store>,
-        metrics: Arc<Metrics>,
-        clock: Arc<dyn Clock>,
-        ready: Arc<AtomicBool>,
-    ) -> Self {
+    pub fn new(config: NatsConfig, ctx: SourceContext) -> Self {
         Self {
             config,
-            store,
-            metrics,
-            clock,
-            ready,
+            ctx,
             consuming: AtomicBool::new(false),
             pod_work: None,
             wakes: None,
@@ -222,7 +209,7 @@ impl NatsSource {
                 msg = sub.next() => msg,
             };
             let Some(msg) = msg else { return Ok(()) };
-            let now = self.clock.now();
+            let now = self.ctx.clock.now();
             self.apply(&msg.subject, &msg.payload, now, now);
         }
     }
@@ -252,7 +239,7 @@ impl NatsSource {
                 start_sequence: seq + 1,
             },
             None => DeliverPolicy::ByStartTime {
-                start_time: to_datetime(self.clock.now() - js_config.replay_window),
+                start_time: to_datetime(self.ctx.clock.now() - js_config.replay_window),
             },
         };
         let consumer = stream
@@ -274,7 +261,7 @@ impl NatsSource {
             };
             let Some(msg) = msg else { return Ok(()) };
             let msg = msg.map_err(nats_err)?;
-            let now = self.clock.now();
+            let now = self.ctx.clock.now();
             let (published, seq, pending) = match msg.info() {
                 Ok(info) => (
                     from_datetime(info.published),
@@ -296,9 +283,9 @@ impl NatsSource {
     /// The consumer is subscribed and caught up (any replay applied):
     /// ready, and events can be trusted again.
     fn mark_live(&self) {
-        self.ready.store(true, Ordering::Release);
+        self.ctx.ready.store(true, Ordering::Release);
         self.consuming.store(true, Ordering::Release);
-        self.store.set_events_status(true, self.clock.now());
+        self.ctx.store.set_events_status(true, self.ctx.clock.now());
     }
 
     /// The consumer failed: events may be missed until it is back, so in
@@ -306,7 +293,9 @@ impl NatsSource {
     /// unknown is never idle).
     fn mark_down(&self) {
         self.consuming.store(false, Ordering::Release);
-        self.store.set_events_status(false, self.clock.now());
+        self.ctx
+            .store
+            .set_events_status(false, self.ctx.clock.now());
     }
 
     /// Follows the connection. One rule decides whether events are trusted:
@@ -322,7 +311,7 @@ impl NatsSource {
             }
             let connected = client.connection_state() == async_nats::connection::State::Connected;
             let live = connected && self.consuming.load(Ordering::Acquire);
-            self.store.set_events_status(live, self.clock.now());
+            self.ctx.store.set_events_status(live, self.ctx.clock.now());
         }
     }
 
@@ -332,15 +321,15 @@ impl NatsSource {
         match event::parse(&self.config.subject_prefix, subject, payload, fallback, now) {
             Ok(e) => {
                 self.count_pod_work(&e);
-                if self.store.record_event(&e.server, e.kind, e.at) {
-                    Metrics::count(&self.metrics.events, "nats");
+                if self.ctx.store.record_event(&e.server, e.kind, e.at) {
+                    self.ctx.telemetry.event_applied("nats");
                     self.wake(&e);
                 } else {
-                    Metrics::count(&self.metrics.servers_refused, "nats");
+                    self.ctx.telemetry.servers_refused("nats", 1);
                 }
             }
             Err(err) => {
-                Metrics::count(&self.metrics.events_malformed, "nats");
+                self.ctx.telemetry.event_malformed("nats");
                 tracing::warn!(subject = %subject.chars().take(200).collect::<String>(), error = %err, "dropping malformed activity event");
             }
         }

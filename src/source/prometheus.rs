@@ -11,13 +11,11 @@
 
 use crate::config::PrometheusConfig;
 use crate::id::ServerKey;
-use crate::output::metrics::Metrics;
 use crate::signal::SignalKind;
-use crate::source::Store;
-use crate::time::{Clock, Timestamp};
+use crate::source::SourceContext;
+use crate::time::Timestamp;
 use futures::future::BoxFuture;
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -64,10 +62,7 @@ pub struct PrometheusSource<Q> {
     replicas: Option<String>,
     labels: KeyLabels,
     interval: Duration,
-    store: Arc<Store>,
-    metrics: Arc<Metrics>,
-    clock: Arc<dyn Clock>,
-    ready: Arc<AtomicBool>,
+    ctx: SourceContext,
     /// The next complete poll wakes every watcher: set at first and after
     /// a failed query (see [`Store::finish_poll`]).
     resync: AtomicBool,
@@ -90,14 +85,7 @@ pub struct PollOutcome {
 
 impl<Q: Querier> PrometheusSource<Q> {
     /// A poller for `config`; `ready` is set after the first complete poll.
-    pub fn new(
-        querier: Q,
-        config: &PrometheusConfig,
-        store: Arc<Store>,
-        metrics: Arc<Metrics>,
-        clock: Arc<dyn Clock>,
-        ready: Arc<AtomicBool>,
-    ) -> Self {
+    pub fn new(querier: Q, config: &PrometheusConfig, ctx: SourceContext) -> Self {
         Self {
             querier,
             queries: render_queries(config),
@@ -105,10 +93,7 @@ impl<Q: Querier> PrometheusSource<Q> {
                 .filter(|q| !q.trim().is_empty()),
             labels: KeyLabels::of(config),
             interval: config.interval,
-            store,
-            metrics,
-            clock,
-            ready,
+            ctx,
             resync: AtomicBool::new(true),
         }
     }
@@ -129,7 +114,7 @@ impl<Q: Querier> PrometheusSource<Q> {
 
     /// One tick: every query concurrently, then the store updated.
     pub async fn poll_once(&self) -> PollOutcome {
-        let started = self.clock.now();
+        let started = self.ctx.clock.now();
         let answers = futures::future::join_all(
             self.queries
                 .iter()
@@ -149,18 +134,22 @@ impl<Q: Querier> PrometheusSource<Q> {
                 Ok(series) => {
                     let (values, rejected) = server_values(&series, &self.labels);
                     outcome.rejected += rejected;
-                    Metrics::count_n(&self.metrics.series_rejected, kind.name(), rejected);
+                    self.ctx.telemetry.series_rejected(kind.name(), rejected);
                     seen.extend(values.iter().map(|(id, _)| id.clone()));
                     let at = series.first().map_or(started, |s| s.at);
-                    let applied = self.store.apply_poll(kind, &values, at);
+                    let applied = self.ctx.store.apply_poll(kind, &values, at);
                     outcome.absent += applied.absent;
-                    Metrics::count_n(&self.metrics.series_absent, kind.name(), applied.absent);
-                    Metrics::count_n(&self.metrics.servers_refused, "prometheus", applied.refused);
+                    self.ctx
+                        .telemetry
+                        .series_absent(kind.name(), applied.absent);
+                    self.ctx
+                        .telemetry
+                        .servers_refused("prometheus", applied.refused);
                 }
                 Err(e) => {
                     outcome.failed += 1;
                     self.resync.store(true, Ordering::Release);
-                    Metrics::count(&self.metrics.poll_errors, kind.name());
+                    self.ctx.telemetry.query_failed(kind.name());
                     tracing::warn!(signal = kind.name(), error = %e, "prometheus query failed; keeping the last good values");
                 }
             }
@@ -169,9 +158,9 @@ impl<Q: Querier> PrometheusSource<Q> {
         self.apply_replicas().await;
         if outcome.failed == 0 {
             let resync = self.resync.swap(false, Ordering::AcqRel);
-            self.store.finish_poll(started, resync);
-            self.metrics.polls.inc();
-            self.ready.store(true, Ordering::Release);
+            self.ctx.store.finish_poll(started, resync);
+            self.ctx.telemetry.poll_completed();
+            self.ctx.ready.store(true, Ordering::Release);
         }
         outcome
     }
@@ -189,11 +178,11 @@ impl<Q: Querier> PrometheusSource<Q> {
             Ok(series) => {
                 let (values, _) = server_values(&series, &self.labels);
                 for (server, _) in values.iter().filter(|(_, v)| *v == 0.0) {
-                    self.store.known_empty(server);
+                    self.ctx.store.known_empty(server);
                 }
             }
             Err(e) => {
-                Metrics::count(&self.metrics.poll_errors, "replicas");
+                self.ctx.telemetry.query_failed("replicas");
                 tracing::warn!(error = %e, "prometheus replicas query failed; held data stays held");
             }
         }

@@ -1,8 +1,11 @@
 use super::*;
 use crate::config::PrometheusAuth;
-use crate::time::Timestamp;
-use std::sync::Mutex;
+use crate::output::metrics::Metrics;
+use crate::source::{Store, Telemetry};
+use crate::time::{Clock, Timestamp};
+use std::sync::atomic::AtomicBool;
 use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Mutex};
 
 /// Answers every query with `series` (or fails while `fail` is set) and counts calls.
 struct FakeQuerier {
@@ -65,14 +68,13 @@ fn source(
     clock: Arc<FixedClock>,
 ) -> PrometheusSource<Arc<FakeQuerier>> {
     let config = PrometheusConfig::default();
-    PrometheusSource::new(
-        q,
-        &config,
+    let ctx = SourceContext {
         store,
-        Arc::new(Metrics::default()),
+        telemetry: Telemetry::new(Arc::new(Metrics::default())),
         clock,
-        Arc::new(AtomicBool::new(false)),
-    )
+        ready: Arc::new(AtomicBool::new(false)),
+    };
+    PrometheusSource::new(q, &config, ctx)
 }
 
 #[test]
@@ -165,7 +167,7 @@ async fn a_failed_tick_keeps_the_last_good_values_and_their_age() {
     let src = source(q.clone(), store.clone(), clock.clone());
     src.poll_once().await;
     assert!(
-        src.ready.load(Ordering::SeqCst),
+        src.ctx.ready.load(Ordering::SeqCst),
         "ready after the first complete poll"
     );
     q.fail.store(true, Ordering::SeqCst);
