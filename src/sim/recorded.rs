@@ -10,7 +10,7 @@
 
 use super::spill::{Grouped, Record, Sorter};
 use super::trace::{self, TraceError};
-use super::workload::{Arrival, Fleet};
+use super::workload::Arrival;
 use crate::signal::EventKind;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -172,12 +172,13 @@ impl Recorded {
         self.read_error.lock().ok().and_then(|e| e.clone())
     }
 
-    /// Every event at once, in time order (small traces and tests).
-    pub fn to_fleet(&self) -> Fleet {
+    /// Every event at once, in time order (tests).
+    #[cfg(test)]
+    pub fn to_fleet(&self) -> super::workload::Fleet {
         let mut arrivals: Vec<Arrival> =
             (0..self.names.len()).flat_map(|i| self.events(i)).collect();
         arrivals.sort_by(|a, b| a.t.total_cmp(&b.t));
-        Fleet {
+        super::workload::Fleet {
             servers: self.names.clone(),
             arrivals,
         }

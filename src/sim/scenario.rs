@@ -580,8 +580,10 @@ fn check_synthetic(w: &Synthetic) -> Result<(), (String, String)> {
     if !(0.0..=1.0).contains(&w.diurnal_amplitude) {
         return err("diurnal_amplitude", "must be in [0, 1]");
     }
-    if !(w.bursts.per_hour.is_finite() && w.bursts.per_hour >= 0.0) {
-        return err("bursts.per_hour", "must be a number >= 0");
+    // Each burst is one more process to draw, and a busy session holds its
+    // events until they are taken: both are bounded.
+    if !(w.bursts.per_hour.is_finite() && (0.0..=60.0).contains(&w.bursts.per_hour)) {
+        return err("bursts.per_hour", "must be in [0, 60]");
     }
     if !(w.bursts.factor.is_finite() && (1.0..=1000.0).contains(&w.bursts.factor)) {
         return err("bursts.factor", "must be in [1, 1000]");
@@ -589,8 +591,11 @@ fn check_synthetic(w: &Synthetic) -> Result<(), (String, String)> {
     if !(0.0..=1.0).contains(&w.sessions.server_fraction) {
         return err("sessions.server_fraction", "must be in [0, 1]");
     }
-    if !(w.sessions.requests.is_finite() && w.sessions.requests >= 1.0) {
-        return err("sessions.requests", "must be at least 1");
+    if !(w.sessions.requests.is_finite() && (1.0..=10_000.0).contains(&w.sessions.requests)) {
+        return err("sessions.requests", "must be in [1, 10000]");
+    }
+    if w.sessions.mean_duration > Duration::from_secs(86_400) {
+        return err("sessions.mean_duration", "must be at most 24h");
     }
     let p = &w.periodic;
     if !(0.0..=1.0).contains(&p.server_fraction) {

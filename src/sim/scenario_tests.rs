@@ -45,6 +45,18 @@ fn each_out_of_range_value_names_its_full_field_path() {
             "workload: { synthetic: { servers: 0 } }",
             "workload.synthetic.servers",
         ),
+        (
+            "workload: { synthetic: { sessions: { requests: 1e12 } } }",
+            "workload.synthetic.sessions.requests",
+        ),
+        (
+            "workload: { synthetic: { sessions: { mean_duration: 2d } } }",
+            "workload.synthetic.sessions.mean_duration",
+        ),
+        (
+            "workload: { synthetic: { bursts: { per_hour: 1e9 } } }",
+            "workload.synthetic.bursts.per_hour",
+        ),
         ("policies: [nope]", "policies[0]"),
         ("policies: [default, default]", "policies"),
         (

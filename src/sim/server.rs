@@ -171,6 +171,10 @@ impl<'a> ServerSim<'a> {
     /// to the next event, which comes at `after` (infinite: there is
     /// none). A chunk must hold every event at its last time.
     pub fn feed(&mut self, chunk: &[Arrival], after: f64) {
+        debug_assert!(
+            chunk.last().is_none_or(|a| a.t < after),
+            "a chunk must hold every event at its last time"
+        );
         let horizon = self.setup.horizon;
         let next = |i: usize| chunk.get(i).map_or(after, |a| a.t);
         let mut i = 0;
