@@ -4,9 +4,11 @@
 //! (`queries.pod_live_work`) and from NATS events that name a `pod`.
 
 use crate::id::{Namespace, ServerId, ServerKey};
+use crate::time::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 /// The annotation the ReplicaSet controller reads on scale-in: pods with
 /// the lowest cost go first.
@@ -72,10 +74,12 @@ pub fn pod_of(meta: &ObjectMeta, label: &str) -> Option<(ServerKey, String, PodS
 struct Tables {
     by_server: HashMap<ServerKey, BTreeMap<String, PodState>>,
     server_of: HashMap<(Namespace, String), ServerKey>,
-    /// Sessions and connections open per pod, from events.
-    event_work: HashMap<(ServerKey, String), u32>,
-    /// Live work per pod from the last Prometheus query.
+    /// Sessions and connections open per pod, from events, and the time
+    /// of the pod's last such event.
+    event_work: HashMap<(ServerKey, String), (u32, Timestamp)>,
+    /// Live work per pod from the last Prometheus query, and its time.
     polled_work: HashMap<(ServerKey, String), f64>,
+    polled_at: Option<Timestamp>,
 }
 
 /// Pods per server and their live work, bounded by [`MAX_PODS`].
@@ -166,44 +170,55 @@ impl Pods {
     /// A session or connection opened (`+1`) or closed (`-1`) on a pod.
     /// Only pods the watch knows as `server`'s are counted: a name from an
     /// event cannot grow the table, and its count goes with the pod.
-    pub fn record_event_work(&self, server: &ServerKey, pod: &str, opened: bool) {
+    pub fn record_event_work(&self, server: &ServerKey, pod: &str, opened: bool, at: Timestamp) {
         let mut t = self.lock();
         let known = t.by_server.get(server).is_some_and(|p| p.contains_key(pod));
         let key = (server.clone(), pod.to_owned());
         if !known || (!t.event_work.contains_key(&key) && !opened) {
             return;
         }
-        let n = t.event_work.entry(key).or_default();
+        let (n, last) = t.event_work.entry(key).or_insert((0, at));
         *n = if opened {
             n.saturating_add(1)
         } else {
             n.saturating_sub(1)
         };
+        *last = (*last).max(at);
     }
 
     /// Replaces the polled live work with a new query result.
     /// Series for pods the watch does not know are dropped.
-    pub fn set_polled_work(&self, values: HashMap<(ServerKey, String), f64>) {
+    pub fn set_polled_work(&self, values: HashMap<(ServerKey, String), f64>, at: Timestamp) {
         let mut t = self.lock();
         let known = |(server, pod): &(ServerKey, String)| {
             t.by_server.get(server).is_some_and(|p| p.contains_key(pod))
         };
         let kept: HashMap<_, _> = values.into_iter().filter(|(k, _)| known(k)).collect();
         t.polled_work = kept;
+        t.polled_at = Some(at);
     }
 
     /// The live work on each pod of `server` that any source reports (the
-    /// larger of the two); pods no source reports are absent: unknown.
-    pub fn work(&self, server: &ServerKey) -> HashMap<String, f64> {
+    /// larger of the two); pods no source reports are absent: unknown. A
+    /// source's word lapses `ttl` after it last spoke of the pod (events)
+    /// or after its last good query (polled), as the server's own event
+    /// counts do: a lost close must not hold a pod busy forever.
+    pub fn work(&self, server: &ServerKey, now: Timestamp, ttl: Duration) -> HashMap<String, f64> {
         let t = self.lock();
         let Some(pods) = t.by_server.get(server) else {
             return HashMap::new();
         };
+        let fresh = |at: Timestamp| now.since(at) < ttl;
+        let polled_fresh = t.polled_at.is_some_and(fresh);
         pods.keys()
             .filter_map(|pod| {
                 let key = (server.clone(), pod.clone());
-                let events = t.event_work.get(&key).map(|&n| f64::from(n));
-                let polled = t.polled_work.get(&key).copied();
+                let events = t
+                    .event_work
+                    .get(&key)
+                    .filter(|(_, at)| fresh(*at))
+                    .map(|&(n, _)| f64::from(n));
+                let polled = t.polled_work.get(&key).copied().filter(|_| polled_fresh);
                 let work = match (events, polled) {
                     (Some(a), Some(b)) => a.max(b),
                     (a, b) => a.or(b)?,

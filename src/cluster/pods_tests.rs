@@ -1,4 +1,7 @@
 use super::*;
+
+const T0: Timestamp = Timestamp::from_millis(1_700_000_000_000);
+const TTL: Duration = Duration::from_secs(7200);
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 
 const LABEL: &str = "mcp-autoscaler/server";
@@ -72,15 +75,18 @@ fn live_work_takes_the_larger_source_and_unknown_pods_have_none() {
             },
         );
     }
-    pods.record_event_work(&s, "p1", true);
-    pods.record_event_work(&s, "p1", true);
-    pods.record_event_work(&s, "p2", true);
-    pods.record_event_work(&s, "p2", false);
-    pods.set_polled_work(HashMap::from([
-        ((s.clone(), "p2".to_owned()), 1.0),
-        ((s.clone(), "p1".to_owned()), 1.0),
-    ]));
-    pods.record_event_work(&s, "not-watched", true);
+    pods.record_event_work(&s, "p1", true, T0);
+    pods.record_event_work(&s, "p1", true, T0);
+    pods.record_event_work(&s, "p2", true, T0);
+    pods.record_event_work(&s, "p2", false, T0);
+    pods.set_polled_work(
+        HashMap::from([
+            ((s.clone(), "p2".to_owned()), 1.0),
+            ((s.clone(), "p1".to_owned()), 1.0),
+        ]),
+        T0,
+    );
+    pods.record_event_work(&s, "not-watched", true, T0);
     assert!(
         !pods
             .lock()
@@ -88,12 +94,12 @@ fn live_work_takes_the_larger_source_and_unknown_pods_have_none() {
             .contains_key(&(s.clone(), "not-watched".to_owned())),
         "a pod the watch does not know is not counted"
     );
-    let work = pods.work(&s);
+    let work = pods.work(&s, T0, TTL);
     assert_eq!(work.get("p1"), Some(&2.0));
     assert_eq!(work.get("p2"), Some(&1.0));
     assert_eq!(work.get("p3"), None, "unknown, not zero");
     pods.delete(&s.namespace, "p1");
-    assert_eq!(pods.work(&s).get("p1"), None);
+    assert_eq!(pods.work(&s, T0, TTL).get("p1"), None);
     pods.resync(
         Some(&s.namespace),
         vec![(
@@ -107,4 +113,31 @@ fn live_work_takes_the_larger_source_and_unknown_pods_have_none() {
     );
     assert_eq!(pods.of(&s).keys().collect::<Vec<_>>(), vec!["p3"]);
     assert_eq!(pods.of(&s)["p3"].cost, Some(4));
+}
+
+#[test]
+fn a_sources_word_on_a_pod_lapses_after_the_ttl() {
+    let pods = Pods::default();
+    let s = key("tenant-a/github");
+    for p in ["p1", "p2"] {
+        pods.apply(
+            s.clone(),
+            p.into(),
+            PodState {
+                cost: None,
+                stateful: false,
+            },
+        );
+    }
+    // p1's close was lost; p2 is polled once, then the query keeps failing.
+    pods.record_event_work(&s, "p1", true, T0);
+    pods.set_polled_work(HashMap::from([((s.clone(), "p2".to_owned()), 3.0)]), T0);
+    let later = |secs| T0 + Duration::from_secs(secs);
+    let work = pods.work(&s, later(7199), TTL);
+    assert_eq!((work.get("p1"), work.get("p2")), (Some(&1.0), Some(&3.0)));
+    let work = pods.work(&s, later(7200), TTL);
+    assert!(work.is_empty(), "unknown after the ttl: {work:?}");
+    // A new event on p1 speaks for it again.
+    pods.record_event_work(&s, "p1", true, later(7300));
+    assert_eq!(pods.work(&s, later(7300), TTL).get("p1"), Some(&2.0));
 }

@@ -6,7 +6,7 @@ use super::Inventory;
 use super::deletion_cost::{has_stateful_set, patch_body, plan};
 use super::pods::Pods;
 use crate::config::Config;
-use crate::engine::DataQuality;
+use crate::engine::{DataQuality, Policy};
 use crate::id::ServerKey;
 use crate::output::metrics::Metrics;
 use crate::source::Store;
@@ -14,7 +14,7 @@ use crate::source::prometheus::{KeyLabels, Querier};
 use crate::time::{Clock, Timestamp};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, Patch, PatchParams};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -65,6 +65,8 @@ pub struct ScaleIn {
     pub live_work: Option<LiveWorkQuery>,
     /// When each pod was last patched.
     last_patch: HashMap<(ServerKey, String), Timestamp>,
+    /// Servers last given a live-work floor above zero.
+    floors: HashSet<ServerKey>,
 }
 
 impl ScaleIn {
@@ -90,6 +92,7 @@ impl ScaleIn {
             metrics,
             live_work,
             last_patch: HashMap::new(),
+            floors: HashSet::new(),
         }
     }
 
@@ -109,19 +112,23 @@ impl ScaleIn {
 
     /// One pass over every server.
     pub async fn tick(&mut self) -> TickOutcome {
-        self.refresh_live_work().await;
         let now = self.clock.now();
+        self.refresh_live_work(now).await;
         let interval = self.config.kubernetes.deletion_cost.interval;
         self.last_patch.retain(|_, at| now.since(*at) < interval);
         let mut outcome = TickOutcome::default();
+        let mut floors = HashSet::new();
         for (server, hosted) in self.inventory.servers() {
             if has_stateful_set(&hosted) {
                 // StatefulSets ignore deletion cost: no live-work floor either.
                 self.store.set_busy_pods(&server, 0, now);
                 continue;
             }
+            let annotation = hosted.iter().find_map(|h| h.policy.as_deref());
+            let policy = self.config.policy_named_by(annotation).1;
+            let ttl = policy.map_or(Policy::default().event_count_ttl, |p| p.event_count_ttl);
             let pods = self.pods.of(&server);
-            let work = self.pods.work(&server);
+            let work = self.pods.work(&server, now, ttl);
             // The engine keeps pods holding live work (its scale-in floor).
             let busy = pods
                 .keys()
@@ -129,12 +136,14 @@ impl ScaleIn {
                 .count();
             self.store
                 .set_busy_pods(&server, u32::try_from(busy).unwrap_or(u32::MAX), now);
+            if busy > 0 {
+                floors.insert(server.clone());
+            }
             let current: u32 = hosted.iter().map(|h| h.desired).sum();
             if current < 2 && pods.values().all(|p| p.cost.is_none()) {
                 continue;
             }
-            let annotation = hosted.iter().find_map(|h| h.policy.as_deref());
-            let Some(policy) = self.config.policy_named_by(annotation).1 else {
+            let Some(policy) = policy else {
                 continue;
             };
             let decision = self.store.decide(&server, policy, now);
@@ -151,6 +160,11 @@ impl ScaleIn {
                 self.patch(&key, cost, now, &mut outcome).await;
             }
         }
+        // A server that left the inventory keeps no floor.
+        for gone in self.floors.difference(&floors) {
+            self.store.set_busy_pods(gone, 0, now);
+        }
+        self.floors = floors;
         outcome
     }
 
@@ -191,7 +205,7 @@ impl ScaleIn {
     }
 
     /// Runs the per-pod query; on failure the last values stay.
-    async fn refresh_live_work(&self) {
+    async fn refresh_live_work(&self, now: Timestamp) {
         let Some(q) = &self.live_work else { return };
         match q.querier.instant(q.promql.clone()).await {
             Ok(series) => {
@@ -207,7 +221,7 @@ impl ScaleIn {
                         Some(((server, pod.clone()), s.value))
                     })
                     .collect();
-                self.pods.set_polled_work(values);
+                self.pods.set_polled_work(values, now);
             }
             Err(e) => {
                 Metrics::count(&self.metrics.poll_errors, "pod_live_work");

@@ -113,10 +113,13 @@ async fn idle_pods_are_marked_to_go_first_then_unmarked_once_the_scale_in_is_ove
         &["gh-1", "gh-2", "gh-3"],
     );
     let s = key("tenant-a/github");
-    h.scale_in.pods.record_event_work(&s, "gh-1", true);
     h.scale_in
         .pods
-        .set_polled_work(HashMap::from([((s.clone(), "gh-2".to_owned()), 0.0)]));
+        .record_event_work(&s, "gh-1", true, h.clock.now());
+    h.scale_in.pods.set_polled_work(
+        HashMap::from([((s.clone(), "gh-2".to_owned()), 0.0)]),
+        h.clock.now(),
+    );
     let tick = tokio::spawn(async move {
         let outcome = h.scale_in.tick().await;
         (h.scale_in, outcome)
@@ -138,7 +141,9 @@ async fn idle_pods_are_marked_to_go_first_then_unmarked_once_the_scale_in_is_ove
 
     // Nothing changed: nothing is sent. A change inside the interval waits.
     assert_eq!(h.scale_in.tick().await, TickOutcome::default());
-    h.scale_in.pods.record_event_work(&s, "gh-2", true);
+    h.scale_in
+        .pods
+        .record_event_work(&s, "gh-2", true, h.clock.now());
     assert_eq!(h.scale_in.tick().await.deferred, 1);
 
     // The HPA scaled in (to 0) and the interval passed: annotations that no
@@ -176,4 +181,54 @@ async fn stateful_sets_and_servers_without_trustworthy_data_are_left_alone() {
     );
     assert_eq!(h.scale_in.tick().await, TickOutcome::default());
     drop(h.mock);
+}
+
+#[tokio::test]
+async fn a_live_work_floor_lapses_with_its_ttl_and_goes_with_the_server() {
+    let mut h = harness();
+    // One replica: nothing to patch, only the floor is set.
+    host(
+        &h,
+        "tenant-a/github",
+        WorkloadKind::Deployment,
+        1,
+        &["gh-1"],
+    );
+    let s = key("tenant-a/github");
+    let busy = |h: &Harness| h.scale_in.store.signals(&s).load.busy_pods;
+    // The store holds servers it has heard of.
+    assert!(
+        h.scale_in
+            .store
+            .record_event(&s, crate::signal::EventKind::Request, h.clock.now())
+    );
+    h.scale_in
+        .pods
+        .record_event_work(&s, "gh-1", true, h.clock.now());
+    assert_eq!(h.scale_in.tick().await, TickOutcome::default());
+    assert_eq!(busy(&h), 1);
+    // Its close is lost: after the policy's event_count_ttl the pod's work
+    // is unknown and the floor goes.
+    h.clock.advance(Policy::default().event_count_ttl);
+    h.scale_in.tick().await;
+    assert_eq!(busy(&h), 0, "a lost close holds no floor for ever");
+    // Busy again, then the server leaves the inventory: no floor is kept.
+    h.scale_in
+        .pods
+        .record_event_work(&s, "gh-1", true, h.clock.now());
+    h.scale_in.tick().await;
+    assert_eq!(busy(&h), 1);
+    h.scale_in.inventory.delete(
+        &s.namespace,
+        &WorkloadRef {
+            kind: WorkloadKind::Deployment,
+            name: s.server.to_string(),
+        },
+    );
+    h.scale_in.tick().await;
+    assert_eq!(
+        busy(&h),
+        0,
+        "a server gone from the inventory keeps no floor"
+    );
 }

@@ -355,7 +355,7 @@ impl NatsSource {
             EventKind::SessionClose | EventKind::ConnectionClose => false,
             EventKind::Request => return,
         };
-        pods.record_event_work(&e.server, pod, opened);
+        pods.record_event_work(&e.server, pod, opened, e.at);
     }
 }
 
