@@ -34,30 +34,78 @@ pub fn decide_with(
     memo: &mut Memo,
 ) -> Decision {
     let (data, last_good) = assess(&signals.feed, &signals.held, policy, now);
+    let plan = memo.plan(signals, policy);
     let state = match (data, last_good) {
-        (DataQuality::Fresh | DataQuality::EventsOnly, _) => memo.replay(signals, policy, now),
-        (_, Some(at)) => answer_at(signals, policy, at),
+        (DataQuality::Fresh | DataQuality::EventsOnly, _) => {
+            memo.replay(signals, policy, now, &plan)
+        }
+        (_, Some(at)) => answer_at(signals, policy, at, &plan),
         (_, None) => State::default(),
     };
     let moment = Moment {
         load: &signals.load,
         last_event: signals.last_event,
         last_activity: signals.last_activity(),
-        plan: memo.plan(signals, policy),
+        plan: &plan,
         data,
         replicas: live_replicas(signals),
     };
     let mut d = step(&moment, policy, state, now);
+    memo.keep(signals, &plan);
     if policy.min_replicas > 0 {
         d.reevaluate_at = None;
     }
     d
 }
 
-/// The server's keep-alive plan under `policy`: made once per decision (or
-/// replay), from the idle gaps learned so far.
-pub(crate) fn keep_alive_plan(signals: &Signals, policy: &Policy) -> Plan {
-    keepalive::plan(&policy.keep_alive, policy.idle_window, &signals.gaps)
+/// The server's keep-alive plan under `policy`, from the idle gaps learned
+/// so far: made on first need (a server busy through a decision and its
+/// replay never needs it), then shared by every step.
+#[derive(Debug)]
+pub(crate) struct LazyPlan<'a> {
+    signals: &'a Signals,
+    policy: &'a Policy,
+    plan: std::cell::OnceCell<Plan>,
+}
+
+impl<'a> LazyPlan<'a> {
+    /// A plan not made yet.
+    pub(crate) fn new(signals: &'a Signals, policy: &'a Policy) -> Self {
+        Self::made_before(signals, policy, None)
+    }
+
+    /// A plan, or the one already made for these very idle gaps.
+    pub(crate) fn made_before(
+        signals: &'a Signals,
+        policy: &'a Policy,
+        plan: Option<Plan>,
+    ) -> Self {
+        let cell = std::cell::OnceCell::new();
+        if let Some(p) = plan {
+            let _ = cell.set(p);
+        }
+        Self {
+            signals,
+            policy,
+            plan: cell,
+        }
+    }
+
+    /// The plan, made now if it was not.
+    pub(crate) fn get(&self) -> &Plan {
+        self.plan.get_or_init(|| {
+            keepalive::plan(
+                &self.policy.keep_alive,
+                self.policy.idle_window,
+                &self.signals.gaps,
+            )
+        })
+    }
+
+    /// The plan, if it has been made.
+    pub(crate) fn made(&self) -> Option<Plan> {
+        self.plan.get().copied()
+    }
 }
 
 /// The replicas the server's workload runs, when a live watch says so.
@@ -78,11 +126,12 @@ pub(crate) fn step_now(
     now: Timestamp,
 ) -> Decision {
     let state = state.clone();
+    let plan = LazyPlan::new(signals, policy);
     let moment = Moment {
         load: &signals.load,
         last_event: signals.last_event,
         last_activity: signals.last_activity(),
-        plan: keep_alive_plan(signals, policy),
+        plan: &plan,
         data: assess(&signals.feed, &signals.held, policy, now).0,
         replicas: live_replicas(signals),
     };
@@ -100,7 +149,7 @@ pub(crate) struct Moment<'a> {
     /// The last activity from any source at or before the instant.
     pub last_activity: Option<Timestamp>,
     /// The keep-alive plan from the learned idle gaps.
-    pub plan: Plan,
+    pub plan: &'a LazyPlan<'a>,
     /// How trustworthy the data is.
     pub data: DataQuality,
     /// Replicas the workload runs now, from a live discovery watch (`None`
@@ -177,7 +226,7 @@ fn warmth(
     let Some(last) = m.last_activity else {
         return (Warmth::Cold, None);
     };
-    let plan = &m.plan;
+    let plan = m.plan.get();
     match warm_at(plan, last, now) {
         (true, next) if now.since(last) < plan.warm_until => (Warmth::Recent, next),
         (true, next) => (Warmth::Prewarm, next),

@@ -14,7 +14,7 @@
 //! activity, or the time its keep-alive or event counts lapse. An idle
 //! server thus costs two steps, not one per grid time.
 
-use super::decide::{Moment, keep_alive_plan, step};
+use super::decide::{LazyPlan, Moment, step};
 use super::keepalive::Plan;
 use super::policy::{Algorithm, Policy};
 use super::{DataQuality, Decision, Reason, State};
@@ -67,8 +67,13 @@ pub fn horizon(policy: &Policy) -> Duration {
 /// The stabilisation state at `until`, replayed from `signals`' history
 /// (grid times before `until`).
 pub fn replay(signals: &Signals, policy: &Policy, until: Timestamp) -> State {
-    let plan = keep_alive_plan(signals, policy);
-    replay_with(signals, policy, &plan, until, true)
+    replay_with(
+        signals,
+        policy,
+        &LazyPlan::new(signals, policy),
+        until,
+        true,
+    )
 }
 
 /// A replay kept for reuse by a caller that decides many times for one
@@ -87,40 +92,53 @@ pub struct Memo {
 impl Memo {
     /// [`replay`] for `until`, reusing the last result when the history and
     /// the grid times are the same. `policy` must be the same on every call.
-    pub fn replay(&mut self, signals: &Signals, policy: &Policy, until: Timestamp) -> State {
+    pub(crate) fn replay(
+        &mut self,
+        signals: &Signals,
+        policy: &Policy,
+        until: Timestamp,
+        plan: &LazyPlan<'_>,
+    ) -> State {
         let grid = Grid::of(policy);
         let first = grid.align(until - horizon(policy));
         // The last grid time before `until`: the replay's last step.
         let last = grid.align(until) - grid.step;
         let key = (signals.history.revision(), first, last);
         if self.key != Some(key) {
-            let plan = self.plan(signals, policy);
-            self.state = replay_with(signals, policy, &plan, until, true);
+            self.state = replay_with(signals, policy, plan, until, true);
             self.key = Some(key);
         }
         self.state.clone()
     }
 
-    /// The server's keep-alive plan, made again only when its learned idle
-    /// gaps have changed.
-    pub fn plan(&mut self, signals: &Signals, policy: &Policy) -> Plan {
+    /// The server's keep-alive plan: the one kept, while its learned idle
+    /// gaps have not changed, else made again on first need.
+    pub(crate) fn plan<'a>(&self, signals: &'a Signals, policy: &'a Policy) -> LazyPlan<'a> {
         let revision = signals.gaps.revision();
-        match self.plan {
-            Some((seen, plan)) if seen == revision => plan,
-            _ => {
-                let plan = keep_alive_plan(signals, policy);
-                self.plan = Some((revision, plan));
-                plan
-            }
+        let kept = self
+            .plan
+            .filter(|(seen, _)| *seen == revision)
+            .map(|(_, p)| p);
+        LazyPlan::made_before(signals, policy, kept)
+    }
+
+    /// Keeps `plan` for the next decision, if it was made.
+    pub(crate) fn keep(&mut self, signals: &Signals, plan: &LazyPlan<'_>) {
+        if let Some(p) = plan.made() {
+            self.plan = Some((signals.gaps.revision(), p));
         }
     }
 }
 
 /// The state after the decision made at `at` itself on the history: the
 /// last good answer, when the data stopped being trustworthy at `at`.
-pub fn answer_at(signals: &Signals, policy: &Policy, at: Timestamp) -> State {
-    let plan = keep_alive_plan(signals, policy);
-    let state = replay_with(signals, policy, &plan, at, true);
+pub(crate) fn answer_at(
+    signals: &Signals,
+    policy: &Policy,
+    at: Timestamp,
+    plan: &LazyPlan<'_>,
+) -> State {
+    let state = replay_with(signals, policy, plan, at, true);
     // The slot holding `at` holds what was written up to then.
     let written_by = slot_end(at);
     let Some(load) = signals.history.at(written_by) else {
@@ -137,7 +155,7 @@ fn recorded<'a>(
     load: &'a crate::signal::Load,
     at: Timestamp,
     data: DataQuality,
-    plan: Plan,
+    plan: &'a LazyPlan<'a>,
 ) -> Moment<'a> {
     let last_activity = signals.history.last_activity(at);
     Moment {
@@ -165,14 +183,13 @@ fn live_quality(signals: &Signals) -> DataQuality {
 fn replay_with(
     signals: &Signals,
     policy: &Policy,
-    plan: &Plan,
+    plan: &LazyPlan<'_>,
     until: Timestamp,
     skip: bool,
 ) -> State {
     let grid = Grid::of(policy);
     let (step_len, align) = (grid.step, |t| grid.align(t));
     let data = live_quality(signals);
-    let plan = *plan;
     let mut state = State::default();
     let mut at = align(until - horizon(policy));
     let mut cursor = 0;

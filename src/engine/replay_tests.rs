@@ -1,5 +1,5 @@
 use super::*;
-use crate::engine::decide::keep_alive_plan;
+use crate::engine::decide::LazyPlan;
 use crate::engine::{Behavior, decide};
 use crate::signal::{EventKind, Feed, SignalKind};
 use proptest::prelude::*;
@@ -158,8 +158,8 @@ proptest! {
         };
         let (s, end) = build(&steps);
         let until = end + Duration::from_secs(extra);
-        let fast = replay_with(&s, &policy, &keep_alive_plan(&s, &policy), until, true);
-        let full = replay_with(&s, &policy, &keep_alive_plan(&s, &policy), until, false);
+        let fast = replay_with(&s, &policy, &LazyPlan::new(&s, &policy), until, true);
+        let full = replay_with(&s, &policy, &LazyPlan::new(&s, &policy), until, false);
         prop_assert_eq!(
             (fast.last_desired, fast.last_active),
             (full.last_desired, full.last_active)
