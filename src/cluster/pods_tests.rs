@@ -61,20 +61,23 @@ fn a_pod_belongs_to_its_label_or_else_to_the_workload_that_owns_it() {
     assert!(pod_of(&meta("Bad_Name", Some("a"), None, None), LABEL).is_none());
 }
 
+/// A pod table watching `names` as `server`'s pods.
+fn watched(server: &ServerKey, names: &[&str]) -> Pods {
+    let pods = Pods::default();
+    for p in names {
+        let state = PodState {
+            cost: None,
+            stateful: false,
+        };
+        pods.apply(server.clone(), (*p).into(), state);
+    }
+    pods
+}
+
 #[test]
 fn live_work_takes_the_larger_source_and_unknown_pods_have_none() {
-    let pods = Pods::default();
     let s = key("tenant-a/github");
-    for p in ["p1", "p2", "p3"] {
-        pods.apply(
-            s.clone(),
-            p.into(),
-            PodState {
-                cost: None,
-                stateful: false,
-            },
-        );
-    }
+    let pods = watched(&s, &["p1", "p2", "p3"]);
     pods.record_event_work(&s, "p1", true, T0);
     pods.record_event_work(&s, "p1", true, T0);
     pods.record_event_work(&s, "p2", true, T0);
@@ -117,18 +120,8 @@ fn live_work_takes_the_larger_source_and_unknown_pods_have_none() {
 
 #[test]
 fn a_sources_word_on_a_pod_lapses_after_the_ttl() {
-    let pods = Pods::default();
     let s = key("tenant-a/github");
-    for p in ["p1", "p2"] {
-        pods.apply(
-            s.clone(),
-            p.into(),
-            PodState {
-                cost: None,
-                stateful: false,
-            },
-        );
-    }
+    let pods = watched(&s, &["p1", "p2"]);
     // p1's close was lost; p2 is polled once, then the query keeps failing.
     pods.record_event_work(&s, "p1", true, T0);
     pods.set_polled_work(HashMap::from([((s.clone(), "p2".to_owned()), 3.0)]), T0);
