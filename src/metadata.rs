@@ -6,9 +6,10 @@
 //! the gRPC layer turns into `INVALID_ARGUMENT`.
 
 use crate::config::Config;
-use crate::engine::limits::{MAX_AMOUNT, MAX_KEEP_WARM, MAX_LATENCY_S, MAX_WINDOW};
+use crate::engine::limits::{MAX_KEEP_WARM, MAX_WINDOW};
 use crate::engine::{MetricMode, Policy, REPLICA_LIMIT};
 use crate::id::{Namespace, ServerId, ServerKey};
+use crate::signal::{Goal, METRICS, MetricSpec};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -19,7 +20,9 @@ type Setter = fn(&mut Policy, &str) -> Result<(), String>;
 
 /// Per-server policy overrides: key, the policy field it sets (to name the
 /// key when the effective policy is invalid), how it applies. Every value is
-/// bounded as in [`crate::engine::limits`].
+/// bounded as in [`crate::engine::limits`]. The metrics' goals (targets and
+/// objectives) are set by the keys the catalog names
+/// ([`MetricSpec::override_key`]), after these.
 const OVERRIDES: &[(&str, &str, Setter)] = &[
     ("minReplicas", "min_replicas", |p, v| {
         parse_replicas(v).map(|n| p.min_replicas = n)
@@ -35,21 +38,6 @@ const OVERRIDES: &[(&str, &str, Setter)] = &[
     }),
     ("unavailableAfter", "unavailable_after", |p, v| {
         parse_duration(v, MAX_WINDOW).map(|d| p.unavailable_after = d)
-    }),
-    ("targetConnections", "targets.connections", |p, v| {
-        parse_target(v, MAX_AMOUNT).map(|t| p.targets.connections = t)
-    }),
-    ("targetSessions", "targets.sessions", |p, v| {
-        parse_target(v, MAX_AMOUNT).map(|t| p.targets.sessions = t)
-    }),
-    ("targetQueueLength", "targets.queue_length", |p, v| {
-        parse_target(v, MAX_AMOUNT).map(|t| p.targets.queue_length = t)
-    }),
-    ("targetRequestRate", "targets.request_rate", |p, v| {
-        parse_target(v, MAX_AMOUNT).map(|t| p.targets.request_rate = t)
-    }),
-    ("targetConcurrency", "targets.concurrency", |p, v| {
-        parse_target(v, MAX_AMOUNT).map(|t| p.targets.concurrency = t)
     }),
     ("metricMode", "metric_mode", |p, v| {
         parse_mode(v).map(|m| p.metric_mode = m)
@@ -79,9 +67,6 @@ const OVERRIDES: &[(&str, &str, Setter)] = &[
     ),
     ("scaleDownWindow", "behavior.scale_down_window", |p, v| {
         parse_duration(v, MAX_WINDOW).map(|d| p.behavior.scale_down_window = d)
-    }),
-    ("targetLatencyP95", "slo.latency_p95_s", |p, v| {
-        parse_target(v, MAX_LATENCY_S).map(|t| p.slo.latency_p95_s = t)
     }),
 ];
 
@@ -133,8 +118,43 @@ pub struct Target {
 pub fn allowed_keys() -> String {
     let mut keys = vec!["serverId", "policy"];
     keys.extend(OVERRIDES.iter().map(|(k, _, _)| *k));
+    keys.extend(goal_overrides().map(|m| m.override_key.unwrap_or_default()));
     keys.extend(KEDA_KEYS);
     keys.join(", ")
+}
+
+/// Metrics whose goal a ScaledObject may override, in catalog order.
+fn goal_overrides() -> impl Iterator<Item = &'static MetricSpec> {
+    METRICS.iter().filter(|m| m.override_key.is_some())
+}
+
+/// How one override key applies.
+enum Override {
+    /// A policy setting of [`OVERRIDES`].
+    Setting(Setter),
+    /// A metric's target or objective.
+    Goal(&'static MetricSpec),
+}
+
+/// The override `key` names, and its rank: the order in which keys apply.
+fn find_override(key: &str) -> Option<(usize, Override)> {
+    if let Some(i) = OVERRIDES.iter().position(|(k, _, _)| *k == key) {
+        return Some((i, Override::Setting(OVERRIDES[i].2)));
+    }
+    goal_overrides()
+        .enumerate()
+        .find(|(_, m)| m.override_key == Some(key))
+        .map(|(i, m)| (OVERRIDES.len() + i, Override::Goal(m)))
+}
+
+/// Sets `spec`'s goal from `value`: a number within its bound, or `off`.
+fn set_goal(policy: &mut Policy, spec: &MetricSpec, value: &str) -> Result<(), String> {
+    let goal = parse_target(value, spec.max)?;
+    match spec.goal {
+        Goal::PerReplica => policy.targets.set(spec.metric, goal),
+        Goal::Objective => policy.slo.set(spec.metric, goal),
+    }
+    Ok(())
 }
 
 /// Resolves a ScaledObject (namespace, name, metadata) against the config.
@@ -194,21 +214,25 @@ fn apply_overrides(
 ) -> Result<(), MetadataError> {
     // In the order of OVERRIDES (a key may refine what an earlier one set),
     // then by name: the first error reported does not depend on hash order.
-    let rank = |key: &str| OVERRIDES.iter().position(|(k, _, _)| *k == key);
+    let rank = |key: &str| find_override(key).map(|(rank, _)| rank);
     let mut keys: Vec<&String> = metadata.keys().collect();
     keys.sort_by_key(|k| (rank(k).unwrap_or(usize::MAX), k.as_str()));
     for key in keys {
         if matches!(key.as_str(), "serverId" | "policy") || KEDA_KEYS.contains(&key.as_str()) {
             continue;
         }
-        let Some((_, _, set)) = OVERRIDES.iter().find(|(k, _, _)| k == key) else {
+        let Some((_, how)) = find_override(key) else {
             return Err(MetadataError::UnknownKey {
                 key: shorten(key),
                 allowed: allowed_keys(),
             });
         };
         let value = &metadata[key];
-        set(policy, value.trim()).map_err(|expected| bad(key, value, expected))?;
+        let applied = match how {
+            Override::Setting(set) => set(policy, value.trim()),
+            Override::Goal(spec) => set_goal(policy, spec, value.trim()),
+        };
+        applied.map_err(|expected| bad(key, value, expected))?;
     }
     policy.validate().map_err(|e| {
         let key = metadata_key_of(&e.field);
@@ -220,11 +244,13 @@ fn apply_overrides(
 /// Maps a policy field back to the metadata key that sets it; a field no key
 /// sets was invalid in the named policy itself, so the key is `policy`.
 fn metadata_key_of(field: &str) -> String {
-    let key = OVERRIDES
-        .iter()
-        .find(|(_, f, _)| *f == field)
-        .map_or("policy", |(k, _, _)| *k);
-    key.to_owned()
+    let setting = OVERRIDES.iter().find(|(_, f, _)| *f == field);
+    let goal = || goal_overrides().find(|m| m.policy_path() == field);
+    let key = match setting {
+        Some((k, _, _)) => Some(*k),
+        None => goal().and_then(|m| m.override_key),
+    };
+    key.unwrap_or("policy").to_owned()
 }
 
 fn bad(key: &str, value: &str, expected: impl Into<String>) -> MetadataError {

@@ -1,4 +1,5 @@
 use super::*;
+use crate::signal::Metric;
 
 fn md(pairs: &[(&str, &str)]) -> HashMap<String, String> {
     pairs
@@ -67,11 +68,11 @@ fn every_override_key_changes_its_setting() {
         (p.stale_after, p.unavailable_after),
         (Duration::from_secs(30), Duration::from_secs(300))
     );
-    assert_eq!(p.targets.connections, None);
-    assert_eq!(p.targets.sessions, Some(4.0));
-    assert_eq!(p.targets.queue_length, Some(2.5));
-    assert_eq!(p.targets.request_rate, Some(100.0));
-    assert_eq!(p.targets.concurrency, Some(3.0));
+    assert_eq!(p.targets.get(Metric::Connections), None);
+    assert_eq!(p.targets.get(Metric::Sessions), Some(4.0));
+    assert_eq!(p.targets.get(Metric::QueueLength), Some(2.5));
+    assert_eq!(p.targets.get(Metric::RequestRate), Some(100.0));
+    assert_eq!(p.targets.get(Metric::Concurrency), Some(3.0));
     assert_eq!(p.metric_mode, MetricMode::Native);
 }
 
@@ -176,7 +177,7 @@ fn keep_alive_scale_down_window_and_latency_objective_can_be_overridden() {
     let p = resolve("tenants", "s", &m, &config()).expect("ok").policy;
     assert_eq!(p.keep_alive, crate::engine::KeepAlive::Fixed);
     assert_eq!(p.behavior.scale_down_window, Duration::from_secs(30));
-    assert_eq!(p.slo.latency_p95_s, None);
+    assert_eq!(p.slo.get(Metric::LatencySlo), None);
     let err = resolve("tenants", "s", &md(&[("keepAlive", "forever")]), &config())
         .expect_err("bad")
         .to_string();

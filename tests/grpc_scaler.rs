@@ -98,7 +98,8 @@ async fn native_mode_serves_one_metric_per_signal_with_matching_names() {
         .policies
         .get_mut(mcp_autoscaler::config::DEFAULT_POLICY)
     {
-        p.targets.connections = Some(50.0);
+        p.targets
+            .set(mcp_autoscaler::signal::Metric::Connections, Some(50.0));
     }
     let srv = start(config).await;
     let mut c = client(srv.grpc).await;

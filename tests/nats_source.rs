@@ -6,6 +6,7 @@ use common::servers::{Nats, eventually};
 use common::{WAIT, client, metric, so, start, wait_ready};
 use mcp_autoscaler::config::{Config, JetStreamConfig, NatsConfig};
 use mcp_autoscaler::id::ServerKey;
+use mcp_autoscaler::signal::SignalKind;
 use std::time::Duration;
 use tokio_stream::StreamExt;
 
@@ -87,7 +88,13 @@ async fn an_event_wakes_the_stream_and_malformed_events_never_stop_later_ones() 
         woke.result,
         "the good event after three bad ones still wakes the server"
     );
-    assert_eq!(srv.store.signals(&id("sleepy")).load.event_sessions, 1);
+    assert_eq!(
+        srv.store
+            .signals(&id("sleepy"))
+            .load
+            .event_count(SignalKind::Sessions),
+        1
+    );
     assert_eq!(
         metric(srv.http, "mcp_autoscaler_events_malformed_total").await,
         3.0
@@ -164,7 +171,11 @@ async fn a_restarted_scaler_replays_jetstream_and_is_ready_only_after_the_replay
     wait_ready(second.http).await;
     // Ready means replayed: no waiting after readiness.
     assert_eq!(
-        second.store.signals(&id("while-down")).load.event_sessions,
+        second
+            .store
+            .signals(&id("while-down"))
+            .load
+            .event_count(SignalKind::Sessions),
         1,
         "the wake-up was not lost"
     );
@@ -229,7 +240,13 @@ async fn jetstream_consumption_resumes_after_a_nats_restart() {
     eventually(
         WAIT * 3,
         "event published after the NATS restart applied",
-        || srv.store.signals(&id("two")).load.event_sessions == 1,
+        || {
+            srv.store
+                .signals(&id("two"))
+                .load
+                .event_count(SignalKind::Sessions)
+                == 1
+        },
     )
     .await;
 }

@@ -48,7 +48,7 @@ fn fresh_harness(store: Store, dry_run: bool) -> Harness {
     // Sessions size servers here (20 per replica), so that events alone
     // can ask for more replicas.
     if let Some(p) = config.policies.get_mut(crate::config::DEFAULT_POLICY) {
-        p.targets.sessions = Some(20.0);
+        p.targets.set(crate::signal::Metric::Sessions, Some(20.0));
     }
     let store = Arc::new(store);
     store.set_workloads_live(true);

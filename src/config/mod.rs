@@ -7,6 +7,7 @@
 mod apply;
 mod auth;
 mod kubernetes;
+mod queries;
 mod sources;
 
 pub use apply::{ApplyConfig, LeaseConfig};
@@ -15,9 +16,10 @@ pub use kubernetes::{
     DEFAULT_SERVER_LABEL, DeletionCostConfig, DiscoveryConfig, KubernetesConfig, validate_label_key,
 };
 
+pub use queries::Queries;
 pub use sources::{
     JetStreamConfig, MAX_POLL_INTERVAL, MAX_STREAM_AGE, NatsAuth, NatsConfig, PrometheusAuth,
-    PrometheusConfig, PrometheusTls, Queries,
+    PrometheusConfig, PrometheusTls,
 };
 
 use crate::engine::{Policy, PolicyError};

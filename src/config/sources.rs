@@ -1,6 +1,7 @@
 //! Config of the signal sources: Prometheus (polled) and NATS (pushed).
 
 use super::ConfigError;
+use super::queries::Queries;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -52,55 +53,6 @@ impl Default for PrometheusConfig {
             auth: None,
             tls: PrometheusTls::default(),
             headers: BTreeMap::new(),
-        }
-    }
-}
-
-/// PromQL templates, one per signal. `{by}` is replaced by the grouping
-/// labels `<namespace_label>, <server_label>`; `{label}` and
-/// `{namespace_label}` by each label name alone. Each query must return one
-/// series per server carrying both labels (a series without them is
-/// rejected and counted). An empty string disables the signal.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Queries {
-    /// Open connections.
-    pub connections: String,
-    /// Live MCP sessions.
-    pub sessions: String,
-    /// Queue length.
-    pub queue_length: String,
-    /// Requests per second.
-    pub request_rate: String,
-    /// Error ratio (0..1).
-    pub error_rate: String,
-    /// p95 latency in seconds.
-    pub latency_p95: String,
-    /// Replicas each server's workload runs (kube-state-metrics'
-    /// `kube_deployment_status_replicas`, relabelled to the server label).
-    /// Not a load: a server it reports at 0 replicas is known to have none,
-    /// so series that vanished with its pods are zero, not missing data.
-    /// Empty (the default) disables it.
-    pub replicas: String,
-    /// Live work (sessions, open streams, in-flight requests) per pod, for
-    /// session-aware scale-in (`kubernetes.deletion_cost`): one series per
-    /// pod carrying both labels and `pod`, e.g.
-    /// `sum by ({by}, pod) (mcp_active_sessions)`. Empty (the default):
-    /// per-pod work comes from NATS events' `pod` field alone.
-    pub pod_live_work: String,
-}
-
-impl Default for Queries {
-    fn default() -> Self {
-        Self {
-            connections: "sum by ({by}) (mcp_active_connections)".into(),
-            sessions: "sum by ({by}) (mcp_active_sessions)".into(),
-            queue_length: "sum by ({by}) (mcp_tool_queue_length)".into(),
-            request_rate: "sum by ({by}) (rate(mcp_tool_requests_total[1m]))".into(),
-            error_rate: "sum by ({by}) (rate(mcp_tool_errors_total[5m])) / sum by ({by}) (rate(mcp_tool_requests_total[5m]))".into(),
-            latency_p95: "histogram_quantile(0.95, sum by ({by}, le) (rate(mcp_tool_duration_seconds_bucket[5m])))".into(),
-            replicas: String::new(),
-            pod_live_work: String::new(),
         }
     }
 }

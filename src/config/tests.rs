@@ -1,4 +1,5 @@
 use super::*;
+use crate::signal::Metric;
 
 fn invalid_field(yaml: &str) -> String {
     let config = Config::from_yaml(yaml, "test.yaml").expect("parses");
@@ -39,8 +40,8 @@ nats:
     c.validate().expect("valid");
     let fast = &c.policies["fast"];
     assert_eq!(fast.idle_window, std::time::Duration::from_secs(90));
-    assert_eq!(fast.targets.sessions, Some(5.0));
-    assert_eq!(fast.targets.connections, None);
+    assert_eq!(fast.targets.get(Metric::Sessions), Some(5.0));
+    assert_eq!(fast.targets.get(Metric::Connections), None);
     assert!(c.policies.contains_key(DEFAULT_POLICY), "default is added");
     assert_eq!(c.log.format, LogFormat::Json);
 }

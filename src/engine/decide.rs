@@ -16,7 +16,7 @@ use super::quality::assess;
 use super::replay::{Memo, answer_at};
 use super::stabilize::{Limit, stabilize};
 use super::{Contribution, Contributions, DataQuality, Decision, Metric, Reason, State};
-use crate::signal::{Load, Signals};
+use crate::signal::{Load, SignalKind, Signals};
 use crate::time::Timestamp;
 use std::time::Duration;
 
@@ -214,7 +214,7 @@ fn warmth(
         // sees the work end even when no event or poll comes.
         let counted_until = m
             .last_event
-            .filter(|_| m.load.event_sessions > 0 || m.load.event_connections > 0)
+            .filter(|_| m.load.event_counts.iter().any(|&n| n > 0))
             .map(|t| t + policy.event_count_ttl)
             .filter(|&t| t > now);
         return (Warmth::Busy, counted_until);
@@ -339,9 +339,9 @@ fn raw_need(
             next.last_step = Some(now);
             let stepped = rule.step(
                 current,
-                view.queue_length,
-                view.latency_p95,
-                view.error_rate,
+                view.signal(SignalKind::QueueLength),
+                view.signal(SignalKind::LatencyP95),
+                view.signal(SignalKind::ErrorRate),
             );
             (stepped.max(rule.min_replicas), None)
         }

@@ -32,14 +32,10 @@ fn polled(values: &[(SignalKind, f64)]) -> Signals {
 /// The default policy with live work sizing too (connections 50 and
 /// sessions 20 per replica), as a policy may ask.
 fn sized_by_live_work() -> Policy {
-    Policy {
-        targets: crate::engine::Targets {
-            connections: Some(50.0),
-            sessions: Some(20.0),
-            ..crate::engine::Targets::default()
-        },
-        ..Policy::default()
-    }
+    let mut policy = Policy::default();
+    policy.targets.set(Metric::Connections, Some(50.0));
+    policy.targets.set(Metric::Sessions, Some(20.0));
+    policy
 }
 
 fn run(signals: &Signals) -> Decision {
@@ -228,7 +224,7 @@ fn a_wake_event_activates_a_server_even_while_data_is_stale() {
 #[test]
 fn a_disabled_target_contributes_nothing() {
     let mut policy = Policy::default();
-    policy.targets.connections = None;
+    policy.targets.set(crate::signal::Metric::Connections, None);
     let d = step_now(
         &polled(&[(SignalKind::Connections, 500.0)]),
         &policy,
@@ -268,10 +264,7 @@ fn an_activity_window_says_when_it_lapses_so_watchers_need_not_poll() {
         "polled live work does not lapse with time (the next poll says)"
     );
     let counted = Signals {
-        load: crate::signal::Load {
-            event_sessions: 1,
-            ..Default::default()
-        },
+        load: counted_sessions(1),
         last_event: Some(ago(100)),
         ..Signals::default()
     };
@@ -486,4 +479,11 @@ fn pods_holding_live_work_bound_a_scale_in_and_keep_the_server_up() {
     // Once their work ends, the floor is gone.
     quiet.set_busy_pods(0, ago(1));
     assert!(step_now(&quiet, &Policy::default(), &State::default(), NOW).desired <= 1);
+}
+
+/// A load of `n` sessions counted from events.
+fn counted_sessions(n: u32) -> crate::signal::Load {
+    let mut load = crate::signal::Load::default();
+    load.event_counts[SignalKind::Sessions.index()] = n;
+    load
 }

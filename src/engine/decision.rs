@@ -5,68 +5,7 @@ use super::stabilize::Memory;
 use crate::time::Timestamp;
 use serde::Serialize;
 
-/// A load measure with a per-replica target or an objective.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    serde::Deserialize,
-    utoipa::ToSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Metric {
-    /// Open connections.
-    Connections,
-    /// Live MCP sessions.
-    Sessions,
-    /// Queued tool calls.
-    QueueLength,
-    /// Requests per second.
-    RequestRate,
-    /// In-flight requests: request rate × p95 latency (Little's law).
-    Concurrency,
-    /// p95 latency against its objective.
-    LatencySlo,
-    /// Error ratio against its objective.
-    ErrorRate,
-}
-
-impl Metric {
-    /// Every metric, in output order.
-    pub const ALL: [Metric; 7] = [
-        Metric::Connections,
-        Metric::Sessions,
-        Metric::QueueLength,
-        Metric::RequestRate,
-        Metric::Concurrency,
-        Metric::LatencySlo,
-        Metric::ErrorRate,
-    ];
-
-    /// The snake_case name used in logs, the API and metric names.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Metric::Connections => "connections",
-            Metric::Sessions => "sessions",
-            Metric::QueueLength => "queue_length",
-            Metric::RequestRate => "request_rate",
-            Metric::Concurrency => "concurrency",
-            Metric::LatencySlo => "latency_slo",
-            Metric::ErrorRate => "error_rate",
-        }
-    }
-
-    /// Objectives scale the current count; the others are per-replica loads.
-    pub const fn is_slo(self) -> bool {
-        matches!(self, Metric::LatencySlo | Metric::ErrorRate)
-    }
-}
+pub use crate::signal::Metric;
 
 /// Why the decision came out as it did (machine-readable).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]

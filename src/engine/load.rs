@@ -2,32 +2,23 @@
 
 use super::policy::Policy;
 use super::{Contribution, Contributions, DataQuality, Metric};
-use crate::signal::{Load, SignalKind};
+use crate::signal::{Load, Measure, SIGNALS, SignalKind};
 use crate::time::Timestamp;
 
 /// The current load of one server, from polled samples (when trustworthy)
-/// and events.
+/// and events: one value per signal of the catalog.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct LoadView {
-    /// Open connections.
-    pub connections: f64,
-    /// Live MCP sessions.
-    pub sessions: f64,
-    /// Queued tool calls.
-    pub queue_length: f64,
-    /// Requests per second.
-    pub request_rate: f64,
-    /// p95 latency (s).
-    pub latency_p95: f64,
-    /// Error ratio.
-    pub error_rate: f64,
+    /// Each signal's value, indexed by [`SignalKind::index`].
+    values: [f64; SignalKind::COUNT],
     /// Pods holding live work.
     pub busy_pods: u32,
 }
 
 impl LoadView {
-    /// The view the engine uses: polled values only when fresh; event counts
-    /// only while the server's last event is within `event_ttl` of `now`.
+    /// The view the engine uses: polled values only when fresh; an
+    /// event-counted signal is the larger of poll and count, the count only
+    /// while the server's last event is within `event_ttl` of `now`.
     pub fn new(
         load: &Load,
         last_event: Option<Timestamp>,
@@ -37,45 +28,45 @@ impl LoadView {
     ) -> Self {
         let trusted = matches!(data, DataQuality::Fresh);
         let counted = last_event.is_some_and(|t| now.since(t) < event_ttl);
-        let events = |n: u32| if counted { f64::from(n) } else { 0.0 };
-        let polled = |kind: SignalKind| {
-            if trusted {
-                load.polled[kind.index()].unwrap_or(0.0)
+        let values = std::array::from_fn(|i| {
+            let spec = &SIGNALS[i];
+            let polled = if trusted {
+                load.polled[i].unwrap_or(0.0)
             } else {
                 0.0
+            };
+            if counted && spec.counted_by.is_some() {
+                polled.max(f64::from(load.event_counts[i]))
+            } else {
+                polled
             }
-        };
+        });
         Self {
-            connections: polled(SignalKind::Connections).max(events(load.event_connections)),
-            sessions: polled(SignalKind::Sessions).max(events(load.event_sessions)),
-            queue_length: polled(SignalKind::QueueLength),
-            request_rate: polled(SignalKind::RequestRate),
-            latency_p95: polled(SignalKind::LatencyP95),
-            error_rate: polled(SignalKind::ErrorRate),
+            values,
             busy_pods: load.busy_pods,
         }
     }
 
+    /// One signal's value.
+    pub fn signal(&self, kind: SignalKind) -> f64 {
+        self.values[kind.index()]
+    }
+
     /// A metric's value (SLO metrics: the observed p95 / error ratio).
     pub fn value(&self, metric: Metric) -> f64 {
-        match metric {
-            Metric::Connections => self.connections,
-            Metric::Sessions => self.sessions,
-            Metric::QueueLength => self.queue_length,
-            Metric::RequestRate => self.request_rate,
-            Metric::Concurrency => self.request_rate * self.latency_p95,
-            Metric::LatencySlo => self.latency_p95,
-            Metric::ErrorRate => self.error_rate,
+        match metric.spec().measure {
+            Measure::Signal(kind) => self.signal(kind),
+            Measure::Product(a, b) => self.signal(a) * self.signal(b),
         }
     }
 
-    /// Work that must never be cut by scaling to zero (pods known to hold
-    /// live work count too).
+    /// Work that must never be cut by scaling to zero: a live-work signal
+    /// above zero, or pods known to hold live work.
     pub fn has_live_work(&self) -> bool {
-        self.sessions > 0.0
-            || self.connections > 0.0
-            || self.queue_length > 0.0
-            || self.busy_pods > 0
+        self.busy_pods > 0
+            || SIGNALS
+                .iter()
+                .any(|s| s.live_work && self.signal(s.kind) > 0.0)
     }
 }
 
@@ -86,7 +77,7 @@ pub fn contributions(view: &LoadView, policy: &Policy, current: u32) -> Contribu
     Metric::ALL
         .iter()
         .filter_map(|&metric| {
-            let target = target(metric, policy)?;
+            let target = policy.goal(metric)?;
             let value = view.value(metric);
             let replicas = if metric.is_slo() {
                 if value > target {
@@ -105,19 +96,6 @@ pub fn contributions(view: &LoadView, policy: &Policy, current: u32) -> Contribu
             })
         })
         .collect()
-}
-
-fn target(metric: Metric, policy: &Policy) -> Option<f64> {
-    let t = &policy.targets;
-    match metric {
-        Metric::Connections => t.connections,
-        Metric::Sessions => t.sessions,
-        Metric::QueueLength => t.queue_length,
-        Metric::RequestRate => t.request_rate,
-        Metric::Concurrency => t.concurrency,
-        Metric::LatencySlo => policy.slo.latency_p95_s,
-        Metric::ErrorRate => policy.slo.error_rate,
-    }
 }
 
 /// ceil(value / target), saturating, for a finite positive target.

@@ -25,6 +25,7 @@
 mod cost_aware;
 mod decide;
 mod decision;
+mod goals;
 pub mod hpa;
 mod idle_gaps;
 pub mod keepalive;
@@ -44,9 +45,8 @@ pub use decide::{decide, decide_with};
 pub use decision::{
     Contribution, Contributions, DataQuality, Decision, Gap, Metric, Reason, State,
 };
+pub use goals::{Slo, Targets};
 pub use keepalive::{CostAware, IdleGaps, KeepAlive, Predictive};
-pub use policy::{
-    Activity, Algorithm, MetricMode, Policy, PolicyError, REPLICA_LIMIT, Slo, Targets,
-};
+pub use policy::{Activity, Algorithm, MetricMode, Policy, PolicyError, REPLICA_LIMIT};
 pub use rule::StepRule;
 pub use stabilize::{Behavior, Panic, RateLimit};

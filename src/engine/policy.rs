@@ -1,6 +1,8 @@
 //! Policies: the knobs of a scaling decision, named in config and
 //! overridable per ScaledObject.
 
+use super::goals::{Slo, Targets};
+use crate::signal::Goal;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -8,8 +10,7 @@ use std::time::Duration;
 use super::keepalive::Predictive;
 use super::keepalive::{CostAware, KeepAlive};
 use super::limits::{
-    MAX_AMOUNT, MAX_KEEP_WARM, MAX_LATENCY_S, MAX_WINDOW, duration_within, field_error,
-    number_within, positive_at_most,
+    MAX_AMOUNT, MAX_KEEP_WARM, MAX_WINDOW, duration_within, field_error, number_within,
 };
 pub use super::limits::{PolicyError, REPLICA_LIMIT};
 use super::rule::StepRule;
@@ -28,81 +29,6 @@ pub enum MetricMode {
     /// One metric per signal with its per-replica target; the HPA takes the
     /// largest recommendation.
     Native,
-}
-
-/// Per-replica targets: how much of each load one replica should carry.
-/// `None` means the signal does not drive the replica count; a set target
-/// is above 0 and at most [`MAX_AMOUNT`] (1e9).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Targets {
-    /// Open connections per replica.
-    pub connections: Option<f64>,
-    /// Live MCP sessions per replica.
-    pub sessions: Option<f64>,
-    /// Queued tool calls per replica.
-    pub queue_length: Option<f64>,
-    /// Requests per second per replica.
-    pub request_rate: Option<f64>,
-    /// In-flight requests per replica (request rate × p95 latency, Little's law).
-    pub concurrency: Option<f64>,
-}
-
-impl Default for Targets {
-    fn default() -> Self {
-        // Live work (sessions, open connections and streams) keeps a server
-        // active but does not size it: most MCP sessions are idle.
-        Self {
-            connections: None,
-            sessions: None,
-            queue_length: Some(10.0),
-            request_rate: None,
-            concurrency: Some(8.0),
-        }
-    }
-}
-
-impl Targets {
-    /// Only `metric`'s target set (for single-metric baselines).
-    pub fn only(metric: super::Metric, target: f64) -> Self {
-        let mut t = Targets {
-            connections: None,
-            sessions: None,
-            queue_length: None,
-            request_rate: None,
-            concurrency: None,
-        };
-        match metric {
-            super::Metric::Connections => t.connections = Some(target),
-            super::Metric::Sessions => t.sessions = Some(target),
-            super::Metric::QueueLength => t.queue_length = Some(target),
-            super::Metric::RequestRate => t.request_rate = Some(target),
-            super::Metric::Concurrency => t.concurrency = Some(target),
-            super::Metric::LatencySlo | super::Metric::ErrorRate => {}
-        }
-        t
-    }
-}
-
-/// Service-level objectives: when breached, scale out in proportion.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Slo {
-    /// p95 latency objective in seconds; above it, replicas grow by p95 / objective.
-    /// Above 0 and at most [`MAX_LATENCY_S`] (one day).
-    pub latency_p95_s: Option<f64>,
-    /// Error ratio objective, above 0 and at most 1; above it, replicas grow
-    /// by ratio / objective.
-    pub error_rate: Option<f64>,
-}
-
-impl Default for Slo {
-    fn default() -> Self {
-        Self {
-            latency_p95_s: Some(5.0),
-            error_rate: None,
-        }
-    }
 }
 
 /// How a server is judged active (may not be at zero).
@@ -198,6 +124,15 @@ impl Default for Policy {
 }
 
 impl Policy {
+    /// `metric`'s per-replica target or objective, whichever the catalog
+    /// gives it; `None` when off.
+    pub fn goal(&self, metric: super::Metric) -> Option<f64> {
+        match metric.spec().goal {
+            Goal::PerReplica => self.targets.get(metric),
+            Goal::Objective => self.slo.get(metric),
+        }
+    }
+
     /// Checks every setting; the first problem names its field.
     pub fn validate(&self) -> Result<(), PolicyError> {
         if self.max_replicas == 0 || self.max_replicas > REPLICA_LIMIT {
@@ -243,14 +178,7 @@ impl Policy {
                 ),
             );
         }
-        let t = &self.targets;
-        positive_at_most("targets.connections", t.connections, MAX_AMOUNT)?;
-        positive_at_most("targets.sessions", t.sessions, MAX_AMOUNT)?;
-        positive_at_most("targets.queue_length", t.queue_length, MAX_AMOUNT)?;
-        positive_at_most("targets.request_rate", t.request_rate, MAX_AMOUNT)?;
-        positive_at_most("targets.concurrency", t.concurrency, MAX_AMOUNT)?;
-        positive_at_most("slo.latency_p95_s", self.slo.latency_p95_s, MAX_LATENCY_S)?;
-        positive_at_most("slo.error_rate", self.slo.error_rate, 1.0)?;
+        super::goals::validate(&self.targets, &self.slo)?;
         if let Activity::Instant { above, .. } = self.activity {
             number_within("activity.above", above, 0.0, MAX_AMOUNT)?;
         }
@@ -266,6 +194,7 @@ impl Policy {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::signal::Metric;
 
     #[test]
     fn the_default_policy_is_valid() {
@@ -294,9 +223,12 @@ mod tests {
             ),
             (
                 "targets.connections",
-                Box::new(|p| p.targets.connections = Some(2e9)),
+                Box::new(|p| p.targets.set(Metric::Connections, Some(2e9))),
             ),
-            ("slo.error_rate", Box::new(|p| p.slo.error_rate = Some(1.5))),
+            (
+                "slo.error_rate",
+                Box::new(|p| p.slo.set(Metric::ErrorRate, Some(1.5))),
+            ),
             (
                 "activity.above",
                 Box::new(|p| {
@@ -312,15 +244,15 @@ mod tests {
             ),
             (
                 "targets.sessions",
-                Box::new(|p| p.targets.sessions = Some(0.0)),
+                Box::new(|p| p.targets.set(Metric::Sessions, Some(0.0))),
             ),
             (
                 "targets.concurrency",
-                Box::new(|p| p.targets.concurrency = Some(f64::NAN)),
+                Box::new(|p| p.targets.set(Metric::Concurrency, Some(f64::NAN))),
             ),
             (
                 "slo.latency_p95_s",
-                Box::new(|p| p.slo.latency_p95_s = Some(-1.0)),
+                Box::new(|p| p.slo.set(Metric::LatencySlo, Some(-1.0))),
             ),
             (
                 "behavior.tolerance",

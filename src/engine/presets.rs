@@ -2,8 +2,9 @@
 //! simulator can compare them with ours under the same control loop.
 
 use super::Metric;
+use super::goals::{Slo, Targets};
 use super::keepalive::KeepAlive;
-use super::policy::{Activity, Algorithm, Policy, Slo, Targets};
+use super::policy::{Activity, Algorithm, Policy};
 use super::rule::StepRule;
 use super::stabilize::{Behavior, Panic, RateLimit};
 use std::time::Duration;
@@ -17,11 +18,6 @@ pub const BASELINES: [&str; 5] = [
     "knative-kpa",
 ];
 
-const NO_SLO: Slo = Slo {
-    latency_p95_s: None,
-    error_rate: None,
-};
-
 /// The baseline called `name`.
 pub fn baseline(name: &str) -> Option<Policy> {
     let base = Policy::default();
@@ -30,7 +26,7 @@ pub fn baseline(name: &str) -> Option<Policy> {
         "hpa" => Policy {
             min_replicas: 1,
             targets: Targets::only(Metric::Concurrency, 8.0),
-            slo: NO_SLO,
+            slo: Slo::none(),
             keep_alive: KeepAlive::Fixed,
             behavior: Behavior::hpa_default(),
             ..base
@@ -39,7 +35,7 @@ pub fn baseline(name: &str) -> Option<Policy> {
         // instant value, cooldown 300 s, HPA defaults.
         "keda-prometheus" => Policy {
             targets: Targets::only(Metric::RequestRate, 10.0),
-            slo: NO_SLO,
+            slo: Slo::none(),
             activity: Activity::Instant {
                 metric: Metric::RequestRate,
                 above: 0.0,
@@ -71,7 +67,7 @@ pub fn baseline(name: &str) -> Option<Policy> {
         // over a short window, scale to zero after stable window + 30 s grace.
         "knative-kpa" => Policy {
             targets: Targets::only(Metric::Concurrency, 8.0),
-            slo: NO_SLO,
+            slo: Slo::none(),
             keep_alive: KeepAlive::Fixed,
             idle_window: Duration::from_secs(90),
             behavior: Behavior {

@@ -30,14 +30,14 @@ fn polled_sessions(sessions: &[f64]) -> Signals {
 
 /// Sized by sessions (20 per replica), which the default does not do.
 fn sessions_policy() -> Policy {
-    Policy {
+    let mut policy = Policy {
         max_replicas: 50,
-        targets: crate::engine::Targets {
-            sessions: Some(20.0),
-            ..crate::engine::Targets::default()
-        },
         ..Policy::default()
-    }
+    };
+    policy
+        .targets
+        .set(crate::signal::Metric::Sessions, Some(20.0));
+    policy
 }
 
 #[test]

@@ -12,7 +12,7 @@ use crate::cluster::apply_run::ApplyView;
 use crate::engine::keepalive;
 use crate::engine::{Decision, Policy, Reason};
 use crate::id::ServerKey;
-use crate::signal::{SignalKind, Signals};
+use crate::signal::{SIGNALS, SignalKind, Signals};
 use crate::time::Timestamp;
 use serde::Serialize;
 
@@ -227,10 +227,10 @@ pub fn signal_views(signals: &Signals, now: Timestamp) -> Vec<SignalView> {
         })
         .collect();
     let load = &signals.load;
-    for (name, count) in [
-        ("event_sessions", load.event_sessions),
-        ("event_connections", load.event_connections),
-    ] {
+    let counted = SIGNALS
+        .iter()
+        .filter_map(|s| Some((s.counted_by?.name, load.event_count(s.kind))));
+    for (name, count) in counted {
         views.push(SignalView {
             signal: name,
             source: "nats",

@@ -23,7 +23,7 @@ fn each_signal_is_aged_from_when_it_was_last_known_good() {
         good_at: Some(at(40)),
     };
     s.last_event = Some(at(70));
-    s.load.event_sessions = 2;
+    s.load.event_counts[SignalKind::Sessions.index()] = 2;
     let views = signal_views(&s, at(130));
     let conns = view(&views, "connections");
     assert_eq!(

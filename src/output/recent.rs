@@ -72,8 +72,10 @@ impl Sample {
             desired: decision.desired,
             current: signals.replicas.map(|r| r.desired),
             active: decision.active,
-            sessions: polled(SignalKind::Sessions).max(load.event_sessions as f32),
-            connections: polled(SignalKind::Connections).max(load.event_connections as f32),
+            sessions: polled(SignalKind::Sessions)
+                .max(load.event_count(SignalKind::Sessions) as f32),
+            connections: polled(SignalKind::Connections)
+                .max(load.event_count(SignalKind::Connections) as f32),
             request_rate: polled(SignalKind::RequestRate),
             queue_length: polled(SignalKind::QueueLength),
         }

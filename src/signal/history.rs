@@ -168,10 +168,9 @@ mod tests {
     use super::*;
 
     fn reading(sessions: u32) -> Load {
-        Load {
-            event_sessions: sessions,
-            ..Load::default()
-        }
+        let mut load = Load::default();
+        load.event_counts[super::super::SignalKind::Sessions.index()] = sessions;
+        load
     }
 
     fn t(secs: u64) -> Timestamp {

@@ -2,89 +2,19 @@
 //! event counts), its activity, where its data stands, and a bounded history
 //! of both that decisions are computed from.
 
+mod catalog;
 mod history;
 mod replicas;
 
+pub use catalog::{
+    EventCount, EventKind, Goal, METRICS, Measure, Metric, MetricSpec, SIGNALS, SignalKind,
+    SignalSpec,
+};
 pub use history::{History, RETENTION, SLOT, slot_end};
 pub use replicas::Replicas;
 
 use crate::engine::IdleGaps;
 use crate::time::Timestamp;
-use serde::{Deserialize, Serialize};
-
-/// Kinds of load signal the engine understands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SignalKind {
-    /// Open client connections (gauge).
-    Connections,
-    /// Live MCP sessions (gauge); stateful and pinned to a replica.
-    Sessions,
-    /// Tool calls waiting in the server's queue (gauge).
-    QueueLength,
-    /// Tool requests per second.
-    RequestRate,
-    /// Failed tool requests as a fraction of all requests (0..1).
-    ErrorRate,
-    /// 95th percentile tool call latency in seconds.
-    LatencyP95,
-}
-
-impl SignalKind {
-    /// Every kind, in a fixed order (used for arrays and stable output).
-    pub const ALL: [SignalKind; 6] = [
-        SignalKind::Connections,
-        SignalKind::Sessions,
-        SignalKind::QueueLength,
-        SignalKind::RequestRate,
-        SignalKind::ErrorRate,
-        SignalKind::LatencyP95,
-    ];
-
-    /// Position in [`SignalKind::ALL`].
-    pub const fn index(self) -> usize {
-        self as usize
-    }
-
-    /// The snake_case name used in config, logs and the API.
-    pub const fn name(self) -> &'static str {
-        match self {
-            SignalKind::Connections => "connections",
-            SignalKind::Sessions => "sessions",
-            SignalKind::QueueLength => "queue_length",
-            SignalKind::RequestRate => "request_rate",
-            SignalKind::ErrorRate => "error_rate",
-            SignalKind::LatencyP95 => "latency_p95",
-        }
-    }
-
-    /// True for signals whose non-zero value means the server is in use.
-    pub const fn shows_activity(self) -> bool {
-        matches!(
-            self,
-            SignalKind::Connections
-                | SignalKind::Sessions
-                | SignalKind::QueueLength
-                | SignalKind::RequestRate
-        )
-    }
-}
-
-/// What an activity event on the event stream reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EventKind {
-    /// A request (tool call) arrived.
-    Request,
-    /// An MCP session was opened.
-    SessionOpen,
-    /// An MCP session was closed.
-    SessionClose,
-    /// A client connection was opened.
-    ConnectionOpen,
-    /// A client connection was closed.
-    ConnectionClose,
-}
 
 /// The load part of what is known about a server at one instant: what
 /// sizes it. This is what the signal history keeps over time.
@@ -92,15 +22,36 @@ pub enum EventKind {
 pub struct Load {
     /// Latest value of each polled signal, indexed by [`SignalKind::index`]
     /// (always finite and non-negative).
-    pub polled: [Option<f64>; 6],
-    /// Live sessions counted from open/close events.
-    pub event_sessions: u32,
-    /// Open connections counted from open/close events.
-    pub event_connections: u32,
+    pub polled: [Option<f64>; SignalKind::COUNT],
+    /// Units of each event-counted signal (its [`SignalSpec::counted_by`]
+    /// pair) open now, indexed by [`SignalKind::index`]; 0 for the others.
+    pub event_counts: [u32; SignalKind::COUNT],
     /// Pods holding live work (sessions, streams), when per-pod work is
     /// known (session-aware scale-in on); 0 otherwise. A scale-in never
     /// goes below it: work is not cut, the pods go once it ends.
     pub busy_pods: u32,
+}
+
+impl Load {
+    /// Units of `kind` open now, as counted from events.
+    pub fn event_count(&self, kind: SignalKind) -> u32 {
+        self.event_counts[kind.index()]
+    }
+
+    /// Counts an event into the signal whose open/close pair it belongs to.
+    pub fn count_event(&mut self, event: EventKind) {
+        for spec in &SIGNALS {
+            let Some(counted) = spec.counted_by else {
+                continue;
+            };
+            let count = &mut self.event_counts[spec.kind.index()];
+            if event == counted.open {
+                *count = count.saturating_add(1);
+            } else if event == counted.close {
+                *count = count.saturating_sub(1);
+            }
+        }
+    }
 }
 
 /// Polled signals whose series vanished from a good poll while their last
@@ -183,18 +134,7 @@ impl Signals {
     pub fn record_event(&mut self, kind: EventKind, at: Timestamp) {
         self.note_activity(at);
         self.last_event = Some(self.last_event.map_or(at, |t| t.max(at)));
-        let load = &mut self.load;
-        match kind {
-            EventKind::Request => {}
-            EventKind::SessionOpen => load.event_sessions = load.event_sessions.saturating_add(1),
-            EventKind::SessionClose => load.event_sessions = load.event_sessions.saturating_sub(1),
-            EventKind::ConnectionOpen => {
-                load.event_connections = load.event_connections.saturating_add(1);
-            }
-            EventKind::ConnectionClose => {
-                load.event_connections = load.event_connections.saturating_sub(1);
-            }
-        }
+        self.load.count_event(kind);
         self.history.record(at, &self.load);
     }
 
@@ -269,8 +209,7 @@ impl Signals {
     /// and no activity for `for_at_least` before `now`.
     pub fn is_quiet(&self, now: Timestamp, for_at_least: std::time::Duration) -> bool {
         let load = &self.load;
-        load.event_sessions == 0
-            && load.event_connections == 0
+        load.event_counts.iter().all(|&n| n == 0)
             && load.busy_pods == 0
             && load.polled.iter().flatten().all(|&v| v == 0.0)
             && self.held.kinds == 0
@@ -285,10 +224,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn kinds_index_their_own_slot() {
-        for (i, kind) in SignalKind::ALL.iter().enumerate() {
-            assert_eq!(kind.index(), i);
+    fn open_and_close_events_count_their_own_signal() {
+        let mut load = Load::default();
+        for e in [
+            EventKind::SessionOpen,
+            EventKind::SessionOpen,
+            EventKind::ConnectionOpen,
+            EventKind::Request,
+            EventKind::SessionClose,
+            EventKind::ConnectionClose,
+            EventKind::ConnectionClose,
+        ] {
+            load.count_event(e);
         }
+        assert_eq!(load.event_count(SignalKind::Sessions), 1);
+        assert_eq!(
+            load.event_count(SignalKind::Connections),
+            0,
+            "never below 0"
+        );
+        assert_eq!(load.event_count(SignalKind::QueueLength), 0);
     }
 
     #[test]

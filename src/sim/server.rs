@@ -419,8 +419,7 @@ impl<'a> ServerSim<'a> {
             && self.station.in_service() == 0
             && self.station.queued() == 0
             && self.pods.sessions() == 0
-            && self.signals.load.event_sessions == 0
-            && self.signals.load.event_connections == 0
+            && self.signals.load.event_counts.iter().all(|&n| n == 0)
             && self.signals.load.polled.iter().flatten().all(|&v| v == 0.0)
             && self.exporter.is_quiet()
     }

@@ -141,9 +141,15 @@ mod tests {
         assert_eq!(out.len(), 6);
         assert_eq!(out[0].0, "default{idle_window=1m,targets.concurrency=4}");
         assert_eq!(out[0].1.idle_window, Duration::from_secs(60));
-        assert_eq!(out[0].1.targets.concurrency, Some(4.0));
+        assert_eq!(
+            out[0].1.targets.get(crate::signal::Metric::Concurrency),
+            Some(4.0)
+        );
         assert_eq!(out[5].1.idle_window, Duration::from_secs(900));
-        assert_eq!(out[5].1.targets.concurrency, Some(8.0));
+        assert_eq!(
+            out[5].1.targets.get(crate::signal::Metric::Concurrency),
+            Some(8.0)
+        );
     }
 
     #[test]

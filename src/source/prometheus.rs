@@ -218,19 +218,12 @@ impl KeyLabels {
 /// The configured templates with `{by}`, `{label}` and `{namespace_label}`
 /// filled in; empty ones skipped.
 pub fn render_queries(config: &PrometheusConfig) -> Vec<(SignalKind, String)> {
-    let q = &config.queries;
-    [
-        (SignalKind::Connections, &q.connections),
-        (SignalKind::Sessions, &q.sessions),
-        (SignalKind::QueueLength, &q.queue_length),
-        (SignalKind::RequestRate, &q.request_rate),
-        (SignalKind::ErrorRate, &q.error_rate),
-        (SignalKind::LatencyP95, &q.latency_p95),
-    ]
-    .into_iter()
-    .filter(|(_, t)| !t.trim().is_empty())
-    .map(|(k, t)| (k, render(t, config)))
-    .collect()
+    SignalKind::ALL
+        .into_iter()
+        .map(|k| (k, config.queries.get(k)))
+        .filter(|(_, t)| !t.trim().is_empty())
+        .map(|(k, t)| (k, render(t, config)))
+        .collect()
 }
 
 /// `template` with `{by}`, `{label}` and `{namespace_label}` filled in.

@@ -83,7 +83,7 @@ fn templates_get_the_label_and_empty_ones_are_skipped() {
         server_label: "tenant".into(),
         ..PrometheusConfig::default()
     };
-    c.queries.error_rate = String::new();
+    c.queries.set(SignalKind::ErrorRate, "");
     let q = render_queries(&c);
     assert_eq!(q.len(), 5);
     assert!(q.iter().all(|(_, text)| !text.contains('{')));
@@ -95,7 +95,10 @@ fn templates_get_the_label_and_empty_ones_are_skipped() {
         !q.iter().any(|(_, text)| text.contains("kube_")),
         "the replica query is not a signal"
     );
-    c.queries.connections = "max by ({namespace_label}, {label}) (x)".into();
+    c.queries.set(
+        SignalKind::Connections,
+        "max by ({namespace_label}, {label}) (x)",
+    );
     c.namespace_label = "ns".into();
     assert_eq!(render_queries(&c)[0].1, "max by (ns, tenant) (x)");
 }

@@ -51,7 +51,8 @@ pub fn sized_by_sessions(mut config: Config) -> Config {
         .policies
         .get_mut(mcp_autoscaler::config::DEFAULT_POLICY)
     {
-        p.targets.sessions = Some(20.0);
+        p.targets
+            .set(mcp_autoscaler::signal::Metric::Sessions, Some(20.0));
     }
     config
 }

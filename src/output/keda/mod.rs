@@ -33,8 +33,8 @@ use tonic::{Request, Response, Status};
 pub const DESIRED_METRIC: &str = "mcp-desired-replicas";
 
 /// Metric name of one signal in "native" mode.
-pub fn native_metric_name(metric: Metric) -> String {
-    format!("mcp-{}", metric.name().replace('_', "-"))
+pub fn native_metric_name(metric: Metric) -> &'static str {
+    metric.spec().keda_name
 }
 
 /// What every handler needs, shared.
@@ -134,20 +134,13 @@ fn metric_specs(target: &Target) -> Vec<MetricSpec> {
     };
     match target.policy.metric_mode {
         MetricMode::Desired => vec![spec(DESIRED_METRIC.to_owned(), 1.0)],
-        MetricMode::Native => {
-            let t = &target.policy.targets;
-            let pairs = [
-                (Metric::Connections, t.connections),
-                (Metric::Sessions, t.sessions),
-                (Metric::QueueLength, t.queue_length),
-                (Metric::RequestRate, t.request_rate),
-                (Metric::Concurrency, t.concurrency),
-            ];
-            pairs
-                .into_iter()
-                .filter_map(|(m, v)| v.map(|v| spec(native_metric_name(m), v)))
-                .collect()
-        }
+        MetricMode::Native => Metric::ALL
+            .iter()
+            .filter_map(|&m| {
+                let t = target.policy.targets.get(m)?;
+                Some(spec(native_metric_name(m).to_owned(), t))
+            })
+            .collect(),
     }
 }
 

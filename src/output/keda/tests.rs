@@ -37,7 +37,10 @@ fn native_mode_serves_one_metric_per_enabled_target() {
     // Live work does not size by default; request rate has no default target.
     assert_eq!(names, ["mcp-queue-length", "mcp-concurrency"]);
     let mut sized = target(MetricMode::Native);
-    sized.policy.targets.sessions = Some(20.0);
+    sized
+        .policy
+        .targets
+        .set(crate::signal::Metric::Sessions, Some(20.0));
     let names: Vec<String> = metric_specs(&sized)
         .into_iter()
         .map(|s| s.metric_name)
