@@ -219,7 +219,7 @@ impl App {
             self.inventory.clone(),
             self.pods.clone(),
             self.store.clone(),
-            self.metrics.clone(),
+            Telemetry::new(self.metrics.clone()),
             self.clock.clone(),
             k,
         );

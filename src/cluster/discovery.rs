@@ -15,8 +15,8 @@ use super::watch::{self, Sink};
 use super::workload::{ScalableWorkload, Workload, WorkloadRef, observe};
 use crate::config::KubernetesConfig;
 use crate::id::{Namespace, ServerKey};
-use crate::output::metrics::Metrics;
 use crate::source::Store;
+use crate::source::Telemetry;
 use crate::time::Clock;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::Pod;
@@ -36,8 +36,8 @@ pub struct Shared {
     pub pods: Arc<Pods>,
     /// Where replica counts go.
     pub store: Arc<Store>,
-    /// Counters.
-    pub metrics: Arc<Metrics>,
+    /// Where discovery reports what it saw.
+    pub telemetry: Telemetry,
     /// The scaler's clock.
     pub clock: Arc<dyn Clock>,
     /// The selector label.
@@ -57,7 +57,7 @@ impl Shared {
         inventory: Arc<Inventory>,
         pods: Arc<Pods>,
         store: Arc<Store>,
-        metrics: Arc<Metrics>,
+        telemetry: Telemetry,
         clock: Arc<dyn Clock>,
         config: &KubernetesConfig,
     ) -> Self {
@@ -69,7 +69,7 @@ impl Shared {
             inventory,
             pods,
             store,
-            metrics,
+            telemetry,
             clock,
             label: config.discovery.label.clone(),
             health,
@@ -95,14 +95,14 @@ impl Shared {
 
     fn publish(&self, update: Update) {
         let now = self.clock.now();
+        let mut refused = update.refused;
         for (server, replicas) in &update.changes {
             if !self.store.set_replicas(server, *replicas, now) {
-                Metrics::count(&self.metrics.servers_refused, "kubernetes");
+                refused += 1;
             }
         }
-        Metrics::count_n(&self.metrics.servers_refused, "kubernetes", update.refused);
-        let known = i64::try_from(self.inventory.len()).unwrap_or(i64::MAX);
-        self.metrics.workloads_known.set(known);
+        self.telemetry.servers_refused("kubernetes", refused);
+        self.telemetry.workloads_known(self.inventory.len());
     }
 }
 
@@ -226,7 +226,7 @@ impl<K: ScalableWorkload + 'static> Sink<K> for WorkloadSink<K> {
 
     fn set_live(&self, live: bool) {
         if !live {
-            Metrics::count(&self.shared.metrics.watch_errors, K::KIND.as_str());
+            self.shared.telemetry.watch_failed(K::KIND.as_str());
         }
         self.shared.set_live(self.id, live);
     }
@@ -252,7 +252,7 @@ impl Sink<PartialObjectMeta<Pod>> for PodSink {
 
     fn apply(&self, (server, name, state): Self::Kept) {
         if !self.0.pods.apply(server, name, state) {
-            Metrics::count(&self.0.metrics.servers_refused, "kubernetes-pods");
+            self.0.telemetry.servers_refused("kubernetes-pods", 1);
         }
     }
 
@@ -267,7 +267,7 @@ impl Sink<PartialObjectMeta<Pod>> for PodSink {
 
     fn set_live(&self, live: bool) {
         if !live {
-            Metrics::count(&self.0.metrics.watch_errors, "Pod");
+            self.0.telemetry.watch_failed("Pod");
         }
     }
 }

@@ -75,7 +75,7 @@ fn start() -> Harness {
         Arc::new(Inventory::new(100)),
         Arc::default(),
         Arc::clone(&store),
-        Arc::new(Metrics::default()),
+        Telemetry::default(),
         clock,
         &config,
     );
@@ -200,7 +200,7 @@ async fn pods_are_watched_metadata_only_and_kept_per_server() {
         Arc::new(Inventory::new(100)),
         pods.clone(),
         Arc::new(Store::new(false)),
-        Arc::new(Metrics::default()),
+        Telemetry::default(),
         Arc::new(SystemClock),
         &config,
     );

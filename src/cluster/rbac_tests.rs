@@ -11,7 +11,7 @@ use crate::cluster::{Inventory, list};
 use crate::config::Config;
 use crate::id::ServerKey;
 use crate::output::metrics::Metrics;
-use crate::source::Store;
+use crate::source::{Store, Telemetry};
 use crate::time::SystemClock;
 use http::{Request, Response};
 use kube::client::Body;
@@ -93,7 +93,7 @@ async fn the_declared_rules_are_exactly_the_requests_each_mode_makes() {
             inventory.clone(),
             pods.clone(),
             store.clone(),
-            Arc::new(Metrics::default()),
+            Telemetry::default(),
             Arc::new(SystemClock),
             &config.kubernetes,
         );
@@ -198,7 +198,7 @@ async fn apply_mode_asks_for_its_declared_rules_and_the_lease_in_its_own_namespa
         inventory.clone(),
         Arc::default(),
         store.clone(),
-        metrics.clone(),
+        Telemetry::new(metrics.clone()),
         Arc::new(SystemClock),
         &config.kubernetes,
     );

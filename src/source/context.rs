@@ -70,4 +70,23 @@ impl Telemetry {
     pub fn poll_completed(&self) {
         self.0.polls.inc();
     }
+
+    /// A Kubernetes watch of `kind` failed (it restarts with a backoff).
+    pub fn watch_failed(&self, kind: &str) {
+        Metrics::count(&self.0.watch_errors, kind);
+    }
+
+    /// Discovery now knows `n` workloads.
+    pub fn workloads_known(&self, n: usize) {
+        self.0
+            .workloads_known
+            .set(i64::try_from(n).unwrap_or(i64::MAX));
+    }
+}
+
+impl Default for Telemetry {
+    /// Reports into metrics of its own (tests).
+    fn default() -> Self {
+        Self::new(Arc::default())
+    }
 }
