@@ -2,6 +2,7 @@
 //! build ScaledObjectRefs, connect clients. Every wait is bounded.
 #![allow(dead_code)]
 
+use clock::JumpClock;
 use mcp_autoscaler::config::Config;
 use mcp_autoscaler::proto::external_scaler_client::ExternalScalerClient;
 use mcp_autoscaler::proto::{IsActiveResponse, ScaledObjectRef};
@@ -17,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
 pub mod bench;
+pub mod clock;
 pub mod fake_kube;
 pub mod servers;
 
@@ -28,6 +30,8 @@ pub struct Running {
     pub grpc: SocketAddr,
     pub http: SocketAddr,
     pub store: Arc<Store>,
+    /// The scaler's clock: `srv.clock.jump(d)` lets `d` pass for it.
+    pub clock: Arc<JumpClock>,
     pub shutdown: CancellationToken,
     pub task: JoinHandle<Result<(), ServeError>>,
 }
@@ -59,21 +63,32 @@ pub fn sized_by_sessions(mut config: Config) -> Config {
 
 /// Starts `serve` with `config` on free loopback ports.
 pub async fn start(config: Config) -> Running {
-    start_app(App::new(config, Arc::new(SystemClock))).await
+    let clock = Arc::new(JumpClock::default());
+    start_app(App::new(config, clock.clone()), clock).await
 }
 
 /// Starts `serve` with `config`, its Kubernetes API at `client`.
 pub async fn start_with_kube(config: Config, client: kube::Client) -> Running {
-    start_app(App::new(config, Arc::new(SystemClock)).with_kube_client(client)).await
+    let clock = Arc::new(JumpClock::default());
+    start_app(
+        App::new(config, clock.clone()).with_kube_client(client),
+        clock,
+    )
+    .await
 }
 
 /// Starts `serve` with `config`, sampling decisions for the live view
 /// every `every`.
 pub async fn start_sampling(config: Config, every: Duration) -> Running {
-    start_app(App::new(config, Arc::new(SystemClock)).with_sample_every(every)).await
+    let clock = Arc::new(JumpClock::default());
+    start_app(
+        App::new(config, clock.clone()).with_sample_every(every),
+        clock,
+    )
+    .await
 }
 
-async fn start_app(app: App) -> Running {
+async fn start_app(app: App, clock: Arc<JumpClock>) -> Running {
     let grpc = TcpListener::bind("127.0.0.1:0").await.expect("bind grpc");
     let http = TcpListener::bind("127.0.0.1:0").await.expect("bind http");
     let (grpc_addr, http_addr) = (
@@ -87,6 +102,7 @@ async fn start_app(app: App) -> Running {
         grpc: grpc_addr,
         http: http_addr,
         store,
+        clock,
         shutdown,
         task,
     }
