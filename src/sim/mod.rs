@@ -297,11 +297,11 @@ impl Output {
     /// The report of a sharded run: every shard's `partial.json` (in the
     /// directories, or the files, given) added up.
     pub fn merged(paths: &[PathBuf]) -> Result<Self, SimError> {
-        let parts = paths
-            .iter()
-            .map(|p| shard::read(p))
-            .collect::<Result<Vec<_>, _>>()?;
-        let (scenario, runs, servers, stats, timelines) = shard::merge(parts)?;
+        let mut merger = shard::Merger::default();
+        for path in paths {
+            merger.add(shard::read(path)?)?;
+        }
+        let (scenario, runs, servers, stats, timelines) = merger.finish()?;
         Ok(Self::new(&scenario, &runs, servers, stats, timelines))
     }
 

@@ -12,6 +12,7 @@ use super::run::ServerTimeline;
 use super::scenario::{PolicyRun, Scenario};
 use super::stats::{Stats, Timeline};
 use serde::{Deserialize, Serialize};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// Most shards a run may be split into.
@@ -22,6 +23,8 @@ pub const MAX_PARTIAL_BYTES: u64 = 256 * 1024 * 1024;
 /// The partial report's file name in a shard's output directory.
 pub const PARTIAL_FILE: &str = "partial.json";
 const FORMAT: &str = "mcp-autoscaler partial simulation report, version 1";
+/// Most buckets a plotted timeline may have (the simulator writes 720).
+const MAX_TIMELINE_BUCKETS: usize = 100_000;
 
 /// Shard `index` of `count` (0-based): servers with `i % count == index`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -150,7 +153,8 @@ pub enum MergeError {
     Mismatch(String),
 }
 
-/// Reads `DIR/partial.json` (or the file itself).
+/// Reads `DIR/partial.json` (or the file itself) and checks that it is
+/// whole: its shard, totals, plotted servers and timelines.
 pub fn read(path: &Path) -> Result<Partial, MergeError> {
     let file = if path.is_dir() {
         path.join(PARTIAL_FILE)
@@ -161,16 +165,15 @@ pub fn read(path: &Path) -> Result<Partial, MergeError> {
         path: file.clone(),
         message,
     };
-    let size = std::fs::metadata(&file)
-        .map_err(|e| err(e.to_string()))?
-        .len();
+    let opened = std::fs::File::open(&file).map_err(|e| err(e.to_string()))?;
+    let size = opened.metadata().map_err(|e| err(e.to_string()))?.len();
     if size > MAX_PARTIAL_BYTES {
         return Err(err(format!(
             "{size} bytes, more than a partial report can be ({MAX_PARTIAL_BYTES})"
         )));
     }
-    let text = std::fs::read_to_string(&file).map_err(|e| err(e.to_string()))?;
-    let p: Partial = serde_json::from_str(&text).map_err(|e| err(e.to_string()))?;
+    let reader = std::io::BufReader::new(opened.take(MAX_PARTIAL_BYTES));
+    let p: Partial = serde_json::from_reader(reader).map_err(|e| err(e.to_string()))?;
     if p.format != FORMAT {
         return Err(err(format!("not a partial report (format `{}`)", p.format)));
     }
@@ -181,25 +184,57 @@ pub fn read(path: &Path) -> Result<Partial, MergeError> {
     if count == 0 || count > MAX_SHARDS || index >= count {
         return Err(err(format!("shard {index}/{count} is not a shard")));
     }
-    for t in &p.timelines {
-        // The name becomes a plot's file name: a server id, nothing else.
-        let named = crate::id::ServerId::parse(&t.server).is_ok();
-        let shaped = t.bucket_s.is_finite()
-            && t.bucket_s > 0.0
-            && t.requests.len() == p.runs.len()
-            && t.replicas.len() == p.runs.len()
-            && t.requests.iter().chain(&t.replicas).all(|b| !b.is_empty());
-        if !named || !shaped || t.index >= p.servers {
-            return Err(err(format!(
-                "timeline of server {:?} is malformed",
-                t.server
-            )));
-        }
-    }
+    check_plotted(&p).map_err(err)?;
     p.scenario
         .validate(&file.display().to_string())
         .map_err(|e| err(e.to_string()))?;
     Ok(p)
+}
+
+/// The plotted servers are distinct servers of the fleet, and the partial
+/// holds a well-formed timeline for exactly those its shard covers.
+fn check_plotted(p: &Partial) -> Result<(), String> {
+    let mut plotted = p.plotted.clone();
+    plotted.sort_unstable();
+    plotted.dedup();
+    if plotted.len() != p.plotted.len() || plotted.last().is_some_and(|&i| i >= p.servers) {
+        return Err(format!(
+            "plotted servers {:?} are not distinct servers of a fleet of {}",
+            p.plotted, p.servers
+        ));
+    }
+    let mut covered: Vec<usize> = p
+        .plotted
+        .iter()
+        .copied()
+        .filter(|&i| p.shard.covers(i))
+        .collect();
+    let mut lines: Vec<usize> = p.timelines.iter().map(|t| t.index).collect();
+    covered.sort_unstable();
+    lines.sort_unstable();
+    if lines != covered {
+        return Err(format!(
+            "timelines of servers {lines:?}, but shard {}/{} plots {covered:?}",
+            p.shard.index, p.shard.count
+        ));
+    }
+    match p.timelines.iter().find(|t| !well_formed(t, p.runs.len())) {
+        Some(t) => Err(format!("timeline of server {:?} is malformed", t.server)),
+        None => Ok(()),
+    }
+}
+
+/// Named by a server id (it becomes a plot's file name), one series per
+/// policy, all of one length within the plot's bound.
+fn well_formed(t: &TimelineRecord, policies: usize) -> bool {
+    let len = t.requests.first().map_or(0, Vec::len);
+    crate::id::ServerId::parse(&t.server).is_ok()
+        && t.bucket_s.is_finite()
+        && t.bucket_s > 0.0
+        && t.requests.len() == policies
+        && t.replicas.len() == policies
+        && (1..=MAX_TIMELINE_BUCKETS).contains(&len)
+        && t.requests.iter().chain(&t.replicas).all(|b| b.len() == len)
 }
 
 /// Every shard's totals added up: the scenario, policies, fleet size, the
@@ -212,73 +247,122 @@ pub type Merged = (
     Vec<ServerTimeline>,
 );
 
-/// Adds up the partials of one run; each of its `N` shards exactly once.
-pub fn merge(parts: Vec<Partial>) -> Result<Merged, MergeError> {
-    let first = parts
-        .first()
-        .ok_or_else(|| MergeError::Mismatch("no partial reports given".into()))?;
-    let count = first.shard.count;
-    let mut seen = vec![false; count as usize];
-    for p in &parts {
+/// Adds partials up one at a time, so a merge holds one partial and the
+/// running totals however many shards there are.
+#[derive(Debug, Default)]
+pub struct Merger {
+    /// The first partial, its totals and timelines taken out.
+    first: Option<Partial>,
+    seen: Vec<bool>,
+    stats: Vec<Stats>,
+    lines: Vec<TimelineRecord>,
+}
+
+impl Merger {
+    /// Adds `p`, which must be of the same run as those before and a shard
+    /// not given yet.
+    pub fn add(&mut self, mut p: Partial) -> Result<(), MergeError> {
+        check_plotted(&p).map_err(|e| {
+            MergeError::Mismatch(format!("shard {}/{}: {e}", p.shard.index, p.shard.count))
+        })?;
+        let Some(first) = &self.first else {
+            self.seen = vec![false; p.shard.count as usize];
+            self.stats = p.runs.iter().map(|_| Stats::default()).collect();
+            self.fold(&mut p)?;
+            self.first = Some(p);
+            return Ok(());
+        };
         let same = p.scenario == first.scenario
             && p.runs == first.runs
             && p.servers == first.servers
             && p.plotted == first.plotted
-            && p.shard.count == count;
+            && p.shard.count == first.shard.count;
         if !same {
             return Err(MergeError::Mismatch(format!(
                 "shard {}/{} is from another run than shard {}/{} (scenario, policies, fleet or shard count differ)",
-                p.shard.index, p.shard.count, first.shard.index, count
+                p.shard.index, p.shard.count, first.shard.index, first.shard.count
             )));
         }
-        let slot = &mut seen[p.shard.index as usize];
-        if *slot {
+        self.fold(&mut p)
+    }
+
+    /// Marks `p`'s shard seen and takes its totals and timelines.
+    fn fold(&mut self, p: &mut Partial) -> Result<(), MergeError> {
+        let Some(slot) = self.seen.get_mut(p.shard.index as usize) else {
             return Err(MergeError::Mismatch(format!(
-                "shard {}/{count} is given twice",
-                p.shard.index
+                "shard {}/{} is not a shard",
+                p.shard.index, p.shard.count
+            )));
+        };
+        if std::mem::replace(slot, true) {
+            return Err(MergeError::Mismatch(format!(
+                "shard {}/{} is given twice",
+                p.shard.index, p.shard.count
             )));
         }
-        *slot = true;
-    }
-    let missing: Vec<String> = (0..count)
-        .filter(|&i| !seen[i as usize])
-        .map(|i| format!("{i}/{count}"))
-        .collect();
-    if !missing.is_empty() {
-        return Err(MergeError::Mismatch(format!(
-            "missing shards: {}",
-            missing.join(", ")
-        )));
-    }
-    let mut stats: Vec<Stats> = first.runs.iter().map(|_| Stats::default()).collect();
-    let mut lines: Vec<TimelineRecord> = Vec::new();
-    for p in &parts {
-        for (total, part) in stats.iter_mut().zip(&p.stats) {
+        for (total, part) in self.stats.iter_mut().zip(&p.stats) {
             total.merge(part);
         }
-        lines.extend(p.timelines.iter().cloned());
+        p.stats = Vec::new();
+        self.lines.append(&mut p.timelines);
+        Ok(())
     }
-    let timelines = first
-        .plotted
-        .iter()
-        .filter_map(|i| lines.iter().find(|l| l.index == *i))
-        .map(|l| ServerTimeline {
-            index: l.index,
-            server: l.server.clone(),
-            per_policy: l
-                .requests
-                .iter()
-                .zip(&l.replicas)
-                .map(|(requests, replicas)| Timeline {
-                    bucket_s: l.bucket_s,
-                    requests: requests.clone(),
-                    replicas: replicas.clone(),
-                })
-                .collect(),
-        })
-        .collect();
-    let (scenario, runs, servers) = (first.scenario.clone(), first.runs.clone(), first.servers);
-    Ok((scenario, runs, servers, stats, timelines))
+
+    /// The merged run, once every shard was added.
+    pub fn finish(self) -> Result<Merged, MergeError> {
+        let first = self
+            .first
+            .ok_or_else(|| MergeError::Mismatch("no partial reports given".into()))?;
+        let count = first.shard.count;
+        let missing: Vec<String> = (0..count)
+            .filter(|&i| !self.seen[i as usize])
+            .map(|i| format!("{i}/{count}"))
+            .collect();
+        if !missing.is_empty() {
+            return Err(MergeError::Mismatch(format!(
+                "missing shards: {}",
+                missing.join(", ")
+            )));
+        }
+        let mut lines = self.lines;
+        lines.sort_by_key(|l| first.plotted.iter().position(|&i| i == l.index));
+        let timelines = lines.into_iter().map(server_timeline).collect();
+        Ok((
+            first.scenario,
+            first.runs,
+            first.servers,
+            self.stats,
+            timelines,
+        ))
+    }
+}
+
+/// A timeline record as the report plots it.
+fn server_timeline(l: TimelineRecord) -> ServerTimeline {
+    let bucket_s = l.bucket_s;
+    ServerTimeline {
+        index: l.index,
+        server: l.server,
+        per_policy: l
+            .requests
+            .into_iter()
+            .zip(l.replicas)
+            .map(|(requests, replicas)| Timeline {
+                bucket_s,
+                requests,
+                replicas,
+            })
+            .collect(),
+    }
+}
+
+/// Adds up the partials of one run; each of its `N` shards exactly once.
+pub fn merge(parts: impl IntoIterator<Item = Partial>) -> Result<Merged, MergeError> {
+    let mut merger = Merger::default();
+    for p in parts {
+        merger.add(p)?;
+    }
+    merger.finish()
 }
 
 #[cfg(test)]

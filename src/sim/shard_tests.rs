@@ -108,3 +108,46 @@ fn a_file_that_is_not_a_partial_report_names_itself() {
     let e = read(&path).expect_err("bad shard");
     assert!(e.to_string().contains("7/2 is not a shard"), "{e}");
 }
+
+#[test]
+fn a_partial_whose_plotted_servers_or_timelines_do_not_fit_its_shard_is_refused() {
+    let plan = small_plan(5);
+    let parts = shards(&plan, 2);
+    let with = |edit: &dyn Fn(&mut Partial)| {
+        let mut p = parts[0].clone();
+        edit(&mut p);
+        merge(vec![p, parts[1].clone()])
+            .expect_err("refused")
+            .to_string()
+    };
+    let plotted = parts[0].plotted.clone();
+    assert!(!plotted.is_empty() && !parts[0].timelines.is_empty());
+    let e = with(&|p| p.plotted.push(p.servers));
+    assert!(e.contains("not distinct servers"), "{e}");
+    let e = with(&|p| p.plotted.push(p.plotted[0]));
+    assert!(e.contains("not distinct servers"), "{e}");
+    // A timeline of a server shard 1 covers.
+    let e = with(&|p| {
+        let theirs = parts[1].timelines.first().expect("shard 1 plots one");
+        p.timelines.push(theirs.clone());
+    });
+    assert!(e.contains("but shard 0/2 plots"), "{e}");
+    let e = with(&|p| p.timelines.clear());
+    assert!(e.contains("but shard 0/2 plots"), "{e}");
+    let e = with(&|p| p.timelines[0].replicas[0].push(1));
+    assert!(e.contains("malformed"), "{e}");
+}
+
+#[test]
+fn merging_files_folds_them_one_by_one_into_the_same_report() {
+    let plan = small_plan(5);
+    let whole = plan.run(QUIET).expect("runs");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let paths: Vec<PathBuf> = shards(&plan, 4)
+        .iter()
+        .enumerate()
+        .map(|(i, p)| Output::write_partial(p, &dir.path().join(format!("s{i}"))).expect("written"))
+        .collect();
+    let merged = Output::merged(&paths).expect("merges");
+    assert_eq!(merged.report.to_json(), whole.report.to_json());
+}
