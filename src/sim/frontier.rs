@@ -10,7 +10,7 @@
 //! points is within reach too: a fixed window above that line is beaten.
 
 use super::report::{PolicyReport, Report};
-use super::scenario::{ORACLE, PolicyRun, Scenario};
+use super::scenario::{ORACLE, PolicyRun, Scenario, SweepRole};
 use crate::engine::{CostAware, KeepAlive, Policy};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
@@ -33,7 +33,10 @@ pub fn runs(scenario: &Scenario, base: &Policy) -> Vec<PolicyRun> {
             idle_window: minutes(w),
             ..base.clone()
         };
-        scenario.run_for(&format!("{FIXED_PREFIX}{w}m"), policy)
+        PolicyRun {
+            sweep: Some(SweepRole::Fixed),
+            ..scenario.run_for(&format!("{FIXED_PREFIX}{w}m"), policy)
+        }
     });
     let priced = PRICES_MIN.iter().map(|&p| {
         let learned = match base.keep_alive {
@@ -47,7 +50,10 @@ pub fn runs(scenario: &Scenario, base: &Policy) -> Vec<PolicyRun> {
             }),
             ..base.clone()
         };
-        scenario.run_for(&format!("{PRICED_PREFIX}{p}m"), policy)
+        PolicyRun {
+            sweep: Some(SweepRole::Priced),
+            ..scenario.run_for(&format!("{PRICED_PREFIX}{p}m"), policy)
+        }
     });
     let oracle = scenario.run_for(ORACLE, base.clone());
     fixed.chain(priced).chain([oracle]).collect()
@@ -88,16 +94,17 @@ pub struct Frontier {
 }
 
 impl Frontier {
-    /// The frontier of a report's policies, when it holds a sweep.
-    pub fn of(policies: &[PolicyReport]) -> Option<Self> {
-        let pick = |prefix: &str| -> Vec<Point> {
-            policies
-                .iter()
-                .filter(|p| p.name.starts_with(prefix))
-                .map(Point::of)
+    /// The frontier of a report's policies (in the order of `runs`), when
+    /// the runs hold a sweep.
+    pub fn of(runs: &[PolicyRun], policies: &[PolicyReport]) -> Option<Self> {
+        let pick = |role: SweepRole| -> Vec<Point> {
+            runs.iter()
+                .zip(policies)
+                .filter(|(r, _)| r.sweep == Some(role))
+                .map(|(_, p)| Point::of(p))
                 .collect()
         };
-        let (fixed, cost_aware) = (pick(FIXED_PREFIX), pick(PRICED_PREFIX));
+        let (fixed, cost_aware) = (pick(SweepRole::Fixed), pick(SweepRole::Priced));
         if fixed.is_empty() || cost_aware.is_empty() {
             return None;
         }
@@ -202,6 +209,27 @@ mod tests {
         // Equal is not beaten; outside the curve's span nothing is implied.
         assert!(!curve_beats(&curve, &p("w", 200.0, 200)));
         assert!(!curve_beats(&curve, &p("w", 90.0, 5000)));
+    }
+
+    #[test]
+    fn only_runs_the_sweep_made_are_charted_whatever_their_names() {
+        let s = Scenario::default();
+        let swept = runs(&s, &Policy::default());
+        let stats = crate::sim::stats::Stats::default();
+        let reports: Vec<PolicyReport> = swept
+            .iter()
+            .map(|r| PolicyReport::new(r, &stats, &s))
+            .collect();
+        assert!(Frontier::of(&swept, &reports).is_some());
+        // A scenario's own `cost-aware-*` policies beside `keep-alive-10m`.
+        let named_alike: Vec<PolicyRun> = swept
+            .iter()
+            .map(|r| PolicyRun {
+                sweep: None,
+                ..r.clone()
+            })
+            .collect();
+        assert_eq!(Frontier::of(&named_alike, &reports), None);
     }
 
     #[test]

@@ -284,7 +284,7 @@ impl Output {
         compare::against_oracle(&mut policies);
         let report = Report {
             scenario: ScenarioSummary::new(scenario, servers, requests),
-            frontier: frontier::Frontier::of(&policies),
+            frontier: frontier::Frontier::of(runs, &policies),
             policies,
         };
         Self {

@@ -33,6 +33,7 @@ fn oracle() -> PolicyRun {
         name: ORACLE.to_owned(),
         policy: Policy::default(),
         wiring: Wiring::for_policy(ORACLE),
+        sweep: None,
     }
 }
 
@@ -46,6 +47,7 @@ fn fixed(window: Duration) -> PolicyRun {
             ..Policy::default()
         },
         wiring: Wiring::for_policy("default"),
+        sweep: None,
     }
 }
 

@@ -361,6 +361,20 @@ pub struct PolicyRun {
     pub policy: Policy,
     /// Its control-loop wiring.
     pub wiring: Wiring,
+    /// Its place in a `--frontier` sweep, when the sweep made it (a name
+    /// alone never puts a policy on the frontier chart).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<SweepRole>,
+}
+
+/// The two curves of a `--frontier` sweep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SweepRole {
+    /// A fixed keep-alive window.
+    Fixed,
+    /// Cost-aware keep-alive at one price per cold start.
+    Priced,
 }
 
 impl Scenario {
@@ -436,6 +450,7 @@ impl Scenario {
                     name,
                     policy,
                     wiring,
+                    sweep: None,
                 });
             }
         }
@@ -473,6 +488,7 @@ impl Scenario {
             name: name.to_owned(),
             policy,
             wiring: self.wiring_for(name),
+            sweep: None,
         }
     }
 

@@ -32,6 +32,7 @@ fn policy_run(name: &str) -> PolicyRun {
         name: name.to_owned(),
         policy: scenario.named_policy(name).expect("known"),
         wiring: Wiring::for_policy(name),
+        sweep: None,
     }
 }
 
@@ -83,6 +84,7 @@ fn with_fixed_replicas_the_loop_matches_erlang_c_and_littles_law() {
             ..Policy::default()
         },
         wiring: Wiring::for_policy("default"),
+        sweep: None,
     };
     let s = run_one(&scenario, &run, &arrivals, true);
     let a = rate * mean;
