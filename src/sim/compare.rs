@@ -44,7 +44,10 @@ impl Report {
              once its work is done whenever the next arrival is more than a cold \
              start away, and starts it again exactly one cold start before that \
              arrival, sized like `default`. It uses {:.1} replica-hours with {} \
-             cold starts; no real policy can have fewer cold starts for less.\n",
+             cold starts. It bounds policies that size like `default`: those \
+             that use fewer replica-hours pay for them in cold starts. A policy \
+             that sizes otherwise (a different target or stabilisation) can \
+             use fewer replica-hours than the oracle.\n",
             oracle.replica_hours, oracle.cold_starts
         );
         md.push_str("| policy | replica-hours over the oracle | cold starts over the oracle |\n");
