@@ -36,6 +36,7 @@ pub mod recorded;
 pub mod report;
 pub mod run;
 pub mod scenario;
+mod scenario_checks;
 pub mod server;
 pub mod shard;
 pub mod spill;
@@ -45,6 +46,7 @@ pub mod stream;
 pub mod sweep;
 pub mod ticks;
 pub mod trace;
+pub mod wiring;
 pub mod workload;
 
 use report::{PolicyReport, Report, ScenarioSummary};

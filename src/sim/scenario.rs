@@ -4,11 +4,11 @@
 //! a bad or unknown field with its line and column;
 //! [`Scenario::validate`] names the full path of a value out of range.
 
-use super::pods::ScaleInOrder;
 use super::sweep::Sweep;
+pub use super::wiring::{Activation, Actuator, ControlLoop, PolicyRun, SweepRole, Wiring};
 use super::workload::Synthetic;
+use crate::engine::Policy;
 use crate::engine::presets::{BASELINES, baseline};
-use crate::engine::{Behavior, Policy};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -184,154 +184,6 @@ impl Default for ServerModel {
     }
 }
 
-/// The control loop's timing, as deployed.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ControlLoop {
-    /// Prometheus scrape interval (each server gets its own phase).
-    #[serde(with = "humantime_serde")]
-    pub scrape_interval: Duration,
-    /// The scaler's Prometheus query tick.
-    #[serde(with = "humantime_serde")]
-    pub query_interval: Duration,
-    /// The `rate(...[w])` and latency quantile window.
-    #[serde(with = "humantime_serde")]
-    pub rate_window: Duration,
-    /// KEDA's `pollingInterval`.
-    #[serde(with = "humantime_serde")]
-    pub polling_interval: Duration,
-    /// KEDA's `cooldownPeriod` (per-policy `wiring` may override it).
-    #[serde(with = "humantime_serde")]
-    pub cooldown_period: Duration,
-    /// The HPA's sync period.
-    #[serde(with = "humantime_serde")]
-    pub hpa_sync_period: Duration,
-    /// The HPA's tolerance.
-    pub hpa_tolerance: f64,
-    /// The HPA's scale-down stabilisation window.
-    #[serde(with = "humantime_serde")]
-    pub hpa_scale_down_window: Duration,
-    /// Tick of a `direct` actuator (Knative's autoscaler: 2 s).
-    #[serde(with = "humantime_serde")]
-    pub direct_period: Duration,
-}
-
-impl Default for ControlLoop {
-    fn default() -> Self {
-        Self {
-            scrape_interval: Duration::from_secs(15),
-            query_interval: Duration::from_secs(15),
-            rate_window: Duration::from_secs(60),
-            polling_interval: Duration::from_secs(30),
-            cooldown_period: Duration::from_secs(300),
-            hpa_sync_period: Duration::from_secs(15),
-            hpa_tolerance: 0.1,
-            hpa_scale_down_window: Duration::from_secs(300),
-            direct_period: Duration::from_secs(2),
-        }
-    }
-}
-
-impl ControlLoop {
-    /// The HPA behaviour these settings describe, with a policy's own
-    /// scale-down window if its wiring sets one (rate policies:
-    /// Kubernetes' defaults).
-    pub fn hpa_behavior(&self, scale_down_window: Option<Duration>) -> Behavior {
-        Behavior {
-            tolerance: self.hpa_tolerance,
-            scale_down_window: scale_down_window.unwrap_or(self.hpa_scale_down_window),
-            ..Behavior::hpa_default()
-        }
-    }
-}
-
-/// How KEDA learns that a server at zero should wake.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Activation {
-    /// `external-push`: a `true` on `StreamIsActive` wakes it at once.
-    Push,
-    /// `external` or a built-in scaler: `IsActive` every `pollingInterval`.
-    Poll,
-    /// Clairvoyant (the `oracle`): a server at zero is started exactly one
-    /// cold start before its next arrival, and released after its work
-    /// ends whenever the next arrival is further away than a cold start.
-    /// The policy still sizes it.
-    Oracle,
-}
-
-/// Who sets the replica count above zero.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Actuator {
-    /// KEDA + HPA: the HPA reads `GetMetrics` every sync period.
-    Hpa,
-    /// The policy's decision is applied every `direct_period` (Knative KPA).
-    Direct,
-}
-
-/// How one policy is plugged into the control loop.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Wiring {
-    /// Whether the policy sees NATS request/session events (else
-    /// Prometheus only).
-    pub events: bool,
-    /// How a server at zero is woken.
-    pub activation: Activation,
-    /// Who scales above zero.
-    pub actuator: Actuator,
-    /// KEDA `cooldownPeriod` for this policy (default: `control`'s).
-    #[serde(default, with = "humantime_serde")]
-    pub cooldown_period: Option<Duration>,
-    /// The HPA's scale-down stabilisation window for this policy (default:
-    /// `control`'s).
-    #[serde(default, with = "humantime_serde")]
-    pub hpa_scale_down_window: Option<Duration>,
-    /// Pods leave in order of least live work on scale-in (the scaler's
-    /// `kubernetes.deletion_cost`); otherwise the newest leave first.
-    #[serde(default)]
-    pub deletion_cost: bool,
-}
-
-impl Wiring {
-    /// How each built-in policy is deployed: ours and keep-alive use events
-    /// and push, and leave idleness and scale-down waits to the engine (KEDA
-    /// `cooldownPeriod: 0` and an HPA scale-down window of 0, as in
-    /// `deploy/examples`); the HPA,
-    /// KEDA-Prometheus and the plan's rule poll Prometheus with KEDA's
-    /// default cooldown; the Knative KPA hears requests through its
-    /// activator and scales directly.
-    pub fn for_policy(name: &str) -> Self {
-        let (events, activation, actuator, ours) = match name {
-            "hpa" | "keda-prometheus" | "infra-plan-rule" => {
-                (false, Activation::Poll, Actuator::Hpa, false)
-            }
-            "knative-kpa" => (true, Activation::Push, Actuator::Direct, false),
-            ORACLE => (true, Activation::Oracle, Actuator::Hpa, true),
-            _ => (true, Activation::Push, Actuator::Hpa, true),
-        };
-        let zero = ours.then_some(Duration::ZERO);
-        Self {
-            events,
-            activation,
-            actuator,
-            cooldown_period: zero,
-            hpa_scale_down_window: zero,
-            deletion_cost: ours,
-        }
-    }
-
-    /// Which pods a scale-in removes.
-    pub fn scale_in_order(&self) -> ScaleInOrder {
-        if self.deletion_cost {
-            ScaleInOrder::LeastLiveWork
-        } else {
-            ScaleInOrder::Newest
-        }
-    }
-}
-
 /// Which servers get a timeline plot.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -350,31 +202,6 @@ impl Default for TimelineChoice {
             count: 3,
         }
     }
-}
-
-/// A policy ready to simulate.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PolicyRun {
-    /// Report name.
-    pub name: String,
-    /// The engine policy.
-    pub policy: Policy,
-    /// Its control-loop wiring.
-    pub wiring: Wiring,
-    /// Its place in a `--frontier` sweep, when the sweep made it (a name
-    /// alone never puts a policy on the frontier chart).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sweep: Option<SweepRole>,
-}
-
-/// The two curves of a `--frontier` sweep.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SweepRole {
-    /// A fixed keep-alive window.
-    Fixed,
-    /// Cost-aware keep-alive at one price per cold start.
-    Priced,
 }
 
 impl Scenario {
@@ -515,119 +342,6 @@ impl Scenario {
         names.extend(self.define.keys().cloned());
         names
     }
-
-    fn check_ranges(&self) -> Result<(), (String, String)> {
-        let err = |f: &str, m: &str| Err((f.to_owned(), m.to_owned()));
-        let day = Duration::from_secs(24 * 3600);
-        if self.duration < Duration::from_secs(60) || self.duration > 31 * day {
-            return err("duration", "must be between 1m and 31d");
-        }
-        let s = &self.server;
-        if s.concurrency == 0 || s.concurrency > 10_000 {
-            return err("server.concurrency", "must be 1..=10000");
-        }
-        if s.service_time.is_zero() {
-            return err("server.service_time", "must be above 0");
-        }
-        if !(s.service_cv.is_finite() && (0.0..=10.0).contains(&s.service_cv)) {
-            return err("server.service_cv", "must be between 0 and 10");
-        }
-        if s.queue_timeout.is_zero() {
-            return err("server.queue_timeout", "must be above 0");
-        }
-        let c = &self.control;
-        for (field, d) in [
-            ("control.scrape_interval", c.scrape_interval),
-            ("control.query_interval", c.query_interval),
-            ("control.rate_window", c.rate_window),
-            ("control.polling_interval", c.polling_interval),
-            ("control.hpa_sync_period", c.hpa_sync_period),
-            ("control.direct_period", c.direct_period),
-        ] {
-            if d < Duration::from_millis(100) {
-                return err(field, "must be at least 100ms");
-            }
-        }
-        if c.rate_window < c.scrape_interval * 2 {
-            return err(
-                "control.rate_window",
-                "must cover at least two scrape intervals",
-            );
-        }
-        if !(c.hpa_tolerance.is_finite() && (0.0..1.0).contains(&c.hpa_tolerance)) {
-            return err("control.hpa_tolerance", "must be in [0, 1)");
-        }
-        if self.slo_latency.is_zero() {
-            return err("slo_latency", "must be above 0");
-        }
-        if !(self.cost_per_replica_hour.is_finite() && self.cost_per_replica_hour >= 0.0) {
-            return err("cost_per_replica_hour", "must be a number >= 0");
-        }
-        if let Workload::Synthetic(w) = &self.workload {
-            check_synthetic(w)?;
-        }
-        if self.timeline.count > 20 {
-            return err("timeline.count", "must be at most 20");
-        }
-        Ok(())
-    }
-}
-
-fn check_synthetic(w: &Synthetic) -> Result<(), (String, String)> {
-    let err = |f: &str, m: &str| Err((format!("workload.synthetic.{f}"), m.to_owned()));
-    if w.servers == 0 || w.servers > 1_000_000 {
-        return err("servers", "must be 1..=1000000");
-    }
-    for (f, v) in [
-        ("rate_log_mean", w.rate_log_mean),
-        ("rate_log_sd", w.rate_log_sd),
-        ("diurnal_amplitude", w.diurnal_amplitude),
-    ] {
-        if !v.is_finite() {
-            return err(f, "must be a finite number");
-        }
-    }
-    if w.rate_log_sd < 0.0 {
-        return err("rate_log_sd", "must be >= 0");
-    }
-    if !(w.max_rate_per_s.is_finite() && w.max_rate_per_s > 0.0 && w.max_rate_per_s <= 10_000.0) {
-        return err("max_rate_per_s", "must be in (0, 10000]");
-    }
-    if !(0.0..=1.0).contains(&w.diurnal_amplitude) {
-        return err("diurnal_amplitude", "must be in [0, 1]");
-    }
-    // Each burst is one more process to draw, and a busy session holds its
-    // events until they are taken: both are bounded.
-    if !(w.bursts.per_hour.is_finite() && (0.0..=60.0).contains(&w.bursts.per_hour)) {
-        return err("bursts.per_hour", "must be in [0, 60]");
-    }
-    if !(w.bursts.factor.is_finite() && (1.0..=1000.0).contains(&w.bursts.factor)) {
-        return err("bursts.factor", "must be in [1, 1000]");
-    }
-    if !(0.0..=1.0).contains(&w.sessions.server_fraction) {
-        return err("sessions.server_fraction", "must be in [0, 1]");
-    }
-    if !(w.sessions.requests.is_finite() && (1.0..=10_000.0).contains(&w.sessions.requests)) {
-        return err("sessions.requests", "must be in [1, 10000]");
-    }
-    if w.sessions.mean_duration > Duration::from_secs(86_400) {
-        return err("sessions.mean_duration", "must be at most 24h");
-    }
-    let p = &w.periodic;
-    if !(0.0..=1.0).contains(&p.server_fraction) {
-        return err("periodic.server_fraction", "must be in [0, 1]");
-    }
-    if !(p.requests.is_finite() && (1.0..=10_000.0).contains(&p.requests)) {
-        return err("periodic.requests", "must be in [1, 10000]");
-    }
-    let hour = Duration::from_secs(3600);
-    if p.run_length > hour {
-        return err("periodic.run_length", "must be at most 1h");
-    }
-    if p.jitter > hour {
-        return err("periodic.jitter", "must be at most 1h");
-    }
-    Ok(())
 }
 
 #[cfg(test)]

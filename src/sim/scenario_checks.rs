@@ -1,0 +1,122 @@
+//! The range checks of a scenario: every number and duration it takes
+//! is bounded, and an error names the value's full path.
+
+use super::scenario::{Scenario, Workload};
+use super::workload::Synthetic;
+use std::time::Duration;
+
+impl Scenario {
+    /// The first value out of range, as (path, what is allowed).
+    pub(super) fn check_ranges(&self) -> Result<(), (String, String)> {
+        let err = |f: &str, m: &str| Err((f.to_owned(), m.to_owned()));
+        let day = Duration::from_secs(24 * 3600);
+        if self.duration < Duration::from_secs(60) || self.duration > 31 * day {
+            return err("duration", "must be between 1m and 31d");
+        }
+        let s = &self.server;
+        if s.concurrency == 0 || s.concurrency > 10_000 {
+            return err("server.concurrency", "must be 1..=10000");
+        }
+        if s.service_time.is_zero() {
+            return err("server.service_time", "must be above 0");
+        }
+        if !(s.service_cv.is_finite() && (0.0..=10.0).contains(&s.service_cv)) {
+            return err("server.service_cv", "must be between 0 and 10");
+        }
+        if s.queue_timeout.is_zero() {
+            return err("server.queue_timeout", "must be above 0");
+        }
+        let c = &self.control;
+        for (field, d) in [
+            ("control.scrape_interval", c.scrape_interval),
+            ("control.query_interval", c.query_interval),
+            ("control.rate_window", c.rate_window),
+            ("control.polling_interval", c.polling_interval),
+            ("control.hpa_sync_period", c.hpa_sync_period),
+            ("control.direct_period", c.direct_period),
+        ] {
+            if d < Duration::from_millis(100) {
+                return err(field, "must be at least 100ms");
+            }
+        }
+        if c.rate_window < c.scrape_interval * 2 {
+            return err(
+                "control.rate_window",
+                "must cover at least two scrape intervals",
+            );
+        }
+        if !(c.hpa_tolerance.is_finite() && (0.0..1.0).contains(&c.hpa_tolerance)) {
+            return err("control.hpa_tolerance", "must be in [0, 1)");
+        }
+        if self.slo_latency.is_zero() {
+            return err("slo_latency", "must be above 0");
+        }
+        if !(self.cost_per_replica_hour.is_finite() && self.cost_per_replica_hour >= 0.0) {
+            return err("cost_per_replica_hour", "must be a number >= 0");
+        }
+        if let Workload::Synthetic(w) = &self.workload {
+            check_synthetic(w)?;
+        }
+        if self.timeline.count > 20 {
+            return err("timeline.count", "must be at most 20");
+        }
+        Ok(())
+    }
+}
+
+fn check_synthetic(w: &Synthetic) -> Result<(), (String, String)> {
+    let err = |f: &str, m: &str| Err((format!("workload.synthetic.{f}"), m.to_owned()));
+    if w.servers == 0 || w.servers > 1_000_000 {
+        return err("servers", "must be 1..=1000000");
+    }
+    for (f, v) in [
+        ("rate_log_mean", w.rate_log_mean),
+        ("rate_log_sd", w.rate_log_sd),
+        ("diurnal_amplitude", w.diurnal_amplitude),
+    ] {
+        if !v.is_finite() {
+            return err(f, "must be a finite number");
+        }
+    }
+    if w.rate_log_sd < 0.0 {
+        return err("rate_log_sd", "must be >= 0");
+    }
+    if !(w.max_rate_per_s.is_finite() && w.max_rate_per_s > 0.0 && w.max_rate_per_s <= 10_000.0) {
+        return err("max_rate_per_s", "must be in (0, 10000]");
+    }
+    if !(0.0..=1.0).contains(&w.diurnal_amplitude) {
+        return err("diurnal_amplitude", "must be in [0, 1]");
+    }
+    // Each burst is one more process to draw, and a busy session holds its
+    // events until they are taken: both are bounded.
+    if !(w.bursts.per_hour.is_finite() && (0.0..=60.0).contains(&w.bursts.per_hour)) {
+        return err("bursts.per_hour", "must be in [0, 60]");
+    }
+    if !(w.bursts.factor.is_finite() && (1.0..=1000.0).contains(&w.bursts.factor)) {
+        return err("bursts.factor", "must be in [1, 1000]");
+    }
+    if !(0.0..=1.0).contains(&w.sessions.server_fraction) {
+        return err("sessions.server_fraction", "must be in [0, 1]");
+    }
+    if !(w.sessions.requests.is_finite() && (1.0..=10_000.0).contains(&w.sessions.requests)) {
+        return err("sessions.requests", "must be in [1, 10000]");
+    }
+    if w.sessions.mean_duration > Duration::from_secs(86_400) {
+        return err("sessions.mean_duration", "must be at most 24h");
+    }
+    let p = &w.periodic;
+    if !(0.0..=1.0).contains(&p.server_fraction) {
+        return err("periodic.server_fraction", "must be in [0, 1]");
+    }
+    if !(p.requests.is_finite() && (1.0..=10_000.0).contains(&p.requests)) {
+        return err("periodic.requests", "must be in [1, 10000]");
+    }
+    let hour = Duration::from_secs(3600);
+    if p.run_length > hour {
+        return err("periodic.run_length", "must be at most 1h");
+    }
+    if p.jitter > hour {
+        return err("periodic.jitter", "must be at most 1h");
+    }
+    Ok(())
+}
