@@ -9,6 +9,7 @@ use serde::de::{self, MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
+use std::sync::LazyLock;
 
 /// PromQL templates. `{by}` is replaced by the grouping labels
 /// `<namespace_label>, <server_label>`; `{label}` and `{namespace_label}` by
@@ -65,16 +66,15 @@ impl Queries {
             _ => SignalKind::named(key).map(|k| &mut self.signals[k.index()]),
         }
     }
-
-    fn keys() -> String {
-        let mut keys: Vec<&str> = SIGNALS.iter().map(|s| s.name).collect();
-        keys.extend([REPLICAS, POD_LIVE_WORK]);
-        keys.iter()
-            .map(|k| format!("`{k}`"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
 }
+
+/// Every key, for serde's unknown-field error (which the YAML parser places
+/// at the key's line and column).
+static KEYS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    let mut keys: Vec<&'static str> = SIGNALS.iter().map(|s| s.name).collect();
+    keys.extend([REPLICAS, POD_LIVE_WORK]);
+    keys
+});
 
 impl Serialize for Queries {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -101,25 +101,25 @@ impl<'de> Visitor<'de> for QueriesVisitor {
     type Value = Queries;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(f, "a map with any of {}", Queries::keys())
+        write!(f, "a map with any of {}", KEYS.join(", "))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Queries, A::Error> {
         let mut queries = Queries::default();
-        let mut seen: Vec<String> = Vec::new();
+        let mut seen: Vec<&'static str> = Vec::new();
         while let Some(key) = map.next_key::<String>()? {
-            if seen.contains(&key) {
-                return Err(de::Error::custom(format_args!("duplicate field `{key}`")));
-            }
-            let Some(slot) = queries.slot(&key) else {
-                return Err(de::Error::custom(format_args!(
-                    "unknown field `{}`, expected one of {}",
-                    key.chars().take(100).collect::<String>(),
-                    Queries::keys()
-                )));
+            let Some(&name) = KEYS.iter().find(|k| **k == key) else {
+                let shown: String = key.chars().take(100).collect();
+                return Err(de::Error::unknown_field(&shown, &KEYS));
             };
-            *slot = map.next_value()?;
-            seen.push(key);
+            if seen.contains(&name) {
+                return Err(de::Error::duplicate_field(name));
+            }
+            seen.push(name);
+            match queries.slot(name) {
+                Some(slot) => *slot = map.next_value()?,
+                None => _ = map.next_value::<de::IgnoredAny>()?,
+            }
         }
         Ok(queries)
     }
@@ -148,7 +148,7 @@ mod tests {
         let msg = err.to_string();
         assert!(msg.contains("unknown field `sesions`"), "{msg}");
         assert!(
-            msg.contains("`latency_p95`") && msg.contains("`pod_live_work`"),
+            msg.contains("latency_p95") && msg.contains("pod_live_work"),
             "{msg}"
         );
         let dup = serde_json::from_str::<Queries>(r#"{"replicas":"a","replicas":"b"}"#);

@@ -292,3 +292,28 @@ fn a_bad_url_error_does_not_echo_its_credentials() {
         "{err}"
     );
 }
+
+#[test]
+fn an_unknown_goal_or_query_key_is_named_at_its_own_line() {
+    let cases = [
+        (
+            "policies:\n  p1:\n    targets:\n      sessions: 5\n      sesions: 1\n",
+            "line 5 column 7",
+        ),
+        (
+            "policies:\n  p1:\n    slo:\n      latency_p95_s: 2\n      error_rat: 0.1\n",
+            "line 5 column 7",
+        ),
+        (
+            "prometheus:\n  queries:\n    sessions: x\n    sesions: y\n",
+            "line 4 column 5",
+        ),
+    ];
+    for (yaml, line) in cases {
+        let err = Config::from_yaml(yaml, "c.yaml")
+            .expect_err(yaml)
+            .to_string();
+        assert!(err.contains("unknown field"), "{err}");
+        assert!(err.contains(line), "{err} should name {line}");
+    }
+}

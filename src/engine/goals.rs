@@ -10,6 +10,7 @@ use serde::de::{self, MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
+use std::sync::LazyLock;
 
 /// Per-replica targets: how much of each load one replica should carry.
 /// `None` means the metric does not drive the replica count; a set target
@@ -159,14 +160,25 @@ impl<'de> Deserialize<'de> for Slo {
 /// Reads one section over its defaults.
 struct GoalsVisitor(Goal);
 
+/// Each section's keys, for serde's unknown-field error (which the YAML
+/// parser places at the key's line and column).
+static TARGET_KEYS: LazyLock<Vec<&'static str>> = LazyLock::new(|| keys_of(Goal::PerReplica));
+static SLO_KEYS: LazyLock<Vec<&'static str>> = LazyLock::new(|| keys_of(Goal::Objective));
+
+fn keys_of(goal: Goal) -> Vec<&'static str> {
+    METRICS
+        .iter()
+        .filter(|s| s.goal == goal)
+        .map(|s| s.policy_key)
+        .collect()
+}
+
 impl GoalsVisitor {
-    fn keys(&self) -> String {
-        let keys: Vec<String> = METRICS
-            .iter()
-            .filter(|s| s.goal == self.0)
-            .map(|s| format!("`{}`", s.policy_key))
-            .collect();
-        keys.join(", ")
+    fn keys(&self) -> &'static [&'static str] {
+        match self.0 {
+            Goal::PerReplica => &TARGET_KEYS,
+            Goal::Objective => &SLO_KEYS,
+        }
     }
 }
 
@@ -174,7 +186,7 @@ impl<'de> Visitor<'de> for GoalsVisitor {
     type Value = Goals;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(f, "a map with any of {}", self.keys())
+        write!(f, "a map with any of {}", self.keys().join(", "))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Goals, A::Error> {
@@ -185,15 +197,12 @@ impl<'de> Visitor<'de> for GoalsVisitor {
                 .iter()
                 .find(|s| s.goal == self.0 && s.policy_key == key)
             else {
-                return Err(de::Error::custom(format_args!(
-                    "unknown field `{}`, expected one of {}",
-                    key.chars().take(100).collect::<String>(),
-                    self.keys()
-                )));
+                let shown: String = key.chars().take(100).collect();
+                return Err(de::Error::unknown_field(&shown, self.keys()));
             };
             let i = spec.metric.index();
             if std::mem::replace(&mut seen[i], true) {
-                return Err(de::Error::custom(format_args!("duplicate field `{key}`")));
+                return Err(de::Error::duplicate_field(spec.policy_key));
             }
             goals.0[i] = map.next_value::<Option<f64>>()?;
         }
@@ -232,9 +241,9 @@ mod tests {
             let msg = err.to_string();
             assert!(msg.contains("unknown field"), "{msg}");
             let allowed = if section == "targets" {
-                "`concurrency`"
+                "concurrency"
             } else {
-                "`latency_p95_s`"
+                "latency_p95_s"
             };
             assert!(msg.contains(allowed), "{msg}");
         }
