@@ -8,6 +8,7 @@ use mcp_autoscaler::config::Config;
 use mcp_autoscaler::id::ServerKey;
 use mcp_autoscaler::proto::GetMetricsRequest;
 use mcp_autoscaler::signal::SignalKind;
+use mcp_autoscaler::time::Clock;
 use std::time::Duration;
 use tonic::Code;
 
@@ -162,7 +163,13 @@ async fn a_prometheus_outage_holds_then_turns_unavailable_then_recovers_by_itsel
         assert!(tokio::time::Instant::now() < deadline, "no poll failed");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    srv.clock.jump(Duration::from_secs(3)); // past staleAfter, before unavailableAfter
+    // Mid-way between staleAfter (2 s) and unavailableAfter (5 s) since the
+    // last good poll.
+    let busy = ServerKey::parse("tenants", "busy").expect("id");
+    let good_at = srv.store.signals(&busy).feed.polled_at.expect("polled");
+    let age = srv.clock.now().since(good_at);
+    srv.clock
+        .jump(Duration::from_millis(3_500).saturating_sub(age));
     assert_eq!(
         value(c.get_metrics(req.clone()).await).expect("held"),
         3.0,

@@ -7,7 +7,8 @@
 //! the policy. The sources, the engine, the KEDA output and the config
 //! iterate over [`SIGNALS`] and [`METRICS`]: adding a signal or a metric is
 //! a variant and a row here (and, for the simulator to produce it, a line in
-//! its exporter's model).
+//! its exporter's model). Up to 7 signals fit (a held signal is a bit of
+//! one byte; a compile-time check says so).
 
 use crate::engine::limits::{MAX_AMOUNT, MAX_LATENCY_S};
 use serde::{Deserialize, Serialize};

@@ -67,6 +67,9 @@ pub struct Held {
     pub good_at: Option<Timestamp>,
 }
 
+// A held signal is one bit of `Held::kinds`, whose top bit is `NO_SERIES`.
+const _: () = assert!(SignalKind::COUNT < 8, "Held::kinds has 7 signal bits");
+
 impl Held {
     /// The server's workload runs replicas, yet no polled signal has a
     /// series for it (its pods are not scraped yet, or not at all).

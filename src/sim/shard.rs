@@ -22,7 +22,8 @@ pub const MAX_SHARDS: u32 = 100_000;
 pub const MAX_PARTIAL_BYTES: u64 = 256 * 1024 * 1024;
 /// The partial report's file name in a shard's output directory.
 pub const PARTIAL_FILE: &str = "partial.json";
-const FORMAT: &str = "mcp-autoscaler partial simulation report, version 1";
+/// Version 2: runs say whether a `--frontier` sweep made them.
+const FORMAT: &str = "mcp-autoscaler partial simulation report, version 2";
 /// Most buckets a plotted timeline may have (the simulator writes 720).
 const MAX_TIMELINE_BUCKETS: usize = 100_000;
 
@@ -175,7 +176,10 @@ pub fn read(path: &Path) -> Result<Partial, MergeError> {
     let reader = std::io::BufReader::new(opened.take(MAX_PARTIAL_BYTES));
     let p: Partial = serde_json::from_reader(reader).map_err(|e| err(e.to_string()))?;
     if p.format != FORMAT {
-        return Err(err(format!("not a partial report (format `{}`)", p.format)));
+        return Err(err(format!(
+            "format `{}`, expected `{FORMAT}`: merge partials written by the same version",
+            p.format
+        )));
     }
     if p.stats.len() != p.runs.len() {
         return Err(err("one total per policy expected".into()));
