@@ -55,7 +55,9 @@ impl Origin<'_> {
     }
 }
 
-/// A CSV reader and its header row.
+/// A CSV reader and its header row, trimmed. Rows are not trimmed by the
+/// reader (csv's trim copies every record): each field read is trimmed of
+/// ASCII whitespace where it is used, as csv's trim would.
 fn open<R: Read>(
     input: R,
     o: &Origin<'_>,
@@ -63,13 +65,19 @@ fn open<R: Read>(
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
-        .trim(csv::Trim::All)
         .from_reader(input);
     let header = rdr
         .headers()
         .map_err(|e| o.err(1, "header", e.to_string()))?
-        .clone();
+        .iter()
+        .map(str::trim_ascii)
+        .collect();
     Ok((rdr, header))
+}
+
+/// Field `i` of `r` without surrounding ASCII whitespace ("" if absent).
+fn field(r: &csv::StringRecord, i: usize) -> &str {
+    r.get(i).map_or("", str::trim_ascii)
 }
 
 fn line_of(record: &csv::StringRecord) -> u64 {
@@ -116,6 +124,16 @@ struct Servers {
 }
 
 impl Servers {
+    /// The index of server `name`, checked as a server id the first time
+    /// it appears (later rows cost a lookup, no allocation).
+    fn intern_server(&mut self, name: &str) -> Result<u32, String> {
+        if let Some(&i) = self.index.get(name) {
+            return Ok(i);
+        }
+        let id = ServerId::parse(name).map_err(|e| e.to_string())?;
+        Ok(self.intern(id.as_str()))
+    }
+
     fn intern(&mut self, name: &str) -> u32 {
         if let Some(&i) = self.index.get(name) {
             return i;
@@ -149,7 +167,7 @@ fn event_row(
         ));
     }
     // `+ 0.0` turns -0 into 0, which sorts first.
-    let t: f64 = r[0]
+    let t: f64 = field(r, 0)
         .parse()
         .ok()
         .map(|t: f64| t + 0.0)
@@ -158,11 +176,13 @@ fn event_row(
             o.err(
                 line,
                 "time_s",
-                format!("{:?} is not a number of seconds >= 0", &r[0]),
+                format!("{:?} is not a number of seconds >= 0", field(r, 0)),
             )
         })?;
-    let id = ServerId::parse(&r[1]).map_err(|e| o.err(line, "server", e.to_string()))?;
-    let kind = match &r[2] {
+    let server = servers
+        .intern_server(field(r, 1))
+        .map_err(|e| o.err(line, "server", e))?;
+    let kind = match field(r, 2) {
         "request" => EventKind::Request,
         "session_open" => EventKind::SessionOpen,
         "session_close" => EventKind::SessionClose,
@@ -174,7 +194,7 @@ fn event_row(
             ));
         }
     };
-    let service_s = match &r[4] {
+    let service_s = match field(r, 4) {
         "" => None,
         s => Some(
             s.parse()
@@ -191,9 +211,11 @@ fn event_row(
     };
     Ok(Record {
         t,
-        server: servers.intern(id.as_str()),
+        server,
         kind: Record::code(kind),
-        session: (!r[3].is_empty()).then(|| session_hash(&r[3])),
+        session: Some(field(r, 3))
+            .filter(|s| !s.is_empty())
+            .map(session_hash),
         service_s,
     })
 }
@@ -225,18 +247,19 @@ pub fn read_azure(
                 format!("has {} fields, expected {}", r.len(), 4 + minutes),
             ));
         }
-        let server = apps.intern(&format!("{}/{}", &r[0], &r[1]));
+        let server = apps.intern(&format!("{}/{}", field(&r, 0), field(&r, 1)));
         if server as usize == names.len() {
             names.push(format!("app-{server}"));
         }
         counts.clear();
         for m in 0..minutes {
             let column = &header[4 + m];
-            let count: u32 = r[4 + m].parse().map_err(|_| {
+            let text = field(&r, 4 + m);
+            let count: u32 = text.parse().map_err(|_| {
                 o.err(
                     line,
                     column,
-                    format!("{:?} is not a whole number of invocations", &r[4 + m]),
+                    format!("{text:?} is not a whole number of invocations"),
                 )
             })?;
             if count > 0 {

@@ -28,6 +28,22 @@ fn an_events_csv_becomes_a_time_sorted_fleet() {
 }
 
 #[test]
+fn fields_and_the_header_are_read_without_surrounding_whitespace() {
+    let padded = " time_s , server,kind ,session,service_s\n\
+                  2.5 , weather ,request,, 0.2 \n\
+                  0.5,weather , session_open ,\ts1 ,\n\
+                  1.0,\tsearch,request,,\n\
+                  3.0,weather,session_close, s1,\n";
+    let fleet = parse_events(padded.as_bytes(), "t.csv").expect("parses");
+    let plain = parse_events(EVENTS.as_bytes(), "t.csv").expect("parses");
+    assert_eq!(fleet.servers, plain.servers);
+    assert_eq!(fleet.arrivals, plain.arrivals);
+    let text = azure(&[" o , a ,f,http, 2 ,0"], 2);
+    let azure = parse_azure(text.as_bytes(), "az.csv", 1).expect("parses");
+    assert_eq!(azure.arrivals.len(), 2);
+}
+
+#[test]
 fn bad_events_name_the_file_line_and_field() {
     let cases = [
         (
