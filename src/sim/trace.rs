@@ -56,8 +56,8 @@ impl Origin<'_> {
 }
 
 /// A CSV reader and its header row, trimmed. Rows are not trimmed by the
-/// reader (csv's trim copies every record): each field read is trimmed of
-/// ASCII whitespace where it is used, as csv's trim would.
+/// reader (csv's trim copies every record): each field read is trimmed
+/// where it is used, of the same (Unicode) whitespace csv's trim removes.
 fn open<R: Read>(
     input: R,
     o: &Origin<'_>,
@@ -70,14 +70,14 @@ fn open<R: Read>(
         .headers()
         .map_err(|e| o.err(1, "header", e.to_string()))?
         .iter()
-        .map(str::trim_ascii)
+        .map(str::trim)
         .collect();
     Ok((rdr, header))
 }
 
-/// Field `i` of `r` without surrounding ASCII whitespace ("" if absent).
+/// Field `i` of `r` without surrounding whitespace ("" if absent).
 fn field(r: &csv::StringRecord, i: usize) -> &str {
-    r.get(i).map_or("", str::trim_ascii)
+    r.get(i).map_or("", str::trim)
 }
 
 fn line_of(record: &csv::StringRecord) -> u64 {

@@ -32,7 +32,7 @@ fn fields_and_the_header_are_read_without_surrounding_whitespace() {
     let padded = " time_s , server,kind ,session,service_s\n\
                   2.5 , weather ,request,, 0.2 \n\
                   0.5,weather , session_open ,\ts1 ,\n\
-                  1.0,\tsearch,request,,\n\
+                  1.0,\u{a0}search\u{3000},request,,\n\
                   3.0,weather,session_close, s1,\n";
     let fleet = parse_events(padded.as_bytes(), "t.csv").expect("parses");
     let plain = parse_events(EVENTS.as_bytes(), "t.csv").expect("parses");
