@@ -181,18 +181,24 @@ pub fn read(path: &Path) -> Result<Partial, MergeError> {
             p.format
         )));
     }
-    if p.stats.len() != p.runs.len() {
-        return Err(err("one total per policy expected".into()));
-    }
-    let Shard { index, count } = p.shard;
-    if count == 0 || count > MAX_SHARDS || index >= count {
-        return Err(err(format!("shard {index}/{count} is not a shard")));
-    }
-    check_plotted(&p).map_err(err)?;
+    check(&p).map_err(err)?;
     p.scenario
         .validate(&file.display().to_string())
         .map_err(|e| err(e.to_string()))?;
     Ok(p)
+}
+
+/// A partial is whole: one total per policy, a shard within bounds, and
+/// plotted servers that fit it.
+fn check(p: &Partial) -> Result<(), String> {
+    if p.stats.len() != p.runs.len() {
+        return Err("one total per policy expected".into());
+    }
+    let Shard { index, count } = p.shard;
+    if count == 0 || count > MAX_SHARDS || index >= count {
+        return Err(format!("shard {index}/{count} is not a shard"));
+    }
+    check_plotted(p)
 }
 
 /// The plotted servers are distinct servers of the fleet, and the partial
@@ -263,14 +269,11 @@ pub struct Merger {
 }
 
 impl Merger {
-    /// Adds `p`, which must be of the same run as those before and a shard
-    /// not given yet.
+    /// Adds `p` (as [`read`] checked it), which must be of the same run as
+    /// those before and a shard not given yet.
     pub fn add(&mut self, mut p: Partial) -> Result<(), MergeError> {
-        check_plotted(&p).map_err(|e| {
-            MergeError::Mismatch(format!("shard {}/{}: {e}", p.shard.index, p.shard.count))
-        })?;
         let Some(first) = &self.first else {
-            self.seen = vec![false; p.shard.count as usize];
+            self.seen = vec![false; p.shard.count.min(MAX_SHARDS) as usize];
             self.stats = p.runs.iter().map(|_| Stats::default()).collect();
             self.fold(&mut p)?;
             self.first = Some(p);
@@ -360,10 +363,15 @@ fn server_timeline(l: TimelineRecord) -> ServerTimeline {
     }
 }
 
-/// Adds up the partials of one run; each of its `N` shards exactly once.
+/// Adds up the partials of one run, each checked as [`read`] checks a
+/// file; each of its `N` shards exactly once.
+#[cfg(test)]
 pub fn merge(parts: impl IntoIterator<Item = Partial>) -> Result<Merged, MergeError> {
     let mut merger = Merger::default();
     for p in parts {
+        check(&p).map_err(|e| {
+            MergeError::Mismatch(format!("shard {}/{}: {e}", p.shard.index, p.shard.count))
+        })?;
         merger.add(p)?;
     }
     merger.finish()

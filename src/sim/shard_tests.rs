@@ -151,3 +151,18 @@ fn merging_files_folds_them_one_by_one_into_the_same_report() {
     let merged = Output::merged(&paths).expect("merges");
     assert_eq!(merged.report.to_json(), whole.report.to_json());
 }
+
+#[test]
+fn a_partial_of_another_format_version_is_refused_naming_both() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut p = round_trip(
+        &small_plan(5)
+            .run_shard(Shard { index: 0, count: 2 }, QUIET)
+            .expect("runs"),
+    );
+    p.format = "mcp-autoscaler partial simulation report, version 1".into();
+    let path = dir.path().join(PARTIAL_FILE);
+    std::fs::write(&path, serde_json::to_string(&p).expect("json")).expect("write");
+    let e = read(&path).expect_err("old version").to_string();
+    assert!(e.contains("version 1") && e.contains("version 2"), "{e}");
+}
