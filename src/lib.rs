@@ -49,6 +49,7 @@ pub mod cluster;
 pub mod config;
 pub mod engine;
 pub mod id;
+pub mod keyed_map;
 pub mod metadata;
 pub mod output;
 pub mod plot;

@@ -4,8 +4,9 @@
 //! keyed by signal name; a key left out keeps its default, an unknown key is
 //! refused with the allowed ones named.
 
+use crate::keyed_map::read_entries;
 use crate::signal::{SIGNALS, SignalKind};
-use serde::de::{self, MapAccess, Visitor};
+use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
@@ -58,12 +59,13 @@ impl Queries {
         self.signals[kind.index()] = template.into();
     }
 
-    /// The template under config key `key`, if there is one.
-    fn slot(&mut self, key: &str) -> Option<&mut String> {
-        match key {
-            REPLICAS => Some(&mut self.replicas),
-            POD_LIVE_WORK => Some(&mut self.pod_live_work),
-            _ => SignalKind::named(key).map(|k| &mut self.signals[k.index()]),
+    /// The template under [`KEYS`]`[i]`: the signals in catalog order, then
+    /// `replicas`, then `pod_live_work`.
+    fn slot(&mut self, i: usize) -> &mut String {
+        match self.signals.get_mut(i) {
+            Some(signal) => signal,
+            None if i == SignalKind::COUNT => &mut self.replicas,
+            None => &mut self.pod_live_work,
         }
     }
 }
@@ -104,23 +106,12 @@ impl<'de> Visitor<'de> for QueriesVisitor {
         write!(f, "a map with any of {}", KEYS.join(", "))
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Queries, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Queries, A::Error> {
         let mut queries = Queries::default();
-        let mut seen: Vec<&'static str> = Vec::new();
-        while let Some(key) = map.next_key::<String>()? {
-            let Some(&name) = KEYS.iter().find(|k| **k == key) else {
-                let shown: String = key.chars().take(100).collect();
-                return Err(de::Error::unknown_field(&shown, &KEYS));
-            };
-            if seen.contains(&name) {
-                return Err(de::Error::duplicate_field(name));
-            }
-            seen.push(name);
-            match queries.slot(name) {
-                Some(slot) => *slot = map.next_value()?,
-                None => _ = map.next_value::<de::IgnoredAny>()?,
-            }
-        }
+        read_entries(map, &KEYS, |i, map| {
+            *queries.slot(i) = map.next_value()?;
+            Ok(())
+        })?;
         Ok(queries)
     }
 }

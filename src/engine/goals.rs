@@ -5,8 +5,9 @@
 //! named, and a key left out keeps its default.
 
 use super::limits::{PolicyError, positive_at_most};
+use crate::keyed_map::read_entries;
 use crate::signal::{Goal, METRICS, Metric};
-use serde::de::{self, MapAccess, Visitor};
+use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
@@ -189,23 +190,15 @@ impl<'de> Visitor<'de> for GoalsVisitor {
         write!(f, "a map with any of {}", self.keys().join(", "))
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Goals, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Goals, A::Error> {
         let mut goals = Goals::defaults(self.0);
-        let mut seen = [false; Metric::COUNT];
-        while let Some(key) = map.next_key::<String>()? {
-            let Some(spec) = METRICS
-                .iter()
-                .find(|s| s.goal == self.0 && s.policy_key == key)
-            else {
-                let shown: String = key.chars().take(100).collect();
-                return Err(de::Error::unknown_field(&shown, self.keys()));
-            };
-            let i = spec.metric.index();
-            if std::mem::replace(&mut seen[i], true) {
-                return Err(de::Error::duplicate_field(spec.policy_key));
+        let section = METRICS.iter().filter(|s| s.goal == self.0);
+        read_entries(map, self.keys(), |i, map| {
+            if let Some(spec) = section.clone().nth(i) {
+                goals.0[spec.metric.index()] = map.next_value::<Option<f64>>()?;
             }
-            goals.0[i] = map.next_value::<Option<f64>>()?;
-        }
+            Ok(())
+        })?;
         Ok(goals)
     }
 }
