@@ -117,10 +117,16 @@ pub struct Target {
 /// Every key a user may set, for error messages.
 pub fn allowed_keys() -> String {
     let mut keys = vec!["serverId", "policy"];
-    keys.extend(OVERRIDES.iter().map(|(k, _, _)| *k));
-    keys.extend(goal_overrides().map(|m| m.override_key.unwrap_or_default()));
+    keys.extend(override_keys());
     keys.extend(KEDA_KEYS);
     keys.join(", ")
+}
+
+/// Every key that overrides a policy setting or a metric's goal, in the
+/// order they apply.
+pub(crate) fn override_keys() -> impl Iterator<Item = &'static str> {
+    let goals = METRICS.iter().filter_map(|m| m.override_key);
+    OVERRIDES.iter().map(|(k, _, _)| *k).chain(goals)
 }
 
 /// Metrics whose goal a ScaledObject may override, in catalog order.

@@ -87,7 +87,11 @@ pub(crate) fn validate(targets: &Targets, slo: &Slo) -> Result<(), PolicyError> 
             Goal::PerReplica => &targets.0,
             Goal::Objective => &slo.0,
         };
-        positive_at_most(&spec.policy_path(), goals.get(spec.metric), spec.max)?;
+        // The path is spelled only for an error (validate runs per resolve).
+        positive_at_most("", goals.get(spec.metric), spec.max).map_err(|e| PolicyError {
+            field: spec.policy_path(),
+            ..e
+        })?;
     }
     Ok(())
 }
