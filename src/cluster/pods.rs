@@ -77,9 +77,8 @@ struct Tables {
     /// Sessions and connections open per pod, from events, and the time
     /// of the pod's last such event.
     event_work: HashMap<(ServerKey, String), (u32, Timestamp)>,
-    /// Live work per pod from the last Prometheus query, and its time.
+    /// Live work per pod from the last good Prometheus query.
     polled_work: HashMap<(ServerKey, String), f64>,
-    polled_at: Option<Timestamp>,
 }
 
 /// Pods per server and their live work, bounded by [`MAX_PODS`].
@@ -186,39 +185,54 @@ impl Pods {
         *last = (*last).max(at);
     }
 
+    /// A request on a pod: its counted work is still in use, so the count
+    /// keeps speaking for the pod (a long session whose requests keep
+    /// coming never lapses). A pod with no count is left alone.
+    pub fn touch_event_work(&self, server: &ServerKey, pod: &str, at: Timestamp) {
+        let mut t = self.lock();
+        if let Some((_, last)) = t.event_work.get_mut(&(server.clone(), pod.to_owned())) {
+            *last = (*last).max(at);
+        }
+    }
+
     /// Replaces the polled live work with a new query result.
     /// Series for pods the watch does not know are dropped.
-    pub fn set_polled_work(&self, values: HashMap<(ServerKey, String), f64>, at: Timestamp) {
+    pub fn set_polled_work(&self, values: HashMap<(ServerKey, String), f64>) {
         let mut t = self.lock();
         let known = |(server, pod): &(ServerKey, String)| {
             t.by_server.get(server).is_some_and(|p| p.contains_key(pod))
         };
         let kept: HashMap<_, _> = values.into_iter().filter(|(k, _)| known(k)).collect();
         t.polled_work = kept;
-        t.polled_at = Some(at);
     }
 
     /// The live work on each pod of `server` that any source reports (the
-    /// larger of the two); pods no source reports are absent: unknown. A
-    /// source's word lapses `ttl` after it last spoke of the pod (events)
-    /// or after its last good query (polled), as the server's own event
-    /// counts do: a lost close must not hold a pod busy forever.
+    /// larger of the two); pods no source reports are absent: unknown.
+    /// Event counts lapse `ttl` after the pod's last event (a lost close
+    /// must not hold a pod busy forever) and a lapsed count is forgotten,
+    /// so the pod's next open counts from zero. Polled work stands until
+    /// the next good query replaces it: while the query fails it is held
+    /// (unknown is never idle; the failures are counted).
     pub fn work(&self, server: &ServerKey, now: Timestamp, ttl: Duration) -> HashMap<String, f64> {
-        let t = self.lock();
+        let mut guard = self.lock();
+        let t = &mut *guard;
         let Some(pods) = t.by_server.get(server) else {
             return HashMap::new();
         };
-        let fresh = |at: Timestamp| now.since(at) < ttl;
-        let polled_fresh = t.polled_at.is_some_and(fresh);
+        for pod in pods.keys() {
+            let key = (server.clone(), pod.clone());
+            if t.event_work
+                .get(&key)
+                .is_some_and(|(_, at)| now.since(*at) >= ttl)
+            {
+                t.event_work.remove(&key);
+            }
+        }
         pods.keys()
             .filter_map(|pod| {
                 let key = (server.clone(), pod.clone());
-                let events = t
-                    .event_work
-                    .get(&key)
-                    .filter(|(_, at)| fresh(*at))
-                    .map(|&(n, _)| f64::from(n));
-                let polled = t.polled_work.get(&key).copied().filter(|_| polled_fresh);
+                let events = t.event_work.get(&key).map(|&(n, _)| f64::from(n));
+                let polled = t.polled_work.get(&key).copied();
                 let work = match (events, polled) {
                     (Some(a), Some(b)) => a.max(b),
                     (a, b) => a.or(b)?,

@@ -82,13 +82,10 @@ fn live_work_takes_the_larger_source_and_unknown_pods_have_none() {
     pods.record_event_work(&s, "p1", true, T0);
     pods.record_event_work(&s, "p2", true, T0);
     pods.record_event_work(&s, "p2", false, T0);
-    pods.set_polled_work(
-        HashMap::from([
-            ((s.clone(), "p2".to_owned()), 1.0),
-            ((s.clone(), "p1".to_owned()), 1.0),
-        ]),
-        T0,
-    );
+    pods.set_polled_work(HashMap::from([
+        ((s.clone(), "p2".to_owned()), 1.0),
+        ((s.clone(), "p1".to_owned()), 1.0),
+    ]));
     pods.record_event_work(&s, "not-watched", true, T0);
     assert!(
         !pods
@@ -119,18 +116,26 @@ fn live_work_takes_the_larger_source_and_unknown_pods_have_none() {
 }
 
 #[test]
-fn a_sources_word_on_a_pod_lapses_after_the_ttl() {
+fn an_event_count_lapses_after_the_ttl_and_polled_work_is_held_until_replaced() {
     let s = key("tenant-a/github");
-    let pods = watched(&s, &["p1", "p2"]);
-    // p1's close was lost; p2 is polled once, then the query keeps failing.
+    let pods = watched(&s, &["p1", "p2", "p3"]);
+    // p1's close was lost; p2 is polled once, then the query keeps failing;
+    // p3's session stays in use: its requests keep coming.
     pods.record_event_work(&s, "p1", true, T0);
-    pods.set_polled_work(HashMap::from([((s.clone(), "p2".to_owned()), 3.0)]), T0);
+    pods.record_event_work(&s, "p3", true, T0);
+    pods.set_polled_work(HashMap::from([((s.clone(), "p2".to_owned()), 3.0)]));
     let later = |secs| T0 + Duration::from_secs(secs);
+    pods.touch_event_work(&s, "p3", later(7000));
     let work = pods.work(&s, later(7199), TTL);
     assert_eq!((work.get("p1"), work.get("p2")), (Some(&1.0), Some(&3.0)));
     let work = pods.work(&s, later(7200), TTL);
-    assert!(work.is_empty(), "unknown after the ttl: {work:?}");
-    // A new event on p1 speaks for it again.
+    assert_eq!(work.get("p1"), None, "unknown after the ttl: {work:?}");
+    assert_eq!(work.get("p2"), Some(&3.0), "held while the query fails");
+    assert_eq!(work.get("p3"), Some(&1.0), "its requests keep it counted");
+    // The lapsed count was forgotten: a new open on p1 counts from zero.
     pods.record_event_work(&s, "p1", true, later(7300));
-    assert_eq!(pods.work(&s, later(7300), TTL).get("p1"), Some(&2.0));
+    assert_eq!(pods.work(&s, later(7300), TTL).get("p1"), Some(&1.0));
+    // A good query replaces the polled work.
+    pods.set_polled_work(HashMap::new());
+    assert_eq!(pods.work(&s, later(7300), TTL).get("p2"), None);
 }

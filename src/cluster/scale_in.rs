@@ -6,7 +6,7 @@ use super::Inventory;
 use super::deletion_cost::{has_stateful_set, patch_body, plan};
 use super::pods::Pods;
 use crate::config::Config;
-use crate::engine::{DataQuality, Policy};
+use crate::engine::DataQuality;
 use crate::id::ServerKey;
 use crate::output::metrics::Metrics;
 use crate::source::Store;
@@ -113,7 +113,7 @@ impl ScaleIn {
     /// One pass over every server.
     pub async fn tick(&mut self) -> TickOutcome {
         let now = self.clock.now();
-        self.refresh_live_work(now).await;
+        self.refresh_live_work().await;
         let interval = self.config.kubernetes.deletion_cost.interval;
         self.last_patch.retain(|_, at| now.since(*at) < interval);
         let mut outcome = TickOutcome::default();
@@ -125,10 +125,12 @@ impl ScaleIn {
                 continue;
             }
             let annotation = hosted.iter().find_map(|h| h.policy.as_deref());
-            let policy = self.config.policy_named_by(annotation).1;
-            let ttl = policy.map_or(Policy::default().event_count_ttl, |p| p.event_count_ttl);
+            // A validated config always has its default policy.
+            let Some(policy) = self.config.policy_named_by(annotation).1 else {
+                continue;
+            };
             let pods = self.pods.of(&server);
-            let work = self.pods.work(&server, now, ttl);
+            let work = self.pods.work(&server, now, policy.event_count_ttl);
             // The engine keeps pods holding live work (its scale-in floor).
             let busy = pods
                 .keys()
@@ -143,9 +145,6 @@ impl ScaleIn {
             if current < 2 && pods.values().all(|p| p.cost.is_none()) {
                 continue;
             }
-            let Some(policy) = policy else {
-                continue;
-            };
             let decision = self.store.decide(&server, policy, now);
             if matches!(decision.data, DataQuality::Unavailable { .. }) {
                 continue;
@@ -205,7 +204,7 @@ impl ScaleIn {
     }
 
     /// Runs the per-pod query; on failure the last values stay.
-    async fn refresh_live_work(&self, now: Timestamp) {
+    async fn refresh_live_work(&self) {
         let Some(q) = &self.live_work else { return };
         match q.querier.instant(q.promql.clone()).await {
             Ok(series) => {
@@ -221,7 +220,7 @@ impl ScaleIn {
                         Some(((server, pod.clone()), s.value))
                     })
                     .collect();
-                self.pods.set_polled_work(values, now);
+                self.pods.set_polled_work(values);
             }
             Err(e) => {
                 Metrics::count(&self.metrics.poll_errors, "pod_live_work");

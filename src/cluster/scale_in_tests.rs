@@ -116,10 +116,9 @@ async fn idle_pods_are_marked_to_go_first_then_unmarked_once_the_scale_in_is_ove
     h.scale_in
         .pods
         .record_event_work(&s, "gh-1", true, h.clock.now());
-    h.scale_in.pods.set_polled_work(
-        HashMap::from([((s.clone(), "gh-2".to_owned()), 0.0)]),
-        h.clock.now(),
-    );
+    h.scale_in
+        .pods
+        .set_polled_work(HashMap::from([((s.clone(), "gh-2".to_owned()), 0.0)]));
     let tick = tokio::spawn(async move {
         let outcome = h.scale_in.tick().await;
         (h.scale_in, outcome)
@@ -209,7 +208,8 @@ async fn a_live_work_floor_lapses_with_its_ttl_and_goes_with_the_server() {
     assert_eq!(busy(&h), 1);
     // Its close is lost: after the policy's event_count_ttl the pod's work
     // is unknown and the floor goes.
-    h.clock.advance(Policy::default().event_count_ttl);
+    h.clock
+        .advance(crate::engine::Policy::default().event_count_ttl);
     h.scale_in.tick().await;
     assert_eq!(busy(&h), 0, "a lost close holds no floor for ever");
     // Busy again, then the server leaves the inventory: no floor is kept.

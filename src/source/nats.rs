@@ -353,7 +353,7 @@ impl NatsSource {
         let opened = match e.kind {
             EventKind::SessionOpen | EventKind::ConnectionOpen => true,
             EventKind::SessionClose | EventKind::ConnectionClose => false,
-            EventKind::Request => return,
+            EventKind::Request => return pods.touch_event_work(&e.server, pod, e.at),
         };
         pods.record_event_work(&e.server, pod, opened, e.at);
     }
