@@ -80,14 +80,10 @@ impl<'a> LazyPlan<'a> {
         policy: &'a Policy,
         plan: Option<Plan>,
     ) -> Self {
-        let cell = std::cell::OnceCell::new();
-        if let Some(p) = plan {
-            let _ = cell.set(p);
-        }
         Self {
             signals,
             policy,
-            plan: cell,
+            plan: plan.map_or_else(std::cell::OnceCell::new, std::cell::OnceCell::from),
         }
     }
 
