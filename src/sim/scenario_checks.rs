@@ -64,6 +64,10 @@ impl Scenario {
     }
 }
 
+/// Most requests of open sessions one synthetic server may hold at its peak
+/// rate (about 24 bytes each).
+const MAX_PENDING_REQUESTS: f64 = 10_000_000.0;
+
 fn check_synthetic(w: &Synthetic) -> Result<(), (String, String)> {
     let err = |f: &str, m: &str| Err((format!("workload.synthetic.{f}"), m.to_owned()));
     if w.servers == 0 || w.servers > 1_000_000 {
@@ -103,6 +107,21 @@ fn check_synthetic(w: &Synthetic) -> Result<(), (String, String)> {
     }
     if w.sessions.mean_duration > Duration::from_secs(86_400) {
         return err("sessions.mean_duration", "must be at most 24h");
+    }
+    // An open session holds its requests until they come: about peak rate
+    // × mean duration events per server wait in memory.
+    let peak_rate = w.max_rate_per_s * w.bursts.factor * (1.0 + w.diurnal_amplitude);
+    if w.sessions.server_fraction > 0.0
+        && peak_rate * w.sessions.mean_duration.as_secs_f64() > MAX_PENDING_REQUESTS
+    {
+        return err(
+            "sessions.mean_duration",
+            &format!(
+                "with max_rate_per_s × bursts.factor × (1 + diurnal_amplitude) = {peak_rate} \
+                 requests/s, sessions this long would hold more than {MAX_PENDING_REQUESTS} \
+                 requests of one server in memory; shorten it or lower the rate"
+            ),
+        );
     }
     let p = &w.periodic;
     if !(0.0..=1.0).contains(&p.server_fraction) {

@@ -91,6 +91,22 @@ fn each_out_of_range_value_names_its_full_field_path() {
 }
 
 #[test]
+fn sessions_that_would_hold_too_many_requests_in_memory_are_refused() {
+    let long = "workload: { synthetic: { max_rate_per_s: 10000, bursts: { factor: 100 },\n  \
+                sessions: { server_fraction: 0.5, mean_duration: 12h } } }";
+    let s = parse(long).expect("parses");
+    match s.validate("s.yaml") {
+        Err(ScenarioError::Invalid { field, message, .. }) => {
+            assert_eq!(field, "workload.synthetic.sessions.mean_duration");
+            assert!(message.contains("in memory"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let short = long.replace("12h", "1s");
+    assert!(parse(&short).expect("parses").validate("s.yaml").is_ok());
+}
+
+#[test]
 fn defined_policies_and_sweeps_join_the_run_with_their_wiring() {
     let s = parse(
         "policies: [default, mine]\n\

@@ -17,6 +17,11 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::f64::consts::TAU;
 
+/// Most requests one synthetic session makes (its count is drawn from an
+/// exponential whose tail has no end; the cap is 10 times the largest mean
+/// `sessions.requests` allows).
+const MAX_SESSION_REQUESTS: f64 = 100_000.0;
+
 /// A server's load shape: rate × (1 + amplitude × sin(day phase)).
 #[derive(Debug, Clone, Copy)]
 pub struct Diurnal {
@@ -240,7 +245,12 @@ impl SessionStream {
         self.sessions += 1;
         let end = (start + self.length.sample(&mut self.rng)).min(self.horizon);
         self.pending.push(start, OPEN, session);
-        for _ in 0..(self.count.sample(&mut self.rng).ceil() as u32).max(1) {
+        let count = self
+            .count
+            .sample(&mut self.rng)
+            .ceil()
+            .min(MAX_SESSION_REQUESTS);
+        for _ in 0..(count as u32).max(1) {
             let t = start + self.rng.random::<f64>() * (end - start);
             self.pending.push(t, REQUEST, session);
         }
