@@ -78,20 +78,35 @@ pub fn replay(signals: &Signals, policy: &Policy, until: Timestamp) -> State {
 
 /// A replay kept for reuse by a caller that decides many times for one
 /// server under one policy (the simulator decides on every request). The
-/// result of a replay depends only on the history (its revision), the
-/// policy and the grid times replayed, so a memo returns exactly what a
-/// fresh replay would: it saves work, never changes an answer.
+/// result of a replay depends only on what the history shows at the grid
+/// times replayed, the keep-alive plan (the learned idle gaps), the data
+/// quality and the policy, so a memo returns exactly what a fresh replay
+/// would: it saves work, never changes an answer.
 #[derive(Debug, Clone, Default)]
 pub struct Memo {
-    key: Option<(u64, Timestamp, Timestamp)>,
+    key: Option<ReplayKey>,
     state: State,
     /// The keep-alive plan and the idle-gap revision it was made from.
     plan: Option<(u64, Plan)>,
 }
 
+/// What a kept replay was made from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ReplayKey {
+    /// The history's revision (what it showed then).
+    history: u64,
+    /// The idle gaps' revision (the plan).
+    gaps: u64,
+    data: DataQuality,
+    /// The first and last grid times replayed.
+    span: (Timestamp, Timestamp),
+}
+
 impl Memo {
-    /// [`replay`] for `until`, reusing the last result when the history and
-    /// the grid times are the same. `policy` must be the same on every call.
+    /// [`replay`] for `until`, reusing the last result when the grid times
+    /// are the same and nothing the replay reads changed: the history may
+    /// have changed, but only after the last grid time (a busy server's
+    /// activity and polls land in the newest slot).
     pub(crate) fn replay(
         &mut self,
         signals: &Signals,
@@ -103,11 +118,23 @@ impl Memo {
         let first = grid.align(until - horizon(policy));
         // The last grid time before `until`: the replay's last step.
         let last = grid.align(until) - grid.step;
-        let key = (signals.history.revision(), first, last);
-        if self.key != Some(key) {
+        let key = ReplayKey {
+            history: signals.history.revision(),
+            gaps: signals.gaps.revision(),
+            data: live_quality(signals),
+            span: (first, last),
+        };
+        let kept = self.key.is_some_and(|k| {
+            ReplayKey {
+                history: key.history,
+                ..k
+            } == key
+                && signals.history.same_since(k.history, k.span)
+        });
+        if !kept {
             self.state = replay_with(signals, policy, plan, until, true);
-            self.key = Some(key);
         }
+        self.key = Some(key);
         self.state.clone()
     }
 

@@ -127,20 +127,33 @@ fn build(steps: &[(u8, u16, u8)]) -> (Signals, Timestamp) {
     };
     let mut t = at(0);
     for &(what, value, gap) in steps {
-        match what {
-            0 => {
-                s.set(SignalKind::Sessions, f64::from(value));
-                s.set(SignalKind::QueueLength, f64::from(value / 10));
-                s.feed.polled_at = Some(t);
-                s.finish_poll(t);
-            }
-            1 => s.record_event(EventKind::SessionOpen, t),
-            2 => s.record_event(EventKind::SessionClose, t),
-            _ => s.record_event(EventKind::Request, t),
-        }
+        write(&mut s, what, value, t);
         t = t + Duration::from_secs(u64::from(gap));
     }
     (s, t)
+}
+
+/// One write: a poll (`what` 0), a session opening or closing, a request.
+fn write(s: &mut Signals, what: u8, value: u16, t: Timestamp) {
+    match what {
+        0 => {
+            s.set(SignalKind::Sessions, f64::from(value));
+            s.set(SignalKind::QueueLength, f64::from(value / 10));
+            s.feed.polled_at = Some(t);
+            s.finish_poll(t);
+        }
+        1 => s.record_event(EventKind::SessionOpen, t),
+        2 => s.record_event(EventKind::SessionClose, t),
+        _ => s.record_event(EventKind::Request, t),
+    }
+}
+
+fn a_policy(base: &str, ours: bool) -> Policy {
+    if ours {
+        sessions_policy()
+    } else {
+        crate::engine::presets::baseline(base).unwrap_or_default()
+    }
 }
 
 proptest! {
@@ -151,11 +164,7 @@ proptest! {
         base in prop::sample::select(crate::engine::presets::BASELINES.to_vec()),
         ours in any::<bool>(),
     ) {
-        let policy = if ours {
-            sessions_policy()
-        } else {
-            crate::engine::presets::baseline(base).unwrap_or_default()
-        };
+        let policy = a_policy(base, ours);
         let (s, end) = build(&steps);
         let until = end + Duration::from_secs(extra);
         let fast = replay_with(&s, &policy, &LazyPlan::new(&s, &policy), until, true);
@@ -172,5 +181,34 @@ proptest! {
         let p = sessions_policy();
         let d = decide(&s, &p, end);
         prop_assert!(d.desired >= p.min_replicas && d.desired <= p.max_replicas);
+    }
+
+    #[test]
+    fn a_kept_replay_is_what_a_fresh_one_gives(
+        // (what, value, milliseconds to the next write, how late the write
+        // is stamped (an event that came late), decide after it)
+        steps in prop::collection::vec(
+            (0u8..4, 0u16..400, 50u32..40_000, prop::option::weighted(0.2, 0u64..30_000), any::<bool>()),
+            1..120,
+        ),
+        base in prop::sample::select(crate::engine::presets::BASELINES.to_vec()),
+        ours in any::<bool>(),
+    ) {
+        let policy = a_policy(base, ours);
+        let mut s = Signals {
+            feed: Feed { poller_configured: true, ..Feed::default() },
+            ..Signals::default()
+        };
+        let mut memo = Memo::default();
+        let mut t = at(0);
+        for (what, value, gap, late, ask) in steps {
+            write(&mut s, what, value, t - Duration::from_millis(late.unwrap_or(0)));
+            t = t + Duration::from_millis(u64::from(gap));
+            if ask {
+                let kept = memo.replay(&s, &policy, t, &LazyPlan::new(&s, &policy));
+                let fresh = replay_with(&s, &policy, &LazyPlan::new(&s, &policy), t, true);
+                prop_assert_eq!(kept, fresh);
+            }
+        }
     }
 }

@@ -31,6 +31,10 @@ pub const MAX_POINTS: usize = 256;
 /// reach further back are cut here (documented with the policy settings).
 pub const RETENTION: Duration = Duration::from_secs(15 * 60);
 
+/// How many recent changes are remembered with the earliest time each
+/// could alter ([`History::same_since`]).
+const CHANGE_LOG: usize = 16;
+
 const SLOT_MS: u64 = SLOT.as_millis() as u64;
 
 /// The grid time that ends the slot holding `at` (`at` rounded up to a
@@ -47,6 +51,13 @@ pub struct History {
     /// Bumped on every change, so a replay of an unchanged history can be
     /// reused ([`crate::engine::replay::Memo`]).
     revision: u64,
+    /// For each of the last changes (one per revision, newest last), the
+    /// earliest time whose view it altered: what is seen at earlier times
+    /// is as before.
+    changes: VecDeque<Timestamp>,
+    /// What is seen before this time changed when old entries were
+    /// dropped (it only grows).
+    forgotten_before: Timestamp,
 }
 
 impl History {
@@ -55,25 +66,34 @@ impl History {
     /// (history never changes in the past).
     pub fn record(&mut self, at: Timestamp, load: &Load) {
         let grid = slot_end(at);
-        match self.points.back_mut() {
+        let from = match self.points.back_mut() {
             Some((_, l)) if l == load => return,
-            Some((last, l)) if *last >= grid => *l = *load,
+            Some((last, l)) if *last >= grid => {
+                *l = *load;
+                *last
+            }
             _ => {
                 self.points.push_back((grid, *load));
                 self.forget(grid);
+                grid
             }
-        }
+        };
         self.merge_tail();
-        self.revision = self.revision.wrapping_add(1);
+        self.changed(from);
     }
 
     /// Records activity at `at`, to the slot: activity in a slot whose end
     /// is already recorded changes nothing.
     pub fn record_activity(&mut self, at: Timestamp) {
         let at = slot_end(at);
-        match self.runs.back_mut() {
+        let from = match self.runs.back_mut() {
             Some((_, end)) if at <= *end => return,
-            Some((_, end)) if at <= *end + SLOT => *end = at,
+            Some((_, end)) if at <= *end + SLOT => {
+                // Seen from after the old end on: inside the run now.
+                let after = *end + Duration::from_millis(1);
+                *end = at;
+                after
+            }
             _ => {
                 self.runs.push_back((at, at));
                 let cutoff = at - RETENTION;
@@ -81,10 +101,42 @@ impl History {
                     || self.runs.len() > 1 && self.runs[0].1 <= cutoff
                 {
                     self.runs.pop_front();
+                    self.forgot_before(self.runs.front().map(|(start, _)| *start));
                 }
+                at
             }
-        }
+        };
+        self.changed(from);
+    }
+
+    /// Counts a change that altered what is seen from `from` on.
+    fn changed(&mut self, from: Timestamp) {
         self.revision = self.revision.wrapping_add(1);
+        if self.changes.len() == CHANGE_LOG {
+            self.changes.pop_front();
+        }
+        self.changes.push_back(from);
+    }
+
+    /// Whether what is seen at every time in `span` (both ends included)
+    /// is the same now as at `revision`: nothing changed there since, as
+    /// far as the last changes remembered tell (else the answer is no).
+    pub fn same_since(&self, revision: u64, span: (Timestamp, Timestamp)) -> bool {
+        let since = self.revision.wrapping_sub(revision);
+        if since == 0 {
+            return true;
+        }
+        let Ok(since) = usize::try_from(since) else {
+            return false;
+        };
+        since <= self.changes.len()
+            && self.forgotten_before <= span.0
+            && self
+                .changes
+                .iter()
+                .rev()
+                .take(since)
+                .all(|from| *from > span.1)
     }
 
     /// Changes so far: equal revisions mean an equal history.
@@ -146,11 +198,18 @@ impl History {
     /// one in force at the cutoff.
     fn forget(&mut self, newest: Timestamp) {
         let cutoff = newest - RETENTION;
-        while self.points.len() > 1 && self.points[1].0 <= cutoff {
+        while self.points.len() > MAX_POINTS || self.points.len() > 1 && self.points[1].0 <= cutoff
+        {
             self.points.pop_front();
+            self.forgot_before(self.points.front().map(|(t, _)| *t));
         }
-        while self.points.len() > MAX_POINTS {
-            self.points.pop_front();
+    }
+
+    /// Entries before `next` (the oldest one kept) were dropped: what is
+    /// seen before it changed.
+    fn forgot_before(&mut self, next: Option<Timestamp>) {
+        if let Some(t) = next {
+            self.forgotten_before = self.forgotten_before.max(t);
         }
     }
 
@@ -245,5 +304,47 @@ mod tests {
         h.record(t(6), &reading(2));
         h.record(t(7), &reading(1));
         assert_eq!(h.len(), 1);
+    }
+
+    #[test]
+    fn same_since_sees_only_changes_that_reach_into_the_span() {
+        let mut h = History::default();
+        h.record(t(1), &reading(1));
+        h.record_activity(t(1));
+        let seen = h.revision();
+        assert!(h.same_since(seen, (t(0), t(100))), "nothing changed");
+        h.record(t(12), &reading(2));
+        assert!(h.same_since(seen, (t(0), t(14))), "the new point is at 15");
+        assert!(!h.same_since(seen, (t(0), t(15))));
+        h.record_activity(t(8));
+        assert!(
+            h.same_since(seen, (t(0), t(5))),
+            "the run ending at 5 grew: seen differently only after 5"
+        );
+        assert!(!h.same_since(seen, (t(0), t(6))));
+    }
+
+    #[test]
+    fn same_since_says_no_when_it_cannot_tell() {
+        let mut h = History::default();
+        h.record(t(0), &reading(1));
+        let seen = h.revision();
+        for i in 1..=(CHANGE_LOG as u64 + 1) {
+            h.record(
+                t(1000 + i * 5),
+                &reading(u32::try_from(i % 2 + 2).expect("small")),
+            );
+        }
+        assert!(
+            !h.same_since(seen, (t(0), t(10))),
+            "more changes than remembered"
+        );
+        let seen = h.revision();
+        h.record(t(1000 + 10_000), &reading(9));
+        assert!(
+            !h.same_since(seen, (t(0), t(10))),
+            "points dropped for retention change what is seen before the oldest kept"
+        );
+        assert!(h.same_since(seen, (t(10_000), t(10_000))));
     }
 }
