@@ -69,6 +69,8 @@ pub struct ServerSim<'a> {
     stats: &'a mut Stats,
     run: &'a PolicyRun,
     now: f64,
+    /// `now` in whole microseconds.
+    now_us: u64,
     station: Station,
     exporter: Exporter,
     signals: Signals,
@@ -133,6 +135,7 @@ impl<'a> ServerSim<'a> {
             stats,
             run,
             now: 0.0,
+            now_us: 0,
             station: Station::new(slots, sc.server.queue_timeout.as_secs_f64()),
             exporter: Exporter::new(c.rate_window.as_secs_f64()),
             signals: Signals::default(),
@@ -223,10 +226,15 @@ impl<'a> ServerSim<'a> {
     /// Replica time and the timeline from `self.now` to `t`.
     fn integrate(&mut self, t: f64) {
         let dt = t - self.now;
+        if dt <= 0.0 {
+            return;
+        }
+        // Whole microseconds of absolute time: the pieces add up exactly.
+        let t_us = micros(t);
+        let elapsed_us = t_us - std::mem::replace(&mut self.now_us, t_us);
         let spec = self.spec();
-        if dt > 0.0 && spec > 0 {
-            // Whole microseconds of absolute time: the pieces add up exactly.
-            let r = u64::from(spec) * (micros(t) - micros(self.now));
+        if spec > 0 {
+            let r = u64::from(spec) * elapsed_us;
             self.stats.replica_us += r;
             if self.station.in_service() == 0 && self.station.queued() == 0 {
                 self.stats.idle_replica_us += r;

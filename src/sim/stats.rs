@@ -19,12 +19,10 @@ pub fn round_to_u64(x: f64) -> u64 {
         return 0;
     }
     let whole = x as u64;
-    // Exact below 2^52; from there on every f64 is a whole number.
-    if x - whole as f64 >= 0.5 {
-        whole.saturating_add(1)
-    } else {
-        whole
-    }
+    // Exact below 2^52; from there on every f64 is a whole number. Without
+    // a branch: which way a time rounds is a coin toss the CPU cannot
+    // predict.
+    whole.saturating_add(u64::from(x - whole as f64 >= 0.5))
 }
 
 /// Counters and integrals of one simulated run. Every total is an integer
