@@ -15,14 +15,21 @@ pub fn micros(s: f64) -> u64 {
 /// the library call `round` is on a baseline x86-64 build: the simulator
 /// rounds several times per request.
 pub fn round_to_u64(x: f64) -> u64 {
+    /// 2^63: from here on, every f64 is a whole number beyond `i64`.
+    const SIGNED_LIMIT: f64 = 9_223_372_036_854_775_808.0;
     if x.is_nan() || x <= 0.0 {
         return 0;
     }
-    let whole = x as u64;
-    // Exact below 2^52; from there on every f64 is a whole number. Without
-    // a branch: which way a time rounds is a coin toss the CPU cannot
-    // predict.
-    whole.saturating_add(u64::from(x - whole as f64 >= 0.5))
+    if x >= SIGNED_LIMIT {
+        return x as u64;
+    }
+    // Signed conversions are one instruction each way (unsigned ones are
+    // several). Exact below 2^52; from there on every f64 is a whole
+    // number. No branch: which way a time rounds is a coin toss the CPU
+    // cannot predict.
+    let whole = x as i64;
+    let up = i64::from(x - whole as f64 >= 0.5);
+    u64::try_from(whole + up).unwrap_or(0)
 }
 
 /// Counters and integrals of one simulated run. Every total is an integer
@@ -250,6 +257,11 @@ mod rounding_tests {
         fn rounds_like_the_library(x in 0.0f64..1e15) {
             prop_assert_eq!(round_to_u64(x), x.round() as u64);
         }
+
+        #[test]
+        fn rounds_like_the_library_over_every_f64(x in any::<f64>()) {
+            prop_assert_eq!(round_to_u64(x), x.round() as u64);
+        }
     }
 
     #[test]
@@ -260,6 +272,9 @@ mod rounding_tests {
             (2.5, 3),
             (0.499_999_999_999_999_94, 0),
             (4_503_599_627_370_495.0, 4_503_599_627_370_495),
+            (9_223_372_036_854_774_784.0, 9_223_372_036_854_774_784),
+            (9_223_372_036_854_775_808.0, 9_223_372_036_854_775_808),
+            (1e300, u64::MAX),
             (-3.0, 0),
             (f64::NAN, 0),
             (f64::INFINITY, u64::MAX),

@@ -38,6 +38,12 @@ impl Diurnal {
     fn peak(self) -> f64 {
         1.0 + self.amplitude.abs()
     }
+    /// A bound `at` never goes below, in floating point too: `a × sin`
+    /// rounds to no less than `−|a|`, and adding 1 rounds monotonically.
+    /// A candidate under it is kept without evaluating `sin`.
+    fn floor(self) -> f64 {
+        1.0 - self.amplitude.abs()
+    }
 }
 
 /// A non-homogeneous Poisson process on `[from, to)` with rate
@@ -98,9 +104,10 @@ impl Iterator for Thinned {
     type Item = f64;
     fn next(&mut self) -> Option<f64> {
         let gap = self.gap?;
-        let peak = self.shape.peak();
+        let (peak, floor) = (self.shape.peak(), self.shape.floor());
         while self.t < self.to {
-            let accept = self.rng.random::<f64>() * peak < self.shape.at(self.t);
+            let u = self.rng.random::<f64>() * peak;
+            let accept = u < floor || u < self.shape.at(self.t);
             let candidate = self.t;
             self.t += gap.sample(&mut self.rng);
             if accept {
@@ -388,3 +395,7 @@ impl Iterator for Arrivals {
         })
     }
 }
+
+#[cfg(test)]
+#[path = "stream_tests.rs"]
+mod tests;
