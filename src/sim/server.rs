@@ -188,6 +188,7 @@ impl<'a> ServerSim<'a> {
                 return;
             }
             let next_arrival = next(i);
+            self.serve_before(next_arrival);
             if self.setup.fast_forward && self.is_quiet() {
                 self.skip_until(next_arrival.min(horizon));
             }
@@ -209,6 +210,33 @@ impl<'a> ServerSim<'a> {
             if self.run.wiring.activation == Activation::Oracle {
                 self.foresee();
             }
+        }
+    }
+
+    /// Completions and timeouts that come before anything else (the next
+    /// arrival, a pod becoming ready, a tick, a re-decision, the horizon),
+    /// each at its own time, as the loop would take them one by one but
+    /// without asking what else is due: nothing is. The oracle looks at
+    /// the server after every event, so its events go round the loop.
+    fn serve_before(&mut self, next_arrival: f64) {
+        if self.run.wiring.activation == Activation::Oracle {
+            return;
+        }
+        let limit = earliest(&[
+            next_arrival,
+            self.setup.horizon,
+            self.pods.next_ready().unwrap_or(f64::INFINITY),
+            self.ticks.next(),
+            self.reevaluate.unwrap_or(f64::INFINITY),
+        ]);
+        while let Some(t) = self
+            .station
+            .next_event()
+            .filter(|&t| t < limit && t >= self.now)
+        {
+            self.integrate(t);
+            self.station.advance(t, &mut self.outcomes);
+            self.drain_outcomes();
         }
     }
 
