@@ -187,8 +187,11 @@ impl<'a> ServerSim<'a> {
                 // What comes next is in the next chunk.
                 return;
             }
+            i = self.serve(chunk, i, after);
+            if i == chunk.len() && after.is_finite() {
+                return;
+            }
             let next_arrival = next(i);
-            self.serve_before(next_arrival);
             if self.setup.fast_forward && self.is_quiet() {
                 self.skip_until(next_arrival.min(horizon));
             }
@@ -213,22 +216,48 @@ impl<'a> ServerSim<'a> {
         }
     }
 
-    /// Completions and timeouts that come before anything else (the next
-    /// arrival, a pod becoming ready, a tick, a re-decision, the horizon),
-    /// each at its own time, as the loop would take them one by one but
-    /// without asking what else is due: nothing is. The oracle looks at
-    /// the server after every event, so its events go round the loop.
-    fn serve_before(&mut self, next_arrival: f64) {
+    /// Arrivals, completions and timeouts that come before anything else
+    /// (a pod becoming ready, a tick, a re-decision, the horizon), each at
+    /// its own time and in the loop's order, taken without asking every
+    /// schedule what is due: nothing is. Returns the first arrival left.
+    /// A server without replicas, and the oracle (which looks at the
+    /// server after every event), go round the whole loop.
+    fn serve(&mut self, chunk: &[Arrival], mut i: usize, after: f64) -> usize {
         if self.run.wiring.activation == Activation::Oracle {
-            return;
+            return i;
         }
-        let limit = earliest(&[
-            next_arrival,
+        loop {
+            let arrival = chunk.get(i).map_or(after, |a| a.t);
+            // An arrival may re-decide (a push), which may set a re-decision.
+            let control = self.control_time();
+            self.serve_completions_before(arrival.min(control));
+            if i == chunk.len() || arrival >= control || arrival < self.now || self.spec() == 0 {
+                return i;
+            }
+            self.integrate(arrival);
+            self.station.advance(arrival, &mut self.outcomes);
+            self.drain_outcomes();
+            while let Some(a) = chunk.get(i).filter(|a| a.t <= arrival) {
+                self.arrive(a);
+                i += 1;
+            }
+            self.next_arrival = chunk.get(i).map_or(after, |a| a.t);
+        }
+    }
+
+    /// The next time anything but an arrival, a completion or a timeout
+    /// happens (the oracle's wake aside).
+    fn control_time(&self) -> f64 {
+        earliest(&[
             self.setup.horizon,
             self.pods.next_ready().unwrap_or(f64::INFINITY),
             self.ticks.next(),
             self.reevaluate.unwrap_or(f64::INFINITY),
-        ]);
+        ])
+    }
+
+    /// Completions and timeouts before `limit`, each at its own time.
+    fn serve_completions_before(&mut self, limit: f64) {
         while let Some(t) = self
             .station
             .next_event()
