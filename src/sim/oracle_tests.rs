@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::engine::{KeepAlive, Policy};
+use crate::signal::EventKind;
 use crate::sim::scenario::{ORACLE, Wiring};
 use proptest::prelude::*;
 use std::time::Duration;

@@ -1,5 +1,6 @@
 use super::*;
 use crate::engine::Policy;
+use crate::signal::EventKind;
 use crate::sim::erlang;
 use crate::sim::scenario::Wiring;
 use crate::sim::workload::Synthetic;
