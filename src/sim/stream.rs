@@ -173,20 +173,19 @@ impl Iterator for Modulated {
     }
 }
 
-/// Events waiting in time order: (time bits, rank, sequence) → event.
-/// Times are finite and ≥ 0, so their bits sort like the numbers.
+/// Events waiting in time order: (time bits, rank and sequence) → session.
+/// Times are finite and ≥ 0, so their bits sort like the numbers; the rank
+/// (what the event is) sits above a sequence number in one word, so two
+/// words order the heap and the sequence keeps equal times in push order.
 #[derive(Debug, Default)]
 struct Pending {
-    heap: BinaryHeap<Reverse<(u64, u8, u64, EventSlot)>>,
+    heap: BinaryHeap<Reverse<(u64, u64, u32)>>,
     seq: u64,
 }
 
-/// What a pending event is (kept small and `Ord` for the heap).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct EventSlot {
-    kind: u8,
-    session: u32,
-}
+/// Pushes numbered below this fit under the rank (far more than any
+/// server's events).
+const RANK_SHIFT: u32 = 56;
 
 // What a pending event is, numbered in the order events at one instant
 // are taken: a session opens before its requests and closes after them.
@@ -197,18 +196,20 @@ const CLOSE: u8 = 2;
 impl Pending {
     fn push(&mut self, t: f64, kind: u8, session: u32) {
         self.seq += 1;
-        let slot = EventSlot { kind, session };
-        self.heap.push(Reverse((t.to_bits(), kind, self.seq, slot)));
+        let order = (u64::from(kind) << RANK_SHIFT) | (self.seq & ((1 << RANK_SHIFT) - 1));
+        self.heap.push(Reverse((t.to_bits(), order, session)));
     }
-    /// The earliest event, if it sorts before `(before, rank)`.
-    fn pop_before(&mut self, before: f64, rank: u8) -> Option<(f64, EventSlot)> {
-        let Reverse((bits, k, _, _)) = self.heap.peek()?;
-        if (*bits, *k) >= (before.to_bits(), rank) {
+    /// The earliest event, if it sorts before `(before, rank)`: its time,
+    /// what it is and its session.
+    fn pop_before(&mut self, before: f64, rank: u8) -> Option<(f64, u8, u32)> {
+        let Reverse((bits, order, _)) = self.heap.peek()?;
+        if (*bits, *order >> RANK_SHIFT) >= (before.to_bits(), u64::from(rank)) {
             return None;
         }
-        self.heap
-            .pop()
-            .map(|Reverse((b, _, _, s))| (f64::from_bits(b), s))
+        self.heap.pop().map(|Reverse((b, order, session))| {
+            let kind = u8::try_from(order >> RANK_SHIFT).unwrap_or(CLOSE);
+            (f64::from_bits(b), kind, session)
+        })
     }
 }
 
@@ -270,13 +271,13 @@ impl Iterator for SessionStream {
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             let next_start = self.starts.peek().copied().unwrap_or(f64::INFINITY);
-            if let Some((t, s)) = self.pending.pop_before(next_start, OPEN) {
-                let kind = match s.kind {
+            if let Some((t, kind, session)) = self.pending.pop_before(next_start, OPEN) {
+                let kind = match kind {
                     OPEN => EventKind::SessionOpen,
                     REQUEST => EventKind::Request,
                     _ => EventKind::SessionClose,
                 };
-                return Some((t, kind, Some(s.session)));
+                return Some((t, kind, Some(session)));
             }
             let start = self.starts.next()?;
             self.begin(start);
@@ -347,7 +348,7 @@ impl Iterator for JobStream {
             } else {
                 f64::INFINITY
             };
-            if let Some((t, _)) = self.pending.pop_before(next_job, OPEN) {
+            if let Some((t, _, _)) = self.pending.pop_before(next_job, OPEN) {
                 return Some(t);
             }
             if self.start >= self.horizon {
