@@ -4,6 +4,7 @@ use super::policy::Policy;
 use super::{Contribution, Contributions, DataQuality, Metric};
 use crate::signal::{Load, Measure, SIGNALS, SignalKind};
 use crate::time::Timestamp;
+use std::time::Duration;
 
 /// The current load of one server, from polled samples (when trustworthy)
 /// and events: one value per signal of the catalog.
@@ -15,6 +16,13 @@ pub struct LoadView {
     pub busy_pods: u32,
 }
 
+/// Whether a server's event counts (sessions and connections opened and
+/// not yet closed) still stand at `now`: only while its last event is
+/// within `ttl`, so that a lost close event cannot hold a count forever.
+pub fn counts_in_force(last_event: Option<Timestamp>, ttl: Duration, now: Timestamp) -> bool {
+    last_event.is_some_and(|t| now.since(t) < ttl)
+}
+
 impl LoadView {
     /// The view the engine uses: polled values only when fresh; an
     /// event-counted signal is the larger of poll and count, the count only
@@ -23,11 +31,11 @@ impl LoadView {
         load: &Load,
         last_event: Option<Timestamp>,
         data: DataQuality,
-        event_ttl: std::time::Duration,
+        event_ttl: Duration,
         now: Timestamp,
     ) -> Self {
         let trusted = matches!(data, DataQuality::Fresh);
-        let counted = last_event.is_some_and(|t| now.since(t) < event_ttl);
+        let counted = counts_in_force(last_event, event_ttl, now);
         let values = std::array::from_fn(|i| {
             let spec = &SIGNALS[i];
             let polled = if trusted {

@@ -153,6 +153,9 @@ pub struct Evaluated {
     pub signals: Signals,
     /// The decision now.
     pub decision: Decision,
+    /// How long its event counts stand after its last event (the
+    /// policy's `event_count_ttl`).
+    pub event_count_ttl: std::time::Duration,
 }
 
 /// Where the fleet's rows come from.
@@ -194,6 +197,7 @@ impl Fleet<'_> {
             policy,
             signals,
             decision,
+            event_count_ttl: rules.event_count_ttl,
         }
     }
 

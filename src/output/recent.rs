@@ -14,6 +14,7 @@
 //! next sweep.
 
 use super::fleet::Fleet;
+use crate::engine::load::counts_in_force;
 use crate::engine::{DataQuality, Decision, Reason};
 use crate::id::ServerKey;
 use crate::signal::{SignalKind, Signals};
@@ -50,7 +51,8 @@ pub struct Sample {
     pub current: Option<u32>,
     /// Whether the server should run at least one replica.
     pub active: bool,
-    /// Live sessions (the larger of the polled and the event-counted).
+    /// Live sessions (the larger of the polled and the event-counted,
+    /// while the count stands).
     pub sessions: f32,
     /// Open connections (likewise).
     pub connections: f32,
@@ -61,21 +63,28 @@ pub struct Sample {
 }
 
 impl Sample {
-    /// The sample of `decision`, made on `signals` at `at`.
-    pub fn of(signals: &Signals, decision: &Decision, at: Timestamp) -> Self {
+    /// The sample of `decision`, made on `signals` at `at`; event counts
+    /// show only while they stand (the policy's `event_count_ttl`), as the
+    /// engine counts them.
+    pub fn of(signals: &Signals, decision: &Decision, count_ttl: Duration, at: Timestamp) -> Self {
         // Bounded, so a chart never meets an infinite axis (an exporter may
         // report any finite f64).
         let polled = |k: SignalKind| signals.get(k).unwrap_or(0.0).min(MAX_SHOWN) as f32;
-        let load = &signals.load;
+        let standing = counts_in_force(signals.last_event, count_ttl, at);
+        let counted = |k: SignalKind| {
+            if standing {
+                signals.load.event_count(k) as f32
+            } else {
+                0.0
+            }
+        };
         Self {
             at,
             desired: decision.desired,
             current: signals.replicas.map(|r| r.desired),
             active: decision.active,
-            sessions: polled(SignalKind::Sessions)
-                .max(load.event_count(SignalKind::Sessions) as f32),
-            connections: polled(SignalKind::Connections)
-                .max(load.event_count(SignalKind::Connections) as f32),
+            sessions: polled(SignalKind::Sessions).max(counted(SignalKind::Sessions)),
+            connections: polled(SignalKind::Connections).max(counted(SignalKind::Connections)),
             request_rate: polled(SignalKind::RequestRate),
             queue_length: polled(SignalKind::QueueLength),
         }
@@ -207,7 +216,7 @@ impl Recent {
         fleet.each_server(|key| {
             let e = fleet.evaluate(key);
             summary.count(&e.decision);
-            let sample = Sample::of(&e.signals, &e.decision, fleet.now);
+            let sample = Sample::of(&e.signals, &e.decision, e.event_count_ttl, fleet.now);
             self.record(key, sample, e.decision.reason);
         });
         self.end_sweep();

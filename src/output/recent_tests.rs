@@ -103,3 +103,22 @@ fn a_sweep_forgets_servers_it_did_not_see() {
     assert_eq!(recent.of(&key("a")).samples.len(), 1);
     assert_eq!(recent.len(), 1);
 }
+
+#[test]
+fn a_sample_shows_event_counts_only_while_they_stand() {
+    use crate::signal::EventKind;
+    let mut signals = Signals::default();
+    for _ in 0..3 {
+        signals.record_event(EventKind::SessionOpen, at(100));
+    }
+    signals.set(SignalKind::Sessions, 1.0);
+    let decision = crate::engine::decide(&signals, &crate::engine::Policy::default(), at(100));
+    let ttl = Duration::from_secs(60);
+    let within = Sample::of(&signals, &decision, ttl, at(159));
+    assert_eq!(within.sessions, 3.0, "the count, above the poll");
+    let lapsed = Sample::of(&signals, &decision, ttl, at(160));
+    assert_eq!(
+        lapsed.sessions, 1.0,
+        "a minute without events: the count (a lost close, perhaps) no longer stands"
+    );
+}

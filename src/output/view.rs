@@ -179,7 +179,12 @@ pub async fn server_page(
     let now = s.clock.now();
     let mut samples = s.recent.of(&server).samples;
     let signals = s.store.signals(&server);
-    samples.push(Sample::of(&signals, &d.decision, now));
+    samples.push(Sample::of(
+        &signals,
+        &d.decision,
+        policy.event_count_ttl,
+        now,
+    ));
     let mut body = String::new();
     let _ = write!(
         body,
