@@ -237,6 +237,8 @@ pub fn read_azure(
     let mut apps = Servers::default();
     let mut names = Vec::new();
     let mut counts = Vec::new();
+    // owner/app: the server's key, built in one buffer for every row.
+    let mut key = String::new();
     let mut r = csv::StringRecord::new();
     while rdr.read_record(&mut r).map_err(|e| o.row_error(&e))? {
         let line = line_of(&r);
@@ -247,7 +249,11 @@ pub fn read_azure(
                 format!("has {} fields, expected {}", r.len(), 4 + minutes),
             ));
         }
-        let server = apps.intern(&format!("{}/{}", field(&r, 0), field(&r, 1)));
+        key.clear();
+        key.push_str(field(&r, 0));
+        key.push('/');
+        key.push_str(field(&r, 1));
+        let server = apps.intern(&key);
         if server as usize == names.len() {
             names.push(format!("app-{server}"));
         }
