@@ -51,10 +51,10 @@ pub struct History {
     /// Bumped on every change, so a replay of an unchanged history can be
     /// reused ([`crate::engine::replay::Memo`]).
     revision: u64,
-    /// For each of the last changes (one per revision, newest last), the
-    /// earliest time whose view it altered: what is seen at earlier times
-    /// is as before.
-    changes: VecDeque<Timestamp>,
+    /// For each of the last [`CHANGE_LOG`] changes, the earliest time whose
+    /// view it altered (what is seen at earlier times is as before): the
+    /// change that made revision `r` is at `r % CHANGE_LOG`.
+    changes: [Timestamp; CHANGE_LOG],
     /// What is seen before this time changed when old entries were
     /// dropped (it only grows).
     forgotten_before: Timestamp,
@@ -109,13 +109,15 @@ impl History {
         self.changed(from);
     }
 
+    /// Where the change that made `revision` is logged.
+    fn log_slot(revision: u64) -> usize {
+        usize::try_from(revision % CHANGE_LOG as u64).unwrap_or(0)
+    }
+
     /// Counts a change that altered what is seen from `from` on.
     fn changed(&mut self, from: Timestamp) {
         self.revision = self.revision.wrapping_add(1);
-        if self.changes.len() == CHANGE_LOG {
-            self.changes.pop_front();
-        }
-        self.changes.push_back(from);
+        self.changes[Self::log_slot(self.revision)] = from;
     }
 
     /// Whether what is seen at every time in `span` (both ends included)
@@ -126,17 +128,12 @@ impl History {
         if since == 0 {
             return true;
         }
-        let Ok(since) = usize::try_from(since) else {
-            return false;
-        };
-        since <= self.changes.len()
+        let remembered = u64::try_from(CHANGE_LOG).unwrap_or(u64::MAX);
+        since <= remembered
             && self.forgotten_before <= span.0
-            && self
-                .changes
-                .iter()
-                .rev()
-                .take(since)
-                .all(|from| *from > span.1)
+            && (0..since)
+                .map(|k| self.changes[Self::log_slot(self.revision.wrapping_sub(k))])
+                .all(|from| from > span.1)
     }
 
     /// Changes so far: equal revisions mean an equal history.
