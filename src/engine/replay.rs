@@ -106,7 +106,9 @@ impl Memo {
     /// [`replay`] for `until`, reusing the last result when the grid times
     /// are the same and nothing the replay reads changed: the history may
     /// have changed, but only after the last grid time (a busy server's
-    /// activity and polls land in the newest slot).
+    /// activity and polls land in the newest slot). A memo belongs to one
+    /// server under one policy: `signals` must be the same server's and
+    /// `policy` the same on every call (neither is in the key).
     pub(crate) fn replay(
         &mut self,
         signals: &Signals,

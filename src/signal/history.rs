@@ -120,9 +120,14 @@ impl History {
         self.changes[Self::log_slot(self.revision)] = from;
     }
 
-    /// Whether what is seen at every time in `span` (both ends included)
-    /// is the same now as at `revision`: nothing changed there since, as
-    /// far as the last changes remembered tell (else the answer is no).
+    /// Whether what a replay reads at every time in `span` (both ends
+    /// included) is the same now as at `revision`, as far as the last
+    /// changes remembered tell (else the answer is no): the load in force
+    /// ([`History::at`]) and the last activity. Not covered: point indices
+    /// (dropping old points shifts them) and the next change or activity
+    /// after a time in the span, which may now lie beyond the span where
+    /// there was none (a replay only jumps to those, and any time beyond
+    /// its span ends it alike).
     pub fn same_since(&self, revision: u64, span: (Timestamp, Timestamp)) -> bool {
         let since = self.revision.wrapping_sub(revision);
         if since == 0 {
