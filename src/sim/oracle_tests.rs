@@ -23,6 +23,7 @@ fn run_one(scenario: &Scenario, run: &PolicyRun, arrivals: &[Arrival]) -> Stats 
         scenario,
         horizon: scenario.duration.as_secs_f64(),
         fast_forward: true,
+        tight_loop: true,
     };
     let mut stats = Stats::default();
     simulate(setup, run, arrivals, 42, &mut stats, None);

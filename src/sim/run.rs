@@ -212,6 +212,7 @@ pub fn simulate_fleet(
         scenario,
         horizon: scenario.duration.as_secs_f64(),
         fast_forward: opts.fast_forward,
+        tight_loop: true,
     };
     let indices: Vec<usize> = (0..fleet.len())
         .filter(|&i| opts.shard.is_none_or(|s| s.covers(i)))

@@ -60,6 +60,9 @@ pub struct Setup<'a> {
     pub horizon: f64,
     /// Jump over quiet stretches (off only to test that it changes nothing).
     pub fast_forward: bool,
+    /// Take arrivals and completions before the next control event in a
+    /// tight loop (off only to test that it changes nothing).
+    pub tight_loop: bool,
 }
 
 /// One server under one policy, fed its events a chunk at a time (so that

@@ -19,7 +19,7 @@ impl ServerSim<'_> {
     /// A server without replicas, and the oracle (which looks at the
     /// server after every event), go round the whole loop.
     pub(super) fn serve(&mut self, chunk: &[Arrival], mut i: usize, after: f64) -> usize {
-        if self.run.wiring.activation == Activation::Oracle {
+        if self.run.wiring.activation == Activation::Oracle || !self.setup.tight_loop {
             return i;
         }
         loop {

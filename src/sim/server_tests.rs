@@ -17,10 +17,21 @@ fn request(t: f64) -> Arrival {
 }
 
 fn run_one(scenario: &Scenario, run: &PolicyRun, arrivals: &[Arrival], ff: bool) -> Stats {
+    run_with(scenario, run, arrivals, (ff, true))
+}
+
+/// One run with fast-forward and the tight serving loop on or off.
+fn run_with(
+    scenario: &Scenario,
+    run: &PolicyRun,
+    arrivals: &[Arrival],
+    (fast_forward, tight_loop): (bool, bool),
+) -> Stats {
     let setup = Setup {
         scenario,
         horizon: scenario.duration.as_secs_f64(),
-        fast_forward: ff,
+        fast_forward,
+        tight_loop,
     };
     let mut stats = Stats::default();
     simulate(setup, run, arrivals, 42, &mut stats, None);
@@ -115,6 +126,7 @@ fn run_in_chunks(scenario: &Scenario, run: &PolicyRun, arrivals: &[Arrival], siz
         scenario,
         horizon: scenario.duration.as_secs_f64(),
         fast_forward: true,
+        tight_loop: true,
     };
     let mut stats = Stats::default();
     let mut sim = ServerSim::new(setup, run, 42, &mut stats, Some(50));
@@ -288,4 +300,62 @@ fn scaling_in_keeps_the_pods_holding_sessions_only_when_it_knows_them() {
     let blind = run_one(&scenario, &blind, &arrivals, true);
     assert!(blind.sessions_cut >= 10, "{}", blind.sessions_cut);
     assert!(blind.replica_seconds() < ours.replica_seconds());
+}
+
+/// Arrivals that meet the control loop at its own instants. Groups come
+/// 915 s apart (61 query ticks, so each is on a tick and finds the server
+/// at zero under most policies): a burst at one instant; one request when
+/// the pod woken by the burst becomes ready (8 s later); one on the next
+/// tick; and service times that end on those instants too.
+fn arrivals_on_ties() -> Vec<Arrival> {
+    let mut out = Vec::new();
+    let with = |t: f64, service: f64| Arrival {
+        service_s: Some(service),
+        ..request(t)
+    };
+    for k in 0..12u32 {
+        let t = f64::from(k) * 915.0;
+        for _ in 0..=(k % 4) {
+            out.push(with(t, 15.0));
+        }
+        out.push(with(t + 1.0, 7.0));
+        out.push(with(t + 8.0, 7.0));
+        out.push(with(t + 15.0, 8.0));
+    }
+    out
+}
+
+#[test]
+fn the_tight_serving_loop_changes_nothing() {
+    let scenario = Scenario {
+        duration: Duration::from_secs(3 * 3600),
+        ..Scenario::default()
+    };
+    let fleet = Synthetic {
+        servers: 12,
+        max_rate_per_s: 5.0,
+        ..Synthetic::default()
+    }
+    .generate(scenario.duration, 5);
+    let mut workloads: Vec<Vec<Arrival>> = (0..12)
+        .map(|i| {
+            fleet
+                .arrivals
+                .iter()
+                .filter(|a| a.server == i)
+                .copied()
+                .collect()
+        })
+        .collect();
+    workloads.push(arrivals_on_ties());
+    for name in crate::sim::scenario::all_builtin_policies() {
+        let run = policy_run(&name);
+        for (w, arrivals) in workloads.iter().enumerate() {
+            for ff in [true, false] {
+                let tight = run_with(&scenario, &run, arrivals, (ff, true));
+                let plain = run_with(&scenario, &run, arrivals, (ff, false));
+                assert_eq!(tight, plain, "{name}, workload {w}, fast-forward {ff}");
+            }
+        }
+    }
 }
