@@ -8,6 +8,7 @@ use crate::cluster::apply::ApplyParts;
 use crate::cluster::apply_run::{self, ApplyError, Started};
 use crate::cluster::pods::Pods;
 use crate::cluster::scale_in::{LiveWorkQuery, ScaleIn};
+use crate::cluster::telemetry::ActuatorTelemetry;
 use crate::cluster::{self, Inventory, discovery};
 use crate::config::Config;
 use crate::id::ServerKey;
@@ -238,7 +239,7 @@ impl App {
                 self.store.clone(),
                 self.config.clone(),
                 self.clock.clone(),
-                self.metrics.clone(),
+                ActuatorTelemetry::new(self.metrics.clone()),
                 live_work,
             );
             tokio::spawn(scale_in.run(shutdown.clone()));
@@ -252,7 +253,7 @@ impl App {
             store: self.store.clone(),
             config: self.config.clone(),
             clock: self.clock.clone(),
-            metrics: self.metrics.clone(),
+            telemetry: ActuatorTelemetry::new(self.metrics.clone()),
         };
         Ok(Some(apply_run::start(parts, wakes, shutdown)?))
     }

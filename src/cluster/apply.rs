@@ -20,10 +20,10 @@ use super::apply_queue::{ScaleQueue, ScaleRequest, TokenBucket, Urgency};
 use super::elsewhere::Elsewhere;
 use super::inventory::Inventory;
 use super::lease::Leadership;
+use super::telemetry::ActuatorTelemetry;
 use super::workload::WorkloadKind;
 use crate::config::{ApplyConfig, Config};
 use crate::id::ServerKey;
-use crate::output::metrics::Metrics;
 use crate::source::Store;
 use crate::time::{Clock, Timestamp};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
@@ -47,8 +47,8 @@ pub struct ApplyParts {
     pub config: Arc<Config>,
     /// Time.
     pub clock: Arc<dyn Clock>,
-    /// Counters.
-    pub metrics: Arc<Metrics>,
+    /// Where it reports what it did.
+    pub telemetry: ActuatorTelemetry,
 }
 
 /// The acting side of apply mode.
@@ -126,7 +126,7 @@ impl Actuator {
     /// differs. Returns how many requests it queued.
     pub fn sweep(&self) -> usize {
         let leading = self.leadership.is_leader();
-        self.parts.metrics.apply_leader.set(i64::from(leading));
+        self.parts.telemetry.leading(leading);
         if !leading {
             self.queue.clear();
             return 0;
@@ -148,10 +148,7 @@ impl Actuator {
             .filter(|server| self.plan(server, &self.parts.inventory.hosted(server), false))
             .count();
         let took = started.elapsed();
-        self.parts
-            .metrics
-            .apply_sweep_seconds
-            .set(took.as_secs_f64());
+        self.parts.telemetry.apply_sweep_took(took);
         tracing::debug!(servers = servers.len(), queued, ?took, "apply sweep");
         queued
     }
@@ -240,10 +237,7 @@ impl Actuator {
             Outcome::DryRun => "dry_run",
             Outcome::Failed(_) => "failed",
         };
-        Metrics::count(
-            &self.parts.metrics.apply_requests,
-            &format!("{urgency}_{label}"),
-        );
+        self.parts.telemetry.scale_request(urgency, label);
         match &outcome {
             Outcome::Failed(e) => {
                 tracing::warn!(namespace = %r.server.namespace, server = %r.server.server, workload = %r.workload.name, kind = %r.workload.kind, from = r.from, to = r.to, reason = r.reason, error = %e, "scale request failed")

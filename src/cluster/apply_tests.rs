@@ -60,7 +60,7 @@ fn fresh_harness(store: Store, dry_run: bool) -> Harness {
         store,
         config: Arc::new(config),
         clock: clock.clone(),
-        metrics: Arc::new(Metrics::default()),
+        telemetry: ActuatorTelemetry::default(),
     };
     let actuator = Actuator::new(parts, leadership, Arc::new(Elsewhere::new(0)));
     Harness {

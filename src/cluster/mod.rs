@@ -25,6 +25,7 @@ pub mod pods;
 pub mod rbac;
 pub mod scale_in;
 pub mod scaled_object;
+pub mod telemetry;
 pub mod watch;
 pub mod workload;
 

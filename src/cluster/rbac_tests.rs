@@ -6,6 +6,7 @@ use super::*;
 use crate::cluster::discovery::{self, Shared};
 use crate::cluster::pods::PodState;
 use crate::cluster::scale_in::ScaleIn;
+use crate::cluster::telemetry::ActuatorTelemetry;
 use crate::cluster::workload::{Workload, WorkloadKind, WorkloadRef};
 use crate::cluster::{Inventory, list};
 use crate::config::Config;
@@ -133,7 +134,7 @@ async fn the_declared_rules_are_exactly_the_requests_each_mode_makes() {
                 store,
                 Arc::new(config.clone()),
                 Arc::new(SystemClock),
-                Arc::new(Metrics::default()),
+                ActuatorTelemetry::default(),
                 None,
             );
             assert_eq!(scale_in.tick().await.set, 1);
@@ -217,7 +218,7 @@ async fn apply_mode_asks_for_its_declared_rules_and_the_lease_in_its_own_namespa
         store: store.clone(),
         config: config.clone(),
         clock: clock.clone(),
-        metrics,
+        telemetry: ActuatorTelemetry::new(metrics),
     };
     let (_wakes, rx) = tokio::sync::mpsc::channel(1);
     let started = apply_run::start(parts, rx, &stop).expect("starts");

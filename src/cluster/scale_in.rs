@@ -5,10 +5,10 @@
 use super::Inventory;
 use super::deletion_cost::{has_stateful_set, patch_body, plan};
 use super::pods::Pods;
+use super::telemetry::ActuatorTelemetry;
 use crate::config::Config;
 use crate::engine::DataQuality;
 use crate::id::ServerKey;
-use crate::output::metrics::Metrics;
 use crate::source::Store;
 use crate::source::prometheus::{KeyLabels, Querier};
 use crate::time::{Clock, Timestamp};
@@ -59,8 +59,8 @@ pub struct ScaleIn {
     pub config: Arc<Config>,
     /// Time.
     pub clock: Arc<dyn Clock>,
-    /// Counters.
-    pub metrics: Arc<Metrics>,
+    /// Where it reports what it did.
+    pub telemetry: ActuatorTelemetry,
     /// Per-pod live work from Prometheus, if configured.
     pub live_work: Option<LiveWorkQuery>,
     /// When each pod was last patched.
@@ -79,7 +79,7 @@ impl ScaleIn {
         store: Arc<Store>,
         config: Arc<Config>,
         clock: Arc<dyn Clock>,
-        metrics: Arc<Metrics>,
+        telemetry: ActuatorTelemetry,
         live_work: Option<LiveWorkQuery>,
     ) -> Self {
         Self {
@@ -89,7 +89,7 @@ impl ScaleIn {
             store,
             config,
             clock,
-            metrics,
+            telemetry,
             live_work,
             last_patch: HashMap::new(),
             floors: HashSet::new(),
@@ -190,14 +190,14 @@ impl ScaleIn {
                 } else {
                     &mut outcome.cleared
                 } += 1;
-                Metrics::count(&self.metrics.deletion_cost_patches, what);
+                self.telemetry.deletion_cost_patch(what);
                 tracing::debug!(%server, pod, ?cost, "pod deletion cost {what}");
             }
             Err(kube::Error::Api(e)) if e.code == 404 => self.pods.delete(&server.namespace, pod),
             Err(e) => {
                 outcome.failed += 1;
                 self.last_patch.insert(key.clone(), now);
-                Metrics::count(&self.metrics.deletion_cost_patches, "failed");
+                self.telemetry.deletion_cost_patch("failed");
                 tracing::warn!(%server, pod, error = %e, "patching pod deletion cost failed");
             }
         }
@@ -223,7 +223,7 @@ impl ScaleIn {
                 self.pods.set_polled_work(values);
             }
             Err(e) => {
-                Metrics::count(&self.metrics.poll_errors, "pod_live_work");
+                self.telemetry.live_work_query_failed();
                 tracing::warn!(error = %e, "per-pod live work query failed; keeping the last values");
             }
         }

@@ -36,7 +36,7 @@ fn harness() -> Harness {
         Arc::new(Store::new(false)),
         Arc::new(config),
         clock.clone(),
-        Arc::new(Metrics::default()),
+        ActuatorTelemetry::default(),
         None,
     );
     Harness {
