@@ -96,7 +96,7 @@ impl IdleGaps {
         )
     }
 
-    /// Gaps shorter than `minutes` (a bin edge, 0..=[`BINS`]).
+    /// Gaps shorter than `minutes` (a bin edge, 0 to 240, the number of bins).
     pub fn below(&self, minutes: usize) -> u32 {
         match minutes.checked_sub(1) {
             Some(last) => self
@@ -109,7 +109,7 @@ impl IdleGaps {
     }
 
     /// The summed length, in minutes (bin midpoints), of the gaps shorter
-    /// than `minutes` (a bin edge, 0..=[`BINS`]).
+    /// than `minutes` (a bin edge, 0 to 240, the number of bins).
     pub fn length_below(&self, minutes: usize) -> f64 {
         match minutes.checked_sub(1) {
             Some(last) => {

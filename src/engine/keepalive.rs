@@ -1,6 +1,6 @@
 //! Keep-alive: how long after its last activity a server stays warm.
 //!
-//! Fixed: `idle_window`. Cost-aware ([`super::cost_aware`], the default):
+//! Fixed: `idle_window`. Cost-aware (`engine/cost_aware.rs`, the default):
 //! the plan that minimises idle replica-time plus priced cold starts under
 //! the server's learned gaps. Predictive (after "Serverless in the Wild",
 //! Shahrad et al., USENIX ATC 2020): each server's idle gaps (time between

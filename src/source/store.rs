@@ -98,7 +98,7 @@ impl Store {
     }
 
     /// This store, tracking at most about `max_servers` servers (the cap is
-    /// kept per shard, so it is rounded up to a multiple of [`SHARDS`]).
+    /// kept per shard, so it is rounded up to a multiple of the 64 shards).
     pub fn with_max_servers(mut self, max_servers: usize) -> Self {
         self.shard_cap = max_servers.div_ceil(SHARDS).max(1);
         self
