@@ -219,13 +219,12 @@ impl<'a> ServerSim<'a> {
         }
     }
 
+    /// The next time anything happens (the horizon included).
     fn next_time(&self, next_arrival: f64) -> f64 {
         earliest(&[
             next_arrival,
             self.station.next_event().unwrap_or(f64::INFINITY),
-            self.pods.next_ready().unwrap_or(f64::INFINITY),
-            self.ticks.next(),
-            self.reevaluate.unwrap_or(f64::INFINITY),
+            self.control_time(),
             self.oracle_wake(),
         ])
     }
