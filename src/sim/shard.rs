@@ -273,7 +273,15 @@ impl Merger {
     /// those before and a shard not given yet.
     pub fn add(&mut self, mut p: Partial) -> Result<(), MergeError> {
         let Some(first) = &self.first else {
-            self.seen = vec![false; p.shard.count.min(MAX_SHARDS) as usize];
+            // Every later partial must have this count, and `finish` looks
+            // at every shard of it.
+            let count = p.shard.count;
+            if count == 0 || count > MAX_SHARDS {
+                return Err(MergeError::Mismatch(format!(
+                    "{count} shards: at least 1 and at most {MAX_SHARDS} expected"
+                )));
+            }
+            self.seen = vec![false; count as usize];
             self.stats = p.runs.iter().map(|_| Stats::default()).collect();
             self.fold(&mut p)?;
             self.first = Some(p);

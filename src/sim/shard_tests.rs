@@ -92,6 +92,17 @@ fn partials_that_do_not_make_one_whole_run_are_refused() {
 }
 
 #[test]
+fn a_merger_given_an_unchecked_shard_count_refuses_it_instead_of_failing_later() {
+    let plan = small_plan(5);
+    let mut huge = shards(&plan, 3)[0].clone();
+    huge.shard.count = MAX_SHARDS + 1;
+    let mut merger = Merger::default();
+    let e = merger.add(huge).expect_err("out of range");
+    assert!(e.to_string().contains("at most"), "{e}");
+    assert!(merger.finish().is_err(), "nothing was taken");
+}
+
+#[test]
 fn a_file_that_is_not_a_partial_report_names_itself() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join(PARTIAL_FILE);
