@@ -79,6 +79,11 @@ struct Tables {
     event_work: HashMap<(ServerKey, String), (u32, Timestamp)>,
     /// Live work per pod from the last good Prometheus query.
     polled_work: HashMap<(ServerKey, String), f64>,
+    /// How long each server's event counts stand after its pod's last
+    /// event (its policy's `event_count_ttl`, as the last scale-in tick
+    /// resolved it), so that an event after the lapse does not bring the
+    /// old count back before the next tick sees it.
+    count_ttl: HashMap<ServerKey, Duration>,
 }
 
 /// Pods per server and their live work, bounded by [`MAX_PODS`].
@@ -172,8 +177,12 @@ impl Pods {
     pub fn record_event_work(&self, server: &ServerKey, pod: &str, opened: bool, at: Timestamp) {
         let mut t = self.lock();
         let known = t.by_server.get(server).is_some_and(|p| p.contains_key(pod));
+        if !known {
+            return;
+        }
         let key = (server.clone(), pod.to_owned());
-        if !known || (!t.event_work.contains_key(&key) && !opened) {
+        t.forget_lapsed(&key, at);
+        if !t.event_work.contains_key(&key) && !opened {
             return;
         }
         let (n, last) = t.event_work.entry(key).or_insert((0, at));
@@ -187,10 +196,17 @@ impl Pods {
 
     /// A request on a pod: its counted work is still in use, so the count
     /// keeps speaking for the pod (a long session whose requests keep
-    /// coming never lapses). A pod with no count is left alone.
+    /// coming never lapses; nor, alike, a count a lost close left while
+    /// requests keep coming). A pod with no count, or a lapsed one, is
+    /// left alone.
     pub fn touch_event_work(&self, server: &ServerKey, pod: &str, at: Timestamp) {
         let mut t = self.lock();
-        if let Some((_, last)) = t.event_work.get_mut(&(server.clone(), pod.to_owned())) {
+        if t.event_work.is_empty() {
+            return;
+        }
+        let key = (server.clone(), pod.to_owned());
+        t.forget_lapsed(&key, at);
+        if let Some((_, last)) = t.event_work.get_mut(&key) {
             *last = (*last).max(at);
         }
     }
@@ -208,9 +224,10 @@ impl Pods {
 
     /// The live work on each pod of `server` that any source reports (the
     /// larger of the two); pods no source reports are absent: unknown.
-    /// Event counts lapse `ttl` after the pod's last event (a lost close
-    /// must not hold a pod busy forever) and a lapsed count is forgotten,
-    /// so the pod's next open counts from zero. Polled work stands until
+    /// Event counts lapse `ttl` after the pod's last event (open, close or
+    /// request: a lost close holds a pod only while events keep coming)
+    /// and a lapsed count is forgotten, so the pod's next open counts from
+    /// zero; `ttl` is kept for the events before the next call. Polled work stands until
     /// the next good query replaces it: while the query fails it is held
     /// (unknown is never idle; the failures are counted).
     pub fn work(&self, server: &ServerKey, now: Timestamp, ttl: Duration) -> HashMap<String, f64> {
@@ -219,6 +236,7 @@ impl Pods {
         let Some(pods) = t.by_server.get(server) else {
             return HashMap::new();
         };
+        t.count_ttl.insert(server.clone(), ttl);
         for pod in pods.keys() {
             let key = (server.clone(), pod.clone());
             if t.event_work
@@ -244,11 +262,27 @@ impl Pods {
 }
 
 impl Tables {
+    /// Forgets the pod's event count if it lapsed by `at` under its
+    /// server's last known ttl.
+    fn forget_lapsed(&mut self, key: &(ServerKey, String), at: Timestamp) {
+        let Some(ttl) = self.count_ttl.get(&key.0) else {
+            return;
+        };
+        if self
+            .event_work
+            .get(key)
+            .is_some_and(|(_, last)| at.since(*last) >= *ttl)
+        {
+            self.event_work.remove(key);
+        }
+    }
+
     fn detach(&mut self, server: &ServerKey, name: &str) {
         if let Some(pods) = self.by_server.get_mut(server) {
             pods.remove(name);
             if pods.is_empty() {
                 self.by_server.remove(server);
+                self.count_ttl.remove(server);
             }
         }
         let key = (server.clone(), name.to_owned());

@@ -139,3 +139,21 @@ fn an_event_count_lapses_after_the_ttl_and_polled_work_is_held_until_replaced() 
     pods.set_polled_work(HashMap::new());
     assert_eq!(pods.work(&s, later(7300), TTL).get("p2"), None);
 }
+
+#[test]
+fn a_count_that_lapsed_between_ticks_is_not_brought_back_by_the_next_event() {
+    let s = key("tenant-a/github");
+    let pods = watched(&s, &["p1", "p2"]);
+    let later = |secs| T0 + Duration::from_secs(secs);
+    // Lost closes on both pods; a tick learns the server's ttl.
+    pods.record_event_work(&s, "p1", true, T0);
+    pods.record_event_work(&s, "p2", true, T0);
+    assert_eq!(pods.work(&s, later(60), TTL).get("p1"), Some(&1.0));
+    // After the lapse, before the next tick: an open on p1 counts from
+    // zero, and a request on p2 does not revive its count.
+    pods.record_event_work(&s, "p1", true, later(7300));
+    pods.touch_event_work(&s, "p2", later(7300));
+    let work = pods.work(&s, later(7301), TTL);
+    assert_eq!(work.get("p1"), Some(&1.0), "{work:?}");
+    assert_eq!(work.get("p2"), None, "{work:?}");
+}
