@@ -102,6 +102,48 @@ async fn an_event_wakes_the_stream_and_malformed_events_never_stop_later_ones() 
 }
 
 #[tokio::test]
+async fn session_ids_keep_the_count_true_through_lost_events() {
+    let nats = Nats::start().await;
+    let srv = start(config(&nats, false)).await;
+    wait_ready(srv.http).await;
+    let pubc = publisher(&nats).await;
+    let long_ago =
+        humantime::format_rfc3339(std::time::SystemTime::now() - Duration::from_secs(30 * 3600));
+    for payload in [
+        // Opened 30 h ago; its close is lost.
+        format!(r#"{{"kind":"session_open","session":"lost","ts":"{long_ago}"}}"#),
+        // A close whose open was lost: it must not hide a live session.
+        r#"{"kind":"session_close","session":"open-was-lost"}"#.to_owned(),
+        r#"{"kind":"session_open","session":"live"}"#.to_owned(),
+        // Delivered twice.
+        r#"{"kind":"session_open","session":"live"}"#.to_owned(),
+    ] {
+        pubc.publish("mcp.activity.tenants.counted", payload.into())
+            .await
+            .expect("publish");
+    }
+    // Events are applied in order: once this one lands, all have.
+    pubc.publish("mcp.activity.tenants.marker", "".into())
+        .await
+        .expect("publish");
+    pubc.flush().await.expect("flush");
+    eventually(WAIT, "the marker event applied", || {
+        srv.store.signals(&id("marker")).last_event.is_some()
+    })
+    .await;
+    // Opens minus closes would say 2 (or 0 had the close come first).
+    assert_eq!(
+        srv.store
+            .signals(&id("counted"))
+            .load
+            .event_count(SignalKind::Sessions),
+        1,
+        "only `live` is open: `lost` was silent for a day, the stray close and the second open count for nothing"
+    );
+    assert_eq!(srv.store.tracked_sessions(), 1);
+}
+
+#[tokio::test]
 async fn after_a_nats_restart_the_scaler_reconnects_and_resumes_without_a_restart() {
     let mut nats = Nats::start().await;
     let srv = start(config(&nats, false)).await;

@@ -137,6 +137,23 @@ pub const SIGNALS: [SignalSpec; SignalKind::COUNT] = [
     },
 ];
 
+impl EventKind {
+    /// The signal this event opens (`true`) or closes (`false`) one unit
+    /// of, if the event stream counts one.
+    pub fn counts(self) -> Option<(SignalKind, bool)> {
+        SIGNALS.iter().find_map(|spec| {
+            let pair = spec.counted_by?;
+            if pair.open == self {
+                Some((spec.kind, true))
+            } else if pair.close == self {
+                Some((spec.kind, false))
+            } else {
+                None
+            }
+        })
+    }
+}
+
 impl SignalKind {
     /// How many kinds there are.
     pub const COUNT: usize = 6;

@@ -40,16 +40,13 @@ impl Load {
 
     /// Counts an event into the signal whose open/close pair it belongs to.
     pub fn count_event(&mut self, event: EventKind) {
-        for spec in &SIGNALS {
-            let Some(counted) = spec.counted_by else {
-                continue;
+        if let Some((kind, opens)) = event.counts() {
+            let count = &mut self.event_counts[kind.index()];
+            *count = if opens {
+                count.saturating_add(1)
+            } else {
+                count.saturating_sub(1)
             };
-            let count = &mut self.event_counts[spec.kind.index()];
-            if event == counted.open {
-                *count = count.saturating_add(1);
-            } else if event == counted.close {
-                *count = count.saturating_sub(1);
-            }
         }
     }
 }
@@ -133,11 +130,35 @@ impl Signals {
         self.last_event.max(self.last_poll_activity)
     }
 
-    /// Applies an activity event observed at `at`.
+    /// Applies an activity event observed at `at`, an open or close moving
+    /// its signal's count.
     pub fn record_event(&mut self, kind: EventKind, at: Timestamp) {
+        self.record_event_counted(kind, true, at);
+    }
+
+    /// Applies an activity event observed at `at`; an open or close moves
+    /// its signal's count only if `counted` (the store's session table may
+    /// know it must not: a second open of one session, a close of a session
+    /// it never saw open).
+    pub fn record_event_counted(&mut self, kind: EventKind, counted: bool, at: Timestamp) {
         self.note_activity(at);
         self.last_event = Some(self.last_event.map_or(at, |t| t.max(at)));
-        self.load.count_event(kind);
+        if counted {
+            self.load.count_event(kind);
+        }
+        self.history.record(at, &self.load);
+    }
+
+    /// Drops, at `at`, `units[i]` open units of each event-counted signal
+    /// whose close will never come (sessions silent too long). Not
+    /// activity: nothing is recorded but the lower counts.
+    pub fn forget_units(&mut self, units: [u32; SignalKind::COUNT], at: Timestamp) {
+        if units.iter().all(|&n| n == 0) {
+            return;
+        }
+        for (count, n) in self.load.event_counts.iter_mut().zip(units) {
+            *count = count.saturating_sub(n);
+        }
         self.history.record(at, &self.load);
     }
 

@@ -4,6 +4,7 @@
 //! an empty payload is one `request`. Parsing is pure and strict about the
 //! subject and id, lenient about extra payload fields (gateways evolve).
 
+use super::sessions::SessionId;
 use crate::id::{InvalidId, ServerKey};
 use crate::signal::EventKind;
 use crate::time::Timestamp;
@@ -33,6 +34,8 @@ struct Payload {
     ts: Option<String>,
     #[serde(default)]
     pod: Option<String>,
+    #[serde(default)]
+    session: Option<String>,
 }
 
 /// A parsed event.
@@ -49,6 +52,9 @@ pub struct ActivityEvent {
     /// The pod that served it, when the payload names a valid pod name
     /// (per-pod live work for session-aware scale-in).
     pub pod: Option<String>,
+    /// The session or connection it is about, when the payload names a
+    /// usable id ([`SessionId::parse`]; others are ignored).
+    pub session: Option<SessionId>,
 }
 
 /// Parses one message.
@@ -72,6 +78,7 @@ pub fn parse(
             kind: EventKind::Request,
             at: fallback.min(now),
             pod: None,
+            session: None,
         });
     }
     let p: Payload = serde_json::from_slice(payload)?;
@@ -86,6 +93,7 @@ pub fn parse(
         pod: p
             .pod
             .filter(|pod| crate::cluster::pods::valid_pod_name(pod)),
+        session: p.session.as_deref().and_then(SessionId::parse),
     })
 }
 
@@ -103,6 +111,23 @@ mod tests {
 
     fn ok(subject: &str, payload: &str) -> ActivityEvent {
         parse("mcp.activity", subject, payload.as_bytes(), NOW, NOW).expect(payload)
+    }
+
+    #[test]
+    fn a_usable_session_id_is_kept_and_others_are_ignored() {
+        let e = ok(
+            "mcp.activity.tenant-a.weather",
+            r#"{"kind":"session_open","session":"abc"}"#,
+        );
+        assert_eq!(e.session, SessionId::parse("abc"));
+        assert!(e.session.is_some());
+        let long = "x".repeat(super::super::sessions::MAX_ID_LEN + 1);
+        let e = ok(
+            "mcp.activity.tenant-a.weather",
+            &format!(r#"{{"kind":"session_open","session":"{long}"}}"#),
+        );
+        assert_eq!(e.session, None, "too long: counted without an id");
+        assert_eq!(ok("mcp.activity.tenant-a.weather", "").session, None);
     }
 
     #[test]

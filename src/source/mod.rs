@@ -9,6 +9,7 @@ mod context;
 pub mod event;
 pub mod nats;
 pub mod prometheus;
+pub mod sessions;
 mod store;
 
 pub use context::{SourceContext, Telemetry};

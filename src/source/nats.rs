@@ -321,7 +321,11 @@ impl NatsSource {
         match event::parse(&self.config.subject_prefix, subject, payload, fallback, now) {
             Ok(e) => {
                 self.count_pod_work(&e);
-                if self.ctx.store.record_event(&e.server, e.kind, e.at) {
+                if self
+                    .ctx
+                    .store
+                    .record_session_event(&e.server, (e.kind, e.session), e.at)
+                {
                     self.ctx.telemetry.event_applied("nats");
                     self.wake(&e);
                 } else {

@@ -9,6 +9,7 @@
 //! Prometheus tick that rewrites 10,000 servers holds one small lock at a
 //! time and KEDA's calls for other servers never wait behind it.
 
+use super::sessions::{Budget, SessionId, SessionTable};
 use crate::engine::{self, Decision, Policy};
 use crate::id::ServerKey;
 use crate::signal::{EventKind, Feed, SignalKind, Signals};
@@ -21,6 +22,8 @@ use tokio::sync::watch;
 /// One server's entry.
 struct Entry {
     signals: Signals,
+    /// Open sessions and connections by id (what event counts rest on).
+    sessions: SessionTable,
     changed: watch::Sender<u64>,
 }
 
@@ -31,6 +34,7 @@ impl Entry {
                 feed,
                 ..Signals::default()
             },
+            sessions: SessionTable::default(),
             changed: watch::Sender::new(0),
         }
     }
@@ -58,6 +62,8 @@ pub struct Store {
     /// Every server held, in order (the fleet listing pages through it).
     /// Taken after a shard's lock, never before one.
     index: RwLock<BTreeSet<ServerKey>>,
+    /// Sessions and connections tracked by id over every entry.
+    sessions: Budget,
 }
 
 /// Default cap on tracked servers (`server.max_servers`).
@@ -94,6 +100,7 @@ impl Store {
             }),
             shard_cap: DEFAULT_MAX_SERVERS.div_ceil(SHARDS),
             index: RwLock::default(),
+            sessions: Budget::default(),
         }
     }
 
@@ -146,17 +153,38 @@ impl Store {
             .map(|e| e.changed.subscribe())
     }
 
-    /// Applies an activity event and wakes the server's watchers at once.
-    /// Returns false when the store is full and the event was dropped.
+    /// Applies an activity event that names no session and wakes the
+    /// server's watchers at once. Returns false when the store is full and
+    /// the event was dropped.
     pub fn record_event(&self, server: &ServerKey, kind: EventKind, at: Timestamp) -> bool {
+        self.record_session_event(server, (kind, None), at)
+    }
+
+    /// Applies an activity event, naming the session or connection it is
+    /// about if it does (see [`super::sessions`]), and wakes the server's
+    /// watchers at once. Returns false when the store is full and the
+    /// event was dropped.
+    pub fn record_session_event(
+        &self,
+        server: &ServerKey,
+        (kind, session): (EventKind, Option<SessionId>),
+        at: Timestamp,
+    ) -> bool {
         let room = self.room(at);
         let mut servers = self.write(server);
         let Some(entry) = room.entry(&mut servers, server) else {
             return false;
         };
-        entry.signals.record_event(kind, at);
+        entry
+            .sessions
+            .record(&mut entry.signals, (kind, session, at), &self.sessions);
         entry.notify();
         true
+    }
+
+    /// Sessions and connections tracked by id over the whole store.
+    pub fn tracked_sessions(&self) -> usize {
+        self.sessions.used()
     }
 
     /// Records how many of `server`'s pods hold live work, seen at `at`
@@ -233,6 +261,7 @@ impl Store {
             cap: self.shard_cap,
             now,
             index: &self.index,
+            sessions: &self.sessions,
         }
     }
 
@@ -395,6 +424,7 @@ struct Room<'a> {
     cap: usize,
     now: Timestamp,
     index: &'a RwLock<BTreeSet<ServerKey>>,
+    sessions: &'a Budget,
 }
 
 impl Room<'_> {
@@ -423,7 +453,9 @@ impl Room<'_> {
         let Some(key) = quiet.map(|(k, _)| k.clone()) else {
             return false;
         };
-        servers.remove(&key);
+        if let Some(gone) = servers.remove(&key) {
+            self.sessions.give_back(gone.sessions.tracked());
+        }
         self.index
             .write()
             .unwrap_or_else(PoisonError::into_inner)

@@ -243,3 +243,22 @@ fn a_server_known_to_run_no_replicas_holds_nothing() {
     store.known_empty(&id("never-seen"));
     assert_eq!(store.len(), 1, "a replica count creates no entry");
 }
+
+#[test]
+fn events_naming_a_session_count_it_once_and_give_its_place_back_when_it_closes() {
+    let store = Store::new(false);
+    let t0 = Timestamp::from_millis(1_000);
+    let s = crate::source::sessions::SessionId::parse("s-1");
+    let sessions = |store: &Store| {
+        store
+            .signals(&id("a"))
+            .load
+            .event_count(SignalKind::Sessions)
+    };
+    for _ in 0..2 {
+        assert!(store.record_session_event(&id("a"), (EventKind::SessionOpen, s), t0));
+    }
+    assert_eq!((sessions(&store), store.tracked_sessions()), (1, 1));
+    store.record_session_event(&id("a"), (EventKind::SessionClose, s), t0);
+    assert_eq!((sessions(&store), store.tracked_sessions()), (0, 0));
+}

@@ -1,0 +1,210 @@
+//! Which sessions and connections a server has open, by the ids events
+//! carry, so that the event-counted signals count units, not arithmetic.
+//!
+//! Counting opens minus closes goes wrong when an event is lost: a lost
+//! close left a unit open for good (each one adding to the server's count
+//! whenever an event brought the counts back in force), and a close whose
+//! open was lost cancelled some other live session. With ids the store
+//! knows better:
+//! - a second open of one id counts once;
+//! - a close counts only for an id seen open; one never seen (its open lost,
+//!   or already forgotten) is ignored, so it cannot hide another's work;
+//! - a unit silent for [`FORGET_AFTER`] (no open, request or close naming
+//!   it) is forgotten: its close was lost.
+//!
+//! Events without an id (and opens beyond the caps) are counted as before,
+//! in a share of their own that only closes without a known id cancel.
+//! Every rule reads the events alone (their order and times), so two
+//! scaler replicas fed one stream keep equal tables (rule 2).
+
+use crate::signal::{EventKind, SignalKind, Signals};
+use crate::time::Timestamp;
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// A unit no event has named for this long is forgotten (its close was lost).
+pub const FORGET_AFTER: Duration = Duration::from_secs(24 * 3600);
+
+/// Most units one server's table tracks by id.
+pub const MAX_PER_SERVER: usize = 10_000;
+
+/// Most units tracked by id over the whole store.
+pub const MAX_TRACKED: usize = 1_000_000;
+
+/// How often (in event time) a server's table looks for silent units.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+
+/// Most bytes of a session id an event may carry (longer ones are ignored).
+pub const MAX_ID_LEN: usize = 256;
+
+/// A session or connection id, kept as a fixed hash of its text (the same
+/// in every replica; ids are bounded and never stored).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SessionId(u64);
+
+impl SessionId {
+    /// The id of `text`, if it is a usable id: 1 to [`MAX_ID_LEN`] bytes
+    /// without control characters.
+    pub fn parse(text: &str) -> Option<Self> {
+        let usable =
+            !text.is_empty() && text.len() <= MAX_ID_LEN && !text.chars().any(char::is_control);
+        usable.then(|| {
+            // SipHash with fixed keys: equal in every process.
+            let mut h = DefaultHasher::new();
+            text.hash(&mut h);
+            Self(h.finish())
+        })
+    }
+}
+
+/// The number of units tracked by id over the whole store, within
+/// [`MAX_TRACKED`].
+#[derive(Debug, Default)]
+pub struct Budget(AtomicUsize);
+
+impl Budget {
+    fn take(&self) -> bool {
+        self.0
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < MAX_TRACKED).then_some(n + 1)
+            })
+            .is_ok()
+    }
+
+    /// Gives back `n` units (forgotten, closed, or their server evicted).
+    pub fn give_back(&self, n: usize) {
+        let _ = self
+            .0
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |m| {
+                Some(m.saturating_sub(n))
+            });
+    }
+
+    /// Units tracked now.
+    pub fn used(&self) -> usize {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
+/// One server's open units.
+#[derive(Debug, Default)]
+pub struct SessionTable {
+    /// (signal, id) → when an event last named it.
+    open: HashMap<(SignalKind, SessionId), Timestamp>,
+    /// Units opened without an id (or beyond the caps), per signal.
+    untracked: [u32; SignalKind::COUNT],
+    /// Event time of the next look for silent units.
+    next_sweep: Option<Timestamp>,
+}
+
+impl SessionTable {
+    /// Units tracked by id.
+    pub fn tracked(&self) -> usize {
+        self.open.len()
+    }
+
+    /// Applies one event to `signals` through the table: forgets silent
+    /// units first (at most once a minute of event time), then counts the
+    /// event as the rules above say.
+    pub fn record(
+        &mut self,
+        signals: &mut Signals,
+        (kind, id, at): (EventKind, Option<SessionId>, Timestamp),
+        budget: &Budget,
+    ) {
+        if let Some(forgotten) = self.sweep(at, budget) {
+            signals.forget_units(forgotten, at);
+        }
+        let counted = self.count(kind, id, at, budget);
+        signals.record_event_counted(kind, counted, at);
+    }
+
+    /// Whether the event moves its signal's count.
+    fn count(
+        &mut self,
+        kind: EventKind,
+        id: Option<SessionId>,
+        at: Timestamp,
+        budget: &Budget,
+    ) -> bool {
+        let Some((signal, opens)) = kind.counts() else {
+            // A request naming a unit keeps it from being forgotten.
+            if let Some(id) = id {
+                self.touch(id, at);
+            }
+            return true;
+        };
+        let untracked = &mut self.untracked[signal.index()];
+        let Some(id) = id else {
+            return count_untracked(untracked, opens);
+        };
+        if let Some(seen) = self.open.get_mut(&(signal, id)) {
+            if opens {
+                *seen = (*seen).max(at);
+                return false;
+            }
+            self.open.remove(&(signal, id));
+            budget.give_back(1);
+            return true;
+        }
+        if !opens {
+            // Never seen open: its open was lost or it was forgotten; it
+            // may only be one of the units counted without an id.
+            return count_untracked(untracked, false);
+        }
+        if self.open.len() < MAX_PER_SERVER && budget.take() {
+            self.open.insert((signal, id), at);
+        } else {
+            *untracked = untracked.saturating_add(1);
+        }
+        true
+    }
+
+    fn touch(&mut self, id: SessionId, at: Timestamp) {
+        for signal in [SignalKind::Sessions, SignalKind::Connections] {
+            if let Some(seen) = self.open.get_mut(&(signal, id)) {
+                *seen = (*seen).max(at);
+            }
+        }
+    }
+
+    /// Forgets units silent for [`FORGET_AFTER`] at `at`, when a sweep is
+    /// due: how many of each signal.
+    fn sweep(&mut self, at: Timestamp, budget: &Budget) -> Option<[u32; SignalKind::COUNT]> {
+        if self.next_sweep.is_some_and(|due| at < due) {
+            return None;
+        }
+        self.next_sweep = Some(at + SWEEP_EVERY);
+        let mut forgotten = [0u32; SignalKind::COUNT];
+        let before = self.open.len();
+        self.open.retain(|(signal, _), seen| {
+            let keep = at.since(*seen) < FORGET_AFTER;
+            if !keep {
+                forgotten[signal.index()] += 1;
+            }
+            keep
+        });
+        budget.give_back(before - self.open.len());
+        (before > self.open.len()).then_some(forgotten)
+    }
+}
+
+/// An open or close of a unit without a known id: closes cancel only such
+/// opens, never a unit tracked by id.
+fn count_untracked(untracked: &mut u32, opens: bool) -> bool {
+    if opens {
+        *untracked = untracked.saturating_add(1);
+        true
+    } else if *untracked > 0 {
+        *untracked -= 1;
+        true
+    } else {
+        false
+    }
+}
+
+#[cfg(test)]
+#[path = "sessions_tests.rs"]
+mod tests;

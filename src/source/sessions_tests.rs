@@ -1,0 +1,201 @@
+use super::*;
+use proptest::prelude::*;
+
+const T0: Timestamp = Timestamp::from_millis(1_700_000_000_000);
+const HOUR: Duration = Duration::from_secs(3600);
+
+/// One server's table and signals, fed events as the store feeds them.
+#[derive(Default)]
+struct Server {
+    table: SessionTable,
+    signals: Signals,
+    budget: Budget,
+}
+
+impl Server {
+    fn event(&mut self, kind: EventKind, id: Option<&str>, at: Timestamp) -> &mut Self {
+        let id = id.map(|s| SessionId::parse(s).expect("usable id"));
+        self.table
+            .record(&mut self.signals, (kind, id, at), &self.budget);
+        self
+    }
+
+    fn sessions(&self) -> u32 {
+        self.signals.load.event_count(SignalKind::Sessions)
+    }
+}
+
+#[test]
+fn a_session_whose_close_was_lost_is_forgotten_after_a_day_without_events() {
+    let mut s = Server::default();
+    s.event(EventKind::SessionOpen, Some("lost"), T0);
+    s.event(EventKind::SessionOpen, Some("b"), T0 + HOUR);
+    s.event(EventKind::SessionClose, Some("b"), T0 + HOUR * 2);
+    assert_eq!(s.sessions(), 1, "the lost one still counts within a day");
+    // A day after its last event, the next event forgets it.
+    s.event(EventKind::SessionOpen, Some("c"), T0 + HOUR * 24);
+    assert_eq!(s.sessions(), 1, "only c is open");
+    assert_eq!(s.table.tracked(), 1);
+    assert_eq!(s.budget.used(), 1);
+    // The history shows the drop too (what replays read).
+    let at = s.signals.history.at(T0 + HOUR * 24);
+    assert_eq!(at.map(|l| l.event_count(SignalKind::Sessions)), Some(1));
+}
+
+#[test]
+fn a_request_naming_a_session_keeps_it_from_being_forgotten() {
+    let mut s = Server::default();
+    s.event(EventKind::SessionOpen, Some("long"), T0);
+    s.event(EventKind::Request, Some("long"), T0 + HOUR * 20);
+    s.event(EventKind::Request, None, T0 + HOUR * 30);
+    assert_eq!(s.sessions(), 1, "named 10 h ago: still open");
+    s.event(EventKind::Request, None, T0 + HOUR * 44);
+    assert_eq!(s.sessions(), 0, "silent for 24 h: forgotten");
+}
+
+#[test]
+fn a_second_open_of_one_session_counts_once() {
+    let mut s = Server::default();
+    s.event(EventKind::SessionOpen, Some("a"), T0).event(
+        EventKind::SessionOpen,
+        Some("a"),
+        T0 + HOUR,
+    );
+    assert_eq!(s.sessions(), 1);
+    s.event(EventKind::SessionClose, Some("a"), T0 + HOUR * 2);
+    assert_eq!(s.sessions(), 0);
+    assert_eq!(s.budget.used(), 0, "a closed unit gives its place back");
+}
+
+#[test]
+fn a_close_whose_open_was_never_seen_does_not_hide_another_session() {
+    let mut s = Server::default();
+    s.event(EventKind::SessionOpen, Some("live"), T0);
+    s.event(EventKind::SessionClose, Some("open-was-lost"), T0 + HOUR);
+    s.event(EventKind::SessionClose, Some("open-was-lost"), T0 + HOUR);
+    assert_eq!(s.sessions(), 1, "the live session still counts");
+    // Plain arithmetic (no ids) would have hidden it.
+    let mut plain = Signals::default();
+    plain.record_event(EventKind::SessionOpen, T0);
+    plain.record_event(EventKind::SessionClose, T0 + HOUR);
+    assert_eq!(plain.load.event_count(SignalKind::Sessions), 0);
+}
+
+#[test]
+fn events_without_ids_count_opens_minus_closes_as_before() {
+    let mut s = Server::default();
+    s.event(EventKind::SessionOpen, None, T0)
+        .event(EventKind::SessionOpen, None, T0)
+        .event(EventKind::SessionClose, None, T0);
+    assert_eq!(s.sessions(), 1);
+    // They are never forgotten by the table (the policy's
+    // `event_count_ttl` still lapses them for decisions).
+    s.event(EventKind::Request, None, T0 + HOUR * 48);
+    assert_eq!(s.sessions(), 1);
+    s.event(EventKind::SessionClose, None, T0 + HOUR * 49)
+        .event(EventKind::SessionClose, None, T0 + HOUR * 49);
+    assert_eq!(s.sessions(), 0);
+    assert_eq!(s.table.tracked(), 0);
+}
+
+#[test]
+fn a_close_without_a_known_id_cancels_only_units_counted_without_one() {
+    let mut s = Server::default();
+    s.event(EventKind::SessionOpen, Some("tracked"), T0)
+        .event(EventKind::SessionOpen, None, T0);
+    s.event(EventKind::SessionClose, None, T0)
+        .event(EventKind::SessionClose, None, T0);
+    assert_eq!(s.sessions(), 1, "the second close has nothing to cancel");
+}
+
+#[test]
+fn connections_and_sessions_are_tracked_apart() {
+    let mut s = Server::default();
+    s.event(EventKind::SessionOpen, Some("x"), T0)
+        .event(EventKind::ConnectionOpen, Some("x"), T0)
+        .event(EventKind::SessionClose, Some("x"), T0);
+    assert_eq!(s.sessions(), 0);
+    assert_eq!(s.signals.load.event_count(SignalKind::Connections), 1);
+}
+
+#[test]
+fn opens_beyond_a_servers_cap_are_counted_without_an_id() {
+    let mut s = Server::default();
+    for i in 0..=MAX_PER_SERVER {
+        s.event(EventKind::SessionOpen, Some(&format!("s-{i}")), T0);
+    }
+    assert_eq!(s.table.tracked(), MAX_PER_SERVER);
+    assert_eq!(s.sessions(), MAX_PER_SERVER as u32 + 1);
+    // The one beyond the cap closes against the untracked share.
+    s.event(
+        EventKind::SessionClose,
+        Some(&format!("s-{MAX_PER_SERVER}")),
+        T0,
+    );
+    assert_eq!(s.sessions(), MAX_PER_SERVER as u32);
+}
+
+#[test]
+fn unusable_ids_are_refused() {
+    assert!(SessionId::parse("").is_none());
+    assert!(SessionId::parse(&"x".repeat(MAX_ID_LEN + 1)).is_none());
+    assert!(SessionId::parse("a\nb").is_none());
+    assert!(SessionId::parse(&"x".repeat(MAX_ID_LEN)).is_some());
+    assert_eq!(SessionId::parse("abc"), SessionId::parse("abc"));
+    assert_ne!(SessionId::parse("abc"), SessionId::parse("abd"));
+}
+
+fn events() -> impl Strategy<Value = Vec<(u8, Option<u8>, u32)>> {
+    // (kind 0..5, id among 4 or none, minutes after the previous event)
+    prop::collection::vec((0u8..5, prop::option::of(0u8..4), 0u32..600), 0..80)
+}
+
+fn kind(k: u8) -> EventKind {
+    match k {
+        0 => EventKind::Request,
+        1 => EventKind::SessionOpen,
+        2 => EventKind::SessionClose,
+        3 => EventKind::ConnectionOpen,
+        _ => EventKind::ConnectionClose,
+    }
+}
+
+fn feed(events: &[(u8, Option<u8>, u32)]) -> Server {
+    let mut s = Server::default();
+    let mut at = T0;
+    for &(k, id, minutes) in events {
+        at = at + Duration::from_secs(u64::from(minutes) * 60);
+        let id = id.map(|i| format!("id-{i}"));
+        s.event(kind(k), id.as_deref(), at);
+    }
+    s
+}
+
+proptest! {
+    /// Each count is the units tracked by id plus those counted without
+    /// one, and the store-wide budget holds exactly the tracked ones.
+    #[test]
+    fn counts_are_tracked_plus_untracked_units(events in events()) {
+        let s = feed(&events);
+        for signal in [SignalKind::Sessions, SignalKind::Connections] {
+            let tracked = s.table.open.keys().filter(|(k, _)| *k == signal).count();
+            let count = s.signals.load.event_count(signal);
+            prop_assert_eq!(count as usize, tracked + s.table.untracked[signal.index()] as usize);
+        }
+        prop_assert_eq!(s.budget.used(), s.table.tracked());
+    }
+
+    /// A close of an id never opened never lowers a count that events
+    /// without ids did not make.
+    #[test]
+    fn a_close_of_an_unknown_id_never_lowers_a_tracked_count(events in events()) {
+        let mut s = feed(&events);
+        let untracked = s.table.untracked;
+        let before = s.signals.load.event_counts;
+        let last = s.signals.last_event.unwrap_or(T0);
+        s.event(EventKind::SessionClose, Some("never-opened"), last);
+        let after = s.signals.load.event_counts;
+        let i = SignalKind::Sessions.index();
+        prop_assert_eq!(after[i], before[i] - u32::from(untracked[i] > 0));
+    }
+}
