@@ -1,4 +1,5 @@
 use super::*;
+use crate::signal::SignalKind;
 
 fn id(s: &str) -> ServerKey {
     ServerKey::parse("tenants", s).expect("valid id")
