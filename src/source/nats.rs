@@ -320,12 +320,15 @@ impl NatsSource {
     fn apply(&self, subject: &str, payload: &[u8], fallback: Timestamp, now: Timestamp) {
         match event::parse(&self.config.subject_prefix, subject, payload, fallback, now) {
             Ok(e) => {
-                self.count_pod_work(&e);
-                if self
-                    .ctx
-                    .store
-                    .record_session_event(&e.server, (e.kind, e.session), e.at)
-                {
+                let recorded =
+                    self.ctx
+                        .store
+                        .record_session_event(&e.server, (e.kind, e.session), e.at);
+                // A second open or a close of a session never seen open
+                // moves no count, on the server or on its pod (when the
+                // store refused the event, the pod counts it as before).
+                self.count_pod_work(&e, recorded.unwrap_or(true));
+                if recorded.is_some() {
                     self.ctx.telemetry.event_applied("nats");
                     self.wake(&e);
                 } else {
@@ -350,7 +353,7 @@ impl NatsSource {
         }
     }
 
-    fn count_pod_work(&self, e: &event::ActivityEvent) {
+    fn count_pod_work(&self, e: &event::ActivityEvent, counted: bool) {
         let (Some(pods), Some(pod)) = (&self.pod_work, &e.pod) else {
             return;
         };
@@ -359,7 +362,12 @@ impl NatsSource {
             EventKind::SessionClose | EventKind::ConnectionClose => false,
             EventKind::Request => return pods.touch_event_work(&e.server, pod, e.at),
         };
-        pods.record_event_work(&e.server, pod, opened, e.at);
+        if counted {
+            pods.record_event_work(&e.server, pod, opened, e.at);
+        } else {
+            // Not a new unit nor the end of one: only a sign of use.
+            pods.touch_event_work(&e.server, pod, e.at);
+        }
     }
 }
 
@@ -371,3 +379,7 @@ fn to_datetime(t: Timestamp) -> time::OffsetDateTime {
 fn from_datetime(t: time::OffsetDateTime) -> Timestamp {
     Timestamp::from_millis(u64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(0))
 }
+
+#[cfg(test)]
+#[path = "nats_tests.rs"]
+mod tests;

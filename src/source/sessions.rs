@@ -107,18 +107,20 @@ impl SessionTable {
 
     /// Applies one event to `signals` through the table: forgets silent
     /// units first (at most once a minute of event time), then counts the
-    /// event as the rules above say.
+    /// event as the rules above say. Returns whether it moved a count (or,
+    /// for a request, would have: requests move none).
     pub fn record(
         &mut self,
         signals: &mut Signals,
         (kind, id, at): (EventKind, Option<SessionId>, Timestamp),
         budget: &Budget,
-    ) {
+    ) -> bool {
         if let Some(forgotten) = self.sweep(at, budget) {
             signals.forget_units(forgotten, at);
         }
         let counted = self.count(kind, id, at, budget);
         signals.record_event_counted(kind, counted, at);
+        counted
     }
 
     /// Whether the event moves its signal's count.

@@ -158,28 +158,29 @@ impl Store {
     /// the event was dropped.
     pub fn record_event(&self, server: &ServerKey, kind: EventKind, at: Timestamp) -> bool {
         self.record_session_event(server, (kind, None), at)
+            .is_some()
     }
 
     /// Applies an activity event, naming the session or connection it is
     /// about if it does (see [`super::sessions`]), and wakes the server's
-    /// watchers at once. Returns false when the store is full and the
-    /// event was dropped.
+    /// watchers at once. Returns whether an open or close moved its count
+    /// (a second open, or a close of a session never seen open, does not);
+    /// `None` when the store is full and the event was dropped.
     pub fn record_session_event(
         &self,
         server: &ServerKey,
         (kind, session): (EventKind, Option<SessionId>),
         at: Timestamp,
-    ) -> bool {
+    ) -> Option<bool> {
         let room = self.room(at);
         let mut servers = self.write(server);
-        let Some(entry) = room.entry(&mut servers, server) else {
-            return false;
-        };
-        entry
-            .sessions
-            .record(&mut entry.signals, (kind, session, at), &self.sessions);
+        let entry = room.entry(&mut servers, server)?;
+        let counted =
+            entry
+                .sessions
+                .record(&mut entry.signals, (kind, session, at), &self.sessions);
         entry.notify();
-        true
+        Some(counted)
     }
 
     /// Sessions and connections tracked by id over the whole store.

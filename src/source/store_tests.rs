@@ -256,10 +256,20 @@ fn events_naming_a_session_count_it_once_and_give_its_place_back_when_it_closes(
             .load
             .event_count(SignalKind::Sessions)
     };
-    for _ in 0..2 {
-        assert!(store.record_session_event(&id("a"), (EventKind::SessionOpen, s), t0));
-    }
+    let open = (EventKind::SessionOpen, s);
+    assert_eq!(store.record_session_event(&id("a"), open, t0), Some(true));
+    assert_eq!(
+        store.record_session_event(&id("a"), open, t0),
+        Some(false),
+        "a second open moves no count"
+    );
     assert_eq!((sessions(&store), store.tracked_sessions()), (1, 1));
-    store.record_session_event(&id("a"), (EventKind::SessionClose, s), t0);
+    let close = (EventKind::SessionClose, s);
+    assert_eq!(store.record_session_event(&id("a"), close, t0), Some(true));
     assert_eq!((sessions(&store), store.tracked_sessions()), (0, 0));
+    assert_eq!(
+        store.record_session_event(&id("a"), close, t0),
+        Some(false),
+        "a close of a session not open moves no count"
+    );
 }
