@@ -141,6 +141,10 @@ async fn session_ids_keep_the_count_true_through_lost_events() {
         "only `live` is open: `lost` was silent for a day, the stray close and the second open count for nothing"
     );
     assert_eq!(srv.store.tracked_sessions(), 1);
+    assert_eq!(
+        metric(srv.http, "mcp_autoscaler_sessions_tracked").await,
+        1.0
+    );
 }
 
 #[tokio::test]

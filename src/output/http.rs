@@ -168,6 +168,9 @@ async fn metrics(State(s): State<HttpState>) -> Response {
     s.metrics
         .servers_known
         .set(i64::try_from(s.store.len()).unwrap_or(i64::MAX));
+    s.metrics
+        .sessions_tracked
+        .set(i64::try_from(s.store.tracked_sessions()).unwrap_or(i64::MAX));
     // Deciding for every server is CPU work: off the async workers.
     let state = s.clone();
     let encoded = tokio::task::spawn_blocking(move || {

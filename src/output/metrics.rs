@@ -50,6 +50,8 @@ pub struct Metrics {
     pub events_malformed: Family<SourceLabels, Counter>,
     /// Servers in the signal store.
     pub servers_known: Gauge,
+    /// Sessions and connections the store tracks by id.
+    pub sessions_tracked: Gauge,
     /// Series that vanished from a good poll while their last value was
     /// above zero (held as missing data), by signal.
     pub series_absent: Family<SourceLabels, Counter>,
@@ -96,6 +98,7 @@ impl Default for Metrics {
             events: Family::default(),
             events_malformed: Family::default(),
             servers_known: Gauge::default(),
+            sessions_tracked: Gauge::default(),
             series_absent: Family::default(),
             series_rejected: Family::default(),
             servers_refused: Family::default(),
@@ -149,6 +152,11 @@ impl Default for Metrics {
             "servers_known",
             "Servers in the signal store",
             m.servers_known.clone(),
+        );
+        registry.register(
+            "sessions_tracked",
+            "Sessions and connections the signal store tracks by the id their events carry",
+            m.sessions_tracked.clone(),
         );
         registry.register(
             "series_absent",
