@@ -44,6 +44,51 @@ impl Diurnal {
     fn floor(self) -> f64 {
         1.0 - self.amplitude.abs()
     }
+    /// How fast `at` can change: |a| × 2π per day, per second.
+    fn slope(self) -> f64 {
+        self.amplitude.abs() * TAU / 86_400.0
+    }
+}
+
+/// More than `at`'s rounding can be off from the exact shape: its argument
+/// is under 300 radians (31 days), so rounding moves it by under 1e-13
+/// and `sin` adds an ulp.
+const ROUNDING_SLACK: f64 = 1e-9;
+
+/// Widest band around the last value `at` was evaluated to inside which a
+/// candidate is decided by evaluating it again.
+const BAND_LIMIT: f64 = 0.01;
+
+/// `at`, evaluated once and then used as a bound for nearby times: the
+/// shape moves at most `slope × |t − t0|` from `value` (plus rounding).
+#[derive(Debug, Clone, Copy)]
+struct Anchor {
+    t: f64,
+    value: f64,
+}
+
+impl Anchor {
+    const NONE: Anchor = Anchor {
+        t: f64::NEG_INFINITY,
+        value: 0.0,
+    };
+
+    /// Whether `u < shape.at(t)` (the same answer), evaluating `sin` only
+    /// when `u` is too close to call from the bound, or the bound too wide.
+    fn below(&mut self, shape: Diurnal, t: f64, u: f64) -> bool {
+        let band = shape.slope() * (t - self.t).abs() + ROUNDING_SLACK;
+        if band < BAND_LIMIT {
+            if u < self.value - band {
+                return true;
+            }
+            if u >= self.value + band {
+                return false;
+            }
+        }
+        let value = shape.at(t);
+        *self = Anchor { t, value };
+        u < value
+    }
 }
 
 /// A non-homogeneous Poisson process on `[from, to)` with rate
@@ -53,6 +98,7 @@ struct Thinned {
     rng: ChaCha8Rng,
     gap: Option<Exp<f64>>,
     shape: Diurnal,
+    anchor: Anchor,
     /// The next candidate time.
     t: f64,
     to: f64,
@@ -69,6 +115,7 @@ impl Thinned {
             rng,
             gap,
             shape,
+            anchor: Anchor::NONE,
             t,
             to,
         }
@@ -107,7 +154,7 @@ impl Iterator for Thinned {
         let (peak, floor) = (self.shape.peak(), self.shape.floor());
         while self.t < self.to {
             let u = self.rng.random::<f64>() * peak;
-            let accept = u < floor || u < self.shape.at(self.t);
+            let accept = u < floor || self.anchor.below(self.shape, self.t, u);
             let candidate = self.t;
             self.t += gap.sample(&mut self.rng);
             if accept {
