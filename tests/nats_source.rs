@@ -112,9 +112,9 @@ async fn session_ids_keep_the_count_true_through_lost_events() {
     for payload in [
         // Opened 30 h ago; its close is lost.
         format!(r#"{{"kind":"session_open","session":"lost","ts":"{long_ago}"}}"#),
-        // A close whose open was lost: it must not hide a live session.
-        r#"{"kind":"session_close","session":"open-was-lost"}"#.to_owned(),
         r#"{"kind":"session_open","session":"live"}"#.to_owned(),
+        // A close whose open was lost: it must not hide `live`.
+        r#"{"kind":"session_close","session":"open-was-lost"}"#.to_owned(),
         // Delivered twice.
         r#"{"kind":"session_open","session":"live"}"#.to_owned(),
     ] {
@@ -131,7 +131,7 @@ async fn session_ids_keep_the_count_true_through_lost_events() {
         srv.store.signals(&id("marker")).last_event.is_some()
     })
     .await;
-    // Opens minus closes would say 2 (or 0 had the close come first).
+    // Opens minus closes would say 2; a stray close that counted, 0.
     assert_eq!(
         srv.store
             .signals(&id("counted"))

@@ -12,10 +12,12 @@
 //! - a unit silent for [`FORGET_AFTER`] (no open, request or close naming
 //!   it) is forgotten: its close was lost.
 //!
-//! Events without an id (and opens beyond the caps) are counted as before,
-//! in a share of their own that only closes without a known id cancel.
-//! Every rule reads the events alone (their order and times), so two
-//! scaler replicas fed one stream keep equal tables (rule 2).
+//! Events without an id are counted as before (opens minus closes), in a
+//! share of their own that only closes without an id cancel. Opens with an
+//! id beyond the caps are counted in another share, which closes of ids
+//! the table does not know cancel. Every rule reads the events alone
+//! (their order and times), so two scaler replicas that applied the same
+//! events keep equal tables (rule 2).
 
 use crate::signal::{EventKind, SignalKind, Signals};
 use crate::time::Timestamp;
@@ -34,7 +36,7 @@ pub const MAX_PER_SERVER: usize = 10_000;
 pub const MAX_TRACKED: usize = 1_000_000;
 
 /// How often (in event time) a server's table looks for silent units.
-const SWEEP_EVERY: Duration = Duration::from_secs(60);
+pub const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
 /// Most bytes of a session id an event may carry (longer ones are ignored).
 pub const MAX_ID_LEN: usize = 256;
@@ -59,16 +61,33 @@ impl SessionId {
     }
 }
 
-/// The number of units tracked by id over the whole store, within
-/// [`MAX_TRACKED`].
-#[derive(Debug, Default)]
-pub struct Budget(AtomicUsize);
+/// The number of units tracked by id over the whole store, within a limit
+/// ([`MAX_TRACKED`] by default).
+#[derive(Debug)]
+pub struct Budget {
+    used: AtomicUsize,
+    limit: usize,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Self::with_limit(MAX_TRACKED)
+    }
+}
 
 impl Budget {
+    /// A budget of `limit` units.
+    pub fn with_limit(limit: usize) -> Self {
+        Self {
+            used: AtomicUsize::new(0),
+            limit,
+        }
+    }
+
     fn take(&self) -> bool {
-        self.0
+        self.used
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < MAX_TRACKED).then_some(n + 1)
+                (n < self.limit).then_some(n + 1)
             })
             .is_ok()
     }
@@ -76,7 +95,7 @@ impl Budget {
     /// Gives back `n` units (forgotten, closed, or their server evicted).
     pub fn give_back(&self, n: usize) {
         let _ = self
-            .0
+            .used
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |m| {
                 Some(m.saturating_sub(n))
             });
@@ -84,7 +103,12 @@ impl Budget {
 
     /// Units tracked now.
     pub fn used(&self) -> usize {
-        self.0.load(Ordering::Acquire)
+        self.used.load(Ordering::Acquire)
+    }
+
+    /// Whether every unit is taken.
+    pub fn is_full(&self) -> bool {
+        self.used() >= self.limit
     }
 }
 
@@ -93,8 +117,10 @@ impl Budget {
 pub struct SessionTable {
     /// (signal, id) → when an event last named it.
     open: HashMap<(SignalKind, SessionId), Timestamp>,
-    /// Units opened without an id (or beyond the caps), per signal.
-    untracked: [u32; SignalKind::COUNT],
+    /// Units opened without an id, per signal.
+    anonymous: [u32; SignalKind::COUNT],
+    /// Units opened with an id beyond the caps, per signal.
+    overflow: [u32; SignalKind::COUNT],
     /// Event time of the next look for silent units.
     next_sweep: Option<Timestamp>,
 }
@@ -138,9 +164,8 @@ impl SessionTable {
             }
             return true;
         };
-        let untracked = &mut self.untracked[signal.index()];
         let Some(id) = id else {
-            return count_untracked(untracked, opens);
+            return count_untracked(&mut self.anonymous[signal.index()], opens);
         };
         if let Some(seen) = self.open.get_mut(&(signal, id)) {
             if opens {
@@ -151,15 +176,16 @@ impl SessionTable {
             budget.give_back(1);
             return true;
         }
+        let overflow = &mut self.overflow[signal.index()];
         if !opens {
-            // Never seen open: its open was lost or it was forgotten; it
-            // may only be one of the units counted without an id.
-            return count_untracked(untracked, false);
+            // Never seen open: its open was lost or it was forgotten, or it
+            // is one of those opened beyond the caps.
+            return count_untracked(overflow, false);
         }
         if self.open.len() < MAX_PER_SERVER && budget.take() {
             self.open.insert((signal, id), at);
         } else {
-            *untracked = untracked.saturating_add(1);
+            *overflow = overflow.saturating_add(1);
         }
         true
     }
@@ -174,7 +200,7 @@ impl SessionTable {
 
     /// Forgets units silent for [`FORGET_AFTER`] at `at`, when a sweep is
     /// due: how many of each signal.
-    fn sweep(&mut self, at: Timestamp, budget: &Budget) -> Option<[u32; SignalKind::COUNT]> {
+    pub fn sweep(&mut self, at: Timestamp, budget: &Budget) -> Option<[u32; SignalKind::COUNT]> {
         if self.next_sweep.is_some_and(|due| at < due) {
             return None;
         }
@@ -189,12 +215,16 @@ impl SessionTable {
             keep
         });
         budget.give_back(before - self.open.len());
+        // A table that once held many ids does not keep their room.
+        if self.open.len() < self.open.capacity() / 4 {
+            self.open.shrink_to(self.open.len() * 2);
+        }
         (before > self.open.len()).then_some(forgotten)
     }
 }
 
-/// An open or close of a unit without a known id: closes cancel only such
-/// opens, never a unit tracked by id.
+/// An open or close of a unit the table does not track: closes cancel only
+/// opens of the same share, never a unit tracked by id.
 fn count_untracked(untracked: &mut u32, opens: bool) -> bool {
     if opens {
         *untracked = untracked.saturating_add(1);

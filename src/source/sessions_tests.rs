@@ -126,13 +126,55 @@ fn opens_beyond_a_servers_cap_are_counted_without_an_id() {
     }
     assert_eq!(s.table.tracked(), MAX_PER_SERVER);
     assert_eq!(s.sessions(), MAX_PER_SERVER as u32 + 1);
-    // The one beyond the cap closes against the untracked share.
+    // The one beyond the cap closes against the share beyond the caps.
     s.event(
         EventKind::SessionClose,
         Some(&format!("s-{MAX_PER_SERVER}")),
         T0,
     );
     assert_eq!(s.sessions(), MAX_PER_SERVER as u32);
+}
+
+#[test]
+fn opens_beyond_the_stores_budget_are_counted_apart_from_those_without_an_id() {
+    let mut s = Server {
+        budget: Budget::with_limit(1),
+        ..Server::default()
+    };
+    s.event(EventKind::SessionOpen, Some("tracked"), T0)
+        .event(EventKind::SessionOpen, Some("beyond"), T0)
+        .event(EventKind::SessionOpen, None, T0);
+    assert_eq!((s.sessions(), s.table.tracked()), (3, 1));
+    assert!(s.budget.is_full());
+    // A close without an id cancels the open without one; a close of an
+    // unknown id cancels the one beyond the budget; then nothing more.
+    s.event(EventKind::SessionClose, None, T0)
+        .event(EventKind::SessionClose, None, T0);
+    assert_eq!(s.sessions(), 2);
+    s.event(EventKind::SessionClose, Some("beyond"), T0).event(
+        EventKind::SessionClose,
+        Some("stray"),
+        T0,
+    );
+    assert_eq!(s.sessions(), 1, "the tracked one stays");
+}
+
+#[test]
+fn a_table_that_emptied_gives_its_room_back_at_the_next_sweep() {
+    let mut s = Server::default();
+    for i in 0..1000 {
+        s.event(EventKind::SessionOpen, Some(&format!("s-{i}")), T0);
+    }
+    let full = s.table.open.capacity();
+    for i in 0..1000 {
+        s.event(EventKind::SessionClose, Some(&format!("s-{i}")), T0);
+    }
+    s.event(EventKind::Request, None, T0 + HOUR);
+    assert!(
+        s.table.open.capacity() < full / 4,
+        "{} of {full}",
+        s.table.open.capacity()
+    );
 }
 
 #[test]
@@ -180,22 +222,24 @@ proptest! {
         for signal in [SignalKind::Sessions, SignalKind::Connections] {
             let tracked = s.table.open.keys().filter(|(k, _)| *k == signal).count();
             let count = s.signals.load.event_count(signal);
-            prop_assert_eq!(count as usize, tracked + s.table.untracked[signal.index()] as usize);
+            let untracked = s.table.anonymous[signal.index()] + s.table.overflow[signal.index()];
+            prop_assert_eq!(count as usize, tracked + untracked as usize);
         }
         prop_assert_eq!(s.budget.used(), s.table.tracked());
     }
 
-    /// A close of an id never opened never lowers a count that events
-    /// without ids did not make.
+    /// A close of an id never opened never lowers a count but for opens
+    /// beyond the caps (none here: the caps are far).
     #[test]
     fn a_close_of_an_unknown_id_never_lowers_a_tracked_count(events in events()) {
         let mut s = feed(&events);
-        let untracked = s.table.untracked;
+        let untracked = s.table.overflow;
         let before = s.signals.load.event_counts;
         let last = s.signals.last_event.unwrap_or(T0);
         s.event(EventKind::SessionClose, Some("never-opened"), last);
         let after = s.signals.load.event_counts;
         let i = SignalKind::Sessions.index();
-        prop_assert_eq!(after[i], before[i] - u32::from(untracked[i] > 0));
+        prop_assert_eq!(untracked[i], 0);
+        prop_assert_eq!(after[i], before[i]);
     }
 }

@@ -9,14 +9,14 @@
 //! Prometheus tick that rewrites 10,000 servers holds one small lock at a
 //! time and KEDA's calls for other servers never wait behind it.
 
-use super::sessions::{Budget, SessionId, SessionTable};
+use super::sessions::{Budget, SessionTable};
 use crate::engine::{self, Decision, Policy};
 use crate::id::ServerKey;
 use crate::signal::{EventKind, Feed, Signals};
 use crate::time::Timestamp;
 use std::collections::{BTreeSet, HashMap};
 use std::hash::{BuildHasher, RandomState};
-use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use tokio::sync::watch;
 
 /// One server's entry.
@@ -64,6 +64,8 @@ pub struct Store {
     index: RwLock<BTreeSet<ServerKey>>,
     /// Sessions and connections tracked by id over every entry.
     sessions: Budget,
+    /// Event time of the next store-wide look for silent sessions.
+    full_sweep_due: Mutex<Option<Timestamp>>,
 }
 
 /// Default cap on tracked servers (`server.max_servers`).
@@ -101,6 +103,7 @@ impl Store {
             shard_cap: DEFAULT_MAX_SERVERS.div_ceil(SHARDS),
             index: RwLock::default(),
             sessions: Budget::default(),
+            full_sweep_due: Mutex::default(),
         }
     }
 
@@ -159,33 +162,6 @@ impl Store {
     pub fn record_event(&self, server: &ServerKey, kind: EventKind, at: Timestamp) -> bool {
         self.record_session_event(server, (kind, None), at)
             .is_some()
-    }
-
-    /// Applies an activity event, naming the session or connection it is
-    /// about if it does (see [`super::sessions`]), and wakes the server's
-    /// watchers at once. Returns whether an open or close moved its count
-    /// (a second open, or a close of a session never seen open, does not);
-    /// `None` when the store is full and the event was dropped.
-    pub fn record_session_event(
-        &self,
-        server: &ServerKey,
-        (kind, session): (EventKind, Option<SessionId>),
-        at: Timestamp,
-    ) -> Option<bool> {
-        let room = self.room(at);
-        let mut servers = self.write(server);
-        let entry = room.entry(&mut servers, server)?;
-        let counted =
-            entry
-                .sessions
-                .record(&mut entry.signals, (kind, session, at), &self.sessions);
-        entry.notify();
-        Some(counted)
-    }
-
-    /// Sessions and connections tracked by id over the whole store.
-    pub fn tracked_sessions(&self) -> usize {
-        self.sessions.used()
     }
 
     /// Records how many of `server`'s pods hold live work, seen at `at`
@@ -398,6 +374,8 @@ impl Room<'_> {
 
 #[path = "store_poll.rs"]
 mod poll;
+#[path = "store_sessions.rs"]
+mod session_events;
 
 #[cfg(test)]
 #[path = "store_tests.rs"]

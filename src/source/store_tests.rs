@@ -273,3 +273,26 @@ fn events_naming_a_session_count_it_once_and_give_its_place_back_when_it_closes(
         "a close of a session not open moves no count"
     );
 }
+
+#[test]
+fn with_every_place_taken_the_silent_sessions_of_quiet_servers_are_forgotten() {
+    let store = Store::new(false).with_tracked_sessions(2);
+    let t0 = Timestamp::from_millis(1_000);
+    let s = |name: &str| crate::source::sessions::SessionId::parse(name);
+    let open = |name: &str| (EventKind::SessionOpen, s(name));
+    // Two servers whose closes were lost and which never speak again.
+    store.record_session_event(&id("gone-1"), open("a"), t0);
+    store.record_session_event(&id("gone-2"), open("b"), t0);
+    assert_eq!(store.tracked_sessions(), 2);
+    // A day later another server's sessions need the places.
+    let later = t0 + crate::source::sessions::FORGET_AFTER;
+    store.record_session_event(&id("live"), open("c"), later);
+    assert_eq!(store.tracked_sessions(), 1, "a and b forgotten, c tracked");
+    let count = |name: &str| {
+        store
+            .signals(&id(name))
+            .load
+            .event_count(SignalKind::Sessions)
+    };
+    assert_eq!((count("gone-1"), count("gone-2"), count("live")), (0, 0, 1));
+}
