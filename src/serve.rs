@@ -177,6 +177,11 @@ impl App {
             let source =
                 PrometheusSource::new(querier, p, self.source_context(&self.readiness.prometheus));
             tracing::info!(url = %redact_url(&p.url), interval = ?p.interval, "prometheus source on");
+            // Before events are consumed: the history is written in time
+            // order, the past first (a replayed event lands in the newest
+            // slot, as it would after a live poll).
+            let replayed = source.backfill().await;
+            tracing::info!(polls = replayed, window = ?p.backfill, "prometheus history backfilled");
             // A tick parses every sample of the fleet (60,000 for 10,000
             // servers): on its own thread and runtime, that burst never
             // occupies a worker the gRPC calls are waiting for.

@@ -244,3 +244,61 @@ async fn polled_activity_wakes_a_stream_and_wakes_it_again_after_it_ended() {
         "an idle server's stream hears nothing"
     );
 }
+
+/// The latest value Prometheus holds for `server`'s sessions, if any.
+async fn sessions_in(prom: &Prometheus, server: &str) -> Option<f64> {
+    let addr = format!("127.0.0.1:{}", prom.port).parse().expect("addr");
+    let query = format!("/api/v1/query?query=mcp_active_sessions%7Bserver%3D%22{server}%22%7D");
+    let (status, body) = http_get(addr, &query).await;
+    if status != 200 {
+        return None;
+    }
+    let json: serde_json::Value = serde_json::from_str(body.split("\r\n\r\n").last()?).ok()?;
+    json["data"]["result"][0]["value"][1].as_str()?.parse().ok()
+}
+
+#[tokio::test]
+async fn a_scaler_that_starts_later_knows_what_prometheus_saw_before_it() {
+    let exporter = Exporter::start().await;
+    let sessions = |n: f64| Gauges {
+        sessions: n,
+        ..Gauges::default()
+    };
+    exporter.set(&[("earlier", sessions(4.0))]);
+    let prom = Prometheus::start(exporter.addr).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while sessions_in(&prom, "earlier").await != Some(4.0) {
+        assert!(tokio::time::Instant::now() < deadline, "never scraped");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Longer than a backfill step (5 s), on Prometheus' own clock.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    exporter.set(&[("earlier", sessions(0.0))]);
+    while sessions_in(&prom, "earlier").await != Some(0.0) {
+        assert!(
+            tokio::time::Instant::now() < deadline + WAIT,
+            "never scraped 0"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    let mut config = config(&prom);
+    if let Some(p) = &mut config.prometheus {
+        p.backfill = Duration::from_secs(60);
+    }
+    let srv = start(config).await;
+    let started = srv.clock.now();
+    common::wait_ready(srv.http).await;
+    let signals = srv.store.signals(&id("earlier"));
+    let seen = signals
+        .last_poll_activity
+        .expect("the sessions from before the start are known");
+    assert!(seen < started, "activity at {seen:?}, start at {started:?}");
+    assert_eq!(signals.get(SignalKind::Sessions), Some(0.0), "and now none");
+    let then = signals.history.at(mcp_autoscaler::signal::slot_end(seen));
+    assert_eq!(
+        then.and_then(|load| load.polled[SignalKind::Sessions.index()]),
+        Some(4.0),
+        "the history holds the sessions as they were"
+    );
+}

@@ -2,6 +2,7 @@
 
 use super::ConfigError;
 use super::queries::Queries;
+use crate::signal::RETENTION;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -26,6 +27,11 @@ pub struct PrometheusConfig {
     /// Timeout of each query (above 0, at most `interval`).
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
+    /// On start-up, the polls of this much recent history are re-run as of
+    /// their times (0 to [`RETENTION`]; `0s` turns it off), so a scaler
+    /// that just started decides from the history an older one holds.
+    #[serde(with = "humantime_serde")]
+    pub backfill: Duration,
     /// The label that names the MCP server in every series.
     pub server_label: String,
     /// The label that names the server's namespace in every series
@@ -47,6 +53,7 @@ impl Default for PrometheusConfig {
             url: "http://127.0.0.1:9090".to_owned(),
             interval: Duration::from_secs(15),
             timeout: Duration::from_secs(5),
+            backfill: RETENTION,
             server_label: "server".to_owned(),
             namespace_label: "namespace".to_owned(),
             queries: Queries::default(),
@@ -119,6 +126,16 @@ impl PrometheusConfig {
             return Err(ConfigError::invalid(
                 "prometheus.timeout",
                 "must be above 0 and at most prometheus.interval",
+            ));
+        }
+        if self.backfill > RETENTION {
+            return Err(ConfigError::invalid(
+                "prometheus.backfill",
+                format!(
+                    "is {}, allowed 0s..={} (the history kept)",
+                    humantime::format_duration(self.backfill),
+                    humantime::format_duration(RETENTION)
+                ),
             ));
         }
         for (field, label) in [

@@ -97,6 +97,7 @@ fn each_out_of_range_value_names_its_full_field_path() {
         ("prometheus: { url: ftp://x }", "prometheus.url"),
         ("prometheus: { interval: 0s }", "prometheus.interval"),
         ("prometheus: { timeout: 1m }", "prometheus.timeout"),
+        ("prometheus: { backfill: 16m }", "prometheus.backfill"),
         (
             "prometheus: { server_label: \"a-b\" }",
             "prometheus.server_label",

@@ -52,6 +52,12 @@ pub struct Series {
 pub trait Querier: Send + Sync + 'static {
     /// Evaluates `promql` now.
     fn instant(&self, promql: String) -> BoxFuture<'_, Result<Vec<Series>, PrometheusError>>;
+    /// Evaluates `promql` as of `at` (whole seconds; the start-up backfill).
+    fn instant_at(
+        &self,
+        promql: String,
+        at: Timestamp,
+    ) -> BoxFuture<'_, Result<Vec<Series>, PrometheusError>>;
 }
 
 /// The poller.
@@ -62,6 +68,8 @@ pub struct PrometheusSource<Q> {
     replicas: Option<String>,
     labels: KeyLabels,
     interval: Duration,
+    /// How much recent history the start-up backfill re-polls.
+    backfill: Duration,
     ctx: SourceContext,
     /// The next complete poll wakes every watcher: set at first and after
     /// a failed query (see [`Store::finish_poll`]).
@@ -93,12 +101,13 @@ impl<Q: Querier> PrometheusSource<Q> {
                 .filter(|q| !q.trim().is_empty()),
             labels: KeyLabels::of(config),
             interval: config.interval,
+            backfill: config.backfill,
             ctx,
             resync: AtomicBool::new(true),
         }
     }
 
-    /// Polls every `interval` until `shutdown`.
+    /// Polls every `interval` until `shutdown` (the first poll at once).
     pub async fn run(self, shutdown: CancellationToken) {
         let mut tick = tokio::time::interval(self.interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -257,6 +266,8 @@ pub fn server_values(series: &[Series], labels: &KeyLabels) -> (Vec<(ServerKey, 
     (values, rejected)
 }
 
+#[path = "prometheus_backfill.rs"]
+mod backfill;
 #[path = "prometheus_http.rs"]
 mod http;
 pub use http::HttpQuerier;

@@ -113,36 +113,56 @@ pub(super) fn read_secret(
 
 impl Querier for HttpQuerier {
     fn instant(&self, promql: String) -> BoxFuture<'_, Result<Vec<Series>, PrometheusError>> {
-        Box::pin(async move {
-            let millis = i64::try_from(self.timeout.as_millis()).unwrap_or(i64::MAX);
-            let mut query = self.client.query(promql).timeout(millis);
-            if let Some(auth) = self.authorization()? {
-                query = query.header(reqwest::header::AUTHORIZATION, auth);
+        Box::pin(self.query(promql, None))
+    }
+
+    fn instant_at(
+        &self,
+        promql: String,
+        at: Timestamp,
+    ) -> BoxFuture<'_, Result<Vec<Series>, PrometheusError>> {
+        Box::pin(self.query(promql, Some(at)))
+    }
+}
+
+impl HttpQuerier {
+    /// An instant query, now or as of `at` (whole seconds).
+    async fn query(
+        &self,
+        promql: String,
+        at: Option<Timestamp>,
+    ) -> Result<Vec<Series>, PrometheusError> {
+        let millis = i64::try_from(self.timeout.as_millis()).unwrap_or(i64::MAX);
+        let mut query = self.client.query(promql).timeout(millis);
+        if let Some(at) = at {
+            query = query.at(i64::try_from(at.as_millis() / 1_000).unwrap_or(i64::MAX));
+        }
+        if let Some(auth) = self.authorization()? {
+            query = query.header(reqwest::header::AUTHORIZATION, auth);
+        }
+        let result = query
+            .get()
+            .await
+            .map_err(|e| PrometheusError::Query(crate::redact::redact_url(&e.to_string())))?;
+        match result.into_inner().0 {
+            prometheus_http_query::response::Data::Vector(v) => Ok(v
+                .into_iter()
+                .map(|iv| {
+                    let (labels, sample) = iv.into_inner();
+                    Series {
+                        labels,
+                        value: sample.value(),
+                        at: seconds_to_timestamp(sample.timestamp()),
+                    }
+                })
+                .collect()),
+            prometheus_http_query::response::Data::Matrix(_) => {
+                Err(PrometheusError::NotAVector("a range vector"))
             }
-            let result = query
-                .get()
-                .await
-                .map_err(|e| PrometheusError::Query(crate::redact::redact_url(&e.to_string())))?;
-            match result.into_inner().0 {
-                prometheus_http_query::response::Data::Vector(v) => Ok(v
-                    .into_iter()
-                    .map(|iv| {
-                        let (labels, sample) = iv.into_inner();
-                        Series {
-                            labels,
-                            value: sample.value(),
-                            at: seconds_to_timestamp(sample.timestamp()),
-                        }
-                    })
-                    .collect()),
-                prometheus_http_query::response::Data::Matrix(_) => {
-                    Err(PrometheusError::NotAVector("a range vector"))
-                }
-                prometheus_http_query::response::Data::Scalar(_) => {
-                    Err(PrometheusError::NotAVector("a scalar"))
-                }
+            prometheus_http_query::response::Data::Scalar(_) => {
+                Err(PrometheusError::NotAVector("a scalar"))
             }
-        })
+        }
     }
 }
 

@@ -34,6 +34,13 @@ impl Querier for Arc<FakeQuerier> {
             Ok(self.series.lock().expect("lock").clone())
         })
     }
+    fn instant_at(
+        &self,
+        promql: String,
+        _at: Timestamp,
+    ) -> BoxFuture<'_, Result<Vec<Series>, PrometheusError>> {
+        self.instant(promql)
+    }
 }
 
 struct FixedClock(Mutex<Timestamp>);

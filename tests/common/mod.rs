@@ -114,6 +114,9 @@ pub fn poll_every_second(url: String) -> mcp_autoscaler::config::PrometheusConfi
         url,
         interval: Duration::from_secs(1),
         timeout: Duration::from_secs(1),
+        // Enough to exercise it on every start, short enough to be quick
+        // against a Prometheus that started moments ago.
+        backfill: Duration::from_secs(30),
         ..Default::default()
     }
 }

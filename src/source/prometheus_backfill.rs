@@ -1,0 +1,77 @@
+//! The start-up backfill: a scaler that just started re-runs the polls of
+//! the recent past as of their times, so that it decides from the history
+//! an older replica holds (stabilisation windows, recent activity, idle
+//! gaps) instead of from nothing (rule 2 across restarts).
+
+use super::{PrometheusSource, Querier, server_values};
+use crate::signal::SLOT;
+use crate::time::Timestamp;
+use std::time::Duration;
+
+/// Most wall-clock time the backfill may take (start-up waits for it).
+const BACKFILL_BUDGET: Duration = Duration::from_secs(20);
+
+impl<Q: Querier> PrometheusSource<Q> {
+    /// Re-runs the polls of the last `prometheus.backfill`, one interval
+    /// (at least one history slot, 5 s) apart and in time order, each as of
+    /// its time (whole seconds, as the API takes them). Stops at the first
+    /// failed query, or after 20 s: what it did not get stays unknown, as
+    /// it was. Returns the polls replayed. Run it before the live polls
+    /// and the event stream start: history is written in time order.
+    pub async fn backfill(&self) -> usize {
+        let now = self.ctx.clock.now();
+        let started = tokio::time::Instant::now();
+        let mut replayed = 0;
+        for at in poll_times(now, self.backfill, self.interval.max(SLOT)) {
+            if started.elapsed() > BACKFILL_BUDGET {
+                tracing::warn!(polls = replayed, "prometheus backfill stopped: out of time");
+                break;
+            }
+            if let Err(e) = self.poll_as_of(at).await {
+                tracing::warn!(polls = replayed, error = %e, "prometheus backfill stopped");
+                break;
+            }
+            replayed += 1;
+        }
+        replayed
+    }
+
+    /// One past poll: every query as of `at`; the store is written only
+    /// when all of them answered.
+    async fn poll_as_of(&self, at: Timestamp) -> Result<(), super::PrometheusError> {
+        let answers =
+            futures::future::join_all(self.queries.iter().map(|(kind, q)| async move {
+                (*kind, self.querier.instant_at(q.clone(), at).await)
+            }))
+            .await;
+        let mut polled = Vec::with_capacity(answers.len());
+        for (kind, answer) in answers {
+            polled.push((kind, server_values(&answer?, &self.labels).0));
+        }
+        for (kind, values) in polled {
+            self.ctx.store.apply_poll(kind, &values, at);
+        }
+        self.ctx.store.finish_poll(at, false);
+        Ok(())
+    }
+}
+
+/// The past poll times: `interval` apart, in whole seconds, from `window`
+/// before `now` to the last one before `now` (the live polls take over).
+fn poll_times(now: Timestamp, window: Duration, interval: Duration) -> Vec<Timestamp> {
+    let step = u64::try_from(interval.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1_000);
+    let span = u64::try_from(window.as_millis()).unwrap_or(0);
+    let end = now.as_millis();
+    let first = end.saturating_sub(span) / 1_000 * 1_000;
+    (0..)
+        .map(|i: u64| first.saturating_add(i.saturating_mul(step)))
+        .take_while(|&t| t < end)
+        .map(Timestamp::from_millis)
+        .collect()
+}
+
+#[cfg(test)]
+#[path = "prometheus_backfill_tests.rs"]
+mod tests;

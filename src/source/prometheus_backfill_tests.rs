@@ -1,0 +1,159 @@
+use super::*;
+use crate::config::PrometheusConfig;
+use crate::engine::Policy;
+use crate::id::ServerKey;
+use crate::output::metrics::Metrics;
+use crate::source::prometheus::{PrometheusError, Series};
+use crate::source::{SourceContext, Store, Telemetry};
+use crate::time::{Clock, ManualClock};
+use futures::future::BoxFuture;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+/// Whole seconds, as Prometheus evaluates them.
+const NOW: Timestamp = Timestamp::from_millis(1_700_000_000_000);
+
+/// A Prometheus whose history is a function of time: server `busy` had a
+/// queue of 50 until 40 s ago and none since; every other query is empty.
+struct History {
+    clock: Arc<ManualClock>,
+}
+
+fn answer(promql: &str, at: Timestamp) -> Vec<Series> {
+    if !promql.contains("queue_length") {
+        return Vec::new();
+    }
+    let queue = if at < NOW - Duration::from_secs(40) {
+        50.0
+    } else {
+        0.0
+    };
+    vec![Series {
+        labels: HashMap::from([
+            ("namespace".to_owned(), "tenants".to_owned()),
+            ("server".to_owned(), "busy".to_owned()),
+        ]),
+        value: queue,
+        at,
+    }]
+}
+
+impl Querier for History {
+    fn instant(&self, promql: String) -> BoxFuture<'_, Result<Vec<Series>, PrometheusError>> {
+        let at = self.clock.now();
+        Box::pin(async move { Ok(answer(&promql, at)) })
+    }
+    fn instant_at(
+        &self,
+        promql: String,
+        at: Timestamp,
+    ) -> BoxFuture<'_, Result<Vec<Series>, PrometheusError>> {
+        Box::pin(async move { Ok(answer(&promql, at)) })
+    }
+}
+
+/// A poller with a 15 s interval and a 3-minute backfill, its store, and
+/// its clock standing at `at`.
+fn poller(at: Timestamp) -> (PrometheusSource<History>, Arc<Store>, Arc<ManualClock>) {
+    let store = Arc::new(Store::new(true));
+    let clock = Arc::new(ManualClock::new(at));
+    let config = PrometheusConfig {
+        backfill: Duration::from_secs(180),
+        ..PrometheusConfig::default()
+    };
+    let ctx = SourceContext {
+        store: Arc::clone(&store),
+        telemetry: Telemetry::new(Arc::new(Metrics::default())),
+        clock: clock.clone(),
+        ready: Arc::new(AtomicBool::new(false)),
+    };
+    let querier = History {
+        clock: Arc::clone(&clock),
+    };
+    (PrometheusSource::new(querier, &config, ctx), store, clock)
+}
+
+fn busy() -> ServerKey {
+    ServerKey::parse("tenants", "busy").expect("id")
+}
+
+#[tokio::test]
+async fn a_scaler_that_just_started_decides_like_one_that_was_running() {
+    let policy = Policy::default();
+    // Running for the last three minutes, polling every 15 s.
+    let (running, running_store, clock) = poller(NOW - Duration::from_secs(180));
+    while clock.now() <= NOW {
+        running.poll_once().await;
+        clock.advance(Duration::from_secs(15));
+    }
+    let running = running_store.decide(&busy(), &policy, NOW);
+    // Started now: the backfill, then its first live poll.
+    let (started, started_store, _) = poller(NOW);
+    assert_eq!(
+        started.backfill().await,
+        12,
+        "one poll every 15 s for 3 minutes"
+    );
+    started.poll_once().await;
+    let restarted = started_store.decide(&busy(), &policy, NOW);
+    assert_eq!(
+        (restarted.desired, restarted.active, restarted.reason),
+        (running.desired, running.active, running.reason),
+    );
+    // The test can tell: without the backfill the queue of 40 s ago is
+    // unknown, and the server looks idle.
+    assert!(running.active && running.desired > 0, "{running:?}");
+    let (fresh, fresh_store, _) = poller(NOW);
+    fresh.poll_once().await;
+    let fresh = fresh_store.decide(&busy(), &policy, NOW);
+    assert_ne!(
+        (fresh.desired, fresh.active),
+        (running.desired, running.active)
+    );
+}
+
+#[tokio::test]
+async fn a_failing_prometheus_stops_the_backfill_and_writes_nothing() {
+    struct Down;
+    impl Querier for Down {
+        fn instant(&self, _: String) -> BoxFuture<'_, Result<Vec<Series>, PrometheusError>> {
+            Box::pin(async { Err(PrometheusError::Query("connection refused".into())) })
+        }
+        fn instant_at(
+            &self,
+            _: String,
+            _: Timestamp,
+        ) -> BoxFuture<'_, Result<Vec<Series>, PrometheusError>> {
+            Box::pin(async { Err(PrometheusError::Query("connection refused".into())) })
+        }
+    }
+    let store = Arc::new(Store::new(true));
+    let ctx = SourceContext {
+        store: Arc::clone(&store),
+        telemetry: Telemetry::new(Arc::new(Metrics::default())),
+        clock: Arc::new(ManualClock::new(NOW)),
+        ready: Arc::new(AtomicBool::new(false)),
+    };
+    let source = PrometheusSource::new(Down, &PrometheusConfig::default(), ctx);
+    assert_eq!(source.backfill().await, 0);
+    assert_eq!(store.polled_at(), None, "nothing was polled");
+}
+
+#[test]
+fn past_polls_are_an_interval_apart_in_whole_seconds_and_end_before_now() {
+    let now = Timestamp::from_millis(1_700_000_060_500);
+    let times = poll_times(now, Duration::from_secs(60), Duration::from_secs(15));
+    let millis: Vec<u64> = times.iter().map(|t| t.as_millis()).collect();
+    assert_eq!(
+        millis,
+        [
+            1_700_000_000_000,
+            1_700_000_015_000,
+            1_700_000_030_000,
+            1_700_000_045_000,
+            1_700_000_060_000
+        ]
+    );
+    assert!(poll_times(now, Duration::ZERO, Duration::from_secs(15)).len() <= 1);
+}
