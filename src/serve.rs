@@ -172,30 +172,42 @@ impl App {
         } else {
             (None, None)
         };
+        let history_ready = CancellationToken::new();
         if let Some(p) = &self.config.prometheus {
             let querier = HttpQuerier::new(p)?;
             let source =
                 PrometheusSource::new(querier, p, self.source_context(&self.readiness.prometheus));
             tracing::info!(url = %redact_url(&p.url), interval = ?p.interval, "prometheus source on");
-            // Before events are consumed: the history is written in time
-            // order, the past first (a replayed event lands in the newest
-            // slot, as it would after a live poll).
-            let replayed = source.backfill().await;
-            tracing::info!(polls = replayed, window = ?p.backfill, "prometheus history backfilled");
-            // A tick parses every sample of the fleet (60,000 for 10,000
-            // servers): on its own thread and runtime, that burst never
-            // occupies a worker the gRPC calls are waiting for.
-            threads::run_on_own_thread("prometheus-poll", source.run(shutdown.clone())).map_err(
-                |source| ServeError::Thread {
+            // The recent past first, then the live polls; events wait for
+            // the past (history is written in time order). A tick parses
+            // every sample of the fleet (60,000 for 10,000 servers): on its
+            // own thread and runtime, that burst never occupies a worker
+            // the gRPC calls are waiting for.
+            let (stop, backfilled, window) = (shutdown.clone(), history_ready.clone(), p.backfill);
+            let polls = async move {
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    replayed = source.backfill() => {
+                        tracing::info!(polls = replayed, ?window, "prometheus history backfilled");
+                    }
+                }
+                backfilled.cancel();
+                source.run(stop).await;
+            };
+            threads::run_on_own_thread("prometheus-poll", polls).map_err(|source| {
+                ServeError::Thread {
                     name: "prometheus-poll",
                     source,
-                },
-            )?;
+                }
+            })?;
+        } else {
+            history_ready.cancel();
         }
         if let Some(n) = &self.config.nats {
             let client = nats::connect(n).await?;
             let source = NatsSource::new(n.clone(), self.source_context(&self.readiness.nats))
-                .with_pod_work(self.pods.clone());
+                .with_pod_work(self.pods.clone())
+                .after(history_ready);
             let source = match wake_tx {
                 Some(tx) => source.with_wakes(tx),
                 None => source,

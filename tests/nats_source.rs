@@ -148,6 +148,60 @@ async fn session_ids_keep_the_count_true_through_lost_events() {
 }
 
 #[tokio::test]
+async fn events_that_arrive_during_the_backfill_are_held_then_applied() {
+    use mcp_autoscaler::source::nats::{NatsSource, connect};
+    use mcp_autoscaler::source::{SourceContext, Store, Telemetry};
+    use std::sync::Arc;
+    use tokio_util::sync::CancellationToken;
+    let nats = Nats::start().await;
+    let store = Arc::new(Store::with_sources(true, true));
+    let ready = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let ctx = SourceContext {
+        store: Arc::clone(&store),
+        telemetry: Telemetry::new(Arc::default()),
+        clock: Arc::new(mcp_autoscaler::time::SystemClock),
+        ready: Arc::clone(&ready),
+    };
+    let config = NatsConfig {
+        url: nats.url(),
+        ..NatsConfig::default()
+    };
+    let client = connect(&config).await.expect("connect");
+    let (backfilled, shutdown) = (CancellationToken::new(), CancellationToken::new());
+    let source = NatsSource::new(config, ctx).after(backfilled.clone());
+    let task = tokio::spawn(source.run(client, shutdown.clone()));
+    let pubc = publisher(&nats).await;
+    // Published while the backfill runs: the subscription is there, so it
+    // is kept, but not applied before the past is in the store.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let mut published = 0;
+    while published < 20 {
+        pubc.publish("mcp.activity.tenants.early", "".into())
+            .await
+            .expect("publish");
+        published += 1;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(tokio::time::Instant::now() < deadline);
+    }
+    pubc.flush().await.expect("flush");
+    assert!(
+        store.signals(&id("early")).last_event.is_none(),
+        "nothing applied before the backfill ends"
+    );
+    assert!(
+        !ready.load(std::sync::atomic::Ordering::Acquire),
+        "not live yet"
+    );
+    backfilled.cancel();
+    eventually(WAIT, "the held events applied", || {
+        store.signals(&id("early")).last_event.is_some()
+    })
+    .await;
+    shutdown.cancel();
+    let _ = tokio::time::timeout(WAIT, task).await;
+}
+
+#[tokio::test]
 async fn after_a_nats_restart_the_scaler_reconnects_and_resumes_without_a_restart() {
     let mut nats = Nats::start().await;
     let srv = start(config(&nats, false)).await;

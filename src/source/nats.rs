@@ -73,6 +73,9 @@ pub struct NatsSource {
     pod_work: Option<Arc<Pods>>,
     /// Apply mode's wake check, when it is on.
     wakes: Option<tokio::sync::mpsc::Sender<crate::id::ServerKey>>,
+    /// Cancelled once the store holds the recent past (the Prometheus
+    /// backfill); events received before wait for it.
+    history_ready: CancellationToken,
 }
 
 /// Connects with the configured credentials and TLS. Returns at once and
@@ -117,6 +120,13 @@ pub async fn connect(config: &NatsConfig) -> Result<async_nats::Client, NatsErro
     opts.connect(config.url.as_str()).await.map_err(nats_err)
 }
 
+/// A gate that is already open.
+fn ready_now() -> CancellationToken {
+    let gate = CancellationToken::new();
+    gate.cancel();
+    gate
+}
+
 fn env_secret(var: &str) -> Result<String, NatsError> {
     std::env::var(var)
         .map_err(|_| NatsError::Credentials(format!("environment variable {var} is not set")))
@@ -132,6 +142,23 @@ impl NatsSource {
             consuming: AtomicBool::new(false),
             pod_work: None,
             wakes: None,
+            history_ready: ready_now(),
+        }
+    }
+
+    /// Applies events only once `history_ready` is cancelled: history is
+    /// written in time order, the backfilled past first. Until then the
+    /// subscription holds what arrives (nothing is lost).
+    pub fn after(mut self, history_ready: CancellationToken) -> Self {
+        self.history_ready = history_ready;
+        self
+    }
+
+    /// Waits for the store's recent past; false if shut down first.
+    async fn wait_for_history(&self, shutdown: &CancellationToken) -> bool {
+        tokio::select! {
+            () = shutdown.cancelled() => false,
+            () = self.history_ready.cancelled() => true,
         }
     }
 
@@ -202,6 +229,9 @@ impl NatsSource {
             .await
             .map_err(nats_err)?;
         confirm_subscribed(client).await?;
+        if !self.wait_for_history(shutdown).await {
+            return Ok(());
+        }
         self.mark_live();
         loop {
             let msg = tokio::select! {
@@ -250,6 +280,9 @@ impl NatsSource {
             })
             .await
             .map_err(nats_err)?;
+        if !self.wait_for_history(shutdown).await {
+            return Ok(());
+        }
         if consumer.cached_info().num_pending == 0 {
             self.mark_live();
         }

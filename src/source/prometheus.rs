@@ -180,10 +180,19 @@ impl<Q: Querier> PrometheusSource<Q> {
     /// none: their vanished series are zero, not missing data. A failure
     /// here is counted and logged, and changes nothing else.
     async fn apply_replicas(&self) {
+        self.apply_replicas_as_of(None).await;
+    }
+
+    /// [`Self::apply_replicas`] now, or as of `at` (the backfill).
+    async fn apply_replicas_as_of(&self, at: Option<Timestamp>) {
         let Some(query) = &self.replicas else {
             return;
         };
-        match self.querier.instant(query.clone()).await {
+        let answer = match at {
+            None => self.querier.instant(query.clone()).await,
+            Some(at) => self.querier.instant_at(query.clone(), at).await,
+        };
+        match answer {
             Ok(series) => {
                 let (values, _) = server_values(&series, &self.labels);
                 for (server, _) in values.iter().filter(|(_, v)| *v == 0.0) {

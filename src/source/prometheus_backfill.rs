@@ -15,23 +15,23 @@ impl<Q: Querier> PrometheusSource<Q> {
     /// Re-runs the polls of the last `prometheus.backfill`, one interval
     /// (at least one history slot, 5 s) apart and in time order, each as of
     /// its time (whole seconds, as the API takes them). Stops at the first
-    /// failed query, or after 20 s: what it did not get stays unknown, as
-    /// it was. Returns the polls replayed. Run it before the live polls
-    /// and the event stream start: history is written in time order.
+    /// failed query. When the past polls would take more than 20 s, it
+    /// skips the oldest, so that what it writes reaches up to now. What it
+    /// did not get stays unknown, as it was. Returns the polls replayed.
+    /// Run it before the live polls and the event stream: history is
+    /// written in time order.
     pub async fn backfill(&self) -> usize {
-        let now = self.ctx.clock.now();
+        let times = poll_times(self.ctx.clock.now(), self.backfill, self.interval.max(SLOT));
         let started = tokio::time::Instant::now();
         let mut replayed = 0;
-        for at in poll_times(now, self.backfill, self.interval.max(SLOT)) {
-            if started.elapsed() > BACKFILL_BUDGET {
-                tracing::warn!(polls = replayed, "prometheus backfill stopped: out of time");
-                break;
-            }
+        let mut next = 0;
+        while let Some(&at) = times.get(next) {
             if let Err(e) = self.poll_as_of(at).await {
                 tracing::warn!(polls = replayed, error = %e, "prometheus backfill stopped");
                 break;
             }
             replayed += 1;
+            next = skip_to_fit(next + 1, times.len(), started.elapsed(), replayed);
         }
         replayed
     }
@@ -51,6 +51,8 @@ impl<Q: Querier> PrometheusSource<Q> {
         for (kind, values) in polled {
             self.ctx.store.apply_poll(kind, &values, at);
         }
+        // As a live poll does: a server at 0 replicas then holds nothing.
+        self.apply_replicas_as_of(Some(at)).await;
         self.ctx.store.finish_poll(at, false);
         Ok(())
     }
@@ -59,6 +61,9 @@ impl<Q: Querier> PrometheusSource<Q> {
 /// The past poll times: `interval` apart, in whole seconds, from `window`
 /// before `now` to the last one before `now` (the live polls take over).
 fn poll_times(now: Timestamp, window: Duration, interval: Duration) -> Vec<Timestamp> {
+    if window.is_zero() {
+        return Vec::new();
+    }
     let step = u64::try_from(interval.as_millis())
         .unwrap_or(u64::MAX)
         .max(1_000);
@@ -75,3 +80,17 @@ fn poll_times(now: Timestamp, window: Duration, interval: Duration) -> Vec<Times
 #[cfg(test)]
 #[path = "prometheus_backfill_tests.rs"]
 mod tests;
+
+/// The index of the next past poll to run, after `done` polls took
+/// `elapsed`: `next`, or later when the rest would overrun the budget at
+/// that pace (the newest polls are the ones kept).
+fn skip_to_fit(next: usize, total: usize, elapsed: Duration, done: usize) -> usize {
+    let per_poll = elapsed / u32::try_from(done.max(1)).unwrap_or(u32::MAX);
+    let left = BACKFILL_BUDGET.saturating_sub(elapsed);
+    let affordable = if per_poll.is_zero() {
+        usize::MAX
+    } else {
+        usize::try_from(left.as_nanos() / per_poll.as_nanos()).unwrap_or(usize::MAX)
+    };
+    next.max(total.saturating_sub(affordable))
+}

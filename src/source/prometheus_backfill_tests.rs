@@ -113,6 +113,68 @@ async fn a_scaler_that_just_started_decides_like_one_that_was_running() {
     );
 }
 
+/// `gone` had a queue until 12 minutes ago, when its workload went to
+/// 0 replicas and its series vanished (kube-state-metrics says so).
+struct Vanished;
+
+fn vanished(promql: &str, at: Timestamp) -> Vec<Series> {
+    let before = at < NOW - Duration::from_secs(12 * 60);
+    let value = if promql.contains("kube_replicas") {
+        if before { 1.0 } else { 0.0 }
+    } else if promql.contains("queue_length") && before {
+        50.0
+    } else {
+        return Vec::new();
+    };
+    vec![Series {
+        labels: HashMap::from([
+            ("namespace".to_owned(), "tenants".to_owned()),
+            ("server".to_owned(), "gone".to_owned()),
+        ]),
+        value,
+        at,
+    }]
+}
+
+impl Querier for Vanished {
+    fn instant(&self, promql: String) -> BoxFuture<'_, Result<Vec<Series>, PrometheusError>> {
+        Box::pin(async move { Ok(vanished(&promql, NOW)) })
+    }
+    fn instant_at(
+        &self,
+        promql: String,
+        at: Timestamp,
+    ) -> BoxFuture<'_, Result<Vec<Series>, PrometheusError>> {
+        Box::pin(async move { Ok(vanished(&promql, at)) })
+    }
+}
+
+#[tokio::test]
+async fn a_server_whose_series_vanished_at_zero_replicas_is_not_held_busy_by_the_past_polls() {
+    let store = Arc::new(Store::new(true));
+    let mut config = PrometheusConfig::default();
+    config.queries.replicas = "sum by ({by}) (kube_replicas)".into();
+    let ctx = SourceContext {
+        store: Arc::clone(&store),
+        telemetry: Telemetry::new(Arc::new(Metrics::default())),
+        clock: Arc::new(ManualClock::new(NOW)),
+        ready: Arc::new(AtomicBool::new(false)),
+    };
+    let source = PrometheusSource::new(Vanished, &config, ctx);
+    assert!(source.backfill().await > 0);
+    source.poll_once().await;
+    let gone = ServerKey::parse("tenants", "gone").expect("id");
+    let signals = store.signals(&gone);
+    assert_eq!(signals.held.kinds, 0, "nothing held: it runs no replicas");
+    let last_busy = signals.last_poll_activity.expect("busy once");
+    assert!(
+        last_busy < NOW - Duration::from_secs(12 * 60),
+        "last busy {} s before now",
+        NOW.since(last_busy).as_secs()
+    );
+    assert!(!store.decide(&gone, &Policy::default(), NOW).active);
+}
+
 #[tokio::test]
 async fn a_failing_prometheus_stops_the_backfill_and_writes_nothing() {
     struct Down;
@@ -155,5 +217,19 @@ fn past_polls_are_an_interval_apart_in_whole_seconds_and_end_before_now() {
             1_700_000_060_000
         ]
     );
-    assert!(poll_times(now, Duration::ZERO, Duration::from_secs(15)).len() <= 1);
+    assert!(
+        poll_times(now, Duration::ZERO, Duration::from_secs(15)).is_empty(),
+        "0s: off"
+    );
+}
+
+#[test]
+fn short_of_time_the_backfill_skips_the_oldest_polls() {
+    let second = Duration::from_secs(1);
+    // 1 s a poll, 19 s left: the last 19 of 100 are kept.
+    assert_eq!(skip_to_fit(1, 100, second, 1), 81);
+    // Fast enough: nothing is skipped.
+    assert_eq!(skip_to_fit(1, 100, Duration::from_millis(10), 1), 1);
+    // Out of time: past the end.
+    assert_eq!(skip_to_fit(5, 100, BACKFILL_BUDGET, 5), 100);
 }
