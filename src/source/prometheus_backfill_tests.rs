@@ -14,64 +14,80 @@ use std::sync::atomic::AtomicBool;
 /// Whole seconds, as Prometheus evaluates them.
 const NOW: Timestamp = Timestamp::from_millis(1_700_000_000_000);
 
-/// A Prometheus whose history is a function of time: server `busy` had a
-/// queue of 50 until 40 s ago and none since; every other query is empty.
-struct History {
+/// A Prometheus whose answers are a function of the query and the time
+/// (`Err`: it is down); live queries are answered as of `clock`.
+struct Past {
+    answer: fn(&str, Timestamp) -> Result<Vec<Series>, PrometheusError>,
     clock: Arc<ManualClock>,
 }
 
-fn answer(promql: &str, at: Timestamp) -> Vec<Series> {
-    if !promql.contains("queue_length") {
-        return Vec::new();
-    }
-    let queue = if at < NOW - Duration::from_secs(40) {
-        50.0
-    } else {
-        0.0
-    };
-    vec![Series {
-        labels: HashMap::from([
-            ("namespace".to_owned(), "tenants".to_owned()),
-            ("server".to_owned(), "busy".to_owned()),
-        ]),
-        value: queue,
-        at,
-    }]
-}
-
-impl Querier for History {
+impl Querier for Past {
     fn instant(&self, promql: String) -> BoxFuture<'_, Result<Vec<Series>, PrometheusError>> {
         let at = self.clock.now();
-        Box::pin(async move { Ok(answer(&promql, at)) })
+        Box::pin(async move { (self.answer)(&promql, at) })
     }
     fn instant_at(
         &self,
         promql: String,
         at: Timestamp,
     ) -> BoxFuture<'_, Result<Vec<Series>, PrometheusError>> {
-        Box::pin(async move { Ok(answer(&promql, at)) })
+        Box::pin(async move { (self.answer)(&promql, at) })
     }
 }
 
-/// A poller with a 15 s interval and a 3-minute backfill, its store, and
-/// its clock standing at `at`.
-fn poller(at: Timestamp) -> (PrometheusSource<History>, Arc<Store>, Arc<ManualClock>) {
+/// One series of `server`.
+fn series(server: &str, value: f64, at: Timestamp) -> Vec<Series> {
+    vec![Series {
+        labels: HashMap::from([
+            ("namespace".to_owned(), "tenants".to_owned()),
+            ("server".to_owned(), server.to_owned()),
+        ]),
+        value,
+        at,
+    }]
+}
+
+/// Server `busy` had a queue of 50 until 40 s ago and none since.
+fn queue_ended(promql: &str, at: Timestamp) -> Result<Vec<Series>, PrometheusError> {
+    if !promql.contains("queue_length") {
+        return Ok(Vec::new());
+    }
+    let queue = if at < NOW - Duration::from_secs(40) {
+        50.0
+    } else {
+        0.0
+    };
+    Ok(series("busy", queue, at))
+}
+
+/// A poller of `answer` with a 15 s interval and `config`'s other
+/// settings, its store, and its clock standing at `at`.
+fn poller(
+    answer: fn(&str, Timestamp) -> Result<Vec<Series>, PrometheusError>,
+    config: &PrometheusConfig,
+    at: Timestamp,
+) -> (PrometheusSource<Past>, Arc<Store>, Arc<ManualClock>) {
     let store = Arc::new(Store::new(true));
     let clock = Arc::new(ManualClock::new(at));
-    let config = PrometheusConfig {
-        backfill: Duration::from_secs(180),
-        ..PrometheusConfig::default()
-    };
     let ctx = SourceContext {
         store: Arc::clone(&store),
         telemetry: Telemetry::new(Arc::new(Metrics::default())),
         clock: clock.clone(),
         ready: Arc::new(AtomicBool::new(false)),
     };
-    let querier = History {
+    let querier = Past {
+        answer,
         clock: Arc::clone(&clock),
     };
-    (PrometheusSource::new(querier, &config, ctx), store, clock)
+    (PrometheusSource::new(querier, config, ctx), store, clock)
+}
+
+/// A 3-minute backfill.
+fn three_minutes() -> PrometheusConfig {
+    PrometheusConfig {
+        backfill: Duration::from_secs(180),
+        ..PrometheusConfig::default()
+    }
 }
 
 fn busy() -> ServerKey {
@@ -82,14 +98,18 @@ fn busy() -> ServerKey {
 async fn a_scaler_that_just_started_decides_like_one_that_was_running() {
     let policy = Policy::default();
     // Running for the last three minutes, polling every 15 s.
-    let (running, running_store, clock) = poller(NOW - Duration::from_secs(180));
+    let (running, running_store, clock) = poller(
+        queue_ended,
+        &three_minutes(),
+        NOW - Duration::from_secs(180),
+    );
     while clock.now() <= NOW {
         running.poll_once().await;
         clock.advance(Duration::from_secs(15));
     }
     let running = running_store.decide(&busy(), &policy, NOW);
     // Started now: the backfill, then its first live poll.
-    let (started, started_store, _) = poller(NOW);
+    let (started, started_store, _) = poller(queue_ended, &three_minutes(), NOW);
     assert_eq!(
         started.backfill().await,
         12,
@@ -104,7 +124,7 @@ async fn a_scaler_that_just_started_decides_like_one_that_was_running() {
     // The test can tell: without the backfill the queue of 40 s ago is
     // unknown, and the server looks idle.
     assert!(running.active && running.desired > 0, "{running:?}");
-    let (fresh, fresh_store, _) = poller(NOW);
+    let (fresh, fresh_store, _) = poller(queue_ended, &three_minutes(), NOW);
     fresh.poll_once().await;
     let fresh = fresh_store.decide(&busy(), &policy, NOW);
     assert_ne!(
@@ -115,52 +135,22 @@ async fn a_scaler_that_just_started_decides_like_one_that_was_running() {
 
 /// `gone` had a queue until 12 minutes ago, when its workload went to
 /// 0 replicas and its series vanished (kube-state-metrics says so).
-struct Vanished;
-
-fn vanished(promql: &str, at: Timestamp) -> Vec<Series> {
+fn vanished(promql: &str, at: Timestamp) -> Result<Vec<Series>, PrometheusError> {
     let before = at < NOW - Duration::from_secs(12 * 60);
-    let value = if promql.contains("kube_replicas") {
-        if before { 1.0 } else { 0.0 }
+    Ok(if promql.contains("kube_replicas") {
+        series("gone", if before { 1.0 } else { 0.0 }, at)
     } else if promql.contains("queue_length") && before {
-        50.0
+        series("gone", 50.0, at)
     } else {
-        return Vec::new();
-    };
-    vec![Series {
-        labels: HashMap::from([
-            ("namespace".to_owned(), "tenants".to_owned()),
-            ("server".to_owned(), "gone".to_owned()),
-        ]),
-        value,
-        at,
-    }]
-}
-
-impl Querier for Vanished {
-    fn instant(&self, promql: String) -> BoxFuture<'_, Result<Vec<Series>, PrometheusError>> {
-        Box::pin(async move { Ok(vanished(&promql, NOW)) })
-    }
-    fn instant_at(
-        &self,
-        promql: String,
-        at: Timestamp,
-    ) -> BoxFuture<'_, Result<Vec<Series>, PrometheusError>> {
-        Box::pin(async move { Ok(vanished(&promql, at)) })
-    }
+        Vec::new()
+    })
 }
 
 #[tokio::test]
 async fn a_server_whose_series_vanished_at_zero_replicas_is_not_held_busy_by_the_past_polls() {
-    let store = Arc::new(Store::new(true));
     let mut config = PrometheusConfig::default();
     config.queries.replicas = "sum by ({by}) (kube_replicas)".into();
-    let ctx = SourceContext {
-        store: Arc::clone(&store),
-        telemetry: Telemetry::new(Arc::new(Metrics::default())),
-        clock: Arc::new(ManualClock::new(NOW)),
-        ready: Arc::new(AtomicBool::new(false)),
-    };
-    let source = PrometheusSource::new(Vanished, &config, ctx);
+    let (source, store, _) = poller(vanished, &config, NOW);
     assert!(source.backfill().await > 0);
     source.poll_once().await;
     let gone = ServerKey::parse("tenants", "gone").expect("id");
@@ -177,27 +167,8 @@ async fn a_server_whose_series_vanished_at_zero_replicas_is_not_held_busy_by_the
 
 #[tokio::test]
 async fn a_failing_prometheus_stops_the_backfill_and_writes_nothing() {
-    struct Down;
-    impl Querier for Down {
-        fn instant(&self, _: String) -> BoxFuture<'_, Result<Vec<Series>, PrometheusError>> {
-            Box::pin(async { Err(PrometheusError::Query("connection refused".into())) })
-        }
-        fn instant_at(
-            &self,
-            _: String,
-            _: Timestamp,
-        ) -> BoxFuture<'_, Result<Vec<Series>, PrometheusError>> {
-            Box::pin(async { Err(PrometheusError::Query("connection refused".into())) })
-        }
-    }
-    let store = Arc::new(Store::new(true));
-    let ctx = SourceContext {
-        store: Arc::clone(&store),
-        telemetry: Telemetry::new(Arc::new(Metrics::default())),
-        clock: Arc::new(ManualClock::new(NOW)),
-        ready: Arc::new(AtomicBool::new(false)),
-    };
-    let source = PrometheusSource::new(Down, &PrometheusConfig::default(), ctx);
+    let down = |_: &str, _: Timestamp| Err(PrometheusError::Query("connection refused".into()));
+    let (source, store, _) = poller(down, &PrometheusConfig::default(), NOW);
     assert_eq!(source.backfill().await, 0);
     assert_eq!(store.polled_at(), None, "nothing was polled");
 }
