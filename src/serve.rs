@@ -21,6 +21,7 @@ use crate::proto::external_scaler_server::ExternalScalerServer;
 use crate::redact::redact_url;
 use crate::source::nats::{self, NatsError, NatsSource};
 use crate::source::prometheus::{self, HttpQuerier, KeyLabels, PrometheusError, PrometheusSource};
+use crate::source::sessions::FORGET_AFTER;
 use crate::source::{SourceContext, Store, Telemetry};
 use crate::threads;
 use crate::time::Clock;
@@ -105,7 +106,13 @@ impl App {
         tls::install_crypto_provider();
         let store = Arc::new(
             Store::with_sources(config.prometheus.is_some(), config.nats.is_some())
-                .with_max_servers(config.server.max_servers),
+                .with_max_servers(config.server.max_servers)
+                .with_session_forget_after(
+                    config
+                        .nats
+                        .as_ref()
+                        .map_or(FORGET_AFTER, |n| n.session_forget_after),
+                ),
         );
         Self {
             store,

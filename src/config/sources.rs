@@ -216,6 +216,10 @@ pub struct NatsConfig {
     pub tls_cert_file: Option<PathBuf>,
     /// Key of `tls_cert_file`.
     pub tls_key_file: Option<PathBuf>,
+    /// A session or connection no event has named for this long is
+    /// forgotten (its close was lost); 1 minute to 7 days.
+    #[serde(with = "humantime_serde")]
+    pub session_forget_after: Duration,
 }
 
 impl Default for NatsConfig {
@@ -228,6 +232,7 @@ impl Default for NatsConfig {
             tls_ca_file: None,
             tls_cert_file: None,
             tls_key_file: None,
+            session_forget_after: crate::source::sessions::FORGET_AFTER,
         }
     }
 }
@@ -296,6 +301,15 @@ impl NatsConfig {
                 format!(
                     "{:?} must be dot-separated tokens of a-z, A-Z, 0-9, '-' and '_' (no wildcards)",
                     self.subject_prefix
+                ),
+            ));
+        }
+        if !(Duration::from_secs(60)..=MAX_STREAM_AGE).contains(&self.session_forget_after) {
+            return Err(ConfigError::invalid(
+                "nats.session_forget_after",
+                format!(
+                    "is {}, allowed 1m..=7days",
+                    humantime::format_duration(self.session_forget_after)
                 ),
             ));
         }

@@ -113,6 +113,10 @@ fn each_out_of_range_value_names_its_full_field_path() {
         ("nats: { subject_prefix: \"mcp.>\" }", "nats.subject_prefix"),
         ("nats: { tls_cert_file: /c }", "nats.tls_cert_file"),
         (
+            "nats: { session_forget_after: 30s }",
+            "nats.session_forget_after",
+        ),
+        (
             "nats: { jetstream: { stream: \"a.b\" } }",
             "nats.jetstream.stream",
         ),

@@ -9,8 +9,9 @@
 //! - a second open of one id counts once;
 //! - a close counts only for an id seen open; one never seen (its open lost,
 //!   or already forgotten) is ignored, so it cannot hide another's work;
-//! - a unit silent for [`FORGET_AFTER`] (no open, request or close naming
-//!   it) is forgotten: its close was lost.
+//! - a unit silent for `nats.session_forget_after` ([`FORGET_AFTER`] by
+//!   default: no open, request or close naming it) is forgotten: its close
+//!   was lost.
 //!
 //! Events without an id are counted as before (opens minus closes), in a
 //! share of their own that only closes without an id cancel. Opens with an
@@ -26,7 +27,8 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-/// A unit no event has named for this long is forgotten (its close was lost).
+/// By default, a unit no event has named for this long is forgotten (its
+/// close was lost): `nats.session_forget_after`.
 pub const FORGET_AFTER: Duration = Duration::from_secs(24 * 3600);
 
 /// Most units one server's table tracks by id.
@@ -61,26 +63,37 @@ impl SessionId {
     }
 }
 
-/// The number of units tracked by id over the whole store, within a limit
-/// ([`MAX_TRACKED`] by default).
+/// The store-wide limits of tracking units by id: how many (within
+/// `limit`, [`MAX_TRACKED`] by default; `used` counts them) and how long a
+/// silent one is kept (`forget_after`, [`FORGET_AFTER`] by default).
 #[derive(Debug)]
-pub struct Budget {
+pub struct SessionLimits {
     used: AtomicUsize,
     limit: usize,
+    forget_after: Duration,
 }
 
-impl Default for Budget {
+impl Default for SessionLimits {
     fn default() -> Self {
         Self::with_limit(MAX_TRACKED)
     }
 }
 
-impl Budget {
-    /// A budget of `limit` units.
+impl SessionLimits {
+    /// At most `limit` units, forgotten after [`FORGET_AFTER`].
     pub fn with_limit(limit: usize) -> Self {
         Self {
             used: AtomicUsize::new(0),
             limit,
+            forget_after: FORGET_AFTER,
+        }
+    }
+
+    /// These limits, a silent unit forgotten after `forget_after`.
+    pub fn forgetting_after(self, forget_after: Duration) -> Self {
+        Self {
+            forget_after,
+            ..self
         }
     }
 
@@ -99,6 +112,11 @@ impl Budget {
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |m| {
                 Some(m.saturating_sub(n))
             });
+    }
+
+    /// How long a silent unit is kept.
+    pub fn forget_after(&self) -> Duration {
+        self.forget_after
     }
 
     /// Units tracked now.
@@ -139,7 +157,7 @@ impl SessionTable {
         &mut self,
         signals: &mut Signals,
         (kind, id, at): (EventKind, Option<SessionId>, Timestamp),
-        budget: &Budget,
+        budget: &SessionLimits,
     ) -> bool {
         if let Some(forgotten) = self.sweep(at, budget) {
             signals.forget_units(forgotten, at);
@@ -155,7 +173,7 @@ impl SessionTable {
         kind: EventKind,
         id: Option<SessionId>,
         at: Timestamp,
-        budget: &Budget,
+        budget: &SessionLimits,
     ) -> bool {
         let Some((signal, opens)) = kind.counts() else {
             // A request naming a unit keeps it from being forgotten.
@@ -198,9 +216,13 @@ impl SessionTable {
         }
     }
 
-    /// Forgets units silent for [`FORGET_AFTER`] at `at`, when a sweep is
-    /// due: how many of each signal.
-    pub fn sweep(&mut self, at: Timestamp, budget: &Budget) -> Option<[u32; SignalKind::COUNT]> {
+    /// Forgets units silent for the limits' `forget_after` at `at`, when a
+    /// sweep is due: how many of each signal.
+    pub fn sweep(
+        &mut self,
+        at: Timestamp,
+        budget: &SessionLimits,
+    ) -> Option<[u32; SignalKind::COUNT]> {
         if self.next_sweep.is_some_and(|due| at < due) {
             return None;
         }
@@ -208,7 +230,7 @@ impl SessionTable {
         let mut forgotten = [0u32; SignalKind::COUNT];
         let before = self.open.len();
         self.open.retain(|(signal, _), seen| {
-            let keep = at.since(*seen) < FORGET_AFTER;
+            let keep = at.since(*seen) < budget.forget_after;
             if !keep {
                 forgotten[signal.index()] += 1;
             }

@@ -9,7 +9,7 @@ const HOUR: Duration = Duration::from_secs(3600);
 struct Server {
     table: SessionTable,
     signals: Signals,
-    budget: Budget,
+    budget: SessionLimits,
 }
 
 impl Server {
@@ -40,6 +40,19 @@ fn a_session_whose_close_was_lost_is_forgotten_after_a_day_without_events() {
     // The history shows the drop too (what replays read).
     let at = s.signals.history.at(T0 + HOUR * 24);
     assert_eq!(at.map(|l| l.event_count(SignalKind::Sessions)), Some(1));
+}
+
+#[test]
+fn how_long_a_silent_session_is_kept_is_a_setting() {
+    let mut s = Server {
+        budget: SessionLimits::default().forgetting_after(HOUR),
+        ..Server::default()
+    };
+    s.event(EventKind::SessionOpen, Some("lost"), T0);
+    s.event(EventKind::Request, None, T0 + HOUR / 2);
+    assert_eq!(s.sessions(), 1);
+    s.event(EventKind::Request, None, T0 + HOUR);
+    assert_eq!(s.sessions(), 0, "an hour without an event naming it");
 }
 
 #[test]
@@ -138,7 +151,7 @@ fn opens_beyond_a_servers_cap_are_counted_without_an_id() {
 #[test]
 fn opens_beyond_the_stores_budget_are_counted_apart_from_those_without_an_id() {
     let mut s = Server {
-        budget: Budget::with_limit(1),
+        budget: SessionLimits::with_limit(1),
         ..Server::default()
     };
     s.event(EventKind::SessionOpen, Some("tracked"), T0)

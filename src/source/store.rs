@@ -9,7 +9,7 @@
 //! Prometheus tick that rewrites 10,000 servers holds one small lock at a
 //! time and KEDA's calls for other servers never wait behind it.
 
-use super::sessions::{Budget, SessionTable};
+use super::sessions::{SessionLimits, SessionTable};
 use crate::engine::{self, Decision, Policy};
 use crate::id::ServerKey;
 use crate::signal::{EventKind, Feed, Signals};
@@ -63,7 +63,7 @@ pub struct Store {
     /// Taken after a shard's lock, never before one.
     index: RwLock<BTreeSet<ServerKey>>,
     /// Sessions and connections tracked by id over every entry.
-    sessions: Budget,
+    sessions: SessionLimits,
     /// Event time of the next store-wide look for silent sessions.
     full_sweep_due: Mutex<Option<Timestamp>>,
 }
@@ -102,7 +102,7 @@ impl Store {
             }),
             shard_cap: DEFAULT_MAX_SERVERS.div_ceil(SHARDS),
             index: RwLock::default(),
-            sessions: Budget::default(),
+            sessions: SessionLimits::default(),
             full_sweep_due: Mutex::default(),
         }
     }
@@ -332,7 +332,7 @@ struct Room<'a> {
     cap: usize,
     now: Timestamp,
     index: &'a RwLock<BTreeSet<ServerKey>>,
-    sessions: &'a Budget,
+    sessions: &'a SessionLimits,
 }
 
 impl Room<'_> {

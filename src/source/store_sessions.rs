@@ -5,7 +5,7 @@
 use super::Store;
 use crate::id::ServerKey;
 use crate::signal::EventKind;
-use crate::source::sessions::{Budget, SWEEP_EVERY, SessionId};
+use crate::source::sessions::{SWEEP_EVERY, SessionId, SessionLimits};
 use crate::time::Timestamp;
 use std::sync::PoisonError;
 
@@ -42,7 +42,15 @@ impl Store {
 
     /// This store, tracking at most `limit` sessions and connections by id.
     pub fn with_tracked_sessions(mut self, limit: usize) -> Self {
-        self.sessions = Budget::with_limit(limit);
+        let forget_after = self.sessions.forget_after();
+        self.sessions = SessionLimits::with_limit(limit).forgetting_after(forget_after);
+        self
+    }
+
+    /// This store, forgetting a session or connection no event has named
+    /// for `forget_after` (`nats.session_forget_after`).
+    pub fn with_session_forget_after(mut self, forget_after: std::time::Duration) -> Self {
+        self.sessions = std::mem::take(&mut self.sessions).forgetting_after(forget_after);
         self
     }
 
