@@ -72,18 +72,42 @@ pub fn pod_of(meta: &ObjectMeta, label: &str) -> Option<(ServerKey, String, PodS
 
 #[derive(Default)]
 struct Tables {
-    by_server: HashMap<ServerKey, BTreeMap<String, PodState>>,
+    by_server: HashMap<ServerKey, ServerPods>,
     server_of: HashMap<(Namespace, String), ServerKey>,
-    /// Sessions and connections open per pod, from events, and the time
-    /// of the pod's last such event.
-    event_work: HashMap<(ServerKey, String), (u32, Timestamp)>,
-    /// Live work per pod from the last good Prometheus query.
-    polled_work: HashMap<(ServerKey, String), f64>,
-    /// How long each server's event counts stand after its pod's last
-    /// event (its policy's `event_count_ttl`, as the last scale-in tick
+}
+
+/// One server's pods, each with the live work known on it.
+#[derive(Default)]
+struct ServerPods {
+    pods: BTreeMap<String, PodEntry>,
+    /// How long event counts stand after the pod's last event (the
+    /// server's policy's `event_count_ttl`, as the last scale-in tick
     /// resolved it), so that an event after the lapse does not bring the
     /// old count back before the next tick sees it.
-    count_ttl: HashMap<ServerKey, Duration>,
+    count_ttl: Option<Duration>,
+}
+
+struct PodEntry {
+    state: PodState,
+    /// Sessions and connections open on it, from events, and the time of
+    /// its last such event.
+    events: Option<(u32, Timestamp)>,
+    /// Live work from the last good Prometheus query.
+    polled: Option<f64>,
+}
+
+impl ServerPods {
+    /// The pod `name`, with its event count forgotten if it lapsed by `at`.
+    fn current(&mut self, name: &str, at: Timestamp) -> Option<&mut PodEntry> {
+        let ttl = self.count_ttl;
+        let pod = self.pods.get_mut(name)?;
+        if let (Some(ttl), Some((_, last))) = (ttl, pod.events)
+            && at.since(last) >= ttl
+        {
+            pod.events = None;
+        }
+        Some(pod)
+    }
 }
 
 /// Pods per server and their live work, bounded by [`MAX_PODS`].
@@ -110,7 +134,18 @@ impl Pods {
             _ => {}
         }
         t.server_of.insert(key.clone(), server.clone());
-        t.by_server.entry(server).or_default().insert(key.1, state);
+        let pods = &mut t.by_server.entry(server).or_default().pods;
+        match pods.get_mut(&key.1) {
+            Some(pod) => pod.state = state,
+            None => {
+                let pod = PodEntry {
+                    state,
+                    events: None,
+                    polled: None,
+                };
+                pods.insert(key.1, pod);
+            }
+        }
         true
     }
 
@@ -155,8 +190,12 @@ impl Pods {
         self.lock()
             .by_server
             .get(server)
-            .cloned()
-            .unwrap_or_default()
+            .map_or_else(BTreeMap::new, |p| {
+                p.pods
+                    .iter()
+                    .map(|(name, pod)| (name.clone(), pod.state.clone()))
+                    .collect()
+            })
     }
 
     /// Records that `cost` now stands on the pod (after a patch).
@@ -165,9 +204,9 @@ impl Pods {
             .lock()
             .by_server
             .get_mut(server)
-            .and_then(|m| m.get_mut(pod))
+            .and_then(|p| p.pods.get_mut(pod))
         {
-            p.cost = cost;
+            p.state.cost = cost;
         }
     }
 
@@ -176,16 +215,13 @@ impl Pods {
     /// event cannot grow the table, and its count goes with the pod.
     pub fn record_event_work(&self, server: &ServerKey, pod: &str, opened: bool, at: Timestamp) {
         let mut t = self.lock();
-        let known = t.by_server.get(server).is_some_and(|p| p.contains_key(pod));
-        if !known {
+        let Some(pod) = t.by_server.get_mut(server).and_then(|p| p.current(pod, at)) else {
             return;
-        }
-        let key = (server.clone(), pod.to_owned());
-        t.forget_lapsed(&key, at);
-        if !t.event_work.contains_key(&key) && !opened {
-            return;
-        }
-        let (n, last) = t.event_work.entry(key).or_insert((0, at));
+        };
+        let (n, last) = match (&mut pod.events, opened) {
+            (None, false) => return,
+            (events, _) => events.get_or_insert((0, at)),
+        };
         *n = if opened {
             n.saturating_add(1)
         } else {
@@ -201,12 +237,8 @@ impl Pods {
     /// left alone.
     pub fn touch_event_work(&self, server: &ServerKey, pod: &str, at: Timestamp) {
         let mut t = self.lock();
-        if t.event_work.is_empty() {
-            return;
-        }
-        let key = (server.clone(), pod.to_owned());
-        t.forget_lapsed(&key, at);
-        if let Some((_, last)) = t.event_work.get_mut(&key) {
+        let pod = t.by_server.get_mut(server).and_then(|p| p.current(pod, at));
+        if let Some((_, last)) = pod.and_then(|p| p.events.as_mut()) {
             *last = (*last).max(at);
         }
     }
@@ -215,11 +247,18 @@ impl Pods {
     /// Series for pods the watch does not know are dropped.
     pub fn set_polled_work(&self, values: HashMap<(ServerKey, String), f64>) {
         let mut t = self.lock();
-        let known = |(server, pod): &(ServerKey, String)| {
-            t.by_server.get(server).is_some_and(|p| p.contains_key(pod))
-        };
-        let kept: HashMap<_, _> = values.into_iter().filter(|(k, _)| known(k)).collect();
-        t.polled_work = kept;
+        for pod in t.by_server.values_mut().flat_map(|p| p.pods.values_mut()) {
+            pod.polled = None;
+        }
+        for ((server, name), value) in values {
+            if let Some(pod) = t
+                .by_server
+                .get_mut(&server)
+                .and_then(|p| p.pods.get_mut(&name))
+            {
+                pod.polled = Some(value);
+            }
+        }
     }
 
     /// The live work on each pod of `server` that any source reports (the
@@ -231,63 +270,35 @@ impl Pods {
     /// the next good query replaces it: while the query fails it is held
     /// (unknown is never idle; the failures are counted).
     pub fn work(&self, server: &ServerKey, now: Timestamp, ttl: Duration) -> HashMap<String, f64> {
-        let mut guard = self.lock();
-        let t = &mut *guard;
-        let Some(pods) = t.by_server.get(server) else {
+        let mut t = self.lock();
+        let Some(pods) = t.by_server.get_mut(server) else {
             return HashMap::new();
         };
-        t.count_ttl.insert(server.clone(), ttl);
-        for pod in pods.keys() {
-            let key = (server.clone(), pod.clone());
-            if t.event_work
-                .get(&key)
-                .is_some_and(|(_, at)| now.since(*at) >= ttl)
-            {
-                t.event_work.remove(&key);
-            }
-        }
-        pods.keys()
-            .filter_map(|pod| {
-                let key = (server.clone(), pod.clone());
-                let events = t.event_work.get(&key).map(|&(n, _)| f64::from(n));
-                let polled = t.polled_work.get(&key).copied();
-                let work = match (events, polled) {
+        pods.count_ttl = Some(ttl);
+        let names: Vec<String> = pods.pods.keys().cloned().collect();
+        names
+            .into_iter()
+            .filter_map(|name| {
+                let pod = pods.current(&name, now)?;
+                let events = pod.events.map(|(n, _)| f64::from(n));
+                let work = match (events, pod.polled) {
                     (Some(a), Some(b)) => a.max(b),
                     (a, b) => a.or(b)?,
                 };
-                Some((pod.clone(), work))
+                Some((name, work))
             })
             .collect()
     }
 }
 
 impl Tables {
-    /// Forgets the pod's event count if it lapsed by `at` under its
-    /// server's last known ttl.
-    fn forget_lapsed(&mut self, key: &(ServerKey, String), at: Timestamp) {
-        let Some(ttl) = self.count_ttl.get(&key.0) else {
-            return;
-        };
-        if self
-            .event_work
-            .get(key)
-            .is_some_and(|(_, last)| at.since(*last) >= *ttl)
-        {
-            self.event_work.remove(key);
-        }
-    }
-
     fn detach(&mut self, server: &ServerKey, name: &str) {
         if let Some(pods) = self.by_server.get_mut(server) {
-            pods.remove(name);
-            if pods.is_empty() {
+            pods.pods.remove(name);
+            if pods.pods.is_empty() {
                 self.by_server.remove(server);
-                self.count_ttl.remove(server);
             }
         }
-        let key = (server.clone(), name.to_owned());
-        self.event_work.remove(&key);
-        self.polled_work.remove(&key);
     }
 }
 

@@ -87,13 +87,12 @@ fn live_work_takes_the_larger_source_and_unknown_pods_have_none() {
         ((s.clone(), "p1".to_owned()), 1.0),
     ]));
     pods.record_event_work(&s, "not-watched", true, T0);
-    assert!(
-        !pods
-            .lock()
-            .event_work
-            .contains_key(&(s.clone(), "not-watched".to_owned())),
-        "a pod the watch does not know is not counted"
+    assert_eq!(
+        pods.lock().by_server.get(&s).map(|p| p.pods.len()),
+        Some(3),
+        "a pod the watch does not know is not counted, nor added"
     );
+    assert!(!pods.work(&s, T0, TTL).contains_key("not-watched"));
     let work = pods.work(&s, T0, TTL);
     assert_eq!(work.get("p1"), Some(&2.0));
     assert_eq!(work.get("p2"), Some(&1.0));
