@@ -124,11 +124,27 @@ impl<Q: Querier> PrometheusSource<Q> {
     /// One tick: every query concurrently, then the store updated.
     pub async fn poll_once(&self) -> PollOutcome {
         let started = self.ctx.clock.now();
-        let answers = futures::future::join_all(
-            self.queries
-                .iter()
-                .map(|(kind, q)| async move { (*kind, self.querier.instant(q.clone()).await) }),
-        )
+        let outcome = self.poll(started, None).await;
+        if outcome.failed == 0 {
+            let resync = self.resync.swap(false, Ordering::AcqRel);
+            self.ctx.store.finish_poll(started, resync);
+            self.ctx.telemetry.poll_completed();
+            self.ctx.ready.store(true, Ordering::Release);
+        }
+        outcome
+    }
+
+    /// Every query concurrently, now or `as_of` a past time (the
+    /// backfill), and the store updated with each answer and the replica
+    /// query's; the caller finishes the poll when none failed.
+    async fn poll(&self, started: Timestamp, as_of: Option<Timestamp>) -> PollOutcome {
+        let answers = futures::future::join_all(self.queries.iter().map(|(kind, q)| async move {
+            let answer = match as_of {
+                None => self.querier.instant(q.clone()).await,
+                Some(at) => self.querier.instant_at(q.clone(), at).await,
+            };
+            (*kind, answer)
+        }))
         .await;
         let mut outcome = PollOutcome {
             queries: answers.len(),
@@ -164,26 +180,15 @@ impl<Q: Querier> PrometheusSource<Q> {
             }
         }
         outcome.servers = seen.len();
-        self.apply_replicas().await;
-        if outcome.failed == 0 {
-            let resync = self.resync.swap(false, Ordering::AcqRel);
-            self.ctx.store.finish_poll(started, resync);
-            self.ctx.telemetry.poll_completed();
-            self.ctx.ready.store(true, Ordering::Release);
-        }
+        self.apply_replicas_as_of(as_of).await;
         outcome
     }
 }
-
 impl<Q: Querier> PrometheusSource<Q> {
     /// Servers the replica query reports at 0 replicas are known to have
     /// none: their vanished series are zero, not missing data. A failure
     /// here is counted and logged, and changes nothing else.
-    async fn apply_replicas(&self) {
-        self.apply_replicas_as_of(None).await;
-    }
-
-    /// [`Self::apply_replicas`] now, or as of `at` (the backfill).
+    /// Now, or as of `at` (the backfill).
     async fn apply_replicas_as_of(&self, at: Option<Timestamp>) {
         let Some(query) = &self.replicas else {
             return;

@@ -3,7 +3,7 @@
 //! an older replica holds (stabilisation windows, recent activity, idle
 //! gaps) instead of from nothing (rule 2 across restarts).
 
-use super::{PrometheusSource, Querier, server_values};
+use super::{PrometheusSource, Querier};
 use crate::signal::SLOT;
 use crate::time::Timestamp;
 use std::time::Duration;
@@ -14,8 +14,9 @@ const BACKFILL_BUDGET: Duration = Duration::from_secs(20);
 impl<Q: Querier> PrometheusSource<Q> {
     /// Re-runs the polls of the last `prometheus.backfill`, one interval
     /// (at least one history slot, 5 s) apart and in time order, each as of
-    /// its time (whole seconds, as the API takes them). Stops at the first
-    /// failed query. When the past polls would take more than 20 s, it
+    /// its time (whole seconds, as the API takes them): a live poll's work,
+    /// telemetry included, without marking the source ready. Stops at the
+    /// first failed query. When the past polls would take more than 20 s, it
     /// skips the oldest, so that what it writes reaches up to now. What it
     /// did not get stays unknown, as it was. Returns the polls replayed.
     /// Run it before the live polls and the event stream: history is
@@ -26,35 +27,18 @@ impl<Q: Querier> PrometheusSource<Q> {
         let mut replayed = 0;
         let mut next = 0;
         while let Some(&at) = times.get(next) {
-            if let Err(e) = self.poll_as_of(at).await {
-                tracing::warn!(polls = replayed, error = %e, "prometheus backfill stopped");
+            if self.poll(at, Some(at)).await.failed > 0 {
+                tracing::warn!(
+                    polls = replayed,
+                    "prometheus backfill stopped at a failed query"
+                );
                 break;
             }
+            self.ctx.store.finish_poll(at, false);
             replayed += 1;
             next = skip_to_fit(next + 1, times.len(), started.elapsed(), replayed);
         }
         replayed
-    }
-
-    /// One past poll: every query as of `at`; the store is written only
-    /// when all of them answered.
-    async fn poll_as_of(&self, at: Timestamp) -> Result<(), super::PrometheusError> {
-        let answers =
-            futures::future::join_all(self.queries.iter().map(|(kind, q)| async move {
-                (*kind, self.querier.instant_at(q.clone(), at).await)
-            }))
-            .await;
-        let mut polled = Vec::with_capacity(answers.len());
-        for (kind, answer) in answers {
-            polled.push((kind, server_values(&answer?, &self.labels).0));
-        }
-        for (kind, values) in polled {
-            self.ctx.store.apply_poll(kind, &values, at);
-        }
-        // As a live poll does: a server at 0 replicas then holds nothing.
-        self.apply_replicas_as_of(Some(at)).await;
-        self.ctx.store.finish_poll(at, false);
-        Ok(())
     }
 }
 
