@@ -20,7 +20,7 @@
 //! (their order and times), so two scaler replicas that applied the same
 //! events keep equal tables (rule 2).
 
-use crate::signal::{EventKind, SignalKind, Signals};
+use crate::signal::{EventKind, SIGNALS, SignalKind, Signals};
 use crate::time::Timestamp;
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -39,6 +39,9 @@ pub const MAX_TRACKED: usize = 1_000_000;
 
 /// How often (in event time) a server's table looks for silent units.
 pub const SWEEP_EVERY: Duration = Duration::from_secs(60);
+
+/// A table this size keeps its room when it empties.
+const SMALL_TABLE: usize = 64;
 
 /// Most bytes of a session id an event may carry (longer ones are ignored).
 pub const MAX_ID_LEN: usize = 256;
@@ -157,12 +160,12 @@ impl SessionTable {
         &mut self,
         signals: &mut Signals,
         (kind, id, at): (EventKind, Option<SessionId>, Timestamp),
-        budget: &SessionLimits,
+        limits: &SessionLimits,
     ) -> bool {
-        if let Some(forgotten) = self.sweep(at, budget) {
+        if let Some(forgotten) = self.sweep(at, limits) {
             signals.forget_units(forgotten, at);
         }
-        let counted = self.count(kind, id, at, budget);
+        let counted = self.count(kind, id, at, limits);
         signals.record_event_counted(kind, counted, at);
         counted
     }
@@ -173,7 +176,7 @@ impl SessionTable {
         kind: EventKind,
         id: Option<SessionId>,
         at: Timestamp,
-        budget: &SessionLimits,
+        limits: &SessionLimits,
     ) -> bool {
         let Some((signal, opens)) = kind.counts() else {
             // A request naming a unit keeps it from being forgotten.
@@ -191,7 +194,7 @@ impl SessionTable {
                 return false;
             }
             self.open.remove(&(signal, id));
-            budget.give_back(1);
+            limits.give_back(1);
             return true;
         }
         let overflow = &mut self.overflow[signal.index()];
@@ -200,7 +203,7 @@ impl SessionTable {
             // is one of those opened beyond the caps.
             return count_untracked(overflow, false);
         }
-        if self.open.len() < MAX_PER_SERVER && budget.take() {
+        if self.open.len() < MAX_PER_SERVER && limits.take() {
             self.open.insert((signal, id), at);
         } else {
             *overflow = overflow.saturating_add(1);
@@ -208,9 +211,11 @@ impl SessionTable {
         true
     }
 
+    /// Every unit `id` names, of each event-counted signal, is in use.
     fn touch(&mut self, id: SessionId, at: Timestamp) {
-        for signal in [SignalKind::Sessions, SignalKind::Connections] {
-            if let Some(seen) = self.open.get_mut(&(signal, id)) {
+        let counted = SIGNALS.iter().filter(|spec| spec.counted_by.is_some());
+        for spec in counted {
+            if let Some(seen) = self.open.get_mut(&(spec.kind, id)) {
                 *seen = (*seen).max(at);
             }
         }
@@ -221,7 +226,7 @@ impl SessionTable {
     pub fn sweep(
         &mut self,
         at: Timestamp,
-        budget: &SessionLimits,
+        limits: &SessionLimits,
     ) -> Option<[u32; SignalKind::COUNT]> {
         if self.next_sweep.is_some_and(|due| at < due) {
             return None;
@@ -230,15 +235,16 @@ impl SessionTable {
         let mut forgotten = [0u32; SignalKind::COUNT];
         let before = self.open.len();
         self.open.retain(|(signal, _), seen| {
-            let keep = at.since(*seen) < budget.forget_after;
+            let keep = at.since(*seen) < limits.forget_after;
             if !keep {
                 forgotten[signal.index()] += 1;
             }
             keep
         });
-        budget.give_back(before - self.open.len());
-        // A table that once held many ids does not keep their room.
-        if self.open.len() < self.open.capacity() / 4 {
+        limits.give_back(before - self.open.len());
+        // A table that once held many ids does not keep their room (a
+        // small one keeps it: no reallocating every minute).
+        if self.open.capacity() > SMALL_TABLE && self.open.len() < self.open.capacity() / 4 {
             self.open.shrink_to(self.open.len() * 2);
         }
         (before > self.open.len()).then_some(forgotten)
