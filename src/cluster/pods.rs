@@ -101,12 +101,19 @@ impl ServerPods {
     fn current(&mut self, name: &str, at: Timestamp) -> Option<&mut PodEntry> {
         let ttl = self.count_ttl;
         let pod = self.pods.get_mut(name)?;
-        if let (Some(ttl), Some((_, last))) = (ttl, pod.events)
+        pod.lapse(ttl, at);
+        Some(pod)
+    }
+}
+
+impl PodEntry {
+    /// Forgets the event count if it lapsed by `at` under `ttl`.
+    fn lapse(&mut self, ttl: Option<Duration>, at: Timestamp) {
+        if let (Some(ttl), Some((_, last))) = (ttl, self.events)
             && at.since(last) >= ttl
         {
-            pod.events = None;
+            self.events = None;
         }
-        Some(pod)
     }
 }
 
@@ -275,17 +282,16 @@ impl Pods {
             return HashMap::new();
         };
         pods.count_ttl = Some(ttl);
-        let names: Vec<String> = pods.pods.keys().cloned().collect();
-        names
-            .into_iter()
-            .filter_map(|name| {
-                let pod = pods.current(&name, now)?;
+        pods.pods
+            .iter_mut()
+            .filter_map(|(name, pod)| {
+                pod.lapse(Some(ttl), now);
                 let events = pod.events.map(|(n, _)| f64::from(n));
                 let work = match (events, pod.polled) {
                     (Some(a), Some(b)) => a.max(b),
                     (a, b) => a.or(b)?,
                 };
-                Some((name, work))
+                Some((name.clone(), work))
             })
             .collect()
     }
