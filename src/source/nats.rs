@@ -148,7 +148,8 @@ impl NatsSource {
 
     /// Applies events only once `history_ready` is cancelled: history is
     /// written in time order, the backfilled past first. Until then the
-    /// subscription holds what arrives (nothing is lost).
+    /// subscription holds what arrives (core NATS: up to the client's
+    /// buffer of 65,536 messages; JetStream keeps the rest on the server).
     pub fn after(mut self, history_ready: CancellationToken) -> Self {
         self.history_ready = history_ready;
         self
