@@ -1,7 +1,7 @@
 //! Config of the signal sources: Prometheus (polled) and NATS (pushed).
 
-use super::ConfigError;
 use super::queries::Queries;
+use super::{ConfigError, duration_within};
 use crate::signal::RETENTION;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -112,32 +112,23 @@ impl PrometheusConfig {
                 ),
             ));
         }
-        if !(Duration::from_secs(1)..=MAX_POLL_INTERVAL).contains(&self.interval) {
-            return Err(ConfigError::invalid(
-                "prometheus.interval",
-                format!(
-                    "is {}, allowed 1s..={}",
-                    humantime::format_duration(self.interval),
-                    humantime::format_duration(MAX_POLL_INTERVAL)
-                ),
-            ));
-        }
+        duration_within(
+            "prometheus.interval",
+            self.interval,
+            (Duration::from_secs(1), MAX_POLL_INTERVAL),
+        )?;
         if self.timeout.is_zero() || self.timeout > self.interval {
             return Err(ConfigError::invalid(
                 "prometheus.timeout",
                 "must be above 0 and at most prometheus.interval",
             ));
         }
-        if self.backfill > RETENTION {
-            return Err(ConfigError::invalid(
-                "prometheus.backfill",
-                format!(
-                    "is {}, allowed 0s..={} (the history kept)",
-                    humantime::format_duration(self.backfill),
-                    humantime::format_duration(RETENTION)
-                ),
-            ));
-        }
+        // At most the history kept.
+        duration_within(
+            "prometheus.backfill",
+            self.backfill,
+            (Duration::ZERO, RETENTION),
+        )?;
         for (field, label) in [
             ("prometheus.server_label", &self.server_label),
             ("prometheus.namespace_label", &self.namespace_label),
@@ -304,15 +295,11 @@ impl NatsConfig {
                 ),
             ));
         }
-        if !(Duration::from_secs(60)..=MAX_STREAM_AGE).contains(&self.session_forget_after) {
-            return Err(ConfigError::invalid(
-                "nats.session_forget_after",
-                format!(
-                    "is {}, allowed 1m..=7days",
-                    humantime::format_duration(self.session_forget_after)
-                ),
-            ));
-        }
+        duration_within(
+            "nats.session_forget_after",
+            self.session_forget_after,
+            (Duration::from_secs(60), MAX_STREAM_AGE),
+        )?;
         if self.tls_cert_file.is_some() != self.tls_key_file.is_some() {
             return Err(ConfigError::invalid(
                 "nats.tls_cert_file",
@@ -331,16 +318,11 @@ impl NatsConfig {
                     "must be 1+ characters of a-z, A-Z, 0-9, '-' and '_'",
                 ));
             }
-            if !(Duration::from_secs(60)..=MAX_STREAM_AGE).contains(&js.max_age) {
-                return Err(ConfigError::invalid(
-                    "nats.jetstream.max_age",
-                    format!(
-                        "is {}, allowed 1m..={}",
-                        humantime::format_duration(js.max_age),
-                        humantime::format_duration(MAX_STREAM_AGE)
-                    ),
-                ));
-            }
+            duration_within(
+                "nats.jetstream.max_age",
+                js.max_age,
+                (Duration::from_secs(60), MAX_STREAM_AGE),
+            )?;
             if js.replay_window > js.max_age {
                 return Err(ConfigError::invalid(
                     "nats.jetstream.replay_window",
