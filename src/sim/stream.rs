@@ -8,13 +8,12 @@
 //! the eager generator began it; those positions come from a dry run that
 //! draws without keeping anything.
 
+use super::pending::{CLOSE, OPEN, Pending, REQUEST};
 use super::workload::Arrival;
 use crate::signal::EventKind;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp};
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::f64::consts::TAU;
 
 /// Most requests one synthetic session makes (its count is drawn from an
@@ -217,46 +216,6 @@ impl Iterator for Modulated {
         let (i, t) = best?;
         self.heads[i] = self.parts[i].next();
         Some(t)
-    }
-}
-
-/// Events waiting in time order: (time bits, rank and sequence) → session.
-/// Times are finite and ≥ 0, so their bits sort like the numbers; the rank
-/// (what the event is) sits above a sequence number in one word, so two
-/// words order the heap and the sequence keeps equal times in push order.
-#[derive(Debug, Default)]
-struct Pending {
-    heap: BinaryHeap<Reverse<(u64, u64, u32)>>,
-    seq: u64,
-}
-
-/// Pushes numbered below this fit under the rank (far more than any
-/// server's events).
-const RANK_SHIFT: u32 = 56;
-
-// What a pending event is, numbered in the order events at one instant
-// are taken: a session opens before its requests and closes after them.
-const OPEN: u8 = 0;
-const REQUEST: u8 = 1;
-const CLOSE: u8 = 2;
-
-impl Pending {
-    fn push(&mut self, t: f64, kind: u8, session: u32) {
-        self.seq += 1;
-        let order = (u64::from(kind) << RANK_SHIFT) | (self.seq & ((1 << RANK_SHIFT) - 1));
-        self.heap.push(Reverse((t.to_bits(), order, session)));
-    }
-    /// The earliest event, if it sorts before `(before, rank)`: its time,
-    /// what it is and its session.
-    fn pop_before(&mut self, before: f64, rank: u8) -> Option<(f64, u8, u32)> {
-        let Reverse((bits, order, _)) = self.heap.peek()?;
-        if (*bits, *order >> RANK_SHIFT) >= (before.to_bits(), u64::from(rank)) {
-            return None;
-        }
-        self.heap.pop().map(|Reverse((b, order, session))| {
-            let kind = u8::try_from(order >> RANK_SHIFT).unwrap_or(CLOSE);
-            (f64::from_bits(b), kind, session)
-        })
     }
 }
 
