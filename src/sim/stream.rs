@@ -258,7 +258,7 @@ impl SessionStream {
         let session = self.sessions;
         self.sessions += 1;
         let end = (start + self.length.sample(&mut self.rng)).min(self.horizon);
-        self.pending.push(start, OPEN, session);
+        self.pending.push(start, OPEN);
         let count = self
             .count
             .sample(&mut self.rng)
@@ -266,9 +266,10 @@ impl SessionStream {
             .min(MAX_SESSION_REQUESTS);
         for _ in 0..(count as u32).max(1) {
             let t = start + self.rng.random::<f64>() * (end - start);
-            self.pending.push(t, REQUEST, session);
+            self.pending.push(t, REQUEST);
         }
-        self.pending.push(end, CLOSE, session);
+        self.pending.push(end, CLOSE);
+        self.pending.seal(session);
     }
 }
 
@@ -337,9 +338,10 @@ impl JobStream {
         for _ in 0..(s.count.sample(&mut self.rng).ceil() as u32).max(1) {
             let t = at + self.rng.random::<f64>() * s.run;
             if t < self.horizon {
-                self.pending.push(t, REQUEST, 0);
+                self.pending.push(t, REQUEST);
             }
         }
+        self.pending.seal(0);
         self.start += s.period;
     }
 }
