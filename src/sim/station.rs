@@ -5,8 +5,7 @@
 //! The station only keeps its own books; the caller's event loop asks for
 //! [`Station::next_event`] and calls [`Station::advance`] up to it.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
 
 /// Virtual time in seconds.
 pub type Secs = f64;
@@ -36,18 +35,53 @@ struct Waiting {
     service: Secs,
 }
 
-/// A total order on finite times for the completion heap.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct At(Secs);
-impl Eq for At {}
-impl PartialOrd for At {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
+/// A time as a word that sorts as `f64::total_cmp` sorts the time.
+fn order_key(t: Secs) -> u64 {
+    let bits = t.to_bits();
+    if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | 1 << 63
     }
 }
-impl Ord for At {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.0.total_cmp(&other.0)
+
+/// The time [`order_key`] was made from.
+fn from_order_key(key: u64) -> Secs {
+    Secs::from_bits(if key >> 63 == 1 {
+        key & !(1 << 63)
+    } else {
+        !key
+    })
+}
+
+/// Requests in service, by (end, arrival, start), soonest end last: a
+/// sorted list, since a server has a few dozen requests in service at
+/// most times and a new one mostly ends after those already running (an
+/// insertion moves few entries, a completion none).
+#[derive(Debug, Clone, Default)]
+struct Running(Vec<(u64, u64, u64)>);
+
+impl Running {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    /// The soonest end.
+    fn next_end(&self) -> Option<Secs> {
+        self.0.last().map(|&(end, _, _)| from_order_key(end))
+    }
+    fn start(&mut self, end: Secs, arrived: Secs, start: Secs) {
+        let entry = (order_key(end), order_key(arrived), order_key(start));
+        let at = self.0.partition_point(|e| *e > entry);
+        self.0.insert(at, entry);
+    }
+    /// The request that ends soonest: (end, arrival, start).
+    fn finish(&mut self) -> Option<(Secs, Secs, Secs)> {
+        let (end, arrived, start) = self.0.pop()?;
+        Some((
+            from_order_key(end),
+            from_order_key(arrived),
+            from_order_key(start),
+        ))
     }
 }
 
@@ -55,7 +89,7 @@ impl Ord for At {
 #[derive(Debug, Clone)]
 pub struct Station {
     slots: u32,
-    running: BinaryHeap<Reverse<(At, At, At)>>,
+    running: Running,
     queue: VecDeque<Waiting>,
     timeout: Secs,
     /// ∫ queue length dt, for Little's law.
@@ -68,7 +102,7 @@ impl Station {
     pub fn new(slots: u32, timeout: Secs) -> Self {
         Self {
             slots,
-            running: BinaryHeap::new(),
+            running: Running::default(),
             queue: VecDeque::new(),
             timeout,
             queue_area: 0.0,
@@ -93,7 +127,7 @@ impl Station {
 
     /// The next time something happens on its own (a completion or a timeout).
     pub fn next_event(&self) -> Option<Secs> {
-        let done = self.running.peek().map(|Reverse((end, _, _))| end.0);
+        let done = self.running.next_end();
         let expiry = self.queue.front().map(|w| w.arrived + self.timeout);
         match (done, expiry) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -123,16 +157,13 @@ impl Station {
     pub fn advance(&mut self, now: Secs, out: &mut Vec<Outcome>) {
         while let Some(t) = self.next_event().filter(|&t| t <= now) {
             self.account(t);
-            let completes = self
-                .running
-                .peek()
-                .is_some_and(|Reverse((end, _, _))| end.0 <= t);
+            let completes = self.running.next_end().is_some_and(|end| end <= t);
             if completes {
-                if let Some(Reverse((end, arrived, start))) = self.running.pop() {
+                if let Some((end, arrived, start)) = self.running.finish() {
                     out.push(Outcome::Served {
-                        arrived: arrived.0,
-                        wait: start.0 - arrived.0,
-                        service: end.0 - start.0,
+                        arrived,
+                        wait: start - arrived,
+                        service: end - start,
                     });
                 }
             } else if let Some(w) = self.queue.pop_front() {
@@ -154,8 +185,7 @@ impl Station {
                 break;
             }
             self.queue.pop_front();
-            self.running
-                .push(Reverse((At(now + w.service), At(w.arrived), At(now))));
+            self.running.start(now + w.service, w.arrived, now);
         }
     }
 

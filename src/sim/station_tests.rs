@@ -108,3 +108,67 @@ fn a_station_with_no_slots_queues_until_capacity_arrives() {
         }]
     );
 }
+
+mod running {
+    use super::super::{Running, from_order_key, order_key};
+    use proptest::prelude::*;
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+
+    /// A total order on times, as the completion heap had it.
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    struct At(f64);
+    impl Eq for At {}
+    impl PartialOrd for At {
+        fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+            Some(self.cmp(other))
+        }
+    }
+    impl Ord for At {
+        fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+            self.0.total_cmp(&other.0)
+        }
+    }
+
+    fn any_time() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            any::<f64>(),
+            Just(0.0),
+            Just(-0.0),
+            (0u32..20).prop_map(|n| f64::from(n) * 0.25),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn order_keys_sort_as_total_cmp_and_give_the_time_back(a in any_time(), b in any_time()) {
+            prop_assert_eq!(order_key(a).cmp(&order_key(b)), a.total_cmp(&b));
+            prop_assert_eq!(from_order_key(order_key(a)).to_bits(), a.to_bits());
+        }
+
+        /// Starts and finishes, interleaved, come out as from a min-heap of
+        /// (end, arrival, start), equal ends included.
+        #[test]
+        fn the_running_list_finishes_as_a_heap_would(
+            ops in prop::collection::vec(prop::option::of((0u32..12, 0u32..12, 0u32..12)), 0..200),
+        ) {
+            let mut running = Running::default();
+            let mut heap = BinaryHeap::new();
+            for op in ops {
+                match op {
+                    Some((end, arrived, start)) => {
+                        let (e, a, s) = (f64::from(end), f64::from(arrived), f64::from(start));
+                        running.start(e, a, s);
+                        heap.push(Reverse((At(e), At(a), At(s))));
+                    }
+                    None => {
+                        let expected = heap.pop().map(|Reverse((e, a, s))| (e.0, a.0, s.0));
+                        prop_assert_eq!(running.finish(), expected);
+                    }
+                }
+                prop_assert_eq!(running.len(), heap.len());
+                prop_assert_eq!(running.next_end(), heap.peek().map(|Reverse((e, _, _))| e.0));
+            }
+        }
+    }
+}
