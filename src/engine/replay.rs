@@ -221,7 +221,7 @@ fn replay_with(
     let data = live_quality(signals);
     let mut state = State::default();
     let mut at = align(until - horizon(policy));
-    let mut cursor = 0;
+    let mut cursor = signals.history.walk_from(at);
     while at < until {
         let found = signals.history.index_at(at, cursor);
         cursor = found.unwrap_or(0);

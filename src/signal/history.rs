@@ -175,6 +175,15 @@ impl History {
         i.checked_sub(1)
     }
 
+    /// Where a forward walk to `at` ([`History::index_at`]) can start: the
+    /// point in force at `at`, found by bisection (a replay starts minutes
+    /// after the oldest point kept).
+    pub fn walk_from(&self, at: Timestamp) -> usize {
+        self.points
+            .partition_point(|(t, _)| *t <= at)
+            .saturating_sub(1)
+    }
+
     /// The load at index `i` (from [`History::index_at`]).
     pub fn load(&self, i: usize) -> Option<&Load> {
         self.points.get(i).map(|(_, l)| l)
@@ -253,6 +262,25 @@ mod tests {
         assert_eq!(h.at(t(15)), Some(&reading(3)));
         assert_eq!(h.at(t(0)), None, "before the first point");
         assert_eq!(h.next_change_after(t(5)), Some(t(15)));
+    }
+
+    #[test]
+    fn a_walk_from_the_bisected_start_finds_what_a_walk_from_the_oldest_finds() {
+        let mut h = History::default();
+        for i in 0..60u64 {
+            h.record(
+                t(i * 5 + i % 3),
+                &reading(u32::try_from(i % 4).expect("small")),
+            );
+        }
+        for secs in 0..320 {
+            let from = h.walk_from(t(secs));
+            assert_eq!(
+                h.index_at(t(secs), from),
+                h.index_at(t(secs), 0),
+                "at {secs} s"
+            );
+        }
     }
 
     #[test]
