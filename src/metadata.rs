@@ -122,35 +122,63 @@ pub fn allowed_keys() -> String {
     keys.join(", ")
 }
 
+/// One override key: a policy setting of [`OVERRIDES`], or a metric's
+/// target or objective (the key the catalog names).
+#[derive(Clone, Copy)]
+enum Override {
+    /// Key, the policy field it sets, how.
+    Setting(&'static str, &'static str, Setter),
+    /// A metric's goal.
+    Goal(&'static MetricSpec),
+}
+
+impl Override {
+    fn key(self) -> &'static str {
+        match self {
+            Self::Setting(key, _, _) => key,
+            Self::Goal(spec) => spec.override_key.unwrap_or_default(),
+        }
+    }
+
+    /// Whether this key sets the policy field `field` (as a policy error
+    /// names it).
+    fn sets(self, field: &str) -> bool {
+        match self {
+            Self::Setting(_, f, _) => f == field,
+            Self::Goal(spec) => spec.policy_path() == field,
+        }
+    }
+
+    fn apply(self, policy: &mut Policy, value: &str) -> Result<(), String> {
+        match self {
+            Self::Setting(_, _, set) => set(policy, value),
+            Self::Goal(spec) => set_goal(policy, spec, value),
+        }
+    }
+}
+
+/// Every override key, in the order they apply: the settings, then the
+/// goals in catalog order.
+fn overrides() -> impl Iterator<Item = Override> {
+    let settings = OVERRIDES
+        .iter()
+        .map(|&(key, field, set)| Override::Setting(key, field, set));
+    let goals = METRICS
+        .iter()
+        .filter(|m| m.override_key.is_some())
+        .map(Override::Goal);
+    settings.chain(goals)
+}
+
 /// Every key that overrides a policy setting or a metric's goal, in the
 /// order they apply.
 pub(crate) fn override_keys() -> impl Iterator<Item = &'static str> {
-    let goals = METRICS.iter().filter_map(|m| m.override_key);
-    OVERRIDES.iter().map(|(k, _, _)| *k).chain(goals)
-}
-
-/// Metrics whose goal a ScaledObject may override, in catalog order.
-fn goal_overrides() -> impl Iterator<Item = &'static MetricSpec> {
-    METRICS.iter().filter(|m| m.override_key.is_some())
-}
-
-/// How one override key applies.
-enum Override {
-    /// A policy setting of [`OVERRIDES`].
-    Setting(Setter),
-    /// A metric's target or objective.
-    Goal(&'static MetricSpec),
+    overrides().map(Override::key)
 }
 
 /// The override `key` names, and its rank: the order in which keys apply.
 fn find_override(key: &str) -> Option<(usize, Override)> {
-    if let Some(i) = OVERRIDES.iter().position(|(k, _, _)| *k == key) {
-        return Some((i, Override::Setting(OVERRIDES[i].2)));
-    }
-    goal_overrides()
-        .enumerate()
-        .find(|(_, m)| m.override_key == Some(key))
-        .map(|(i, m)| (OVERRIDES.len() + i, Override::Goal(m)))
+    overrides().enumerate().find(|(_, o)| o.key() == key)
 }
 
 /// Sets `spec`'s goal from `value`: a number within its bound, or `off`.
@@ -234,11 +262,8 @@ fn apply_overrides(
             });
         };
         let value = &metadata[key];
-        let applied = match how {
-            Override::Setting(set) => set(policy, value.trim()),
-            Override::Goal(spec) => set_goal(policy, spec, value.trim()),
-        };
-        applied.map_err(|expected| bad(key, value, expected))?;
+        how.apply(policy, value.trim())
+            .map_err(|expected| bad(key, value, expected))?;
     }
     policy.validate().map_err(|e| {
         let key = metadata_key_of(&e.field);
@@ -250,13 +275,10 @@ fn apply_overrides(
 /// Maps a policy field back to the metadata key that sets it; a field no key
 /// sets was invalid in the named policy itself, so the key is `policy`.
 fn metadata_key_of(field: &str) -> String {
-    let setting = OVERRIDES.iter().find(|(_, f, _)| *f == field);
-    let goal = || goal_overrides().find(|m| m.policy_path() == field);
-    let key = match setting {
-        Some((k, _, _)) => Some(*k),
-        None => goal().and_then(|m| m.override_key),
-    };
-    key.unwrap_or("policy").to_owned()
+    overrides()
+        .find(|o| o.sets(field))
+        .map_or("policy", Override::key)
+        .to_owned()
 }
 
 fn bad(key: &str, value: &str, expected: impl Into<String>) -> MetadataError {
