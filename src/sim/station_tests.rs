@@ -149,7 +149,7 @@ mod running {
         /// Starts and finishes, interleaved, come out as from a min-heap of
         /// (end, arrival, start), equal ends included.
         #[test]
-        fn the_running_list_finishes_as_a_heap_would(
+        fn requests_in_service_finish_as_the_f64_heap_had_them(
             ops in prop::collection::vec(prop::option::of((0u32..12, 0u32..12, 0u32..12)), 0..200),
         ) {
             let mut running = Running::default();
