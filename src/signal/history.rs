@@ -267,13 +267,15 @@ mod tests {
     #[test]
     fn a_walk_from_the_bisected_start_finds_what_a_walk_from_the_oldest_finds() {
         let mut h = History::default();
+        assert_eq!(h.index_at(t(5), h.walk_from(t(5))), None, "empty");
         for i in 0..60u64 {
+            // From 10 s on, so that the first seconds come before any point.
             h.record(
-                t(i * 5 + i % 3),
+                t(10 + i * 5 + i % 3),
                 &reading(u32::try_from(i % 4).expect("small")),
             );
         }
-        for secs in 0..320 {
+        for secs in 0..330 {
             let from = h.walk_from(t(secs));
             assert_eq!(
                 h.index_at(t(secs), from),

@@ -27,6 +27,9 @@ pub(super) const OPEN: u8 = 0;
 pub(super) const REQUEST: u8 = 1;
 pub(super) const CLOSE: u8 = 2;
 
+/// Events a freed group's list keeps room for.
+const KEEP_ROOM: usize = 256;
+
 /// One group's events, sorted, and how many were taken.
 #[derive(Debug, Default)]
 struct Group {
@@ -98,6 +101,9 @@ impl Pending {
             None => {
                 std::collections::binary_heap::PeekMut::pop(head);
                 group.events.clear();
+                // A slot keeps room for a typical group, not for the
+                // largest it ever held (a session may draw 100,000).
+                group.events.shrink_to(KEEP_ROOM);
                 self.free.push(slot);
             }
         }
