@@ -154,6 +154,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => {
             let config = load(args.config.as_deref(), &args.overrides())?;
             init_logs(&config);
+            for warning in config.warnings() {
+                tracing::warn!("{warning}");
+            }
             tokio::runtime::Runtime::new()
                 .context("starting the async runtime")?
                 .block_on(serve_until_signal(config))
@@ -237,6 +240,9 @@ fn manifests(args: &ManifestsArgs) -> anyhow::Result<()> {
 
 fn check_config(file: &std::path::Path) -> anyhow::Result<()> {
     let config = load(Some(file), &Overrides::default())?;
+    for warning in config.warnings() {
+        eprintln!("warning: {warning}");
+    }
     // Credentials in URLs and header values are hidden: this output ends up
     // in terminals, CI logs and bug reports.
     print!(

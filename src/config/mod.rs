@@ -373,6 +373,14 @@ impl Config {
         apply.dry_run |= o.dry_run;
     }
 
+    /// Valid settings that are probably not meant, one sentence each
+    /// naming the fields (logged at start-up, printed by `check-config`).
+    pub fn warnings(&self) -> Vec<String> {
+        self.nats
+            .as_ref()
+            .map_or_else(Vec::new, |n| n.warnings(&self.policies))
+    }
+
     /// Checks every value; the error names the full path of the field.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if !self.policies.contains_key(&self.default_policy) {

@@ -2,6 +2,7 @@
 
 use super::queries::Queries;
 use super::{ConfigError, duration_within};
+use crate::engine::Policy;
 use crate::signal::RETENTION;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -331,5 +332,36 @@ impl NatsConfig {
             }
         }
         Ok(())
+    }
+
+    /// Settings that are valid but probably not meant: a session forgotten
+    /// sooner than a policy stops trusting event counts (its
+    /// `event_count_ttl`) stops counting as live work while that policy
+    /// would still hold it, so a quiet live stream may be scaled away. One
+    /// sentence naming every such policy.
+    pub fn warnings<'a>(
+        &self,
+        policies: impl IntoIterator<Item = (&'a String, &'a Policy)>,
+    ) -> Vec<String> {
+        let longer: Vec<(&String, Duration)> = policies
+            .into_iter()
+            .map(|(name, p)| (name, p.event_count_ttl))
+            .filter(|(_, ttl)| *ttl > self.session_forget_after)
+            .collect();
+        let Some(longest) = longer.iter().map(|(_, ttl)| *ttl).max() else {
+            return Vec::new();
+        };
+        let named: Vec<String> = longer
+            .iter()
+            .map(|(name, ttl)| format!("{name} ({})", humantime::format_duration(*ttl)))
+            .collect();
+        vec![format!(
+            "nats.session_forget_after ({}) is shorter than the event_count_ttl of policies {}: \
+             a session or stream silent for longer is forgotten, and stops keeping its server \
+             active, while those policies would still count it; set it to at least {}",
+            humantime::format_duration(self.session_forget_after),
+            named.join(", "),
+            humantime::format_duration(longest),
+        )]
     }
 }

@@ -322,3 +322,28 @@ fn an_unknown_goal_or_query_key_is_named_at_its_own_line() {
         assert!(err.contains(line), "{err} should name {line}");
     }
 }
+
+#[test]
+fn a_session_forgotten_before_a_policy_stops_counting_it_is_warned_about() {
+    let yaml = "nats: { url: nats://n:4222, session_forget_after: 30m }\n\
+                policies: { short: { event_count_ttl: 10m }, long: { event_count_ttl: 3h } }";
+    let c = Config::from_yaml(yaml, "t").expect("parses");
+    c.validate().expect("valid: a warning, not an error");
+    let warnings = c.warnings();
+    assert_eq!(warnings.len(), 1, "one sentence: {warnings:?}");
+    let w = &warnings[0];
+    assert!(
+        w.starts_with("nats.session_forget_after (30m) is shorter"),
+        "{w}"
+    );
+    // `default` keeps its 2 h ttl, `long` has 3 h; `short` (10 min) is fine.
+    assert!(w.contains("default (2h)") && w.contains("long (3h)"), "{w}");
+    assert!(!w.contains("short ("), "{w}");
+    assert!(w.ends_with("at least 3h"), "{w}");
+    assert!(
+        Config::default().warnings().is_empty(),
+        "no NATS, nothing to warn about"
+    );
+    let defaults = Config::from_yaml("nats: { url: nats://n:4222 }", "t").expect("parses");
+    assert!(defaults.warnings().is_empty(), "24 h against 2 h: fine");
+}
