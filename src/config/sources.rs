@@ -1,7 +1,7 @@
 //! Config of the signal sources: Prometheus (polled) and NATS (pushed).
 
 use super::queries::Queries;
-use super::{ConfigError, duration_within};
+use super::{ConfigError, duration_within, show_duration};
 use crate::engine::Policy;
 use crate::signal::RETENTION;
 use serde::{Deserialize, Serialize};
@@ -353,15 +353,15 @@ impl NatsConfig {
         };
         let named: Vec<String> = longer
             .iter()
-            .map(|(name, ttl)| format!("{name} ({})", humantime::format_duration(*ttl)))
+            .map(|(name, ttl)| format!("{name} ({})", show_duration(*ttl)))
             .collect();
         vec![format!(
             "nats.session_forget_after ({}) is shorter than the event_count_ttl of policies {}: \
              a session or stream silent for longer is forgotten, and stops keeping its server \
              active, while those policies would still count it; set it to at least {}",
-            humantime::format_duration(self.session_forget_after),
+            show_duration(self.session_forget_after),
             named.join(", "),
-            humantime::format_duration(longest),
+            show_duration(longest),
         )]
     }
 }

@@ -358,9 +358,10 @@ impl NatsSource {
                     self.ctx
                         .store
                         .record_session_event(&e.server, (e.kind, e.session), e.at);
-                // A second open or a close of a session never seen open
-                // moves no count, on the server or on its pod (when the
-                // store refused the event, the pod counts it as before).
+                // An open or close that moved no count on the server (a
+                // second open, a close of a session never seen open) moves
+                // none on its pod either (when the store refused the
+                // event, the pod counts it as before).
                 self.count_pod_work(&e, recorded.unwrap_or(true));
                 if recorded.is_some() {
                     self.ctx.telemetry.event_applied("nats");

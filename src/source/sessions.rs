@@ -8,7 +8,9 @@
 //! knows better:
 //! - a second open of one id counts once;
 //! - a close counts only for an id seen open; one never seen (its open lost,
-//!   or already forgotten) is ignored, so it cannot hide another's work;
+//!   or already forgotten) is ignored, so it cannot hide another's work,
+//!   except while opens beyond the caps are counted (below), which such a
+//!   close cancels;
 //! - a unit silent for `nats.session_forget_after` ([`FORGET_AFTER`] by
 //!   default: no open, request or close naming it) is forgotten: its close
 //!   was lost.

@@ -5,7 +5,7 @@
 use super::Store;
 use crate::id::ServerKey;
 use crate::signal::EventKind;
-use crate::source::sessions::{SWEEP_EVERY, SessionId, SessionLimits};
+use crate::source::sessions::{SWEEP_EVERY, SessionId};
 use crate::time::Timestamp;
 use std::sync::PoisonError;
 
@@ -13,7 +13,8 @@ impl Store {
     /// Applies an activity event, naming the session or connection it is
     /// about if it does (see [`super::sessions`]), and wakes the server's
     /// watchers at once. Returns whether an open or close moved its count
-    /// (a second open, or a close of a session never seen open, does not);
+    /// (a second open does not, nor does a close of a session never seen
+    /// open unless it cancels one counted beyond the caps);
     /// `None` when the store is full and the event was dropped.
     pub fn record_session_event(
         &self,
@@ -40,10 +41,13 @@ impl Store {
         self.sessions.used()
     }
 
-    /// This store, tracking at most `limit` sessions and connections by id.
-    pub fn with_tracked_sessions(mut self, limit: usize) -> Self {
+    /// This store, tracking at most `limit` sessions and connections by id
+    /// (tests: the budget, filled).
+    #[cfg(test)]
+    pub(crate) fn with_tracked_sessions(mut self, limit: usize) -> Self {
         let forget_after = self.sessions.forget_after();
-        self.sessions = SessionLimits::with_limit(limit).forgetting_after(forget_after);
+        self.sessions = crate::source::sessions::SessionLimits::with_limit(limit)
+            .forgetting_after(forget_after);
         self
     }
 
