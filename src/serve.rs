@@ -214,7 +214,7 @@ impl App {
             let client = nats::connect(n).await?;
             let source = NatsSource::new(n.clone(), self.source_context(&self.readiness.nats))
                 .with_pod_work(self.pods.clone())
-                .after(history_ready);
+                .after(history_ready.clone());
             let source = match wake_tx {
                 Some(tx) => source.with_wakes(tx),
                 None => source,
@@ -222,7 +222,7 @@ impl App {
             tracing::info!(url = %redact_url(&n.url), jetstream = n.jetstream.is_some(), "nats source on");
             tokio::spawn(source.run(client, shutdown.clone()));
         }
-        self.start_discovery(shutdown, wake_rx).await
+        self.start_discovery(shutdown, wake_rx, history_ready).await
     }
 
     /// Starts workload discovery when `kubernetes.discovery.enabled`, and
@@ -231,6 +231,7 @@ impl App {
         &self,
         shutdown: &CancellationToken,
         wakes: Option<tokio::sync::mpsc::Receiver<ServerKey>>,
+        history_ready: CancellationToken,
     ) -> Result<Option<Started>, ServeError> {
         let k = &self.config.kubernetes;
         if !k.discovery.enabled {
@@ -266,7 +267,16 @@ impl App {
                 ActuatorTelemetry::new(self.metrics.clone()),
                 live_work,
             );
-            tokio::spawn(scale_in.run(shutdown.clone()));
+            // Its live-work floor writes history at now: after the
+            // backfill, which writes the past in time order.
+            let stop = shutdown.clone();
+            tokio::spawn(async move {
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    () = history_ready.cancelled() => {}
+                }
+                scale_in.run(stop).await;
+            });
         }
         let Some(wakes) = wakes else {
             return Ok(None);
