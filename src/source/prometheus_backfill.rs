@@ -61,10 +61,6 @@ fn poll_times(now: Timestamp, window: Duration, interval: Duration) -> Vec<Times
         .collect()
 }
 
-#[cfg(test)]
-#[path = "prometheus_backfill_tests.rs"]
-mod tests;
-
 /// The index of the next past poll to run, after `done` polls took
 /// `elapsed`: `next`, or later when the rest would overrun the budget at
 /// that pace (the newest polls are the ones kept).
@@ -78,3 +74,7 @@ fn skip_to_fit(next: usize, total: usize, elapsed: Duration, done: usize) -> usi
     };
     next.max(total.saturating_sub(affordable))
 }
+
+#[cfg(test)]
+#[path = "prometheus_backfill_tests.rs"]
+mod tests;

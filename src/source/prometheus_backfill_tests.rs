@@ -131,7 +131,10 @@ async fn a_scaler_that_just_started_decides_like_one_that_was_running() {
         (fresh.desired, fresh.active),
         (running.desired, running.active)
     );
-    assert!(!fresh.active, "without the backfill it looks idle: {fresh:?}");
+    assert!(
+        !fresh.active,
+        "without the backfill it looks idle: {fresh:?}"
+    );
 }
 
 /// `gone` had a queue until 12 minutes ago, when its workload went to
