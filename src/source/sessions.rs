@@ -10,17 +10,21 @@
 //! - a close counts only for an id seen open; one never seen (its open lost,
 //!   or already forgotten) is ignored, so it cannot hide another's work,
 //!   except while opens beyond the caps are counted (below), which such a
-//!   close cancels;
+//!   close may cancel (see [`beyond`]);
 //! - a unit silent for `nats.session_forget_after` ([`FORGET_AFTER`] by
 //!   default: no open, request or close naming it) is forgotten: its close
 //!   was lost.
 //!
 //! Events without an id are counted as before (opens minus closes), in a
 //! share of their own that only closes without an id cancel. Opens with an
-//! id beyond the caps are counted in another share, which closes of ids
-//! the table does not know cancel. Every rule reads the events alone
+//! id beyond the caps are counted in buckets by the id's hash, which only
+//! closes of ids the table does not know, falling in the same bucket,
+//! cancel ([`beyond`]). Every rule reads the events alone
 //! (their order and times), so two scaler replicas that applied the same
 //! events keep equal tables (rule 2).
+
+#[path = "sessions_beyond.rs"]
+pub mod beyond;
 
 use crate::signal::{EventKind, SIGNALS, SignalKind, Signals};
 use crate::time::Timestamp;
@@ -142,8 +146,8 @@ pub struct SessionTable {
     open: HashMap<(SignalKind, SessionId), Timestamp>,
     /// Units opened without an id, per signal.
     anonymous: [u32; SignalKind::COUNT],
-    /// Units opened with an id beyond the caps, per signal.
-    overflow: [u32; SignalKind::COUNT],
+    /// Units opened with an id beyond the caps.
+    beyond: beyond::BeyondCaps,
     /// Event time of the next look for silent units.
     next_sweep: Option<Timestamp>,
 }
@@ -152,6 +156,11 @@ impl SessionTable {
     /// Units tracked by id.
     pub fn tracked(&self) -> usize {
         self.open.len()
+    }
+
+    /// Units of `signal` opened with an id beyond the caps.
+    pub fn beyond_caps(&self, signal: SignalKind) -> u32 {
+        self.beyond.units(signal)
     }
 
     /// Applies one event to `signals` through the table: forgets silent
@@ -199,16 +208,15 @@ impl SessionTable {
             limits.give_back(1);
             return true;
         }
-        let overflow = &mut self.overflow[signal.index()];
         if !opens {
             // Never seen open: its open was lost or it was forgotten, or it
             // is one of those opened beyond the caps.
-            return count_untracked(overflow, false);
+            return self.beyond.close(signal, id);
         }
         if self.open.len() < MAX_PER_SERVER && limits.take() {
             self.open.insert((signal, id), at);
         } else {
-            *overflow = overflow.saturating_add(1);
+            self.beyond.open(signal, id, at);
         }
         true
     }
@@ -220,6 +228,7 @@ impl SessionTable {
             if let Some(seen) = self.open.get_mut(&(spec.kind, id)) {
                 *seen = (*seen).max(at);
             }
+            self.beyond.touch(spec.kind, id, at);
         }
     }
 
@@ -244,17 +253,19 @@ impl SessionTable {
             keep
         });
         limits.give_back(before - self.open.len());
+        self.beyond
+            .forget_silent(at, limits.forget_after, &mut forgotten);
         // A table that once held many ids does not keep their room (a
         // small one keeps it: no reallocating every minute).
         if self.open.capacity() > SMALL_TABLE && self.open.len() < self.open.capacity() / 4 {
             self.open.shrink_to(self.open.len() * 2);
         }
-        (before > self.open.len()).then_some(forgotten)
+        forgotten.iter().any(|&n| n > 0).then_some(forgotten)
     }
 }
 
-/// An open or close of a unit the table does not track: closes cancel only
-/// opens of the same share, never a unit tracked by id.
+/// An open or close of a unit without an id: closes cancel only opens
+/// without one, never a unit tracked by id.
 fn count_untracked(untracked: &mut u32, opens: bool) -> bool {
     if opens {
         *untracked = untracked.saturating_add(1);

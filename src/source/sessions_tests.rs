@@ -172,6 +172,56 @@ fn opens_beyond_the_stores_budget_are_counted_apart_from_those_without_an_id() {
     assert_eq!(s.sessions(), 1, "the tracked one stays");
 }
 
+/// Ids whose buckets beyond the caps differ from each other's.
+fn ids_in_distinct_buckets(n: usize) -> Vec<String> {
+    let mut taken = std::collections::HashSet::new();
+    (0..)
+        .map(|i| format!("id-{i}"))
+        .filter(|id| {
+            let parsed = SessionId::parse(id).expect("usable id");
+            taken.insert(beyond::bucket_of(parsed))
+        })
+        .take(n)
+        .collect()
+}
+
+/// A server tracking no id at all: every open with an id is beyond the caps.
+fn past_the_caps() -> Server {
+    Server {
+        budget: SessionLimits::with_limit(0),
+        ..Server::default()
+    }
+}
+
+#[test]
+fn past_the_caps_a_stray_close_cancels_only_an_open_of_its_own_bucket() {
+    let [live, stray] = <[String; 2]>::try_from(ids_in_distinct_buckets(2)).expect("two ids");
+    let mut s = past_the_caps();
+    s.event(EventKind::SessionOpen, Some(&live), T0).event(
+        EventKind::SessionClose,
+        Some(&stray),
+        T0,
+    );
+    assert_eq!(s.sessions(), 1, "a stray close in another bucket");
+    s.event(EventKind::SessionClose, Some(&live), T0);
+    assert_eq!(s.sessions(), 0, "its own close");
+    assert_eq!(s.table.beyond_caps(SignalKind::Sessions), 0);
+}
+
+#[test]
+fn past_the_caps_a_silent_unit_is_forgotten_and_a_request_keeps_it() {
+    let [kept, silent] = <[String; 2]>::try_from(ids_in_distinct_buckets(2)).expect("two ids");
+    let mut s = past_the_caps();
+    s.event(EventKind::SessionOpen, Some(&kept), T0)
+        .event(EventKind::SessionOpen, Some(&silent), T0)
+        .event(EventKind::Request, Some(&kept), T0 + 20 * HOUR);
+    assert_eq!(s.sessions(), 2);
+    s.event(EventKind::Request, None, T0 + 24 * HOUR);
+    assert_eq!(s.sessions(), 1, "the silent one is forgotten");
+    s.event(EventKind::Request, None, T0 + 44 * HOUR);
+    assert_eq!(s.sessions(), 0);
+}
+
 #[test]
 fn a_table_that_emptied_gives_its_room_back_at_the_next_sweep() {
     let mut s = Server::default();
@@ -227,6 +277,29 @@ fn feed(events: &[(u8, Option<u8>, u32)]) -> Server {
 }
 
 proptest! {
+    /// Past the caps, a close of an id whose bucket holds no open never
+    /// lowers a count; the count is still the units open.
+    #[test]
+    fn past_the_caps_a_stray_close_never_hides_a_unit_of_another_bucket(
+        events in events(),
+    ) {
+        let mut s = past_the_caps();
+        let mut at = T0;
+        let ids = ids_in_distinct_buckets(5);
+        for &(k, id, minutes) in &events {
+            at = at + Duration::from_secs(u64::from(minutes) * 60);
+            s.event(kind(k), id.map(|i| ids[usize::from(i)].as_str()), at);
+        }
+        let before = s.signals.load.event_counts;
+        prop_assert_eq!(
+            before[SignalKind::Sessions.index()],
+            s.table.anonymous[SignalKind::Sessions.index()]
+                + s.table.beyond_caps(SignalKind::Sessions)
+        );
+        s.event(EventKind::SessionClose, Some(&ids[4]), at);
+        prop_assert_eq!(s.signals.load.event_counts, before);
+    }
+
     /// Each count is the units tracked by id plus those counted without
     /// one, and the store-wide budget holds exactly the tracked ones.
     #[test]
@@ -235,7 +308,7 @@ proptest! {
         for signal in [SignalKind::Sessions, SignalKind::Connections] {
             let tracked = s.table.open.keys().filter(|(k, _)| *k == signal).count();
             let count = s.signals.load.event_count(signal);
-            let untracked = s.table.anonymous[signal.index()] + s.table.overflow[signal.index()];
+            let untracked = s.table.anonymous[signal.index()] + s.table.beyond_caps(signal);
             prop_assert_eq!(count as usize, tracked + untracked as usize);
         }
         prop_assert_eq!(s.budget.used(), s.table.tracked());
@@ -246,13 +319,13 @@ proptest! {
     #[test]
     fn a_close_of_an_unknown_id_never_lowers_a_tracked_count(events in events()) {
         let mut s = feed(&events);
-        let untracked = s.table.overflow;
+        let beyond = s.table.beyond_caps(SignalKind::Sessions);
         let before = s.signals.load.event_counts;
         let last = s.signals.last_event.unwrap_or(T0);
         s.event(EventKind::SessionClose, Some("never-opened"), last);
         let after = s.signals.load.event_counts;
         let i = SignalKind::Sessions.index();
-        prop_assert_eq!(untracked[i], 0);
+        prop_assert_eq!(beyond, 0);
         prop_assert_eq!(after[i], before[i]);
     }
 }

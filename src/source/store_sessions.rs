@@ -14,7 +14,7 @@ impl Store {
     /// about if it does (see [`super::sessions`]), and wakes the server's
     /// watchers at once. Returns whether an open or close moved its count
     /// (a second open does not, nor does a close of a session never seen
-    /// open unless it cancels one counted beyond the caps);
+    /// open unless it cancels one counted beyond the caps in its bucket);
     /// `None` when the store is full and the event was dropped.
     pub fn record_session_event(
         &self,
