@@ -30,6 +30,7 @@ pub mod erlang;
 pub mod exporter;
 pub mod frontier;
 pub mod frontier_plot;
+mod modulated;
 mod pending;
 pub mod plot;
 pub mod pods;
