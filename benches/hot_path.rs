@@ -554,7 +554,7 @@ async fn main() {
     .expect("client");
     let deadline = Instant::now() + Duration::from_secs(90);
     while querier
-        .instant("sum by (server) (mcp_active_sessions)".into())
+        .instant("sum by (server) (mcp_active_sessions)".into(), None)
         .await
         .map(|v| v.len())
         .unwrap_or(0)
@@ -632,10 +632,13 @@ async fn main() {
     for i in 0..500 {
         let q = Instant::now();
         let r = querier
-            .instant(format!(
-                "sum(mcp_active_sessions{{server=\"mcp-{}\"}})",
-                i * 17 % SCALED_OBJECTS
-            ))
+            .instant(
+                format!(
+                    "sum(mcp_active_sessions{{server=\"mcp-{}\"}})",
+                    i * 17 % SCALED_OBJECTS
+                ),
+                None,
+            )
             .await
             .expect("query");
         assert_eq!(r.len(), 1);

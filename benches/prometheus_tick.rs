@@ -90,7 +90,7 @@ async fn main() {
     let concurrency = 32;
     let t = Instant::now();
     let answered = futures::stream::iter(names.iter())
-        .map(|s| querier.instant(format!("sum(mcp_active_sessions{{server=\"{s}\"}})")))
+        .map(|s| querier.instant(format!("sum(mcp_active_sessions{{server=\"{s}\"}})"), None))
         .buffer_unordered(concurrency)
         .filter(|r| futures::future::ready(r.as_ref().is_ok_and(|v| v.len() == 1)))
         .count()

@@ -206,7 +206,7 @@ impl ScaleIn {
     /// Runs the per-pod query; on failure the last values stay.
     async fn refresh_live_work(&self) {
         let Some(q) = &self.live_work else { return };
-        match q.querier.instant(q.promql.clone()).await {
+        match q.querier.instant(q.promql.clone(), None).await {
             Ok(series) => {
                 let values = series
                     .iter()

@@ -50,13 +50,12 @@ pub struct Series {
 
 /// Runs instant queries: the seam between the poll loop and HTTP.
 pub trait Querier: Send + Sync + 'static {
-    /// Evaluates `promql` now.
-    fn instant(&self, promql: String) -> BoxFuture<'_, Result<Vec<Series>, PrometheusError>>;
-    /// Evaluates `promql` as of `at` (whole seconds; the start-up backfill).
-    fn instant_at(
+    /// Evaluates `promql` now, or as of `at` (whole seconds; the start-up
+    /// backfill).
+    fn instant(
         &self,
         promql: String,
-        at: Timestamp,
+        at: Option<Timestamp>,
     ) -> BoxFuture<'_, Result<Vec<Series>, PrometheusError>>;
 }
 
@@ -124,7 +123,7 @@ impl<Q: Querier> PrometheusSource<Q> {
     /// One tick: every query concurrently, then the store updated.
     pub async fn poll_once(&self) -> PollOutcome {
         let started = self.ctx.clock.now();
-        let outcome = self.poll(started, None).await;
+        let outcome = self.poll(PollTime::Now(started)).await;
         if outcome.failed == 0 {
             let resync = self.resync.swap(false, Ordering::AcqRel);
             self.ctx.store.finish_poll(started, resync);
@@ -137,13 +136,9 @@ impl<Q: Querier> PrometheusSource<Q> {
     /// Every query concurrently, now or `as_of` a past time (the
     /// backfill), and the store updated with each answer and the replica
     /// query's; the caller finishes the poll when none failed.
-    async fn poll(&self, started: Timestamp, as_of: Option<Timestamp>) -> PollOutcome {
+    async fn poll(&self, when: PollTime) -> PollOutcome {
         let answers = futures::future::join_all(self.queries.iter().map(|(kind, q)| async move {
-            let answer = match as_of {
-                None => self.querier.instant(q.clone()).await,
-                Some(at) => self.querier.instant_at(q.clone(), at).await,
-            };
-            (*kind, answer)
+            (*kind, self.querier.instant(q.clone(), when.as_of()).await)
         }))
         .await;
         let mut outcome = PollOutcome {
@@ -161,7 +156,7 @@ impl<Q: Querier> PrometheusSource<Q> {
                     outcome.rejected += rejected;
                     self.ctx.telemetry.series_rejected(kind.name(), rejected);
                     seen.extend(values.iter().map(|(id, _)| id.clone()));
-                    let at = series.first().map_or(started, |s| s.at);
+                    let at = series.first().map_or(when.at(), |s| s.at);
                     let applied = self.ctx.store.apply_poll(kind, &values, at);
                     outcome.absent += applied.absent;
                     self.ctx
@@ -180,7 +175,7 @@ impl<Q: Querier> PrometheusSource<Q> {
             }
         }
         outcome.servers = seen.len();
-        self.apply_replicas_as_of(as_of).await;
+        self.apply_replicas_as_of(when.as_of()).await;
         outcome
     }
 }
@@ -193,11 +188,7 @@ impl<Q: Querier> PrometheusSource<Q> {
         let Some(query) = &self.replicas else {
             return;
         };
-        let answer = match at {
-            None => self.querier.instant(query.clone()).await,
-            Some(at) => self.querier.instant_at(query.clone(), at).await,
-        };
-        match answer {
+        match self.querier.instant(query.clone(), at).await {
             Ok(series) => {
                 let (values, _) = server_values(&series, &self.labels);
                 for (server, _) in values.iter().filter(|(_, v)| *v == 0.0) {
@@ -208,6 +199,31 @@ impl<Q: Querier> PrometheusSource<Q> {
                 self.ctx.telemetry.query_failed("replicas");
                 tracing::warn!(error = %e, "prometheus replicas query failed; held data stays held");
             }
+        }
+    }
+}
+
+/// When a poll asks: now (at the time it started), or as of a past time
+/// (the backfill).
+#[derive(Debug, Clone, Copy)]
+enum PollTime {
+    Now(Timestamp),
+    Past(Timestamp),
+}
+
+impl PollTime {
+    /// The time its answers stand for when they carry none.
+    fn at(self) -> Timestamp {
+        match self {
+            Self::Now(at) | Self::Past(at) => at,
+        }
+    }
+
+    /// The time to evaluate as of: none for now.
+    fn as_of(self) -> Option<Timestamp> {
+        match self {
+            Self::Now(_) => None,
+            Self::Past(at) => Some(at),
         }
     }
 }

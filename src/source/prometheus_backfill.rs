@@ -3,7 +3,7 @@
 //! an older replica holds (stabilisation windows, recent activity, idle
 //! gaps) instead of from nothing (rule 2 across restarts).
 
-use super::{PrometheusSource, Querier};
+use super::{PollTime, PrometheusSource, Querier};
 use crate::signal::SLOT;
 use crate::time::Timestamp;
 use std::time::Duration;
@@ -13,25 +13,31 @@ const BACKFILL_BUDGET: Duration = Duration::from_secs(20);
 
 impl<Q: Querier> PrometheusSource<Q> {
     /// Re-runs the polls of the last `prometheus.backfill`, one interval
-    /// (at least one history slot, 5 s) apart and in time order, each as of
-    /// its time (whole seconds, as the API takes them): a live poll's work,
-    /// telemetry included, without marking the source ready. Stops at the
-    /// first failed query. When the past polls would take more than 20 s, it
-    /// skips the oldest, so that what it writes reaches up to now. What it
-    /// did not get stays unknown, as it was. Returns the polls replayed.
-    /// Run it before the live polls and the event stream: history is
-    /// written in time order.
+    /// (at least one history slot, 5 s, in whole seconds) apart and in time
+    /// order, each as of its time (whole seconds, as the API takes them): a
+    /// live poll's work, telemetry included, without marking the source
+    /// ready. The last is at least one interval before now, so it never
+    /// shares a history slot with the first live poll. Stops at the first
+    /// failed query. When the past polls would take more than 20 s, it
+    /// skips the oldest, so that what it writes reaches up to now; a poll
+    /// still running when the 20 s are up is abandoned. What it did not get
+    /// stays unknown, as it was. Returns the polls replayed. Run it before
+    /// the live polls and the event stream: history is written in time
+    /// order.
     pub async fn backfill(&self) -> usize {
         let times = poll_times(self.ctx.clock.now(), self.backfill, self.interval.max(SLOT));
         let started = tokio::time::Instant::now();
         let mut replayed = 0;
         let mut next = 0;
         while let Some(&at) = times.get(next) {
-            if self.poll(at, Some(at)).await.failed > 0 {
-                tracing::warn!(
-                    polls = replayed,
-                    "prometheus backfill stopped at a failed query"
-                );
+            let left = BACKFILL_BUDGET.saturating_sub(started.elapsed());
+            let stopped = match tokio::time::timeout(left, self.poll(PollTime::Past(at))).await {
+                Ok(outcome) if outcome.failed == 0 => None,
+                Ok(_) => Some("a failed query"),
+                Err(_) => Some("its 20 s budget"),
+            };
+            if let Some(cause) = stopped {
+                tracing::warn!(polls = replayed, "prometheus backfill stopped at {cause}");
                 break;
             }
             self.ctx.store.finish_poll(at, false);
@@ -42,21 +48,24 @@ impl<Q: Querier> PrometheusSource<Q> {
     }
 }
 
-/// The past poll times: `interval` apart, in whole seconds, from `window`
-/// before `now` to the last one before `now` (the live polls take over).
+/// The past poll times: `interval` apart (rounded up to whole seconds), in
+/// whole seconds, from `window` before `now` to the last one at least an
+/// interval before `now` (the live polls take over).
 fn poll_times(now: Timestamp, window: Duration, interval: Duration) -> Vec<Timestamp> {
     if window.is_zero() {
         return Vec::new();
     }
     let step = u64::try_from(interval.as_millis())
         .unwrap_or(u64::MAX)
-        .max(1_000);
+        .div_ceil(1_000)
+        .max(1)
+        .saturating_mul(1_000);
     let span = u64::try_from(window.as_millis()).unwrap_or(0);
     let end = now.as_millis();
     let first = end.saturating_sub(span) / 1_000 * 1_000;
     (0..)
         .map(|i: u64| first.saturating_add(i.saturating_mul(step)))
-        .take_while(|&t| t < end)
+        .take_while(|&t| t.saturating_add(step) <= end)
         .map(Timestamp::from_millis)
         .collect()
 }

@@ -22,15 +22,12 @@ struct Past {
 }
 
 impl Querier for Past {
-    fn instant(&self, promql: String) -> BoxFuture<'_, Result<Vec<Series>, PrometheusError>> {
-        let at = self.clock.now();
-        Box::pin(async move { (self.answer)(&promql, at) })
-    }
-    fn instant_at(
+    fn instant(
         &self,
         promql: String,
-        at: Timestamp,
+        at: Option<Timestamp>,
     ) -> BoxFuture<'_, Result<Vec<Series>, PrometheusError>> {
+        let at = at.unwrap_or_else(|| self.clock.now());
         Box::pin(async move { (self.answer)(&promql, at) })
     }
 }
@@ -178,24 +175,68 @@ async fn a_failing_prometheus_stops_the_backfill_and_writes_nothing() {
 }
 
 #[test]
-fn past_polls_are_an_interval_apart_in_whole_seconds_and_end_before_now() {
+fn past_polls_are_an_interval_apart_in_whole_seconds_and_end_an_interval_before_now() {
     let now = Timestamp::from_millis(1_700_000_060_500);
-    let times = poll_times(now, Duration::from_secs(60), Duration::from_secs(15));
-    let millis: Vec<u64> = times.iter().map(|t| t.as_millis()).collect();
+    let millis = |interval: Duration| -> Vec<u64> {
+        let times = poll_times(now, Duration::from_secs(60), interval);
+        times.iter().map(|t| t.as_millis()).collect()
+    };
+    // 060.0 would share the live poll's 5 s slot (at 060.5).
     assert_eq!(
-        millis,
+        millis(Duration::from_secs(15)),
         [
             1_700_000_000_000,
             1_700_000_015_000,
             1_700_000_030_000,
             1_700_000_045_000,
-            1_700_000_060_000
+        ]
+    );
+    // 7.5 s rounds up to 8 s: whole seconds still.
+    assert_eq!(
+        millis(Duration::from_millis(7_500)),
+        [
+            1_700_000_000_000,
+            1_700_000_008_000,
+            1_700_000_016_000,
+            1_700_000_024_000,
+            1_700_000_032_000,
+            1_700_000_040_000,
+            1_700_000_048_000,
         ]
     );
     assert!(
         poll_times(now, Duration::ZERO, Duration::from_secs(15)).is_empty(),
         "0s: off"
     );
+}
+
+/// A Prometheus that never answers.
+struct Stuck;
+
+impl Querier for Stuck {
+    fn instant(
+        &self,
+        _promql: String,
+        _at: Option<Timestamp>,
+    ) -> BoxFuture<'_, Result<Vec<Series>, PrometheusError>> {
+        Box::pin(futures::future::pending())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_poll_still_running_when_the_budget_is_up_is_abandoned() {
+    let store = Arc::new(Store::new(true));
+    let ctx = SourceContext {
+        store: Arc::clone(&store),
+        telemetry: Telemetry::new(Arc::new(Metrics::default())),
+        clock: Arc::new(ManualClock::new(NOW)),
+        ready: Arc::new(AtomicBool::new(false)),
+    };
+    let source = PrometheusSource::new(Stuck, &three_minutes(), ctx);
+    let began = tokio::time::Instant::now();
+    assert_eq!(source.backfill().await, 0);
+    assert_eq!(began.elapsed(), BACKFILL_BUDGET);
+    assert_eq!(store.polled_at(), None, "nothing was polled");
 }
 
 #[test]

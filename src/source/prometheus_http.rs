@@ -112,16 +112,12 @@ pub(super) fn read_secret(
 }
 
 impl Querier for HttpQuerier {
-    fn instant(&self, promql: String) -> BoxFuture<'_, Result<Vec<Series>, PrometheusError>> {
-        Box::pin(self.query(promql, None))
-    }
-
-    fn instant_at(
+    fn instant(
         &self,
         promql: String,
-        at: Timestamp,
+        at: Option<Timestamp>,
     ) -> BoxFuture<'_, Result<Vec<Series>, PrometheusError>> {
-        Box::pin(self.query(promql, Some(at)))
+        Box::pin(self.query(promql, at))
     }
 }
 

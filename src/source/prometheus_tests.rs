@@ -25,7 +25,11 @@ impl FakeQuerier {
 }
 
 impl Querier for Arc<FakeQuerier> {
-    fn instant(&self, _promql: String) -> BoxFuture<'_, Result<Vec<Series>, PrometheusError>> {
+    fn instant(
+        &self,
+        _promql: String,
+        _at: Option<Timestamp>,
+    ) -> BoxFuture<'_, Result<Vec<Series>, PrometheusError>> {
         Box::pin(async move {
             self.calls.fetch_add(1, Ordering::SeqCst);
             if self.fail.load(Ordering::SeqCst) {
@@ -33,13 +37,6 @@ impl Querier for Arc<FakeQuerier> {
             }
             Ok(self.series.lock().expect("lock").clone())
         })
-    }
-    fn instant_at(
-        &self,
-        promql: String,
-        _at: Timestamp,
-    ) -> BoxFuture<'_, Result<Vec<Series>, PrometheusError>> {
-        self.instant(promql)
     }
 }
 
