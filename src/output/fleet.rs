@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::engine::{DataQuality, Decision, Policy, Reason};
 use crate::id::{Namespace, ServerKey};
 use crate::metadata::Target;
+use crate::output::metrics::{Metrics, ServerLabels};
 use crate::signal::Signals;
 use crate::source::Store;
 use crate::time::Timestamp;
@@ -220,6 +221,33 @@ impl Fleet<'_> {
         }
     }
 
+    /// Sets the per-server decision gauges of `m` from every known server's
+    /// decision now; servers no longer known drop out. A server whose data
+    /// is unavailable has no `desired_replicas` or `active` series (only its
+    /// data age, if it ever had data): an HPA following the series through
+    /// prometheus-adapter then holds its replicas, where a held `0` would
+    /// scale a server nobody can see down (rule 3).
+    pub fn record_decisions(&self, m: &Metrics) {
+        m.desired_replicas.clear();
+        m.active.clear();
+        m.data_age_seconds.clear();
+        self.each_row(|row| {
+            let known = row.data != UNAVAILABLE;
+            let labels = ServerLabels {
+                namespace: row.namespace,
+                server: row.server,
+            };
+            if known {
+                let desired = m.desired_replicas.get_or_create(&labels);
+                desired.set(i64::from(row.desired));
+                m.active.get_or_create(&labels).set(i64::from(row.active));
+            }
+            if let Some(age) = row.data_age_s {
+                m.data_age_seconds.get_or_create(&labels).set(age);
+            }
+        });
+    }
+
     /// One page of `query`.
     pub fn page(&self, query: &FleetQuery) -> Page {
         let mut rows = Vec::with_capacity(query.limit);
@@ -319,12 +347,15 @@ fn data_age(d: &Decision, polled_at: Option<Timestamp>, now: Timestamp) -> Optio
     ms.map(|ms| ms as f64 / 1000.0)
 }
 
+/// The `data` of a row whose data is unavailable.
+const UNAVAILABLE: &str = "unavailable";
+
 fn quality_name(d: &DataQuality) -> &'static str {
     match d {
         DataQuality::Fresh => "fresh",
         DataQuality::EventsOnly => "events_only",
         DataQuality::Stale { .. } => "stale",
-        DataQuality::Unavailable { .. } => "unavailable",
+        DataQuality::Unavailable { .. } => UNAVAILABLE,
     }
 }
 

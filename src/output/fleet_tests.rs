@@ -155,3 +155,42 @@ fn a_long_fleet_pages_past_the_store_batch() {
     w.fleet().each_row(|_| every += 1);
     assert_eq!(every, 1300);
 }
+
+/// A world whose one server, `tenants/busy`, had 45 sessions at its last
+/// good poll, `age` before now.
+fn polled(age: std::time::Duration) -> World {
+    let mut w = World::new(&[]);
+    w.store = Store::new(true);
+    let at = NOW - age;
+    let values = [(key("tenants/busy"), 45.0)];
+    w.store
+        .apply_poll(crate::signal::SignalKind::Sessions, &values, at);
+    w.store.finish_poll(at, false);
+    w
+}
+
+fn decision_series(w: &World) -> String {
+    let m = Metrics::default();
+    w.fleet().record_decisions(&m);
+    m.encode()
+        .lines()
+        .filter(|l| l.contains(r#"server="busy""#))
+        .map(|l| l.split(' ').next().unwrap_or(l).to_owned() + "\n")
+        .collect()
+}
+
+#[test]
+fn a_server_whose_data_is_unavailable_exports_no_decision_for_an_hpa_to_follow() {
+    let fresh = decision_series(&polled(std::time::Duration::from_secs(10)));
+    assert!(
+        fresh.contains("mcp_autoscaler_desired_replicas{")
+            && fresh.contains("mcp_autoscaler_active{"),
+        "{fresh}"
+    );
+    // Past `unavailable_after` (10 minutes): only the data's age remains.
+    let lost = decision_series(&polled(std::time::Duration::from_secs(3600)));
+    assert_eq!(
+        lost,
+        "mcp_autoscaler_data_age_seconds{namespace=\"tenants\",server=\"busy\"}\n"
+    );
+}

@@ -15,7 +15,7 @@ use crate::cluster::Inventory;
 use crate::config::Config;
 use crate::id::ServerKey;
 use crate::metadata::Target;
-use crate::output::metrics::{Metrics, ServerLabels};
+use crate::output::metrics::Metrics;
 use crate::source::Store;
 use crate::time::Clock;
 use axum::Router;
@@ -194,26 +194,10 @@ async fn metrics(State(s): State<HttpState>) -> Response {
 }
 
 /// Sets the per-server decision gauges from every known server's decision
-/// now (servers no longer known drop out).
+/// now (see [`super::fleet::Fleet::record_decisions`]).
 fn record_decisions(s: &HttpState) {
-    let m = &s.metrics;
-    m.desired_replicas.clear();
-    m.active.clear();
-    m.data_age_seconds.clear();
     let asked = s.targets.by_server();
-    s.fleet(&asked).each_row(|row| {
-        let labels = ServerLabels {
-            namespace: row.namespace,
-            server: row.server,
-        };
-        m.desired_replicas
-            .get_or_create(&labels)
-            .set(i64::from(row.desired));
-        m.active.get_or_create(&labels).set(i64::from(row.active));
-        if let Some(age) = row.data_age_s {
-            m.data_age_seconds.get_or_create(&labels).set(age);
-        }
-    });
+    s.fleet(&asked).record_decisions(&s.metrics);
 }
 
 /// Samples every server's decision into `state.recent` every `every` until
