@@ -122,6 +122,16 @@ fn bad_input_names_the_key_and_what_is_allowed() {
         ),
         (
             "s",
+            &[
+                ("metricMode", "native"),
+                ("targetQueueLength", "off"),
+                ("targetConcurrency", "off"),
+            ],
+            "\"metricMode\"",
+            "needs at least one per-replica target",
+        ),
+        (
+            "s",
             &[("minReplicas", "9"), ("maxReplicas", "3")],
             "\"minReplicas\"",
             "must not exceed",

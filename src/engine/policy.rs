@@ -179,6 +179,16 @@ impl Policy {
             );
         }
         super::goals::validate(&self.targets, &self.slo)?;
+        let sized = super::Metric::ALL
+            .iter()
+            .any(|&m| self.targets.get(m).is_some());
+        if self.metric_mode == MetricMode::Native && !sized {
+            // KEDA reads an empty metric spec list as a failed scaler.
+            return field_error(
+                "metric_mode",
+                "is native, which needs at least one per-replica target in targets (all are off)",
+            );
+        }
         if let Activity::Instant { above, .. } = self.activity {
             number_within("activity.above", above, 0.0, MAX_AMOUNT)?;
         }
