@@ -200,14 +200,16 @@ impl Signals {
         busy
     }
 
-    /// Records a polled value, dropping values that are not finite or are
-    /// negative (a broken exporter must not steer the engine). Returns
-    /// whether it was taken.
+    /// Records a polled value, dropping values that are infinite or
+    /// negative (a broken exporter must not steer the engine). NaN is a
+    /// series present without a value (a quantile or a ratio over no
+    /// requests): no value now, and nothing held. Returns whether it was
+    /// taken.
     pub fn set(&mut self, kind: SignalKind, value: f64) -> bool {
-        if !(value.is_finite() && value >= 0.0) {
+        if !(value.is_nan() || value.is_finite() && value >= 0.0) {
             return false;
         }
-        self.load.polled[kind.index()] = Some(value);
+        self.load.polled[kind.index()] = (!value.is_nan()).then_some(value);
         self.held.kinds &= !(1 << kind.index());
         true
     }

@@ -275,19 +275,22 @@ pub fn render(template: &str, config: &PrometheusConfig) -> String {
 }
 
 /// Valid (server, value) pairs of a result, and how many series were dropped.
-/// Duplicate servers (an ungrouped query) keep the largest value.
+/// Duplicate servers (an ungrouped query) keep the largest value. A NaN
+/// value is kept (as NaN) when the server has no other: the series is
+/// there without a value (`histogram_quantile` or an error ratio over no
+/// requests), which is not the same as a series that vanished.
 pub fn server_values(series: &[Series], labels: &KeyLabels) -> (Vec<(ServerKey, f64)>, usize) {
     let mut best: HashMap<ServerKey, f64> = HashMap::new();
     let mut rejected = 0;
     for s in series {
         let id = labels.key(&s.labels);
         match id {
-            Some(id) if s.value.is_finite() && s.value >= 0.0 => {
+            // NaN from 0/0 (an error ratio or a quantile over no requests)
+            // means "no value", not an error; `max` prefers any number to it.
+            Some(id) if s.value.is_nan() || (s.value.is_finite() && s.value >= 0.0) => {
                 let slot = best.entry(id).or_insert(s.value);
                 *slot = slot.max(s.value);
             }
-            // NaN from 0/0 (an error ratio with no requests) means "no data", not an error.
-            Some(_) if s.value.is_nan() => {}
             _ => rejected += 1,
         }
     }

@@ -118,11 +118,15 @@ fn hostile_labels_and_bad_values_are_dropped_and_counted() {
         series("a.b", 1.0),
         series("neg", -1.0),
         series("inf", f64::INFINITY),
+        series("good", f64::NAN),
         series("nan", f64::NAN),
         no_label,
     ];
     let (values, rejected) = server_values(&input, &labels());
-    assert_eq!(values, vec![(id("good"), 5.0)], "duplicates keep the max");
+    assert_eq!(values.len(), 2, "{values:?}");
+    assert_eq!(values[0], (id("good"), 5.0), "duplicates keep the max");
+    assert_eq!(values[1].0, id("nan"));
+    assert!(values[1].1.is_nan(), "present without a value");
     assert_eq!(rejected, 5, "NaN is 'no data', not rejected");
 }
 

@@ -26,6 +26,31 @@ fn an_event_notifies_only_that_servers_watchers() {
 }
 
 #[test]
+fn a_quantile_without_requests_is_no_value_not_missing_data() {
+    // Traffic stopped: the latency quantile over no requests is NaN while
+    // its series is still there. The server is idle, not unknown.
+    let store = Store::new(true);
+    let start = Timestamp::from_millis(1_700_000_000_000);
+    let poll = |latency: f64, rate: f64, secs: u64| {
+        let at = start + std::time::Duration::from_secs(secs);
+        store.apply_poll(SignalKind::LatencyP95, &[(id("a"), latency)], at);
+        store.apply_poll(SignalKind::RequestRate, &[(id("a"), rate)], at);
+        store.finish_poll(at, false);
+    };
+    poll(0.3, 2.0, 0);
+    for secs in (15..=3600).step_by(15) {
+        poll(f64::NAN, 0.0, secs);
+    }
+    let a = store.signals(&id("a"));
+    assert_eq!(a.get(SignalKind::LatencyP95), None);
+    assert_eq!(a.held.kinds, 0, "nothing held");
+    let now = start + std::time::Duration::from_secs(3600);
+    let d = store.decide(&id("a"), &crate::engine::Policy::default(), now);
+    assert_eq!(d.data, crate::engine::DataQuality::Fresh);
+    assert!(!d.active && d.desired == 0, "{d:?}");
+}
+
+#[test]
 fn a_grouped_poll_replaces_the_whole_fleets_values() {
     let store = Store::new(true);
     let poll = |values: &[(ServerKey, f64)], ms| {
