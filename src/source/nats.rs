@@ -360,9 +360,11 @@ impl NatsSource {
                         .record_session_event(&e.server, (e.kind, e.session), e.at);
                 // An open or close that moved no count on the server (a
                 // second open, a close of a session never seen open) moves
-                // none on its pod either (when the store refused the
-                // event, the pod counts it as before).
-                self.count_pod_work(&e, recorded.unwrap_or(true));
+                // none on its pod either, nor does a close that cancelled
+                // an open beyond the caps (it may have been on another pod;
+                // when the store refused the event, the pod counts it as
+                // before).
+                self.count_pod_work(&e, recorded.is_none_or(|c| c.pod));
                 if recorded.is_some() {
                     self.ctx.telemetry.event_applied("nats");
                     self.wake(&e);

@@ -6,11 +6,13 @@
 //! whenever an event brought the counts back in force), and a close whose
 //! open was lost cancelled some other live session. With ids the store
 //! knows better:
-//! - a second open of one id counts once;
+//! - a second open of one id counts once (past the caps, where ids are not
+//!   kept, it counts again: more, never fewer);
 //! - a close counts only for an id seen open; one never seen (its open lost,
 //!   or already forgotten) is ignored, so it cannot hide another's work,
 //!   except while opens beyond the caps are counted (below), which such a
-//!   close may cancel (see [`beyond`]);
+//!   close may cancel (see [`beyond`]); such a close never frees a pod (the
+//!   unit it cancelled may have been on another);
 //! - a unit silent for `nats.session_forget_after` ([`FORGET_AFTER`] by
 //!   default: no open, request or close naming it) is forgotten: its close
 //!   was lost.
@@ -80,6 +82,9 @@ pub struct SessionLimits {
     used: AtomicUsize,
     limit: usize,
     forget_after: Duration,
+    /// Buckets of units beyond the caps ([`beyond`]), within `bucket_limit`.
+    buckets_used: AtomicUsize,
+    bucket_limit: usize,
 }
 
 impl Default for SessionLimits {
@@ -95,6 +100,17 @@ impl SessionLimits {
             used: AtomicUsize::new(0),
             limit,
             forget_after: FORGET_AFTER,
+            buckets_used: AtomicUsize::new(0),
+            bucket_limit: beyond::MAX_BUCKETS,
+        }
+    }
+
+    /// These limits with at most `n` buckets (tests: the buckets, filled).
+    #[cfg(test)]
+    pub fn with_bucket_limit(self, n: usize) -> Self {
+        Self {
+            bucket_limit: n,
+            ..self
         }
     }
 
@@ -107,20 +123,21 @@ impl SessionLimits {
     }
 
     fn take(&self) -> bool {
-        self.used
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < self.limit).then_some(n + 1)
-            })
-            .is_ok()
+        take_one(&self.used, self.limit)
     }
 
     /// Gives back `n` units (forgotten, closed, or their server evicted).
     pub fn give_back(&self, n: usize) {
-        let _ = self
-            .used
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |m| {
-                Some(m.saturating_sub(n))
-            });
+        give_back(&self.used, n);
+    }
+
+    fn take_bucket(&self) -> bool {
+        take_one(&self.buckets_used, self.bucket_limit)
+    }
+
+    /// Gives back `n` buckets (emptied, forgotten, or their server evicted).
+    pub fn give_back_buckets(&self, n: usize) {
+        give_back(&self.buckets_used, n);
     }
 
     /// How long a silent unit is kept.
@@ -133,9 +150,51 @@ impl SessionLimits {
         self.used.load(Ordering::Acquire)
     }
 
+    /// Buckets of units beyond the caps held now (tests).
+    #[cfg(test)]
+    pub fn buckets_used(&self) -> usize {
+        self.buckets_used.load(Ordering::Acquire)
+    }
+
     /// Whether every unit is taken.
     pub fn is_full(&self) -> bool {
         self.used() >= self.limit
+    }
+}
+
+fn take_one(used: &AtomicUsize, limit: usize) -> bool {
+    used.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+        (n < limit).then_some(n + 1)
+    })
+    .is_ok()
+}
+
+fn give_back(used: &AtomicUsize, n: usize) {
+    let _ = used.fetch_update(Ordering::AcqRel, Ordering::Acquire, |m| {
+        Some(m.saturating_sub(n))
+    });
+}
+
+/// What one event did to the counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counted {
+    /// It moved its signal's count (a request: would have; requests move
+    /// none).
+    pub server: bool,
+    /// Its pod's count may move with it: not for a close of an id the
+    /// table does not know that cancelled an open beyond the caps, which
+    /// may have been on another pod.
+    pub pod: bool,
+}
+
+impl Counted {
+    const NOTHING: Self = Self::both(false);
+
+    const fn both(moved: bool) -> Self {
+        Self {
+            server: moved,
+            pod: moved,
+        }
     }
 }
 
@@ -158,6 +217,12 @@ impl SessionTable {
         self.open.len()
     }
 
+    /// Buckets of units beyond the caps held (given back when the server
+    /// leaves the store).
+    pub fn buckets(&self) -> usize {
+        self.beyond.buckets()
+    }
+
     /// Units of `signal` opened with an id beyond the caps.
     pub fn beyond_caps(&self, signal: SignalKind) -> u32 {
         self.beyond.units(signal)
@@ -165,70 +230,70 @@ impl SessionTable {
 
     /// Applies one event to `signals` through the table: forgets silent
     /// units first (at most once a minute of event time), then counts the
-    /// event as the rules above say. Returns whether it moved a count (or,
-    /// for a request, would have: requests move none).
+    /// event as the rules above say. Returns what it moved.
     pub fn record(
         &mut self,
         signals: &mut Signals,
         (kind, id, at): (EventKind, Option<SessionId>, Timestamp),
         limits: &SessionLimits,
-    ) -> bool {
+    ) -> Counted {
         if let Some(forgotten) = self.sweep(at, limits) {
             signals.forget_units(forgotten, at);
         }
         let counted = self.count(kind, id, at, limits);
-        signals.record_event_counted(kind, counted, at);
+        signals.record_event_counted(kind, counted.server, at);
         counted
     }
 
-    /// Whether the event moves its signal's count.
+    /// What the event moves.
     fn count(
         &mut self,
         kind: EventKind,
         id: Option<SessionId>,
         at: Timestamp,
         limits: &SessionLimits,
-    ) -> bool {
+    ) -> Counted {
         let Some((signal, opens)) = kind.counts() else {
             // A request naming a unit keeps it from being forgotten.
             if let Some(id) = id {
                 self.touch(id, at);
             }
-            return true;
+            return Counted::both(true);
         };
         let Some(id) = id else {
-            return count_untracked(&mut self.anonymous[signal.index()], opens);
+            return Counted::both(count_untracked(&mut self.anonymous[signal.index()], opens));
         };
         if let Some(seen) = self.open.get_mut(&(signal, id)) {
             if opens {
                 *seen = (*seen).max(at);
-                return false;
+                return Counted::NOTHING;
             }
             self.open.remove(&(signal, id));
             limits.give_back(1);
-            return true;
+            return Counted::both(true);
         }
         if !opens {
             // Never seen open: its open was lost or it was forgotten, or it
             // is one of those opened beyond the caps.
-            return self.beyond.close(signal, id);
+            let server = self.beyond.close(signal, id, limits);
+            return Counted { server, pod: false };
         }
         if self.open.len() < MAX_PER_SERVER && limits.take() {
             self.open.insert((signal, id), at);
         } else {
-            self.beyond.open(signal, id, at);
+            self.beyond.open(signal, id, at, limits);
         }
-        true
+        Counted::both(true)
     }
 
     /// Every unit `id` names, of each event-counted signal, is in use.
     fn touch(&mut self, id: SessionId, at: Timestamp) {
         let counted = SIGNALS.iter().filter(|spec| spec.counted_by.is_some());
         for spec in counted {
-            if let Some(seen) = self.open.get_mut(&(spec.kind, id)) {
-                *seen = (*seen).max(at);
+            match self.open.get_mut(&(spec.kind, id)) {
+                Some(seen) => *seen = (*seen).max(at),
+                None => self.beyond.touch(spec.kind, id, at),
             }
-            self.beyond.touch(spec.kind, id, at);
         }
     }
 
@@ -253,8 +318,7 @@ impl SessionTable {
             keep
         });
         limits.give_back(before - self.open.len());
-        self.beyond
-            .forget_silent(at, limits.forget_after, &mut forgotten);
+        self.beyond.forget_silent(at, limits, &mut forgotten);
         // A table that once held many ids does not keep their room (a
         // small one keeps it: no reallocating every minute).
         if self.open.capacity() > SMALL_TABLE && self.open.len() < self.open.capacity() / 4 {

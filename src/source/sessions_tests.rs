@@ -222,6 +222,79 @@ fn past_the_caps_a_silent_unit_is_forgotten_and_a_request_keeps_it() {
     assert_eq!(s.sessions(), 0);
 }
 
+/// An id other than `of` that falls in `of`'s bucket.
+fn same_bucket_as(of: &str) -> String {
+    let bucket = beyond::bucket_of(SessionId::parse(of).expect("usable id"));
+    (0..)
+        .map(|i| format!("other-{i}"))
+        .find(|id| beyond::bucket_of(SessionId::parse(id).expect("usable id")) == bucket)
+        .expect("some id shares the bucket")
+}
+
+#[test]
+fn past_the_caps_a_stray_close_that_cancels_an_open_moves_no_pod() {
+    let mut s = past_the_caps();
+    let live = "live";
+    let stray = same_bucket_as(live);
+    s.event(EventKind::SessionOpen, Some(live), T0);
+    let id = SessionId::parse(&stray).expect("usable id");
+    let counted = s.table.record(
+        &mut s.signals,
+        (EventKind::SessionClose, Some(id), T0),
+        &s.budget,
+    );
+    assert_eq!(
+        counted,
+        Counted {
+            server: true,
+            pod: false
+        },
+        "it cancels the open in its bucket, which may be on another pod"
+    );
+}
+
+#[test]
+fn past_the_stores_buckets_opens_are_counted_in_one_share_and_buckets_are_given_back() {
+    let mut s = Server {
+        budget: SessionLimits::with_limit(0).with_bucket_limit(1),
+        ..Server::default()
+    };
+    let [a, b, stray] = <[String; 3]>::try_from(ids_in_distinct_buckets(3)).expect("ids");
+    s.event(EventKind::SessionOpen, Some(&a), T0)
+        .event(EventKind::SessionOpen, Some(&b), T0);
+    assert_eq!((s.sessions(), s.budget.buckets_used()), (2, 1));
+    // The shared count takes any close of an unknown id, as before buckets.
+    s.event(EventKind::SessionClose, Some(&stray), T0);
+    assert_eq!(s.sessions(), 1);
+    s.event(EventKind::SessionClose, Some(&a), T0);
+    assert_eq!((s.sessions(), s.budget.buckets_used()), (0, 0));
+}
+
+#[test]
+fn past_the_caps_requests_for_a_tracked_id_do_not_keep_another_ids_bucket() {
+    let mut s = Server {
+        budget: SessionLimits::with_limit(1),
+        ..Server::default()
+    };
+    let tracked = "tracked";
+    let beyond = same_bucket_as(tracked);
+    s.event(EventKind::SessionOpen, Some(tracked), T0).event(
+        EventKind::SessionOpen,
+        Some(&beyond),
+        T0,
+    );
+    assert_eq!((s.sessions(), s.table.tracked()), (2, 1));
+    for hours in (10..=50).step_by(10) {
+        s.event(EventKind::Request, Some(tracked), T0 + hours * HOUR);
+    }
+    assert_eq!(
+        s.sessions(),
+        1,
+        "the silent one beyond the caps is forgotten"
+    );
+    assert_eq!(s.budget.buckets_used(), 0);
+}
+
 #[test]
 fn a_table_that_emptied_gives_its_room_back_at_the_next_sweep() {
     let mut s = Server::default();

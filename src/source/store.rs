@@ -363,6 +363,7 @@ impl Room<'_> {
         };
         if let Some(gone) = servers.remove(&key) {
             self.sessions.give_back(gone.sessions.tracked());
+            self.sessions.give_back_buckets(gone.sessions.buckets());
         }
         self.index
             .write()

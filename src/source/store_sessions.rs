@@ -5,23 +5,24 @@
 use super::Store;
 use crate::id::ServerKey;
 use crate::signal::EventKind;
-use crate::source::sessions::{SWEEP_EVERY, SessionId};
+use crate::source::sessions::{Counted, SWEEP_EVERY, SessionId};
 use crate::time::Timestamp;
 use std::sync::PoisonError;
 
 impl Store {
     /// Applies an activity event, naming the session or connection it is
     /// about if it does (see [`super::sessions`]), and wakes the server's
-    /// watchers at once. Returns whether an open or close moved its count
-    /// (a second open does not, nor does a close of a session never seen
-    /// open unless it cancels one counted beyond the caps in its bucket);
-    /// `None` when the store is full and the event was dropped.
+    /// watchers at once. Returns what it moved: an open or close moves the
+    /// server's count unless it is a second open or a close of a session
+    /// never seen open (which moves it only when it cancels one counted
+    /// beyond the caps, and then moves no pod); `None` when the store is
+    /// full and the event was dropped.
     pub fn record_session_event(
         &self,
         server: &ServerKey,
         (kind, session): (EventKind, Option<SessionId>),
         at: Timestamp,
-    ) -> Option<bool> {
+    ) -> Option<Counted> {
         if session.is_some() && self.sessions.is_full() {
             self.forget_silent_sessions(at);
         }
