@@ -116,6 +116,9 @@ pub enum Gap {
     EventsNotReady,
     /// The event stream is disconnected.
     EventsDown,
+    /// The scaler refused this server's data: it tracks `server.max_servers`
+    /// servers and none was quiet enough to forget.
+    NotTracked,
 }
 
 impl Gap {
@@ -128,6 +131,9 @@ impl Gap {
             }
             Gap::EventsNotReady => "the NATS event stream has not delivered its first data yet",
             Gap::EventsDown => "the NATS event stream is disconnected",
+            Gap::NotTracked => {
+                "the scaler refused this server's data: it tracks server.max_servers servers and none was quiet enough to forget (raise server.max_servers)"
+            }
         }
     }
 }

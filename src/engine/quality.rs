@@ -21,6 +21,9 @@ enum Standing {
 }
 
 fn standing(feed: &Feed, held: &Held) -> Standing {
+    if feed.untracked {
+        return Standing::Never(Gap::NotTracked);
+    }
     if feed.poller_configured {
         let Some(polled) = feed.polled_at else {
             return Standing::Never(Gap::PollFailing);

@@ -93,6 +93,9 @@ pub struct Feed {
     /// count of 0 can be believed. A lost watch keeps the counts last seen,
     /// and they only count in the cautious direction (replicas running).
     pub workloads_live: bool,
+    /// This server's data was refused: the store was full (one server's
+    /// own flag, never the store's).
+    pub untracked: bool,
 }
 
 /// Everything the store knows about one server, handed to the engine by

@@ -66,6 +66,9 @@ pub struct Store {
     sessions: SessionLimits,
     /// Event time of the next store-wide look for silent sessions.
     full_sweep_due: Mutex<Option<Timestamp>>,
+    /// Servers whose data was refused at the cap. Taken after a shard's
+    /// lock, never before one.
+    refused: Mutex<refused::Refused>,
 }
 
 /// Default cap on tracked servers (`server.max_servers`).
@@ -104,6 +107,7 @@ impl Store {
             index: RwLock::default(),
             sessions: SessionLimits::default(),
             full_sweep_due: Mutex::default(),
+            refused: Mutex::default(),
         }
     }
 
@@ -116,9 +120,10 @@ impl Store {
 
     /// What is known about `server` right now.
     pub fn signals(&self, server: &ServerKey) -> Signals {
-        self.read(server)
-            .get(server)
-            .map_or_else(|| self.unknown(), |e| e.signals.clone())
+        if let Some(entry) = self.read(server).get(server) {
+            return entry.signals.clone();
+        }
+        self.unknown(server)
     }
 
     /// Decides for `server` under `policy` at `now`, from its signals alone
@@ -127,13 +132,22 @@ impl Store {
         if let Some(entry) = self.read(server).get(server) {
             return engine::decide(&entry.signals, policy, now);
         }
-        engine::decide(&self.unknown(), policy, now)
+        engine::decide(&self.unknown(server), policy, now)
     }
 
-    /// The signals of a server nothing is known about.
-    fn unknown(&self) -> Signals {
+    /// The signals of a server the store does not hold: nothing, with the
+    /// sources' status; unknown data when its data was refused at the cap.
+    fn unknown(&self, server: &ServerKey) -> Signals {
+        let refused = self
+            .refused
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(server);
         Signals {
-            feed: self.feed(),
+            feed: Feed {
+                untracked: refused,
+                ..self.feed()
+            },
             ..Signals::default()
         }
     }
@@ -239,6 +253,7 @@ impl Store {
             now,
             index: &self.index,
             sessions: &self.sessions,
+            refused: &self.refused,
         }
     }
 
@@ -333,18 +348,22 @@ struct Room<'a> {
     now: Timestamp,
     index: &'a RwLock<BTreeSet<ServerKey>>,
     sessions: &'a SessionLimits,
+    refused: &'a Mutex<refused::Refused>,
 }
 
 impl Room<'_> {
     /// `server`'s entry, created if missing. Looks up before inserting, so
     /// the common case (a known server: every call, event and poll) copies
     /// no key. A full shard first forgets one quiet, unwatched server;
-    /// `None` when it has none.
+    /// `None` when it has none (the server is remembered as refused).
     fn entry<'a>(&self, servers: &'a mut Shard, server: &ServerKey) -> Option<&'a mut Entry> {
         if !servers.contains_key(server) {
+            let mut refused = self.refused.lock().unwrap_or_else(PoisonError::into_inner);
             if servers.len() >= self.cap && !self.evict_one(servers) {
+                refused.insert(server);
                 return None;
             }
+            refused.remove(server);
             servers.insert(server.clone(), Entry::new(self.feed));
             self.index
                 .write()
@@ -375,6 +394,8 @@ impl Room<'_> {
 
 #[path = "store_poll.rs"]
 mod poll;
+#[path = "store_refused.rs"]
+mod refused;
 #[path = "store_sessions.rs"]
 mod session_events;
 

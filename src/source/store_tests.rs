@@ -237,10 +237,23 @@ fn a_busy_server_is_never_forgotten_to_make_room() {
     }
     let later = t0 + QUIET_BEFORE_EVICTION * 2;
     assert!(
-        !store.record_event(&id("newcomer"), EventKind::Request, later),
+        !store.record_event(&id("newcomer"), EventKind::SessionOpen, later),
         "live sessions everywhere"
     );
     assert_eq!(store.len(), SHARDS);
+    // The refused server is unknown, not idle; one never seen is idle.
+    let policy = crate::engine::Policy::default();
+    let refused = store.decide(&id("newcomer"), &policy, later);
+    assert_eq!(
+        refused.data,
+        crate::engine::DataQuality::Unavailable {
+            age_ms: None,
+            cause: crate::engine::Gap::NotTracked
+        }
+    );
+    let unseen = store.decide(&id("never-seen"), &policy, later);
+    assert_eq!(unseen.data, crate::engine::DataQuality::EventsOnly);
+    assert!(!unseen.active);
 }
 
 #[test]
