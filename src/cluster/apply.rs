@@ -66,7 +66,8 @@ pub struct Actuator {
     /// Values sent lately, per workload.
     pub(super) sent: Mutex<HashMap<(ServerKey, String), (u32, Instant)>>,
     /// When this actuator started: it scales nothing down before it has
-    /// watched the signals for a server's idle window.
+    /// watched the signals for a server's idle window (since then, and
+    /// since they last turned trusted: [`crate::signal::Feed::trusted_since`]).
     pub(super) started: Timestamp,
 }
 

@@ -105,7 +105,8 @@ impl Actuator {
         if !self.parts.store.contains(server) {
             return Err(Skip::MissingData);
         }
-        let decision = crate::engine::decide(&self.parts.store.signals(server), policy, now);
+        let signals = self.parts.store.signals(server);
+        let decision = crate::engine::decide(&signals, policy, now);
         if matches!(
             decision.data,
             DataQuality::Stale { .. } | DataQuality::Unavailable { .. }
@@ -115,7 +116,13 @@ impl Actuator {
         if decision.desired == h.desired {
             return Ok(None);
         }
-        if decision.desired < h.desired && now.since(self.started) < policy.idle_window {
+        // Watched for an idle window since start-up and since the sources
+        // last turned trusted (what came before may not have been seen).
+        let watching_since = signals
+            .feed
+            .trusted_since
+            .map_or(self.started, |t| t.max(self.started));
+        if decision.desired < h.desired && now.since(watching_since) < policy.idle_window {
             return Err(Skip::WarmingUp);
         }
         Ok(Some(Change {

@@ -316,6 +316,33 @@ async fn a_replica_scales_nothing_down_before_it_has_watched_an_idle_window_but_
 }
 
 #[tokio::test]
+async fn after_the_event_stream_comes_up_or_back_nothing_is_scaled_down_for_an_idle_window() {
+    // Events only: sessions opened while the stream was down were not seen.
+    let h = harness_with(Store::with_sources(false, true), false);
+    let store = &h.actuator.parts.store;
+    host(&h, "tenant-a/sessions-unseen", WorkloadKind::Deployment, 2);
+    let skipped = |h: &Harness| {
+        h.actuator
+            .actions
+            .of(&key("tenant-a/sessions-unseen"))
+            .skipped
+    };
+    assert_eq!(h.actuator.sweep(), 0, "not live yet: unknown");
+    assert_eq!(skipped(&h), Some(Skip::MissingData));
+    store.set_events_status(true, h.clock.now());
+    assert_eq!(h.actuator.sweep(), 0, "live only now");
+    assert_eq!(skipped(&h), Some(Skip::WarmingUp));
+    h.clock.advance(Duration::from_secs(301));
+    // Down and back: a new idle window.
+    store.set_events_status(false, h.clock.now());
+    store.set_events_status(true, h.clock.now());
+    assert_eq!(h.actuator.sweep(), 0);
+    assert_eq!(skipped(&h), Some(Skip::WarmingUp));
+    h.clock.advance(Duration::from_secs(301));
+    assert_eq!(h.actuator.sweep(), 1, "watched for an idle window: 2 -> 0");
+}
+
+#[tokio::test]
 async fn a_queued_request_the_server_no_longer_needs_is_dropped_not_sent() {
     let mut h = harness();
     host(&h, "tenant-a/github", WorkloadKind::Deployment, 2);

@@ -96,6 +96,12 @@ pub struct Feed {
     /// This server's data was refused: the store was full (one server's
     /// own flag, never the store's).
     pub untracked: bool,
+    /// When a source last turned trusted: the event stream went live (at
+    /// first, or after a disconnection) or a poll succeeded after none or
+    /// after a failed one. What happened before it may not have been seen
+    /// (core NATS drops events meanwhile), so apply mode scales nothing
+    /// down for an idle window after it.
+    pub trusted_since: Option<Timestamp>,
 }
 
 /// Everything the store knows about one server, handed to the engine by

@@ -283,9 +283,13 @@ impl Store {
     pub fn set_events_status(&self, up: bool, at: Timestamp) {
         let (changed, feed) = self.update_feed(|f| {
             let before = (f.events_ready, f.events_down_since);
+            let was_live = f.events_ready && f.events_down_since.is_none();
             if up {
                 f.events_ready = true;
                 f.events_down_since = None;
+                if !was_live {
+                    f.trusted_since = Some(at);
+                }
             } else if f.events_down_since.is_none() {
                 f.events_down_since = Some(at);
             }

@@ -53,7 +53,12 @@ impl Store {
     /// the first poll and the first after a failed one, when data turning
     /// fresh again can change any answer.
     pub fn finish_poll(&self, at: Timestamp, resync: bool) {
-        let (previous, feed) = self.update_feed(|f| f.polled_at.replace(at));
+        let (previous, feed) = self.update_feed(|f| {
+            if resync {
+                f.trusted_since = Some(at);
+            }
+            f.polled_at.replace(at)
+        });
         for shard in &self.shards {
             let mut servers = shard.write().unwrap_or_else(PoisonError::into_inner);
             for entry in servers.values_mut() {
