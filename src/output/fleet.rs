@@ -160,6 +160,7 @@ pub struct Evaluated {
 }
 
 /// Where the fleet's rows come from.
+#[derive(Clone, Copy)]
 pub struct Fleet<'a> {
     /// Signals and discovered servers.
     pub store: &'a Store,
@@ -221,17 +222,25 @@ impl Fleet<'_> {
         }
     }
 
-    /// Sets the per-server decision gauges of `m` from every known server's
-    /// decision now; servers no longer known drop out. A server whose data
-    /// is unavailable has no `desired_replicas` or `active` series (only its
-    /// data age, if it ever had data): an HPA following the series through
-    /// prometheus-adapter then holds its replicas, where a held `0` would
+    /// Sets the per-server decision gauges of `m` from the decision now of
+    /// every server the store holds; servers no longer held drop out. Each
+    /// is decided under its configured policy (its workload's annotation,
+    /// else the default), never a ScaledObject's metadata: these series
+    /// scale servers through a plain HPA, and a gRPC caller must not steer
+    /// another's HPA, nor the answer depend on which replica it called
+    /// (rules 2 and 1). A server whose data is unavailable has no
+    /// `desired_replicas` or `active` series (only its data age, if it ever
+    /// had data): the HPA then holds its replicas, where a held `0` would
     /// scale a server nobody can see down (rule 3).
     pub fn record_decisions(&self, m: &Metrics) {
         m.desired_replicas.clear();
         m.active.clear();
         m.data_age_seconds.clear();
-        self.each_row(|row| {
+        let configured = Fleet {
+            asked: &BTreeMap::new(),
+            ..*self
+        };
+        configured.each_row(|row| {
             let known = row.data != UNAVAILABLE;
             let labels = ServerLabels {
                 namespace: row.namespace,

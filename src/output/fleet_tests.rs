@@ -180,6 +180,39 @@ fn decision_series(w: &World) -> String {
 }
 
 #[test]
+fn the_decision_metrics_follow_the_configured_policy_not_a_scaledobjects_metadata() {
+    let mut w = polled(std::time::Duration::from_secs(10));
+    // Any gRPC caller can name a server in its own namespace: 9 replicas.
+    let pinned = HashMap::from([
+        ("serverId".to_owned(), "busy".to_owned()),
+        ("minReplicas".to_owned(), "9".to_owned()),
+        ("maxReplicas".to_owned(), "9".to_owned()),
+    ]);
+    let target = crate::metadata::resolve("tenants", "other", &pinned, &w.config).expect("ok");
+    w.asked.insert(key("tenants/busy"), Arc::new(target));
+    assert_eq!(
+        w.fleet().row(&key("tenants/busy")).desired,
+        9,
+        "the API shows it"
+    );
+    let m = Metrics::default();
+    w.fleet().record_decisions(&m);
+    let series = m.encode();
+    assert!(!series.contains(r#"server="busy"} 9"#), "{series}");
+    let configured = Fleet {
+        asked: &BTreeMap::new(),
+        ..w.fleet()
+    };
+    let want = configured.row(&key("tenants/busy")).desired;
+    assert!(
+        series.contains(&format!(
+            "mcp_autoscaler_desired_replicas{{namespace=\"tenants\",server=\"busy\"}} {want}"
+        )),
+        "{series}"
+    );
+}
+
+#[test]
 fn a_server_whose_data_is_unavailable_exports_no_decision_for_an_hpa_to_follow() {
     let fresh = decision_series(&polled(std::time::Duration::from_secs(10)));
     assert!(

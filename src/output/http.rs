@@ -193,11 +193,11 @@ async fn metrics(State(s): State<HttpState>) -> Response {
         .into_response()
 }
 
-/// Sets the per-server decision gauges from every known server's decision
-/// now (see [`super::fleet::Fleet::record_decisions`]).
+/// Sets the per-server decision gauges from every held server's decision
+/// now, under its configured policy (see
+/// [`super::fleet::Fleet::record_decisions`]).
 fn record_decisions(s: &HttpState) {
-    let asked = s.targets.by_server();
-    s.fleet(&asked).record_decisions(&s.metrics);
+    s.fleet(&BTreeMap::new()).record_decisions(&s.metrics);
 }
 
 /// Samples every server's decision into `state.recent` every `every` until
