@@ -15,6 +15,17 @@ use std::fmt;
 /// Longest id allowed (a Kubernetes DNS label).
 pub const MAX_ID_LEN: usize = 63;
 
+/// Longest Kubernetes object name (a DNS subdomain).
+pub const MAX_OBJECT_NAME_LEN: usize = 253;
+
+/// Whether `name` can be a Kubernetes object name (a ScaledObject's, a
+/// Lease's): a DNS subdomain, at most 253 characters of DNS labels joined
+/// by `.`.
+pub fn is_object_name(name: &str) -> bool {
+    (1..=MAX_OBJECT_NAME_LEN).contains(&name.len())
+        && name.split('.').all(|label| check_label(label, "").is_ok())
+}
+
 /// An id that failed validation, with the reason a user can act on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(

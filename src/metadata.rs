@@ -206,6 +206,16 @@ pub fn resolve(
         value: shorten(namespace),
         expected: e.to_string(),
     })?;
+    // Without `serverId` the name is the server id, checked below.
+    if metadata.contains_key("serverId") && !crate::id::is_object_name(name) {
+        return Err(MetadataError::BadValue {
+            key: "name (ScaledObjectRef.name)".to_owned(),
+            value: shorten(name),
+            expected:
+                "a Kubernetes object name: 1-253 characters of lower-case DNS labels joined by '.'"
+                    .to_owned(),
+        });
+    }
     let server_raw = metadata.get("serverId").map_or(name, String::as_str);
     let server = ServerId::parse(server_raw).map_err(|e| MetadataError::BadValue {
         key: if metadata.contains_key("serverId") {

@@ -94,6 +94,12 @@ fn bad_input_names_the_key_and_what_is_allowed() {
             "a-z, 0-9",
         ),
         ("Bad.Name", &[], "ScaledObject name", "a-z, 0-9"),
+        (
+            "Bad.Name",
+            &[("serverId", "s")],
+            "ScaledObjectRef.name",
+            "Kubernetes object name",
+        ),
         ("s", &[("policy", "nope")], "\"policy\"", "default, fast"),
         (
             "s",

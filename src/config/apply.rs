@@ -113,12 +113,7 @@ impl ApplyConfig {
 
 impl LeaseConfig {
     fn validate(&self) -> Result<(), ConfigError> {
-        let name_ok = (1..=253).contains(&self.name.len())
-            && self
-                .name
-                .split('.')
-                .all(|part| Namespace::parse(part).is_ok());
-        if !name_ok {
+        if !crate::id::is_object_name(&self.name) {
             return Err(ConfigError::invalid(
                 "kubernetes.apply.lease.name",
                 format!(

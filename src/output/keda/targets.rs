@@ -4,8 +4,9 @@
 //! An entry is keyed by the ScaledObject's namespace, name and metadata
 //! content, so a changed trigger resolves afresh, and one ScaledObject's
 //! entry never serves another. Errors are not kept. Entries not asked about
-//! for [`FORGET_AFTER`] are dropped when the cache is full; a full cache of
-//! recently used entries simply resolves without keeping.
+//! for [`FORGET_AFTER`] are dropped when the cache is full (of entries, or
+//! of [`MAX_BYTES`] of names and metadata); a full cache of recently used
+//! entries simply resolves without keeping.
 
 use crate::config::Config;
 use crate::metadata::{self, MetadataError, Target};
@@ -13,7 +14,7 @@ use crate::proto::ScaledObjectRef;
 use crate::time::Timestamp;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, Hasher, RandomState};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
@@ -21,12 +22,19 @@ use std::time::Duration;
 /// full.
 pub const FORGET_AFTER: Duration = Duration::from_secs(600);
 
+/// Most bytes of namespaces, names and metadata held (metadata may be up to
+/// `server.max_metadata_bytes` each, which the entry count alone does not
+/// bound).
+pub const MAX_BYTES: usize = 64 << 20;
+
 struct Entry {
     namespace: String,
     name: String,
     metadata: HashMap<String, String>,
     target: Arc<Target>,
     used_ms: AtomicU64,
+    /// Bytes of its namespace, name and metadata.
+    bytes: usize,
 }
 
 impl Entry {
@@ -42,6 +50,8 @@ pub struct Targets {
     entries: RwLock<HashMap<u64, Entry>>,
     hasher: RandomState,
     capacity: usize,
+    /// Bytes of every entry held (changed under the write lock).
+    bytes: AtomicUsize,
 }
 
 impl Targets {
@@ -51,6 +61,7 @@ impl Targets {
             entries: RwLock::default(),
             hasher: RandomState::new(),
             capacity: capacity.max(1),
+            bytes: AtomicUsize::new(0),
         }
     }
 
@@ -83,33 +94,27 @@ impl Targets {
         Ok(target)
     }
 
-    /// The servers asked about, each with the target of the ScaledObject
-    /// that asked most recently.
+    /// The servers asked about, each with its preferred ScaledObject's
+    /// target ([`preferred`]).
     pub fn by_server(&self) -> std::collections::BTreeMap<crate::id::ServerKey, Arc<Target>> {
         let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
-        let mut newest: std::collections::BTreeMap<crate::id::ServerKey, (u64, Arc<Target>)> =
+        let mut asking: std::collections::BTreeMap<&crate::id::ServerKey, Vec<&Entry>> =
             std::collections::BTreeMap::new();
         for e in entries.values() {
-            let used = e.used_ms.load(Ordering::Relaxed);
-            let slot = newest
-                .entry(e.target.server.clone())
-                .or_insert((used, e.target.clone()));
-            if used > slot.0 {
-                *slot = (used, e.target.clone());
-            }
+            asking.entry(&e.target.server).or_default().push(e);
         }
-        newest.into_iter().map(|(k, (_, t))| (k, t)).collect()
+        asking
+            .into_iter()
+            .filter_map(|(server, es)| Some((server.clone(), preferred(es)?.target.clone())))
+            .collect()
     }
 
-    /// The target of the ScaledObject that asked about `server` most
-    /// recently, if any.
+    /// The target of `server`'s preferred ScaledObject ([`preferred`]), if
+    /// any asked about it.
     pub fn for_server(&self, server: &crate::id::ServerKey) -> Option<Arc<Target>> {
         let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
-        entries
-            .values()
-            .filter(|e| e.target.server == *server)
-            .max_by_key(|e| e.used_ms.load(Ordering::Relaxed))
-            .map(|e| e.target.clone())
+        let asking = entries.values().filter(|e| e.target.server == *server);
+        preferred(asking.collect()).map(|e| e.target.clone())
     }
 
     /// Entries held.
@@ -126,24 +131,36 @@ impl Targets {
     }
 
     fn keep(&self, key: u64, so: &ScaledObjectRef, target: Arc<Target>, now: Timestamp) {
+        let bytes = so.namespace.len()
+            + so.name.len()
+            + so.scaler_metadata
+                .iter()
+                .map(|(k, v)| k.len() + v.len())
+                .sum::<usize>();
         let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
-        if entries.len() >= self.capacity {
+        let full = |entries: &HashMap<u64, Entry>, held: usize| {
+            entries.len() >= self.capacity || held + bytes > MAX_BYTES
+        };
+        let mut held = self.bytes.load(Ordering::Relaxed);
+        if full(&entries, held) {
             let cutoff = (now - FORGET_AFTER).as_millis();
             entries.retain(|_, e| e.used_ms.load(Ordering::Relaxed) > cutoff);
-            if entries.len() >= self.capacity {
+            held = entries.values().map(|e| e.bytes).sum();
+            self.bytes.store(held, Ordering::Relaxed);
+            if full(&entries, held) {
                 return;
             }
         }
-        entries.insert(
-            key,
-            Entry {
-                namespace: so.namespace.clone(),
-                name: so.name.clone(),
-                metadata: so.scaler_metadata.clone(),
-                target,
-                used_ms: AtomicU64::new(now.as_millis()),
-            },
-        );
+        let entry = Entry {
+            namespace: so.namespace.clone(),
+            name: so.name.clone(),
+            metadata: so.scaler_metadata.clone(),
+            target,
+            used_ms: AtomicU64::new(now.as_millis()),
+            bytes,
+        };
+        let replaced = entries.insert(key, entry).map_or(0, |old| old.bytes);
+        self.bytes.store(held + bytes - replaced, Ordering::Relaxed);
     }
 
     /// A hash of namespace, name and metadata, independent of the map's
@@ -160,6 +177,25 @@ impl Targets {
         pairs.hash(&mut h);
         h.finish()
     }
+}
+
+/// Of the entries naming one server, the one whose target the HTTP side
+/// shows: among the ScaledObjects still asking (used within
+/// [`FORGET_AFTER`] of the latest), the first by namespace and name, and
+/// its latest metadata. The same whichever of them asked last: two
+/// ScaledObjects naming one server do not flip the answer on every poll.
+fn preferred(entries: Vec<&Entry>) -> Option<&Entry> {
+    let used = |e: &Entry| e.used_ms.load(Ordering::Relaxed);
+    let latest = entries.iter().map(|e| used(e)).max()?;
+    let window = u64::try_from(FORGET_AFTER.as_millis()).unwrap_or(u64::MAX);
+    entries
+        .into_iter()
+        .filter(|e| used(e).saturating_add(window) >= latest)
+        .min_by(|a, b| {
+            (&a.namespace, &a.name)
+                .cmp(&(&b.namespace, &b.name))
+                .then(used(b).cmp(&used(a)))
+        })
 }
 
 #[cfg(test)]
@@ -221,5 +257,84 @@ mod tests {
         cache.resolve(&so("b", &[]), &config, at(700)).expect("ok");
         cache.resolve(&so("c", &[]), &config, at(700)).expect("ok");
         assert_eq!(cache.len(), 2, "a, unused for 10 minutes, made room for c");
+    }
+
+    #[test]
+    fn two_scaled_objects_naming_one_server_show_one_whichever_asked_last() {
+        let cache = Targets::new(10);
+        let config = Config::default();
+        let pinned = |n: &'static str| [("serverId", "github"), ("minReplicas", n)];
+        let server = crate::id::ServerKey::parse("tenants", "github").expect("id");
+        for (i, (first, second)) in [("b", "a"), ("a", "b"), ("b", "a")].into_iter().enumerate() {
+            let t = i as u64 * 30;
+            cache
+                .resolve(
+                    &so(first, &pinned(if first == "a" { "1" } else { "9" })),
+                    &config,
+                    at(t),
+                )
+                .expect("ok");
+            cache
+                .resolve(
+                    &so(second, &pinned(if second == "a" { "1" } else { "9" })),
+                    &config,
+                    at(t + 1),
+                )
+                .expect("ok");
+            let shown = cache.for_server(&server).expect("asked");
+            assert_eq!(shown.policy.min_replicas, 1, "round {i}: the first by name");
+            assert_eq!(
+                cache
+                    .by_server()
+                    .get(&server)
+                    .map(|t| t.policy.min_replicas),
+                Some(1)
+            );
+        }
+        // One that stopped asking (deleted) gives way after FORGET_AFTER.
+        let later = at(90) + FORGET_AFTER + Duration::from_secs(1);
+        cache
+            .resolve(&so("b", &pinned("9")), &config, later)
+            .expect("ok");
+        assert_eq!(
+            cache.for_server(&server).map(|t| t.policy.min_replicas),
+            Some(9)
+        );
+    }
+
+    #[test]
+    fn the_cache_holds_at_most_max_bytes_of_metadata() {
+        let cache = Targets::new(1_000);
+        let config = Config {
+            server: crate::config::ServerConfig {
+                max_metadata_bytes: crate::config::MAX_METADATA_BYTES,
+                ..Default::default()
+            },
+            ..Config::default()
+        };
+        // Keys KEDA sends are accepted with any value: 1 MiB of padding each.
+        let padding = " ".repeat(crate::config::MAX_METADATA_BYTES - 64);
+        let big = |i: usize| ScaledObjectRef {
+            name: format!("so-{i}"),
+            namespace: "tenants".into(),
+            scaler_metadata: HashMap::from([("scalerAddress".to_owned(), padding.clone())]),
+        };
+        for i in 0..100 {
+            cache.resolve(&big(i), &config, at(0)).expect("ok");
+        }
+        let held = cache.bytes.load(Ordering::Relaxed);
+        assert!(held <= MAX_BYTES, "{held}");
+        assert_eq!(cache.len(), MAX_BYTES / crate::config::MAX_METADATA_BYTES);
+        // Once they are old, new ones take their place.
+        let later = at(0) + FORGET_AFTER + Duration::from_secs(1);
+        cache.resolve(&big(100), &config, later).expect("ok");
+        assert_eq!(cache.len(), 1);
+        assert_eq!(
+            cache.bytes.load(Ordering::Relaxed),
+            big(100).scaler_metadata["scalerAddress"].len()
+                + "scalerAddress".len()
+                + "tenants".len()
+                + "so-100".len()
+        );
     }
 }
