@@ -106,12 +106,14 @@ pub(super) async fn fleet(
     State(s): State<HttpState>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
-    let query = match FleetQuery::parse(&params) {
+    let query = match FleetQuery::parse(&params).and_then(|q| q.checked(&s.config)) {
         Ok(q) => q,
         Err(e) => return bad_request(e),
     };
-    let asked = s.targets.by_server();
-    Json(s.fleet(&asked).page(&query)).into_response()
+    match s.page(query).await {
+        Some(page) => Json(page).into_response(),
+        None => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
 }
 
 #[derive(Deserialize)]

@@ -90,6 +90,24 @@ impl FleetQuery {
     }
 }
 
+impl FleetQuery {
+    /// This query, its `policy` checked against `config`'s policies (an
+    /// unknown one would only give an empty page, after deciding every
+    /// server).
+    pub fn checked(self, config: &Config) -> Result<Self, String> {
+        match &self.policy {
+            Some(p) if !config.policies.contains_key(p) => {
+                let known: Vec<&str> = config.policies.keys().map(String::as_str).collect();
+                Err(format!(
+                    "policy: {p:?} is not a configured policy (configured: {})",
+                    known.join(", ")
+                ))
+            }
+            _ => Ok(self),
+        }
+    }
+}
+
 /// The cursor after `server`: opaque to clients.
 pub fn encode_cursor(server: &ServerKey) -> String {
     URL_SAFE_NO_PAD.encode(format!("{}/{}", server.namespace, server.server))

@@ -129,6 +129,12 @@ fn bad_parameters_name_the_parameter_and_what_is_allowed() {
     }
     let q = query(&[]).expect("defaults");
     assert_eq!((q.limit, q.after), (DEFAULT_LIMIT, None));
+    let config = Config::default();
+    let unknown = query(&[("policy", "nosuch")]).expect("parses");
+    let err = unknown.checked(&config).expect_err("not configured");
+    assert!(err.contains("policy") && err.contains("default"), "{err}");
+    let known = query(&[("policy", "default")]).expect("parses");
+    assert!(known.checked(&config).is_ok());
 }
 
 #[test]

@@ -76,6 +76,18 @@ impl HttpState {
         self.fleet(&asked).policy_of(server)
     }
 
+    /// One page of the fleet, decided on a blocking thread (a filtered page
+    /// may decide every server before it fills): `None` if that failed.
+    pub async fn page(&self, query: super::fleet::FleetQuery) -> Option<super::fleet::Page> {
+        let state = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let asked = state.targets.by_server();
+            state.fleet(&asked).page(&query)
+        })
+        .await
+        .ok()
+    }
+
     /// The fleet as known now, with `asked` the ScaledObjects' targets by
     /// server (all of them, or only the one a request is about).
     pub fn fleet<'a>(&'a self, asked: &'a BTreeMap<ServerKey, Arc<Target>>) -> Fleet<'a> {

@@ -30,12 +30,16 @@ pub async fn fleet_page(
 ) -> Response {
     // An empty form field means "any".
     params.retain(|_, v| !v.is_empty());
-    let query = match FleetQuery::parse(&params) {
+    let query = match FleetQuery::parse(&params).and_then(|q| q.checked(&s.config)) {
         Ok(q) => q,
         Err(e) => return error_page(StatusCode::BAD_REQUEST, &e),
     };
-    let asked = s.targets.by_server();
-    let page = s.fleet(&asked).page(&query);
+    let Some(page) = s.page(query).await else {
+        return error_page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the page could not be made",
+        );
+    };
     let mut body = String::new();
     summary_line(&mut body, &s.recent.summary());
     filter_form(&mut body, &params, s.config.policies.keys());
