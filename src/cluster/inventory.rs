@@ -192,7 +192,13 @@ impl Tables {
         match hosted.iter_mut().find(|h| h.workload == entry.workload) {
             Some(h) if *h == entry => return true,
             Some(h) => *h = entry,
-            None => hosted.push(entry),
+            None => {
+                // Sorted by workload, however they were seen: every replica
+                // reads a server's workloads (and the first one's policy
+                // annotation) in one order (rule 2).
+                let at = hosted.partition_point(|h| h.workload < entry.workload);
+                hosted.insert(at, entry);
+            }
         }
         touched.insert(w.server);
         true

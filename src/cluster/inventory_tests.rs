@@ -95,3 +95,25 @@ fn the_table_is_bounded_and_counts_what_it_refuses() {
     );
     assert_eq!(inv.len(), 2);
 }
+
+#[test]
+fn a_servers_workloads_read_in_one_order_however_they_were_seen() {
+    let names = |inv: &Inventory| -> Vec<String> {
+        inv.hosted(&key("t-a/github"))
+            .iter()
+            .map(|h| h.workload.name.clone())
+            .collect()
+    };
+    let (seen_first, seen_last) = (Inventory::new(10), Inventory::new(10));
+    for name in ["github-green", "github-blue", "github-red"] {
+        seen_first.apply(w("t-a/github", D, name, 1));
+    }
+    for name in ["github-red", "github-blue", "github-green"] {
+        seen_last.apply(w("t-a/github", D, name, 1));
+    }
+    assert_eq!(
+        names(&seen_first),
+        ["github-blue", "github-green", "github-red"]
+    );
+    assert_eq!(names(&seen_first), names(&seen_last));
+}
