@@ -132,6 +132,17 @@ impl LeaseConfig {
             self.duration,
             LEASE_DURATIONS,
         )?;
+        if self.duration.subsec_nanos() != 0 {
+            // The Lease stores whole seconds: a holder acting past the
+            // stored time would overlap the next holder.
+            return Err(ConfigError::invalid(
+                "kubernetes.apply.lease.duration",
+                format!(
+                    "is {}, allowed whole seconds only (a Lease stores leaseDurationSeconds)",
+                    show_duration(self.duration)
+                ),
+            ));
+        }
         if !(self.renew_deadline >= Duration::from_secs(1) && self.renew_deadline < self.duration) {
             return Err(ConfigError::invalid(
                 "kubernetes.apply.lease.renew_deadline",
@@ -179,7 +190,7 @@ mod tests {
 
     #[test]
     fn each_bound_names_its_field() {
-        let cases: [(&str, Break); 8] = [
+        let cases: [(&str, Break); 9] = [
             ("kubernetes.apply.interval", |c| c.interval = Duration::ZERO),
             ("kubernetes.apply.qps", |c| c.qps = f64::NAN),
             ("kubernetes.apply.burst", |c| c.burst = 0),
@@ -191,6 +202,11 @@ mod tests {
             }),
             ("kubernetes.apply.lease.duration", |c| {
                 c.lease.duration = Duration::from_secs(3600);
+            }),
+            ("kubernetes.apply.lease.duration", |c| {
+                c.lease.duration = Duration::from_millis(2_500);
+                c.lease.renew_deadline = Duration::from_millis(2_400);
+                c.lease.retry_every = Duration::from_millis(500);
             }),
             ("kubernetes.apply.lease.renew_deadline", |c| {
                 c.lease.renew_deadline = c.lease.duration;

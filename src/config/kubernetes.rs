@@ -91,12 +91,16 @@ impl KubernetesConfig {
             ));
         }
         for (i, ns) in d.namespaces.iter().enumerate() {
-            Namespace::parse(ns).map_err(|e| {
-                ConfigError::invalid(
-                    format!("kubernetes.discovery.namespaces[{i}]"),
-                    e.to_string(),
-                )
-            })?;
+            let field = || format!("kubernetes.discovery.namespaces[{i}]");
+            Namespace::parse(ns).map_err(|e| ConfigError::invalid(field(), e.to_string()))?;
+            if d.namespaces[..i].contains(ns) {
+                // Listed twice, each server would seem hosted by two
+                // workloads (its own, twice) and be left alone.
+                return Err(ConfigError::invalid(
+                    field(),
+                    format!("{ns:?} is listed twice: list each namespace once"),
+                ));
+            }
         }
         let c = &self.deletion_cost;
         duration_within(
@@ -205,5 +209,11 @@ mod tests {
         assert!(k.validate().is_err());
         k.discovery.namespaces.truncate(2);
         assert_eq!(k.watched_namespaces().map(|v| v.len()), Some(2));
+        k.discovery.namespaces = vec!["tenant-a".into(), "tenant-b".into(), "tenant-a".into()];
+        let err = k.validate().unwrap_err().to_string();
+        assert!(
+            err.starts_with("kubernetes.discovery.namespaces[2]") && err.contains("twice"),
+            "{err}"
+        );
     }
 }
