@@ -18,6 +18,22 @@ pub const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 /// Longest wait before a failed watch starts again.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
+/// A watch that stayed up this long after its list was complete starts
+/// its backoff over: one that fails sooner (a list that works and a watch
+/// that does not) keeps doubling, not relisting every second.
+pub const STAYED_UP: Duration = Duration::from_secs(60);
+
+/// The wait before the next start, given the wait before the last one
+/// and how long the watch stayed up after its list was complete (`None`:
+/// it never completed one).
+pub fn next_backoff(last: Duration, up_for: Option<Duration>) -> Duration {
+    if up_for.is_some_and(|up| up >= STAYED_UP) {
+        FIRST_BACKOFF
+    } else {
+        (last * 2).min(MAX_BACKOFF)
+    }
+}
+
 /// Where a watch's objects go: only the few fields it keeps, so a relist of
 /// 100,000 objects never holds them whole.
 pub trait Sink<K>: Send + Sync + 'static {
@@ -54,7 +70,7 @@ pub async fn run<K, S>(
     K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
     S: Sink<K>,
 {
-    let mut backoff = FIRST_BACKOFF;
+    let mut backoff = FIRST_BACKOFF / 2;
     // An empty label selects every object.
     let config = if label.is_empty() {
         watcher::Config::default()
@@ -66,10 +82,15 @@ pub async fn run<K, S>(
     let mut listed_once = false;
     loop {
         let events = watcher::watcher(api.clone(), config.clone());
+        let mut listed_at = None;
         let failure = tokio::select! {
             () = shutdown.cancelled() => return,
-            failure = follow(events, namespace.as_ref(), &sink, &mut backoff, &mut listed_once) => failure,
+            failure = follow(events, namespace.as_ref(), &sink, &mut listed_at, &mut listed_once) => failure,
         };
+        backoff = next_backoff(
+            backoff,
+            listed_at.map(|t: tokio::time::Instant| t.elapsed()),
+        );
         if sink.missing_kind_is_empty() && !listed_once && kind_not_served(&failure) {
             sink.resync(namespace.as_ref(), Vec::new());
             sink.set_live(true);
@@ -83,7 +104,6 @@ pub async fn run<K, S>(
             () = shutdown.cancelled() => return,
             () = tokio::time::sleep(backoff) => {}
         }
-        backoff = (backoff * 2).min(MAX_BACKOFF);
     }
 }
 
@@ -92,13 +112,13 @@ fn kind_not_served(failure: &watcher::Error) -> bool {
     matches!(failure, watcher::Error::InitialListFailed(kube::Error::Api(s)) if s.code == 404)
 }
 
-/// Applies a watch's events until it fails; a complete list resets the
-/// backoff.
+/// Applies a watch's events until it fails; notes when its list was
+/// complete.
 async fn follow<K, S>(
     events: impl futures::Stream<Item = Result<Event<K>, watcher::Error>>,
     namespace: Option<&Namespace>,
     sink: &S,
-    backoff: &mut Duration,
+    listed_at: &mut Option<tokio::time::Instant>,
     listed_once: &mut bool,
 ) -> watcher::Error
 where
@@ -111,7 +131,7 @@ where
             Some(Ok(Event::Init)) => listing.clear(),
             Some(Ok(Event::InitApply(object))) => listing.extend(sink.keep(&object)),
             Some(Ok(Event::InitDone)) => {
-                *backoff = FIRST_BACKOFF;
+                *listed_at = Some(tokio::time::Instant::now());
                 *listed_once = true;
                 sink.resync(namespace, std::mem::take(&mut listing));
                 sink.set_live(true);
@@ -126,5 +146,21 @@ where
             // The watcher's stream never ends; if it did, start over.
             None => return watcher::Error::NoResourceVersion,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_backoff_starts_over_only_after_the_watch_stayed_up() {
+        let secs = Duration::from_secs;
+        assert_eq!(next_backoff(FIRST_BACKOFF / 2, None), FIRST_BACKOFF);
+        // Listed, then the watch failed at once: keep doubling.
+        assert_eq!(next_backoff(secs(4), Some(Duration::ZERO)), secs(8));
+        assert_eq!(next_backoff(secs(16), Some(secs(59))), MAX_BACKOFF);
+        assert_eq!(next_backoff(MAX_BACKOFF, None), MAX_BACKOFF);
+        assert_eq!(next_backoff(MAX_BACKOFF, Some(STAYED_UP)), FIRST_BACKOFF);
     }
 }
