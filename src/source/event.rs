@@ -25,17 +25,32 @@ pub enum EventError {
     /// `ts` is not RFC 3339.
     #[error("ts {0:?} is not an RFC 3339 time")]
     Time(String),
+    /// `ts` is not a string.
+    #[error("ts is not a string (an RFC 3339 time)")]
+    TimeType,
 }
 
+/// The payload. `ts`, `pod` and `session` are read as any JSON value: a
+/// pod or session of another type is ignored like an unusable one (a
+/// session id given as a number is its digits), never the whole event.
 #[derive(Deserialize)]
 struct Payload {
     kind: EventKind,
     #[serde(default)]
-    ts: Option<String>,
+    ts: Option<serde_json::Value>,
     #[serde(default)]
-    pod: Option<String>,
+    pod: Option<serde_json::Value>,
     #[serde(default)]
-    session: Option<String>,
+    session: Option<serde_json::Value>,
+}
+
+/// A session id's text: a string, or a whole number's digits.
+fn id_text(v: &serde_json::Value) -> Option<std::borrow::Cow<'_, str>> {
+    match v {
+        serde_json::Value::String(s) => Some(s.as_str().into()),
+        serde_json::Value::Number(n) if n.is_u64() || n.is_i64() => Some(n.to_string().into()),
+        _ => None,
+    }
 }
 
 /// A parsed event.
@@ -83,8 +98,11 @@ pub fn parse(
     }
     let p: Payload = serde_json::from_slice(payload)?;
     let at = match p.ts {
-        None => fallback,
-        Some(ts) => rfc3339_to_timestamp(&ts).ok_or(EventError::Time(ts))?,
+        None | Some(serde_json::Value::Null) => fallback,
+        Some(serde_json::Value::String(ts)) => {
+            rfc3339_to_timestamp(&ts).ok_or(EventError::Time(ts))?
+        }
+        Some(_) => return Err(EventError::TimeType),
     };
     Ok(ActivityEvent {
         server,
@@ -92,15 +110,30 @@ pub fn parse(
         at: at.min(now),
         pod: p
             .pod
-            .filter(|pod| crate::cluster::pods::valid_pod_name(pod)),
-        session: p.session.as_deref().and_then(SessionId::parse),
+            .as_ref()
+            .and_then(serde_json::Value::as_str)
+            .filter(|pod| crate::cluster::pods::valid_pod_name(pod))
+            .map(str::to_owned),
+        session: p
+            .session
+            .as_ref()
+            .and_then(id_text)
+            .and_then(|id| SessionId::parse(&id)),
     })
 }
 
+/// An RFC 3339 time with any offset (`Z`, `z`, `-05:00`), or the forms
+/// without one that were always accepted (read as UTC).
 fn rfc3339_to_timestamp(ts: &str) -> Option<Timestamp> {
-    let t = humantime::parse_rfc3339_weak(ts).ok()?;
-    let ms = t.duration_since(std::time::UNIX_EPOCH).ok()?.as_millis();
-    Some(Timestamp::from_millis(u64::try_from(ms).ok()?))
+    let rfc3339 = &time::format_description::well_known::Rfc3339;
+    let ms = match time::OffsetDateTime::parse(ts, rfc3339) {
+        Ok(t) => u64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()?,
+        Err(_) => {
+            let t = humantime::parse_rfc3339_weak(ts).ok()?;
+            u64::try_from(t.duration_since(std::time::UNIX_EPOCH).ok()?.as_millis()).ok()?
+        }
+    };
+    Some(Timestamp::from_millis(ms))
 }
 
 #[cfg(test)]
@@ -174,6 +207,42 @@ mod tests {
             r#"{"kind":"request","ts":"2099-01-01T00:00:00Z"}"#,
         );
         assert_eq!(future.at, NOW);
+        // Any offset, either case of the separators; no offset reads as UTC.
+        for ts in [
+            "2023-11-14T17:13:10-05:00",
+            "2023-11-14t22:13:10z",
+            "2023-11-14T23:13:10.000+01:00",
+            "2023-11-14T22:13:10",
+        ] {
+            let e = ok(
+                "mcp.activity.ns.s1",
+                &format!(r#"{{"kind":"request","ts":"{ts}"}}"#),
+            );
+            assert_eq!(e.at, Timestamp::from_millis(1_699_999_990_000), "{ts}");
+        }
+    }
+
+    #[test]
+    fn a_pod_or_session_of_another_type_is_ignored_not_the_event() {
+        let e = ok(
+            "mcp.activity.ns.s1",
+            r#"{"kind":"session_open","session":42,"pod":7}"#,
+        );
+        assert_eq!(e.kind, EventKind::SessionOpen);
+        assert_eq!(
+            e.session,
+            SessionId::parse("42"),
+            "a number id is its digits"
+        );
+        assert_eq!(e.pod, None);
+        let e = ok(
+            "mcp.activity.ns.s1",
+            r#"{"kind":"session_close","session":{"id":1},"ts":null}"#,
+        );
+        assert_eq!(
+            (e.kind, e.session, e.at),
+            (EventKind::SessionClose, None, NOW)
+        );
     }
 
     #[test]
@@ -197,6 +266,11 @@ mod tests {
                 "mcp.activity.ns.s1",
                 r#"{"kind":"request","ts":"yesterday"}"#,
                 "RFC 3339",
+            ),
+            (
+                "mcp.activity.ns.s1",
+                r#"{"kind":"request","ts":1700000000}"#,
+                "not a string",
             ),
         ];
         for (subject, payload, needle) in cases {
