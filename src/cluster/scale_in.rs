@@ -22,6 +22,13 @@ use tokio_util::sync::CancellationToken;
 /// How often decisions are compared with running replicas.
 pub const TICK: Duration = Duration::from_secs(5);
 
+/// Most pod patches one tick sends (the rest wait for the next tick):
+/// bounds what one scaler replica asks of the API server, 20 a second.
+pub const MAX_PATCHES_PER_TICK: usize = 100;
+
+/// Longest one patch may take before it counts as failed.
+pub const PATCH_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The per-pod live-work query.
 pub struct LiveWorkQuery {
     /// Runs it.
@@ -41,7 +48,7 @@ pub struct TickOutcome {
     pub cleared: usize,
     /// Patches that failed.
     pub failed: usize,
-    /// Patches held back by the per-pod interval.
+    /// Patches held back by the per-pod interval or the per-tick bound.
     pub deferred: usize,
 }
 
@@ -67,6 +74,8 @@ pub struct ScaleIn {
     last_patch: HashMap<(ServerKey, String), Timestamp>,
     /// Servers last given a live-work floor above zero.
     floors: HashSet<ServerKey>,
+    /// Most patches one tick sends ([`MAX_PATCHES_PER_TICK`]).
+    max_patches: usize,
 }
 
 impl ScaleIn {
@@ -93,6 +102,7 @@ impl ScaleIn {
             live_work,
             last_patch: HashMap::new(),
             floors: HashSet::new(),
+            max_patches: MAX_PATCHES_PER_TICK,
         }
     }
 
@@ -110,7 +120,18 @@ impl ScaleIn {
         }
     }
 
-    /// One pass over every server.
+    /// This loop, sending at most `n` patches a tick (tests).
+    #[cfg(test)]
+    pub fn with_max_patches(self, n: usize) -> Self {
+        Self {
+            max_patches: n,
+            ..self
+        }
+    }
+
+    /// One pass over every server: every live-work floor first, then the
+    /// patches (annotations set before those cleared), at most
+    /// `max_patches` of them, each within [`PATCH_TIMEOUT`].
     pub async fn tick(&mut self) -> TickOutcome {
         let now = self.clock.now();
         self.refresh_live_work().await;
@@ -118,6 +139,7 @@ impl ScaleIn {
         self.last_patch.retain(|_, at| now.since(*at) < interval);
         let mut outcome = TickOutcome::default();
         let mut floors = HashSet::new();
+        let mut patches = Vec::new();
         for (server, hosted) in self.inventory.servers() {
             if has_stateful_set(&hosted) {
                 // StatefulSets ignore deletion cost: no live-work floor either.
@@ -156,7 +178,7 @@ impl ScaleIn {
                     outcome.deferred += 1;
                     continue;
                 }
-                self.patch(&key, cost, now, &mut outcome).await;
+                patches.push((key, cost));
             }
         }
         // A server that left the inventory keeps no floor.
@@ -164,6 +186,13 @@ impl ScaleIn {
             self.store.set_busy_pods(gone, 0, now);
         }
         self.floors = floors;
+        // A pending scale-in's annotations first; clean-up can wait.
+        patches.sort_by_key(|(_, cost)| cost.is_none());
+        outcome.deferred += patches.len().saturating_sub(self.max_patches);
+        patches.truncate(self.max_patches);
+        for (key, cost) in patches {
+            self.patch(&key, cost, now, &mut outcome).await;
+        }
         outcome
     }
 
@@ -177,10 +206,10 @@ impl ScaleIn {
         let (server, pod) = key;
         let api: Api<Pod> = Api::namespaced(self.client.clone(), server.namespace.as_str());
         let body = patch_body(cost);
-        match api
-            .patch(pod, &PatchParams::default(), &Patch::Merge(&body))
-            .await
-        {
+        let (params, merge) = (PatchParams::default(), Patch::Merge(&body));
+        let sent = api.patch(pod, &params, &merge);
+        let answer = tokio::time::timeout(PATCH_TIMEOUT, sent).await;
+        match answer.unwrap_or_else(|_| Err(kube::Error::Service("no answer in time".into()))) {
             Ok(_) => {
                 self.pods.set_cost(server, pod, cost);
                 self.last_patch.insert(key.clone(), now);

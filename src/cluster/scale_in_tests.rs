@@ -232,3 +232,49 @@ async fn a_live_work_floor_lapses_with_its_ttl_and_goes_with_the_server() {
         "a server gone from the inventory keeps no floor"
     );
 }
+
+#[tokio::test]
+async fn a_tick_sends_at_most_its_bound_of_patches_and_the_rest_wait() {
+    let mut h = harness();
+    h.scale_in = h.scale_in.with_max_patches(2);
+    host(
+        &h,
+        "tenant-a/github",
+        WorkloadKind::Deployment,
+        3,
+        &["gh-1", "gh-2", "gh-3"],
+    );
+    let tick = tokio::spawn(async move {
+        let outcome = h.scale_in.tick().await;
+        (h.scale_in, outcome)
+    });
+    assert_eq!(answer(&mut h.mock, 2).await.len(), 2);
+    let (scale_in, outcome) = tick.await.expect("tick");
+    h.scale_in = scale_in;
+    assert_eq!((outcome.set, outcome.deferred), (2, 1));
+    let tick = tokio::spawn(async move { h.scale_in.tick().await });
+    let seen = answer(&mut h.mock, 1).await;
+    assert_eq!(tick.await.expect("tick").set, 1, "{seen:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_patch_with_no_answer_fails_after_its_timeout() {
+    let mut h = harness();
+    host(
+        &h,
+        "tenant-a/github",
+        WorkloadKind::Deployment,
+        2,
+        &["gh-1", "gh-2"],
+    );
+    let tick = tokio::spawn(async move { h.scale_in.tick().await });
+    // Take both requests and never answer them.
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        held.push(h.mock.next_request().await.expect("request"));
+    }
+    let began = tokio::time::Instant::now();
+    let outcome = tick.await.expect("tick");
+    assert_eq!(outcome.failed, 2);
+    assert!(began.elapsed() >= PATCH_TIMEOUT, "{:?}", began.elapsed());
+}
