@@ -288,6 +288,12 @@ impl App {
             config: self.config.clone(),
             clock: self.clock.clone(),
             telemetry: ActuatorTelemetry::new(self.metrics.clone()),
+            pods: self
+                .config
+                .kubernetes
+                .deletion_cost
+                .enabled
+                .then(|| self.pods.clone()),
         };
         Ok(Some(apply_run::start(parts, wakes, shutdown)?))
     }

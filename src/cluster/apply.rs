@@ -49,6 +49,10 @@ pub struct ApplyParts {
     pub clock: Arc<dyn Clock>,
     /// Where it reports what it did.
     pub telemetry: ActuatorTelemetry,
+    /// The pods and their deletion costs, with session-aware scale-in on:
+    /// a scale-down that keeps some pods waits until they carry their
+    /// costs, so the ReplicaSet removes the idle ones.
+    pub pods: Option<Arc<super::pods::Pods>>,
 }
 
 /// The acting side of apply mode.

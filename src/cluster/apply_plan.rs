@@ -6,6 +6,7 @@
 use super::apply::Actuator;
 use super::apply_queue::{ScaleRequest, Urgency};
 use super::inventory::Hosted;
+use super::workload::WorkloadKind;
 use crate::engine::DataQuality;
 use crate::id::ServerKey;
 use crate::time::Timestamp;
@@ -34,6 +35,10 @@ pub enum Skip {
     /// idle window: it scales nothing down yet (a server whose sessions
     /// were opened before it started would look idle).
     WarmingUp,
+    /// A scale-down that keeps some pods waits until each of them carries
+    /// its deletion cost (session-aware scale-in), so that the ReplicaSet
+    /// removes the idle ones.
+    AwaitingDeletionCost,
 }
 
 impl Skip {
@@ -54,6 +59,9 @@ impl Skip {
             Skip::WarmingUp => {
                 "held: this replica has watched the signals for less than the idle window; no scale-down yet".into()
             }
+            Skip::AwaitingDeletionCost => {
+                "held: the scale-down waits until its pods carry their deletion costs".into()
+            }
         }
     }
 }
@@ -70,6 +78,17 @@ pub struct Change {
 }
 
 impl Actuator {
+    /// With session-aware scale-in on, whether some pod of `server` the
+    /// pod watch knows (StatefulSet pods aside) has no deletion cost yet.
+    fn costs_pending(&self, server: &ServerKey) -> bool {
+        let Some(pods) = &self.parts.pods else {
+            return false;
+        };
+        pods.of(server)
+            .values()
+            .any(|p| !p.stateful && p.cost.is_none())
+    }
+
     /// The change `server` needs now: `None` when it runs what it should.
     pub fn change_for(
         &self,
@@ -124,6 +143,10 @@ impl Actuator {
             .map_or(self.started, |t| t.max(self.started));
         if decision.desired < h.desired && now.since(watching_since) < policy.idle_window {
             return Err(Skip::WarmingUp);
+        }
+        let keeps_some = (1..h.desired).contains(&decision.desired);
+        if keeps_some && h.workload.kind == WorkloadKind::Deployment && self.costs_pending(server) {
+            return Err(Skip::AwaitingDeletionCost);
         }
         Ok(Some(Change {
             hosted: h.clone(),

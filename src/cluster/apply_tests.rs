@@ -61,6 +61,7 @@ fn fresh_harness(store: Store, dry_run: bool) -> Harness {
         config: Arc::new(config),
         clock: clock.clone(),
         telemetry: ActuatorTelemetry::default(),
+        pods: Some(Arc::default()),
     };
     let actuator = Actuator::new(parts, leadership, Arc::new(Elsewhere::new(0)));
     Harness {
@@ -340,6 +341,38 @@ async fn after_the_event_stream_comes_up_or_back_nothing_is_scaled_down_for_an_i
     assert_eq!(skipped(&h), Some(Skip::WarmingUp));
     h.clock.advance(Duration::from_secs(301));
     assert_eq!(h.actuator.sweep(), 1, "watched for an idle window: 2 -> 0");
+}
+
+#[tokio::test]
+async fn a_scale_down_that_keeps_pods_waits_for_their_deletion_costs() {
+    use crate::cluster::pods::PodState;
+    let h = harness();
+    let s = key("tenant-a/chat");
+    host(&h, "tenant-a/chat", WorkloadKind::Deployment, 3);
+    let pods = h.actuator.parts.pods.clone().expect("pods");
+    for p in ["chat-1", "chat-2", "chat-3"] {
+        let state = PodState {
+            cost: None,
+            stateful: false,
+        };
+        pods.apply(s.clone(), p.into(), state);
+    }
+    // 30 sessions at 20 per replica: 2 replicas, one pod goes.
+    for _ in 0..30 {
+        h.actuator
+            .parts
+            .store
+            .record_event(&s, EventKind::SessionOpen, h.clock.now());
+    }
+    assert_eq!(h.actuator.sweep(), 0);
+    let skipped = h.actuator.actions.of(&s).skipped;
+    assert_eq!(skipped, Some(Skip::AwaitingDeletionCost));
+    for (p, cost) in [("chat-1", 0), ("chat-2", 15), ("chat-3", 15)] {
+        pods.set_cost(&s, p, Some(cost));
+    }
+    assert_eq!(h.actuator.sweep(), 1, "costs set: 3 -> 2 queued");
+    let r = h.actuator.queue.try_next().expect("queued");
+    assert_eq!(r.to, 2);
 }
 
 #[tokio::test]

@@ -219,6 +219,7 @@ async fn apply_mode_asks_for_its_declared_rules_and_the_lease_in_its_own_namespa
         config: config.clone(),
         clock: clock.clone(),
         telemetry: ActuatorTelemetry::new(metrics),
+        pods: None,
     };
     let (_wakes, rx) = tokio::sync::mpsc::channel(1);
     let started = apply_run::start(parts, rx, &stop).expect("starts");
