@@ -14,7 +14,6 @@ use crate::config::{JetStreamConfig, NatsAuth, NatsConfig};
 use crate::signal::EventKind;
 use crate::source::SourceContext;
 use crate::time::Timestamp;
-use async_nats::jetstream::{self, consumer::DeliverPolicy, consumer::pull::OrderedConfig};
 use futures::StreamExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -245,75 +244,6 @@ impl NatsSource {
         }
     }
 
-    async fn consume_jetstream(
-        &self,
-        client: &async_nats::Client,
-        js_config: &JetStreamConfig,
-        resume_after: &mut Option<u64>,
-        shutdown: &CancellationToken,
-    ) -> Result<(), NatsError> {
-        let js = jetstream::new(client.clone());
-        let stream = if js_config.create {
-            js.get_or_create_stream(jetstream::stream::Config {
-                name: js_config.stream.clone(),
-                subjects: vec![self.subject_filter()],
-                max_age: js_config.max_age,
-                ..Default::default()
-            })
-            .await
-            .map_err(nats_err)?
-        } else {
-            js.get_stream(&js_config.stream).await.map_err(nats_err)?
-        };
-        let deliver_policy = match *resume_after {
-            Some(seq) => DeliverPolicy::ByStartSequence {
-                start_sequence: seq + 1,
-            },
-            None => DeliverPolicy::ByStartTime {
-                start_time: to_datetime(self.ctx.clock.now() - js_config.replay_window),
-            },
-        };
-        let consumer = stream
-            .create_consumer(OrderedConfig {
-                filter_subject: self.subject_filter(),
-                deliver_policy,
-                ..Default::default()
-            })
-            .await
-            .map_err(nats_err)?;
-        if !self.wait_for_history(shutdown).await {
-            return Ok(());
-        }
-        if consumer.cached_info().num_pending == 0 {
-            self.mark_live();
-        }
-        let mut messages = consumer.messages().await.map_err(nats_err)?;
-        loop {
-            let msg = tokio::select! {
-                () = shutdown.cancelled() => return Ok(()),
-                msg = messages.next() => msg,
-            };
-            let Some(msg) = msg else { return Ok(()) };
-            let msg = msg.map_err(nats_err)?;
-            let now = self.ctx.clock.now();
-            let (published, seq, pending) = match msg.info() {
-                Ok(info) => (
-                    from_datetime(info.published),
-                    Some(info.stream_sequence),
-                    info.pending,
-                ),
-                Err(_) => (now, None, 1),
-            };
-            self.apply(&msg.subject, &msg.payload, published, now);
-            if seq.is_some() {
-                *resume_after = seq;
-            }
-            if pending == 0 && !self.consuming.load(Ordering::Acquire) {
-                self.mark_live();
-            }
-        }
-    }
-
     /// The consumer is subscribed and caught up (any replay applied):
     /// ready, and events can be trusted again.
     fn mark_live(&self) {
@@ -408,14 +338,8 @@ impl NatsSource {
     }
 }
 
-fn to_datetime(t: Timestamp) -> time::OffsetDateTime {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(t.as_millis()) * 1_000_000)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
-}
-
-fn from_datetime(t: time::OffsetDateTime) -> Timestamp {
-    Timestamp::from_millis(u64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(0))
-}
+#[path = "nats_jetstream.rs"]
+mod jetstream_consumer;
 
 #[cfg(test)]
 #[path = "nats_tests.rs"]
