@@ -328,7 +328,10 @@ async fn jetstream_consumption_resumes_after_a_nats_restart() {
     }
     drop(pubc);
     nats.stop();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    eventually(WAIT, "the event stream is seen down", || {
+        srv.store.feed().events_down_since.is_some()
+    })
+    .await;
     nats.restart().await;
     let pubc = publisher(&nats).await;
     js_publish(
@@ -348,6 +351,11 @@ async fn jetstream_consumption_resumes_after_a_nats_restart() {
                 == 1
         },
     )
+    .await;
+    eventually(WAIT, "live again once caught up", || {
+        let feed = srv.store.feed();
+        feed.events_ready && feed.events_down_since.is_none()
+    })
     .await;
 }
 

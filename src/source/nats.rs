@@ -75,6 +75,8 @@ pub struct NatsSource {
     /// Cancelled once the store holds the recent past (the Prometheus
     /// backfill); events received before wait for it.
     history_ready: CancellationToken,
+    /// Told when the connection drops: the JetStream consumer starts again.
+    restart: tokio::sync::Notify,
 }
 
 /// Connects with the configured credentials and TLS. Returns at once and
@@ -142,6 +144,7 @@ impl NatsSource {
             pod_work: None,
             wakes: None,
             history_ready: ready_now(),
+            restart: tokio::sync::Notify::new(),
         }
     }
 
@@ -263,17 +266,26 @@ impl NatsSource {
     }
 
     /// Follows the connection. One rule decides whether events are trusted:
-    /// the connection is up and the consumer is live. (Across a reconnect
-    /// the subscription, or the JetStream consumer from its last sequence,
-    /// resumes by itself.)
+    /// the connection is up and the consumer is live. Across a reconnect a
+    /// core subscription resumes by itself (what was published meanwhile
+    /// is lost); the JetStream consumer is started again from its last
+    /// sequence and is live once it has caught up.
     async fn watch_connection(&self, client: &async_nats::Client, shutdown: &CancellationToken) {
         let mut tick = tokio::time::interval(CONNECTION_CHECK);
+        let mut was_connected = false;
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => return,
                 _ = tick.tick() => {}
             }
             let connected = client.connection_state() == async_nats::connection::State::Connected;
+            if was_connected && !connected && self.config.jetstream.is_some() {
+                // JetStream: not live again until the consumer, started
+                // anew, has caught up with what was published meanwhile.
+                self.consuming.store(false, Ordering::Release);
+                self.restart.notify_one();
+            }
+            was_connected = connected;
             let live = connected && self.consuming.load(Ordering::Acquire);
             self.ctx.store.set_events_status(live, self.ctx.clock.now());
         }

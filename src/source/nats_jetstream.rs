@@ -30,15 +30,19 @@ impl NatsSource {
         } else {
             js.get_stream(&js_config.stream).await.map_err(nats_err)?
         };
+        // A stream whose sequence is below the last one applied was made
+        // anew (deleted, recreated): its numbers start over, so resume by
+        // time, not from a sequence it may never reach.
+        let last = stream.cached_info().state.last_sequence;
         let deliver_policy = match *resume_after {
-            Some(seq) => DeliverPolicy::ByStartSequence {
+            Some(seq) if seq <= last => DeliverPolicy::ByStartSequence {
                 start_sequence: seq + 1,
             },
-            None => DeliverPolicy::ByStartTime {
+            _ => DeliverPolicy::ByStartTime {
                 start_time: to_datetime(self.ctx.clock.now() - js_config.replay_window),
             },
         };
-        let consumer = stream
+        let mut consumer = stream
             .create_consumer(OrderedConfig {
                 filter_subject: self.subject_filter(),
                 deliver_policy,
@@ -49,13 +53,22 @@ impl NatsSource {
         if !self.wait_for_history(shutdown).await {
             return Ok(());
         }
-        if consumer.cached_info().num_pending == 0 {
+        // Pending as of now, not as of the consumer's creation: events may
+        // have come while the backfill ran.
+        let pending = consumer.info().await.map_err(nats_err)?.num_pending;
+        if pending == 0 {
             self.mark_live();
         }
         let mut messages = consumer.messages().await.map_err(nats_err)?;
         loop {
             let msg = tokio::select! {
                 () = shutdown.cancelled() => return Ok(()),
+                // The connection dropped: start again from the last sequence
+                // applied, and be live again only once caught up (the
+                // client's own resumption would look live at once).
+                () = self.restart.notified() => {
+                    return Err(nats_err("the connection was lost"));
+                }
                 msg = messages.next() => msg,
             };
             let Some(msg) = msg else { return Ok(()) };
