@@ -282,14 +282,18 @@ mod tests {
     }
 
     #[test]
-    fn non_finite_or_negative_samples_are_ignored() {
+    fn infinite_or_negative_samples_are_ignored_and_nan_is_no_value() {
         let mut s = Signals::default();
-        for bad in [f64::NAN, f64::INFINITY, -1.0] {
-            assert!(!s.set(SignalKind::Connections, bad));
-            assert_eq!(s.get(SignalKind::Connections), None);
-        }
         assert!(s.set(SignalKind::Connections, 3.0));
-        assert_eq!(s.get(SignalKind::Connections), Some(3.0));
+        for bad in [f64::INFINITY, f64::NEG_INFINITY, -1.0] {
+            assert!(!s.set(SignalKind::Connections, bad));
+            assert_eq!(s.get(SignalKind::Connections), Some(3.0), "kept");
+        }
+        s.absent(SignalKind::Connections, Timestamp::from_millis(1));
+        assert_ne!(s.held.kinds, 0, "vanished while busy: held");
+        assert!(s.set(SignalKind::Connections, f64::NAN));
+        assert_eq!(s.get(SignalKind::Connections), None);
+        assert_eq!(s.held.kinds, 0, "present without a value: nothing held");
     }
 
     #[test]
