@@ -306,3 +306,71 @@ async fn a_scaler_that_starts_later_knows_what_prometheus_saw_before_it() {
         "the history holds the sessions as they were"
     );
 }
+
+/// `quiet`'s latency histogram and request counter, `served` requests in,
+/// each taking 0.1 s.
+fn histogram(served: u64) -> String {
+    let labels = r#"namespace="tenants",server="quiet""#;
+    let mut out = String::from("# TYPE mcp_tool_duration_seconds histogram\n");
+    for le in ["0.05", "0.25", "+Inf"] {
+        let n = if le == "0.05" { 0 } else { served };
+        out.push_str(&format!(
+            "mcp_tool_duration_seconds_bucket{{{labels},le=\"{le}\"}} {n}\n"
+        ));
+    }
+    out.push_str(&format!(
+        "# TYPE mcp_tool_requests_total counter\nmcp_tool_requests_total{{{labels}}} {served}\n"
+    ));
+    out
+}
+
+#[tokio::test]
+async fn a_latency_quantile_over_no_requests_is_no_value_and_the_idle_server_stays_fresh() {
+    let exporter = Exporter::start().await;
+    exporter.set_raw(histogram(0));
+    let prom = Prometheus::start(exporter.addr).await;
+    // The default latency and rate queries, over 3 s instead of minutes.
+    let mut config = config(&prom);
+    if let Some(p) = &mut config.prometheus {
+        p.queries.set(
+            SignalKind::LatencyP95,
+            "histogram_quantile(0.95, sum by ({by}, le) (rate(mcp_tool_duration_seconds_bucket[3s])))",
+        );
+        p.queries.set(
+            SignalKind::RequestRate,
+            "sum by ({by}) (rate(mcp_tool_requests_total[3s]))",
+        );
+    }
+    let srv = start(config).await;
+    let quiet = id("quiet");
+    // Requests come: the quantile has a value.
+    let deadline = tokio::time::Instant::now() + WAIT * 2;
+    let mut served = 0;
+    while srv
+        .store
+        .signals(&quiet)
+        .get(SignalKind::LatencyP95)
+        .is_none()
+    {
+        assert!(tokio::time::Instant::now() < deadline, "no latency seen");
+        served += 10;
+        exporter.set_raw(histogram(served));
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    // They stop: the quantile's series stays, its value NaN (0/0).
+    eventually(WAIT * 2, "the latency turns to no value", || {
+        srv.store
+            .signals(&quiet)
+            .get(SignalKind::LatencyP95)
+            .is_none()
+    })
+    .await;
+    let signals = srv.store.signals(&quiet);
+    assert_eq!(signals.held.kinds, 0, "nothing held as missing data");
+    let d = srv.store.decide(
+        &quiet,
+        &mcp_autoscaler::engine::Policy::default(),
+        srv.clock.now(),
+    );
+    assert_eq!(d.data, mcp_autoscaler::engine::DataQuality::Fresh, "{d:?}");
+}

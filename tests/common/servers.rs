@@ -247,6 +247,12 @@ impl Exporter {
         Self { addr, body, stop }
     }
 
+    /// Replaces what is exposed with `text` (exposition format), as is.
+    #[allow(dead_code)] // not every test binary uses it
+    pub fn set_raw(&self, text: String) {
+        *self.body.lock().expect("lock") = text;
+    }
+
     /// Replaces what is exposed: gauges per server label value (any text,
     /// hostile values included: the exporter escapes them properly). A
     /// value `ns/name` sets the namespace label too; otherwise it is
