@@ -11,8 +11,8 @@
 //! - a close counts only for an id seen open; one never seen (its open lost,
 //!   or already forgotten) is ignored, so it cannot hide another's work,
 //!   except while opens beyond the caps are counted (below), which such a
-//!   close may cancel (see [`beyond`]); such a close never frees a pod (the
-//!   unit it cancelled may have been on another);
+//!   close may cancel (see [`beyond`]); a cancel in the shared count never
+//!   frees a pod (the unit it cancelled may have been on another);
 //! - a unit silent for `nats.session_forget_after` ([`FORGET_AFTER`] by
 //!   default: no open, request or close naming it) is forgotten: its close
 //!   was lost.
@@ -182,8 +182,8 @@ pub struct Counted {
     /// none).
     pub server: bool,
     /// Its pod's count may move with it: not for a close of an id the
-    /// table does not know that cancelled an open beyond the caps, which
-    /// may have been on another pod.
+    /// table does not know that cancelled an open of the shared count
+    /// beyond the caps, which may have been on another pod.
     pub pod: bool,
 }
 
@@ -275,8 +275,17 @@ impl SessionTable {
         if !opens {
             // Never seen open: its open was lost or it was forgotten, or it
             // is one of those opened beyond the caps.
-            let server = self.beyond.close(signal, id, limits);
-            return Counted { server, pod: false };
+            // Its pod moves with a cancel in its own bucket (most likely
+            // its own open), not with one of the shared count (any id's,
+            // perhaps on another pod).
+            return match self.beyond.close(signal, id, limits) {
+                beyond::Cancelled::Nothing => Counted::NOTHING,
+                beyond::Cancelled::InItsBucket => Counted::both(true),
+                beyond::Cancelled::Shared => Counted {
+                    server: true,
+                    pod: false,
+                },
+            };
         }
         if self.open.len() < MAX_PER_SERVER && limits.take() {
             self.open.insert((signal, id), at);

@@ -45,6 +45,18 @@ impl Bucket {
     }
 }
 
+/// What a close of an id the table does not track cancelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cancelled {
+    /// Nothing: no open beyond the caps could be its.
+    Nothing,
+    /// An open in its id's bucket: most likely its own (another id's only
+    /// by a hash collision).
+    InItsBucket,
+    /// An open in the shared count (past the store's buckets): any id's.
+    Shared,
+}
+
 /// One server's units beyond the caps: by (signal, bucket) while the
 /// store's buckets last, else in one shared count per signal.
 #[derive(Debug, Default)]
@@ -79,8 +91,13 @@ impl BeyondCaps {
     }
 
     /// Cancels an open in `id`'s bucket, or else in the shared count:
-    /// whether it did.
-    pub fn close(&mut self, signal: SignalKind, id: SessionId, limits: &SessionLimits) -> bool {
+    /// which, if either.
+    pub fn close(
+        &mut self,
+        signal: SignalKind,
+        id: SessionId,
+        limits: &SessionLimits,
+    ) -> Cancelled {
         let key = (signal, bucket_of(id));
         if let Some(bucket) = self.buckets.get_mut(&key) {
             bucket.open -= 1;
@@ -88,17 +105,17 @@ impl BeyondCaps {
                 self.buckets.remove(&key);
                 limits.give_back_buckets(1);
             }
-            return true;
+            return Cancelled::InItsBucket;
         }
         let shared = &mut self.shared[signal.index()];
         let Some(bucket) = shared else {
-            return false;
+            return Cancelled::Nothing;
         };
         bucket.open -= 1;
         if bucket.open == 0 {
             *shared = None;
         }
-        true
+        Cancelled::Shared
     }
 
     /// An event named `id`, which the table does not track, at `at`: the

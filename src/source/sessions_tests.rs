@@ -232,24 +232,33 @@ fn same_bucket_as(of: &str) -> String {
 }
 
 #[test]
-fn past_the_caps_a_stray_close_that_cancels_an_open_moves_no_pod() {
+fn past_the_caps_a_close_moves_its_pod_unless_it_cancelled_the_shared_count() {
+    let close = |s: &mut Server, id: &str| {
+        let id = SessionId::parse(id).expect("usable id");
+        s.table.record(
+            &mut s.signals,
+            (EventKind::SessionClose, Some(id), T0),
+            &s.budget,
+        )
+    };
+    // In buckets: its own close frees its pod.
     let mut s = past_the_caps();
-    let live = "live";
-    let stray = same_bucket_as(live);
-    s.event(EventKind::SessionOpen, Some(live), T0);
-    let id = SessionId::parse(&stray).expect("usable id");
-    let counted = s.table.record(
-        &mut s.signals,
-        (EventKind::SessionClose, Some(id), T0),
-        &s.budget,
-    );
+    s.event(EventKind::SessionOpen, Some("live"), T0);
+    assert_eq!(close(&mut s, "live"), Counted::both(true));
+    assert_eq!(close(&mut s, "live"), Counted::NOTHING, "nothing left");
+    // Past the store's buckets: any close cancels the shared count, so no
+    // pod moves (the open may have been on another).
+    let mut s = Server {
+        budget: SessionLimits::with_limit(0).with_bucket_limit(0),
+        ..Server::default()
+    };
+    s.event(EventKind::SessionOpen, Some("live"), T0);
     assert_eq!(
-        counted,
+        close(&mut s, "stray"),
         Counted {
             server: true,
             pod: false
-        },
-        "it cancels the open in its bucket, which may be on another pod"
+        }
     );
 }
 

@@ -23,7 +23,11 @@ impl Store {
         let room = self.room(at);
         let last_good = room.feed.polled_at.unwrap_or(at);
         let mut by_shard: Vec<Vec<(&ServerKey, f64)>> = vec![Vec::new(); SHARDS];
-        for (server, value) in values {
+        // NaN is no value for a measure (a quantile or ratio over no
+        // requests); for a signal that shows activity it is missing data,
+        // like a vanished series (rule 3: a busy server's NaN never reads 0).
+        let missing = |v: f64| v.is_nan() && kind.shows_activity();
+        for (server, value) in values.iter().filter(|(_, v)| !missing(*v)) {
             by_shard[self.shard_of(server)].push((server, *value));
         }
         let mut applied = Applied::default();

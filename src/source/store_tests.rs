@@ -51,6 +51,20 @@ fn a_quantile_without_requests_is_no_value_not_missing_data() {
 }
 
 #[test]
+fn nan_for_a_signal_that_shows_activity_is_missing_data_not_zero() {
+    let store = Store::new(true);
+    let t1 = Timestamp::from_millis(1_000);
+    store.apply_poll(SignalKind::Sessions, &[(id("a"), 4.0)], t1);
+    store.finish_poll(t1, false);
+    let t2 = Timestamp::from_millis(16_000);
+    store.apply_poll(SignalKind::Sessions, &[(id("a"), f64::NAN)], t2);
+    store.finish_poll(t2, false);
+    let a = store.signals(&id("a"));
+    assert_eq!(a.get(SignalKind::Sessions), Some(4.0), "held");
+    assert_ne!(a.held.kinds, 0);
+}
+
+#[test]
 fn a_grouped_poll_replaces_the_whole_fleets_values() {
     let store = Store::new(true);
     let poll = |values: &[(ServerKey, f64)], ms| {
