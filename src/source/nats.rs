@@ -77,6 +77,9 @@ pub struct NatsSource {
     history_ready: CancellationToken,
     /// Told when the connection drops: the JetStream consumer starts again.
     restart: tokio::sync::Notify,
+    /// How many times the consumer went live (a run that did starts the
+    /// retry backoff over).
+    lives: std::sync::atomic::AtomicU64,
 }
 
 /// Connects with the configured credentials and TLS. Returns at once and
@@ -145,6 +148,7 @@ impl NatsSource {
             wakes: None,
             history_ready: ready_now(),
             restart: tokio::sync::Notify::new(),
+            lives: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -190,9 +194,10 @@ impl NatsSource {
     async fn consume(&self, client: &async_nats::Client, shutdown: &CancellationToken) {
         let client = client.clone();
         let shutdown = shutdown.clone();
-        let mut resume_after: Option<u64> = None;
+        let mut resume_after: Option<jetstream_consumer::Resume> = None;
         let mut backoff = Duration::from_millis(200);
         loop {
+            let lives = self.lives.load(Ordering::Acquire);
             let result = match self.config.jetstream.clone() {
                 None => self.consume_core(&client, &shutdown).await,
                 Some(js) => {
@@ -204,6 +209,10 @@ impl NatsSource {
                 return;
             }
             self.mark_down();
+            if self.lives.load(Ordering::Acquire) != lives {
+                // It was live: a new failure, not the same one again.
+                backoff = Duration::from_millis(200);
+            }
             match result {
                 Ok(()) => tracing::warn!("nats subscription ended; resubscribing"),
                 Err(e) => {
@@ -250,6 +259,7 @@ impl NatsSource {
     /// The consumer is subscribed and caught up (any replay applied):
     /// ready, and events can be trusted again.
     fn mark_live(&self) {
+        self.lives.fetch_add(1, Ordering::AcqRel);
         self.ctx.ready.store(true, Ordering::Release);
         self.consuming.store(true, Ordering::Release);
         self.ctx.store.set_events_status(true, self.ctx.clock.now());

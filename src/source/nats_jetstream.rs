@@ -5,18 +5,29 @@
 use super::{JetStreamConfig, NatsError, NatsSource, nats_err};
 use crate::time::Timestamp;
 use async_nats::jetstream::{self, consumer::DeliverPolicy, consumer::pull::OrderedConfig};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use std::sync::atomic::Ordering;
 use tokio_util::sync::CancellationToken;
+
+/// Where a consumer started again resumes: after the last sequence applied,
+/// of the stream created at `stream_created`.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Resume {
+    seq: u64,
+    stream_created: time::OffsetDateTime,
+}
 
 impl NatsSource {
     pub(super) async fn consume_jetstream(
         &self,
         client: &async_nats::Client,
         js_config: &JetStreamConfig,
-        resume_after: &mut Option<u64>,
+        resume_after: &mut Option<Resume>,
         shutdown: &CancellationToken,
     ) -> Result<(), NatsError> {
+        // A disconnection told while no consumer ran is over: this one
+        // starts from the last sequence anyway.
+        let _ = self.restart.notified().now_or_never();
         let js = jetstream::new(client.clone());
         let stream = if js_config.create {
             js.get_or_create_stream(jetstream::stream::Config {
@@ -30,14 +41,17 @@ impl NatsSource {
         } else {
             js.get_stream(&js_config.stream).await.map_err(nats_err)?
         };
-        // A stream whose sequence is below the last one applied was made
-        // anew (deleted, recreated): its numbers start over, so resume by
-        // time, not from a sequence it may never reach.
-        let last = stream.cached_info().state.last_sequence;
+        // A stream made anew (deleted and created again: another creation
+        // time, or a last sequence below the one applied) numbers from 1
+        // again, so resume by time, not from a sequence of the old one.
+        let info = stream.cached_info();
+        let (created, last) = (info.created, info.state.last_sequence);
         let deliver_policy = match *resume_after {
-            Some(seq) if seq <= last => DeliverPolicy::ByStartSequence {
-                start_sequence: seq + 1,
-            },
+            Some(r) if r.stream_created == created && r.seq <= last => {
+                DeliverPolicy::ByStartSequence {
+                    start_sequence: r.seq + 1,
+                }
+            }
             _ => DeliverPolicy::ByStartTime {
                 start_time: to_datetime(self.ctx.clock.now() - js_config.replay_window),
             },
@@ -83,8 +97,11 @@ impl NatsSource {
                 Err(_) => (now, None, 1),
             };
             self.apply(&msg.subject, &msg.payload, published, now);
-            if seq.is_some() {
-                *resume_after = seq;
+            if let Some(seq) = seq {
+                *resume_after = Some(Resume {
+                    seq,
+                    stream_created: created,
+                });
             }
             if pending == 0 && !self.consuming.load(Ordering::Acquire) {
                 self.mark_live();
