@@ -131,7 +131,8 @@ impl ScaleIn {
 
     /// One pass over every server: every live-work floor first, then the
     /// patches (annotations set before those cleared), at most
-    /// `max_patches` of them, each within [`PATCH_TIMEOUT`].
+    /// `max_patches` of them, each within [`PATCH_TIMEOUT`], all within
+    /// one [`TICK`] (the rest wait for the next).
     pub async fn tick(&mut self) -> TickOutcome {
         let now = self.clock.now();
         self.refresh_live_work().await;
@@ -190,8 +191,18 @@ impl ScaleIn {
         patches.sort_by_key(|(_, cost)| cost.is_none());
         outcome.deferred += patches.len().saturating_sub(self.max_patches);
         patches.truncate(self.max_patches);
-        for (key, cost) in patches {
-            self.patch(&key, cost, now, &mut outcome).await;
+        // The floors are set again next tick: patches never hold them up
+        // for longer than one.
+        let stop_at = tokio::time::Instant::now() + TICK;
+        let mut patches = patches.into_iter();
+        while let Some((key, cost)) = patches.next() {
+            let left = stop_at.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                outcome.deferred += 1 + patches.len();
+                break;
+            }
+            self.patch(&key, cost, now, left.min(PATCH_TIMEOUT), &mut outcome)
+                .await;
         }
         outcome
     }
@@ -201,6 +212,7 @@ impl ScaleIn {
         key: &(ServerKey, String),
         cost: Option<i32>,
         now: Timestamp,
+        within: Duration,
         outcome: &mut TickOutcome,
     ) {
         let (server, pod) = key;
@@ -208,7 +220,7 @@ impl ScaleIn {
         let body = patch_body(cost);
         let (params, merge) = (PatchParams::default(), Patch::Merge(&body));
         let sent = api.patch(pod, &params, &merge);
-        let answer = tokio::time::timeout(PATCH_TIMEOUT, sent).await;
+        let answer = tokio::time::timeout(within, sent).await;
         match answer.unwrap_or_else(|_| Err(kube::Error::Service("no answer in time".into()))) {
             Ok(_) => {
                 self.pods.set_cost(server, pod, cost);
