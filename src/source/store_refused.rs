@@ -10,7 +10,10 @@ use std::collections::{HashSet, VecDeque};
 /// Most refused servers remembered.
 pub const MAX_REFUSED: usize = 65_536;
 
-/// Refused servers, oldest first.
+/// Refused servers, oldest first. A server forgotten because the store
+/// holds it leaves `keys` at once and `order` lazily (no scan of the whole
+/// list under the store's locks): `order` is compacted once it holds as
+/// many forgotten entries as live ones.
 #[derive(Debug, Default)]
 pub struct Refused {
     order: VecDeque<ServerKey>,
@@ -23,10 +26,11 @@ impl Refused {
         if self.keys.contains(server) {
             return;
         }
-        if self.order.len() >= MAX_REFUSED
-            && let Some(oldest) = self.order.pop_front()
-        {
-            self.keys.remove(&oldest);
+        while self.order.len() >= MAX_REFUSED {
+            match self.order.pop_front() {
+                Some(oldest) => _ = self.keys.remove(&oldest),
+                None => break,
+            }
         }
         self.order.push_back(server.clone());
         self.keys.insert(server.clone());
@@ -39,15 +43,16 @@ impl Refused {
 
     /// `server` is held now.
     pub fn remove(&mut self, server: &ServerKey) {
-        if self.keys.remove(server) {
-            self.order.retain(|k| k != server);
+        if self.keys.remove(server) && self.order.len() > 2 * self.keys.len() + 1024 {
+            let keys = &self.keys;
+            self.order.retain(|k| keys.contains(k));
         }
     }
 
     /// How many are remembered.
     #[cfg(test)]
     pub fn len(&self) -> usize {
-        self.order.len()
+        self.keys.len()
     }
 }
 
@@ -71,5 +76,11 @@ mod tests {
         r.remove(&key(7));
         assert!(!r.contains(&key(7)));
         assert_eq!(r.len(), MAX_REFUSED - 1);
+        // Forgetting most of them compacts the order as it goes.
+        for i in 8..=MAX_REFUSED {
+            r.remove(&key(i));
+        }
+        assert!(r.order.len() <= 2 * r.len() + 1025, "{}", r.order.len());
+        assert!(r.contains(&key(1)));
     }
 }
