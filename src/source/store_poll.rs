@@ -8,6 +8,11 @@ use crate::time::Timestamp;
 use std::collections::HashSet;
 use std::sync::PoisonError;
 
+/// A good poll after none for this long turns the polls trusted anew
+/// ([`crate::signal::Feed::trusted_since`]): the default rate queries look
+/// back a minute.
+pub const TRUST_GAP: std::time::Duration = std::time::Duration::from_secs(60);
+
 impl Store {
     /// Replaces one signal for the whole fleet with the result of a grouped
     /// query. A server missing from `values` whose last value was zero reads
@@ -58,7 +63,10 @@ impl Store {
     /// fresh again can change any answer.
     pub fn finish_poll(&self, at: Timestamp, resync: bool) {
         let (previous, feed) = self.update_feed(|f| {
-            if resync {
+            // Polled gauges are current whatever came before; only a gap
+            // longer than a rate window may have hidden activity.
+            let gap = f.polled_at.is_none_or(|last| at.since(last) > TRUST_GAP);
+            if resync && gap {
                 f.trusted_since = Some(at);
             }
             f.polled_at.replace(at)

@@ -1,3 +1,4 @@
+use super::poll::TRUST_GAP;
 use super::*;
 use crate::signal::SignalKind;
 
@@ -62,6 +63,21 @@ fn nan_for_a_signal_that_shows_activity_is_missing_data_not_zero() {
     let a = store.signals(&id("a"));
     assert_eq!(a.get(SignalKind::Sessions), Some(4.0), "held");
     assert_ne!(a.held.kinds, 0);
+}
+
+#[test]
+fn polls_turn_trusted_anew_only_after_a_gap_longer_than_a_rate_window() {
+    let store = Store::new(true);
+    let t0 = Timestamp::from_millis(1_700_000_000_000);
+    let secs = std::time::Duration::from_secs;
+    store.finish_poll(t0, true);
+    assert_eq!(store.feed().trusted_since, Some(t0), "the first poll");
+    // One failed query in between: nothing was missed.
+    store.finish_poll(t0 + secs(30), true);
+    assert_eq!(store.feed().trusted_since, Some(t0));
+    let back = t0 + secs(30) + TRUST_GAP + secs(1);
+    store.finish_poll(back, true);
+    assert_eq!(store.feed().trusted_since, Some(back), "after a long gap");
 }
 
 #[test]
