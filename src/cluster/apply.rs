@@ -73,6 +73,9 @@ pub struct Actuator {
     /// watched the signals for a server's idle window (since then, and
     /// since they last turned trusted: [`crate::signal::Feed::trusted_since`]).
     pub(super) started: Timestamp,
+    /// Since when each server's scale-down has waited for its pods'
+    /// deletion costs.
+    pub(super) awaiting_costs: Mutex<HashMap<ServerKey, Timestamp>>,
 }
 
 impl Actuator {
@@ -88,6 +91,7 @@ impl Actuator {
             actions: Arc::default(),
             sent: Mutex::default(),
             started,
+            awaiting_costs: Mutex::default(),
         }
     }
 

@@ -7,7 +7,7 @@ use super::apply::Actuator;
 use super::apply_queue::{ScaleRequest, Urgency};
 use super::inventory::Hosted;
 use super::workload::WorkloadKind;
-use crate::engine::DataQuality;
+use crate::engine::{DataQuality, Policy};
 use crate::id::ServerKey;
 use crate::time::Timestamp;
 use std::sync::PoisonError;
@@ -78,15 +78,32 @@ pub struct Change {
 }
 
 impl Actuator {
-    /// With session-aware scale-in on, whether some pod of `server` the
-    /// pod watch knows (StatefulSet pods aside) has no deletion cost yet.
-    fn costs_pending(&self, server: &ServerKey) -> bool {
+    /// With session-aware scale-in on, whether `server`'s scale-down
+    /// should wait: its pods do not all carry the deletion costs it needs
+    /// yet (as the cost loop plans them), and it has waited less than the
+    /// per-pod patch interval plus two ticks (past that the cost loop is
+    /// failing, RBAC or a webhook, and the scale-down goes ahead).
+    fn awaiting_costs(&self, server: &ServerKey, policy: &Policy, now: Timestamp) -> bool {
         let Some(pods) = &self.parts.pods else {
             return false;
         };
-        pods.of(server)
-            .values()
-            .any(|p| !p.stateful && p.cost.is_none())
+        let work = pods.work(server, now, policy.event_count_ttl);
+        let pending = !super::deletion_cost::plan(&pods.of(server), &work, true).is_empty();
+        let mut waiting = self
+            .awaiting_costs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if !pending {
+            waiting.remove(server);
+            return false;
+        }
+        let since = *waiting.entry(server.clone()).or_insert(now);
+        let most = self.parts.config.kubernetes.deletion_cost.interval + 2 * super::scale_in::TICK;
+        if now.since(since) < most {
+            return true;
+        }
+        tracing::warn!(%server, "scale-down goes ahead without its pods' deletion costs: they were not set in time");
+        false
     }
 
     /// The change `server` needs now: `None` when it runs what it should.
@@ -144,9 +161,16 @@ impl Actuator {
         if decision.desired < h.desired && now.since(watching_since) < policy.idle_window {
             return Err(Skip::WarmingUp);
         }
-        let keeps_some = (1..h.desired).contains(&decision.desired);
-        if keeps_some && h.workload.kind == WorkloadKind::Deployment && self.costs_pending(server) {
+        let keeps_some = (1..h.desired).contains(&decision.desired)
+            && h.workload.kind == WorkloadKind::Deployment;
+        if keeps_some && self.awaiting_costs(server, policy, now) {
             return Err(Skip::AwaitingDeletionCost);
+        }
+        if !keeps_some {
+            self.awaiting_costs
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(server);
         }
         Ok(Some(Change {
             hosted: h.clone(),

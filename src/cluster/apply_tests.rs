@@ -367,12 +367,50 @@ async fn a_scale_down_that_keeps_pods_waits_for_their_deletion_costs() {
     assert_eq!(h.actuator.sweep(), 0);
     let skipped = h.actuator.actions.of(&s).skipped;
     assert_eq!(skipped, Some(Skip::AwaitingDeletionCost));
-    for (p, cost) in [("chat-1", 0), ("chat-2", 15), ("chat-3", 15)] {
-        pods.set_cost(&s, p, Some(cost));
+    // Costs, but not the ones the cost loop plans (the pods' work is not
+    // known: each must cost the most): still waiting.
+    for p in ["chat-1", "chat-2", "chat-3"] {
+        pods.set_cost(&s, p, Some(0));
+    }
+    assert_eq!(h.actuator.sweep(), 0, "outdated costs");
+    let ttl = Duration::from_secs(600);
+    let work = pods.work(&s, h.clock.now(), ttl);
+    for (p, cost) in crate::cluster::deletion_cost::plan(&pods.of(&s), &work, true) {
+        pods.set_cost(&s, &p, cost);
     }
     assert_eq!(h.actuator.sweep(), 1, "costs set: 3 -> 2 queued");
     let r = h.actuator.queue.try_next().expect("queued");
     assert_eq!(r.to, 2);
+}
+
+#[tokio::test]
+async fn a_scale_down_waits_for_deletion_costs_only_so_long() {
+    use crate::cluster::pods::PodState;
+    let h = harness();
+    let s = key("tenant-a/chat");
+    host(&h, "tenant-a/chat", WorkloadKind::Deployment, 3);
+    let pods = h.actuator.parts.pods.clone().expect("pods");
+    for p in ["chat-1", "chat-2", "chat-3"] {
+        let state = PodState {
+            cost: None,
+            stateful: false,
+        };
+        pods.apply(s.clone(), p.into(), state);
+    }
+    // Live sessions keep 2 replicas however long this takes.
+    for _ in 0..30 {
+        h.actuator
+            .parts
+            .store
+            .record_event(&s, EventKind::SessionOpen, h.clock.now());
+    }
+    assert_eq!(h.actuator.sweep(), 0, "waiting for the costs");
+    // The cost loop never manages (RBAC, a webhook): the interval (1 m)
+    // and two ticks later the scale-down goes ahead.
+    h.clock.advance(Duration::from_secs(69));
+    assert_eq!(h.actuator.sweep(), 0, "still within the wait");
+    h.clock.advance(Duration::from_secs(2));
+    assert_eq!(h.actuator.sweep(), 1, "3 -> 2 without the costs");
 }
 
 #[tokio::test]
