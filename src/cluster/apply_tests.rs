@@ -343,12 +343,12 @@ async fn after_the_event_stream_comes_up_or_back_nothing_is_scaled_down_for_an_i
     assert_eq!(h.actuator.sweep(), 1, "watched for an idle window: 2 -> 0");
 }
 
-#[tokio::test]
-async fn a_scale_down_that_keeps_pods_waits_for_their_deletion_costs() {
+/// `tenant-a/chat` on a Deployment of 3 pods with no deletion cost, and 30
+/// live sessions (20 per replica: 2 replicas, one pod goes); its pods.
+fn chat_to_scale_down(h: &Harness) -> (ServerKey, Arc<crate::cluster::pods::Pods>) {
     use crate::cluster::pods::PodState;
-    let h = harness();
     let s = key("tenant-a/chat");
-    host(&h, "tenant-a/chat", WorkloadKind::Deployment, 3);
+    host(h, "tenant-a/chat", WorkloadKind::Deployment, 3);
     let pods = h.actuator.parts.pods.clone().expect("pods");
     for p in ["chat-1", "chat-2", "chat-3"] {
         let state = PodState {
@@ -357,13 +357,19 @@ async fn a_scale_down_that_keeps_pods_waits_for_their_deletion_costs() {
         };
         pods.apply(s.clone(), p.into(), state);
     }
-    // 30 sessions at 20 per replica: 2 replicas, one pod goes.
     for _ in 0..30 {
         h.actuator
             .parts
             .store
             .record_event(&s, EventKind::SessionOpen, h.clock.now());
     }
+    (s, pods)
+}
+
+#[tokio::test]
+async fn a_scale_down_that_keeps_pods_waits_for_their_deletion_costs() {
+    let h = harness();
+    let (s, pods) = chat_to_scale_down(&h);
     assert_eq!(h.actuator.sweep(), 0);
     let skipped = h.actuator.actions.of(&s).skipped;
     assert_eq!(skipped, Some(Skip::AwaitingDeletionCost));
@@ -385,25 +391,9 @@ async fn a_scale_down_that_keeps_pods_waits_for_their_deletion_costs() {
 
 #[tokio::test]
 async fn a_scale_down_waits_for_deletion_costs_only_so_long() {
-    use crate::cluster::pods::PodState;
     let h = harness();
-    let s = key("tenant-a/chat");
-    host(&h, "tenant-a/chat", WorkloadKind::Deployment, 3);
-    let pods = h.actuator.parts.pods.clone().expect("pods");
-    for p in ["chat-1", "chat-2", "chat-3"] {
-        let state = PodState {
-            cost: None,
-            stateful: false,
-        };
-        pods.apply(s.clone(), p.into(), state);
-    }
     // Live sessions keep 2 replicas however long this takes.
-    for _ in 0..30 {
-        h.actuator
-            .parts
-            .store
-            .record_event(&s, EventKind::SessionOpen, h.clock.now());
-    }
+    let _ = chat_to_scale_down(&h);
     assert_eq!(h.actuator.sweep(), 0, "waiting for the costs");
     // The cost loop never manages (RBAC, a webhook): the interval (1 m)
     // and two ticks later the scale-down goes ahead.
