@@ -80,6 +80,8 @@ pub struct NatsSource {
     /// How many times the consumer went live (a run that did starts the
     /// retry backoff over).
     lives: std::sync::atomic::AtomicU64,
+    /// See [`NatsSource::status_lock`].
+    status: std::sync::Mutex<()>,
 }
 
 /// Connects with the configured credentials and TLS. Returns at once and
@@ -149,6 +151,7 @@ impl NatsSource {
             history_ready: ready_now(),
             restart: tokio::sync::Notify::new(),
             lives: std::sync::atomic::AtomicU64::new(0),
+            status: std::sync::Mutex::new(()),
         }
     }
 
@@ -259,16 +262,27 @@ impl NatsSource {
     /// The consumer is subscribed and caught up (any replay applied):
     /// ready, and events can be trusted again.
     fn mark_live(&self) {
+        let _status = self.status_lock();
         self.lives.fetch_add(1, Ordering::AcqRel);
         self.ctx.ready.store(true, Ordering::Release);
         self.consuming.store(true, Ordering::Release);
         self.ctx.store.set_events_status(true, self.ctx.clock.now());
     }
 
+    /// Held while `consuming` is changed or read to set the events status,
+    /// so that a check of the connection never writes back a state it read
+    /// just before the consumer went live (a false "down").
+    fn status_lock(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.status
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// The consumer failed: events may be missed until it is back, so in
     /// events-only mode every server holds its last good answer (rule 3:
     /// unknown is never idle).
     fn mark_down(&self) {
+        let _status = self.status_lock();
         self.consuming.store(false, Ordering::Release);
         self.ctx
             .store
@@ -289,6 +303,7 @@ impl NatsSource {
                 _ = tick.tick() => {}
             }
             let connected = client.connection_state() == async_nats::connection::State::Connected;
+            let _status = self.status_lock();
             if was_connected && !connected && self.config.jetstream.is_some() {
                 // JetStream: not live again until the consumer, started
                 // anew, has caught up with what was published meanwhile.
