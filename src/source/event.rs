@@ -61,8 +61,9 @@ pub struct ActivityEvent {
     /// What happened.
     pub kind: EventKind,
     /// When: `ts` if given, else `fallback` (the stream's publish time, or
-    /// arrival); never later than `now`, so a skewed publisher cannot keep a
-    /// server awake.
+    /// arrival); never later than `fallback` nor `now`, so a skewed
+    /// publisher cannot keep a server awake, and replicas that read the
+    /// same stream agree whatever their clocks.
     pub at: Timestamp,
     /// The pod that served it, when the payload names a valid pod name
     /// (per-pod live work for session-aware scale-in).
@@ -99,9 +100,12 @@ pub fn parse(
     let p: Payload = serde_json::from_slice(payload)?;
     let at = match p.ts {
         None | Some(serde_json::Value::Null) => fallback,
-        Some(serde_json::Value::String(ts)) => {
-            rfc3339_to_timestamp(&ts).ok_or(EventError::Time(ts))?
-        }
+        // Never after its publication: a publisher's clock ahead of the
+        // NATS server's would otherwise be capped by each replica's own
+        // clock, differently (rule 2).
+        Some(serde_json::Value::String(ts)) => rfc3339_to_timestamp(&ts)
+            .ok_or(EventError::Time(ts))?
+            .min(fallback),
         Some(_) => return Err(EventError::TimeType),
     };
     Ok(ActivityEvent {
@@ -207,6 +211,17 @@ mod tests {
             r#"{"kind":"request","ts":"2099-01-01T00:00:00Z"}"#,
         );
         assert_eq!(future.at, NOW);
+        // Replayed: capped at its publication, not at this replica's clock.
+        let published = Timestamp::from_millis(1_699_999_995_000);
+        let e = parse(
+            "mcp.activity",
+            "mcp.activity.ns.s1",
+            br#"{"kind":"request","ts":"2099-01-01T00:00:00Z"}"#,
+            published,
+            NOW,
+        )
+        .expect("parses");
+        assert_eq!(e.at, published);
         // Any offset, either case of the separators; no offset reads as UTC.
         for ts in [
             "2023-11-14T17:13:10-05:00",
