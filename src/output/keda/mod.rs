@@ -144,10 +144,21 @@ fn metric_specs(target: &Target) -> Vec<MetricSpec> {
     }
 }
 
-/// The value of `name` in `decision`, if this target serves it.
+/// The value of `name` in `decision`, if this target serves it. In native
+/// mode on stale data the signals read nothing (they are not trusted), so
+/// each metric answers the held decision instead: `desired` times its
+/// per-replica target, which the HPA turns back into `desired` (never
+/// below the last good answer, as in desired mode).
 fn metric_value(target: &Target, decision: &Decision, name: &str) -> Option<f64> {
     match target.policy.metric_mode {
         MetricMode::Desired => (name == DESIRED_METRIC).then_some(f64::from(decision.desired)),
+        MetricMode::Native if matches!(decision.data, DataQuality::Stale { .. }) => {
+            let metric = Metric::ALL
+                .iter()
+                .find(|&&m| native_metric_name(m) == name)?;
+            let per_replica = target.policy.targets.get(*metric)?;
+            Some(f64::from(decision.desired) * per_replica)
+        }
         MetricMode::Native => decision
             .contributions
             .iter()

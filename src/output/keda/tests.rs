@@ -179,3 +179,32 @@ async fn both_streaming_rpcs_share_the_stream_limit_and_unary_calls_ignore_it() 
     );
     drop(activity);
 }
+
+#[test]
+fn native_mode_on_stale_data_answers_the_held_decision_never_zero() {
+    let store = crate::source::Store::new(true);
+    let t0 = crate::time::Timestamp::from_millis(1_700_000_000_000);
+    let server = ServerKey::parse("tenants", "s").expect("id");
+    store.apply_poll(
+        crate::signal::SignalKind::QueueLength,
+        &[(server.clone(), 80.0)],
+        t0,
+    );
+    store.finish_poll(t0, true);
+    let t = target(MetricMode::Native);
+    let fresh = store.decide(&server, &t.policy, t0);
+    assert!(fresh.desired > 1, "{fresh:?}");
+    // Prometheus fails for 3 minutes: past stale_after (2m), before
+    // unavailable_after (10m).
+    let stale = store.decide(&server, &t.policy, t0 + std::time::Duration::from_secs(180));
+    assert!(matches!(stale.data, DataQuality::Stale { .. }), "{stale:?}");
+    assert_eq!(stale.desired, fresh.desired, "held");
+    let per_replica = t
+        .policy
+        .targets
+        .get(crate::signal::Metric::QueueLength)
+        .expect("a queue target");
+    let value = metric_value(&t, &stale, "mcp-queue-length").expect("served");
+    assert_eq!(value, f64::from(fresh.desired) * per_replica);
+    assert_eq!(metric_value(&t, &fresh, "mcp-queue-length"), Some(80.0));
+}
