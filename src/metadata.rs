@@ -34,10 +34,10 @@ const OVERRIDES: &[(&str, &str, Setter)] = &[
         parse_duration(v, MAX_KEEP_WARM).map(|d| p.idle_window = d)
     }),
     ("staleAfter", "stale_after", |p, v| {
-        parse_duration(v, MAX_WINDOW).map(|d| p.stale_after = d)
+        parse_duration(v, crate::signal::RETENTION).map(|d| p.stale_after = d)
     }),
     ("unavailableAfter", "unavailable_after", |p, v| {
-        parse_duration(v, MAX_WINDOW).map(|d| p.unavailable_after = d)
+        parse_duration(v, crate::signal::RETENTION).map(|d| p.unavailable_after = d)
     }),
     ("metricMode", "metric_mode", |p, v| {
         parse_mode(v).map(|m| p.metric_mode = m)

@@ -209,8 +209,9 @@ fn out_of_range_values_are_refused_naming_the_key_and_the_range() {
         ("idleWindow", "18446744073709551615s", "from 0s to 7days"),
         ("idleWindow", "8days", "from 0s to 7days"),
         ("idleWindow", "0s", "allowed 1s..=7days"),
-        ("staleAfter", "25h", "from 0s to 1day"),
-        ("unavailableAfter", "1000000000000h", "from 0s to 1day"),
+        ("staleAfter", "25h", "from 0s to 15m"),
+        ("unavailableAfter", "1000000000000h", "from 0s to 15m"),
+        ("unavailableAfter", "16m", "from 0s to 15m"),
         ("scaleDownWindow", "2days", "from 0s to 1day"),
         ("maxReplicas", "4294967295", "from 0 to 10000"),
         ("minReplicas", "10001", "from 0 to 10000"),
@@ -236,8 +237,8 @@ fn out_of_range_values_are_refused_naming_the_key_and_the_range() {
 fn the_largest_allowed_values_resolve_to_a_valid_policy() {
     let m = md(&[
         ("idleWindow", "7days"),
-        ("staleAfter", "23h"),
-        ("unavailableAfter", "24h"),
+        ("staleAfter", "14m"),
+        ("unavailableAfter", "15m"),
         ("scaleDownWindow", "24h"),
         ("maxReplicas", "10000"),
         ("minReplicas", "10000"),

@@ -9,9 +9,7 @@ use std::time::Duration;
 #[cfg(test)]
 use super::keepalive::Predictive;
 use super::keepalive::{CostAware, KeepAlive};
-use super::limits::{
-    MAX_AMOUNT, MAX_KEEP_WARM, MAX_WINDOW, duration_within, field_error, number_within,
-};
+use super::limits::{MAX_AMOUNT, MAX_KEEP_WARM, duration_within, field_error, number_within};
 pub use super::limits::{PolicyError, REPLICA_LIMIT};
 use super::rule::StepRule;
 use super::stabilize::Behavior;
@@ -98,7 +96,8 @@ pub struct Policy {
     #[serde(with = "humantime_serde")]
     pub stale_after: Duration,
     /// Polled data older than this makes `GetMetrics` fail with `UNAVAILABLE`.
-    /// At most [`MAX_WINDOW`] (24 hours).
+    /// At most [`crate::signal::RETENTION`] (15 minutes: the held answer is
+    /// replayed from the history kept).
     #[serde(with = "humantime_serde")]
     pub unavailable_after: Duration,
 }
@@ -162,11 +161,14 @@ impl Policy {
             Duration::from_secs(60),
             MAX_KEEP_WARM,
         )?;
+        // The last good answer is replayed from history, which is kept
+        // for RETENTION: a longer hold would lose it and fall back to
+        // nothing (rule 3).
         duration_within(
             "unavailable_after",
             self.unavailable_after,
             Duration::ZERO,
-            MAX_WINDOW,
+            crate::signal::RETENTION,
         )?;
         if self.stale_after >= self.unavailable_after {
             return field_error(
@@ -229,7 +231,9 @@ mod tests {
             ),
             (
                 "unavailable_after",
-                Box::new(|p| p.unavailable_after = MAX_WINDOW * 2),
+                Box::new(|p| {
+                    p.unavailable_after = crate::signal::RETENTION + Duration::from_secs(1)
+                }),
             ),
             (
                 "targets.connections",
