@@ -49,7 +49,8 @@ impl RateLimit {
 }
 
 /// Knative-style panic mode: when the need jumps to `threshold` × current,
-/// scale up at once and refuse to scale down for `window`.
+/// skip the scale-up window and refuse to scale down for `window` (the
+/// scale-up rate limit still applies).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Panic {
