@@ -185,7 +185,10 @@ impl Behavior {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct History(VecDeque<(Timestamp, u32)>);
 
-const HISTORY_LIMIT: usize = 64;
+/// Most change points kept: one per history slot over the longest replay
+/// (the 15 minutes kept), so no point inside a window is ever dropped.
+const HISTORY_LIMIT: usize =
+    (crate::signal::RETENTION.as_secs() / crate::signal::SLOT.as_secs()) as usize + 1;
 
 impl History {
     /// Records `value` from `at` on (no-op if unchanged).

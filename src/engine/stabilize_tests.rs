@@ -64,6 +64,25 @@ fn scale_down_waits_for_the_highest_need_in_its_window() {
 }
 
 #[test]
+fn a_ten_minute_window_holds_its_peak_through_a_need_that_changes_every_slot() {
+    let b = Behavior {
+        scale_down_window: Duration::from_secs(600),
+        ..quiet()
+    };
+    let mut m = Memory::default();
+    let mut current = stabilize(30, 1, &b, &mut m, t(0)).0;
+    assert_eq!(current, 30);
+    // The need alternates 3 and 4 every 5 s slot: 120 changes in 10 min.
+    for step in 1..=119u64 {
+        let need = 3 + u32::try_from(step % 2).expect("small");
+        current = stabilize(need, current, &b, &mut m, t(step * 5)).0;
+        assert_eq!(current, 30, "at {} s the peak is in the window", step * 5);
+    }
+    current = stabilize(3, current, &b, &mut m, t(605)).0;
+    assert!(current < 30, "past the window: {current}");
+}
+
+#[test]
 fn scale_up_is_rate_limited_per_period() {
     let b = Behavior {
         scale_up: RateLimit {
