@@ -237,6 +237,7 @@ pub fn resolve(
         )
     })?;
     apply_overrides(metadata, &mut policy)?;
+    validate_effective(metadata, &policy, config)?;
     Ok(Target {
         server: ServerKey::new(namespace, server),
         policy_name: policy_name.clone(),
@@ -275,7 +276,17 @@ fn apply_overrides(
         how.apply(policy, value.trim())
             .map_err(|expected| bad(key, value, expected))?;
     }
-    policy.validate().map_err(|e| {
+    Ok(())
+}
+
+/// The policy the overrides made, checked alone and against the sources;
+/// an error names the key behind the field at fault.
+fn validate_effective(
+    metadata: &HashMap<String, String>,
+    policy: &Policy,
+    config: &Config,
+) -> Result<(), MetadataError> {
+    config.validate_policy(policy).map_err(|e| {
         let key = metadata_key_of(&e.field);
         let value = metadata.get(&key).map_or("", |v| v.trim());
         bad(&key, value, format!("the effective policy is invalid: {e}"))

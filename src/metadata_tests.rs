@@ -249,3 +249,28 @@ fn the_largest_allowed_values_resolve_to_a_valid_policy() {
     assert_eq!(p.validate(), Ok(()));
     assert_eq!(p.idle_window, crate::engine::limits::MAX_KEEP_WARM);
 }
+
+#[test]
+fn stale_after_must_outlast_the_poll_interval_in_config_and_metadata() {
+    let yaml = "prometheus: { url: 'http://127.0.0.1:9090', interval: 15s }
+policies: { quick: { stale_after: 10s, unavailable_after: 1m } }";
+    let parsed = Config::from_yaml(yaml, "t").expect("parses");
+    let err = parsed.validate().expect_err("stale between polls");
+    let shown = err.to_string();
+    assert!(
+        shown.contains("policies.quick.stale_after") && shown.contains("prometheus.interval"),
+        "{shown}"
+    );
+    let polled =
+        Config::from_yaml("prometheus: { url: 'http://127.0.0.1:9090' }", "t").expect("config");
+    let flapping = md(&[("staleAfter", "1s"), ("unavailableAfter", "2s")]);
+    let err = resolve("tenants", "s", &flapping, &polled).expect_err("flaps");
+    let MetadataError::BadValue { key, .. } = &err else {
+        panic!("{err}");
+    };
+    assert_eq!(key, "staleAfter", "{err}");
+    assert!(
+        resolve("tenants", "s", &flapping, &config()).is_ok(),
+        "no poller: fine"
+    );
+}

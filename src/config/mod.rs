@@ -251,6 +251,28 @@ impl Config {
             .map_or_else(Vec::new, |n| n.warnings(&self.policies))
     }
 
+    /// Checks `policy` alone ([`Policy::validate`]) and against the
+    /// sources: data read stale between two good polls is no policy.
+    pub fn validate_policy(&self, policy: &Policy) -> Result<(), PolicyError> {
+        policy.validate()?;
+        self.fits_the_sources(policy)
+    }
+
+    /// `policy` against the sources (each checked alone first).
+    fn fits_the_sources(&self, policy: &Policy) -> Result<(), PolicyError> {
+        match &self.prometheus {
+            Some(p) if policy.stale_after <= p.interval => Err(PolicyError {
+                field: "stale_after".to_owned(),
+                message: format!(
+                    "is {}, must be longer than prometheus.interval ({}): between two good polls the data would read stale",
+                    show_duration(policy.stale_after),
+                    show_duration(p.interval)
+                ),
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// Checks every value; the error names the full path of the field.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if !self.policies.contains_key(&self.default_policy) {
@@ -266,11 +288,7 @@ impl Config {
         }
         for (name, policy) in &self.policies {
             validate_policy_name(name)?;
-            policy
-                .validate()
-                .map_err(|PolicyError { field, message }| {
-                    ConfigError::invalid(format!("policies.{name}.{field}"), message)
-                })?;
+            policy.validate().map_err(policy_error(name))?;
         }
         self.server.validate()?;
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
@@ -284,6 +302,9 @@ impl Config {
         }
         if let Some(p) = &self.prometheus {
             p.validate()?;
+        }
+        for (name, policy) in &self.policies {
+            self.fits_the_sources(policy).map_err(policy_error(name))?;
         }
         if let Some(n) = &self.nats {
             n.validate()?;
@@ -353,6 +374,13 @@ pub(crate) fn duration_within(
 /// `d` as people write it in the config (`1m 30s`).
 pub(crate) fn show_duration(d: std::time::Duration) -> String {
     humantime::format_duration(d).to_string()
+}
+
+/// A policy's error as the config's, under `policies.<name>`.
+fn policy_error(name: &str) -> impl Fn(PolicyError) -> ConfigError + '_ {
+    move |PolicyError { field, message }| {
+        ConfigError::invalid(format!("policies.{name}.{field}"), message)
+    }
 }
 
 fn validate_policy_name(name: &str) -> Result<(), ConfigError> {
