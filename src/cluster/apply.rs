@@ -147,6 +147,11 @@ impl Actuator {
         // looking up its server does not wait for the sweep.
         let servers = self.parts.inventory.server_keys();
         self.actions.keep_only(servers.iter());
+        let known: std::collections::HashSet<&ServerKey> = servers.iter().collect();
+        self.awaiting_costs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .retain(|server, _| known.contains(server));
         if !(self.parts.store.feed().workloads_live && self.elsewhere.is_live()) {
             tracing::warn!(
                 "apply mode holds every server: the workload or ScaledObject/HPA watches are not live"

@@ -88,7 +88,20 @@ impl Actuator {
             return false;
         };
         let work = pods.work(server, now, policy.event_count_ttl);
-        let pending = !super::deletion_cost::plan(&pods.of(server), &work, true).is_empty();
+        let state = pods.of(server);
+        // A pod with no cost, or one that costs less than its work now
+        // says (it would go first): a cost above the plan does no harm.
+        let pending =
+            super::deletion_cost::plan(&state, &work, true)
+                .iter()
+                .any(|(pod, planned)| {
+                    let current = state.get(pod).and_then(|p| p.cost);
+                    match (current, planned) {
+                        (None, _) => true,
+                        (Some(now), Some(planned)) => *planned > now,
+                        (Some(_), None) => false,
+                    }
+                });
         let mut waiting = self
             .awaiting_costs
             .lock()
@@ -108,6 +121,29 @@ impl Actuator {
 
     /// The change `server` needs now: `None` when it runs what it should.
     pub fn change_for(
+        &self,
+        server: &ServerKey,
+        hosted: &[Hosted],
+        now: Timestamp,
+    ) -> Result<Option<Change>, Skip> {
+        let change = self.change_now(server, hosted, now);
+        // A wait for deletion costs lasts while the scale-down it is for
+        // does: anything else starts the next one's wait afresh.
+        let waits = match &change {
+            Err(Skip::AwaitingDeletionCost) => true,
+            Ok(Some(c)) => (1..c.hosted.desired).contains(&c.to),
+            _ => false,
+        };
+        if !waits {
+            self.awaiting_costs
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(server);
+        }
+        change
+    }
+
+    fn change_now(
         &self,
         server: &ServerKey,
         hosted: &[Hosted],
@@ -165,12 +201,6 @@ impl Actuator {
             && h.workload.kind == WorkloadKind::Deployment;
         if keeps_some && self.awaiting_costs(server, policy, now) {
             return Err(Skip::AwaitingDeletionCost);
-        }
-        if !keeps_some {
-            self.awaiting_costs
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .remove(server);
         }
         Ok(Some(Change {
             hosted: h.clone(),

@@ -399,7 +399,16 @@ async fn a_scale_down_waits_for_deletion_costs_only_so_long() {
     // and two ticks later the scale-down goes ahead.
     h.clock.advance(Duration::from_secs(69));
     assert_eq!(h.actuator.sweep(), 0, "still within the wait");
+    // The scale-down stops being wanted (the HPA got there), then comes
+    // back: its wait starts afresh.
+    host(&h, "tenant-a/chat", WorkloadKind::Deployment, 2);
+    assert_eq!(h.actuator.sweep(), 0, "nothing to do");
     h.clock.advance(Duration::from_secs(2));
+    host(&h, "tenant-a/chat", WorkloadKind::Deployment, 3);
+    assert_eq!(h.actuator.sweep(), 0, "a new wait");
+    let skipped = h.actuator.actions.of(&key("tenant-a/chat")).skipped;
+    assert_eq!(skipped, Some(Skip::AwaitingDeletionCost));
+    h.clock.advance(Duration::from_secs(71));
     assert_eq!(h.actuator.sweep(), 1, "3 -> 2 without the costs");
 }
 
