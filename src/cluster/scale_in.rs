@@ -27,7 +27,10 @@ pub const TICK: Duration = Duration::from_secs(5);
 pub const MAX_PATCHES_PER_TICK: usize = 100;
 
 /// Longest one patch may take before it counts as failed.
-pub const PATCH_TIMEOUT: Duration = Duration::from_secs(10);
+pub const PATCH_TIMEOUT: Duration = Duration::from_secs(4);
+
+/// A patch is not started with less of the tick left than this.
+const MIN_PATCH_TIME: Duration = Duration::from_secs(1);
 
 /// The per-pod live-work query.
 pub struct LiveWorkQuery {
@@ -197,7 +200,7 @@ impl ScaleIn {
         let mut patches = patches.into_iter();
         while let Some((key, cost)) = patches.next() {
             let left = stop_at.saturating_duration_since(tokio::time::Instant::now());
-            if left.is_zero() {
+            if left < MIN_PATCH_TIME {
                 outcome.deferred += 1 + patches.len();
                 break;
             }
@@ -220,8 +223,17 @@ impl ScaleIn {
         let body = patch_body(cost);
         let (params, merge) = (PatchParams::default(), Patch::Merge(&body));
         let sent = api.patch(pod, &params, &merge);
-        let answer = tokio::time::timeout(within, sent).await;
-        match answer.unwrap_or_else(|_| Err(kube::Error::Service("no answer in time".into()))) {
+        let Ok(answer) = tokio::time::timeout(within, sent).await else {
+            if within < PATCH_TIMEOUT {
+                // Cut by the tick's end, not failed: the next tick tries
+                // again (no interval to wait).
+                outcome.deferred += 1;
+            } else {
+                self.failed(key, now, "no answer in time", outcome);
+            }
+            return;
+        };
+        match answer {
             Ok(_) => {
                 self.pods.set_cost(server, pod, cost);
                 self.last_patch.insert(key.clone(), now);
@@ -235,13 +247,23 @@ impl ScaleIn {
                 tracing::debug!(%server, pod, ?cost, "pod deletion cost {what}");
             }
             Err(kube::Error::Api(e)) if e.code == 404 => self.pods.delete(&server.namespace, pod),
-            Err(e) => {
-                outcome.failed += 1;
-                self.last_patch.insert(key.clone(), now);
-                self.telemetry.deletion_cost_patch("failed");
-                tracing::warn!(%server, pod, error = %e, "patching pod deletion cost failed");
-            }
+            Err(e) => self.failed(key, now, &e.to_string(), outcome),
         }
+    }
+
+    /// A patch failed: counted, and the pod waits an interval.
+    fn failed(
+        &mut self,
+        key: &(ServerKey, String),
+        now: Timestamp,
+        error: &str,
+        outcome: &mut TickOutcome,
+    ) {
+        outcome.failed += 1;
+        self.last_patch.insert(key.clone(), now);
+        self.telemetry.deletion_cost_patch("failed");
+        let (server, pod) = key;
+        tracing::warn!(%server, pod, error, "patching pod deletion cost failed");
     }
 
     /// Runs the per-pod query; on failure the last values stay.

@@ -269,8 +269,11 @@ async fn patches_with_no_answer_fail_and_the_tick_ends_within_its_length() {
     );
     let began = tokio::time::Instant::now();
     let tick = tokio::spawn(async move { h.scale_in.tick().await });
-    // Take the first request and never answer it.
-    let _held = h.mock.next_request().await.expect("request");
+    // Take both requests and never answer them: the first fails at its
+    // timeout (4 s), the second is cut by the tick's end (5 s) and waits
+    // for the next tick, not for an interval.
+    let _first = h.mock.next_request().await.expect("request");
+    let _second = h.mock.next_request().await.expect("request");
     let outcome = tick.await.expect("tick");
     assert_eq!((outcome.failed, outcome.deferred), (1, 1));
     assert_eq!(began.elapsed(), TICK, "cut at the tick's end");
