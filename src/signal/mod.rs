@@ -98,7 +98,7 @@ pub struct Feed {
     pub untracked: bool,
     /// When a source last turned trusted: the event stream went live (at
     /// first, or after a disconnection) or a poll succeeded after none or
-    /// after more than a minute without one. What happened before it may
+    /// after more than 30 s without one. What happened before it may
     /// not have been seen (core NATS drops events meanwhile), so apply mode
     /// scales nothing down for an idle window after it.
     pub trusted_since: Option<Timestamp>,

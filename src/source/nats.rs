@@ -34,6 +34,10 @@ pub enum NatsError {
 /// How often the connection state is checked.
 const CONNECTION_CHECK: Duration = Duration::from_millis(250);
 
+/// A consumer run that went live and lasted this long starts the retry
+/// backoff over (one that fails sooner keeps it growing).
+const STAYED_UP: Duration = Duration::from_secs(10);
+
 fn nats_err(e: impl std::fmt::Display) -> NatsError {
     NatsError::Nats(crate::redact::redact_url(&e.to_string()))
 }
@@ -201,6 +205,7 @@ impl NatsSource {
         let mut backoff = Duration::from_millis(200);
         loop {
             let lives = self.lives.load(Ordering::Acquire);
+            let began = tokio::time::Instant::now();
             let result = match self.config.jetstream.clone() {
                 None => self.consume_core(&client, &shutdown).await,
                 Some(js) => {
@@ -212,8 +217,9 @@ impl NatsSource {
                 return;
             }
             self.mark_down();
-            if self.lives.load(Ordering::Acquire) != lives {
-                // It was live: a new failure, not the same one again.
+            if self.lives.load(Ordering::Acquire) != lives && began.elapsed() >= STAYED_UP {
+                // It went live and ran a while: a new failure, not the same
+                // one again.
                 backoff = Duration::from_millis(200);
             }
             match result {
@@ -328,9 +334,9 @@ impl NatsSource {
                 // An open or close that moved no count on the server (a
                 // second open, a close of a session never seen open) moves
                 // none on its pod either, nor does a close that cancelled
-                // an open beyond the caps (it may have been on another pod;
-                // when the store refused the event, the pod counts it as
-                // before).
+                // the shared count beyond the caps (that open may have been
+                // on another pod; when the store refused the event, the pod
+                // counts it as before).
                 self.count_pod_work(&e, recorded.is_none_or(|c| c.pod));
                 if recorded.is_some() {
                     self.ctx.telemetry.event_applied("nats");

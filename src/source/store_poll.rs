@@ -9,9 +9,9 @@ use std::collections::HashSet;
 use std::sync::PoisonError;
 
 /// A good poll after none for this long turns the polls trusted anew
-/// ([`crate::signal::Feed::trusted_since`]): the default rate queries look
-/// back a minute.
-pub const TRUST_GAP: std::time::Duration = std::time::Duration::from_secs(60);
+/// ([`crate::signal::Feed::trusted_since`]): half the default rate
+/// queries' minute, so a rate still covers the gap's activity.
+pub const TRUST_GAP: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl Store {
     /// Replaces one signal for the whole fleet with the result of a grouped
