@@ -1,7 +1,9 @@
 //! The start-up backfill: a scaler that just started re-runs the polls of
 //! the recent past as of their times, so that it decides from the history
-//! an older replica holds (stabilisation windows, recent activity, idle
-//! gaps) instead of from nothing (rule 2 across restarts).
+//! an older replica holds (stabilisation windows, recent activity, and the
+//! idle gaps within the backfill: older gaps it cannot learn, so a
+//! cost-aware plan can differ from an older replica's until it has seen
+//! enough) instead of from nothing (rule 2 across restarts).
 
 use super::{PollTime, PrometheusSource, Querier};
 use crate::signal::SLOT;
