@@ -106,6 +106,36 @@ impl Clock for ManualClock {
     }
 }
 
+/// Retry waits that double per failure from `first` up to `max`, and start
+/// over only after a run that stayed up `stayed_up`: a failure that comes
+/// back at once keeps them growing.
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff {
+    /// The first wait.
+    pub first: Duration,
+    /// The longest wait.
+    pub max: Duration,
+    /// A run this long is a new start.
+    pub stayed_up: Duration,
+}
+
+impl Backoff {
+    /// What to start a retry loop's wait at (its first failure waits `first`).
+    pub fn initial(self) -> Duration {
+        self.first / 2
+    }
+
+    /// The wait after a failure, given the last wait and how long the run
+    /// stayed up (`None`: it never got going).
+    pub fn next(self, last: Duration, up_for: Option<Duration>) -> Duration {
+        if up_for.is_some_and(|up| up >= self.stayed_up) {
+            self.first
+        } else {
+            (last * 2).clamp(self.first, self.max)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

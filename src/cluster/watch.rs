@@ -4,6 +4,7 @@
 //! What the objects mean is the [`Sink`]'s business.
 
 use crate::id::Namespace;
+use crate::time::Backoff;
 use futures::StreamExt;
 use kube::runtime::watcher::{self, Event};
 use kube::{Api, Resource};
@@ -23,15 +24,18 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// that does not) keeps doubling, not relisting every second.
 pub const STAYED_UP: Duration = Duration::from_secs(60);
 
+/// A watch's retry waits.
+const BACKOFF: Backoff = Backoff {
+    first: FIRST_BACKOFF,
+    max: MAX_BACKOFF,
+    stayed_up: STAYED_UP,
+};
+
 /// The wait before the next start, given the wait before the last one
 /// and how long the watch stayed up after its list was complete (`None`:
 /// it never completed one).
 pub fn next_backoff(last: Duration, up_for: Option<Duration>) -> Duration {
-    if up_for.is_some_and(|up| up >= STAYED_UP) {
-        FIRST_BACKOFF
-    } else {
-        (last * 2).min(MAX_BACKOFF)
-    }
+    BACKOFF.next(last, up_for)
 }
 
 /// Where a watch's objects go: only the few fields it keeps, so a relist of
@@ -70,7 +74,7 @@ pub async fn run<K, S>(
     K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
     S: Sink<K>,
 {
-    let mut backoff = FIRST_BACKOFF / 2;
+    let mut backoff = BACKOFF.initial();
     // An empty label selects every object.
     let config = if label.is_empty() {
         watcher::Config::default()

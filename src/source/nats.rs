@@ -13,7 +13,7 @@ use crate::cluster::pods::Pods;
 use crate::config::{JetStreamConfig, NatsAuth, NatsConfig};
 use crate::signal::EventKind;
 use crate::source::SourceContext;
-use crate::time::Timestamp;
+use crate::time::{Backoff, Timestamp};
 use futures::StreamExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -34,9 +34,13 @@ pub enum NatsError {
 /// How often the connection state is checked.
 const CONNECTION_CHECK: Duration = Duration::from_millis(250);
 
-/// A consumer run that went live and lasted this long starts the retry
-/// backoff over (one that fails sooner keeps it growing).
-const STAYED_UP: Duration = Duration::from_secs(10);
+/// The consumer's retry waits: 200 ms doubling to 10 s, starting over
+/// after a run that went live and lasted 10 s.
+const BACKOFF: Backoff = Backoff {
+    first: Duration::from_millis(200),
+    max: Duration::from_secs(10),
+    stayed_up: Duration::from_secs(10),
+};
 
 fn nats_err(e: impl std::fmt::Display) -> NatsError {
     NatsError::Nats(crate::redact::redact_url(&e.to_string()))
@@ -202,7 +206,7 @@ impl NatsSource {
         let client = client.clone();
         let shutdown = shutdown.clone();
         let mut resume_after: Option<jetstream_consumer::Resume> = None;
-        let mut backoff = Duration::from_millis(200);
+        let mut backoff = BACKOFF.initial();
         loop {
             let lives = self.lives.load(Ordering::Acquire);
             let began = tokio::time::Instant::now();
@@ -217,11 +221,8 @@ impl NatsSource {
                 return;
             }
             self.mark_down();
-            if self.lives.load(Ordering::Acquire) != lives && began.elapsed() >= STAYED_UP {
-                // It went live and ran a while: a new failure, not the same
-                // one again.
-                backoff = Duration::from_millis(200);
-            }
+            let went_live = self.lives.load(Ordering::Acquire) != lives;
+            backoff = BACKOFF.next(backoff, went_live.then(|| began.elapsed()));
             match result {
                 Ok(()) => tracing::warn!("nats subscription ended; resubscribing"),
                 Err(e) => {
@@ -232,7 +233,6 @@ impl NatsSource {
                 () = shutdown.cancelled() => return,
                 () = tokio::time::sleep(backoff) => {}
             }
-            backoff = (backoff * 2).min(Duration::from_secs(10));
         }
     }
 
