@@ -77,6 +77,12 @@ pub struct Change {
     pub reason: &'static str,
 }
 
+/// Whether scaling `h` to `to` removes some of its Deployment's pods and
+/// keeps others: which ones go is what deletion costs decide.
+fn keeps_some_pods(h: &Hosted, to: u32) -> bool {
+    (1..h.desired).contains(&to) && h.workload.kind == WorkloadKind::Deployment
+}
+
 impl Actuator {
     /// With session-aware scale-in on, whether `server`'s scale-down
     /// should wait: its pods do not all carry the deletion costs it needs
@@ -131,7 +137,7 @@ impl Actuator {
         // does: anything else starts the next one's wait afresh.
         let waits = match &change {
             Err(Skip::AwaitingDeletionCost) => true,
-            Ok(Some(c)) => (1..c.hosted.desired).contains(&c.to),
+            Ok(Some(c)) => keeps_some_pods(&c.hosted, c.to),
             _ => false,
         };
         if !waits {
@@ -197,9 +203,7 @@ impl Actuator {
         if decision.desired < h.desired && now.since(watching_since) < policy.idle_window {
             return Err(Skip::WarmingUp);
         }
-        let keeps_some = (1..h.desired).contains(&decision.desired)
-            && h.workload.kind == WorkloadKind::Deployment;
-        if keeps_some && self.awaiting_costs(server, policy, now) {
+        if keeps_some_pods(h, decision.desired) && self.awaiting_costs(server, policy, now) {
             return Err(Skip::AwaitingDeletionCost);
         }
         Ok(Some(Change {

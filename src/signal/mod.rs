@@ -212,8 +212,9 @@ impl Signals {
     /// Records a polled value, dropping values that are infinite or
     /// negative (a broken exporter must not steer the engine). NaN is a
     /// series present without a value (a quantile or a ratio over no
-    /// requests): no value now, and nothing held. Returns whether it was
-    /// taken.
+    /// requests): no value now, and nothing held. (The store never passes
+    /// a signal that shows activity its NaN: that is missing data, see
+    /// `Store::apply_poll`.) Returns whether it was taken.
     pub fn set(&mut self, kind: SignalKind, value: f64) -> bool {
         if !(value.is_nan() || value.is_finite() && value >= 0.0) {
             return false;
