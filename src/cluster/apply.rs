@@ -147,11 +147,16 @@ impl Actuator {
         // looking up its server does not wait for the sweep.
         let servers = self.parts.inventory.server_keys();
         self.actions.keep_only(servers.iter());
-        let known: std::collections::HashSet<&ServerKey> = servers.iter().collect();
-        self.awaiting_costs
+        let mut waiting = self
+            .awaiting_costs
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .retain(|server, _| known.contains(server));
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !waiting.is_empty() {
+            // Usually empty: no set of the whole fleet on every sweep.
+            let known: std::collections::HashSet<&ServerKey> = servers.iter().collect();
+            waiting.retain(|server, _| known.contains(server));
+        }
+        drop(waiting);
         if !(self.parts.store.feed().workloads_live && self.elsewhere.is_live()) {
             tracing::warn!(
                 "apply mode holds every server: the workload or ScaledObject/HPA watches are not live"
