@@ -13,12 +13,11 @@ use super::keepalive::{self, Plan, warm_at};
 use super::load::{LoadView, contributions};
 use super::policy::{Activity, Algorithm, Policy};
 use super::quality::assess;
-use super::replay::{Memo, answer_at};
+use super::replay::{Memo, answer_at, rule_due};
 use super::stabilize::{Limit, stabilize};
 use super::{Contribution, Contributions, DataQuality, Decision, Metric, Reason, State};
 use crate::signal::{Load, SignalKind, Signals};
 use crate::time::Timestamp;
-use std::time::Duration;
 
 /// Decides replicas and activity for one server. Pure: same inputs, same output.
 pub fn decide(signals: &Signals, policy: &Policy, now: Timestamp) -> Decision {
@@ -265,7 +264,7 @@ fn fresh(
         };
     }
     let mut next = state;
-    let (need, driver) = raw_need(policy, view, &contributions, current, &mut next, now);
+    let (need, driver) = raw_need(policy, view, &contributions, &next, now);
     let capped = need > policy.max_replicas;
     let need = need.clamp(floor, policy.max_replicas);
     let (desired, limit) = stabilize(need, current, &policy.behavior, &mut next.memory, now);
@@ -315,8 +314,7 @@ fn raw_need(
     policy: &Policy,
     view: &LoadView,
     contributions: &[Contribution],
-    current: u32,
-    next: &mut State,
+    state: &State,
     now: Timestamp,
 ) -> (u32, Option<Metric>) {
     match &policy.algorithm {
@@ -326,15 +324,15 @@ fn raw_need(
             .max_by_key(|c| c.replicas)
             .map_or((0, None), |c| (c.replicas, Some(c.metric))),
         Algorithm::StepRule(rule) => {
-            let due = next
-                .last_step
-                .is_none_or(|t| now.since(t) >= rule_period(policy));
-            if !due && current > 0 {
-                return (current, None);
+            // The rule steps from its own count, carried by the replay, at
+            // fixed times: never from the running count, which the replay
+            // does not know, so the answer between steps is the last step's.
+            let count = state.last_desired;
+            if count > 0 && !rule_due(policy, now) {
+                return (count, None);
             }
-            next.last_step = Some(now);
             let stepped = rule.step(
-                current,
+                count,
                 view.signal(SignalKind::QueueLength),
                 view.signal(SignalKind::LatencyP95),
                 view.signal(SignalKind::ErrorRate),
@@ -342,11 +340,6 @@ fn raw_need(
             (stepped.max(rule.min_replicas), None)
         }
     }
-}
-
-/// The step rule steps at most once per scale-up period.
-fn rule_period(policy: &Policy) -> Duration {
-    policy.behavior.scale_up.period
 }
 
 /// Data is not trustworthy: keep the last good answer, never go lower, and

@@ -3,6 +3,7 @@ use crate::engine::decide::step_now;
 use crate::engine::load::replicas_for;
 use crate::engine::{Behavior, Gap};
 use crate::signal::{EventKind, Feed, SignalKind};
+use std::time::Duration;
 
 const NOW: Timestamp = Timestamp::from_millis(10_000_000);
 
@@ -385,24 +386,28 @@ fn a_learned_hourly_server_goes_idle_after_grace_and_is_prewarmed_before_its_nex
 }
 
 #[test]
-fn the_step_rule_doubles_at_most_once_per_period() {
+fn the_step_rule_steps_once_per_period_at_fixed_times() {
     let policy = crate::engine::presets::baseline("infra-plan-rule").expect("preset");
     let hot = polled(&[(SignalKind::QueueLength, 50.0)]);
-    let d1 = step_now(
-        &hot,
-        &policy,
-        &State {
-            last_desired: 2,
-            last_active: true,
-            ..State::default()
-        },
-        NOW,
-    );
-    assert_eq!(d1.desired, 4);
-    let d2 = step_now(&hot, &policy, &d1.next, NOW + Duration::from_secs(1));
-    assert_eq!(d2.desired, 4, "no second doubling within the period");
-    let d3 = step_now(&hot, &policy, &d2.next, NOW + Duration::from_secs(16));
-    assert_eq!(d3.desired, 8);
+    let two = State {
+        last_desired: 2,
+        last_active: true,
+        ..State::default()
+    };
+    // 9,990 s is a multiple of the 15 s period: the rule steps there.
+    let boundary = Timestamp::from_millis(9_990_000);
+    assert_eq!(step_now(&hot, &policy, &two, boundary).desired, 4);
+    // Between two multiples it answers the count it carries, whenever asked.
+    for k in [1, 7, 14] {
+        let d = step_now(&hot, &policy, &two, boundary + Duration::from_secs(k));
+        assert_eq!(d.desired, 2, "{k} s after a step");
+    }
+    let four = State {
+        last_desired: 4,
+        ..two
+    };
+    let next = boundary + Duration::from_secs(15);
+    assert_eq!(step_now(&hot, &policy, &four, next).desired, 8);
 }
 
 #[test]

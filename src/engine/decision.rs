@@ -166,9 +166,6 @@ pub struct State {
     /// Stabilisation memory.
     #[serde(skip)]
     pub memory: Memory,
-    /// When the step rule last stepped.
-    #[serde(skip)]
-    pub last_step: Option<Timestamp>,
 }
 
 /// The outcome for one server at one instant.

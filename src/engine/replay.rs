@@ -56,9 +56,29 @@ impl Grid {
     }
 }
 
+/// Whether the step rule steps at `at`: a multiple of its period (the
+/// scale-up period) fell after the grid time before `at`. Its steps are
+/// pinned to absolute times, so every caller and replica sees the same
+/// steps, a replay takes exactly one per period, and a decision between
+/// grid times never steps again on what the replay already stepped.
+pub(crate) fn rule_due(policy: &Policy, at: Timestamp) -> bool {
+    let grid = Grid::of(policy);
+    let grid_before = grid.align(at) - grid.step;
+    let period_ms = u64::try_from(policy.behavior.scale_up.period.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1);
+    let boundary = at.as_millis() / period_ms * period_ms;
+    boundary > grid_before.as_millis()
+}
+
 /// How far back a replay starts: long enough for every window, rate-limit
 /// period and panic to have their say, and never beyond what history keeps.
+/// The step rule carries its count from step to step with no window to
+/// bound how far back that matters: it replays all the history keeps.
 pub fn horizon(policy: &Policy) -> Duration {
+    if matches!(policy.algorithm, Algorithm::StepRule(_)) {
+        return RETENTION;
+    }
     let b = &policy.behavior;
     let panic = b.panic.map_or(Duration::ZERO, |p| p.window);
     (b.longest_window() + panic + grid_step(policy)).min(RETENTION)
@@ -247,7 +267,9 @@ fn replay_with(
 }
 
 /// Whether evaluating again with the same load would give the same state:
-/// nothing is holding, limiting or panicking, and the count did not move.
+/// nothing is holding, limiting or panicking, and the count did not move
+/// (for the step rule, at a time it stepped: between its steps the count
+/// stands still whatever the load).
 fn is_fixed_point(before: (u32, bool), d: &Decision, policy: &Policy, at: Timestamp) -> bool {
     let steady_reason = !matches!(
         d.reason,
@@ -258,7 +280,12 @@ fn is_fixed_point(before: (u32, bool), d: &Decision, policy: &Policy, at: Timest
         .iter()
         .any(|c| c.metric.is_slo() && c.replicas > 0);
     let calm = d.next.memory.panic_until.is_none_or(|t| t <= at);
-    matches!(policy.algorithm, Algorithm::Targets)
+    // The step rule is at rest only where it stepped and did not move.
+    let rule_at_rest = match policy.algorithm {
+        Algorithm::Targets => true,
+        Algorithm::StepRule(_) => !d.active || rule_due(policy, at),
+    };
+    rule_at_rest
         && steady_reason
         && !slo_breached
         && calm

@@ -12,6 +12,11 @@ fn at(secs: u64) -> Timestamp {
 
 /// A server polled every 15 s with `sessions[i]` live sessions at poll i.
 fn polled_sessions(sessions: &[f64]) -> Signals {
+    polled(SignalKind::Sessions, sessions)
+}
+
+/// A server polled every 15 s with `values[i]` of `kind` at poll i.
+fn polled(kind: SignalKind, values: &[f64]) -> Signals {
     let mut s = Signals {
         feed: Feed {
             poller_configured: true,
@@ -19,13 +24,65 @@ fn polled_sessions(sessions: &[f64]) -> Signals {
         },
         ..Signals::default()
     };
-    for (i, &v) in sessions.iter().enumerate() {
+    for (i, &v) in values.iter().enumerate() {
         let t = at(i as u64 * 15);
-        s.set(SignalKind::Sessions, v);
+        s.set(kind, v);
         s.feed.polled_at = Some(t);
         s.finish_poll(t);
     }
     s
+}
+
+fn step_rule() -> Policy {
+    crate::engine::presets::baseline("infra-plan-rule").unwrap_or_default()
+}
+
+/// The step rule's answers at every second of the last poll's 15 s.
+fn rule_answers(values: &[f64], running: Option<u32>) -> Vec<u32> {
+    let mut s = polled(SignalKind::QueueLength, values);
+    if let Some(desired) = running {
+        s.feed.workloads_live = true;
+        s.replicas = Some(crate::signal::Replicas {
+            desired,
+            ready: desired,
+        });
+    }
+    let last = at((values.len() as u64 - 1) * 15);
+    (0..15)
+        .map(|k| decide(&s, &step_rule(), last + Duration::from_secs(k)).desired)
+        .collect()
+}
+
+#[test]
+fn the_step_rule_climbs_to_its_cap_under_a_long_queue() {
+    // Queue 50 (> 10) for five minutes: 2, 4, 8, 16, 20 in four periods.
+    assert_eq!(rule_answers(&[50.0; 20], None), vec![20; 15]);
+    // Two periods of it: at most two doublings from the first count.
+    let early = rule_answers(&[50.0; 3], None);
+    assert!(early.iter().all(|&d| (4..=8).contains(&d)), "{early:?}");
+}
+
+#[test]
+fn the_step_rule_steps_from_its_own_count_not_the_running_one() {
+    // Discovery says 3 run: the rule wants its 20, neither echoing the 3
+    // nor doubling them; the scale-up limit (4 pods a period) allows 7.
+    assert_eq!(rule_answers(&[50.0; 20], Some(3)), vec![7; 15]);
+    assert_eq!(rule_answers(&[50.0; 20], Some(18)), vec![20; 15]);
+}
+
+#[test]
+fn the_step_rule_halves_to_its_floor_once_all_is_low() {
+    let mut load = vec![50.0; 20];
+    load.extend([1.0; 8]);
+    assert_eq!(rule_answers(&load, None), vec![2; 15]);
+}
+
+#[test]
+fn the_step_rule_holds_its_count_while_nothing_is_high_or_low() {
+    // Queue 7: neither above 10 nor below 5, for ten minutes after the climb.
+    let mut load = vec![50.0; 8];
+    load.extend([7.0; 40]);
+    assert_eq!(rule_answers(&load, None), vec![20; 15]);
 }
 
 /// Sized by sessions (20 per replica), which the default does not do.
