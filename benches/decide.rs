@@ -70,6 +70,14 @@ fn bench(c: &mut Criterion) {
             b.iter(|| decide(black_box(&busy), &p, now))
         });
     }
+    // The step rule's worst case: a queue of 7 (neither high nor low) while
+    // other signals change at every poll, so its 15-minute replay never
+    // skips ahead.
+    let middle = server(20, true);
+    let rule = presets::baseline("infra-plan-rule").expect("preset");
+    c.bench_function("decide/busy_infra-plan-rule_middle_load", |b| {
+        b.iter(|| decide(black_box(&middle), &rule, now))
+    });
 
     let fleet: Vec<Signals> = (0..10_000).map(|i| server(i, i % 10 == 0)).collect();
     let mut group = c.benchmark_group("tick");
