@@ -14,6 +14,7 @@ use super::load::{LoadView, contributions};
 use super::policy::{Activity, Algorithm, Policy};
 use super::quality::assess;
 use super::replay::{Memo, answer_at, rule_due};
+use super::resume::hold_after_blind_stretch;
 use super::stabilize::{Limit, stabilize};
 use super::{Contribution, Contributions, DataQuality, Decision, Metric, Reason, State};
 use crate::signal::{Load, SignalKind, Signals};
@@ -50,6 +51,9 @@ pub fn decide_with(
         replicas: live_replicas(signals),
     };
     let mut d = step(&moment, policy, state, now);
+    if matches!(data, DataQuality::Fresh | DataQuality::EventsOnly) {
+        hold_after_blind_stretch(signals, policy, &plan, now, &mut d);
+    }
     memo.keep(signals, &plan);
     if policy.min_replicas > 0 {
         d.reevaluate_at = None;

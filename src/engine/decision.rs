@@ -36,6 +36,10 @@ pub enum Reason {
     StaleHold,
     /// Polled data is missing or too old to trust at all.
     DataUnavailable,
+    /// A source came back after a blind stretch: for an idle window the
+    /// answer is no lower than the last good one from before it (what
+    /// happened meanwhile may not have been seen).
+    Resuming,
 }
 
 impl Reason {
@@ -54,6 +58,7 @@ impl Reason {
             Reason::Panic => "panic",
             Reason::StaleHold => "stale_hold",
             Reason::DataUnavailable => "data_unavailable",
+            Reason::Resuming => "resuming",
         }
     }
 }
@@ -73,6 +78,7 @@ fn reason_names_are_their_json_names() {
         Reason::RateLimited,
         Reason::Panic,
         Reason::StaleHold,
+        Reason::Resuming,
         Reason::DataUnavailable,
     ] {
         assert_eq!(serde_json::to_value(r).ok(), Some(r.name().into()));

@@ -35,6 +35,7 @@ mod policy;
 pub mod presets;
 pub mod quality;
 pub mod replay;
+mod resume;
 pub mod rule;
 pub mod stabilize;
 

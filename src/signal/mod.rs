@@ -102,6 +102,11 @@ pub struct Feed {
     /// not have been seen (core NATS drops events meanwhile), so apply mode
     /// scales nothing down for an idle window after it.
     pub trusted_since: Option<Timestamp>,
+    /// When the source that turned trusted at `trusted_since` had last
+    /// been good: the start of the blind stretch it ended (`None` when it
+    /// turned trusted for the first time). For an idle window the engine
+    /// answers no lower than it did then ([`crate::engine::Reason::Resuming`]).
+    pub blind_from: Option<Timestamp>,
 }
 
 /// Everything the store knows about one server, handed to the engine by

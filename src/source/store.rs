@@ -285,11 +285,13 @@ impl Store {
             let before = (f.events_ready, f.events_down_since);
             let was_live = f.events_ready && f.events_down_since.is_none();
             if up {
-                f.events_ready = true;
-                f.events_down_since = None;
                 if !was_live {
                     f.trusted_since = Some(at);
+                    // Down after having been live: blind since then.
+                    f.blind_from = f.events_down_since.filter(|_| f.events_ready);
                 }
+                f.events_ready = true;
+                f.events_down_since = None;
             } else if f.events_down_since.is_none() {
                 f.events_down_since = Some(at);
             }

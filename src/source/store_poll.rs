@@ -68,6 +68,7 @@ impl Store {
             let gap = f.polled_at.is_none_or(|last| at.since(last) > TRUST_GAP);
             if resync && gap {
                 f.trusted_since = Some(at);
+                f.blind_from = f.polled_at;
             }
             f.polled_at.replace(at)
         });

@@ -78,6 +78,40 @@ fn polls_turn_trusted_anew_only_after_a_gap_longer_than_a_rate_window() {
     let back = t0 + secs(30) + TRUST_GAP + secs(1);
     store.finish_poll(back, true);
     assert_eq!(store.feed().trusted_since, Some(back), "after a long gap");
+    assert_eq!(
+        store.feed().blind_from,
+        Some(t0 + secs(30)),
+        "the last good poll"
+    );
+}
+
+#[test]
+fn the_event_stream_back_after_an_outage_holds_the_answer_from_before_it() {
+    let store = Store::with_sources(false, true);
+    let ms = Timestamp::from_millis;
+    store.set_events_status(true, ms(0));
+    assert_eq!(store.feed().blind_from, None, "live for the first time");
+    store.record_event(&id("a"), EventKind::Request, ms(1_000));
+    store.set_events_status(false, ms(2_000));
+    store.set_events_status(true, ms(402_000));
+    assert_eq!(store.feed().trusted_since, Some(ms(402_000)));
+    assert_eq!(store.feed().blind_from, Some(ms(2_000)));
+    let policy = Policy {
+        keep_alive: crate::engine::KeepAlive::Fixed,
+        ..Policy::default()
+    };
+    // Its requests during the outage were not seen: it does not read idle.
+    let d = store.decide(&id("a"), &policy, ms(403_000));
+    assert_eq!(
+        (d.active, d.reason),
+        (true, crate::engine::Reason::Resuming),
+        "{d:?}"
+    );
+    let later = store.decide(&id("a"), &policy, ms(702_000));
+    assert!(
+        !later.active,
+        "an idle window after it came back: {later:?}"
+    );
 }
 
 #[test]

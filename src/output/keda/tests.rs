@@ -208,3 +208,29 @@ fn native_mode_on_stale_data_answers_the_held_decision_never_zero() {
     assert_eq!(value, f64::from(fresh.desired) * per_replica);
     assert_eq!(metric_value(&t, &fresh, "mcp-queue-length"), Some(80.0));
 }
+
+#[test]
+fn native_mode_during_the_hold_after_a_blind_stretch_answers_the_held_count() {
+    let store = crate::source::Store::new(true);
+    let t0 = crate::time::Timestamp::from_millis(1_700_000_000_000);
+    let secs = std::time::Duration::from_secs;
+    let server = ServerKey::parse("tenants", "s").expect("id");
+    let queue = crate::signal::SignalKind::QueueLength;
+    store.apply_poll(queue, &[(server.clone(), 80.0)], t0);
+    store.finish_poll(t0, true);
+    let t = target(MetricMode::Native);
+    let before = store.decide(&server, &t.policy, t0);
+    // Prometheus fails for 8 minutes, then answers an empty queue.
+    let back = t0 + secs(480);
+    store.apply_poll(queue, &[(server.clone(), 0.0)], back);
+    store.finish_poll(back, true);
+    let d = store.decide(&server, &t.policy, back + secs(1));
+    assert_eq!(d.reason, crate::engine::Reason::Resuming, "{d:?}");
+    assert_eq!(d.desired, before.desired);
+    let per_replica = t.policy.targets.get(crate::signal::Metric::QueueLength);
+    assert_eq!(
+        metric_value(&t, &d, "mcp-queue-length"),
+        per_replica.map(|p| f64::from(before.desired) * p),
+        "the held count, not the untrusted 0"
+    );
+}
