@@ -359,6 +359,41 @@ async fn jetstream_consumption_resumes_after_a_nats_restart() {
     .await;
 }
 
+#[tokio::test]
+async fn a_deleted_stream_reads_down_then_is_made_anew_and_consumed() {
+    let nats = Nats::start().await;
+    let srv = start(config(&nats, true)).await;
+    wait_ready(srv.http).await;
+    let pubc = publisher(&nats).await;
+    js_publish(&pubc, "mcp.activity.tenants.one", "").await;
+    eventually(WAIT, "an event before the deletion", || {
+        srv.store.signals(&id("one")).last_event.is_some()
+    })
+    .await;
+    let js = async_nats::jetstream::new(pubc.clone());
+    tokio::time::timeout(WAIT, js.delete_stream("MCP_ACTIVITY"))
+        .await
+        .expect("in time")
+        .expect("delete the stream");
+    // Checked every 5 s: the feed reads down, not live and silent.
+    eventually(WAIT * 2, "the deleted stream is seen down", || {
+        srv.store.feed().events_down_since.is_some()
+    })
+    .await;
+    // `create: true` makes it again; events published to it are applied.
+    eventually(WAIT * 3, "live again on the stream made anew", || {
+        let feed = srv.store.feed();
+        feed.events_ready && feed.events_down_since.is_none()
+    })
+    .await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while srv.store.signals(&id("two")).last_event.is_none() {
+        assert!(tokio::time::Instant::now() < deadline, "not consumed");
+        js_publish(&pubc, "mcp.activity.tenants.two", "").await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// Token and user/password auth against a real nats-server, through the real
 /// binary with the secret in its environment (and a clear start-up error
 /// naming the variable when it is missing).

@@ -74,9 +74,18 @@ impl NatsSource {
             self.mark_live();
         }
         let mut messages = consumer.messages().await.map_err(nats_err)?;
+        let mut check = tokio::time::interval(STREAM_CHECK);
+        check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let msg = tokio::select! {
                 () = shutdown.cancelled() => return Ok(()),
+                // The ordered consumer retries a deleted stream forever
+                // without a word: while the stream is gone the feed must
+                // read down, not live and silent.
+                _ = check.tick() => match stream_replaced(&stream, created).await {
+                    Some(why) => return Err(nats_err(why)),
+                    None => continue,
+                },
                 // The connection dropped: start again from the last sequence
                 // applied, and be live again only once caught up (the
                 // client's own resumption would look live at once).
@@ -108,6 +117,35 @@ impl NatsSource {
             }
         }
     }
+}
+
+/// How often a running consumer checks that its stream still stands.
+const STREAM_CHECK: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Why the stream consumed is no longer the one the consumer follows:
+/// deleted, or made anew (another creation time). `None` while it stands,
+/// and when the check itself failed otherwise (a lost connection is
+/// followed on its own).
+async fn stream_replaced(
+    stream: &jetstream::stream::Stream,
+    created: time::OffsetDateTime,
+) -> Option<&'static str> {
+    match stream.get_info().await {
+        Ok(info) if info.created != created => Some("the stream was deleted and made anew"),
+        Ok(_) => None,
+        Err(e) if is_not_found(&e) => Some("the stream was deleted"),
+        Err(_) => None,
+    }
+}
+
+/// Whether JetStream answered that the stream does not exist (or that
+/// JetStream itself is not there).
+fn is_not_found(e: &jetstream::context::RequestError) -> bool {
+    use jetstream::context::RequestErrorKind;
+    e.kind() == RequestErrorKind::NoResponders
+        || std::error::Error::source(e)
+            .and_then(|s| s.downcast_ref::<jetstream::Error>())
+            .is_some_and(|j| j.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND)
 }
 
 fn to_datetime(t: Timestamp) -> time::OffsetDateTime {
