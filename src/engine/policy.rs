@@ -198,6 +198,7 @@ impl Policy {
         self.behavior.validate()?;
         if let Algorithm::StepRule(rule) = &self.algorithm {
             rule.validate()?;
+            rule.validate_period(self.behavior.scale_up.period)?;
         }
         Ok(())
     }
@@ -292,6 +293,13 @@ mod tests {
                         tail_percentile: 101.0,
                         ..Predictive::default()
                     })
+                }),
+            ),
+            (
+                "behavior.scale_up.period",
+                Box::new(|p| {
+                    p.algorithm = Algorithm::StepRule(StepRule::default());
+                    p.behavior.scale_up.period = Duration::from_secs(7 * 60);
                 }),
             ),
             (

@@ -56,14 +56,20 @@ impl Grid {
     }
 }
 
-/// Whether the step rule steps at `at`: a multiple of its period (the
-/// scale-up period) fell after the grid time before `at`. Its steps are
-/// pinned to absolute times, so every caller and replica sees the same
-/// steps, a replay takes exactly one per period, and a decision between
-/// grid times never steps again on what the replay already stepped.
+/// Whether the step rule steps at `at`: `at` is a grid time and a multiple
+/// of its period (the scale-up period) fell after the grid time before it.
+/// Its steps are pinned to absolute times, so every caller and replica sees
+/// the same steps, one per period (at most one per grid time), and a
+/// decision between grid times answers the replay's last step.
 pub(crate) fn rule_due(policy: &Policy, at: Timestamp) -> bool {
     let grid = Grid::of(policy);
-    let grid_before = grid.align(at) - grid.step;
+    if grid.align(at) != at {
+        // Between grid times the last replayed step stands: stepping here
+        // on the live load would step again for a boundary the replay
+        // takes at the next grid time.
+        return false;
+    }
+    let grid_before = at - grid.step;
     let period_ms = u64::try_from(policy.behavior.scale_up.period.as_millis())
         .unwrap_or(u64::MAX)
         .max(1);

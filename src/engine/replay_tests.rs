@@ -233,6 +233,26 @@ proptest! {
     }
 
     #[test]
+    fn skipping_never_changes_the_step_rule_whatever_its_periods(
+        steps in history(),
+        extra in 0u64..900,
+        up in prop::sample::select(vec![3u64, 10, 15, 20, 25, 60, 150]),
+        down in prop::sample::select(vec![5u64, 10, 15, 40]),
+    ) {
+        let mut policy = step_rule();
+        policy.behavior.scale_up.period = Duration::from_secs(up);
+        policy.behavior.scale_down.period = Duration::from_secs(down);
+        let (s, end) = build(&steps);
+        let until = end + Duration::from_secs(extra);
+        let fast = replay_with(&s, &policy, &LazyPlan::new(&s, &policy), until, true);
+        let full = replay_with(&s, &policy, &LazyPlan::new(&s, &policy), until, false);
+        prop_assert_eq!(
+            (fast.last_desired, fast.last_active),
+            (full.last_desired, full.last_active)
+        );
+    }
+
+    #[test]
     fn decisions_stay_within_min_and_max_whatever_the_history(steps in history()) {
         let (s, end) = build(&steps);
         let p = sessions_policy();
@@ -268,4 +288,24 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn the_step_rule_steps_at_the_first_grid_time_of_each_period_only() {
+    let mut p = step_rule();
+    p.behavior.scale_up.period = Duration::from_secs(25);
+    p.behavior.scale_down.period = Duration::from_secs(10); // a 10 s grid
+    // 1,000 s: a multiple of both.
+    let due: Vec<u64> = (0..=100_000)
+        .step_by(500)
+        .filter(|&ms| rule_due(&p, Timestamp::from_millis(1_000_000 + ms)))
+        .collect();
+    // Boundaries at 0, 25, 50, 75, 100 s: taken at grid times 0, 30, 50,
+    // 80, 100 s, never between grid times (25.5 s, 77 s ...).
+    assert_eq!(due, vec![0, 30_000, 50_000, 80_000, 100_000]);
+    // A period under a slot steps at every grid time (5 s).
+    p.behavior.scale_up.period = Duration::from_secs(3);
+    p.behavior.scale_down.period = Duration::from_secs(3);
+    let due = (0..=20).filter(|&s| rule_due(&p, at(0) + Duration::from_secs(s)));
+    assert_eq!(due.count(), 5, "at 0, 5, 10, 15 and 20 s: one a grid time");
 }

@@ -3,7 +3,9 @@
 
 use super::limits::{MAX_AMOUNT, MAX_LATENCY_S, count_within, number_within};
 use super::limits::{PolicyError, REPLICA_LIMIT, field_error};
+use crate::signal::RETENTION;
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
 
 /// Step rule thresholds.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -72,6 +74,29 @@ impl StepRule {
             0.0,
             1.0,
         )
+    }
+
+    /// The rule is replayed from the signal history, which keeps
+    /// [`RETENTION`]: its period must let it climb from 1 to
+    /// `max_replicas` (one doubling a period, and a period for where the
+    /// replay starts) within that, or its count would depend on how many
+    /// steps happen to fit.
+    pub(crate) fn validate_period(&self, period: Duration) -> Result<(), PolicyError> {
+        let doublings = u32::BITS - self.max_replicas.max(1).saturating_sub(1).leading_zeros();
+        let steps = doublings + 1;
+        let longest = RETENTION / steps;
+        if period > longest {
+            return field_error(
+                "behavior.scale_up.period",
+                format!(
+                    "must be at most {} with algorithm.step_rule and max_replicas {}: its {steps} steps up to the cap must fit in the {} of history the rule is replayed from",
+                    humantime::format_duration(longest),
+                    self.max_replicas,
+                    humantime::format_duration(RETENTION),
+                ),
+            );
+        }
+        Ok(())
     }
 
     /// The next count from `current` given queue, p95 (s) and error ratio.
