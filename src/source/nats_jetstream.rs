@@ -74,18 +74,15 @@ impl NatsSource {
             self.mark_live();
         }
         let mut messages = consumer.messages().await.map_err(nats_err)?;
-        let mut check = tokio::time::interval(STREAM_CHECK);
-        check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The ordered consumer retries a deleted stream forever without a
+        // word: while the stream is gone the feed must read down, not live
+        // and silent. Checked beside the messages, never holding them up.
+        let replaced = stream_replaced(&stream, created);
+        tokio::pin!(replaced);
         loop {
             let msg = tokio::select! {
                 () = shutdown.cancelled() => return Ok(()),
-                // The ordered consumer retries a deleted stream forever
-                // without a word: while the stream is gone the feed must
-                // read down, not live and silent.
-                _ = check.tick() => match stream_replaced(&stream, created).await {
-                    Some(why) => return Err(nats_err(why)),
-                    None => continue,
-                },
+                why = &mut replaced => return Err(nats_err(why)),
                 // The connection dropped: start again from the last sequence
                 // applied, and be live again only once caught up (the
                 // client's own resumption would look live at once).
@@ -122,19 +119,21 @@ impl NatsSource {
 /// How often a running consumer checks that its stream still stands.
 const STREAM_CHECK: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Why the stream consumed is no longer the one the consumer follows:
-/// deleted, or made anew (another creation time). `None` while it stands,
-/// and when the check itself failed otherwise (a lost connection is
-/// followed on its own).
+/// Checks every [`STREAM_CHECK`] until the stream consumed is no longer
+/// the one the consumer follows, and says why: deleted, or made anew
+/// (another creation time). A check that fails otherwise (a timeout: a
+/// lost connection is followed on its own) counts as the stream standing.
 async fn stream_replaced(
     stream: &jetstream::stream::Stream,
     created: time::OffsetDateTime,
-) -> Option<&'static str> {
-    match stream.get_info().await {
-        Ok(info) if info.created != created => Some("the stream was deleted and made anew"),
-        Ok(_) => None,
-        Err(e) if is_not_found(&e) => Some("the stream was deleted"),
-        Err(_) => None,
+) -> &'static str {
+    loop {
+        tokio::time::sleep(STREAM_CHECK).await;
+        match stream.get_info().await {
+            Ok(info) if info.created != created => return "the stream was deleted and made anew",
+            Err(e) if is_not_found(&e) => return "the stream was deleted",
+            Ok(_) | Err(_) => {}
+        }
     }
 }
 
