@@ -14,7 +14,7 @@ use super::load::{LoadView, contributions};
 use super::policy::{Activity, Algorithm, Policy};
 use super::quality::assess;
 use super::replay::{Memo, answer_at, rule_due};
-use super::resume::hold_after_blind_stretch;
+use super::resume;
 use super::stabilize::{Limit, stabilize};
 use super::{Contribution, Contributions, DataQuality, Decision, Metric, Reason, State};
 use crate::signal::{Load, SignalKind, Signals};
@@ -51,8 +51,16 @@ pub fn decide_with(
         replicas: live_replicas(signals),
     };
     let mut d = step(&moment, policy, state, now);
-    if matches!(data, DataQuality::Fresh | DataQuality::EventsOnly) {
-        hold_after_blind_stretch(signals, policy, &plan, now, &mut d);
+    // The holds after blind stretches: at `now` on trusted data; on stale
+    // data, those that raised the last good answer held.
+    match (data, last_good) {
+        (DataQuality::Fresh | DataQuality::EventsOnly, _) => {
+            resume::lift(signals, policy, &plan, now, &mut d, true);
+        }
+        (DataQuality::Stale { .. }, Some(at)) => {
+            resume::lift(signals, policy, &plan, at, &mut d, false);
+        }
+        _ => {}
     }
     memo.keep(signals, &plan);
     if policy.min_replicas > 0 {

@@ -5,6 +5,7 @@
 mod catalog;
 mod history;
 mod replicas;
+mod stretch;
 
 pub use catalog::{
     EventCount, EventKind, Goal, METRICS, Measure, Metric, MetricSpec, SIGNALS, SignalKind,
@@ -12,6 +13,7 @@ pub use catalog::{
 };
 pub use history::{History, RETENTION, SLOT, slot_end};
 pub use replicas::Replicas;
+pub use stretch::{Stretch, Stretches};
 
 use crate::engine::IdleGaps;
 use crate::time::Timestamp;
@@ -102,11 +104,9 @@ pub struct Feed {
     /// not have been seen (core NATS drops events meanwhile), so apply mode
     /// scales nothing down for an idle window after it.
     pub trusted_since: Option<Timestamp>,
-    /// When the source that turned trusted at `trusted_since` had last
-    /// been good: the start of the blind stretch it ended (`None` when it
-    /// turned trusted for the first time). For an idle window the engine
-    /// answers no lower than it did then ([`crate::engine::Reason::Resuming`]).
-    pub blind_from: Option<Timestamp>,
+    /// The last blind stretches that ended with a source turning trusted
+    /// again (none when it turned trusted for the first time).
+    pub stretches: Stretches,
 }
 
 /// Everything the store knows about one server, handed to the engine by

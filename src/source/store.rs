@@ -12,7 +12,7 @@
 use super::sessions::{SessionLimits, SessionTable};
 use crate::engine::{self, Decision, Policy};
 use crate::id::ServerKey;
-use crate::signal::{EventKind, Feed, Signals};
+use crate::signal::{EventKind, Feed, Signals, Stretch};
 use crate::time::Timestamp;
 use std::collections::{BTreeSet, HashMap};
 use std::hash::{BuildHasher, RandomState};
@@ -288,7 +288,13 @@ impl Store {
                 if !was_live {
                     f.trusted_since = Some(at);
                     // Down after having been live: blind since then.
-                    f.blind_from = f.events_down_since.filter(|_| f.events_ready);
+                    if let Some(from) = f.events_down_since.filter(|_| f.events_ready) {
+                        f.stretches.push(Stretch {
+                            from,
+                            back: at,
+                            polls: false,
+                        });
+                    }
                 }
                 f.events_ready = true;
                 f.events_down_since = None;

@@ -68,7 +68,13 @@ impl Store {
             let gap = f.polled_at.is_none_or(|last| at.since(last) > TRUST_GAP);
             if resync && gap {
                 f.trusted_since = Some(at);
-                f.blind_from = f.polled_at;
+                if let Some(from) = f.polled_at {
+                    f.stretches.push(crate::signal::Stretch {
+                        from,
+                        back: at,
+                        polls: true,
+                    });
+                }
             }
             f.polled_at.replace(at)
         });

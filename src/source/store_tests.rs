@@ -79,9 +79,13 @@ fn polls_turn_trusted_anew_only_after_a_gap_longer_than_a_rate_window() {
     store.finish_poll(back, true);
     assert_eq!(store.feed().trusted_since, Some(back), "after a long gap");
     assert_eq!(
-        store.feed().blind_from,
-        Some(t0 + secs(30)),
-        "the last good poll"
+        store.feed().stretches.as_slice(),
+        [crate::signal::Stretch {
+            from: t0 + secs(30),
+            back,
+            polls: true
+        }],
+        "blind since the last good poll; the first poll and a short gap are none"
     );
 }
 
@@ -90,12 +94,22 @@ fn the_event_stream_back_after_an_outage_holds_the_answer_from_before_it() {
     let store = Store::with_sources(false, true);
     let ms = Timestamp::from_millis;
     store.set_events_status(true, ms(0));
-    assert_eq!(store.feed().blind_from, None, "live for the first time");
+    assert!(
+        store.feed().stretches.as_slice().is_empty(),
+        "live for the first time"
+    );
     store.record_event(&id("a"), EventKind::Request, ms(1_000));
     store.set_events_status(false, ms(2_000));
     store.set_events_status(true, ms(402_000));
     assert_eq!(store.feed().trusted_since, Some(ms(402_000)));
-    assert_eq!(store.feed().blind_from, Some(ms(2_000)));
+    assert_eq!(
+        store.feed().stretches.as_slice(),
+        [crate::signal::Stretch {
+            from: ms(2_000),
+            back: ms(402_000),
+            polls: false
+        }]
+    );
     let policy = Policy {
         keep_alive: crate::engine::KeepAlive::Fixed,
         ..Policy::default()
