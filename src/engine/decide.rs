@@ -57,7 +57,7 @@ pub fn decide_with(
         (DataQuality::Fresh | DataQuality::EventsOnly, _) => {
             resume::lift(signals, policy, &plan, now, &mut d, true);
         }
-        (DataQuality::Stale { .. }, Some(at)) => {
+        (DataQuality::Stale { .. } | DataQuality::Unavailable { .. }, Some(at)) => {
             resume::lift(signals, policy, &plan, at, &mut d, false);
         }
         _ => {}

@@ -203,6 +203,29 @@ pub(crate) fn answer_at(
     step(&moment, policy, state, at).next
 }
 
+/// The answer a stale decision holds once the data stopped being
+/// trustworthy at `good_at`: the last good answer ([`answer_at`]), raised
+/// to the need of the load recorded then.
+pub(crate) fn held_answer_at(
+    signals: &Signals,
+    policy: &Policy,
+    good_at: Timestamp,
+    plan: &LazyPlan<'_>,
+) -> (u32, bool) {
+    let state = answer_at(signals, policy, good_at, plan);
+    let written_by = slot_end(good_at);
+    let Some(load) = signals.history.at(written_by) else {
+        return (state.last_desired, state.last_active);
+    };
+    let stale = DataQuality::Stale {
+        age_ms: 0,
+        cause: crate::engine::Gap::PollFailing,
+    };
+    let moment = recorded(signals, load, written_by, stale, plan);
+    let d = step(&moment, policy, state, good_at);
+    (d.desired, d.active)
+}
+
 /// The moment the history records at `at`: `load`, and the last activity
 /// by then (which also stands for the last event: the history keeps one).
 fn recorded<'a>(

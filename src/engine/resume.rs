@@ -15,11 +15,10 @@
 
 use super::decide::LazyPlan;
 use super::policy::Policy;
-use super::replay::answer_at;
+use super::replay::{answer_at, held_answer_at};
 use super::{Decision, Reason};
-use crate::signal::{Signals, Stretch};
+use crate::signal::{SLOT, Signals, Stretch, slot_end};
 use crate::time::Timestamp;
-use std::time::Duration;
 
 /// What a hold keeps a server at, at least.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,11 +54,10 @@ fn floor_among(
     if t >= ends || s.from >= s.back {
         return None;
     }
-    let at = given_before(signals, policy, s);
-    let state = answer_at(signals, policy, at, plan);
+    let (at, (desired, active)) = given_before(signals, policy, plan, s);
     let mut floor = Floor {
-        desired: state.last_desired,
-        active: state.last_active,
+        desired,
+        active,
         ends,
     };
     if let Some(earlier) = floor_among(signals, policy, plan, at, &stretches[..k]) {
@@ -69,20 +67,28 @@ fn floor_among(
     Some(floor)
 }
 
-/// The time whose answer was the one given just before `s` ended: its
-/// start when the data read untrusted by its end (events alone, or polls
-/// failing for longer than `stale_after`), else just before its end.
-fn given_before(signals: &Signals, policy: &Policy, s: Stretch) -> Timestamp {
+/// The answer given just before `s` ended, and the time it stands for.
+/// When the data read untrusted by then (events alone, or polls failing for
+/// longer than `stale_after`), the answer held since the stretch began;
+/// else the answer on the data still trusted, at the last slot end before
+/// the source came back (the slot it came back in holds what it brought).
+fn given_before(
+    signals: &Signals,
+    policy: &Policy,
+    plan: &LazyPlan<'_>,
+    s: Stretch,
+) -> (Timestamp, (u32, bool)) {
     let untrusted = if s.polls {
-        s.back.since(s.from) >= policy.stale_after
+        s.back.since(s.from) > policy.stale_after
     } else {
         !signals.feed.poller_configured
     };
     if untrusted {
-        s.from
-    } else {
-        s.back - Duration::from_millis(1)
+        return (s.from, held_answer_at(signals, policy, s.from, plan));
     }
+    let before = (slot_end(s.back) - SLOT).max(s.from);
+    let state = answer_at(signals, policy, before, plan);
+    (before, (state.last_desired, state.last_active))
 }
 
 /// Raises `d`, decided at `now`, to the floor of the holds running at
@@ -97,6 +103,9 @@ pub(crate) fn lift(
     d: &mut Decision,
     resuming: bool,
 ) {
+    if d.active && d.desired >= policy.max_replicas {
+        return; // nothing a hold could raise
+    }
     let Some(floor) = floor_at(signals, policy, plan, at) else {
         return;
     };

@@ -91,6 +91,10 @@ fn a_flap_right_after_the_source_came_back_does_not_cut_the_hold_short() {
     assert_eq!((d.active, d.reason), (true, Reason::Resuming), "{d:?}");
     assert_eq!(d.reevaluate_at, Some(at(515 + 300)));
     assert!(!decide(&s, &fixed_window(), at(815)).active);
+    // Four flaps in a row still chain back to the answer before the first.
+    let s = events_only(90, &[(100, 500), (510, 515), (600, 605), (700, 705)]);
+    let d = decide(&s, &fixed_window(), at(706));
+    assert_eq!((d.active, d.reason), (true, Reason::Resuming), "{d:?}");
     // During the blip itself (stale: the last good answer, at 510, held).
     let mut during = events_only(90, &[(100, 500)]);
     during.feed.events_down_since = Some(at(510));
@@ -186,4 +190,58 @@ fn events_back_while_polls_stayed_good_hold_what_the_polls_said() {
     s.feed.trusted_since = Some(at(950));
     let d = decide(&s, &policy, at(961));
     assert_eq!((d.active, d.reason), (false, Reason::Idle), "{d:?}");
+}
+
+/// Polled every 15 s with `queue(k)` until 600 s; polls then fail until
+/// `back`, from when they show an empty queue.
+fn polled_with(queue: impl Fn(u64) -> f64, back: Option<u64>) -> Signals {
+    let mut s = Signals::default();
+    s.feed.poller_configured = true;
+    for k in (0..=600).step_by(15) {
+        s.set(SignalKind::QueueLength, queue(k));
+        s.feed.polled_at = Some(at(k));
+        s.finish_poll(at(k));
+    }
+    if let Some(back) = back {
+        s.set(SignalKind::QueueLength, 0.0);
+        s.feed.stretches.push(stretch(600, back, true));
+        for k in (back..=back + 600).step_by(15) {
+            s.feed.polled_at = Some(at(k));
+            s.finish_poll(at(k));
+        }
+    }
+    s
+}
+
+#[test]
+fn the_hold_keeps_the_count_the_stale_hold_answered() {
+    // A queue that jumps at 600 s, rate-limited then: the stale hold keeps
+    // that count through the gap, and the hold after it the same.
+    let policy = fixed_window();
+    let queue = |k| if k < 600 { 5.0 } else { 100.0 };
+    let held = decide(&polled_with(queue, None), &policy, at(900));
+    assert_eq!(held.reason, Reason::StaleHold, "{held:?}");
+    let d = decide(&polled_with(queue, Some(1090)), &policy, at(1091));
+    assert_eq!(
+        (d.desired, d.reason),
+        (held.desired, Reason::Resuming),
+        "{d:?}"
+    );
+}
+
+#[test]
+fn a_short_gap_is_judged_on_the_data_before_the_poll_that_ended_it() {
+    // Active only while the queue is above 0; polls fail 600-652 (under
+    // stale_after) and the poll that ends the gap reads 0 in the same
+    // history slot as the moment just before it.
+    let policy = Policy {
+        activity: crate::engine::Activity::Instant {
+            metric: crate::signal::Metric::QueueLength,
+            above: 0.0,
+        },
+        ..fixed_window()
+    };
+    let s = polled_with(|_| 40.0, Some(652));
+    let d = decide(&s, &policy, at(653));
+    assert_eq!((d.active, d.reason), (true, Reason::Resuming), "{d:?}");
 }

@@ -17,9 +17,9 @@ pub struct Stretch {
     pub polls: bool,
 }
 
-/// The last few blind stretches, oldest first: a hold after one rests on
-/// the answer before it, which a hold after an earlier one may have raised,
-/// so holds chain through at most [`Stretches::MAX`] stretches.
+/// The last few blind stretches, in order of their ends: a hold after one
+/// rests on the answer before it, which a hold after an earlier one may
+/// have raised, so holds chain through at most [`Stretches::MAX`] stretches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Stretches {
     list: [Stretch; Stretches::MAX],
@@ -27,18 +27,27 @@ pub struct Stretches {
 }
 
 impl Stretches {
-    /// Most stretches kept.
-    pub const MAX: usize = 3;
+    /// Most stretches kept: a source would have to flap this often within
+    /// one idle window for a hold to be cut short.
+    pub const MAX: usize = 8;
 
-    /// Adds the stretch that just ended, forgetting the oldest when full.
+    /// Adds a stretch that just ended, in order of when stretches ended (a
+    /// poll's stretch ends when the poll began, and is told when it
+    /// finished), forgetting the oldest when full.
     pub fn push(&mut self, stretch: Stretch) {
-        let len = usize::from(self.len);
-        if len < Self::MAX {
-            self.list[len] = stretch;
-            self.len += 1;
-        } else {
+        let len = usize::from(self.len).min(Self::MAX);
+        if len == Self::MAX {
             self.list.rotate_left(1);
-            self.list[Self::MAX - 1] = stretch;
+        } else {
+            self.len += 1;
+        }
+        let last = usize::from(self.len) - 1;
+        self.list[last] = stretch;
+        // Into its place by `back` (the list is sorted but for this one).
+        let mut i = last;
+        while i > 0 && self.list[i - 1].back > self.list[i].back {
+            self.list.swap(i - 1, i);
+            i -= 1;
         }
     }
 
@@ -64,6 +73,30 @@ mod tests {
             });
         }
         let froms: Vec<u64> = s.as_slice().iter().map(|x| x.from.as_millis()).collect();
-        assert_eq!(froms, vec![30, 40, 50]);
+        assert_eq!(froms, vec![10, 20, 30, 40, 50]);
+        for k in 6..=12u64 {
+            s.push(Stretch {
+                from: Timestamp::from_millis(k * 10),
+                back: Timestamp::from_millis(k * 10 + 5),
+                polls: false,
+            });
+        }
+        let froms: Vec<u64> = s.as_slice().iter().map(|x| x.from.as_millis()).collect();
+        assert_eq!(froms, (5..=12).map(|k| k * 10).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_stretch_told_late_takes_its_place_by_its_end() {
+        let mut s = Stretches::default();
+        let at = |from: u64, back: u64| Stretch {
+            from: Timestamp::from_millis(from),
+            back: Timestamp::from_millis(back),
+            polls: false,
+        };
+        s.push(at(10, 50));
+        s.push(at(60, 90));
+        s.push(at(20, 70)); // a poll that began at 70 and finished after 90
+        let backs: Vec<u64> = s.as_slice().iter().map(|x| x.back.as_millis()).collect();
+        assert_eq!(backs, vec![50, 70, 90]);
     }
 }
