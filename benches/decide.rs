@@ -6,7 +6,7 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use mcp_autoscaler::engine::{Policy, decide, presets, replay};
-use mcp_autoscaler::signal::{EventKind, SignalKind, Signals};
+use mcp_autoscaler::signal::{EventKind, SignalKind, Signals, Stretch};
 use mcp_autoscaler::time::Timestamp;
 use std::hint::black_box;
 use std::time::Duration;
@@ -50,6 +50,17 @@ fn bench(c: &mut Criterion) {
     let now = NOW + Duration::from_secs(3);
     c.bench_function("decide/busy_changing_every_poll", |b| {
         b.iter(|| decide(black_box(&busy), black_box(&policy), now))
+    });
+    // The same server for an idle window after polls failed for 4 minutes:
+    // each decision also finds the answer held before the gap.
+    let mut resumed = busy.clone();
+    resumed.feed.stretches.push(Stretch {
+        from: NOW - Duration::from_secs(300),
+        back: NOW - Duration::from_secs(60),
+        polls: true,
+    });
+    c.bench_function("decide/after_a_blind_stretch", |b| {
+        b.iter(|| decide(black_box(&resumed), black_box(&policy), now))
     });
     c.bench_function("decide/steady", |b| {
         b.iter(|| decide(black_box(&steady), black_box(&policy), now))
