@@ -251,6 +251,15 @@ fn bad_input_is_one_error_naming_the_file_line_and_field() {
             vec!["--policy".into(), "nope".into()],
             vec!["--policy nope".into(), "known: ".into()],
         ),
+        (
+            vec![
+                "--policy".into(),
+                "hpa".into(),
+                "--policy".into(),
+                "hpa".into(),
+            ],
+            vec!["--policy hpa: given twice".into()],
+        ),
     ];
     for (args, wanted) in cases {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -337,4 +346,62 @@ fn a_run_split_into_shards_merges_into_the_unsharded_report() {
     let o = simulate(&[&scenario, "--shard", "3/3"], &dir.path().join("bad"));
     assert!(!o.status.success());
     assert!(stderr(&o).contains("expected I/N"), "{}", stderr(&o));
+}
+
+#[test]
+fn an_output_directory_that_cannot_be_made_fails_before_the_run_naming_its_cause_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "").expect("write");
+    // The built-in scenario takes seconds; refused before it starts.
+    let o = simulate(&[], &file);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(!err.contains("simulating"), "refused before the run: {err}");
+    assert!(
+        err.contains(&format!("writing {}", file.display())),
+        "{err}"
+    );
+    assert_eq!(err.matches("os error").count(), 1, "{err}");
+}
+
+#[test]
+fn shards_over_a_trace_merge_by_its_bytes_not_by_how_its_path_is_written() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let trace = dir.path().join("t.csv");
+    let mut csv = String::from("time_s,server,kind,session,service_s\n");
+    for k in 0..200 {
+        csv.push_str(&format!("{},s{},request,,0.2\n", k * 7, k % 5));
+    }
+    std::fs::write(&trace, &csv).expect("write");
+    let shard = |path: &str, i: u32| {
+        let out = dir.path().join(format!("part-{i}"));
+        let args = ["--trace", path, "--format", "events", "--policy", "hpa"];
+        let shard_arg = format!("{i}/2");
+        let o = simulate(
+            &[&args[..], &["--quiet", "--shard", &shard_arg]].concat(),
+            &out,
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        out.to_string_lossy().into_owned()
+    };
+    let plain = trace.to_string_lossy().into_owned();
+    let dotted = format!("{}/./t.csv", dir.path().display());
+    let (a, b) = (shard(&plain, 0), shard(&dotted, 1));
+    let o = simulate(&["merge", &a, &b], &dir.path().join("merged"));
+    assert!(
+        o.status.success(),
+        "same bytes, another spelling: {}",
+        stderr(&o)
+    );
+    // The trace changed between the shards: refused, saying what differs.
+    std::fs::write(&trace, csv.replace(",0.2\n", ",0.3\n")).expect("rewrite");
+    let b = shard(&plain, 1);
+    let o = simulate(&["merge", &a, &b], &dir.path().join("mixed"));
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("trace's bytes differ"),
+        "{}",
+        stderr(&o)
+    );
 }

@@ -78,6 +78,11 @@ pub fn run(args: &SimulateArgs) -> Result<(), SimError> {
         );
     }
     let plan = plan(args)?;
+    // An output directory that cannot be made fails now, not after the run.
+    std::fs::create_dir_all(&args.out).map_err(|source| SimError::Write {
+        path: args.out.clone(),
+        source,
+    })?;
     let plan = if args.frontier {
         plan.into_frontier()
     } else {

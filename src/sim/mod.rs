@@ -41,6 +41,7 @@ pub mod scenario;
 mod scenario_checks;
 pub mod server;
 pub mod shard;
+mod shard_workload;
 pub mod spill;
 pub mod station;
 pub mod stats;
@@ -48,6 +49,7 @@ pub mod stream;
 pub mod sweep;
 pub mod ticks;
 pub mod trace;
+mod trace_lines;
 pub mod wiring;
 pub mod workload;
 
@@ -81,7 +83,7 @@ pub enum SimError {
     #[error(transparent)]
     Merge(#[from] shard::MergeError),
     /// The output could not be written.
-    #[error("writing {path}: {source}")]
+    #[error("writing {path}")]
     Write {
         /// The file.
         path: PathBuf,
@@ -221,9 +223,12 @@ impl Plan {
             shard: Some(shard),
             ..opts
         };
+        let workload = shard_workload::digest(&self.scenario)
+            .map_err(|e| SimError::Replay(format!("reading the trace for its digest: {e}")))?;
         let out = self.simulate(opts)?;
         Ok(shard::ShardResult {
             shard,
+            workload,
             scenario: &self.scenario,
             runs: &self.runs,
             servers: self.fleet.len(),
@@ -243,6 +248,15 @@ fn choose(
 ) -> Result<Vec<PolicyRun>, SimError> {
     if only.is_empty() {
         return Ok(runs);
+    }
+    if let Some(twice) = only
+        .iter()
+        .enumerate()
+        .find_map(|(i, name)| only[..i].contains(name).then_some(name))
+    {
+        return Err(SimError::Usage(format!(
+            "--policy {twice}: given twice; name each policy once"
+        )));
     }
     // The oracle is every report's reference (unless the scenario says no).
     let oracle = scenario::ORACLE.to_owned();

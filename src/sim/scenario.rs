@@ -243,6 +243,13 @@ impl Scenario {
             message,
         };
         self.check_ranges().map_err(|(f, m)| bad(&f, m))?;
+        // Every definition, run or not: `--policy` and `--frontier` may
+        // pick one the file does not list.
+        for (name, policy) in &self.define {
+            policy
+                .validate()
+                .map_err(|e| bad(&format!("define.{name}.{}", e.field), e.message))?;
+        }
         let mut runs = Vec::new();
         for (i, name) in self.policies.iter().enumerate() {
             let policy = self.named_policy(name).ok_or_else(|| {

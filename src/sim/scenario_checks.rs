@@ -51,8 +51,10 @@ impl Scenario {
         if self.slo_latency.is_zero() {
             return err("slo_latency", "must be above 0");
         }
-        if !(self.cost_per_replica_hour.is_finite() && self.cost_per_replica_hour >= 0.0) {
-            return err("cost_per_replica_hour", "must be a number >= 0");
+        if !(self.cost_per_replica_hour.is_finite()
+            && (0.0..=MAX_PRICE).contains(&self.cost_per_replica_hour))
+        {
+            return err("cost_per_replica_hour", "must be a number in 0..=1000000");
         }
         if let Workload::Synthetic(w) = &self.workload {
             check_synthetic(w)?;
@@ -60,9 +62,27 @@ impl Scenario {
         if self.timeline.count > 20 {
             return err("timeline.count", "must be at most 20");
         }
+        let servers = &self.timeline.servers;
+        if servers.len() > 20 {
+            return err("timeline.servers", "must name at most 20 servers");
+        }
+        if let Some(twice) = servers
+            .iter()
+            .enumerate()
+            .find_map(|(i, s)| servers[..i].contains(s).then_some(s))
+        {
+            return Err((
+                "timeline.servers".into(),
+                format!("`{twice}` is listed twice; name each server once"),
+            ));
+        }
         Ok(())
     }
 }
+
+/// Highest price of a replica-hour (any currency): beyond it totals lose
+/// their digits.
+const MAX_PRICE: f64 = 1_000_000.0;
 
 /// Most requests of open sessions one synthetic server may hold at its peak
 /// rate (about 24 bytes each).

@@ -68,6 +68,13 @@ fn each_out_of_range_value_names_its_full_field_path() {
             "define.mine.max_replicas",
         ),
         (
+            // Defined but not listed: `--policy mine` could still pick it.
+            "define: { mine: { min_replicas: 5, max_replicas: 2 } }\npolicies: [default]",
+            "define.mine.min_replicas",
+        ),
+        ("cost_per_replica_hour: 1e308", "cost_per_replica_hour"),
+        ("timeline: { servers: [mcp-1, mcp-1] }", "timeline.servers"),
+        (
             "sweeps: [{ policy: nope, vary: { idle_window: [1m] } }]",
             "sweeps[0].policy",
         ),

@@ -10,6 +10,7 @@
 
 use super::run::ServerTimeline;
 use super::scenario::{PolicyRun, Scenario};
+use super::shard_workload::same_scenario;
 use super::stats::{Stats, Timeline};
 use serde::{Deserialize, Serialize};
 use std::io::Read;
@@ -50,7 +51,7 @@ impl std::str::FromStr for Shard {
     fn from_str(s: &str) -> Result<Self, String> {
         let bad = || {
             format!(
-                "`{s}`: expected I/N, the shard I (from 0) of N shards, with N at most {MAX_SHARDS}"
+                "`{s}`: expected I/N, the shard I of N shards, with 0 <= I < N <= {MAX_SHARDS} (shards are numbered from 0)"
             )
         };
         let (i, n) = s.split_once('/').ok_or_else(bad)?;
@@ -83,6 +84,9 @@ pub struct Partial {
     pub shard: Shard,
     /// The scenario as run.
     pub scenario: Scenario,
+    /// The digest of the trace run over (empty for a synthetic workload).
+    #[serde(default)]
+    pub workload: String,
     /// The policies as run, in report order.
     pub runs: Vec<PolicyRun>,
     /// Servers in the whole fleet.
@@ -98,6 +102,8 @@ pub struct Partial {
 pub struct ShardResult<'a> {
     /// Which shard.
     pub shard: Shard,
+    /// The digest of the trace run over (empty for a synthetic workload).
+    pub workload: String,
     /// The scenario.
     pub scenario: &'a Scenario,
     /// The policies.
@@ -119,6 +125,7 @@ impl ShardResult<'_> {
             format: FORMAT.to_owned(),
             shard: self.shard,
             scenario: self.scenario.clone(),
+            workload: self.workload.clone(),
             runs: self.runs.to_vec(),
             servers: self.servers,
             plotted: self.plotted.to_vec(),
@@ -193,6 +200,11 @@ pub fn read(path: &Path) -> Result<Partial, MergeError> {
 fn check(p: &Partial) -> Result<(), String> {
     if p.stats.len() != p.runs.len() {
         return Err("one total per policy expected".into());
+    }
+    for (run, stats) in p.runs.iter().zip(&p.stats) {
+        stats
+            .consistency()
+            .map_err(|e| format!("policy {}: {e}", run.name))?;
     }
     let Shard { index, count } = p.shard;
     if count == 0 || count > MAX_SHARDS || index >= count {
@@ -287,14 +299,21 @@ impl Merger {
             self.first = Some(p);
             return Ok(());
         };
-        let same = p.scenario == first.scenario
-            && p.runs == first.runs
-            && p.servers == first.servers
-            && p.plotted == first.plotted
-            && p.shard.count == first.shard.count;
-        if !same {
+        let differs = [
+            (
+                !same_scenario(&p.scenario, &p.workload, &first.scenario, &first.workload),
+                "the scenario or its trace's bytes",
+            ),
+            (p.runs != first.runs, "the policies"),
+            (
+                p.servers != first.servers || p.plotted != first.plotted,
+                "the fleet",
+            ),
+            (p.shard.count != first.shard.count, "the shard count"),
+        ];
+        if let Some((_, what)) = differs.iter().find(|(d, _)| *d) {
             return Err(MergeError::Mismatch(format!(
-                "shard {}/{} is from another run than shard {}/{} (scenario, policies, fleet or shard count differ)",
+                "shard {}/{} is from another run than shard {}/{}: {what} differ",
                 p.shard.index, p.shard.count, first.shard.index, first.shard.count
             )));
         }
@@ -338,6 +357,11 @@ impl Merger {
                 "missing shards: {}",
                 missing.join(", ")
             )));
+        }
+        for (run, stats) in first.runs.iter().zip(&self.stats) {
+            stats
+                .consistency()
+                .map_err(|e| MergeError::Mismatch(format!("policy {} in all: {e}", run.name)))?;
         }
         let mut lines = self.lines;
         lines.sort_by_key(|l| first.plotted.iter().position(|&i| i == l.index));

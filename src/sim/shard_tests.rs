@@ -150,6 +150,36 @@ fn a_partial_whose_plotted_servers_or_timelines_do_not_fit_its_shard_is_refused(
 }
 
 #[test]
+fn a_partial_whose_totals_could_not_come_from_a_run_is_refused() {
+    let plan = small_plan(5);
+    let parts = shards(&plan, 2);
+    let with = |edit: &dyn Fn(&mut Stats)| {
+        let mut p = parts[0].clone();
+        edit(&mut p.stats[0]);
+        merge(vec![p, parts[1].clone()])
+            .expect_err("refused")
+            .to_string()
+    };
+    let e = with(&|s| s.served += 1);
+    assert!(e.contains("do not add up to the"), "{e}");
+    let e = with(&|s| s.slow = u64::MAX);
+    assert!(e.contains("slow requests but only"), "{e}");
+    let e = with(&|s| s.idle_replica_us = s.replica_us + 1);
+    assert!(e.contains("idle replica-time"), "{e}");
+    // Each shard right, the sums past what a count holds.
+    let e = {
+        let (mut a, mut b) = (parts[0].clone(), parts[1].clone());
+        for p in [&mut a, &mut b] {
+            let s = &mut p.stats[0];
+            s.requests = u64::MAX - 1;
+            s.unfinished = s.requests - s.served - s.dropped;
+        }
+        merge(vec![a, b]).expect_err("overflow").to_string()
+    };
+    assert!(e.contains("in all"), "{e}");
+}
+
+#[test]
 fn merging_files_folds_them_one_by_one_into_the_same_report() {
     let plan = small_plan(5);
     let whole = plan.run(QUIET).expect("runs");

@@ -193,7 +193,61 @@ impl Stats {
 
     /// Share of requests that were slower than the SLO or dropped.
     pub fn slo_violation_ratio(&self) -> f64 {
-        ratio(self.slow + self.dropped, self.requests)
+        ratio(self.slow.saturating_add(self.dropped), self.requests)
+    }
+
+    /// Whether these totals could come from a run: every request served,
+    /// dropped or unfinished, and no part larger than its whole. A partial
+    /// report edited by hand is refused rather than added up.
+    pub fn consistency(&self) -> Result<(), String> {
+        let accounted = self
+            .served
+            .checked_add(self.dropped)
+            .and_then(|n| n.checked_add(self.unfinished));
+        if accounted != Some(self.requests) {
+            return Err(format!(
+                "{} served, {} dropped and {} unfinished do not add up to the {} requests",
+                self.served, self.dropped, self.unfinished, self.requests
+            ));
+        }
+        let parts = [
+            (self.slow, self.served, "slow requests", "served ones"),
+            (
+                self.waited,
+                self.served,
+                "requests that waited",
+                "served ones",
+            ),
+            (
+                self.latency_us.len(),
+                self.served,
+                "latencies",
+                "served requests",
+            ),
+            (
+                self.cold_start_requests,
+                self.requests,
+                "cold-start requests",
+                "requests",
+            ),
+            (
+                self.idle_replica_us,
+                self.replica_us,
+                "idle replica-time",
+                "replica-time",
+            ),
+            (
+                self.cold_starts,
+                self.starts_from_zero,
+                "cold starts",
+                "starts from zero",
+            ),
+            (self.sessions_cut, self.sessions, "sessions cut", "sessions"),
+        ];
+        match parts.iter().find(|(part, whole, ..)| part > whole) {
+            Some((part, whole, what, of)) => Err(format!("{part} {what} but only {whole} {of}")),
+            None => Ok(()),
+        }
     }
 }
 

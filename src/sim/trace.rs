@@ -12,6 +12,7 @@
 //! Every error names the file, the line and the field.
 
 use super::spill::Record;
+use super::trace_lines::BoundedLines;
 use crate::id::ServerId;
 use crate::signal::EventKind;
 use std::collections::HashMap;
@@ -61,11 +62,11 @@ impl Origin<'_> {
 fn open<R: Read>(
     input: R,
     o: &Origin<'_>,
-) -> Result<(csv::Reader<R>, csv::StringRecord), TraceError> {
+) -> Result<(csv::Reader<BoundedLines<R>>, csv::StringRecord), TraceError> {
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
-        .from_reader(input);
+        .from_reader(BoundedLines::new(input));
     let header = rdr
         .headers()
         .map_err(|e| o.err(1, "header", e.to_string()))?
@@ -220,6 +221,10 @@ fn event_row(
     })
 }
 
+/// Most invocations one Azure row may count in a minute: 10,000 a second,
+/// the simulator's highest synthetic rate (each queued request is held).
+pub const MAX_AZURE_PER_MINUTE: u32 = 600_000;
+
 /// Most minute columns an Azure file may have (one day).
 pub const AZURE_MINUTES: usize = 1440;
 
@@ -268,6 +273,13 @@ pub fn read_azure(
                     format!("{text:?} is not a whole number of invocations"),
                 )
             })?;
+            if count > MAX_AZURE_PER_MINUTE {
+                return Err(o.err(
+                    line,
+                    column,
+                    format!("{count} invocations in one minute; at most {MAX_AZURE_PER_MINUTE} (10,000 a second)"),
+                ));
+            }
             if count > 0 {
                 counts.push((m as u16, count));
             }

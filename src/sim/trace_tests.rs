@@ -123,6 +123,21 @@ fn bad_azure_files_name_the_line_and_column() {
         .expect_err("bad count")
         .to_string();
     assert!(err.starts_with("az.csv:2: 2:"), "{err}");
+    // More a minute than the simulator could hold in memory.
+    let huge = azure(&["o,a,f,http,1,4294967295,1"], 3);
+    let err = parse_azure(huge.as_bytes(), "az.csv", 1)
+        .expect_err("too many")
+        .to_string();
+    assert!(
+        err.starts_with("az.csv:2: 2: 4294967295 invocations in one minute; at most 600000"),
+        "{err}"
+    );
+    // A file with no line ends is refused, not read into memory.
+    let endless = std::io::Read::take(std::io::repeat(b'x'), 3 << 20);
+    let err = crate::sim::trace::read_azure(endless, "zero", |_, _| {})
+        .expect_err("endless")
+        .to_string();
+    assert!(err.contains("longer than"), "{err}");
     let err = parse_azure(
         "Owner,HashApp,HashFunction,Trigger,1\n".as_bytes(),
         "az.csv",

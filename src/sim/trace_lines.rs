@@ -1,0 +1,71 @@
+//! A reader that refuses a line longer than a bound, so that a trace
+//! without line ends (a binary file, `/dev/zero`) is an error naming the
+//! line rather than a record that grows until memory runs out.
+
+use std::io::{self, Read};
+
+/// Longest line a trace may have: an Azure row of 1,440 minutes takes
+/// about 15 KB.
+pub const MAX_LINE: usize = 1 << 20;
+
+/// `inner`, failing once a line runs past [`MAX_LINE`] bytes.
+pub struct BoundedLines<R> {
+    inner: R,
+    /// Bytes since the last line end.
+    run: usize,
+    /// Lines ended so far (for the error).
+    lines: u64,
+}
+
+impl<R: Read> BoundedLines<R> {
+    /// Wraps `inner`.
+    pub fn new(inner: R) -> Self {
+        Self {
+            inner,
+            run: 0,
+            lines: 0,
+        }
+    }
+}
+
+impl<R: Read> Read for BoundedLines<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for &b in &buf[..n] {
+            if b == b'\n' {
+                self.run = 0;
+                self.lines += 1;
+            } else {
+                self.run += 1;
+            }
+        }
+        if self.run > MAX_LINE {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "line {} is longer than {} bytes: not a trace of the given format",
+                    self.lines + 1,
+                    MAX_LINE
+                ),
+            ));
+        }
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_past_the_bound_is_an_error_and_ordinary_lines_pass() {
+        let mut ok = String::new();
+        BoundedLines::new("a,b\n1,2\n".as_bytes())
+            .read_to_string(&mut ok)
+            .expect("short lines");
+        assert_eq!(ok, "a,b\n1,2\n");
+        let mut endless = BoundedLines::new(io::repeat(0).take(3 * MAX_LINE as u64));
+        let e = endless.read_to_end(&mut Vec::new()).expect_err("bounded");
+        assert!(e.to_string().contains("line 1 is longer"), "{e}");
+    }
+}
