@@ -141,18 +141,20 @@ impl FleetSource {
         }
         let mut busy: Vec<usize> = (0..self.len()).filter(|&i| self.weight(i) > 0.0).collect();
         busy.sort_by(|&a, &b| self.weight(b).total_cmp(&self.weight(a)).then(a.cmp(&b)));
+        // `picked` spread evenly from the busiest to the least busy: distinct
+        // (steps of at least one), so asking for more than there are plots
+        // them all.
         let n = busy.len();
-        let mut out: Vec<usize> = (0..count.min(n))
+        let picked = count.min(n);
+        Ok((0..picked)
             .map(|k| {
-                busy[if count > 1 {
-                    k * (n - 1) / (count - 1)
+                busy[if picked > 1 {
+                    k * (n - 1) / (picked - 1)
                 } else {
                     0
                 }]
             })
-            .collect();
-        out.dedup();
-        Ok(out)
+            .collect())
     }
 }
 
@@ -319,4 +321,38 @@ fn progress_bar(len: usize, show: bool) -> ProgressBar {
         bar.set_style(style.progress_chars("=> "));
     }
     bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn asking_for_more_timelines_than_busy_servers_plots_them_all_busiest_first() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("t.csv");
+        let mut csv = String::from("time_s,server,kind,session,service_s\n");
+        // Server sK gets K + 1 requests: s7 is the busiest.
+        for k in 0..8u32 {
+            for r in 0..=k {
+                csv.push_str(&format!("{},s{k},request,,0.1\n", r * 10 + k));
+            }
+        }
+        std::fs::write(&file, csv).expect("write");
+        let fleet =
+            FleetSource::from_trace(&file, TraceFormat::Events, 1, f64::INFINITY).expect("fleet");
+        let names = |picked: Vec<usize>| -> Vec<String> {
+            picked
+                .into_iter()
+                .map(|i| fleet.name(i).to_string())
+                .collect()
+        };
+        let all: Vec<String> = (0..8).rev().map(|k| format!("s{k}")).collect();
+        for count in [8, 10, 20] {
+            let picked = fleet.pick_timelines(&[], count).expect("picked");
+            assert_eq!(names(picked), all, "count {count}");
+        }
+        let three = fleet.pick_timelines(&[], 3).expect("picked");
+        assert_eq!(names(three), ["s7", "s4", "s0"]);
+    }
 }
