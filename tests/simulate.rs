@@ -229,6 +229,12 @@ fn bad_input_is_one_error_naming_the_file_line_and_field() {
     .expect("write");
     let yaml = dir.path().join("bad.yaml");
     std::fs::write(&yaml, "name: x\ncontrol:\n  polling_intervall: 30s\n").expect("write");
+    let long = dir.path().join("long.csv");
+    std::fs::write(
+        &long,
+        "time_s,server,kind,session,service_s\n1.0,a,request,,\n3000000.0,a,request,,\n",
+    )
+    .expect("write");
     let cases: Vec<(Vec<String>, Vec<String>)> = vec![
         (
             vec![
@@ -250,6 +256,18 @@ fn bad_input_is_one_error_naming_the_file_line_and_field() {
         (
             vec!["--policy".into(), "nope".into()],
             vec!["--policy nope".into(), "known: ".into()],
+        ),
+        (
+            vec![
+                "--trace".into(),
+                long.display().to_string(),
+                "--format".into(),
+                "events".into(),
+            ],
+            vec![
+                long.display().to_string(),
+                "runs to 3000000 s, past the longest run".into(),
+            ],
         ),
         (
             vec![

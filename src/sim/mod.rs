@@ -140,6 +140,14 @@ impl Plan {
             FleetSource::Synthetic { horizon, .. } => *horizon,
         };
         let minutes = (last / 60.0).floor() + 1.0;
+        let longest = scenario_checks::MAX_DURATION.as_secs_f64();
+        if minutes * 60.0 > longest {
+            return Err(SimError::Usage(format!(
+                "{}: the trace runs to {last:.0} s, past the longest run ({:.0} s, 31 days): cut it, or name a scenario whose duration leaves out the rest",
+                file.display(),
+                longest
+            )));
+        }
         let scenario = Scenario {
             name: format!("trace replay of {}", file.display()),
             seed,

@@ -5,12 +5,14 @@ use super::scenario::{Scenario, Workload};
 use super::workload::Synthetic;
 use std::time::Duration;
 
+/// The longest run: a month.
+pub const MAX_DURATION: Duration = Duration::from_secs(31 * 24 * 3600);
+
 impl Scenario {
     /// The first value out of range, as (path, what is allowed).
     pub(super) fn check_ranges(&self) -> Result<(), (String, String)> {
         let err = |f: &str, m: &str| Err((f.to_owned(), m.to_owned()));
-        let day = Duration::from_secs(24 * 3600);
-        if self.duration < Duration::from_secs(60) || self.duration > 31 * day {
+        if self.duration < Duration::from_secs(60) || self.duration > MAX_DURATION {
             return err("duration", "must be between 1m and 31d");
         }
         let s = &self.server;
