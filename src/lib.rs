@@ -60,6 +60,7 @@ pub mod sim;
 pub mod source;
 pub mod threads;
 pub mod time;
+pub mod yaml;
 
 /// Generated code for KEDA's `externalscaler.proto`.
 #[allow(missing_docs, clippy::all, clippy::pedantic)]

@@ -200,10 +200,11 @@ impl Config {
 
     /// Parses YAML text (not yet validated); `origin` names it in errors.
     pub fn from_yaml(text: &str, origin: &str) -> Result<Self, ConfigError> {
-        let mut config: Config = serde_saphyr::from_str(text).map_err(|e| ConfigError::Parse {
-            origin: origin.to_owned(),
-            message: e.to_string(),
-        })?;
+        let mut config: Config =
+            crate::yaml::parse(text).map_err(|message| ConfigError::Parse {
+                origin: origin.to_owned(),
+                message,
+            })?;
         config
             .policies
             .entry(DEFAULT_POLICY.to_owned())

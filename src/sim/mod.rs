@@ -123,7 +123,7 @@ impl Plan {
     pub fn new(scenario: Scenario, origin: &str, only: &[String]) -> Result<Self, SimError> {
         let runs = choose(&scenario, scenario.validate(origin)?, only)?;
         let fleet = FleetSource::from_scenario(&scenario)?;
-        Self::with_fleet(scenario, runs, fleet)
+        Self::with_fleet(scenario, runs, fleet, origin)
     }
 
     /// Replays a trace with the default server model and every built-in
@@ -158,21 +158,21 @@ impl Plan {
             }),
             ..Scenario::default()
         };
-        let runs = choose(
-            &scenario,
-            scenario.validate(&file.display().to_string())?,
-            only,
-        )?;
-        Self::with_fleet(scenario, runs, fleet)
+        let origin = file.display().to_string();
+        let runs = choose(&scenario, scenario.validate(&origin)?, only)?;
+        Self::with_fleet(scenario, runs, fleet, &origin)
     }
 
     fn with_fleet(
         scenario: Scenario,
         runs: Vec<PolicyRun>,
         fleet: FleetSource,
+        origin: &str,
     ) -> Result<Self, SimError> {
         if fleet.is_empty() {
-            return Err(SimError::Usage("the workload has no servers".into()));
+            return Err(SimError::Usage(format!(
+                "{origin}: the workload has no servers (a trace with no events before the run's end?)"
+            )));
         }
         let plotted = fleet
             .pick_timelines(&scenario.timeline.servers, scenario.timeline.count)

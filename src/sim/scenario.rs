@@ -223,9 +223,9 @@ impl Scenario {
 
     /// Parses YAML text; `origin` names it in errors.
     pub fn from_yaml(text: &str, origin: &str) -> Result<Self, ScenarioError> {
-        serde_saphyr::from_str(text).map_err(|e| ScenarioError::Parse {
+        crate::yaml::parse(text).map_err(|message| ScenarioError::Parse {
             origin: origin.to_owned(),
-            message: e.to_string(),
+            message,
         })
     }
 

@@ -1,0 +1,79 @@
+//! YAML parsing with messages for the people who wrote the file: the
+//! parser's advice to programmers (which function or option to use) is
+//! replaced by what the file should hold.
+
+use serde::de::DeserializeOwned;
+
+/// Parses `text` as one YAML document of `T`; the error names the line and
+/// column, and what is expected there.
+pub fn parse<T: DeserializeOwned>(text: &str) -> Result<T, String> {
+    serde_saphyr::from_str(text).map_err(|e| for_people(&e.to_string()))
+}
+
+/// The parser's message, rewritten where it speaks to a programmer.
+fn for_people(message: &str) -> String {
+    const REWRITES: [(&str, &str); 6] = [
+        (
+            "multiple YAML documents detected; use from_str_multiple or from_str_multiple_with_options",
+            "a second YAML document (after `---`): the file must hold one",
+        ),
+        (
+            ", set DuplicateKeyPolicy in Options if acceptable",
+            ": each key may appear once",
+        ),
+        (
+            "invalid u32",
+            "expected a whole number from 0 to 4294967295",
+        ),
+        (
+            "invalid u64",
+            "expected a whole number from 0 to 18446744073709551615",
+        ),
+        ("invalid usize", "expected a whole number from 0"),
+        (
+            "expected a duration",
+            "expected a duration such as 90s, 5m or 1h30m",
+        ),
+    ];
+    let mut text = message
+        .strip_prefix("error: ")
+        .unwrap_or(message)
+        .to_owned();
+    for (from, to) in REWRITES {
+        text = text.replace(from, to);
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Doc {
+        name: Option<String>,
+        count: Option<u32>,
+        #[serde(default, with = "humantime_serde")]
+        wait: Option<std::time::Duration>,
+    }
+
+    #[test]
+    fn messages_say_what_the_file_should_hold() {
+        let cases = [
+            ("name: a\n---\nname: b\n", "a second YAML document"),
+            ("name: a\nname: b\n", "each key may appear once"),
+            ("count: -5\n", "a whole number from 0 to 4294967295"),
+            ("wait: 3600\n", "such as 90s, 5m or 1h30m"),
+        ];
+        for (yaml, wanted) in cases {
+            let e = parse::<Doc>(yaml).expect_err(yaml);
+            assert!(e.contains(wanted), "{yaml}: {e}");
+            assert!(!e.starts_with("error:"), "{e}");
+            assert!(
+                !e.contains("from_str_multiple") && !e.contains("Options"),
+                "{e}"
+            );
+        }
+    }
+}
