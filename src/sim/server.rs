@@ -166,6 +166,8 @@ impl<'a> ServerSim<'a> {
     pub fn finish(mut self) -> Option<Timeline> {
         self.feed(&[], f64::INFINITY);
         self.stats.unfinished += (self.station.in_service() + self.station.queued()) as u64;
+        let slo = self.setup.scenario.slo_latency.as_secs_f64();
+        self.stats.unfinished_late += self.station.sure_to_miss(self.now, slo) as u64;
         self.timeline
     }
 

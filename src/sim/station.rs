@@ -77,6 +77,15 @@ impl Running {
         let entry = (order_key(end), order_key(arrived), order_key(start));
         self.0.push(Reverse(entry));
     }
+    /// How many in service will take longer than `slo` from arrival.
+    fn ending_later_than(&self, slo: Secs) -> usize {
+        self.0
+            .iter()
+            .filter(|Reverse((end, arrived, _))| {
+                from_order_key(*end) - from_order_key(*arrived) > slo
+            })
+            .count()
+    }
     /// The request that ends soonest: (end, arrival, start).
     fn finish(&mut self) -> Option<(Secs, Secs, Secs)> {
         let Reverse((end, arrived, start)) = self.0.pop()?;
@@ -121,6 +130,13 @@ impl Station {
     /// Requests waiting.
     pub fn queued(&self) -> usize {
         self.queue.len()
+    }
+
+    /// Of the requests still here at `now`, those already sure to miss
+    /// `slo`: in service past it from arrival to end, or waiting past it.
+    pub fn sure_to_miss(&self, now: Secs, slo: Secs) -> usize {
+        let waiting = self.queue.iter().filter(|w| now - w.arrived > slo).count();
+        self.running.ending_later_than(slo) + waiting
     }
 
     /// ∫ queue length dt so far.

@@ -172,3 +172,23 @@ mod running {
         }
     }
 }
+
+#[test]
+fn requests_left_at_the_end_count_as_late_when_they_are_sure_to_miss() {
+    // One slot, a 30 s queue timeout, an SLO of 2 s.
+    let mut st = Station::new(1, 30.0);
+    let mut out = Vec::new();
+    st.arrive(0.0, 100.0, &mut out); // in service until 100 s: late
+    st.arrive(1.0, 0.1, &mut out); // waiting since 1 s
+    st.arrive(9.5, 0.1, &mut out); // waiting since 9.5 s
+    st.advance(10.0, &mut out);
+    assert_eq!((st.in_service(), st.queued()), (1, 2));
+    assert_eq!(
+        st.sure_to_miss(10.0, 2.0),
+        2,
+        "the long one and the 9 s wait"
+    );
+    let mut quick = Station::new(1, 30.0);
+    quick.arrive(9.0, 0.5, &mut out);
+    assert_eq!(quick.sure_to_miss(9.2, 2.0), 0, "may still make it");
+}

@@ -45,6 +45,10 @@ pub struct Stats {
     pub dropped: u64,
     /// Requests still in the system at the end (neither served nor dropped).
     pub unfinished: u64,
+    /// Of those, the ones already sure to miss the SLO (in service past it
+    /// from arrival to end, or waiting past it): violations all the same.
+    #[serde(default)]
+    pub unfinished_late: u64,
     /// Requests that arrived while no replica was ready.
     pub cold_start_requests: u64,
     /// Served requests slower than the SLO.
@@ -108,6 +112,7 @@ impl Default for Stats {
             served: 0,
             dropped: 0,
             unfinished: 0,
+            unfinished_late: 0,
             cold_start_requests: 0,
             slow: 0,
             waited: 0,
@@ -164,6 +169,7 @@ impl Stats {
         self.served = self.served.saturating_add(other.served);
         self.dropped = self.dropped.saturating_add(other.dropped);
         self.unfinished = self.unfinished.saturating_add(other.unfinished);
+        self.unfinished_late = self.unfinished_late.saturating_add(other.unfinished_late);
         self.cold_start_requests = self
             .cold_start_requests
             .saturating_add(other.cold_start_requests);
@@ -193,7 +199,8 @@ impl Stats {
 
     /// Share of requests that were slower than the SLO or dropped.
     pub fn slo_violation_ratio(&self) -> f64 {
-        ratio(self.slow.saturating_add(self.dropped), self.requests)
+        let missed = self.slow.saturating_add(self.dropped);
+        ratio(missed.saturating_add(self.unfinished_late), self.requests)
     }
 
     /// Whether these totals could come from a run: every request served,
@@ -212,6 +219,12 @@ impl Stats {
         }
         let parts = [
             (self.slow, self.served, "slow requests", "served ones"),
+            (
+                self.unfinished_late,
+                self.unfinished,
+                "late unfinished requests",
+                "unfinished ones",
+            ),
             (
                 self.waited,
                 self.served,
