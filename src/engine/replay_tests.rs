@@ -205,6 +205,24 @@ fn write(s: &mut Signals, what: u8, value: u16, t: Timestamp) {
     }
 }
 
+/// The count and activity a replay `extra` seconds after the history of
+/// `steps` ends gives skipping fixed points, and without skipping.
+fn replayed_both_ways(
+    steps: &[(u8, u16, u8)],
+    extra: u64,
+    policy: &Policy,
+) -> ((u32, bool), (u32, bool)) {
+    let (s, end) = build(steps);
+    let until = end + Duration::from_secs(extra);
+    let plan = LazyPlan::new(&s, policy);
+    let fast = replay_with(&s, policy, &plan, until, true);
+    let full = replay_with(&s, policy, &LazyPlan::new(&s, policy), until, false);
+    (
+        (fast.last_desired, fast.last_active),
+        (full.last_desired, full.last_active),
+    )
+}
+
 fn a_policy(base: &str, ours: bool) -> Policy {
     if ours {
         sessions_policy()
@@ -221,15 +239,8 @@ proptest! {
         base in prop::sample::select(crate::engine::presets::BASELINES.to_vec()),
         ours in any::<bool>(),
     ) {
-        let policy = a_policy(base, ours);
-        let (s, end) = build(&steps);
-        let until = end + Duration::from_secs(extra);
-        let fast = replay_with(&s, &policy, &LazyPlan::new(&s, &policy), until, true);
-        let full = replay_with(&s, &policy, &LazyPlan::new(&s, &policy), until, false);
-        prop_assert_eq!(
-            (fast.last_desired, fast.last_active),
-            (full.last_desired, full.last_active)
-        );
+        let (fast, full) = replayed_both_ways(&steps, extra, &a_policy(base, ours));
+        prop_assert_eq!(fast, full);
     }
 
     #[test]
@@ -242,14 +253,8 @@ proptest! {
         let mut policy = step_rule();
         policy.behavior.scale_up.period = Duration::from_secs(up);
         policy.behavior.scale_down.period = Duration::from_secs(down);
-        let (s, end) = build(&steps);
-        let until = end + Duration::from_secs(extra);
-        let fast = replay_with(&s, &policy, &LazyPlan::new(&s, &policy), until, true);
-        let full = replay_with(&s, &policy, &LazyPlan::new(&s, &policy), until, false);
-        prop_assert_eq!(
-            (fast.last_desired, fast.last_active),
-            (full.last_desired, full.last_active)
-        );
+        let (fast, full) = replayed_both_ways(&steps, extra, &policy);
+        prop_assert_eq!(fast, full);
     }
 
     #[test]
