@@ -35,14 +35,43 @@ fn for_people(message: &str) -> String {
             "expected a duration such as 90s, 5m or 1h30m",
         ),
     ];
-    let mut text = message
-        .strip_prefix("error: ")
-        .unwrap_or(message)
-        .to_owned();
-    for (from, to) in REWRITES {
-        text = text.replace(from, to);
-    }
-    text
+    let message = message.strip_prefix("error: ").unwrap_or(message);
+    message
+        .lines()
+        .map(|line| {
+            if quotes_the_file(line) {
+                line.to_owned()
+            } else {
+                outside_quotes(line, &REWRITES)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// An excerpt line of the file (`12 | text`), kept as the file has it.
+fn quotes_the_file(line: &str) -> bool {
+    let line = line.trim_start();
+    let digits = line.bytes().take_while(u8::is_ascii_digit).count();
+    digits > 0 && line[digits..].starts_with(" |")
+}
+
+/// `line` with `rewrites` made only outside double quotes (the file's own
+/// values, which the parser quotes).
+fn outside_quotes(line: &str, rewrites: &[(&str, &str)]) -> String {
+    line.split('"')
+        .enumerate()
+        .map(|(i, part)| {
+            let mut part = part.to_owned();
+            if i % 2 == 0 {
+                for (from, to) in rewrites {
+                    part = part.replace(from, to);
+                }
+            }
+            part
+        })
+        .collect::<Vec<_>>()
+        .join("\"")
 }
 
 #[cfg(test)]
@@ -75,5 +104,9 @@ mod tests {
                 "{e}"
             );
         }
+        // The file's own words are quoted as they are.
+        let e = parse::<Doc>("wait: \"invalid u32\"\n").expect_err("not a duration");
+        assert!(e.contains("string \"invalid u32\""), "{e}");
+        assert!(!e.contains("from 0 to 4294967295"), "{e}");
     }
 }

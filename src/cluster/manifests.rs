@@ -93,9 +93,9 @@ pub fn parse_servers(
     config: &Config,
 ) -> Result<Vec<ServerEntry>, ManifestError> {
     let raw: Vec<Spanned<RawEntry>> =
-        serde_saphyr::from_str(text).map_err(|e| ManifestError::Parse {
+        crate::yaml::parse(text).map_err(|message| ManifestError::Parse {
             origin: origin.to_owned(),
-            message: e.to_string(),
+            message,
         })?;
     if raw.len() > MAX_SERVERS {
         return Err(ManifestError::Parse {

@@ -149,7 +149,7 @@ impl Plan {
             )));
         }
         let scenario = Scenario {
-            name: format!("trace replay of {}", file.display()),
+            name: format!("{}{}", shard_workload::REPLAY_NAME, file.display()),
             seed,
             duration: std::time::Duration::from_secs_f64(minutes.max(1.0) * 60.0),
             workload: Workload::Trace(TraceSource {
@@ -231,8 +231,7 @@ impl Plan {
             shard: Some(shard),
             ..opts
         };
-        let workload = shard_workload::digest(&self.scenario)
-            .map_err(|e| SimError::Replay(format!("reading the trace for its digest: {e}")))?;
+        let workload = self.fleet.digest();
         let out = self.simulate(opts)?;
         Ok(shard::ShardResult {
             shard,

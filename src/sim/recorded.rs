@@ -32,6 +32,9 @@ pub struct Recorded {
     last: f64,
     /// The first error met reading events back (a failing disk).
     read_error: Mutex<Option<String>>,
+    /// The digest of the trace's bytes as read (`sha256:` and hex), which
+    /// a sharded run's merge compares.
+    pub digest: String,
 }
 
 #[derive(Debug)]
@@ -116,6 +119,7 @@ impl Recorded {
             source,
             last,
             read_error: Mutex::new(None),
+            digest: String::new(),
         }
     }
 

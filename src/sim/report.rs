@@ -214,7 +214,8 @@ impl Report {
         let _ = writeln!(
             md,
             "{} servers, {} simulated, {} requests ({} workload), seed {}. \
-             SLO: a request is a violation if it takes longer than {} or is dropped.\n",
+             SLO: a request is a violation if it takes longer than {} or is dropped \
+             (or is still there at the end, sure to take longer).\n",
             sc.servers,
             humantime::format_duration(std::time::Duration::from_secs_f64(sc.duration_s)),
             sc.requests,

@@ -8,6 +8,7 @@ use super::recorded::{Recorded, SPILL_AFTER};
 use super::scenario::{PolicyRun, Scenario, TraceFormat, Workload};
 use super::server::{ServerSim, Setup};
 use super::shard::Shard;
+use super::shard_workload::Digesting;
 use super::stats::{Stats, Timeline};
 use super::trace::TraceError;
 use super::workload::{Arrival, Synthetic};
@@ -68,11 +69,24 @@ impl FleetSource {
             field: "file".into(),
             message: format!("cannot open: {e}"),
         })?;
-        let input = std::io::BufReader::new(input);
-        Ok(Self::Recorded(match format {
-            TraceFormat::Events => Recorded::from_events(input, &origin, horizon, SPILL_AFTER)?,
-            TraceFormat::Azure => Recorded::from_azure(input, &origin, seed, horizon)?,
-        }))
+        // Digested as it is read: a pipe is read once.
+        let mut input = Digesting::new(std::io::BufReader::new(input));
+        let mut recorded = match format {
+            TraceFormat::Events => {
+                Recorded::from_events(&mut input, &origin, horizon, SPILL_AFTER)?
+            }
+            TraceFormat::Azure => Recorded::from_azure(&mut input, &origin, seed, horizon)?,
+        };
+        recorded.digest = input.finish();
+        Ok(Self::Recorded(recorded))
+    }
+
+    /// The digest of the trace read (empty for a synthetic workload).
+    pub fn digest(&self) -> String {
+        match self {
+            Self::Recorded(r) => r.digest.clone(),
+            Self::Synthetic { .. } => String::new(),
+        }
     }
 
     /// Number of servers.

@@ -133,9 +133,15 @@ impl Station {
     }
 
     /// Of the requests still here at `now`, those already sure to miss
-    /// `slo`: in service past it from arrival to end, or waiting past it.
+    /// `slo`: in service past it from arrival to end, or waiting so long
+    /// that their service would end past it.
     pub fn sure_to_miss(&self, now: Secs, slo: Secs) -> usize {
-        let waiting = self.queue.iter().filter(|w| now - w.arrived > slo).count();
+        // A waiting request takes at least its wait so far and its service.
+        let waiting = self
+            .queue
+            .iter()
+            .filter(|w| now - w.arrived + w.service > slo)
+            .count();
         self.running.ending_later_than(slo) + waiting
     }
 

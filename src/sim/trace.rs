@@ -12,7 +12,7 @@
 //! Every error names the file, the line and the field.
 
 use super::spill::Record;
-use super::trace_lines::BoundedLines;
+use super::trace_lines::{BoundedLines, LineTooLong};
 use crate::id::ServerId;
 use crate::signal::EventKind;
 use std::collections::HashMap;
@@ -39,6 +39,13 @@ struct Origin<'a>(&'a str);
 impl Origin<'_> {
     /// A CSV-level error (bad quoting, bad UTF-8) at its line.
     fn row_error(&self, e: &csv::Error) -> TraceError {
+        let too_long = match e.kind() {
+            csv::ErrorKind::Io(io) => io.get_ref().and_then(|e| e.downcast_ref::<LineTooLong>()),
+            _ => None,
+        };
+        if let Some(long) = too_long {
+            return self.err(long.line, "row", long.to_string());
+        }
         self.err(
             e.position().map_or(0, csv::Position::line),
             "row",

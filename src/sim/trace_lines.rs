@@ -8,6 +8,14 @@ use std::io::{self, Read};
 /// about 15 KB.
 pub const MAX_LINE: usize = 1 << 20;
 
+/// A line past [`MAX_LINE`] bytes, and which (1-based).
+#[derive(Debug, thiserror::Error)]
+#[error("longer than {MAX_LINE} bytes: not a trace of the given format")]
+pub struct LineTooLong {
+    /// The line.
+    pub line: u64,
+}
+
 /// `inner`, failing once a line runs past [`MAX_LINE`] bytes.
 pub struct BoundedLines<R> {
     inner: R,
@@ -40,13 +48,10 @@ impl<R: Read> Read for BoundedLines<R> {
             }
         }
         if self.run > MAX_LINE {
+            let line = self.lines + 1;
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
-                format!(
-                    "line {} is longer than {} bytes: not a trace of the given format",
-                    self.lines + 1,
-                    MAX_LINE
-                ),
+                LineTooLong { line },
             ));
         }
         Ok(n)
@@ -66,6 +71,7 @@ mod tests {
         assert_eq!(ok, "a,b\n1,2\n");
         let mut endless = BoundedLines::new(io::repeat(0).take(3 * MAX_LINE as u64));
         let e = endless.read_to_end(&mut Vec::new()).expect_err("bounded");
-        assert!(e.to_string().contains("line 1 is longer"), "{e}");
+        let long = e.get_ref().and_then(|e| e.downcast_ref::<LineTooLong>());
+        assert_eq!(long.map(|l| l.line), Some(1), "{e}");
     }
 }
