@@ -137,7 +137,10 @@ fn bad_azure_files_name_the_line_and_column() {
     let err = crate::sim::trace::read_azure(endless, "zero", |_, _| {})
         .expect_err("endless")
         .to_string();
-    assert!(err.starts_with("zero:1: ") && err.contains("longer than"), "{err}");
+    assert!(
+        err.starts_with("zero:1: ") && err.contains("longer than"),
+        "{err}"
+    );
     let err = parse_azure(
         "Owner,HashApp,HashFunction,Trigger,1\n".as_bytes(),
         "az.csv",
