@@ -28,14 +28,16 @@ impl Refused {
         if self.keys.contains_key(server) {
             return;
         }
-        if self.order.len() >= MAX_REFUSED {
-            self.compact();
-        }
-        while self.order.len() >= MAX_REFUSED {
+        // The oldest live entry goes; dead ones met on the way go too (each
+        // entry is popped once: no scan of the whole list per insert).
+        while self.keys.len() >= MAX_REFUSED {
             match self.order.pop_front() {
                 Some((oldest, n)) => self.forget_entry(&oldest, n),
                 None => break,
             }
+        }
+        if self.order.len() >= 2 * MAX_REFUSED {
+            self.compact();
         }
         self.next += 1;
         self.order.push_back((server.clone(), self.next));
