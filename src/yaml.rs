@@ -10,6 +10,26 @@ pub fn parse<T: DeserializeOwned>(text: &str) -> Result<T, String> {
     serde_saphyr::from_str(text).map_err(|e| for_people(&e.to_string()))
 }
 
+/// Largest YAML file read (a config or scenario is a few kilobytes).
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Reads `path` as text, refusing a file larger than [`MAX_FILE_BYTES`]
+/// (`/dev/zero` would otherwise be read until memory runs out).
+pub fn read_file(path: &std::path::Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_FILE_BYTES {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("larger than {MAX_FILE_BYTES} bytes"),
+        ));
+    }
+    Ok(text)
+}
+
 /// The parser's message, rewritten where it speaks to a programmer.
 fn for_people(message: &str) -> String {
     const REWRITES: [(&str, &str); 6] = [
@@ -104,6 +124,13 @@ mod tests {
                 "{e}"
             );
         }
+        // A file past the bound is refused, not read into memory.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let big = dir.path().join("big.yaml");
+        let file = std::fs::File::create(&big).expect("create");
+        file.set_len(MAX_FILE_BYTES + 1).expect("size");
+        let e = read_file(&big).expect_err("too large");
+        assert!(e.to_string().contains("larger than"), "{e}");
         // The file's own words are quoted as they are.
         let e = parse::<Doc>("wait: \"invalid u32\"\n").expect_err("not a duration");
         assert!(e.contains("string \"invalid u32\""), "{e}");

@@ -423,3 +423,54 @@ fn shards_over_a_trace_merge_by_its_bytes_not_by_how_its_path_is_written() {
         stderr(&o)
     );
 }
+
+#[test]
+fn a_piped_trace_is_digested_as_it_is_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let trace = dir.path().join("t.csv");
+    let mut csv = String::from("time_s,server,kind,session,service_s\n");
+    for k in 0..50 {
+        csv.push_str(&format!("{},s{},request,,0.2\n", k * 7, k % 3));
+    }
+    std::fs::write(&trace, &csv).expect("write");
+    let digest_of = |out: &Path| -> String {
+        let text = std::fs::read_to_string(out.join("partial.json")).expect("partial");
+        let json: serde_json::Value = serde_json::from_str(&text).expect("json");
+        json["workload"].as_str().expect("digest").to_owned()
+    };
+    let args = [
+        "--format", "events", "--policy", "hpa", "--quiet", "--shard", "0/1",
+    ];
+    let from_file = dir.path().join("file");
+    let trace_arg = trace.to_string_lossy().into_owned();
+    let o = simulate(
+        &[&["--trace", trace_arg.as_str()][..], &args[..]].concat(),
+        &from_file,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let piped = dir.path().join("piped");
+    // A real pipe: read once, it cannot be read again.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mcp-autoscaler"))
+        .arg("simulate")
+        .args(["--trace", "/dev/stdin"])
+        .args(args)
+        .arg("--out")
+        .arg(&piped)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    let mut stdin = child.stdin.take().expect("stdin");
+    std::io::Write::write_all(&mut stdin, csv.as_bytes()).expect("piped");
+    drop(stdin);
+    let o = child.wait_with_output().expect("ends");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let empty = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    assert_ne!(
+        digest_of(&piped),
+        empty,
+        "the bytes read, not a second read"
+    );
+    assert_eq!(digest_of(&piped), digest_of(&from_file));
+}

@@ -186,7 +186,7 @@ impl Config {
         let mut config = match path {
             None => Config::default(),
             Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                let text = crate::yaml::read_file(path).map_err(|source| ConfigError::Read {
                     path: path.to_owned(),
                     source,
                 })?;

@@ -93,6 +93,23 @@ impl Recorded {
             }
             add_minutes(&mut counts[i], row);
         })?;
+        // Rows of one app add up: the bound holds for their sum too.
+        for (app, minutes) in counts.iter().enumerate() {
+            if let Some(&(m, n)) = minutes
+                .iter()
+                .find(|&&(_, n)| n > trace::MAX_AZURE_PER_MINUTE)
+            {
+                return Err(TraceError {
+                    file: origin.to_owned(),
+                    line: 0,
+                    field: format!("{}", m + 1),
+                    message: format!(
+                        "app-{app}'s functions add up to {n} invocations in one minute; at most {} (10,000 a second)",
+                        trace::MAX_AZURE_PER_MINUTE
+                    ),
+                });
+            }
+        }
         // Whole minutes: a minute that starts before the horizon counts.
         let minutes = (horizon / 60.0).ceil();
         let mut last = 0.0f64;

@@ -207,7 +207,7 @@ impl Default for TimelineChoice {
 impl Scenario {
     /// Reads and parses a scenario file (not yet validated).
     pub fn load(path: &Path) -> Result<Self, ScenarioError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+        let text = crate::yaml::read_file(path).map_err(|source| ScenarioError::Read {
             path: path.to_owned(),
             source,
         })?;

@@ -86,7 +86,6 @@ pub struct Partial {
     /// The scenario as run.
     pub scenario: Scenario,
     /// The digest of the trace run over (empty for a synthetic workload).
-    #[serde(default)]
     pub workload: String,
     /// The policies as run, in report order.
     pub runs: Vec<PolicyRun>,

@@ -120,17 +120,20 @@ fn a_file_that_is_not_a_partial_report_names_itself() {
     assert!(e.to_string().contains("7/2 is not a shard"), "{e}");
 }
 
+/// The merge error when shard 0 of `parts` (two shards) is edited by `edit`.
+fn refused_with(parts: &[Partial], edit: &dyn Fn(&mut Partial)) -> String {
+    let mut p = parts[0].clone();
+    edit(&mut p);
+    merge(vec![p, parts[1].clone()])
+        .expect_err("refused")
+        .to_string()
+}
+
 #[test]
 fn a_partial_whose_plotted_servers_or_timelines_do_not_fit_its_shard_is_refused() {
     let plan = small_plan(5);
     let parts = shards(&plan, 2);
-    let with = |edit: &dyn Fn(&mut Partial)| {
-        let mut p = parts[0].clone();
-        edit(&mut p);
-        merge(vec![p, parts[1].clone()])
-            .expect_err("refused")
-            .to_string()
-    };
+    let with = |edit: &dyn Fn(&mut Partial)| refused_with(&parts, edit);
     let plotted = parts[0].plotted.clone();
     assert!(!plotted.is_empty() && !parts[0].timelines.is_empty());
     let e = with(&|p| p.plotted.push(p.servers));
@@ -153,13 +156,7 @@ fn a_partial_whose_plotted_servers_or_timelines_do_not_fit_its_shard_is_refused(
 fn a_partial_whose_totals_could_not_come_from_a_run_is_refused() {
     let plan = small_plan(5);
     let parts = shards(&plan, 2);
-    let with = |edit: &dyn Fn(&mut Stats)| {
-        let mut p = parts[0].clone();
-        edit(&mut p.stats[0]);
-        merge(vec![p, parts[1].clone()])
-            .expect_err("refused")
-            .to_string()
-    };
+    let with = |edit: &dyn Fn(&mut Stats)| refused_with(&parts, &|p| edit(&mut p.stats[0]));
     let e = with(&|s| s.served += 1);
     assert!(e.contains("do not add up to the"), "{e}");
     let e = with(&|s| s.slow = u64::MAX);
@@ -177,6 +174,12 @@ fn a_partial_whose_totals_could_not_come_from_a_run_is_refused() {
         merge(vec![a, b]).expect_err("overflow").to_string()
     };
     assert!(e.contains("in all"), "{e}");
+    // Any saturated sum, not only the requests.
+    let (mut a, mut b) = (parts[0].clone(), parts[1].clone());
+    a.stats[0].wait_sum_us = u64::MAX - 1;
+    b.stats[0].wait_sum_us = 2;
+    let e = merge(vec![a, b]).expect_err("overflow").to_string();
+    assert!(e.contains("past what a count holds"), "{e}");
 }
 
 #[test]

@@ -27,13 +27,7 @@ impl<R: Read> Digesting<R> {
 
     /// `sha256:` and the hex digest of every byte read.
     pub fn finish(self) -> String {
-        let hex: String = self
-            .hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        format!("sha256:{hex}")
+        format!("sha256:{:x}", self.hasher.finalize())
     }
 }
 

@@ -47,7 +47,6 @@ pub struct Stats {
     pub unfinished: u64,
     /// Of those, the ones already sure to miss the SLO (in service past it
     /// from arrival to end, or waiting past it): violations all the same.
-    #[serde(default)]
     pub unfinished_late: u64,
     /// Requests that arrived while no replica was ready.
     pub cold_start_requests: u64,
@@ -197,7 +196,8 @@ impl Stats {
         self.latency_us.value_at_quantile(q) as f64 / 1e6
     }
 
-    /// Share of requests that were slower than the SLO or dropped.
+    /// Share of requests that were slower than the SLO, dropped, or still
+    /// there at the end and sure to miss it.
     pub fn slo_violation_ratio(&self) -> f64 {
         let missed = self.slow.saturating_add(self.dropped);
         ratio(missed.saturating_add(self.unfinished_late), self.requests)
@@ -254,7 +254,19 @@ impl Stats {
         // (Cold starts may outnumber starts from zero, a request meeting a
         // cold server just before the end, and cuts sessions, a session cut
         // again after it reconnected: neither is a part of the other.)
-        if self.requests == u64::MAX || self.replica_us == u64::MAX {
+        // Sums saturate: a total at the top of its range overflowed.
+        let sums = [
+            self.requests,
+            self.cold_starts,
+            self.starts_from_zero,
+            self.scale_events,
+            self.replica_us,
+            self.wait_sum_us,
+            self.sessions,
+            self.sessions_cut,
+            self.decisions,
+        ];
+        if sums.contains(&u64::MAX) {
             return Err("totals past what a count holds".into());
         }
         match parts.iter().find(|(part, whole, ..)| part > whole) {

@@ -132,6 +132,15 @@ fn bad_azure_files_name_the_line_and_column() {
         err.starts_with("az.csv:2: 2: 4294967295 invocations in one minute; at most 600000"),
         "{err}"
     );
+    // Rows of one app add up, and the bound holds for the sum.
+    let split = azure(&["o,a,f1,http,1,400000,1", "o,a,f2,http,1,400000,1"], 3);
+    let err = parse_azure(split.as_bytes(), "az.csv", 1)
+        .expect_err("too many in all")
+        .to_string();
+    assert!(
+        err.contains("add up to 800000 invocations in one minute"),
+        "{err}"
+    );
     // A file with no line ends is refused, not read into memory.
     let endless = std::io::Read::take(std::io::repeat(b'x'), 3 << 20);
     let err = crate::sim::trace::read_azure(endless, "zero", |_, _| {})
