@@ -31,13 +31,6 @@ const BACKOFF: Backoff = Backoff {
     stayed_up: STAYED_UP,
 };
 
-/// The wait before the next start, given the wait before the last one
-/// and how long the watch stayed up after its list was complete (`None`:
-/// it never completed one).
-pub fn next_backoff(last: Duration, up_for: Option<Duration>) -> Duration {
-    BACKOFF.next(last, up_for)
-}
-
 /// Where a watch's objects go: only the few fields it keeps, so a relist of
 /// 100,000 objects never holds them whole.
 pub trait Sink<K>: Send + Sync + 'static {
@@ -91,7 +84,8 @@ pub async fn run<K, S>(
             () = shutdown.cancelled() => return,
             failure = follow(events, namespace.as_ref(), &sink, &mut listed_at, &mut listed_once) => failure,
         };
-        backoff = next_backoff(
+        // How long the watch stayed up after its list was complete.
+        backoff = BACKOFF.next(
             backoff,
             listed_at.map(|t: tokio::time::Instant| t.elapsed()),
         );
@@ -160,11 +154,11 @@ mod tests {
     #[test]
     fn the_backoff_starts_over_only_after_the_watch_stayed_up() {
         let secs = Duration::from_secs;
-        assert_eq!(next_backoff(FIRST_BACKOFF / 2, None), FIRST_BACKOFF);
+        assert_eq!(BACKOFF.next(FIRST_BACKOFF / 2, None), FIRST_BACKOFF);
         // Listed, then the watch failed at once: keep doubling.
-        assert_eq!(next_backoff(secs(4), Some(Duration::ZERO)), secs(8));
-        assert_eq!(next_backoff(secs(16), Some(secs(59))), MAX_BACKOFF);
-        assert_eq!(next_backoff(MAX_BACKOFF, None), MAX_BACKOFF);
-        assert_eq!(next_backoff(MAX_BACKOFF, Some(STAYED_UP)), FIRST_BACKOFF);
+        assert_eq!(BACKOFF.next(secs(4), Some(Duration::ZERO)), secs(8));
+        assert_eq!(BACKOFF.next(secs(16), Some(secs(59))), MAX_BACKOFF);
+        assert_eq!(BACKOFF.next(MAX_BACKOFF, None), MAX_BACKOFF);
+        assert_eq!(BACKOFF.next(MAX_BACKOFF, Some(STAYED_UP)), FIRST_BACKOFF);
     }
 }
