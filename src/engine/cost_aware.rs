@@ -32,6 +32,10 @@ const GRACE_MIN: usize = 1;
 /// A pre-warm releases for at least this long (minutes): a shorter release
 /// saves less than a pod start costs the cluster (scheduling, pulls).
 const MIN_RELEASE_MIN: usize = 2;
+/// Standard deviations below memoryless traffic's count of early gaps
+/// that show a dead time (one-sided, about 1% for each of the
+/// [`HEADS`]).
+const DEAD_TIME_Z: f64 = 2.5;
 /// Percentiles of the gaps a pre-warm may start at, and end at.
 const HEADS: [f64; 8] = [1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 50.0, 70.0];
 const TAILS: [f64; 9] = [30.0, 50.0, 70.0, 80.0, 90.0, 95.0, 98.0, 99.0, 100.0];
@@ -172,6 +176,9 @@ pub fn plan(p: &CostAware, idle_window: Duration, gaps: &IdleGaps) -> Plan {
             (best, cost) = (Choice::Prewarm(a, b), c);
         }
     }
+    if let Choice::Window(w) = best {
+        best = Choice::Window(hedged_window(gaps, w, priced.price, longest));
+    }
     // The bin edge at or above the window (90 s is priced as 2 minutes).
     let fixed_window = usize::try_from(idle_window.as_secs().div_ceil(60))
         .unwrap_or(BINS)
@@ -199,6 +206,45 @@ pub fn plan(p: &CostAware, idle_window: Duration, gaps: &IdleGaps) -> Plan {
     }
 }
 
+/// Whether fewer gaps end between the grace and minute `a` than memoryless
+/// traffic would give, by more than chance ([`DEAD_TIME_Z`] standard
+/// deviations): the dead time a pre-warm releases the server for. Memoryless
+/// arrivals (and mixtures of them, such as a diurnal rate) never leave one,
+/// and a pre-warm picked from a few dozen of their gaps would only fit
+/// noise: each one that meets no request costs its whole span. The test
+/// does not depend on the price, so a dearer cold start still never plans
+/// more cold starts. Gaps beyond the histogram are left out.
+fn shows_dead_time(gaps: &IdleGaps, a: usize) -> bool {
+    let (inside, _) = gaps.counts();
+    let n = f64::from(inside);
+    let grace = GRACE_MIN as f64;
+    let mean_excess = gaps.length_below(BINS) / n - grace;
+    if inside == 0 || mean_excess <= 0.0 || a <= GRACE_MIN {
+        return false;
+    }
+    let early = f64::from(gaps.below(a) - gaps.below(GRACE_MIN));
+    // Memoryless gaps past the grace end within `a - grace` more with
+    // probability 1 - e^(-(a - grace) / mean excess).
+    let share = 1.0 - (-(a as f64 - grace) / mean_excess).exp();
+    let expected = n * share;
+    let deviation = (expected * (1.0 - share)).sqrt();
+    early < expected - DEAD_TIME_Z * deviation
+}
+
+/// A window that bridges every gap seen (none beyond the histogram) is
+/// stretched by the price: a longer gap than any seen so far (each new
+/// record, about ln n of them in n gaps) is then still bridged when it ends
+/// within one price more, and costs at most that price of idling when it
+/// does not (the ski-rental hedge).
+fn hedged_window(gaps: &IdleGaps, w: usize, price: f64, longest: usize) -> usize {
+    let (_, beyond) = gaps.counts();
+    let top = gaps.occupied_upper_edges(longest).last().unwrap_or(0);
+    if beyond > 0 || w < top || top == 0 {
+        return w;
+    }
+    (w + price.ceil() as usize).min(longest)
+}
+
 #[derive(Debug, Clone, Copy)]
 enum Choice {
     Window(usize),
@@ -218,7 +264,9 @@ fn prewarm_candidates(
     };
     let heads = HEADS.map(|p| edge(p).saturating_sub(1));
     let tails = TAILS.map(|p| edge(p).min(longest));
-    let releases = move |a: usize| a as f64 - lead >= (GRACE_MIN + MIN_RELEASE_MIN) as f64;
+    let releases = move |a: usize| {
+        a as f64 - lead >= (GRACE_MIN + MIN_RELEASE_MIN) as f64 && shows_dead_time(gaps, a)
+    };
     heads
         .into_iter()
         .filter(move |&a| releases(a))

@@ -2,6 +2,9 @@ use super::*;
 use crate::engine::keepalive::warm_at;
 use crate::time::Timestamp;
 use proptest::prelude::*;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Exp};
 
 const FIVE_MIN: Duration = Duration::from_secs(300);
 
@@ -64,7 +67,9 @@ fn short_regular_gaps_are_bridged_when_a_cold_start_costs_more() {
         FIVE_MIN,
         &gaps(&[2, 3, 2, 3, 2, 3, 2, 3, 2, 3]),
     );
-    assert_eq!(p.warm_until, mins(4));
+    // Every gap is under 4 minutes; a longer one than any seen is still
+    // bridged if it ends within one price (10 minutes) more.
+    assert_eq!(p.warm_until, mins(4 + 10));
     assert_eq!(p.prewarm, None);
     assert_eq!(p.kind(), "learned");
     let Basis::CostAware {
@@ -80,6 +85,75 @@ fn short_regular_gaps_are_bridged_when_a_cold_start_costs_more() {
     // the same here (it also bridges every gap).
     assert!((expected_s - 180.0).abs() < 1e-6, "{expected_s}");
     assert!((fixed_s - 180.0).abs() < 1e-6, "{fixed_s}");
+}
+
+#[test]
+fn the_price_stretch_stops_at_the_ceiling_and_where_longer_gaps_were_seen() {
+    let short = [2, 3, 2, 3, 2, 3, 2, 3, 2, 3];
+    let capped = CostAware {
+        max_keep_alive: mins(6),
+        ..at_price(10)
+    };
+    assert_eq!(plan(&capped, FIVE_MIN, &gaps(&short)).warm_until, mins(6));
+    // A gap past the histogram (5 hours) was seen: the window bridging the
+    // rest is priced as is, with nothing added.
+    let mut with_long = short.to_vec();
+    with_long.push(300);
+    let p = plan(&at_price(10), FIVE_MIN, &gaps(&with_long));
+    assert_eq!(p.warm_until, mins(4));
+}
+
+/// `n` gaps at the quantiles of a memoryless (exponential) distribution of
+/// mean `mean` minutes, shifted past the first minute (shorter are not idle
+/// gaps).
+fn memoryless(n: u64, mean: f64) -> IdleGaps {
+    let minutes: Vec<u64> = (0..n)
+        .map(|i| {
+            let q = (i as f64 + 0.5) / n as f64;
+            1 + (-mean * (1.0 - q).ln()) as u64
+        })
+        .collect();
+    gaps(&minutes)
+}
+
+#[test]
+fn memoryless_gaps_leave_no_dead_time_and_get_no_prewarm() {
+    for (n, mean) in [(20, 20.0), (40, 30.0), (200, 45.0)] {
+        let g = memoryless(n, mean);
+        for a in 2..BINS {
+            assert!(
+                !shows_dead_time(&g, a),
+                "{n} gaps of mean {mean}: dead time to {a}"
+            );
+        }
+        for price in [5, 20, 60, 240] {
+            let p = plan(&at_price(price), FIVE_MIN, &g);
+            assert_eq!(p.prewarm, None, "{n} gaps of mean {mean}, price {price}");
+        }
+    }
+    // Random draws: the best of many pre-warms on a few dozen of them
+    // often looks cheaper than any window.
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    for draw in 0..200 {
+        let mean = rng.random_range(5.0..60.0);
+        let n = rng.random_range(10..60);
+        let exp = Exp::new(1.0 / mean).expect("positive rate");
+        let minutes: Vec<u64> = (0..n).map(|_| 1 + exp.sample(&mut rng) as u64).collect();
+        for price in [10, 30, 60] {
+            let p = plan(&at_price(price), FIVE_MIN, &gaps(&minutes));
+            assert_eq!(p.prewarm, None, "draw {draw}: {minutes:?} at price {price}");
+        }
+    }
+}
+
+#[test]
+fn scheduled_gaps_show_their_dead_time() {
+    // A job every 15 minutes running 1-3 minutes: gaps of 12-14 minutes.
+    let g = gaps(&[12, 13, 14, 13, 12, 14, 13, 13, 12, 14]);
+    assert!(shows_dead_time(&g, 11));
+    assert!(!shows_dead_time(&g, 1));
+    let p = plan(&at_price(20), FIVE_MIN, &g);
+    assert_eq!(p.prewarm, Some((mins(11), mins(15))), "{p:?}");
 }
 
 #[test]
