@@ -15,8 +15,13 @@
 //!
 //! Every window up to `max_keep_alive` (1-minute steps) and the pre-warms
 //! between head and tail percentiles of the gaps are priced in O(1) each
-//! from the histogram's running sums; the cheapest wins. While a server has
-//! fewer than `min_samples` gaps, the policy's fixed `idle_window` applies.
+//! from the histogram's running sums; the cheapest wins. Two guards keep
+//! the choice from trusting the sample too far: a pre-warm is priced only
+//! where the gaps show a dead time (memoryless traffic leaves none), and a
+//! window that bridges every gap seen is stretched by the price, so that a
+//! longer gap than any seen yet is bridged if it ends soon after. While a
+//! server has fewer than `min_samples` gaps, the policy's fixed
+//! `idle_window` applies.
 
 use super::idle_gaps::{BINS, IdleGaps};
 use super::keepalive::{Basis, Plan};
