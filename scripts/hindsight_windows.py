@@ -38,10 +38,22 @@ def servers(root):
         }
 
 
+def fleet_size(root):
+    """The scenario's server count, as the first partial states it."""
+    for entry in sorted(os.listdir(root)):
+        path = os.path.join(root, entry, "partial.json")
+        if os.path.exists(path):
+            with open(path) as f:
+                return json.load(f)["servers"]
+    return 0
+
+
 def main(root):
     fleet = list(servers(root))
     if not fleet:
         sys.exit(f"no partial.json under {root}")
+    if len(fleet) != fleet_size(root):
+        sys.exit(f"{len(fleet)} shards for {fleet_size(root)} servers: run one server per shard")
     windows = [name for name in fleet[0] if name.startswith("keep-alive-")]
     points = []
     for minutes in PRICES_MIN:
@@ -56,10 +68,12 @@ def main(root):
     ka_hours = sum(s["keep-alive-10m"][0] for s in fleet)
     ka_cold = sum(s["keep-alive-10m"][1] for s in fleet)
     for (h1, c1), (h2, c2) in zip(points, points[1:]):
-        if h1 <= ka_hours <= h2 and h2 > h1:
+        if h1 <= ka_hours < h2:
             at = c1 + (c2 - c1) * (ka_hours - h1) / (h2 - h1)
             print(f"at keep-alive-10m's {ka_hours:.1f} replica-hours: {at:.0f} cold starts"
                   f" = {at / ka_cold:.2f}x its {ka_cold:.0f}")
+            return
+    print(f"keep-alive-10m's {ka_hours:.1f} replica-hours fall outside the prices' range")
 
 
 if __name__ == "__main__":

@@ -218,15 +218,23 @@ pub fn plan(p: &CostAware, idle_window: Duration, gaps: &IdleGaps) -> Plan {
 /// and a pre-warm picked from a few dozen of their gaps would only fit
 /// noise: each one that meets no request costs its whole span. The test
 /// does not depend on the price, so a dearer cold start still never plans
-/// more cold starts. Gaps beyond the histogram are left out.
+/// more cold starts.
 fn shows_dead_time(gaps: &IdleGaps, a: usize) -> bool {
-    let (inside, _) = gaps.counts();
-    let n = f64::from(inside);
-    let grace = GRACE_MIN as f64;
-    let mean_excess = gaps.length_below(BINS) / n - grace;
-    if inside == 0 || mean_excess <= 0.0 || a <= GRACE_MIN {
+    let (inside, beyond) = gaps.counts();
+    if inside == 0 || a <= GRACE_MIN {
         return false;
     }
+    let grace = GRACE_MIN as f64;
+    // The memoryless mean excess over the grace, from gaps cut off at the
+    // histogram's end as well (each lasted at least that long): the time
+    // observed past the grace over the gaps seen to end.
+    let observed = gaps.length_below(BINS) - f64::from(inside) * grace
+        + f64::from(beyond) * (BINS - GRACE_MIN) as f64;
+    let mean_excess = observed / f64::from(inside);
+    if mean_excess <= 0.0 {
+        return false;
+    }
+    let n = f64::from(inside) + f64::from(beyond);
     let early = f64::from(gaps.below(a) - gaps.below(GRACE_MIN));
     // Memoryless gaps past the grace end within `a - grace` more with
     // probability 1 - e^(-(a - grace) / mean excess).
@@ -236,18 +244,19 @@ fn shows_dead_time(gaps: &IdleGaps, a: usize) -> bool {
     early < expected - DEAD_TIME_Z * deviation
 }
 
-/// A window that bridges every gap seen (none beyond the histogram) is
-/// stretched by the price: a longer gap than any seen so far (each new
-/// record, about ln n of them in n gaps) is then still bridged when it ends
-/// within one price more, and costs at most that price of idling when it
-/// does not (the ski-rental hedge).
+/// A window `w` that bridges every gap seen (all shorter than `w`, none
+/// beyond the histogram) is stretched by the price, up to `longest`: a
+/// longer gap than any seen so far (each new record, about ln n of them in
+/// n gaps) is then still bridged when it ends within one price more, and
+/// costs at most that price of idling when it does not (the ski-rental
+/// hedge). On the gaps seen the stretched window costs what `w` does.
 fn hedged_window(gaps: &IdleGaps, w: usize, price: f64, longest: usize) -> usize {
-    let (_, beyond) = gaps.counts();
-    let top = gaps.occupied_upper_edges(longest).last().unwrap_or(0);
-    if beyond > 0 || w < top || top == 0 {
+    let (inside, beyond) = gaps.counts();
+    if beyond > 0 || gaps.below(w) < inside {
         return w;
     }
-    (w + price.ceil() as usize).min(longest)
+    // Prices are validated to at most a day; a float past usize saturates.
+    w.saturating_add(price.ceil() as usize).min(longest)
 }
 
 #[derive(Debug, Clone, Copy)]
