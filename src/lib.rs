@@ -50,6 +50,7 @@ pub mod config;
 pub mod engine;
 pub mod id;
 pub mod keyed_map;
+pub mod lists;
 pub mod metadata;
 pub mod output;
 pub mod plot;

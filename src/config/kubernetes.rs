@@ -4,6 +4,7 @@
 use super::apply::ApplyConfig;
 use super::{ConfigError, duration_within};
 use crate::id::Namespace;
+use crate::lists::first_repeated;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -91,16 +92,20 @@ impl KubernetesConfig {
             ));
         }
         for (i, ns) in d.namespaces.iter().enumerate() {
-            let field = || format!("kubernetes.discovery.namespaces[{i}]");
-            Namespace::parse(ns).map_err(|e| ConfigError::invalid(field(), e.to_string()))?;
-            if d.namespaces[..i].contains(ns) {
-                // Listed twice, each server would seem hosted by two
-                // workloads (its own, twice) and be left alone.
-                return Err(ConfigError::invalid(
-                    field(),
-                    format!("{ns:?} is listed twice: list each namespace once"),
-                ));
-            }
+            Namespace::parse(ns).map_err(|e| {
+                ConfigError::invalid(
+                    format!("kubernetes.discovery.namespaces[{i}]"),
+                    e.to_string(),
+                )
+            })?;
+        }
+        if let Some((i, ns)) = first_repeated(&d.namespaces) {
+            // Listed twice, each server would seem hosted by two workloads
+            // (its own, twice) and be left alone.
+            return Err(ConfigError::invalid(
+                format!("kubernetes.discovery.namespaces[{i}]"),
+                format!("{ns:?} is listed twice: list each namespace once"),
+            ));
         }
         let c = &self.deletion_cost;
         duration_within(

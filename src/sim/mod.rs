@@ -256,11 +256,7 @@ fn choose(
     if only.is_empty() {
         return Ok(runs);
     }
-    if let Some(twice) = only
-        .iter()
-        .enumerate()
-        .find_map(|(i, name)| only[..i].contains(name).then_some(name))
-    {
+    if let Some((_, twice)) = crate::lists::first_repeated(only) {
         return Err(SimError::Usage(format!(
             "--policy {twice}: given twice; name each policy once"
         )));

@@ -297,10 +297,10 @@ impl Scenario {
                 "no policy to run: name at least one".into(),
             ));
         }
-        for (i, run) in runs.iter().enumerate() {
-            if runs[..i].iter().any(|r| r.name == run.name) {
-                return Err(bad("policies", format!("`{}` is listed twice", run.name)));
-            }
+        if let Some((_, twice)) = crate::lists::first_repeated(runs.iter().map(|r| &r.name)) {
+            return Err(bad("policies", format!("`{twice}` is listed twice")));
+        }
+        for run in &runs {
             run.policy
                 .validate()
                 .map_err(|e| bad(&format!("define.{}.{}", run.name, e.field), e.message))?;

@@ -68,11 +68,7 @@ impl Scenario {
         if servers.len() > 20 {
             return err("timeline.servers", "must name at most 20 servers");
         }
-        if let Some(twice) = servers
-            .iter()
-            .enumerate()
-            .find_map(|(i, s)| servers[..i].contains(s).then_some(s))
-        {
+        if let Some((_, twice)) = crate::lists::first_repeated(servers) {
             return Err((
                 "timeline.servers".into(),
                 format!("`{twice}` is listed twice; name each server once"),
