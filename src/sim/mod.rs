@@ -149,7 +149,7 @@ impl Plan {
             )));
         }
         let scenario = Scenario {
-            name: format!("{}{}", shard_workload::REPLAY_NAME, file.display()),
+            name: shard_workload::replay_name(file),
             seed,
             duration: std::time::Duration::from_secs_f64(minutes.max(1.0) * 60.0),
             workload: Workload::Trace(TraceSource {

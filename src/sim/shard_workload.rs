@@ -6,9 +6,12 @@
 use super::scenario::{Scenario, Workload};
 use sha2::{Digest, Sha256};
 use std::io::Read;
+use std::path::Path;
 
-/// How a trace replay (`--trace`) names its scenario, before the path.
-pub const REPLAY_NAME: &str = "trace replay of ";
+/// How a trace replay (`--trace`) names its scenario.
+pub fn replay_name(file: &Path) -> String {
+    format!("trace replay of {}", file.display())
+}
 
 /// A reader that digests what is read through it.
 pub struct Digesting<R> {
@@ -53,8 +56,9 @@ pub fn same_scenario(a: &Scenario, a_digest: &str, b: &Scenario, b_digest: &str)
                 file: x.file.clone(),
                 format: y.format,
             });
-            // A trace replay's name repeats its path.
-            if a.name.starts_with(REPLAY_NAME) && b.name.starts_with(REPLAY_NAME) {
+            // A trace replay's name repeats its path; a scenario file's
+            // name is its own.
+            if a.name == replay_name(&x.file) && b.name == replay_name(&y.file) {
                 b.name.clone_from(&a.name);
             }
             *a == b
@@ -98,5 +102,31 @@ mod tests {
             ..over("t.csv")
         };
         assert!(!same_scenario(&a, &one, &named, &one));
+    }
+
+    #[test]
+    fn only_a_trace_replays_own_name_follows_its_path() {
+        let one = digest(b"time_s,server,kind,session,service_s\n1,a,request,,\n");
+        let replay = |file: &str| Scenario {
+            name: replay_name(Path::new(file)),
+            ..over(file)
+        };
+        assert!(same_scenario(
+            &replay("t.csv"),
+            &one,
+            &replay("/data/t.csv"),
+            &one
+        ));
+        // Scenario files whose names only look like a replay's keep them.
+        let file_named = |name: &str, file: &str| Scenario {
+            name: name.into(),
+            ..over(file)
+        };
+        assert!(!same_scenario(
+            &file_named("trace replay of a", "t.csv"),
+            &one,
+            &file_named("trace replay of b", "/data/t.csv"),
+            &one
+        ));
     }
 }
