@@ -198,3 +198,12 @@ pub struct Decision {
     #[serde(skip)]
     pub(crate) next: State,
 }
+
+impl Decision {
+    /// Whether `desired` holds an earlier answer instead of reading the
+    /// signals now (stale data, or the hold after a blind stretch): the
+    /// signals then must not be reported as what sized the server.
+    pub fn is_held(&self) -> bool {
+        matches!(self.reason, Reason::StaleHold | Reason::Resuming)
+    }
+}

@@ -14,7 +14,7 @@ mod stream;
 pub mod targets;
 
 use crate::config::Config;
-use crate::engine::{DataQuality, Decision, Metric, MetricMode, Reason};
+use crate::engine::{DataQuality, Decision, Metric, MetricMode};
 use crate::metadata::Target;
 use crate::output::metrics::Metrics;
 use crate::proto::external_scaler_server::ExternalScaler;
@@ -155,10 +155,7 @@ fn metric_value(target: &Target, decision: &Decision, name: &str) -> Option<f64>
         // A held answer (stale data, or the hold after a blind stretch)
         // answers the held count in each metric, never the untrusted
         // signals.
-        MetricMode::Native
-            if matches!(decision.data, DataQuality::Stale { .. })
-                || decision.reason == Reason::Resuming =>
-        {
+        MetricMode::Native if decision.is_held() => {
             let metric = Metric::ALL
                 .iter()
                 .find(|&&m| native_metric_name(m) == name)?;
