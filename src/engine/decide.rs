@@ -13,7 +13,7 @@ use super::keepalive::{self, Plan, warm_at};
 use super::load::{LoadView, contributions};
 use super::policy::{Activity, Algorithm, Policy};
 use super::quality::assess;
-use super::replay::{Memo, answer_at, rule_due};
+use super::replay::{Memo, answer_at, next_rule_step, rule_due};
 use super::resume;
 use super::stabilize::{Limit, stabilize};
 use super::{Contribution, Contributions, DataQuality, Decision, Metric, Reason, State};
@@ -196,6 +196,11 @@ pub(crate) fn step(m: &Moment, policy: &Policy, state: State, now: Timestamp) ->
         }
     };
     d.reevaluate_at = reevaluate_at;
+    if matches!(policy.algorithm, Algorithm::StepRule(_)) && d.active {
+        // The rule steps at fixed times whatever the data does.
+        let step_at = next_rule_step(policy, now);
+        d.reevaluate_at = Some(d.reevaluate_at.map_or(step_at, |t| t.min(step_at)));
+    }
     d
 }
 

@@ -404,10 +404,31 @@ fn the_step_rule_steps_once_per_period_at_fixed_times() {
     }
     let four = State {
         last_desired: 4,
-        ..two
+        ..two.clone()
     };
     let next = boundary + Duration::from_secs(15);
     assert_eq!(step_now(&hot, &policy, &four, next).desired, 8);
+    // The answer may change at the next step with no new data: watchers
+    // and the replay's skipping wake then.
+    for k in [0, 1, 14] {
+        let d = step_now(&hot, &policy, &two, boundary + Duration::from_secs(k));
+        assert_eq!(d.reevaluate_at, Some(next), "{k} s after a step");
+    }
+    // A period off the grid: its step is taken at the first grid time on
+    // or after it (the multiple of 20 s after 9,990 s is 10,000 s; the
+    // 15 s grid reaches it at 10,005 s).
+    let twenty = Policy {
+        behavior: crate::engine::Behavior {
+            scale_up: crate::engine::RateLimit {
+                period: Duration::from_secs(20),
+                ..policy.behavior.scale_up
+            },
+            ..policy.behavior.clone()
+        },
+        ..policy.clone()
+    };
+    let d = step_now(&hot, &twenty, &two, boundary);
+    assert_eq!(d.reevaluate_at, Some(Timestamp::from_millis(10_005_000)));
 }
 
 #[test]

@@ -77,6 +77,18 @@ pub(crate) fn rule_due(policy: &Policy, at: Timestamp) -> bool {
     boundary > grid_before.as_millis()
 }
 
+/// The first time after `now` at which the step rule steps (see
+/// [`rule_due`]): a decision may change then with no new data.
+pub(crate) fn next_rule_step(policy: &Policy, now: Timestamp) -> Timestamp {
+    let period_ms = u64::try_from(policy.behavior.scale_up.period.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1);
+    let boundary = (now.as_millis() / period_ms)
+        .saturating_add(1)
+        .saturating_mul(period_ms);
+    Grid::of(policy).align(Timestamp::from_millis(boundary))
+}
+
 /// How far back a replay starts: long enough for every window, rate-limit
 /// period and panic to have their say, and never beyond what history keeps.
 /// The step rule carries its count from step to step with no window to
@@ -285,7 +297,9 @@ fn replay_with(
         let before = (state.last_desired, state.last_active);
         let d = step(&moment, policy, std::mem::take(&mut state), at);
         let next = at + step_len;
-        at = if skip && is_fixed_point(before, &d, policy, at) {
+        // A decision due again by the next grid time has nothing to skip.
+        let lasts = d.reevaluate_at.is_none_or(|t| t > next);
+        at = if skip && lasts && is_fixed_point(before, &d, at) {
             align(next_change(signals, &d, at).min(until)).max(next)
         } else {
             next
@@ -296,10 +310,9 @@ fn replay_with(
 }
 
 /// Whether evaluating again with the same load would give the same state:
-/// nothing is holding, limiting or panicking, and the count did not move
-/// (for the step rule, at a time it stepped: between its steps the count
-/// stands still whatever the load).
-fn is_fixed_point(before: (u32, bool), d: &Decision, policy: &Policy, at: Timestamp) -> bool {
+/// nothing is holding, limiting or panicking, and the count did not move.
+/// (The step rule's next step is the decision's `reevaluate_at`.)
+fn is_fixed_point(before: (u32, bool), d: &Decision, at: Timestamp) -> bool {
     let steady_reason = !matches!(
         d.reason,
         Reason::Stabilizing | Reason::RateLimited | Reason::Panic
@@ -309,16 +322,7 @@ fn is_fixed_point(before: (u32, bool), d: &Decision, policy: &Policy, at: Timest
         .iter()
         .any(|c| c.metric.is_slo() && c.replicas > 0);
     let calm = d.next.memory.panic_until.is_none_or(|t| t <= at);
-    // The step rule is at rest only where it stepped and did not move.
-    let rule_at_rest = match policy.algorithm {
-        Algorithm::Targets => true,
-        Algorithm::StepRule(_) => !d.active || rule_due(policy, at),
-    };
-    rule_at_rest
-        && steady_reason
-        && !slo_breached
-        && calm
-        && (d.next.last_desired, d.next.last_active) == before
+    steady_reason && !slo_breached && calm && (d.next.last_desired, d.next.last_active) == before
 }
 
 /// The next time anything the decision rests on may change. New activity
