@@ -423,7 +423,7 @@ fn the_step_rule_steps_once_per_period_at_fixed_times() {
                 period: Duration::from_secs(20),
                 ..policy.behavior.scale_up
             },
-            ..policy.behavior.clone()
+            ..policy.behavior
         },
         ..policy.clone()
     };
