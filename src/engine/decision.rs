@@ -191,7 +191,9 @@ pub struct Decision {
     /// How trustworthy the polled data was.
     pub data: DataQuality,
     /// When the decision may change with no new data (a keep-alive window
-    /// ends or a pre-warm begins); watchers sleep until then.
+    /// ends, a pre-warm begins, event-counted work stops counting, a hold
+    /// after a blind stretch ends, the step rule steps); watchers sleep
+    /// until then. None for a server that never idles (`min_replicas` > 0).
     #[schema(value_type = Option<u64>)]
     pub reevaluate_at: Option<Timestamp>,
     /// The state carried to the next grid time of a replay.

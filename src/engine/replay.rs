@@ -78,15 +78,19 @@ pub(crate) fn rule_due(policy: &Policy, at: Timestamp) -> bool {
 }
 
 /// The first time after `now` at which the step rule steps (see
-/// [`rule_due`]): a decision may change then with no new data.
+/// [`rule_due`]): its count may change then with no new data. A boundary
+/// already past but not yet taken (it fell after the last grid time) is
+/// taken at the next grid time.
 pub(crate) fn next_rule_step(policy: &Policy, now: Timestamp) -> Timestamp {
+    let grid = Grid::of(policy);
     let period_ms = u64::try_from(policy.behavior.scale_up.period.as_millis())
         .unwrap_or(u64::MAX)
         .max(1);
-    let boundary = (now.as_millis() / period_ms)
+    let last_grid_time = now.as_millis() / grid.step_ms * grid.step_ms;
+    let boundary = (last_grid_time / period_ms)
         .saturating_add(1)
         .saturating_mul(period_ms);
-    Grid::of(policy).align(Timestamp::from_millis(boundary))
+    grid.align(Timestamp::from_millis(boundary))
 }
 
 /// How far back a replay starts: long enough for every window, rate-limit
