@@ -181,8 +181,11 @@ pub fn plan(p: &CostAware, idle_window: Duration, gaps: &IdleGaps) -> Plan {
             (best, cost) = (Choice::Prewarm(a, b), c);
         }
     }
+    let mut stretched = false;
     if let Choice::Window(w) = best {
-        best = Choice::Window(hedged_window(gaps, w, priced.price, longest));
+        let hedged = hedged_window(gaps, w, priced.price, longest);
+        stretched = hedged > w;
+        best = Choice::Window(hedged);
     }
     // The bin edge at or above the window (90 s is priced as 2 minutes).
     let fixed_window = usize::try_from(idle_window.as_secs().div_ceil(60))
@@ -192,6 +195,7 @@ pub fn plan(p: &CostAware, idle_window: Duration, gaps: &IdleGaps) -> Plan {
         samples,
         expected_s: cost * MINUTE,
         fixed_s: priced.window(fixed_window) * MINUTE,
+        stretched,
     };
     let minutes = |m: usize| Duration::from_secs(m as u64 * 60);
     match best {

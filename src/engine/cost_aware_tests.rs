@@ -76,6 +76,7 @@ fn short_regular_gaps_are_bridged_when_a_cold_start_costs_more() {
         samples,
         expected_s,
         fixed_s,
+        stretched,
     } = p.basis
     else {
         panic!("{:?}", p.basis);
@@ -85,6 +86,8 @@ fn short_regular_gaps_are_bridged_when_a_cold_start_costs_more() {
     // the same here (it also bridges every gap).
     assert!((expected_s - 180.0).abs() < 1e-6, "{expected_s}");
     assert!((fixed_s - 180.0).abs() < 1e-6, "{fixed_s}");
+    assert!(stretched);
+    assert!(p.why().contains("bridges every gap seen"), "{}", p.why());
 }
 
 #[test]
@@ -101,6 +104,7 @@ fn the_price_stretch_stops_at_the_ceiling_and_where_longer_gaps_were_seen() {
     with_long.push(300);
     let p = plan(&at_price(10), FIVE_MIN, &gaps(&with_long));
     assert_eq!(p.warm_until, mins(4));
+    assert!(!p.why().contains("bridges every gap seen"), "{}", p.why());
     // Gaps longer than the ceiling (2 hours against 1) are cold whatever
     // the window: the window bridging the rest is not stretched either.
     let mut over_ceiling = vec![3; 40];

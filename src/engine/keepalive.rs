@@ -129,6 +129,9 @@ pub enum Basis {
         expected_s: f64,
         /// The same for the fixed `idle_window`.
         fixed_s: f64,
+        /// The window bridges every gap seen and runs one cold-start price
+        /// longer, for a longer gap than any seen yet.
+        stretched: bool,
     },
 }
 
@@ -175,11 +178,18 @@ impl Plan {
                 samples,
                 expected_s,
                 fixed_s,
+                stretched,
             } => format!(
                 "cost-aware over {samples} idle gaps: expected {} of idle replica-time \
-                 and priced cold starts per gap, against {} for the fixed idle window",
+                 and priced cold starts per gap, against {} for the fixed idle window{}",
                 m(expected_s),
-                m(fixed_s)
+                m(fixed_s),
+                if stretched {
+                    "; the window bridges every gap seen, plus one cold start's price \
+                     for a longer one"
+                } else {
+                    ""
+                }
             ),
         }
     }
