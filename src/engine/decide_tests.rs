@@ -436,38 +436,6 @@ fn the_step_rule_steps_once_per_period_at_fixed_times() {
     assert_eq!(d.reevaluate_at, Some(Timestamp::from_millis(10_005_000)));
 }
 
-proptest::proptest! {
-    /// The named step time is the first grid time after `now` at which the
-    /// rule steps, whatever the period and wherever `now` falls.
-    #[test]
-    fn the_next_step_named_is_the_first_time_the_rule_steps(
-        period_s in 1u64..200,
-        now_ms in 0u64..10_000_000,
-    ) {
-        let base = crate::engine::presets::baseline("infra-plan-rule").expect("preset");
-        let policy = Policy {
-            behavior: crate::engine::Behavior {
-                scale_up: crate::engine::RateLimit {
-                    period: Duration::from_secs(period_s),
-                    ..base.behavior.scale_up
-                },
-                ..base.behavior
-            },
-            ..base
-        };
-        let now = Timestamp::from_millis(now_ms);
-        let named = crate::engine::replay::next_rule_step(&policy, now);
-        proptest::prop_assert!(named > now);
-        proptest::prop_assert!(crate::engine::replay::rule_due(&policy, named));
-        // No grid time between `now` and it steps (5 s is the finest grid).
-        let mut t = Timestamp::from_millis(now_ms / 5_000 * 5_000 + 5_000);
-        while t < named {
-            proptest::prop_assert!(!crate::engine::replay::rule_due(&policy, t), "{t:?}");
-            t = t + Duration::from_secs(5);
-        }
-    }
-}
-
 #[test]
 fn event_counted_sessions_expire_when_the_server_falls_silent() {
     let mut s = Signals::default();

@@ -314,3 +314,35 @@ fn the_step_rule_steps_at_the_first_grid_time_of_each_period_only() {
     let due = (0..=20).filter(|&s| rule_due(&p, at(0) + Duration::from_secs(s)));
     assert_eq!(due.count(), 5, "at 0, 5, 10, 15 and 20 s: one a grid time");
 }
+
+proptest! {
+    /// The named step time is the first grid time after `now` at which the
+    /// rule steps, whatever the period and wherever `now` falls.
+    #[test]
+    fn the_next_step_named_is_the_first_time_the_rule_steps(
+        period_s in 1u64..200,
+        now_ms in 0u64..10_000_000,
+    ) {
+        let base = crate::engine::presets::baseline("infra-plan-rule").expect("preset");
+        let policy = Policy {
+            behavior: Behavior {
+                scale_up: crate::engine::RateLimit {
+                    period: Duration::from_secs(period_s),
+                    ..base.behavior.scale_up
+                },
+                ..base.behavior
+            },
+            ..base
+        };
+        let now = Timestamp::from_millis(now_ms);
+        let named = next_rule_step(&policy, now);
+        prop_assert!(named > now);
+        prop_assert!(rule_due(&policy, named));
+        // No grid time between `now` and it steps (5 s is the finest grid).
+        let mut t = Timestamp::from_millis(now_ms / 5_000 * 5_000 + 5_000);
+        while t < named {
+            prop_assert!(!rule_due(&policy, t), "{t:?}");
+            t = t + Duration::from_secs(5);
+        }
+    }
+}
