@@ -89,6 +89,11 @@ fn bench(c: &mut Criterion) {
     c.bench_function("decide/busy_infra-plan-rule_middle_load", |b| {
         b.iter(|| decide(black_box(&middle), &rule, now))
     });
+    // The step rule at rest: a steady low load holds it at its floor, so its
+    // replay skips ahead to the next change.
+    c.bench_function("decide/steady_infra-plan-rule", |b| {
+        b.iter(|| decide(black_box(&steady), &rule, now))
+    });
 
     let fleet: Vec<Signals> = (0..10_000).map(|i| server(i, i % 10 == 0)).collect();
     let mut group = c.benchmark_group("tick");

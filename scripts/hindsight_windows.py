@@ -21,40 +21,49 @@ import os
 import sys
 
 PRICES_MIN = [5, 10, 20, 30, 60, 120]
+WINDOWS = [f"keep-alive-{m}m" for m in (1, 2, 5, 10, 20, 30, 60)]
+
+
+def partials(root):
+    """Every partial report under `root` (one per directory)."""
+    for entry in sorted(os.listdir(root)):
+        path = os.path.join(root, entry, "partial.json")
+        if os.path.exists(path):
+            with open(path) as f:
+                yield path, json.load(f)
 
 
 def servers(root):
-    """Per shard: {policy: (replica-hours, cold starts)}."""
-    for entry in sorted(os.listdir(root)):
-        path = os.path.join(root, entry, "partial.json")
-        if not os.path.exists(path):
-            continue
-        with open(path) as f:
-            partial = json.load(f)
+    """Per shard: {policy: (replica-hours, cold starts)}, after checking
+    that the shards are one server each, distinct, of one fleet, and ran
+    every fixed window."""
+    seen = set()
+    for path, partial in partials(root):
+        shard, count = partial["shard"]["index"], partial["shard"]["count"]
+        if count != partial["servers"]:
+            sys.exit(f"{path}: shard of {count} over {partial['servers']} servers:"
+                     " run one server per shard (--shard I/N with N the server count)")
+        if shard in seen:
+            sys.exit(f"{path}: shard {shard} is given twice")
+        seen.add(shard)
         names = [run["name"] for run in partial["runs"]]
+        missing = [w for w in WINDOWS if w not in names]
+        if missing:
+            sys.exit(f"{path}: no {', '.join(missing)}: run the scenario with --frontier")
         yield {
             name: (stats["replica_us"] / 3.6e9, stats["cold_starts"])
             for name, stats in zip(names, partial["stats"])
         }
 
 
-def fleet_size(root):
-    """The scenario's server count, as the first partial states it."""
-    for entry in sorted(os.listdir(root)):
-        path = os.path.join(root, entry, "partial.json")
-        if os.path.exists(path):
-            with open(path) as f:
-                return json.load(f)["servers"]
-    return 0
-
-
 def main(root):
     fleet = list(servers(root))
     if not fleet:
         sys.exit(f"no partial.json under {root}")
-    if len(fleet) != fleet_size(root):
-        sys.exit(f"{len(fleet)} shards for {fleet_size(root)} servers: run one server per shard")
-    windows = [name for name in fleet[0] if name.startswith("keep-alive-")]
+    size = next(partials(root))[1]["servers"]
+    if len(fleet) != size:
+        sys.exit(f"{len(fleet)} shards under {root} for a fleet of {size}: some are missing")
+    windows = WINDOWS
     points = []
     for minutes in PRICES_MIN:
         price = minutes / 60
@@ -70,8 +79,8 @@ def main(root):
     for (h1, c1), (h2, c2) in zip(points, points[1:]):
         if h1 <= ka_hours < h2:
             at = c1 + (c2 - c1) * (ka_hours - h1) / (h2 - h1)
-            print(f"at keep-alive-10m's {ka_hours:.1f} replica-hours: {at:.0f} cold starts"
-                  f" = {at / ka_cold:.2f}x its {ka_cold:.0f}")
+            ratio = f" = {at / ka_cold:.2f}x its {ka_cold:.0f}" if ka_cold else ""
+            print(f"at keep-alive-10m's {ka_hours:.1f} replica-hours: {at:.0f} cold starts{ratio}")
             return
     print(f"keep-alive-10m's {ka_hours:.1f} replica-hours fall outside the prices' range")
 

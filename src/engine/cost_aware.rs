@@ -38,7 +38,7 @@ const GRACE_MIN: usize = 1;
 /// saves less than a pod start costs the cluster (scheduling, pulls).
 const MIN_RELEASE_MIN: usize = 2;
 /// Standard deviations below memoryless traffic's count of early gaps
-/// that show a dead time (one-sided, about 1% for each of the
+/// that show a dead time (one-sided, about 0.6% for each of the
 /// [`HEADS`]).
 const DEAD_TIME_Z: f64 = 2.5;
 /// Percentiles of the gaps a pre-warm may start at, and end at.

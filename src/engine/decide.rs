@@ -17,7 +17,7 @@ use super::replay::{Memo, answer_at, next_rule_step, rule_due};
 use super::resume;
 use super::stabilize::{Limit, stabilize};
 use super::{Contribution, Contributions, DataQuality, Decision, Metric, Reason, State};
-use crate::signal::{Load, SignalKind, Signals};
+use crate::signal::{Load, Signals};
 use crate::time::Timestamp;
 
 /// Decides replicas and activity for one server. Pure: same inputs, same output.
@@ -196,8 +196,13 @@ pub(crate) fn step(m: &Moment, policy: &Policy, state: State, now: Timestamp) ->
         }
     };
     d.reevaluate_at = reevaluate_at;
-    if matches!(policy.algorithm, Algorithm::StepRule(_)) && d.active {
-        // The rule steps at fixed times whatever the data does.
+    if let Algorithm::StepRule(rule) = &policy.algorithm
+        && d.active
+        && matches!(m.data, DataQuality::Fresh | DataQuality::EventsOnly)
+        && rule.moves(d.next.last_desired, &view, policy)
+    {
+        // The rule steps at fixed times whatever the data does; a step on
+        // this load would move the count.
         let step_at = next_rule_step(policy, now);
         d.reevaluate_at = Some(d.reevaluate_at.map_or(step_at, |t| t.min(step_at)));
     }
@@ -348,13 +353,7 @@ fn raw_need(
             if count > 0 && !rule_due(policy, now) {
                 return (count, None);
             }
-            let stepped = rule.step(
-                count,
-                view.signal(SignalKind::QueueLength),
-                view.signal(SignalKind::LatencyP95),
-                view.signal(SignalKind::ErrorRate),
-            );
-            (stepped.max(rule.min_replicas), None)
+            (rule.step_on(count, view), None)
         }
     }
 }

@@ -434,6 +434,11 @@ fn the_step_rule_steps_once_per_period_at_fixed_times() {
     let owed = Timestamp::from_millis(10_001_000);
     let d = step_now(&hot, &twenty, &two, owed);
     assert_eq!(d.reevaluate_at, Some(Timestamp::from_millis(10_005_000)));
+    // A load the rule holds on (the queue at its threshold: neither high
+    // nor low) leaves nothing to wake for until the load changes.
+    let calm = polled(&[(SignalKind::QueueLength, 10.0)]);
+    let d = step_now(&calm, &policy, &two, boundary + Duration::from_secs(1));
+    assert_eq!((d.desired, d.reevaluate_at), (2, None));
 }
 
 #[test]

@@ -129,7 +129,7 @@ pub enum Basis {
         expected_s: f64,
         /// The same for the fixed `idle_window`.
         fixed_s: f64,
-        /// The window bridges every gap seen and runs one cold-start price
+        /// The window bridges every gap seen and runs up to one cold-start price
         /// longer, for a longer gap than any seen yet.
         stretched: bool,
     },
@@ -185,8 +185,8 @@ impl Plan {
                 m(expected_s),
                 m(fixed_s),
                 if stretched {
-                    "; the window bridges every gap seen, plus one cold start's price \
-                     for a longer one"
+                    "; the window bridges every gap seen, plus up to one cold start's \
+                     price for a longer one"
                 } else {
                     ""
                 }

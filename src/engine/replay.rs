@@ -11,8 +11,9 @@
 //! Stretches where nothing changes are skipped: once a grid time's decision
 //! is a fixed point (same answer as before, no window, rate limit or panic
 //! at work), the replay jumps to the next recorded change, the next
-//! activity, or the time its keep-alive or event counts lapse. An idle
-//! server thus costs two steps, not one per grid time.
+//! activity, or the decision's `reevaluate_at` (a keep-alive or event
+//! counts lapse, the step rule's next step when it would move the count).
+//! An idle server thus costs two steps, not one per grid time.
 
 use super::decide::{LazyPlan, Moment, step};
 use super::keepalive::Plan;

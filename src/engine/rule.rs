@@ -3,7 +3,9 @@
 
 use super::limits::{MAX_AMOUNT, MAX_LATENCY_S, count_within, number_within};
 use super::limits::{PolicyError, REPLICA_LIMIT, field_error};
-use crate::signal::RETENTION;
+use super::load::LoadView;
+use super::policy::Policy;
+use crate::signal::{RETENTION, SignalKind};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -119,6 +121,31 @@ impl StepRule {
         } else {
             current
         }
+    }
+}
+
+/// The rule applied to a decision's load.
+impl StepRule {
+    /// The count one step from `count` gives on `view`'s load.
+    pub(crate) fn step_on(&self, count: u32, view: &LoadView) -> u32 {
+        self.step(
+            count,
+            view.signal(SignalKind::QueueLength),
+            view.signal(SignalKind::LatencyP95),
+            view.signal(SignalKind::ErrorRate),
+        )
+        .max(self.min_replicas)
+    }
+
+    /// Whether a step on `view`'s load would move `count` as `policy`
+    /// bounds it: if not, the next step changes nothing until the load
+    /// does (the step is a function of the two).
+    pub(crate) fn moves(&self, count: u32, view: &LoadView, policy: &Policy) -> bool {
+        let stepped = self
+            .step_on(count, view)
+            .max(policy.min_replicas.max(1))
+            .min(policy.max_replicas);
+        stepped != count
     }
 }
 

@@ -16,8 +16,8 @@
 //! 7. the HPA syncs every period from `GetMetrics` through
 //!    [`HpaModel`] (tolerance, stabilisation, rate policies) — or, for a
 //!    `direct` actuator, the decision is applied as is;
-//! 8. a decision's `reevaluate_at` (window end, pre-warm) re-decides a
-//!    push stream.
+//! 8. a decision's `reevaluate_at` (any time the engine names: a window's
+//!    end, a pre-warm, a step of the step rule) re-decides a push stream.
 //!
 //! While a server is fully quiet (no replicas, no work, nothing in
 //! Prometheus' window, last decision idle), nothing can change until its
