@@ -71,11 +71,16 @@ pub(crate) fn rule_due(policy: &Policy, at: Timestamp) -> bool {
         return false;
     }
     let grid_before = at - grid.step;
-    let period_ms = u64::try_from(policy.behavior.scale_up.period.as_millis())
-        .unwrap_or(u64::MAX)
-        .max(1);
+    let period_ms = rule_period_ms(policy);
     let boundary = at.as_millis() / period_ms * period_ms;
     boundary > grid_before.as_millis()
+}
+
+/// The step rule's period (its scale-up period), in whole milliseconds.
+fn rule_period_ms(policy: &Policy) -> u64 {
+    u64::try_from(policy.behavior.scale_up.period.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1)
 }
 
 /// The first time after `now` at which the step rule steps (see
@@ -84,9 +89,7 @@ pub(crate) fn rule_due(policy: &Policy, at: Timestamp) -> bool {
 /// taken at the next grid time.
 pub(crate) fn next_rule_step(policy: &Policy, now: Timestamp) -> Timestamp {
     let grid = Grid::of(policy);
-    let period_ms = u64::try_from(policy.behavior.scale_up.period.as_millis())
-        .unwrap_or(u64::MAX)
-        .max(1);
+    let period_ms = rule_period_ms(policy);
     let last_grid_time = now.as_millis() / grid.step_ms * grid.step_ms;
     let boundary = (last_grid_time / period_ms)
         .saturating_add(1)
