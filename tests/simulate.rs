@@ -383,15 +383,22 @@ fn an_output_directory_that_cannot_be_made_fails_before_the_run_naming_its_cause
     assert_eq!(err.matches("os error").count(), 1, "{err}");
 }
 
+/// Writes `dir/t.csv`: an events trace of `requests` requests 7 s apart
+/// over `servers` servers. Returns its path and text.
+fn write_events_trace(dir: &Path, requests: u32, servers: u32) -> (PathBuf, String) {
+    let trace = dir.join("t.csv");
+    let mut csv = String::from("time_s,server,kind,session,service_s\n");
+    for k in 0..requests {
+        csv.push_str(&format!("{},s{},request,,0.2\n", k * 7, k % servers));
+    }
+    std::fs::write(&trace, &csv).expect("write");
+    (trace, csv)
+}
+
 #[test]
 fn shards_over_a_trace_merge_by_its_bytes_not_by_how_its_path_is_written() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let trace = dir.path().join("t.csv");
-    let mut csv = String::from("time_s,server,kind,session,service_s\n");
-    for k in 0..200 {
-        csv.push_str(&format!("{},s{},request,,0.2\n", k * 7, k % 5));
-    }
-    std::fs::write(&trace, &csv).expect("write");
+    let (trace, csv) = write_events_trace(dir.path(), 200, 5);
     let shard = |path: &str, i: u32| {
         let out = dir.path().join(format!("part-{i}"));
         let args = ["--trace", path, "--format", "events", "--policy", "hpa"];
@@ -427,12 +434,7 @@ fn shards_over_a_trace_merge_by_its_bytes_not_by_how_its_path_is_written() {
 #[test]
 fn a_piped_trace_is_digested_as_it_is_read() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let trace = dir.path().join("t.csv");
-    let mut csv = String::from("time_s,server,kind,session,service_s\n");
-    for k in 0..50 {
-        csv.push_str(&format!("{},s{},request,,0.2\n", k * 7, k % 3));
-    }
-    std::fs::write(&trace, &csv).expect("write");
+    let (trace, csv) = write_events_trace(dir.path(), 50, 3);
     let digest_of = |out: &Path| -> String {
         let text = std::fs::read_to_string(out.join("partial.json")).expect("partial");
         let json: serde_json::Value = serde_json::from_str(&text).expect("json");

@@ -116,27 +116,28 @@ fn azure_counts_are_spread_within_their_minute_and_grouped_by_app() {
     );
 }
 
+/// The error reading `text` as an Azure file named `az.csv`.
+fn azure_error(text: &str, why: &str) -> String {
+    parse_azure(text.as_bytes(), "az.csv", 1)
+        .expect_err(why)
+        .to_string()
+}
+
 #[test]
 fn bad_azure_files_name_the_line_and_column() {
     let bad_count = azure(&["o,a,f,http,1,x,1"], 3);
-    let err = parse_azure(bad_count.as_bytes(), "az.csv", 1)
-        .expect_err("bad count")
-        .to_string();
+    let err = azure_error(&bad_count, "bad count");
     assert!(err.starts_with("az.csv:2: 2:"), "{err}");
     // More a minute than the simulator could hold in memory.
     let huge = azure(&["o,a,f,http,1,4294967295,1"], 3);
-    let err = parse_azure(huge.as_bytes(), "az.csv", 1)
-        .expect_err("too many")
-        .to_string();
+    let err = azure_error(&huge, "too many");
     assert!(
         err.starts_with("az.csv:2: 2: 4294967295 invocations in one minute; at most 600000"),
         "{err}"
     );
     // Rows of one app add up, and the bound holds for the sum.
     let split = azure(&["o,a,f1,http,1,400000,1", "o,a,f2,http,1,400000,1"], 3);
-    let err = parse_azure(split.as_bytes(), "az.csv", 1)
-        .expect_err("too many in all")
-        .to_string();
+    let err = azure_error(&split, "too many in all");
     assert!(
         err.contains("add up to 800000 invocations in one minute"),
         "{err}"
@@ -150,23 +151,11 @@ fn bad_azure_files_name_the_line_and_column() {
         err.starts_with("zero:1: ") && err.contains("longer than"),
         "{err}"
     );
-    let err = parse_azure(
-        "Owner,HashApp,HashFunction,Trigger,1\n".as_bytes(),
-        "az.csv",
-        1,
-    )
-    .expect_err("bad header")
-    .to_string();
+    let err = azure_error("Owner,HashApp,HashFunction,Trigger,1\n", "bad header");
     assert!(
         err.starts_with("az.csv:1: Owner: expected column \"HashOwner\""),
         "{err}"
     );
-    let err = parse_azure(
-        "HashOwner,HashApp,HashFunction,Trigger,1,3\n".as_bytes(),
-        "az.csv",
-        1,
-    )
-    .expect_err("gap")
-    .to_string();
+    let err = azure_error("HashOwner,HashApp,HashFunction,Trigger,1,3\n", "gap");
     assert!(err.contains("expected minute column \"2\""), "{err}");
 }
