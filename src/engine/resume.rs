@@ -51,7 +51,7 @@ fn floor_among(
     let k = stretches.iter().rposition(|s| s.back <= t)?;
     let s = stretches[k];
     let ends = s.back + policy.idle_window;
-    if t >= ends || s.from >= s.back {
+    if t >= ends {
         return None;
     }
     let (at, (desired, active)) = given_before(signals, policy, plan, s);

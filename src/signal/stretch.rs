@@ -33,8 +33,13 @@ impl Stretches {
 
     /// Adds a stretch that just ended, in order of when stretches ended (a
     /// poll's stretch ends when the poll began, and is told when it
-    /// finished), forgetting the oldest when full.
+    /// finished), forgetting the oldest when full. An empty stretch (its
+    /// end not after its start: a clock stepped back) missed nothing and is
+    /// not kept, so it never hides a hold that is still running.
     pub fn push(&mut self, stretch: Stretch) {
+        if stretch.from >= stretch.back {
+            return;
+        }
         let len = usize::from(self.len).min(Self::MAX);
         if len == Self::MAX {
             self.list.rotate_left(1);
@@ -96,6 +101,12 @@ mod tests {
         s.push(at(10, 50));
         s.push(at(60, 90));
         s.push(at(20, 70)); // a poll that began at 70 and finished after 90
+        let backs: Vec<u64> = s.as_slice().iter().map(|x| x.back.as_millis()).collect();
+        assert_eq!(backs, vec![50, 70, 90]);
+        // A clock stepped back gives an empty stretch: it is not kept, so
+        // the stretch before it still ends last.
+        s.push(at(120, 100));
+        s.push(at(100, 100));
         let backs: Vec<u64> = s.as_slice().iter().map(|x| x.back.as_millis()).collect();
         assert_eq!(backs, vec![50, 70, 90]);
     }
