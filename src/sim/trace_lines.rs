@@ -26,6 +26,10 @@ pub struct BoundedLines<R> {
     lines: u64,
     /// Inside a quoted field.
     quoted: bool,
+    /// The byte before (a line end at the start).
+    prev: u8,
+    /// A quote just closed a quoted field (a second one is an escaped quote).
+    just_closed: bool,
     /// The line the current record began on.
     start: u64,
 }
@@ -38,6 +42,8 @@ impl<R: Read> BoundedLines<R> {
             run: 0,
             lines: 0,
             quoted: false,
+            prev: b'\n',
+            just_closed: false,
             start: 1,
         }
     }
@@ -47,11 +53,22 @@ impl<R: Read> Read for BoundedLines<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         for &b in &buf[..n] {
+            // A quoted field may hold line ends: a record ends only at one
+            // outside quotes. As for csv, a quote opens a field only at its
+            // start (inside an unquoted field it is a plain character), and
+            // `""` inside quotes is an escaped quote.
             if b == b'"' {
-                // A quoted field may hold line ends: a record ends only at
-                // one outside quotes (`""` inside quotes toggles twice).
-                self.quoted = !self.quoted;
+                if self.quoted {
+                    self.quoted = false;
+                    self.just_closed = true;
+                } else {
+                    self.quoted = self.just_closed || matches!(self.prev, b',' | b'\n' | b'\r');
+                    self.just_closed = false;
+                }
+            } else {
+                self.just_closed = false;
             }
+            self.prev = b;
             if b == b'\n' {
                 self.lines += 1;
                 if !self.quoted {
@@ -104,5 +121,29 @@ mod tests {
             Some(2),
             "the record's first line: {e}"
         );
+    }
+
+    #[test]
+    fn a_quote_inside_an_unquoted_field_is_a_plain_character() {
+        // As csv reads it: `ab"c` is a field, and the records after it end
+        // at their own line ends however many there are.
+        let rows = "1,s1,session_open,ab\"c,\n"
+            .as_bytes()
+            .chain(io::repeat(b'\n').take(2 * MAX_LINE as u64));
+        BoundedLines::new(rows)
+            .read_to_end(&mut Vec::new())
+            .expect("a plain quote opens no field");
+        // A quoted field with an escaped quote and a line end is one record.
+        let mut text = String::new();
+        BoundedLines::new("a,\"x \"\"y\"\" \nz\",b\n".as_bytes())
+            .read_to_string(&mut text)
+            .expect("escaped quote");
+        let opened = "a,\"x\"\"\n"
+            .as_bytes()
+            .chain(io::repeat(b'\n').take(2 * MAX_LINE as u64));
+        let e = BoundedLines::new(opened)
+            .read_to_end(&mut Vec::new())
+            .expect_err("still open after an escaped quote");
+        assert!(e.get_ref().is_some_and(|e| e.is::<LineTooLong>()), "{e}");
     }
 }
