@@ -40,7 +40,8 @@ struct Scrape {
 pub struct Gauges {
     /// Open MCP sessions.
     pub sessions: u32,
-    /// Open connections (sessions + requests in flight or queued).
+    /// Open connections (sessions, streams, and requests in flight or
+    /// queued).
     pub connections: u32,
     /// Requests queued.
     pub queued: u32,

@@ -1,14 +1,15 @@
 //! A simulated server's pods: which are starting, which are ready, and
-//! which live sessions each ready pod holds.
+//! which units of live work (sessions, streams) each ready pod holds.
 //!
-//! Sessions are pinned to the pod that accepted them (new ones go round
+//! Live work is pinned to the pod that accepted it (new units go round
 //! robin over the ready pods). On scale-in, pods still starting leave
 //! first (the ReplicaSet controller deletes unready pods first); then
 //! either the newest ready pods leave (Kubernetes' default), or, with
 //! `pod-deletion-cost` set from live work as the scaler does, the pods
-//! holding the fewest sessions. Sessions on a pod that leaves are cut and
-//! their clients reconnect to a pod that stays.
+//! holding the least. Live work on a pod that leaves is cut and its
+//! clients reconnect to a pod that stays.
 
+use crate::signal::EventKind;
 use std::collections::{BTreeMap, VecDeque};
 
 /// Which ready pods a scale-in removes.
@@ -20,10 +21,59 @@ pub enum ScaleInOrder {
     LeastLiveWork,
 }
 
+/// A kind of live work: open until its close event, pinned to one pod.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Live {
+    /// An MCP session (`session_open` … `session_close`).
+    Session,
+    /// A stream: a connection the client holds open, such as MCP's
+    /// `subscriptions/listen` (`connection_open` … `connection_close`).
+    Stream,
+}
+
+impl Live {
+    /// The unit an event opens (`true`) or closes (`false`), if any.
+    pub fn of(kind: EventKind) -> Option<(Live, bool)> {
+        match kind {
+            EventKind::SessionOpen => Some((Live::Session, true)),
+            EventKind::SessionClose => Some((Live::Session, false)),
+            EventKind::ConnectionOpen => Some((Live::Stream, true)),
+            EventKind::ConnectionClose => Some((Live::Stream, false)),
+            EventKind::Request => None,
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// A count per kind of live work.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PerLive {
+    /// Sessions.
+    pub sessions: u64,
+    /// Streams.
+    pub streams: u64,
+}
+
+impl PerLive {
+    fn add(&mut self, kind: Live, n: u64) {
+        match kind {
+            Live::Session => self.sessions += n,
+            Live::Stream => self.streams += n,
+        }
+    }
+}
+
+/// One unit of live work: its kind and its id (unique within the kind).
+pub type Unit = (Live, u32);
+
 #[derive(Debug, Clone, Copy)]
 struct Pod {
     id: u32,
-    sessions: u32,
+    /// Units of live work it holds.
+    live: u32,
 }
 
 /// Pods of one server.
@@ -33,10 +83,12 @@ pub struct Pods {
     ready: Vec<Pod>,
     /// When each starting pod becomes ready, earliest first.
     starting: VecDeque<f64>,
-    /// Session → the id of the pod holding it (sessions opened with no
-    /// pod ready wait for the first: `None`). Ordered, so that waiting and
-    /// cut sessions are placed in the same order on every run.
-    sessions: BTreeMap<u32, Option<u32>>,
+    /// Unit of live work → the id of the pod holding it (units opened with
+    /// no pod ready wait for the first: `None`). Ordered, so that waiting
+    /// and cut units are placed in the same order on every run.
+    units: BTreeMap<Unit, Option<u32>>,
+    /// Open units of each kind, by [`Live::index`].
+    open: [usize; 2],
     next_id: u32,
     round_robin: usize,
     order: ScaleInOrder,
@@ -48,7 +100,8 @@ impl Pods {
         let mut pods = Self {
             ready: Vec::new(),
             starting: VecDeque::new(),
-            sessions: BTreeMap::new(),
+            units: BTreeMap::new(),
+            open: [0; 2],
             next_id: 0,
             round_robin: 0,
             order,
@@ -75,15 +128,20 @@ impl Pods {
         self.starting.front().copied()
     }
 
-    /// Ready pods holding at least one session.
+    /// Ready pods holding live work.
     pub fn busy(&self) -> u32 {
-        let n = self.ready.iter().filter(|p| p.sessions > 0).count();
+        let n = self.ready.iter().filter(|p| p.live > 0).count();
         u32::try_from(n).unwrap_or(u32::MAX)
     }
 
-    /// Open sessions.
-    pub fn sessions(&self) -> usize {
-        self.sessions.len()
+    /// Open units of `kind`.
+    pub fn open(&self, kind: Live) -> usize {
+        self.open[kind.index()]
+    }
+
+    /// Open units of live work of every kind.
+    pub fn live(&self) -> usize {
+        self.units.len()
     }
 
     /// Starts pods until `n` exist, each ready at `ready_at`.
@@ -93,7 +151,7 @@ impl Pods {
     }
 
     /// Moves pods whose start ends by `now` to ready; returns how many.
-    /// Sessions waiting for a pod go to the first one.
+    /// Live work waiting for a pod goes to the first one.
     pub fn become_ready(&mut self, now: f64) -> u32 {
         let mut n = 0;
         while self.starting.front().is_some_and(|&at| at <= now) {
@@ -110,25 +168,25 @@ impl Pods {
     fn add_ready(&mut self) {
         self.ready.push(Pod {
             id: self.next_id,
-            sessions: 0,
+            live: 0,
         });
         self.next_id = self.next_id.wrapping_add(1);
     }
 
     fn place_waiting(&mut self) {
-        let waiting: Vec<u32> = self
-            .sessions
+        let waiting: Vec<Unit> = self
+            .units
             .iter()
             .filter(|(_, pod)| pod.is_none())
-            .map(|(&s, _)| s)
+            .map(|(&u, _)| u)
             .collect();
-        for s in waiting {
+        for u in waiting {
             let pod = self.pick();
-            self.sessions.insert(s, pod);
+            self.units.insert(u, pod);
         }
     }
 
-    /// The next pod round robin, counting the session onto it.
+    /// The next pod round robin, counting the unit onto it.
     fn pick(&mut self) -> Option<u32> {
         if self.ready.is_empty() {
             return None;
@@ -136,38 +194,45 @@ impl Pods {
         let i = self.round_robin % self.ready.len();
         self.round_robin = self.round_robin.wrapping_add(1);
         let pod = &mut self.ready[i];
-        pod.sessions += 1;
+        pod.live += 1;
         Some(pod.id)
     }
 
-    /// A session opens.
-    pub fn open(&mut self, session: u32) {
-        self.close(session);
+    /// A unit of live work opens (one already open under its id closes
+    /// first: a client reusing an id).
+    pub fn begin(&mut self, unit: Unit) {
+        self.end(unit);
         let pod = self.pick();
-        self.sessions.insert(session, pod);
+        self.units.insert(unit, pod);
+        self.open[unit.0.index()] += 1;
     }
 
-    /// A session closes.
-    pub fn close(&mut self, session: u32) {
-        if let Some(Some(id)) = self.sessions.remove(&session)
+    /// A unit of live work closes (nothing if it is not open).
+    pub fn end(&mut self, unit: Unit) {
+        let Some(held) = self.units.remove(&unit) else {
+            return;
+        };
+        self.open[unit.0.index()] = self.open[unit.0.index()].saturating_sub(1);
+        if let Some(id) = held
             && let Some(pod) = self.ready.iter_mut().find(|p| p.id == id)
         {
-            pod.sessions = pod.sessions.saturating_sub(1);
+            pod.live = pod.live.saturating_sub(1);
         }
     }
 
-    /// Scales in to `n` pods; returns (ready pods removed, sessions cut).
-    pub fn scale_in(&mut self, n: u32) -> (u32, u64) {
+    /// Scales in to `n` pods; returns the ready pods removed and the live
+    /// work cut, of each kind.
+    pub fn scale_in(&mut self, n: u32) -> (u32, PerLive) {
         let mut remove = self.spec().saturating_sub(n);
         while remove > 0 && self.starting.pop_back().is_some() {
             remove -= 1;
         }
         if remove == 0 {
-            return (0, 0);
+            return (0, PerLive::default());
         }
         if self.order == ScaleInOrder::LeastLiveWork {
             // Stable: among equals, the newest leave first, as without a cost.
-            self.ready.sort_by_key(|p| std::cmp::Reverse(p.sessions));
+            self.ready.sort_by_key(|p| std::cmp::Reverse(p.live));
         }
         let keep = self.ready.len().saturating_sub(remove as usize);
         let gone: Vec<Pod> = self.ready.drain(keep..).collect();
@@ -178,77 +243,25 @@ impl Pods {
         (remove, cut)
     }
 
-    /// Sessions of pods that left reconnect to a pod that stays; returns
-    /// how many were cut.
-    fn reconnect(&mut self, gone: &[Pod]) -> u64 {
-        let cut: Vec<u32> = self
-            .sessions
+    /// Live work of pods that left reconnects to a pod that stays; returns
+    /// how much of each kind was cut.
+    fn reconnect(&mut self, gone: &[Pod]) -> PerLive {
+        let cut: Vec<Unit> = self
+            .units
             .iter()
             .filter(|(_, pod)| pod.is_some_and(|id| gone.iter().any(|g| g.id == id)))
-            .map(|(&s, _)| s)
+            .map(|(&u, _)| u)
             .collect();
-        for s in &cut {
+        let mut counts = PerLive::default();
+        for u in &cut {
             let pod = self.pick();
-            self.sessions.insert(*s, pod);
+            self.units.insert(*u, pod);
+            counts.add(u.0, 1);
         }
-        cut.len() as u64
+        counts
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn four_pods_with(order: ScaleInOrder, sessions: &[u32]) -> Pods {
-        let mut pods = Pods::new(4, order);
-        let mut id = 0;
-        // Round robin: session k lands on pod k % 4; close some so that
-        // pod i keeps `sessions[i]`.
-        let most = sessions.iter().copied().max().unwrap_or(0);
-        for round in 0..most {
-            for &keep in sessions {
-                pods.open(id);
-                if round >= keep {
-                    pods.close(id);
-                }
-                id += 1;
-            }
-        }
-        pods
-    }
-
-    #[test]
-    fn least_live_work_leaves_first_and_cuts_nothing_when_idle_pods_suffice() {
-        let mut pods = four_pods_with(ScaleInOrder::LeastLiveWork, &[3, 0, 2, 0]);
-        assert_eq!(pods.sessions(), 5);
-        assert_eq!(pods.scale_in(2), (2, 0));
-        assert_eq!(pods.ready(), 2);
-        // Now the pod with 2 sessions goes.
-        assert_eq!(pods.scale_in(1), (1, 2));
-        assert_eq!(pods.sessions(), 5);
-    }
-
-    #[test]
-    fn newest_first_cuts_the_sessions_of_the_newest_pods() {
-        let mut pods = four_pods_with(ScaleInOrder::Newest, &[3, 0, 2, 0]);
-        assert_eq!(pods.scale_in(2), (2, 2));
-        assert_eq!(pods.scale_in(0), (2, 5));
-        assert_eq!(pods.sessions(), 5);
-    }
-
-    #[test]
-    fn starting_pods_leave_before_ready_ones_and_waiting_sessions_get_the_first_pod() {
-        let mut pods = Pods::new(0, ScaleInOrder::LeastLiveWork);
-        pods.open(7);
-        pods.start(3, 10.0);
-        assert_eq!((pods.ready(), pods.spec()), (0, 3));
-        assert_eq!(pods.become_ready(9.0), 0);
-        assert_eq!(pods.become_ready(10.0), 3);
-        assert_eq!(pods.scale_in(1), (2, 0));
-        pods.close(7);
-        assert_eq!(pods.sessions(), 0);
-        pods.start(2, 20.0);
-        assert_eq!(pods.scale_in(1), (0, 0));
-        assert_eq!(pods.spec(), 1);
-    }
-}
+#[path = "pods_tests.rs"]
+mod tests;

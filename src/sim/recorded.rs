@@ -8,6 +8,7 @@
 //!   minute's invocations are spread uniformly over it as they are
 //!   consumed, in order, from a generator seeded per app.
 
+use super::pods::Live;
 use super::spill::{Grouped, Record, Sorter};
 use super::trace::{self, TraceError};
 use super::workload::Arrival;
@@ -283,13 +284,14 @@ fn spread(
     })
 }
 
-/// A server's stored records as events; sessions numbered in order of
-/// first appearance (a closed session's number is forgotten, so memory
-/// holds only open sessions).
+/// A server's stored records as events; sessions and streams numbered in
+/// order of first appearance (a closed one's number is forgotten, so
+/// memory holds only open ones).
 struct Sessions<'a, I> {
     server: u32,
     records: I,
-    open: HashMap<u64, u32>,
+    /// (kind, id hash) of each open session or stream → its number.
+    open: HashMap<(Live, u64), u32>,
     next: u32,
     failed: &'a Mutex<Option<String>>,
 }
@@ -305,21 +307,27 @@ impl<'a, I> Sessions<'a, I> {
         }
     }
 
-    /// The session's number: an open session keeps its number until it
-    /// closes; an event of a session not open gets a number of its own
-    /// that is not remembered.
+    /// The number of the session or stream an event belongs to: an open
+    /// one keeps its number until it closes; an event of one not open (a
+    /// request naming a session) gets a number of its own that is not
+    /// remembered.
     fn number(&mut self, r: &Record) -> Option<u32> {
         let hash = r.session?;
-        let kind = r.event_kind();
-        let known = match kind {
-            EventKind::SessionClose => self.open.remove(&hash),
-            _ => self.open.get(&hash).copied(),
+        let unit = Live::of(r.event_kind());
+        let opens = unit.is_some_and(|(_, opens)| opens);
+        let closes = unit.is_some_and(|(_, opens)| !opens);
+        // A request belongs to a session.
+        let key = (unit.map_or(Live::Session, |(live, _)| live), hash);
+        let known = if closes {
+            self.open.remove(&key)
+        } else {
+            self.open.get(&key).copied()
         };
         Some(known.unwrap_or_else(|| {
             let n = self.next;
             self.next = self.next.wrapping_add(1);
-            if kind == EventKind::SessionOpen {
-                self.open.insert(hash, n);
+            if opens {
+                self.open.insert(key, n);
             }
             n
         }))

@@ -75,6 +75,34 @@ fn sessions_are_numbered_per_server_and_a_closed_one_is_forgotten() {
 }
 
 #[test]
+fn a_stream_and_a_session_of_one_id_are_numbered_apart() {
+    let text = "time_s,server,kind,session,service_s
+1,a,connection_open,x,
+2,a,session_open,x,
+3,a,request,x,
+4,a,connection_close,x,
+5,a,request,x,
+6,a,session_close,x,
+7,a,connection_close,x,
+";
+    let r = Recorded::from_events(text.as_bytes(), "t.csv", f64::INFINITY, 2).expect("parses");
+    let a: Vec<(EventKind, Option<u32>)> = r.events(0).map(|e| (e.kind, e.session)).collect();
+    assert_eq!(
+        a,
+        [
+            (EventKind::ConnectionOpen, Some(0)),
+            (EventKind::SessionOpen, Some(1)),
+            (EventKind::Request, Some(1)),
+            (EventKind::ConnectionClose, Some(0)),
+            (EventKind::Request, Some(1)),
+            (EventKind::SessionClose, Some(1)),
+            // Closing a stream not open: a number of its own.
+            (EventKind::ConnectionClose, Some(2)),
+        ]
+    );
+}
+
+#[test]
 fn events_at_or_after_the_horizon_are_left_out() {
     let text = events_csv(1000, 3);
     let r = Recorded::from_events(text.as_bytes(), "t.csv", 50.0, 100).expect("parses");

@@ -103,6 +103,13 @@ pub struct PolicyReport {
     pub sessions: u64,
     /// Sessions cut by scale-in.
     pub sessions_cut: u64,
+    /// Streams opened (connections held open, such as MCP's
+    /// `subscriptions/listen`).
+    #[serde(default)]
+    pub streams: u64,
+    /// Streams cut by scale-in.
+    #[serde(default)]
+    pub streams_cut: u64,
     /// Replica count changes.
     pub scale_events: u64,
     /// Most replicas one server had.
@@ -160,6 +167,8 @@ impl PolicyReport {
             unfinished: s.unfinished,
             sessions: s.sessions,
             sessions_cut: s.sessions_cut,
+            streams: s.streams,
+            streams_cut: s.streams_cut,
             scale_events: s.scale_events,
             peak_replicas: s.peak_replicas,
             excess_replica_hours: None,
@@ -223,12 +232,12 @@ impl Report {
             sc.seed,
             secs(sc.slo_latency_s),
         );
-        md.push_str("| policy | replica-hours | cost | idle | cold starts | cold-start requests | p50 | p95 | p99 | SLO violations | dropped | sessions cut | scale events |\n");
-        md.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        md.push_str("| policy | replica-hours | cost | idle | cold starts | cold-start requests | p50 | p95 | p99 | SLO violations | dropped | sessions cut | streams cut | scale events |\n");
+        md.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         for p in &self.policies {
             let _ = writeln!(
                 md,
-                "| {} | {:.1} | {:.2} | {:.0}% | {} | {} | {} | {} | {} | {:.3}% | {} | {} | {} |",
+                "| {} | {:.1} | {:.2} | {:.0}% | {} | {} | {} | {} | {} | {:.3}% | {} | {} | {} | {} |",
                 p.name,
                 p.replica_hours,
                 p.cost,
@@ -241,6 +250,7 @@ impl Report {
                 p.slo_violation_ratio * 100.0,
                 p.dropped,
                 p.sessions_cut,
+                p.streams_cut,
                 p.scale_events,
             );
         }

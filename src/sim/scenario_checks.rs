@@ -155,5 +155,35 @@ fn check_synthetic(w: &Synthetic) -> Result<(), (String, String)> {
     if p.jitter > hour {
         return err("periodic.jitter", "must be at most 1h");
     }
+    check_streams(w)
+}
+
+/// Most streams one synthetic server may hold open at its peak rate (each
+/// waits in memory for its close, and its pod keeps a count).
+const MAX_OPEN_STREAMS: f64 = 1_000_000.0;
+
+fn check_streams(w: &Synthetic) -> Result<(), (String, String)> {
+    let err = |f: &str, m: &str| Err((format!("workload.synthetic.streams.{f}"), m.to_owned()));
+    let s = &w.streams;
+    if !(0.0..=1.0).contains(&s.server_fraction) {
+        return err("server_fraction", "must be in [0, 1]");
+    }
+    if !(s.per_request.is_finite() && (0.0..=100.0).contains(&s.per_request)) {
+        return err("per_request", "must be in [0, 100]");
+    }
+    if s.mean_duration > Duration::from_secs(86_400) {
+        return err("mean_duration", "must be at most 24h");
+    }
+    let peak = w.max_rate_per_s * (1.0 + w.diurnal_amplitude) * s.per_request;
+    if s.server_fraction > 0.0 && peak * s.mean_duration.as_secs_f64() > MAX_OPEN_STREAMS {
+        return err(
+            "mean_duration",
+            &format!(
+                "with max_rate_per_s × (1 + diurnal_amplitude) × per_request = {peak} \
+                 streams/s, streams this long would hold more than {MAX_OPEN_STREAMS} open \
+                 on one server; shorten it or lower the rate"
+            ),
+        );
+    }
     Ok(())
 }

@@ -57,6 +57,25 @@ fn each_out_of_range_value_names_its_full_field_path() {
             "workload: { synthetic: { bursts: { per_hour: 1e9 } } }",
             "workload.synthetic.bursts.per_hour",
         ),
+        (
+            "workload: { synthetic: { streams: { server_fraction: 1.5 } } }",
+            "workload.synthetic.streams.server_fraction",
+        ),
+        (
+            "workload: { synthetic: { streams: { per_request: -1 } } }",
+            "workload.synthetic.streams.per_request",
+        ),
+        (
+            "workload: { synthetic: { streams: { mean_duration: 2d } } }",
+            "workload.synthetic.streams.mean_duration",
+        ),
+        (
+            // Too many open at once on one server.
+            "workload: { synthetic: { max_rate_per_s: 10000,\n  \
+             sessions: { server_fraction: 0 },\n  \
+             streams: { server_fraction: 0.1, per_request: 100, mean_duration: 1h } } }",
+            "workload.synthetic.streams.mean_duration",
+        ),
         ("policies: [nope]", "policies[0]"),
         ("policies: [default, default]", "policies"),
         (

@@ -25,7 +25,7 @@
 //! scenarios both ways and compares the reports.
 
 use super::exporter::{Exporter, Gauges};
-use super::pods::Pods;
+use super::pods::{Live, Pods};
 use super::scenario::{Activation, PolicyRun, Scenario};
 use super::station::{Outcome, ServiceTime, Station};
 use super::stats::{Stats, Timeline, micros, round_to_u64};
@@ -315,11 +315,12 @@ impl<'a> ServerSim<'a> {
     }
 
     fn gauges(&self) -> Gauges {
-        let sessions = u32::try_from(self.pods.sessions()).unwrap_or(u32::MAX);
-        let queued = self.station.queued() as u32;
+        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        let queued = count(self.station.queued());
+        let requests = queued.saturating_add(count(self.station.in_service()));
         Gauges {
-            sessions,
-            connections: sessions + queued + self.station.in_service() as u32,
+            sessions: count(self.pods.open(Live::Session)),
+            connections: count(self.pods.live()).saturating_add(requests),
             queued,
         }
     }
@@ -354,7 +355,8 @@ impl<'a> ServerSim<'a> {
             return;
         }
         let (removed, cut) = self.pods.scale_in(n);
-        self.stats.sessions_cut += cut;
+        self.stats.sessions_cut += cut.sessions;
+        self.stats.streams_cut += cut.streams;
         if removed > 0 {
             self.set_slots();
             self.tell_busy_pods();
@@ -369,7 +371,7 @@ impl<'a> ServerSim<'a> {
             && engine_idle
             && self.station.in_service() == 0
             && self.station.queued() == 0
-            && self.pods.sessions() == 0
+            && self.pods.live() == 0
             && self.signals.load.event_counts.iter().all(|&n| n == 0)
             && self.signals.load.polled.iter().flatten().all(|&v| v == 0.0)
             && self.exporter.is_quiet()

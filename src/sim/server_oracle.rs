@@ -34,7 +34,7 @@ impl ServerSim<'_> {
             return;
         }
         let working =
-            self.station.in_service() > 0 || self.station.queued() > 0 || self.pods.sessions() > 0;
+            self.station.in_service() > 0 || self.station.queued() > 0 || self.pods.live() > 0;
         let far = self.next_arrival - self.now > self.cold_start() + ORACLE_LEAD;
         if !working && far && self.run.policy.min_replicas == 0 {
             self.scale_to(0);

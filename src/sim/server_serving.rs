@@ -1,11 +1,12 @@
 //! What reaches the server and what it serves: arrivals (requests and
-//! session events, and what the gateway and the scaler see of them),
+//! session and stream events, and what the gateway and the scaler see of them),
 //! completions and timeouts, and the tight loop that takes them while no
 //! control event is due.
 
 use super::ServerSim;
 use super::ts;
 use crate::signal::EventKind;
+use crate::sim::pods::Live;
 use crate::sim::scenario::Activation;
 use crate::sim::station::Outcome;
 use crate::sim::ticks::earliest;
@@ -90,6 +91,24 @@ impl ServerSim<'_> {
         }
     }
 
+    /// A session or stream opens or closes on the pod that holds it.
+    fn live_work(&mut self, kind: EventKind, id: Option<u32>) {
+        let Some((live, opens)) = Live::of(kind) else {
+            return;
+        };
+        let unit = (live, id.unwrap_or(u32::MAX));
+        if opens {
+            match live {
+                Live::Session => self.stats.sessions += 1,
+                Live::Stream => self.stats.streams += 1,
+            }
+            self.pods.begin(unit);
+        } else {
+            self.pods.end(unit);
+        }
+        self.tell_busy_pods();
+    }
+
     pub(super) fn arrive(&mut self, a: &Arrival) {
         match a.kind {
             EventKind::Request => {
@@ -111,16 +130,7 @@ impl ServerSim<'_> {
                 self.station.arrive(self.now, service, &mut self.outcomes);
                 self.drain_outcomes();
             }
-            EventKind::SessionOpen => {
-                self.stats.sessions += 1;
-                self.pods.open(a.session.unwrap_or(u32::MAX));
-                self.tell_busy_pods();
-            }
-            EventKind::SessionClose => {
-                self.pods.close(a.session.unwrap_or(u32::MAX));
-                self.tell_busy_pods();
-            }
-            EventKind::ConnectionOpen | EventKind::ConnectionClose => {}
+            kind => self.live_work(kind, a.session),
         }
         if self.run.wiring.events {
             self.signals.record_event(a.kind, ts(self.now));

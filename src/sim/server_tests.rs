@@ -79,6 +79,7 @@ fn with_fixed_replicas_the_loop_matches_erlang_c_and_littles_law() {
             ..Default::default()
         },
         periodic: crate::sim::workload::Periodic::default(),
+        streams: crate::sim::workload::Streams::default(),
     };
     let arrivals: Vec<Arrival> = workload
         .server_arrivals(0, rate, scenario.duration.as_secs_f64(), 9)
@@ -262,44 +263,102 @@ fn push_wakes_at_once_while_polling_waits_for_keda() {
     assert!(waited > 1.0 && waited <= 60.2, "{waited}");
 }
 
-#[test]
-fn scaling_in_keeps_the_pods_holding_sessions_only_when_it_knows_them() {
+/// A 3-minute burst of 150 requests/s (15 in flight: 2 replicas at 8
+/// each); 40 units of live work (`open` … `close`) open mid-burst and stay
+/// open for the hour. Returns the runs of `hpa`, `default`, and `default`
+/// without deletion cost.
+fn live_work_through_a_burst(open: EventKind, close: EventKind) -> [Stats; 3] {
     let scenario = Scenario {
         duration: Duration::from_secs(3600),
         ..Scenario::default()
     };
-    let session = |t, kind, id| Arrival {
+    let unit = |t, kind, id| Arrival {
         t,
         server: 0,
         kind,
         session: Some(id),
         service_s: Some(0.1),
     };
-    // A 3-minute burst of 150 requests/s (15 in flight: 2 replicas at 8
-    // each); 40 sessions open mid-burst and stay open for the hour.
     let mut arrivals: Vec<Arrival> = (0..27_000)
         .map(|k| request(10.0 + f64::from(k) / 150.0))
         .collect();
-    arrivals.extend((0..40).map(|id| session(120.0 + f64::from(id), EventKind::SessionOpen, id)));
-    arrivals.extend((0..40).map(|id| session(3500.0, EventKind::SessionClose, id)));
+    arrivals.extend((0..40).map(|id| unit(120.0 + f64::from(id), open, id)));
+    arrivals.extend((0..40).map(|id| unit(3500.0, close, id)));
     arrivals.sort_by(|a, b| a.t.total_cmp(&b.t));
+    let mut blind = policy_run("default");
+    blind.wiring.deletion_cost = false;
+    [policy_run("hpa"), policy_run("default"), blind]
+        .map(|run| run_one(&scenario, &run, &arrivals, true))
+}
+
+#[test]
+fn scaling_in_keeps_the_pods_holding_sessions_only_when_it_knows_them() {
+    let [hpa, ours, blind] =
+        live_work_through_a_burst(EventKind::SessionOpen, EventKind::SessionClose);
     // The HPA baseline scales on concurrency only and removes the newest
     // pods: after the burst it scales in and cuts their sessions.
-    let hpa = run_one(&scenario, &policy_run("hpa"), &arrivals, true);
     assert_eq!(hpa.sessions, 40);
     assert!(hpa.peak_replicas >= 2, "{}", hpa.peak_replicas);
     assert!(hpa.sessions_cut >= 10, "{}", hpa.sessions_cut);
     // Ours does not size by sessions either, so it scales in too, but it
     // knows which pods hold them: those stay until their sessions end.
-    let ours = run_one(&scenario, &policy_run("default"), &arrivals, true);
     assert_eq!(ours.sessions_cut, 0);
     assert!(ours.peak_replicas >= 2, "{}", ours.peak_replicas);
     // Without that knowledge (no deletion cost), the same policy cuts.
-    let mut blind = policy_run("default");
-    blind.wiring.deletion_cost = false;
-    let blind = run_one(&scenario, &blind, &arrivals, true);
     assert!(blind.sessions_cut >= 10, "{}", blind.sessions_cut);
     assert!(blind.replica_seconds() < ours.replica_seconds());
+}
+
+#[test]
+fn scaling_in_keeps_the_pods_holding_streams_only_when_it_knows_them() {
+    let [hpa, ours, blind] =
+        live_work_through_a_burst(EventKind::ConnectionOpen, EventKind::ConnectionClose);
+    assert_eq!((hpa.streams, hpa.sessions), (40, 0));
+    assert!(hpa.streams_cut >= 10, "{}", hpa.streams_cut);
+    assert_eq!(ours.streams_cut, 0);
+    assert!(ours.peak_replicas >= 2, "{}", ours.peak_replicas);
+    assert!(blind.streams_cut >= 10, "{}", blind.streams_cut);
+    assert_eq!(blind.sessions_cut + ours.sessions_cut, 0);
+}
+
+#[test]
+fn an_open_stream_keeps_its_server_up_until_it_closes() {
+    let scenario = Scenario {
+        duration: Duration::from_secs(3 * 3600),
+        ..Scenario::default()
+    };
+    let stream = |t, kind| Arrival {
+        t,
+        server: 0,
+        kind,
+        session: Some(7),
+        service_s: None,
+    };
+    // One request wakes the server; its client then listens for 2 hours
+    // without asking anything.
+    let quiet = vec![request(5.0)];
+    let mut listening = quiet.clone();
+    listening.push(stream(6.0, EventKind::ConnectionOpen));
+    listening.push(stream(7206.0, EventKind::ConnectionClose));
+    for name in ["default", "keep-alive-10m", "oracle"] {
+        let run = policy_run(name);
+        let held = run_one(&scenario, &run, &listening, true);
+        let alone = run_one(&scenario, &run, &quiet, true);
+        assert_eq!((held.streams, held.streams_cut), (1, 0), "{name}");
+        assert!(
+            held.replica_seconds() >= 7200.0,
+            "{name}: {}",
+            held.replica_seconds()
+        );
+        // Released after it closes, as without it.
+        assert!(held.replica_seconds() < 7200.0 + 3600.0, "{name}");
+        assert!(
+            alone.replica_seconds() < 3600.0,
+            "{name}: {}",
+            alone.replica_seconds()
+        );
+        assert_eq!(held.cold_starts, 1, "{name}");
+    }
 }
 
 /// Arrivals that meet the control loop at its own instants. Groups come

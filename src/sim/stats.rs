@@ -74,6 +74,10 @@ pub struct Stats {
     pub sessions: u64,
     /// Sessions whose replica was removed under them.
     pub sessions_cut: u64,
+    /// Streams opened.
+    pub streams: u64,
+    /// Streams whose replica was removed under them.
+    pub streams_cut: u64,
     /// Engine decisions made.
     pub decisions: u64,
     /// Latency (wait + service) of served requests, µs.
@@ -124,6 +128,8 @@ impl Default for Stats {
             peak_replicas: 0,
             sessions: 0,
             sessions_cut: 0,
+            streams: 0,
+            streams_cut: 0,
             decisions: 0,
             latency_us: Histogram::new_with_max(LATENCY_MAX_US, 3).expect("valid histogram bounds"),
         }
@@ -183,6 +189,8 @@ impl Stats {
         self.peak_replicas = self.peak_replicas.max(other.peak_replicas);
         self.sessions = self.sessions.saturating_add(other.sessions);
         self.sessions_cut = self.sessions_cut.saturating_add(other.sessions_cut);
+        self.streams = self.streams.saturating_add(other.streams);
+        self.streams_cut = self.streams_cut.saturating_add(other.streams_cut);
         self.decisions = self.decisions.saturating_add(other.decisions);
         // Same bounds on both sides: adding cannot fail.
         let _ = self.latency_us.add(&other.latency_us);
@@ -252,7 +260,7 @@ impl Stats {
             ),
         ];
         // (Cold starts may outnumber starts from zero, a request meeting a
-        // cold server just before the end, and cuts sessions, a session cut
+        // cold server just before the end, and cuts live work, a session or stream cut
         // again after it reconnected: neither is a part of the other.)
         // Sums saturate: a total at the top of its range overflowed.
         let sums = [
@@ -264,6 +272,8 @@ impl Stats {
             self.wait_sum_us,
             self.sessions,
             self.sessions_cut,
+            self.streams,
+            self.streams_cut,
             self.decisions,
         ];
         if sums.contains(&u64::MAX) {

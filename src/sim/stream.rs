@@ -1,6 +1,8 @@
 //! A synthetic server's events, generated as they are consumed: memory
-//! holds the processes' state and the events of sessions or jobs already
-//! begun, never the whole horizon, so a month costs what a day costs.
+//! holds the processes' state and the events of sessions, streams or jobs
+//! already begun, never the whole horizon, so a month costs what a day
+//! costs. A server's streams come from a process of their own, merged in
+//! time order with its other events.
 //!
 //! The events are exactly those the eager generator drew (same seed, same
 //! draws in the same order): each sub-process (the diurnal base, each
@@ -21,15 +23,20 @@ use rand_distr::{Distribution, Exp};
 /// `sessions.requests` allows).
 const MAX_SESSION_REQUESTS: f64 = 100_000.0;
 
+/// One event drawn: its time, what it is, and its session or stream.
+type Item = (f64, EventKind, Option<u32>);
+
 /// Sessions start at the modulated rate; each opens, spreads its requests
-/// uniformly over an exponential length, and closes.
+/// uniformly over an exponential length, and closes. Streams are the same
+/// with no requests: a connection opened, held and closed.
 #[derive(Debug)]
 pub struct SessionStream {
     starts: std::iter::Peekable<Modulated>,
     /// Draws each session's length, size and request times, in start order.
     rng: ChaCha8Rng,
     length: Exp<f64>,
-    count: Exp<f64>,
+    /// Requests per session (`None`: streams, which make none).
+    count: Option<Exp<f64>>,
     /// Sessions close by the horizon.
     horizon: f64,
     pending: Pending,
@@ -49,26 +56,39 @@ impl SessionStream {
             starts: starts.peekable(),
             rng,
             length,
-            count,
+            count: Some(count),
             horizon,
             pending: Pending::default(),
             sessions: 0,
         }
     }
 
+    /// Streams from `starts` (connections held open for an exponential
+    /// `length`, making no requests), drawn with `rng`.
+    pub fn streams(starts: Modulated, rng: ChaCha8Rng, length: Exp<f64>, horizon: f64) -> Self {
+        Self {
+            count: None,
+            ..Self::new(
+                starts,
+                rng,
+                length,
+                Exp::new(1.0).expect("unit rate"),
+                horizon,
+            )
+        }
+    }
+
     fn begin(&mut self, start: f64) {
         let session = self.sessions;
-        self.sessions += 1;
+        self.sessions = self.sessions.wrapping_add(1);
         let end = (start + self.length.sample(&mut self.rng)).min(self.horizon);
         self.pending.push(start, OPEN);
-        let count = self
-            .count
-            .sample(&mut self.rng)
-            .ceil()
-            .min(MAX_SESSION_REQUESTS);
-        for _ in 0..(count as u32).max(1) {
-            let t = start + self.rng.random::<f64>() * (end - start);
-            self.pending.push(t, REQUEST);
+        if let Some(count) = self.count {
+            let count = count.sample(&mut self.rng).ceil().min(MAX_SESSION_REQUESTS);
+            for _ in 0..(count as u32).max(1) {
+                let t = start + self.rng.random::<f64>() * (end - start);
+                self.pending.push(t, REQUEST);
+            }
         }
         self.pending.push(end, CLOSE);
         self.pending.seal(session);
@@ -76,15 +96,19 @@ impl SessionStream {
 }
 
 impl Iterator for SessionStream {
-    type Item = (f64, EventKind, Option<u32>);
+    type Item = Item;
     fn next(&mut self) -> Option<Self::Item> {
+        let (open, close) = match self.count {
+            Some(_) => (EventKind::SessionOpen, EventKind::SessionClose),
+            None => (EventKind::ConnectionOpen, EventKind::ConnectionClose),
+        };
         loop {
             let next_start = self.starts.peek().copied().unwrap_or(f64::INFINITY);
             if let Some((t, kind, session)) = self.pending.pop_before(next_start, OPEN) {
                 let kind = match kind {
-                    OPEN => EventKind::SessionOpen,
+                    OPEN => open,
                     REQUEST => EventKind::Request,
-                    _ => EventKind::SessionClose,
+                    _ => close,
                 };
                 return Some((t, kind, Some(session)));
             }
@@ -180,6 +204,52 @@ pub enum ServerStream {
     Jobs(JobStream),
 }
 
+impl ServerStream {
+    fn next_item(&mut self) -> Option<Item> {
+        match self {
+            ServerStream::Requests(m) => Some((m.next()?, EventKind::Request, None)),
+            ServerStream::Sessions(s) => s.next(),
+            ServerStream::Jobs(j) => Some((j.next()?, EventKind::Request, None)),
+        }
+    }
+}
+
+/// Streams a server's clients hold open, beside its other events.
+#[derive(Debug)]
+pub struct Listens {
+    streams: std::iter::Peekable<SessionStream>,
+    /// The other events' next one, drawn ahead.
+    other: Option<Item>,
+}
+
+impl Listens {
+    /// The streams `streams` yields (see [`SessionStream::streams`]).
+    pub fn new(streams: SessionStream) -> Self {
+        Self {
+            streams: streams.peekable(),
+            other: None,
+        }
+    }
+
+    /// The earlier of the next stream event and the next of `other`'s (on
+    /// equal times, `other`'s).
+    fn merge(&mut self, other: &mut ServerStream) -> Option<Item> {
+        if self.other.is_none() {
+            self.other = other.next_item();
+        }
+        let stream_first = match (&self.other, self.streams.peek()) {
+            (Some(o), Some(s)) => s.0 < o.0,
+            (None, s) => s.is_some(),
+            (Some(_), None) => false,
+        };
+        if stream_first {
+            self.streams.next()
+        } else {
+            self.other.take()
+        }
+    }
+}
+
 /// A server's events with its index filled in.
 #[derive(Debug)]
 pub struct Arrivals {
@@ -187,15 +257,16 @@ pub struct Arrivals {
     pub server: u32,
     /// Its events.
     pub stream: ServerStream,
+    /// Streams its clients hold open, if they do.
+    pub listens: Option<Listens>,
 }
 
 impl Iterator for Arrivals {
     type Item = Arrival;
     fn next(&mut self) -> Option<Arrival> {
-        let (t, kind, session) = match &mut self.stream {
-            ServerStream::Requests(m) => (m.next()?, EventKind::Request, None),
-            ServerStream::Sessions(s) => s.next()?,
-            ServerStream::Jobs(j) => (j.next()?, EventKind::Request, None),
+        let (t, kind, session) = match &mut self.listens {
+            None => self.stream.next_item()?,
+            Some(listens) => listens.merge(&mut self.stream)?,
         };
         Some(Arrival {
             t,

@@ -194,11 +194,16 @@ fn event_row(
         "request" => EventKind::Request,
         "session_open" => EventKind::SessionOpen,
         "session_close" => EventKind::SessionClose,
+        "connection_open" => EventKind::ConnectionOpen,
+        "connection_close" => EventKind::ConnectionClose,
         other => {
             return Err(o.err(
                 line,
                 "kind",
-                format!("{other:?} is not request, session_open or session_close"),
+                format!(
+                    "{other:?} is not request, session_open, session_close, \
+                     connection_open or connection_close"
+                ),
             ));
         }
     };

@@ -5,12 +5,18 @@
 //! log-normal fitted to the Azure Functions 2019 trace (Shahrad et al.):
 //! about 45% of apps are invoked at most once an hour and 81% at most once a
 //! minute. Rates follow a diurnal cycle with a per-server phase, random
-//! bursts multiply them for a while, and a fraction of servers serve MCP
-//! sessions (open, many requests, close). Same seed → same events.
+//! bursts multiply them for a while, a fraction of servers serve MCP
+//! sessions (open, many requests, close), and on a fraction the clients
+//! hold streams open (MCP's `subscriptions/listen`). Same seed → same
+//! events.
 
 use super::stream::{
-    Arrivals, Diurnal, JobStream, Modulated, Schedule, ServerStream, SessionStream, poisson_times,
+    Arrivals, Diurnal, JobStream, Listens, Modulated, Schedule, ServerStream, SessionStream,
+    poisson_times,
 };
+
+/// Mixed into a server's seed for its streams' own generator.
+const STREAMS_SEED: u64 = 0x5354_5245_414D_5321;
 use crate::signal::EventKind;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -89,6 +95,32 @@ impl Default for Sessions {
     }
 }
 
+/// Streams on some servers: connections the clients hold open (MCP's
+/// `subscriptions/listen`, or any long-lived connection), each live work
+/// pinned to the pod that accepted it, making no requests of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Streams {
+    /// Share of servers whose clients hold streams (0: none, the default).
+    pub server_fraction: f64,
+    /// Streams opened per request, on average: they open at this multiple
+    /// of the server's mean request rate, following its daily cycle.
+    pub per_request: f64,
+    /// Mean stream length.
+    #[serde(with = "humantime_serde")]
+    pub mean_duration: Duration,
+}
+
+impl Default for Streams {
+    fn default() -> Self {
+        Self {
+            server_fraction: 0.0,
+            per_request: 1.0,
+            mean_duration: Duration::from_secs(1800),
+        }
+    }
+}
+
 /// Scheduled agent jobs on some servers: each such server runs a job on a
 /// cron-like schedule (every 5, 10, 15, 30, 60, 120 or 240 minutes, one
 /// picked per server, with a per-server offset), each job a short run of
@@ -143,6 +175,8 @@ pub struct Synthetic {
     pub sessions: Sessions,
     /// Scheduled agent jobs.
     pub periodic: Periodic,
+    /// Streams held open.
+    pub streams: Streams,
 }
 
 impl Default for Synthetic {
@@ -157,6 +191,7 @@ impl Default for Synthetic {
             bursts: Bursts::default(),
             sessions: Sessions::default(),
             periodic: Periodic::default(),
+            streams: Streams::default(),
         }
     }
 }
@@ -205,6 +240,10 @@ impl Synthetic {
             seed ^ (0x9E37_79B9_7F4A_7C15_u64.wrapping_mul(u64::from(server) + 1)),
         );
         let sessions = rng.random::<f64>() < self.sessions.server_fraction;
+        let mut cycle = Diurnal {
+            amplitude: 0.0,
+            phase: 0.0,
+        };
         // Drawn only when asked for, so fleets without jobs stay as they were.
         let stream = if self.periodic.server_fraction > 0.0
             && rng.random::<f64>() < self.periodic.server_fraction
@@ -221,6 +260,7 @@ impl Synthetic {
                 amplitude: self.diurnal_amplitude,
                 phase: rng.random::<f64>() * TAU,
             };
+            cycle = shape;
             let factor = self.bursts.factor;
             if sessions {
                 let per_session = self.sessions.requests.max(1.0);
@@ -236,7 +276,40 @@ impl Synthetic {
                 ServerStream::Requests(requests)
             }
         };
-        Arrivals { server, stream }
+        Arrivals {
+            server,
+            stream,
+            listens: self.listens(
+                server,
+                rate * self.streams.per_request,
+                (horizon, cycle),
+                seed,
+            ),
+        }
+    }
+
+    /// The streams of server `server`, opening at `rate` on its daily
+    /// `cycle`, if its clients hold any. They draw from a generator of
+    /// their own, so a fleet's other events are the same with or without
+    /// them.
+    fn listens(&self, server: u32, rate: f64, cycle: (f64, Diurnal), seed: u64) -> Option<Listens> {
+        if self.streams.server_fraction <= 0.0 {
+            return None;
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(
+            seed ^ STREAMS_SEED ^ (0x9E37_79B9_7F4A_7C15_u64.wrapping_mul(u64::from(server) + 1)),
+        );
+        if rng.random::<f64>() >= self.streams.server_fraction {
+            return None;
+        }
+        let horizon = cycle.0;
+        let starts = Modulated::new(&rng, rate, cycle, &[], 1.0);
+        let rest = starts.rest().unwrap_or(rng);
+        let length = Exp::new(1.0 / self.streams.mean_duration.as_secs_f64().max(1.0))
+            .expect("positive rate");
+        Some(Listens::new(SessionStream::streams(
+            starts, rest, length, horizon,
+        )))
     }
 
     /// Jobs every period from a random offset, each start jittered, each a

@@ -151,3 +151,78 @@ fn a_fleet_without_jobs_is_what_it_was() {
     let d = Duration::from_secs(3600);
     assert_eq!(plain.generate(d, 5), with_field.generate(d, 5));
 }
+
+#[test]
+fn streams_come_beside_the_other_events_and_leave_them_as_they_were() {
+    let plain = Synthetic {
+        servers: 30,
+        rate_log_mean: (6.0f64).ln(),
+        rate_log_sd: 1.0,
+        ..Synthetic::default()
+    };
+    let with_streams = Synthetic {
+        streams: Streams {
+            server_fraction: 1.0,
+            per_request: 0.5,
+            mean_duration: Duration::from_secs(600),
+        },
+        ..plain
+    };
+    let d = Duration::from_secs(4 * 3600);
+    let before = plain.generate(d, 11);
+    let after = with_streams.generate(d, 11);
+    let is_stream = |a: &Arrival| {
+        matches!(
+            a.kind,
+            EventKind::ConnectionOpen | EventKind::ConnectionClose
+        )
+    };
+    let others: Vec<Arrival> = after
+        .arrivals
+        .iter()
+        .copied()
+        .filter(|a| !is_stream(a))
+        .collect();
+    assert_eq!(others, before.arrivals, "the other events are unchanged");
+    assert!(after.arrivals.windows(2).all(|p| p[0].t <= p[1].t));
+    // Every stream opens once, then closes once by the horizon.
+    let mut open = std::collections::HashMap::new();
+    let mut closed = 0;
+    for a in after.arrivals.iter().filter(|a| is_stream(a)) {
+        let id = (a.server, a.session.expect("a stream has an id"));
+        if a.kind == EventKind::ConnectionOpen {
+            assert!(open.insert(id, a.t).is_none(), "{id:?} opened twice");
+        } else {
+            assert!(open.get(&id).is_some_and(|&t| t <= a.t), "{id:?}");
+            closed += 1;
+        }
+    }
+    assert_eq!(closed, open.len());
+    // Half a stream per request, give or take the draws.
+    let requests = before.arrivals.len() as f64;
+    let ratio = open.len() as f64 / requests;
+    assert!((0.4..0.6).contains(&ratio), "{ratio}");
+}
+
+#[test]
+fn a_share_of_servers_hold_streams() {
+    let w = Synthetic {
+        servers: 400,
+        rate_log_mean: (60.0f64).ln(),
+        rate_log_sd: 0.0,
+        streams: Streams {
+            server_fraction: 0.25,
+            ..Streams::default()
+        },
+        ..Synthetic::default()
+    };
+    let fleet = w.generate(Duration::from_secs(600), 2);
+    let holding: std::collections::HashSet<u32> = fleet
+        .arrivals
+        .iter()
+        .filter(|a| a.kind == EventKind::ConnectionOpen)
+        .map(|a| a.server)
+        .collect();
+    // 100 expected; a binomial SD is about 8.7.
+    assert!((70..=130).contains(&holding.len()), "{}", holding.len());
+}
