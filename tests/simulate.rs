@@ -480,7 +480,6 @@ fn a_piped_trace_is_digested_as_it_is_read() {
 #[test]
 fn streams_in_a_trace_keep_their_server_up_and_are_never_cut_by_default() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let trace = dir.path().join("t.csv");
     // Server `a` gets one request, then two listen streams over 2 hours
     // and another request; server `b` only requests.
     let csv = "time_s,server,kind,session,service_s
@@ -493,22 +492,31 @@ fn streams_in_a_trace_keep_their_server_up_and_are_never_cut_by_default() {
 7230,a,connection_close,l2,
 10799,b,request,,0.2
 ";
-    std::fs::write(&trace, csv).expect("write");
-    let path = trace.to_string_lossy();
-    let args = ["--trace", &path, "--format", "events", "--quiet"];
-    let o = simulate(&[&args[..], &["--policy", "default"]].concat(), dir.path());
-    assert!(o.status.success(), "{}", stderr(&o));
-    let json: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join("report.json")).expect("report.json"),
-    )
-    .expect("json");
-    for p in json["policies"].as_array().expect("policies") {
+    let report = |csv: &str, name: &str| {
+        let trace = dir.path().join(format!("{name}.csv"));
+        std::fs::write(&trace, csv).expect("write");
+        let out = dir.path().join(name);
+        let path = trace.to_string_lossy();
+        let args = ["--trace", &path, "--format", "events", "--quiet"];
+        let o = simulate(&[&args[..], &["--policy", "default"]].concat(), &out);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let md = std::fs::read_to_string(out.join("report.md")).expect("report.md");
+        assert!(md.contains("| streams cut |"), "{md}");
+        let json: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(out.join("report.json")).expect("report.json"),
+        )
+        .expect("json");
+        json["policies"].clone()
+    };
+    let named = report(csv, "named");
+    for p in named.as_array().expect("policies") {
         assert_eq!(p["streams"].as_u64(), Some(2), "{p}");
         assert_eq!(p["streams_cut"].as_u64(), Some(0), "{p}");
         // `a` is up at least from its first stream to its last close.
         let up = p["replica_seconds"].as_f64().unwrap_or(0.0);
         assert!(up >= 7200.0, "{p}");
     }
-    let md = std::fs::read_to_string(dir.path().join("report.md")).expect("report.md");
-    assert!(md.contains("| streams cut |"), "{md}");
+    // Without ids, opens and closes pair up oldest first: the same run.
+    let unnamed = report(&csv.replace(",l1,", ",,").replace(",l2,", ",,"), "unnamed");
+    assert_eq!(named, unnamed);
 }

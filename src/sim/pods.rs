@@ -43,7 +43,8 @@ impl Live {
         }
     }
 
-    fn index(self) -> usize {
+    /// Its place in a per-kind array.
+    pub(super) fn index(self) -> usize {
         self as usize
     }
 }
@@ -198,19 +199,24 @@ impl Pods {
         Some(pod.id)
     }
 
-    /// A unit of live work opens (one already open under its id closes
-    /// first: a client reusing an id).
-    pub fn begin(&mut self, unit: Unit) {
-        self.end(unit);
+    /// A unit of live work opens; returns whether it is new (a second
+    /// open of one already open changes nothing, as in the scaler's
+    /// session table).
+    pub fn begin(&mut self, unit: Unit) -> bool {
+        if self.units.contains_key(&unit) {
+            return false;
+        }
         let pod = self.pick();
         self.units.insert(unit, pod);
         self.open[unit.0.index()] += 1;
+        true
     }
 
-    /// A unit of live work closes (nothing if it is not open).
-    pub fn end(&mut self, unit: Unit) {
+    /// A unit of live work closes; returns whether it was open (a close
+    /// of one never seen open changes nothing).
+    pub fn end(&mut self, unit: Unit) -> bool {
         let Some(held) = self.units.remove(&unit) else {
-            return;
+            return false;
         };
         self.open[unit.0.index()] = self.open[unit.0.index()].saturating_sub(1);
         if let Some(id) = held
@@ -218,6 +224,7 @@ impl Pods {
         {
             pod.live = pod.live.saturating_sub(1);
         }
+        true
     }
 
     /// Scales in to `n` pods; returns the ready pods removed and the live

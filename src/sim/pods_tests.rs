@@ -113,15 +113,15 @@ fn streams_are_live_work_counted_apart_from_sessions() {
 #[test]
 fn closing_what_is_not_open_changes_nothing() {
     let mut pods = Pods::new(1, ScaleInOrder::LeastLiveWork);
-    pods.end(stream(9));
-    pods.begin(stream(9));
-    pods.begin(stream(9));
+    assert!(!pods.end(stream(9)));
+    assert!(pods.begin(stream(9)));
+    assert!(!pods.begin(stream(9)));
     assert_eq!(pods.open(Live::Stream), 1, "reopening an id is one unit");
     assert_eq!(pods.busy(), 1);
-    pods.end(session(9));
+    assert!(!pods.end(session(9)));
     assert_eq!(pods.open(Live::Stream), 1);
-    pods.end(stream(9));
-    pods.end(stream(9));
+    assert!(pods.end(stream(9)));
+    assert!(!pods.end(stream(9)));
     assert_eq!((pods.live(), pods.busy()), (0, 0));
 }
 

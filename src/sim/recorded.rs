@@ -15,7 +15,7 @@ use super::workload::Arrival;
 use crate::signal::EventKind;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::Read;
 use std::sync::Mutex;
 
@@ -292,6 +292,10 @@ struct Sessions<'a, I> {
     records: I,
     /// (kind, id hash) of each open session or stream → its number.
     open: HashMap<(Live, u64), u32>,
+    /// The numbers of sessions and streams opened without an id, oldest
+    /// first, by [`Live::index`]: a close without an id ends the oldest
+    /// (the scaler counts them as opens minus closes).
+    anonymous: [VecDeque<u32>; 2],
     next: u32,
     failed: &'a Mutex<Option<String>>,
 }
@@ -302,6 +306,7 @@ impl<'a, I> Sessions<'a, I> {
             server,
             records,
             open: HashMap::new(),
+            anonymous: [VecDeque::new(), VecDeque::new()],
             next: 0,
             failed,
         }
@@ -310,10 +315,13 @@ impl<'a, I> Sessions<'a, I> {
     /// The number of the session or stream an event belongs to: an open
     /// one keeps its number until it closes; an event of one not open (a
     /// request naming a session) gets a number of its own that is not
-    /// remembered.
+    /// remembered. An open or close without an id is numbered in order.
     fn number(&mut self, r: &Record) -> Option<u32> {
-        let hash = r.session?;
         let unit = Live::of(r.event_kind());
+        let Some(hash) = r.session else {
+            let (live, opens) = unit?;
+            return Some(self.anonymous(live, opens));
+        };
         let opens = unit.is_some_and(|(_, opens)| opens);
         let closes = unit.is_some_and(|(_, opens)| !opens);
         // A request belongs to a session.
@@ -331,6 +339,22 @@ impl<'a, I> Sessions<'a, I> {
             }
             n
         }))
+    }
+}
+
+impl<I> Sessions<'_, I> {
+    /// A new number, or for a close without an id the oldest open one's.
+    fn anonymous(&mut self, live: Live, opens: bool) -> u32 {
+        let waiting = &mut self.anonymous[live.index()];
+        if !opens && let Some(n) = waiting.pop_front() {
+            return n;
+        }
+        let n = self.next;
+        self.next = self.next.wrapping_add(1);
+        if opens {
+            waiting.push_back(n);
+        }
+        n
     }
 }
 

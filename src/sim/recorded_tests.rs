@@ -103,6 +103,36 @@ fn a_stream_and_a_session_of_one_id_are_numbered_apart() {
 }
 
 #[test]
+fn opens_and_closes_without_an_id_pair_up_oldest_first() {
+    let text = "time_s,server,kind,session,service_s
+1,a,connection_open,,
+2,a,connection_open,,
+3,a,session_open,,
+4,a,connection_close,,
+5,a,request,,
+6,a,connection_close,,
+7,a,connection_close,,
+8,a,session_close,,
+";
+    let r = Recorded::from_events(text.as_bytes(), "t.csv", f64::INFINITY, 2).expect("parses");
+    let a: Vec<(EventKind, Option<u32>)> = r.events(0).map(|e| (e.kind, e.session)).collect();
+    assert_eq!(
+        a,
+        [
+            (EventKind::ConnectionOpen, Some(0)),
+            (EventKind::ConnectionOpen, Some(1)),
+            (EventKind::SessionOpen, Some(2)),
+            (EventKind::ConnectionClose, Some(0)),
+            (EventKind::Request, None),
+            (EventKind::ConnectionClose, Some(1)),
+            // Nothing left open: a close of its own.
+            (EventKind::ConnectionClose, Some(3)),
+            (EventKind::SessionClose, Some(2)),
+        ]
+    );
+}
+
+#[test]
 fn events_at_or_after_the_horizon_are_left_out() {
     let text = events_csv(1000, 3);
     let r = Recorded::from_events(text.as_bytes(), "t.csv", 50.0, 100).expect("parses");

@@ -162,6 +162,10 @@ fn check_synthetic(w: &Synthetic) -> Result<(), (String, String)> {
 /// waits in memory for its close, and its pod keeps a count).
 const MAX_OPEN_STREAMS: f64 = 1_000_000.0;
 
+/// Most streams one synthetic server may open a second at its peak rate
+/// (the highest request rate allowed: each is drawn before the run).
+const MAX_STREAM_RATE: f64 = 10_000.0;
+
 fn check_streams(w: &Synthetic) -> Result<(), (String, String)> {
     let err = |f: &str, m: &str| Err((format!("workload.synthetic.streams.{f}"), m.to_owned()));
     let s = &w.streams;
@@ -171,10 +175,20 @@ fn check_streams(w: &Synthetic) -> Result<(), (String, String)> {
     if !(s.per_request.is_finite() && (0.0..=100.0).contains(&s.per_request)) {
         return err("per_request", "must be in [0, 100]");
     }
-    if s.mean_duration > Duration::from_secs(86_400) {
-        return err("mean_duration", "must be at most 24h");
+    if !(Duration::from_secs(1)..=Duration::from_secs(86_400)).contains(&s.mean_duration) {
+        return err("mean_duration", "must be in [1s, 24h]");
     }
     let peak = w.max_rate_per_s * (1.0 + w.diurnal_amplitude) * s.per_request;
+    if s.server_fraction > 0.0 && peak > MAX_STREAM_RATE {
+        return err(
+            "per_request",
+            &format!(
+                "with max_rate_per_s × (1 + diurnal_amplitude) = {} requests/s, streams \
+                 would open at up to {peak}/s on one server, over {MAX_STREAM_RATE}/s",
+                w.max_rate_per_s * (1.0 + w.diurnal_amplitude)
+            ),
+        );
+    }
     if s.server_fraction > 0.0 && peak * s.mean_duration.as_secs_f64() > MAX_OPEN_STREAMS {
         return err(
             "mean_duration",

@@ -70,10 +70,21 @@ fn each_out_of_range_value_names_its_full_field_path() {
             "workload.synthetic.streams.mean_duration",
         ),
         (
-            // Too many open at once on one server.
+            "workload: { synthetic: { streams: { mean_duration: 0s } } }",
+            "workload.synthetic.streams.mean_duration",
+        ),
+        (
+            // Opening faster than any request rate allowed.
             "workload: { synthetic: { max_rate_per_s: 10000,\n  \
              sessions: { server_fraction: 0 },\n  \
-             streams: { server_fraction: 0.1, per_request: 100, mean_duration: 1h } } }",
+             streams: { server_fraction: 0.1, per_request: 2, mean_duration: 1s } } }",
+            "workload.synthetic.streams.per_request",
+        ),
+        (
+            // Too many open at once on one server.
+            "workload: { synthetic: { max_rate_per_s: 100,\n  \
+             sessions: { server_fraction: 0 },\n  \
+             streams: { server_fraction: 0.1, per_request: 10, mean_duration: 1h } } }",
             "workload.synthetic.streams.mean_duration",
         ),
         ("policies: [nope]", "policies[0]"),

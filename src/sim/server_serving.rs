@@ -91,25 +91,33 @@ impl ServerSim<'_> {
         }
     }
 
-    /// A session or stream opens or closes on the pod that holds it.
-    fn live_work(&mut self, kind: EventKind, id: Option<u32>) {
+    /// A session or stream opens or closes on the pod that holds it;
+    /// returns whether that changed what is open (the scaler's session
+    /// table counts a second open, or a close of one never opened, as
+    /// nothing: the engine's count must agree).
+    fn live_work(&mut self, kind: EventKind, id: Option<u32>) -> bool {
         let Some((live, opens)) = Live::of(kind) else {
-            return;
+            return true;
         };
         let unit = (live, id.unwrap_or(u32::MAX));
-        if opens {
-            match live {
-                Live::Session => self.stats.sessions += 1,
-                Live::Stream => self.stats.streams += 1,
-            }
-            self.pods.begin(unit);
-        } else {
-            self.pods.end(unit);
+        if !opens {
+            let changed = self.pods.end(unit);
+            self.tell_busy_pods();
+            return changed;
+        }
+        if !self.pods.begin(unit) {
+            return false;
+        }
+        match live {
+            Live::Session => self.stats.sessions += 1,
+            Live::Stream => self.stats.streams += 1,
         }
         self.tell_busy_pods();
+        true
     }
 
     pub(super) fn arrive(&mut self, a: &Arrival) {
+        let mut counted = true;
         match a.kind {
             EventKind::Request => {
                 self.stats.requests += 1;
@@ -130,10 +138,11 @@ impl ServerSim<'_> {
                 self.station.arrive(self.now, service, &mut self.outcomes);
                 self.drain_outcomes();
             }
-            kind => self.live_work(kind, a.session),
+            kind => counted = self.live_work(kind, a.session),
         }
         if self.run.wiring.events {
-            self.signals.record_event(a.kind, ts(self.now));
+            self.signals
+                .record_event_counted(a.kind, counted, ts(self.now));
             if self.run.wiring.activation == Activation::Push && !self.pushed {
                 self.stream();
             }

@@ -418,3 +418,66 @@ fn the_tight_serving_loop_changes_nothing() {
         }
     }
 }
+
+fn stream_event(t: f64, kind: EventKind, id: u32) -> Arrival {
+    Arrival {
+        t,
+        server: 0,
+        kind,
+        session: Some(id),
+        service_s: None,
+    }
+}
+
+#[test]
+fn a_stream_opened_at_zero_wakes_the_server_and_waits_for_its_pod() {
+    let scenario = Scenario {
+        duration: Duration::from_secs(3600),
+        ..Scenario::default()
+    };
+    let arrivals = [
+        stream_event(100.0, EventKind::ConnectionOpen, 1),
+        stream_event(1000.0, EventKind::ConnectionClose, 1),
+    ];
+    let s = run_one(&scenario, &policy_run("default"), &arrivals, true);
+    // Woken by the open (pushed at once), ready a cold start later; no
+    // request waited, so no cold start.
+    assert_eq!((s.starts_from_zero, s.cold_starts), (1, 0));
+    assert_eq!((s.streams, s.streams_cut), (1, 0));
+    assert!(s.replica_seconds() >= 900.0, "{}", s.replica_seconds());
+    assert!(s.replica_seconds() < 3500.0, "{}", s.replica_seconds());
+}
+
+#[test]
+fn a_second_open_or_a_close_never_opened_changes_no_count() {
+    let scenario = Scenario {
+        duration: Duration::from_secs(4 * 3600),
+        ..Scenario::default()
+    };
+    let run = |arrivals: &[Arrival]| run_one(&scenario, &policy_run("default"), arrivals, true);
+    let opened_twice = [
+        request(5.0),
+        stream_event(6.0, EventKind::ConnectionOpen, 1),
+        stream_event(300.0, EventKind::ConnectionOpen, 1),
+        stream_event(600.0, EventKind::ConnectionClose, 1),
+    ];
+    let s = run(&opened_twice);
+    assert_eq!(s.streams, 1);
+    // The engine's count is back to zero at 600 s: the server is released
+    // after its keep-alive, not held by a count that never closes.
+    assert!(s.replica_seconds() < 3600.0, "{}", s.replica_seconds());
+    // A close of a stream never opened does not end the open one.
+    let stray_close = [
+        request(5.0),
+        stream_event(6.0, EventKind::ConnectionOpen, 1),
+        stream_event(300.0, EventKind::ConnectionClose, 2),
+        stream_event(2400.0, EventKind::ConnectionClose, 1),
+    ];
+    let s = run(&stray_close);
+    assert!(s.replica_seconds() >= 2390.0, "{}", s.replica_seconds());
+    assert!(
+        s.replica_seconds() < 2400.0 + 3600.0,
+        "{}",
+        s.replica_seconds()
+    );
+}

@@ -13,7 +13,7 @@ fn small_plan(seed: u64) -> Plan {
         "name: shards\nduration: 3h\nseed: 5\n\
          policies: [default, hpa, keep-alive-10m]\n\
          workload: { synthetic: { servers: 14, rate_log_mean: 0.5, rate_log_sd: 2.0,\n\
-           periodic: { server_fraction: 0.3 } } }\n",
+           periodic: { server_fraction: 0.3 }, streams: { server_fraction: 0.3 } } }\n",
         "shards.yaml",
     )
     .expect("parses");
@@ -47,6 +47,10 @@ fn shards_are_parsed_as_i_of_n_and_refused_out_of_range() {
 fn merged_shards_give_exactly_the_unsharded_report() {
     let plan = small_plan(5);
     let whole = plan.run(QUIET).expect("runs");
+    assert!(
+        whole.report.policies.iter().all(|p| p.streams > 0),
+        "streams are merged too"
+    );
     for count in [1, 3, 5] {
         let mut parts = shards(&plan, count);
         // The order the shards arrive in does not matter.
@@ -208,5 +212,5 @@ fn a_partial_of_another_format_version_is_refused_naming_both() {
     let path = dir.path().join(PARTIAL_FILE);
     std::fs::write(&path, serde_json::to_string(&p).expect("json")).expect("write");
     let e = read(&path).expect_err("old version").to_string();
-    assert!(e.contains("version 1") && e.contains("version 3"), "{e}");
+    assert!(e.contains("version 1") && e.contains("version 4"), "{e}");
 }

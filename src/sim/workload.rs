@@ -15,8 +15,16 @@ use super::stream::{
     poisson_times,
 };
 
-/// Mixed into a server's seed for its streams' own generator.
-const STREAMS_SEED: u64 = 0x5354_5245_414D_5321;
+/// The ChaCha stream a server's streams draw from (its other events draw
+/// from stream 0 of the same key).
+const STREAMS_RNG_STREAM: u64 = 1;
+
+/// Server `server`'s generator under the fleet's `seed`.
+fn server_rng(seed: u64, server: u32) -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(
+        seed ^ (0x9E37_79B9_7F4A_7C15_u64.wrapping_mul(u64::from(server) + 1)),
+    )
+}
 use crate::signal::EventKind;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -236,9 +244,7 @@ impl Synthetic {
     /// The same events as [`Self::server_arrivals`], drawn as they are
     /// consumed (memory does not grow with the horizon).
     pub fn server_stream(&self, server: u32, rate: f64, horizon: f64, seed: u64) -> Arrivals {
-        let mut rng = ChaCha8Rng::seed_from_u64(
-            seed ^ (0x9E37_79B9_7F4A_7C15_u64.wrapping_mul(u64::from(server) + 1)),
-        );
+        let mut rng = server_rng(seed, server);
         let sessions = rng.random::<f64>() < self.sessions.server_fraction;
         let mut cycle = Diurnal {
             amplitude: 0.0,
@@ -289,16 +295,15 @@ impl Synthetic {
     }
 
     /// The streams of server `server`, opening at `rate` on its daily
-    /// `cycle`, if its clients hold any. They draw from a generator of
-    /// their own, so a fleet's other events are the same with or without
-    /// them.
+    /// `cycle`, if its clients hold any. They draw from a stream of the
+    /// server's generator of their own, so a fleet's other events are the
+    /// same with or without them.
     fn listens(&self, server: u32, rate: f64, cycle: (f64, Diurnal), seed: u64) -> Option<Listens> {
         if self.streams.server_fraction <= 0.0 {
             return None;
         }
-        let mut rng = ChaCha8Rng::seed_from_u64(
-            seed ^ STREAMS_SEED ^ (0x9E37_79B9_7F4A_7C15_u64.wrapping_mul(u64::from(server) + 1)),
-        );
+        let mut rng = server_rng(seed, server);
+        rng.set_stream(STREAMS_RNG_STREAM);
         if rng.random::<f64>() >= self.streams.server_fraction {
             return None;
         }
