@@ -48,6 +48,12 @@ fn an_events_trace_sorted_on_disk_replays_as_the_one_held_in_memory() {
     assert_eq!(memory.last_time(), 499.9);
 }
 
+/// Server `server`'s events of the events trace `text`: (kind, number).
+fn numbered(text: &str, server: usize) -> Vec<(EventKind, Option<u32>)> {
+    let r = Recorded::from_events(text.as_bytes(), "t.csv", f64::INFINITY, 2).expect("parses");
+    r.events(server).map(|e| (e.kind, e.session)).collect()
+}
+
 #[test]
 fn sessions_are_numbered_per_server_and_a_closed_one_is_forgotten() {
     let text = "time_s,server,kind,session,service_s
@@ -58,8 +64,7 @@ fn sessions_are_numbered_per_server_and_a_closed_one_is_forgotten() {
 5,a,session_open,y,
 6,a,session_open,x,
 ";
-    let r = Recorded::from_events(text.as_bytes(), "t.csv", f64::INFINITY, 2).expect("parses");
-    let a: Vec<(EventKind, Option<u32>)> = r.events(0).map(|e| (e.kind, e.session)).collect();
+    let a = numbered(text, 0);
     assert_eq!(
         a,
         [
@@ -70,8 +75,7 @@ fn sessions_are_numbered_per_server_and_a_closed_one_is_forgotten() {
             (EventKind::SessionOpen, Some(2)),
         ]
     );
-    let b: Vec<Option<u32>> = r.events(1).map(|e| e.session).collect();
-    assert_eq!(b, [Some(0)]);
+    assert_eq!(numbered(text, 1), [(EventKind::SessionOpen, Some(0))]);
 }
 
 #[test]
@@ -85,8 +89,7 @@ fn a_stream_and_a_session_of_one_id_are_numbered_apart() {
 6,a,session_close,x,
 7,a,connection_close,x,
 ";
-    let r = Recorded::from_events(text.as_bytes(), "t.csv", f64::INFINITY, 2).expect("parses");
-    let a: Vec<(EventKind, Option<u32>)> = r.events(0).map(|e| (e.kind, e.session)).collect();
+    let a = numbered(text, 0);
     assert_eq!(
         a,
         [
@@ -114,8 +117,7 @@ fn opens_and_closes_without_an_id_pair_up_oldest_first() {
 7,a,connection_close,,
 8,a,session_close,,
 ";
-    let r = Recorded::from_events(text.as_bytes(), "t.csv", f64::INFINITY, 2).expect("parses");
-    let a: Vec<(EventKind, Option<u32>)> = r.events(0).map(|e| (e.kind, e.session)).collect();
+    let a = numbered(text, 0);
     assert_eq!(
         a,
         [
