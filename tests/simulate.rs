@@ -108,6 +108,7 @@ fn the_report_has_every_required_key_for_every_policy() {
         names,
         [
             "default",
+            "default-apply",
             "hpa",
             "keda-prometheus",
             "keep-alive-10m",
@@ -208,7 +209,7 @@ fn a_trace_replays_with_every_builtin_policy_and_no_scenario_file() {
     )
     .expect("json");
     // Every built-in policy, and the oracle.
-    assert_eq!(json["policies"].as_array().map(Vec::len), Some(7));
+    assert_eq!(json["policies"].as_array().map(Vec::len), Some(8));
     assert_eq!(json["scenario"]["seed"].as_u64(), Some(9));
     assert_eq!(json["scenario"]["servers"].as_u64(), Some(6));
     assert_eq!(

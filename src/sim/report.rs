@@ -61,6 +61,9 @@ pub struct PolicyReport {
     pub cooldown_period_s: f64,
     /// HPA scale-down stabilisation window used (s).
     pub hpa_scale_down_window_s: f64,
+    /// How often a `direct` actuator applied the decision (s).
+    #[serde(default)]
+    pub direct_period_s: f64,
     /// Requests that arrived.
     pub requests: u64,
     /// Requests served.
@@ -138,6 +141,7 @@ impl PolicyReport {
                 .hpa_scale_down_window
                 .unwrap_or(c.hpa_scale_down_window)
                 .as_secs_f64(),
+            direct_period_s: w.direct_period.unwrap_or(c.direct_period).as_secs_f64(),
             requests: s.requests,
             served: s.served,
             replica_seconds: s.replica_seconds(),
@@ -315,7 +319,7 @@ impl Report {
         let _ = writeln!(
             md,
             "- KEDA polls every {}; the HPA syncs every {} with tolerance {}; direct \
-             actuators tick every {}. Per policy:\n",
+             actuators tick every {} unless the table says otherwise. Per policy:\n",
             d(c.polling_interval),
             d(c.hpa_sync_period),
             c.hpa_tolerance,
@@ -335,11 +339,14 @@ impl Report {
             };
             let _ = writeln!(
                 md,
-                "| {} | {} | {:?} | {:?} | {cooldown} | {window} |",
+                "| {} | {} | {:?} | {} | {cooldown} | {window} |",
                 p.name,
                 if p.events { "yes" } else { "no" },
                 p.activation,
-                p.actuator,
+                match p.actuator {
+                    Actuator::Hpa => "Hpa".to_owned(),
+                    Actuator::Direct => format!("Direct every {} s", p.direct_period_s),
+                },
             );
         }
     }

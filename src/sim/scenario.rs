@@ -113,9 +113,14 @@ impl Default for Scenario {
 /// can do this; it marks the limit every report compares with.
 pub const ORACLE: &str = "oracle";
 
+/// The default policy in apply mode (`serve --apply`): see
+/// [`super::wiring::Wiring::for_policy`].
+pub const APPLY: &str = "default-apply";
+
 /// `default`, every baseline and the oracle, in report order.
 pub fn all_builtin_policies() -> Vec<String> {
-    std::iter::once(crate::config::DEFAULT_POLICY)
+    [crate::config::DEFAULT_POLICY, APPLY]
+        .into_iter()
         .chain(BASELINES)
         .chain([ORACLE])
         .map(str::to_owned)
@@ -305,11 +310,20 @@ impl Scenario {
                 .validate()
                 .map_err(|e| bad(&format!("define.{}.{}", run.name, e.field), e.message))?;
         }
-        for name in self.wiring.keys() {
+        for (name, wiring) in &self.wiring {
             if self.named_policy(name).is_none() {
                 return Err(bad(
                     &format!("wiring.{name}"),
                     format!("no such policy; known: {}", self.known().join(", ")),
+                ));
+            }
+            if wiring
+                .direct_period
+                .is_some_and(|d| d < Duration::from_millis(100))
+            {
+                return Err(bad(
+                    &format!("wiring.{name}.direct_period"),
+                    "must be at least 100ms".into(),
                 ));
             }
         }
@@ -338,7 +352,7 @@ impl Scenario {
         if let Some(p) = self.define.get(name) {
             return Some(p.clone());
         }
-        if name == crate::config::DEFAULT_POLICY || name == ORACLE {
+        if [crate::config::DEFAULT_POLICY, APPLY, ORACLE].contains(&name) {
             return Some(Policy::default());
         }
         baseline(name)

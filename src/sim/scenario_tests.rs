@@ -13,6 +13,7 @@ fn the_builtin_scenario_parses_and_validates_with_every_builtin_policy() {
         names,
         [
             "default",
+            "default-apply",
             "hpa",
             "keda-prometheus",
             "keep-alive-10m",
@@ -21,6 +22,18 @@ fn the_builtin_scenario_parses_and_validates_with_every_builtin_policy() {
             "oracle"
         ]
     );
+    // The same policy, applied by the scaler itself every apply interval.
+    let apply = &runs[1];
+    assert_eq!(apply.policy, runs[0].policy);
+    assert_eq!(
+        (apply.wiring.actuator, apply.wiring.activation),
+        (Actuator::Direct, Activation::Push)
+    );
+    assert_eq!(
+        apply.wiring.direct_period,
+        Some(crate::config::ApplyConfig::default().interval)
+    );
+    assert!(apply.wiring.deletion_cost);
 }
 
 #[test]
@@ -92,6 +105,11 @@ fn each_out_of_range_value_names_its_full_field_path() {
         (
             "wiring: { nope: { events: true, activation: push, actuator: hpa } }",
             "wiring.nope",
+        ),
+        (
+            "wiring: { default: { events: true, activation: push, actuator: direct,\n  \
+             direct_period: 10ms } }",
+            "wiring.default.direct_period",
         ),
         (
             "define: { mine: { max_replicas: 0 } }\npolicies: [mine]",

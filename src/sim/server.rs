@@ -129,7 +129,7 @@ impl<'a> ServerSim<'a> {
         let sc = setup.scenario;
         let c = &sc.control;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let ticks = Ticks::new(sc, run.wiring.actuator, &mut rng);
+        let ticks = Ticks::new(sc, &run.wiring, &mut rng);
         let min = run.policy.min_replicas;
         let slots = min * sc.server.concurrency;
         stats.peak_replicas = stats.peak_replicas.max(min);

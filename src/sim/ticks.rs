@@ -2,7 +2,7 @@
 //! the scaler's query, KEDA's poll, the HPA's sync and the direct
 //! actuator's period, each at its own phase.
 
-use super::scenario::{Actuator, Scenario};
+use super::scenario::{Actuator, Scenario, Wiring};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
@@ -97,8 +97,8 @@ pub struct Ticks {
 impl Ticks {
     /// The scenario's ticks, phases drawn from `rng`. Phases are drawn for
     /// every schedule so that what `rng` draws next does not depend on the
-    /// wiring; ticks that do nothing for `actuator` are off.
-    pub fn new(scenario: &Scenario, actuator: Actuator, rng: &mut ChaCha8Rng) -> Self {
+    /// wiring; ticks that do nothing for `wiring`'s actuator are off.
+    pub fn new(scenario: &Scenario, wiring: &Wiring, rng: &mut ChaCha8Rng) -> Self {
         let c = &scenario.control;
         let mut phase = |period: std::time::Duration| {
             let p = period.as_secs_f64();
@@ -107,8 +107,8 @@ impl Ticks {
         let scrape = phase(c.scrape_interval);
         let poll = phase(c.polling_interval);
         let sync = phase(c.hpa_sync_period);
-        let direct = phase(c.direct_period);
-        let direct_on = actuator == Actuator::Direct;
+        let direct = phase(wiring.direct_period.unwrap_or(c.direct_period));
+        let direct_on = wiring.actuator == Actuator::Direct;
         Self {
             scrape,
             query: Schedule::new(0.0, c.query_interval.as_secs_f64()),
@@ -141,5 +141,35 @@ impl Ticks {
         ] {
             s.skip_to(until, keep + s.period);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use std::time::Duration;
+
+    #[test]
+    fn a_wiring_sets_its_own_direct_period_and_draws_the_same_phases() {
+        let scenario = Scenario::default();
+        let mut apply = Wiring::for_policy("default-apply");
+        let ticks = |w: &Wiring| Ticks::new(&scenario, w, &mut ChaCha8Rng::seed_from_u64(3));
+        let ten = ticks(&apply);
+        assert_eq!(ten.direct.period, 10.0);
+        assert!(ten.direct.next() <= 10.0, "first tick within a period");
+        assert_eq!(ten.sync.next(), f64::INFINITY, "no HPA when direct");
+        apply.direct_period = None;
+        let control = ticks(&apply);
+        assert_eq!(
+            control.direct.period,
+            scenario.control.direct_period.as_secs_f64()
+        );
+        // The same draws: the other schedules' phases are unchanged, and
+        // the direct tick's is the same fraction of either period.
+        assert_eq!(ten.scrape.next(), control.scrape.next());
+        assert!((ten.direct.next() / 10.0 - control.direct.next() / 2.0).abs() < 1e-9);
+        apply.direct_period = Some(Duration::from_secs(30));
+        assert_eq!(ticks(&apply).direct.period, 30.0);
     }
 }

@@ -3,7 +3,8 @@
 //! replica count, and the policies ready to run.
 
 use super::pods::ScaleInOrder;
-use super::scenario::ORACLE;
+use super::scenario::{APPLY, ORACLE};
+use crate::config::ApplyConfig;
 use crate::engine::{Behavior, Policy};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -116,6 +117,10 @@ pub struct Wiring {
     /// `kubernetes.deletion_cost`); otherwise the newest leave first.
     #[serde(default)]
     pub deletion_cost: bool,
+    /// How often a `direct` actuator applies the decision, for this policy
+    /// (default: `control`'s `direct_period`).
+    #[serde(default, with = "humantime_serde")]
+    pub direct_period: Option<Duration>,
 }
 
 impl Wiring {
@@ -125,13 +130,16 @@ impl Wiring {
     /// `deploy/examples`); the HPA,
     /// KEDA-Prometheus and the plan's rule poll Prometheus with KEDA's
     /// default cooldown; the Knative KPA hears requests through its
-    /// activator and scales directly.
+    /// activator and scales directly; `default-apply` is ours in apply mode
+    /// (`serve --apply`): woken at once on an event, sized by the scaler
+    /// itself every `kubernetes.apply.interval`, no KEDA or HPA.
     pub fn for_policy(name: &str) -> Self {
         let (events, activation, actuator, ours) = match name {
             "hpa" | "keda-prometheus" | "infra-plan-rule" => {
                 (false, Activation::Poll, Actuator::Hpa, false)
             }
             "knative-kpa" => (true, Activation::Push, Actuator::Direct, false),
+            APPLY => (true, Activation::Push, Actuator::Direct, true),
             ORACLE => (true, Activation::Oracle, Actuator::Hpa, true),
             _ => (true, Activation::Push, Actuator::Hpa, true),
         };
@@ -143,6 +151,7 @@ impl Wiring {
             cooldown_period: zero,
             hpa_scale_down_window: zero,
             deletion_cost: ours,
+            direct_period: (name == APPLY).then(|| ApplyConfig::default().interval),
         }
     }
 
