@@ -61,9 +61,10 @@ pub struct PolicyReport {
     pub cooldown_period_s: f64,
     /// HPA scale-down stabilisation window used (s).
     pub hpa_scale_down_window_s: f64,
-    /// How often a `direct` actuator applied the decision (s).
+    /// How often a `direct` actuator applied the decision (s); `None` for
+    /// the HPA.
     #[serde(default)]
-    pub direct_period_s: f64,
+    pub direct_period_s: Option<f64>,
     /// Requests that arrived.
     pub requests: u64,
     /// Requests served.
@@ -141,7 +142,8 @@ impl PolicyReport {
                 .hpa_scale_down_window
                 .unwrap_or(c.hpa_scale_down_window)
                 .as_secs_f64(),
-            direct_period_s: w.direct_period.unwrap_or(c.direct_period).as_secs_f64(),
+            direct_period_s: (w.actuator == Actuator::Direct)
+                .then(|| w.direct_period.unwrap_or(c.direct_period).as_secs_f64()),
             requests: s.requests,
             served: s.served,
             replica_seconds: s.replica_seconds(),
@@ -345,7 +347,9 @@ impl Report {
                 p.activation,
                 match p.actuator {
                     Actuator::Hpa => "Hpa".to_owned(),
-                    Actuator::Direct => format!("Direct every {} s", p.direct_period_s),
+                    Actuator::Direct => {
+                        format!("Direct every {} s", p.direct_period_s.unwrap_or(0.0))
+                    }
                 },
             );
         }

@@ -317,14 +317,15 @@ impl Scenario {
                     format!("no such policy; known: {}", self.known().join(", ")),
                 ));
             }
-            if wiring
-                .direct_period
-                .is_some_and(|d| d < Duration::from_millis(100))
-            {
-                return Err(bad(
-                    &format!("wiring.{name}.direct_period"),
-                    "must be at least 100ms".into(),
-                ));
+            if let Some(period) = wiring.direct_period {
+                let message = if wiring.actuator != Actuator::Direct {
+                    "applies to `actuator: direct` only"
+                } else if period < Duration::from_millis(100) {
+                    "must be at least 100ms"
+                } else {
+                    continue;
+                };
+                return Err(bad(&format!("wiring.{name}.direct_period"), message.into()));
             }
         }
         Ok(runs)
@@ -352,7 +353,12 @@ impl Scenario {
         if let Some(p) = self.define.get(name) {
             return Some(p.clone());
         }
-        if [crate::config::DEFAULT_POLICY, APPLY, ORACLE].contains(&name) {
+        if name == APPLY {
+            // The default policy as this scenario defines it, applied
+            // another way.
+            return self.named_policy(crate::config::DEFAULT_POLICY);
+        }
+        if name == crate::config::DEFAULT_POLICY || name == ORACLE {
             return Some(Policy::default());
         }
         baseline(name)

@@ -37,6 +37,20 @@ fn the_builtin_scenario_parses_and_validates_with_every_builtin_policy() {
 }
 
 #[test]
+fn default_apply_runs_the_default_the_scenario_defines() {
+    let s = parse(
+        "define: { default: { idle_window: 17m, max_replicas: 3 } }\n\
+         policies: [default, default-apply]",
+    )
+    .expect("parses");
+    let runs = s.validate("s.yaml").expect("valid");
+    assert_eq!(runs[1].name, "default-apply");
+    assert_eq!(runs[1].policy, runs[0].policy);
+    assert_eq!(runs[1].policy.max_replicas, 3);
+    assert_ne!(runs[1].policy, Policy::default());
+}
+
+#[test]
 fn an_unknown_field_is_named_with_its_line_and_column() {
     let err = parse("name: x\nserver:\n  concurency: 4\n")
         .expect_err("unknown")
@@ -109,6 +123,11 @@ fn each_out_of_range_value_names_its_full_field_path() {
         (
             "wiring: { default: { events: true, activation: push, actuator: direct,\n  \
              direct_period: 10ms } }",
+            "wiring.default.direct_period",
+        ),
+        (
+            "wiring: { default: { events: true, activation: push, actuator: hpa,\n  \
+             direct_period: 10s } }",
             "wiring.default.direct_period",
         ),
         (

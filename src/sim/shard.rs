@@ -25,7 +25,7 @@ pub const MAX_PARTIAL_BYTES: u64 = 256 * 1024 * 1024;
 pub const PARTIAL_FILE: &str = "partial.json";
 /// Version 2: runs say whether a `--frontier` sweep made them. Version 3:
 /// the trace's digest, and unfinished requests sure to miss the SLO.
-const FORMAT: &str = "mcp-autoscaler partial simulation report, version 4";
+const FORMAT: &str = "mcp-autoscaler partial simulation report, version 5";
 /// Most buckets a plotted timeline may have (the simulator writes 720).
 const MAX_TIMELINE_BUCKETS: usize = 100_000;
 

@@ -212,5 +212,5 @@ fn a_partial_of_another_format_version_is_refused_naming_both() {
     let path = dir.path().join(PARTIAL_FILE);
     std::fs::write(&path, serde_json::to_string(&p).expect("json")).expect("write");
     let e = read(&path).expect_err("old version").to_string();
-    assert!(e.contains("version 1") && e.contains("version 4"), "{e}");
+    assert!(e.contains("version 1") && e.contains("version 5"), "{e}");
 }
