@@ -79,6 +79,21 @@ fn every_scenario_matches_its_golden_report() {
 }
 
 #[test]
+fn every_experiment_scenario_is_valid() {
+    let dir = root().join("simulations/experiments");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).expect("simulations/experiments/") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|x| x == "yaml") {
+            let plan = plan(&path);
+            assert!(!plan.runs.is_empty(), "{}", path.display());
+            seen += 1;
+        }
+    }
+    assert!(seen > 0, "no experiment scenario");
+}
+
+#[test]
 fn the_same_seed_gives_identical_json_and_another_seed_does_not() {
     let file = root().join("simulations/small-fleet.yaml");
     let p = plan(&file);

@@ -317,6 +317,7 @@ impl Scenario {
                     format!("no such policy; known: {}", self.known().join(", ")),
                 ));
             }
+            check_hpa_scale_up(name, wiring).map_err(|(f, m)| bad(&f, m))?;
             if let Some(period) = wiring.direct_period {
                 let message = if wiring.actuator != Actuator::Direct {
                     "applies to `actuator: direct` only"
@@ -369,6 +370,26 @@ impl Scenario {
         names.extend(self.define.keys().cloned());
         names
     }
+}
+
+/// A wiring's HPA scale-up policy: bounded as a policy's `behavior`'s, and
+/// only for the HPA. Errors name `wiring.NAME.hpa_scale_up.FIELD`.
+fn check_hpa_scale_up(name: &str, wiring: &Wiring) -> Result<(), (String, String)> {
+    let Some(scale_up) = wiring.hpa_scale_up else {
+        return Ok(());
+    };
+    let field = format!("wiring.{name}.hpa_scale_up");
+    if wiring.actuator != Actuator::Hpa {
+        return Err((field, "applies to `actuator: hpa` only".into()));
+    }
+    let behavior = crate::engine::Behavior {
+        scale_up,
+        ..crate::engine::Behavior::hpa_default()
+    };
+    behavior.validate().map_err(|e| {
+        let rest = e.field.strip_prefix("behavior.scale_up").unwrap_or("");
+        (format!("{field}{rest}"), e.message)
+    })
 }
 
 #[cfg(test)]

@@ -37,6 +37,25 @@ fn the_builtin_scenario_parses_and_validates_with_every_builtin_policy() {
 }
 
 #[test]
+fn a_wiring_sets_the_hpa_scale_up_policy_its_scaled_object_would() {
+    let s = parse(
+        "wiring: { default: { events: true, activation: push, actuator: hpa,\n  \
+         hpa_scale_down_window: 30s, hpa_scale_up: { pods: 100, percent: 1000, period: 15s } } }",
+    )
+    .expect("parses");
+    let runs = s.validate("s.yaml").expect("valid");
+    let hpa = s.control.hpa_behavior(&runs[0].wiring);
+    assert_eq!((hpa.scale_up.pods, hpa.scale_up.percent), (100, 1000.0));
+    assert_eq!(hpa.scale_down_window, Duration::from_secs(30));
+    // Unset: Kubernetes' default.
+    let plain = s.control.hpa_behavior(&Wiring::for_policy("hpa"));
+    assert_eq!(
+        plain.scale_up,
+        crate::engine::Behavior::hpa_default().scale_up
+    );
+}
+
+#[test]
 fn default_apply_runs_the_default_the_scenario_defines() {
     let s = parse(
         "define: { default: { idle_window: 17m, max_replicas: 3 } }\n\
@@ -129,6 +148,16 @@ fn each_out_of_range_value_names_its_full_field_path() {
             "wiring: { default: { events: true, activation: push, actuator: hpa,\n  \
              direct_period: 10s } }",
             "wiring.default.direct_period",
+        ),
+        (
+            "wiring: { default: { events: true, activation: push, actuator: hpa,\n  \
+             hpa_scale_up: { pods: 4, percent: -1, period: 15s } } }",
+            "wiring.default.hpa_scale_up.percent",
+        ),
+        (
+            "wiring: { default: { events: true, activation: push, actuator: direct,\n  \
+             hpa_scale_up: { pods: 4, percent: 100, period: 15s } } }",
+            "wiring.default.hpa_scale_up",
         ),
         (
             "define: { mine: { max_replicas: 0 } }\npolicies: [mine]",

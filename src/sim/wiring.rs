@@ -5,7 +5,7 @@
 use super::pods::ScaleInOrder;
 use super::scenario::{APPLY, ORACLE};
 use crate::config::ApplyConfig;
-use crate::engine::{Behavior, Policy};
+use crate::engine::{Behavior, Policy, RateLimit};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -59,13 +59,17 @@ impl Default for ControlLoop {
 
 impl ControlLoop {
     /// The HPA behaviour these settings describe, with a policy's own
-    /// scale-down window if its wiring sets one (rate policies:
+    /// scale-down window and scale-up policy if its wiring sets them (else
     /// Kubernetes' defaults).
-    pub fn hpa_behavior(&self, scale_down_window: Option<Duration>) -> Behavior {
+    pub fn hpa_behavior(&self, wiring: &Wiring) -> Behavior {
+        let default = Behavior::hpa_default();
         Behavior {
             tolerance: self.hpa_tolerance,
-            scale_down_window: scale_down_window.unwrap_or(self.hpa_scale_down_window),
-            ..Behavior::hpa_default()
+            scale_down_window: wiring
+                .hpa_scale_down_window
+                .unwrap_or(self.hpa_scale_down_window),
+            scale_up: wiring.hpa_scale_up.unwrap_or(default.scale_up),
+            ..default
         }
     }
 }
@@ -121,6 +125,11 @@ pub struct Wiring {
     /// (default: `control`'s `direct_period`).
     #[serde(default, with = "humantime_serde")]
     pub direct_period: Option<Duration>,
+    /// The HPA's scale-up policy for this policy, as a ScaledObject's
+    /// `advanced.horizontalPodAutoscalerConfig.behavior.scaleUp` sets it
+    /// (default: Kubernetes', 4 pods or 100% per 15 s).
+    #[serde(default)]
+    pub hpa_scale_up: Option<RateLimit>,
 }
 
 impl Wiring {
@@ -152,6 +161,7 @@ impl Wiring {
             hpa_scale_down_window: zero,
             deletion_cost: ours,
             direct_period: (name == APPLY).then(|| ApplyConfig::default().interval),
+            hpa_scale_up: None,
         }
     }
 
