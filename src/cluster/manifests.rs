@@ -7,8 +7,11 @@ use super::scaled_object::{
 };
 use super::workload::{WorkloadKind, WorkloadRef};
 use crate::config::Config;
+use crate::engine::RateLimit;
 use crate::id::ServerKey;
-use k8s_openapi::api::autoscaling::v2::{HPAScalingRules, HorizontalPodAutoscalerBehavior};
+use k8s_openapi::api::autoscaling::v2::{
+    HPAScalingPolicy, HPAScalingRules, HorizontalPodAutoscalerBehavior,
+};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 use std::collections::{BTreeMap, HashMap};
@@ -219,15 +222,43 @@ impl Options {
     }
 }
 
+/// The HPA's scale-up policy that lets through what the scaler's policy
+/// allows (its `behavior.scale_up`): the HPA applies its own limit after
+/// ours, and Kubernetes' default (max(4 pods, 100%) per 15 s) would hold a
+/// burst back. `None` (the HPA's default) when the policy allows no
+/// scale-up at all.
+fn hpa_scale_up(limit: &RateLimit) -> Option<HPAScalingRules> {
+    // The HPA counts whole seconds, 1 to 1800, and whole units.
+    let period = i32::try_from(limit.period.as_secs().clamp(1, 1800)).unwrap_or(1800);
+    let rule = |kind: &str, value: f64| {
+        (value >= 1.0).then(|| HPAScalingPolicy {
+            type_: kind.to_owned(),
+            value: value.min(f64::from(i32::MAX)) as i32,
+            period_seconds: period,
+        })
+    };
+    let policies: Vec<HPAScalingPolicy> = [
+        rule("Percent", limit.percent.round()),
+        rule("Pods", f64::from(limit.pods)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    (!policies.is_empty()).then(|| HPAScalingRules {
+        select_policy: Some("Max".to_owned()),
+        policies: Some(policies),
+        ..HPAScalingRules::default()
+    })
+}
+
 /// The ScaledObject that covers `entry`: scale to zero, the policy's
 /// maximum, no KEDA cooldown or HPA scale-down window on top of the
-/// scaler's own, a fallback of one replica when the scaler cannot answer.
+/// scaler's own, the HPA's scale-up limit as the policy's, a fallback of
+/// one replica when the scaler cannot answer.
 pub fn scaled_object(entry: &ServerEntry, config: &Config, options: &Options) -> ScaledObject {
     let policy_name = entry.policy.as_deref().unwrap_or(&config.default_policy);
-    let max = config
-        .policies
-        .get(policy_name)
-        .map_or(1, |p| p.max_replicas.max(1));
+    let policy = config.policies.get(policy_name);
+    let max = policy.map_or(1, |p| p.max_replicas.max(1));
     let mut metadata = BTreeMap::from([
         ("scalerAddress".to_owned(), options.scaler_address.clone()),
         ("serverId".to_owned(), entry.server.server.to_string()),
@@ -243,7 +274,7 @@ pub fn scaled_object(entry: &ServerEntry, config: &Config, options: &Options) ->
             stabilization_window_seconds: Some(0),
             ..HPAScalingRules::default()
         }),
-        scale_up: None,
+        scale_up: policy.and_then(|p| hpa_scale_up(&p.behavior.scale_up)),
     };
     ScaledObject {
         api_version: API_VERSION.to_owned(),

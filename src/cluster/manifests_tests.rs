@@ -102,6 +102,38 @@ fn a_scaled_object_scales_to_zero_under_the_policy_maximum_and_round_trips() {
     assert_eq!(trigger.metadata["policy"], "interactive");
     assert_eq!(trigger.metadata["enableTLS"], "true");
     assert!(!objects[0].spec.triggers[0].metadata.contains_key("policy"));
+    // The HPA lets through the scale-up the policy allows.
+    let scale_up = |so: &ScaledObject| -> Vec<(String, i32, i32)> {
+        let rules = so.spec.advanced.as_ref().and_then(|a| {
+            a.horizontal_pod_autoscaler_config
+                .as_ref()
+                .and_then(|h| h.behavior.as_ref())
+                .and_then(|b| b.scale_up.clone())
+        });
+        let rules = rules.expect("a scale-up policy");
+        assert_eq!(rules.select_policy.as_deref(), Some("Max"));
+        rules
+            .policies
+            .unwrap_or_default()
+            .into_iter()
+            .map(|p| (p.type_, p.value, p.period_seconds))
+            .collect()
+    };
+    let burst = vec![
+        ("Percent".to_owned(), 1000, 15),
+        ("Pods".to_owned(), 100, 15),
+    ];
+    assert_eq!(scale_up(&objects[0]), burst);
+    assert_eq!(scale_up(&objects[1]), burst);
+    let mut slow = c.clone();
+    if let Some(p) = slow.policies.get_mut("interactive") {
+        p.behavior.scale_up = crate::engine::Behavior::hpa_default().scale_up;
+    }
+    let so = scaled_object(&entries[1], &slow, &opts);
+    assert_eq!(
+        scale_up(&so),
+        [("Percent".to_owned(), 100, 15), ("Pods".to_owned(), 4, 15)]
+    );
 
     let yaml = to_yaml(&objects).expect("yaml");
     let back: Vec<ScaledObject> = serde_saphyr::from_multiple(&yaml).expect("round trip");

@@ -50,4 +50,4 @@ pub use goals::{Slo, Targets};
 pub use keepalive::{CostAware, IdleGaps, KeepAlive, Predictive};
 pub use policy::{Activity, Algorithm, MetricMode, Policy, PolicyError, REPLICA_LIMIT};
 pub use rule::StepRule;
-pub use stabilize::{Behavior, Panic, RateLimit};
+pub use stabilize::{BURST_SCALE_UP, Behavior, Panic, RateLimit};

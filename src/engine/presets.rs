@@ -58,6 +58,8 @@ pub fn baseline(name: &str) -> Option<Policy> {
             behavior: Behavior {
                 tolerance: 0.0,
                 scale_down_window: Duration::ZERO,
+                // The rule doubles at most; the HPA's default limit on top.
+                scale_up: Behavior::hpa_default().scale_up,
                 panic: None,
                 ..Behavior::default()
             },

@@ -215,9 +215,11 @@ fn polled_with(queue: impl Fn(u64) -> f64, back: Option<u64>) -> Signals {
 
 #[test]
 fn the_hold_keeps_the_count_the_stale_hold_answered() {
-    // A queue that jumps at 600 s, rate-limited then: the stale hold keeps
-    // that count through the gap, and the hold after it the same.
-    let policy = fixed_window();
+    // A queue that jumps at 600 s, rate-limited then (the HPA's default
+    // limit, so the count is between its old and its new need): the stale
+    // hold keeps that count through the gap, and the hold after it the same.
+    let mut policy = fixed_window();
+    policy.behavior.scale_up = crate::engine::Behavior::hpa_default().scale_up;
     let queue = |k| if k < 600 { 5.0 } else { 100.0 };
     let held = decide(&polled_with(queue, None), &policy, at(900));
     assert_eq!(held.reason, Reason::StaleHold, "{held:?}");

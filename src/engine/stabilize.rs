@@ -81,17 +81,26 @@ pub struct Behavior {
     pub panic: Option<Panic>,
 }
 
+/// The default scale-up limit: max(100 pods, 1000%) per 15 s. The
+/// example ScaledObjects give the HPA the same (`behavior.scaleUp`), as the
+/// two limits apply one after the other.
+pub const BURST_SCALE_UP: RateLimit = RateLimit {
+    pods: 100,
+    percent: 1000.0,
+    period: Duration::from_secs(15),
+};
+
 impl Default for Behavior {
     fn default() -> Self {
         Self {
             tolerance: 0.1,
             scale_up_window: Duration::ZERO,
             scale_down_window: Duration::from_secs(120),
-            scale_up: RateLimit {
-                pods: 4,
-                percent: 100.0,
-                period: Duration::from_secs(15),
-            },
+            // Bursts of MCP traffic need replicas at once: max(100 pods,
+            // 1000%) a period lets one reach ten times its load in one step
+            // (the HPA's default, max(4 pods, 100%), took the built-in
+            // fleet's bursts several periods; see BURST_SCALE_UP).
+            scale_up: BURST_SCALE_UP,
             scale_down: RateLimit {
                 pods: 1,
                 percent: 50.0,

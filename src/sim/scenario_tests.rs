@@ -53,6 +53,18 @@ fn a_wiring_sets_the_hpa_scale_up_policy_its_scaled_object_would() {
         plain.scale_up,
         crate::engine::Behavior::hpa_default().scale_up
     );
+    // Ours through the HPA get the example ScaledObjects' scale-up; a
+    // direct actuator has no HPA.
+    for (name, scale_up) in [
+        ("default", Some(crate::engine::BURST_SCALE_UP)),
+        ("oracle", Some(crate::engine::BURST_SCALE_UP)),
+        ("keep-alive-10m", Some(crate::engine::BURST_SCALE_UP)),
+        ("hpa", None),
+        ("knative-kpa", None),
+        ("default-apply", None),
+    ] {
+        assert_eq!(Wiring::for_policy(name).hpa_scale_up, scale_up, "{name}");
+    }
 }
 
 #[test]

@@ -5,7 +5,7 @@
 use super::pods::ScaleInOrder;
 use super::scenario::{APPLY, ORACLE};
 use crate::config::ApplyConfig;
-use crate::engine::{Behavior, Policy, RateLimit};
+use crate::engine::{BURST_SCALE_UP, Behavior, Policy, RateLimit};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -136,7 +136,8 @@ impl Wiring {
     /// How each built-in policy is deployed: ours and keep-alive use events
     /// and push, and leave idleness and scale-down waits to the engine (KEDA
     /// `cooldownPeriod: 0` and an HPA scale-down window of 0, as in
-    /// `deploy/examples`); the HPA,
+    /// `deploy/examples`, which also let bursts through the HPA's scale-up
+    /// as the policy does); the HPA,
     /// KEDA-Prometheus and the plan's rule poll Prometheus with KEDA's
     /// default cooldown; the Knative KPA hears requests through its
     /// activator and scales directly; `default-apply` is ours in apply mode
@@ -161,7 +162,8 @@ impl Wiring {
             hpa_scale_down_window: zero,
             deletion_cost: ours,
             direct_period: (name == APPLY).then(|| ApplyConfig::default().interval),
-            hpa_scale_up: None,
+            // Ours let bursts through the HPA as `deploy/examples` does.
+            hpa_scale_up: (ours && actuator == Actuator::Hpa).then_some(BURST_SCALE_UP),
         }
     }
 
