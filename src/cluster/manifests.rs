@@ -225,8 +225,9 @@ impl Options {
 /// The HPA's scale-up policy that lets through what the scaler's policy
 /// allows (its `behavior.scale_up`): the HPA applies its own limit after
 /// ours, and Kubernetes' default (max(4 pods, 100%) per 15 s) would hold a
-/// burst back. `None` (the HPA's default) when the policy allows no
-/// scale-up at all.
+/// burst back. Percent rounds up, so the HPA is never the stricter; a
+/// period under the HPA's 15 s sync still limits per period as written.
+/// `None` (the HPA's default) when neither value reaches one whole unit.
 fn hpa_scale_up(limit: &RateLimit) -> Option<HPAScalingRules> {
     // The HPA counts whole seconds, 1 to 1800, and whole units.
     let period = i32::try_from(limit.period.as_secs().clamp(1, 1800)).unwrap_or(1800);
@@ -238,7 +239,7 @@ fn hpa_scale_up(limit: &RateLimit) -> Option<HPAScalingRules> {
         })
     };
     let policies: Vec<HPAScalingPolicy> = [
-        rule("Percent", limit.percent.round()),
+        rule("Percent", limit.percent.ceil()),
         rule("Pods", f64::from(limit.pods)),
     ]
     .into_iter()

@@ -134,6 +134,16 @@ fn a_scaled_object_scales_to_zero_under_the_policy_maximum_and_round_trips() {
         scale_up(&so),
         [("Percent".to_owned(), 100, 15), ("Pods".to_owned(), 4, 15)]
     );
+    // Rounded so the HPA is never the stricter, within what it accepts.
+    if let Some(p) = slow.policies.get_mut("interactive") {
+        p.behavior.scale_up = crate::engine::RateLimit {
+            pods: 0,
+            percent: 0.4,
+            period: std::time::Duration::from_secs(3600),
+        };
+    }
+    let so = scaled_object(&entries[1], &slow, &opts);
+    assert_eq!(scale_up(&so), [("Percent".to_owned(), 1, 1800)]);
 
     let yaml = to_yaml(&objects).expect("yaml");
     let back: Vec<ScaledObject> = serde_saphyr::from_multiple(&yaml).expect("round trip");

@@ -154,13 +154,15 @@ impl Pods {
     /// Moves pods whose start ends by `now` to ready; returns how many.
     /// Live work waiting for a pod goes to the first one.
     pub fn become_ready(&mut self, now: f64) -> u32 {
+        // Live work waits only while no pod is ready.
+        let none_ready = self.ready.is_empty();
         let mut n = 0;
         while self.starting.front().is_some_and(|&at| at <= now) {
             self.starting.pop_front();
             self.add_ready();
             n += 1;
         }
-        if n > 0 {
+        if n > 0 && none_ready {
             self.place_waiting();
         }
         n

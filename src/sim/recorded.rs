@@ -332,28 +332,30 @@ impl<'a, I> Sessions<'a, I> {
             self.open.get(&key).copied()
         };
         Some(known.unwrap_or_else(|| {
-            let n = self.next;
-            self.next = self.next.wrapping_add(1);
+            let n = self.fresh();
             if opens {
                 self.open.insert(key, n);
             }
             n
         }))
     }
-}
 
-impl<I> Sessions<'_, I> {
     /// A new number, or for a close without an id the oldest open one's.
     fn anonymous(&mut self, live: Live, opens: bool) -> u32 {
-        let waiting = &mut self.anonymous[live.index()];
-        if !opens && let Some(n) = waiting.pop_front() {
+        if !opens && let Some(n) = self.anonymous[live.index()].pop_front() {
             return n;
         }
+        let n = self.fresh();
+        if opens {
+            self.anonymous[live.index()].push_back(n);
+        }
+        n
+    }
+
+    /// The next number not handed out.
+    fn fresh(&mut self) -> u32 {
         let n = self.next;
         self.next = self.next.wrapping_add(1);
-        if opens {
-            waiting.push_back(n);
-        }
         n
     }
 }

@@ -143,7 +143,7 @@ impl PolicyReport {
                 .unwrap_or(c.hpa_scale_down_window)
                 .as_secs_f64(),
             direct_period_s: (w.actuator == Actuator::Direct)
-                .then(|| w.direct_period.unwrap_or(c.direct_period).as_secs_f64()),
+                .then(|| c.direct_period(w).as_secs_f64()),
             requests: s.requests,
             served: s.served,
             replica_seconds: s.replica_seconds(),
@@ -345,12 +345,8 @@ impl Report {
                 p.name,
                 if p.events { "yes" } else { "no" },
                 p.activation,
-                match p.actuator {
-                    Actuator::Hpa => "Hpa".to_owned(),
-                    Actuator::Direct => {
-                        format!("Direct every {} s", p.direct_period_s.unwrap_or(0.0))
-                    }
-                },
+                p.direct_period_s
+                    .map_or_else(|| "Hpa".to_owned(), |s| format!("Direct every {s} s")),
             );
         }
     }

@@ -389,7 +389,19 @@ fn check_hpa_scale_up(name: &str, wiring: &Wiring) -> Result<(), (String, String
     behavior.validate().map_err(|e| {
         let rest = e.field.strip_prefix("behavior.scale_up").unwrap_or("");
         (format!("{field}{rest}"), e.message)
-    })
+    })?;
+    // What an HPA can express: whole seconds up to 30 minutes, whole percent.
+    let period = scale_up.period;
+    if period.subsec_nanos() != 0 || !(1..=1800).contains(&period.as_secs()) {
+        return Err((
+            format!("{field}.period"),
+            "must be whole seconds from 1s to 30m, as an HPA's periodSeconds".into(),
+        ));
+    }
+    if scale_up.percent.fract() != 0.0 {
+        return Err((format!("{field}.percent"), "must be a whole number".into()));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -172,6 +172,16 @@ fn each_out_of_range_value_names_its_full_field_path() {
             "wiring.default.hpa_scale_up",
         ),
         (
+            "wiring: { default: { events: true, activation: push, actuator: hpa,\n  \
+             hpa_scale_up: { pods: 4, percent: 100, period: 1500ms } } }",
+            "wiring.default.hpa_scale_up.period",
+        ),
+        (
+            "wiring: { default: { events: true, activation: push, actuator: hpa,\n  \
+             hpa_scale_up: { pods: 4, percent: 12.5, period: 15s } } }",
+            "wiring.default.hpa_scale_up.percent",
+        ),
+        (
             "define: { mine: { max_replicas: 0 } }\npolicies: [mine]",
             "define.mine.max_replicas",
         ),

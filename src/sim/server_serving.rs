@@ -100,17 +100,19 @@ impl ServerSim<'_> {
             return true;
         };
         let unit = (live, id.unwrap_or(u32::MAX));
-        if !opens {
-            let changed = self.pods.end(unit);
-            self.tell_busy_pods();
-            return changed;
-        }
-        if !self.pods.begin(unit) {
+        let changed = if opens {
+            self.pods.begin(unit)
+        } else {
+            self.pods.end(unit)
+        };
+        if !changed {
             return false;
         }
-        match live {
-            Live::Session => self.stats.sessions += 1,
-            Live::Stream => self.stats.streams += 1,
+        if opens {
+            match live {
+                Live::Session => self.stats.sessions += 1,
+                Live::Stream => self.stats.streams += 1,
+            }
         }
         self.tell_busy_pods();
         true

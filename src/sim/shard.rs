@@ -25,6 +25,8 @@ pub const MAX_PARTIAL_BYTES: u64 = 256 * 1024 * 1024;
 pub const PARTIAL_FILE: &str = "partial.json";
 /// Version 2: runs say whether a `--frontier` sweep made them. Version 3:
 /// the trace's digest, and unfinished requests sure to miss the SLO.
+/// Version 4: streams and streams cut. Version 5: each run's wiring may set
+/// its own direct period and HPA scale-up.
 const FORMAT: &str = "mcp-autoscaler partial simulation report, version 5";
 /// Most buckets a plotted timeline may have (the simulator writes 720).
 const MAX_TIMELINE_BUCKETS: usize = 100_000;

@@ -52,29 +52,29 @@ impl SessionStream {
         count: Exp<f64>,
         horizon: f64,
     ) -> Self {
-        Self {
-            starts: starts.peekable(),
-            rng,
-            length,
-            count: Some(count),
-            horizon,
-            pending: Pending::default(),
-            sessions: 0,
-        }
+        Self::with_requests(starts, rng, (length, Some(count)), horizon)
     }
 
     /// Streams from `starts` (connections held open for an exponential
     /// `length`, making no requests), drawn with `rng`.
     pub fn streams(starts: Modulated, rng: ChaCha8Rng, length: Exp<f64>, horizon: f64) -> Self {
+        Self::with_requests(starts, rng, (length, None), horizon)
+    }
+
+    fn with_requests(
+        starts: Modulated,
+        rng: ChaCha8Rng,
+        (length, count): (Exp<f64>, Option<Exp<f64>>),
+        horizon: f64,
+    ) -> Self {
         Self {
-            count: None,
-            ..Self::new(
-                starts,
-                rng,
-                length,
-                Exp::new(1.0).expect("unit rate"),
-                horizon,
-            )
+            starts: starts.peekable(),
+            rng,
+            length,
+            count,
+            horizon,
+            pending: Pending::default(),
+            sessions: 0,
         }
     }
 

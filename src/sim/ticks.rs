@@ -107,7 +107,7 @@ impl Ticks {
         let scrape = phase(c.scrape_interval);
         let poll = phase(c.polling_interval);
         let sync = phase(c.hpa_sync_period);
-        let direct = phase(wiring.direct_period.unwrap_or(c.direct_period));
+        let direct = phase(c.direct_period(wiring));
         let direct_on = wiring.actuator == Actuator::Direct;
         Self {
             scrape,

@@ -58,6 +58,12 @@ impl Default for ControlLoop {
 }
 
 impl ControlLoop {
+    /// How often `wiring`'s direct actuator applies the decision: its own
+    /// period, else these settings'.
+    pub fn direct_period(&self, wiring: &Wiring) -> Duration {
+        wiring.direct_period.unwrap_or(self.direct_period)
+    }
+
     /// The HPA behaviour these settings describe, with a policy's own
     /// scale-down window and scale-up policy if its wiring sets them (else
     /// Kubernetes' defaults).

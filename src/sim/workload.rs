@@ -14,17 +14,6 @@ use super::stream::{
     Arrivals, Diurnal, JobStream, Listens, Modulated, Schedule, ServerStream, SessionStream,
     poisson_times,
 };
-
-/// The ChaCha stream a server's streams draw from (its other events draw
-/// from stream 0 of the same key).
-const STREAMS_RNG_STREAM: u64 = 1;
-
-/// Server `server`'s generator under the fleet's `seed`.
-fn server_rng(seed: u64, server: u32) -> ChaCha8Rng {
-    ChaCha8Rng::seed_from_u64(
-        seed ^ (0x9E37_79B9_7F4A_7C15_u64.wrapping_mul(u64::from(server) + 1)),
-    )
-}
 use crate::signal::EventKind;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -32,6 +21,20 @@ use rand_distr::{Distribution, Exp, Normal};
 use serde::{Deserialize, Serialize};
 use std::f64::consts::TAU;
 use std::time::Duration;
+
+/// The ChaCha stream a server's streams draw from (its other events draw
+/// from stream 0 of the same key).
+const STREAMS_RNG_STREAM: u64 = 1;
+
+/// The ChaCha stream their lengths draw from.
+const STREAM_LENGTHS_RNG_STREAM: u64 = 2;
+
+/// Server `server`'s generator under the fleet's `seed`.
+fn server_rng(seed: u64, server: u32) -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(
+        seed ^ (0x9E37_79B9_7F4A_7C15_u64.wrapping_mul(u64::from(server) + 1)),
+    )
+}
 
 /// One event at one server.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -309,11 +312,13 @@ impl Synthetic {
         }
         let horizon = cycle.0;
         let starts = Modulated::new(&rng, rate, cycle, &[], 1.0);
-        let rest = starts.rest().unwrap_or(rng);
+        // Lengths from a stream of their own: no dry run of the starts.
+        let mut lengths = rng;
+        lengths.set_stream(STREAM_LENGTHS_RNG_STREAM);
         let length = Exp::new(1.0 / self.streams.mean_duration.as_secs_f64().max(1.0))
             .expect("positive rate");
         Some(Listens::new(SessionStream::streams(
-            starts, rest, length, horizon,
+            starts, lengths, length, horizon,
         )))
     }
 
