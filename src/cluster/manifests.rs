@@ -223,14 +223,13 @@ impl Options {
 }
 
 /// The HPA's scale-up policy that lets through what the scaler's policy
-/// allows (its `behavior.scale_up`): the HPA applies its own limit after
-/// ours, and Kubernetes' default (max(4 pods, 100%) per 15 s) would hold a
-/// burst back. Percent rounds up, so the HPA is never the stricter; a
-/// period under the HPA's 15 s sync still limits per period as written.
-/// `None` (the HPA's default) when neither value reaches one whole unit.
-fn hpa_scale_up(limit: &RateLimit) -> Option<HPAScalingRules> {
-    // The HPA counts whole seconds, 1 to 1800, and whole units.
-    let period = i32::try_from(limit.period.as_secs().clamp(1, 1800)).unwrap_or(1800);
+/// allows (its `behavior.scale_up`, as [`crate::engine::hpa::hpa_scale_up`]
+/// carries it over): the HPA applies its own limit after ours, and
+/// Kubernetes' default (max(4 pods, 100%) per 15 s) would hold a burst
+/// back. `None` (the HPA's default) when neither amount reaches one unit.
+pub fn hpa_scale_up(limit: &RateLimit) -> Option<HPAScalingRules> {
+    let limit = crate::engine::hpa::hpa_scale_up(limit)?;
+    let period = i32::try_from(limit.period.as_secs()).unwrap_or(1800);
     let rule = |kind: &str, value: f64| {
         (value >= 1.0).then(|| HPAScalingPolicy {
             type_: kind.to_owned(),
@@ -239,13 +238,13 @@ fn hpa_scale_up(limit: &RateLimit) -> Option<HPAScalingRules> {
         })
     };
     let policies: Vec<HPAScalingPolicy> = [
-        rule("Percent", limit.percent.ceil()),
+        rule("Percent", limit.percent),
         rule("Pods", f64::from(limit.pods)),
     ]
     .into_iter()
     .flatten()
     .collect();
-    (!policies.is_empty()).then(|| HPAScalingRules {
+    Some(HPAScalingRules {
         select_policy: Some("Max".to_owned()),
         policies: Some(policies),
         ..HPAScalingRules::default()

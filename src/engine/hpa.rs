@@ -15,9 +15,11 @@
 //! or 20 → 19 waits until the need reaches 23 or 17; 10 → 11 happens to pass
 //! only through floating-point rounding).
 
-use super::stabilize::{Behavior, Memory, stabilize};
+use super::limits::MAX_PERCENT;
+use super::stabilize::{Behavior, Memory, RateLimit, stabilize};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
 
 /// The HPA metric target type of a KEDA trigger.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -91,6 +93,42 @@ impl HpaModel {
             .0
             .clamp(min.max(1), max)
     }
+}
+
+/// How often the HPA syncs (the controller manager's default): a scale-up
+/// period shorter than this is not carried out any faster.
+pub const HPA_SYNC: Duration = Duration::from_secs(15);
+
+/// The scale-up policy an HPA can hold (`behavior.scaleUp`, `selectPolicy:
+/// Max`) for a policy whose own limit is `limit`: the HPA applies its limit
+/// after ours, so it must let through what ours does. An HPA counts whole
+/// seconds from 1 to 1800 and whole pods and percent: the period is clamped
+/// to that, and percent rounds up. A period under the HPA's 15 s sync
+/// becomes 15 s carrying what each of `limit`'s two amounts allows over it
+/// (pods times the periods that fit, percent compounded over them). `None`
+/// (the HPA's default) when neither amount reaches one whole unit.
+pub fn hpa_scale_up(limit: &RateLimit) -> Option<RateLimit> {
+    let asked = limit.period;
+    let whole = asked
+        .clamp(Duration::from_secs(1), Duration::from_secs(1800))
+        .as_secs();
+    let mut limit = RateLimit {
+        period: Duration::from_secs(whole),
+        ..*limit
+    };
+    if asked < HPA_SYNC {
+        let periods = HPA_SYNC.as_millis().div_ceil(asked.as_millis().max(1));
+        let periods = u32::try_from(periods).unwrap_or(u32::MAX);
+        limit.pods = limit.pods.saturating_mul(periods).min(i32::MAX as u32);
+        let growth = (1.0 + limit.percent / 100.0).powf(f64::from(periods));
+        limit.percent = (growth - 1.0) * 100.0;
+        limit.period = HPA_SYNC;
+    }
+    limit.percent = limit.percent.ceil().min(MAX_PERCENT);
+    if limit.percent < 1.0 {
+        limit.percent = 0.0;
+    }
+    (limit.pods >= 1 || limit.percent >= 1.0).then_some(limit)
 }
 
 #[cfg(test)]
@@ -205,5 +243,50 @@ mod tests {
             HpaModel::new(None).sync(0, 50.0, 1.0, MetricType::AverageValue, 0, 10, t(0)),
             0
         );
+    }
+
+    fn limit(pods: u32, percent: f64, millis: u64) -> RateLimit {
+        RateLimit {
+            pods,
+            percent,
+            period: Duration::from_millis(millis),
+        }
+    }
+
+    #[test]
+    fn the_hpa_scale_up_is_what_an_hpa_can_hold_and_never_the_stricter() {
+        // Whole seconds and units are kept as they are.
+        let burst = super::super::BURST_SCALE_UP;
+        assert_eq!(hpa_scale_up(&burst), Some(burst));
+        // Percent rounds up; a period is clamped to 1 s to 30 min.
+        assert_eq!(
+            hpa_scale_up(&limit(0, 0.4, 3_600_000)),
+            Some(limit(0, 1.0, 1_800_000))
+        );
+        assert_eq!(
+            hpa_scale_up(&limit(3, 12.2, 60_500)),
+            Some(limit(3, 13.0, 60_000))
+        );
+        // Under the 15 s sync: what each amount allows over 15 s.
+        assert_eq!(
+            hpa_scale_up(&limit(10, 0.0, 5_000)),
+            Some(limit(30, 0.0, 15_000))
+        );
+        // 100% per 5 s is 8× in 15 s: 700%.
+        assert_eq!(
+            hpa_scale_up(&limit(0, 100.0, 5_000)),
+            Some(limit(0, 700.0, 15_000))
+        );
+        // A 4 s period fits 3.75 times: four periods counted.
+        assert_eq!(
+            hpa_scale_up(&limit(2, 0.0, 4_000)),
+            Some(limit(8, 0.0, 15_000))
+        );
+        // Huge growth is capped at what a policy may say.
+        let capped = hpa_scale_up(&limit(1, 1000.0, 1)).expect("some");
+        assert_eq!((capped.percent, capped.pods), (MAX_PERCENT, 15_000));
+        // Nothing to let through: the HPA's default.
+        assert_eq!(hpa_scale_up(&limit(0, 0.0, 15_000)), None);
+        assert_eq!(hpa_scale_up(&limit(0, 0.0, 1)), None);
     }
 }

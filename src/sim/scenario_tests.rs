@@ -44,27 +44,41 @@ fn a_wiring_sets_the_hpa_scale_up_policy_its_scaled_object_would() {
     )
     .expect("parses");
     let runs = s.validate("s.yaml").expect("valid");
-    let hpa = s.control.hpa_behavior(&runs[0].wiring);
+    let hpa = s.control.hpa_behavior(&runs[0].wiring, &runs[0].policy);
     assert_eq!((hpa.scale_up.pods, hpa.scale_up.percent), (100, 1000.0));
     assert_eq!(hpa.scale_down_window, Duration::from_secs(30));
-    // Unset: Kubernetes' default.
-    let plain = s.control.hpa_behavior(&Wiring::for_policy("hpa"));
-    assert_eq!(
-        plain.scale_up,
-        crate::engine::Behavior::hpa_default().scale_up
-    );
-    // Ours through the HPA get the example ScaledObjects' scale-up; a
-    // direct actuator has no HPA.
+    // Unset: what `manifests` writes for the policy, its own scale-up as an
+    // HPA holds it: the burst limit for ours, Kubernetes' default for the
+    // baselines that poll through an HPA.
+    let burst = crate::engine::BURST_SCALE_UP;
+    let slow = crate::engine::Behavior::hpa_default().scale_up;
     for (name, scale_up) in [
-        ("default", Some(crate::engine::BURST_SCALE_UP)),
-        ("oracle", Some(crate::engine::BURST_SCALE_UP)),
-        ("keep-alive-10m", Some(crate::engine::BURST_SCALE_UP)),
-        ("hpa", None),
-        ("knative-kpa", None),
-        ("default-apply", None),
+        ("default", burst),
+        ("oracle", burst),
+        ("keep-alive-10m", burst),
+        ("hpa", slow),
+        ("keda-prometheus", slow),
+        ("infra-plan-rule", slow),
     ] {
-        assert_eq!(Wiring::for_policy(name).hpa_scale_up, scale_up, "{name}");
+        let policy = s.named_policy(name).expect("built in");
+        let wiring = Wiring::for_policy(name);
+        assert_eq!(wiring.hpa_scale_up, None, "{name}");
+        let hpa = s.control.hpa_behavior(&wiring, &policy);
+        assert_eq!(hpa.scale_up, scale_up, "{name}");
     }
+    // A policy of its own scales up through an HPA that lets it: a faster
+    // limit than the default is modelled as `manifests` writes it.
+    let fast = parse(
+        "policies: [quick]\n\
+         define: { quick: { behavior: { scale_up: { pods: 500, percent: 0, period: 5s } } } }",
+    )
+    .expect("parses");
+    let runs = fast.validate("s.yaml").expect("valid");
+    let hpa = fast.control.hpa_behavior(&runs[0].wiring, &runs[0].policy);
+    assert_eq!(
+        (hpa.scale_up.pods, hpa.scale_up.period),
+        (1500, Duration::from_secs(15))
+    );
 }
 
 #[test]

@@ -143,7 +143,7 @@ impl<'a> ServerSim<'a> {
             exporter: Exporter::new(c.rate_window.as_secs_f64()),
             signals: Signals::default(),
             memo: Memo::default(),
-            hpa: HpaModel::new(Some(c.hpa_behavior(&run.wiring))),
+            hpa: HpaModel::new(Some(c.hpa_behavior(&run.wiring, &run.policy))),
             pods: Pods::new(min, run.wiring.scale_in_order()),
             ready_since: 0.0,
             cold_counted: false,

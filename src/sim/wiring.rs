@@ -5,7 +5,8 @@
 use super::pods::ScaleInOrder;
 use super::scenario::{APPLY, ORACLE};
 use crate::config::ApplyConfig;
-use crate::engine::{BURST_SCALE_UP, Behavior, Policy, RateLimit};
+use crate::engine::hpa::hpa_scale_up;
+use crate::engine::{Behavior, Policy, RateLimit};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -64,17 +65,23 @@ impl ControlLoop {
         wiring.direct_period.unwrap_or(self.direct_period)
     }
 
-    /// The HPA behaviour these settings describe, with a policy's own
-    /// scale-down window and scale-up policy if its wiring sets them (else
-    /// Kubernetes' defaults).
-    pub fn hpa_behavior(&self, wiring: &Wiring) -> Behavior {
+    /// The HPA behaviour these settings describe for `policy`: the
+    /// scale-down window its wiring sets (else these settings'), and the
+    /// scale-up policy its wiring sets, else the one `mcp-autoscaler
+    /// manifests` writes for `policy` (its own `behavior.scale_up`, as an
+    /// HPA can hold it; Kubernetes' default when that rounds to nothing).
+    pub fn hpa_behavior(&self, wiring: &Wiring, policy: &Policy) -> Behavior {
         let default = Behavior::hpa_default();
+        let written = || hpa_scale_up(&policy.behavior.scale_up);
         Behavior {
             tolerance: self.hpa_tolerance,
             scale_down_window: wiring
                 .hpa_scale_down_window
                 .unwrap_or(self.hpa_scale_down_window),
-            scale_up: wiring.hpa_scale_up.unwrap_or(default.scale_up),
+            scale_up: wiring
+                .hpa_scale_up
+                .or_else(written)
+                .unwrap_or(default.scale_up),
             ..default
         }
     }
@@ -133,7 +140,8 @@ pub struct Wiring {
     pub direct_period: Option<Duration>,
     /// The HPA's scale-up policy for this policy, as a ScaledObject's
     /// `advanced.horizontalPodAutoscalerConfig.behavior.scaleUp` sets it
-    /// (default: Kubernetes', 4 pods or 100% per 15 s).
+    /// (default: what `mcp-autoscaler manifests` writes, the policy's own
+    /// `behavior.scale_up` as an HPA can hold it).
     #[serde(default)]
     pub hpa_scale_up: Option<RateLimit>,
 }
@@ -168,8 +176,7 @@ impl Wiring {
             hpa_scale_down_window: zero,
             deletion_cost: ours,
             direct_period: (name == APPLY).then(|| ApplyConfig::default().interval),
-            // Ours let bursts through the HPA as `deploy/examples` does.
-            hpa_scale_up: (ours && actuator == Actuator::Hpa).then_some(BURST_SCALE_UP),
+            hpa_scale_up: None,
         }
     }
 
