@@ -346,3 +346,44 @@ proptest! {
         }
     }
 }
+
+/// The risk of a fast scale-up limit is overshoot on noisy data: one poll
+/// that reads a spike must not hold a server up past the scale-down window
+/// and the scale-down steps after it.
+#[test]
+fn a_one_poll_spike_is_let_go_after_the_scale_down_window() {
+    let policy = Policy {
+        max_replicas: 200,
+        ..Policy::default()
+    };
+    // Queue 15 (2 replicas at 10 each) for 5 minutes, one poll of 1,500,
+    // then 15 again for 10 minutes.
+    let mut values = vec![15.0; 20];
+    values.push(1_500.0);
+    values.extend([15.0; 40]);
+    let spike = 20;
+    let answers: Vec<u32> = (1..=values.len())
+        .map(|n| {
+            let s = polled(SignalKind::QueueLength, &values[..n]);
+            decide(&s, &policy, at((n as u64 - 1) * 15)).desired
+        })
+        .collect();
+    assert_eq!(answers[spike - 1], 2, "{answers:?}");
+    // The spike gets its replicas in one step (2 + 100 pods)...
+    assert_eq!(answers[spike], 102, "{answers:?}");
+    // ...holds while the 120 s window still sees the spike (a poll's value
+    // stands until the next poll), then falls at least by half every 15 s:
+    // back to 2 within six more polls.
+    let window = usize::try_from(policy.behavior.scale_down_window.as_secs() / 15).unwrap_or(0);
+    let held = spike + window + 1;
+    assert!(
+        answers[spike..held].iter().all(|&d| d == 102),
+        "{answers:?}"
+    );
+    assert!(answers[held + 6..].iter().all(|&d| d == 2), "{answers:?}");
+    assert!(
+        answers[spike..].windows(2).all(|w| w[1] <= w[0]),
+        "never up again: {answers:?}"
+    );
+    assert!(answers.iter().all(|&d| d <= 102), "{answers:?}");
+}

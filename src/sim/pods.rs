@@ -9,7 +9,7 @@
 //! holding the least. Live work on a pod that leaves is cut and its
 //! clients reconnect to a pod that stays.
 
-use crate::signal::EventKind;
+use crate::signal::{EventKind, SignalKind};
 use std::collections::{BTreeMap, VecDeque};
 
 /// Which ready pods a scale-in removes.
@@ -32,15 +32,17 @@ pub enum Live {
 }
 
 impl Live {
-    /// The unit an event opens (`true`) or closes (`false`), if any.
+    /// The unit an event opens (`true`) or closes (`false`), if any: the
+    /// signal the event stream counts it in (the catalog's pairing) names
+    /// the kind of live work.
     pub fn of(kind: EventKind) -> Option<(Live, bool)> {
-        match kind {
-            EventKind::SessionOpen => Some((Live::Session, true)),
-            EventKind::SessionClose => Some((Live::Session, false)),
-            EventKind::ConnectionOpen => Some((Live::Stream, true)),
-            EventKind::ConnectionClose => Some((Live::Stream, false)),
-            EventKind::Request => None,
-        }
+        let (signal, opens) = kind.counts()?;
+        let live = match signal {
+            SignalKind::Sessions => Live::Session,
+            SignalKind::Connections => Live::Stream,
+            _ => return None,
+        };
+        Some((live, opens))
     }
 
     /// Its place in a per-kind array.
