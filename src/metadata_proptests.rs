@@ -135,7 +135,10 @@ fn metadata() -> impl Strategy<Value = HashMap<String, String>> {
 fn hourly() -> IdleGaps {
     let mut gaps = IdleGaps::default();
     for _ in 0..20 {
-        gaps.record(Duration::from_secs(59 * 60));
+        gaps.record(
+            Duration::from_secs(59 * 60),
+            crate::time::Timestamp::from_millis(0),
+        );
     }
     gaps
 }

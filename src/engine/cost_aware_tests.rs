@@ -311,3 +311,42 @@ proptest! {
         prop_assert!(expected_s <= fixed_s + 1e-6, "{expected_s} > {fixed_s}");
     }
 }
+
+/// Rule 2 across replicas: a replica that started later plans like an
+/// older one once both have seen the same week of activity, even after the
+/// traffic changed its shape.
+#[test]
+fn replicas_that_saw_the_same_week_plan_alike() {
+    use crate::signal::{EventKind, Signals};
+    const DAY: u64 = 86_400_000;
+    let (mut old, mut new) = (Signals::default(), Signals::default());
+    let started = Timestamp::from_millis(9 * DAY);
+    let price = at_price(20);
+    let plan_of = |s: &Signals| format!("{:?}", plan(&price, FIVE_MIN, &s.gaps));
+    let mut t = Timestamp::from_millis(0);
+    let mut i = 0u64;
+    let mut compared = (0, 0);
+    while t < Timestamp::from_millis(21 * DAY) {
+        // Every 3 minutes for nine days, then every 30 or 50 minutes.
+        let gap = if t < started {
+            3
+        } else {
+            [30, 50][(i % 2) as usize]
+        };
+        t = t + mins(gap);
+        i += 1;
+        old.record_event(EventKind::Request, t);
+        if t >= started {
+            new.record_event(EventKind::Request, t);
+        }
+        if t >= Timestamp::from_millis(16 * DAY) {
+            assert_eq!(plan_of(&old), plan_of(&new), "{t:?}");
+            compared.0 += 1;
+        } else if t >= Timestamp::from_millis(10 * DAY) && t < Timestamp::from_millis(12 * DAY) {
+            // The older replica still holds the 3-minute days.
+            assert_ne!(plan_of(&old), plan_of(&new), "{t:?}");
+            compared.1 += 1;
+        }
+    }
+    assert!(compared.0 > 100 && compared.1 > 50, "{compared:?}");
+}

@@ -1,19 +1,54 @@
 //! A server's learned idle gaps: the time between activity separated by a
 //! minute or more, in a histogram of 1-minute bins up to 4 hours (gaps
 //! beyond are counted together). Keep-alive plans are made from it.
+//!
+//! Only the gaps that ended in the last [`WINDOW_DAYS`] UTC days count:
+//! each day's gaps are kept apart and a day leaves whole once it is out of
+//! the window. Days are counted from the newest gap's end, never from the
+//! clock, so the histogram is a function of the activity seen: two scaler
+//! replicas that saw the same activity over the window hold the same
+//! histogram, however long each has run (rule 2), and old behaviour
+//! leaves it.
 
+use crate::time::Timestamp;
+use std::collections::VecDeque;
 use std::time::Duration;
 
 /// Histogram bins (minutes).
 pub const BINS: usize = 240;
+/// How many UTC days of gaps the histogram holds: the day of the newest
+/// gap's end and the six before it.
+pub const WINDOW_DAYS: u64 = 7;
 const MINUTE: Duration = Duration::from_secs(60);
+const DAY_MS: u64 = 86_400_000;
+/// The bin of gaps of 4 hours or more in a day's counts.
+const BEYOND: u16 = BINS as u16;
 
-/// A server's idle-gap histogram. Counts halve when a bin saturates, so old
-/// behaviour fades.
+/// One UTC day's gaps: (bin, count) for the bins it has, in bin order
+/// ([`BEYOND`] for gaps of 4 hours or more). At most 241 pairs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Day {
+    number: u64,
+    counts: Vec<(u16, u32)>,
+}
+
+impl Day {
+    fn add(&mut self, bin: u16) {
+        match self.counts.binary_search_by_key(&bin, |&(b, _)| b) {
+            Ok(at) => self.counts[at].1 = self.counts[at].1.saturating_add(1),
+            Err(at) => self.counts.insert(at, (bin, 1)),
+        }
+    }
+}
+
+/// A server's idle-gap histogram over the window.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct IdleGaps {
-    bins: Vec<u16>,
-    beyond: u16,
+    /// Gaps per bin, summed over `days` (empty until the first gap).
+    bins: Vec<u32>,
+    beyond: u32,
+    /// The days in the window that hold gaps, oldest first.
+    days: VecDeque<Day>,
     /// Running sums of `bins`, rebuilt on each (rare: gaps are ≥ 1 min)
     /// record, so a decision finds a percentile by binary search instead
     /// of adding up 240 bins.
@@ -27,8 +62,12 @@ pub struct IdleGaps {
 }
 
 impl IdleGaps {
-    /// Records a gap; gaps under a minute are not idle gaps.
-    pub fn record(&mut self, gap: Duration) {
+    /// Records a gap that ended at `end`; gaps under a minute are not idle
+    /// gaps. Days that leave the window as it moves to `end`'s day leave
+    /// the histogram. A gap that ended on a day before the newest held
+    /// (activity is seen in time order, so only a clock set back) counts
+    /// in the newest day.
+    pub fn record(&mut self, gap: Duration, end: Timestamp) {
         if gap < MINUTE {
             return;
         }
@@ -36,18 +75,48 @@ impl IdleGaps {
         if self.bins.is_empty() {
             self.bins = vec![0; BINS];
         }
-        let minute = usize::try_from(gap.as_secs() / 60).unwrap_or(usize::MAX);
-        let slot = if minute < BINS {
-            &mut self.bins[minute]
-        } else {
-            &mut self.beyond
-        };
-        *slot = slot.saturating_add(1);
-        if *slot == u16::MAX {
-            self.bins.iter_mut().for_each(|c| *c /= 2);
-            self.beyond /= 2;
+        let today = end.as_millis() / DAY_MS;
+        self.drop_days_before(today.saturating_sub(WINDOW_DAYS - 1));
+        let bin = u16::try_from(gap.as_secs() / 60)
+            .unwrap_or(BEYOND)
+            .min(BEYOND);
+        match self.days.back_mut() {
+            Some(day) if day.number >= today => day.add(bin),
+            _ => {
+                let mut day = Day {
+                    number: today,
+                    counts: Vec::new(),
+                };
+                day.add(bin);
+                self.days.push_back(day);
+            }
         }
+        let slot = self.slot(bin);
+        *slot = slot.saturating_add(1);
         self.rebuild_sums();
+    }
+
+    fn slot(&mut self, bin: u16) -> &mut u32 {
+        match self.bins.get_mut(usize::from(bin)) {
+            Some(count) => count,
+            None => &mut self.beyond,
+        }
+    }
+
+    /// Takes the days numbered below `first` out of the sums.
+    fn drop_days_before(&mut self, first: u64) {
+        while let Some(day) = self.days.front() {
+            if day.number >= first {
+                break;
+            }
+            let Some(day) = self.days.pop_front() else {
+                break;
+            };
+            for (bin, count) in day.counts {
+                let slot = self.slot(bin);
+                *slot = slot.saturating_sub(count);
+            }
+        }
     }
 
     fn rebuild_sums(&mut self) {
@@ -55,8 +124,8 @@ impl IdleGaps {
         self.cumulative.clear();
         self.half_minutes.clear();
         for (j, &c) in self.bins.iter().enumerate() {
-            count += u32::from(c);
-            weighted += u64::from(c) * (2 * j as u64 + 1);
+            count = count.saturating_add(c);
+            weighted = weighted.saturating_add(u64::from(c) * (2 * j as u64 + 1));
             self.cumulative.push(count);
             self.half_minutes.push(weighted);
         }
@@ -73,7 +142,8 @@ impl IdleGaps {
     }
 
     /// How many gaps have been recorded: changes whenever the histogram
-    /// does, so a plan made from it can be reused until then.
+    /// does (days leave it only when a gap is recorded), so a plan made
+    /// from it can be reused until then.
     pub fn revision(&self) -> u64 {
         self.records
     }
@@ -83,17 +153,14 @@ impl IdleGaps {
     pub(crate) fn of_minutes(minutes: &[u64]) -> Self {
         let mut g = Self::default();
         for &m in minutes {
-            g.record(Duration::from_secs(m * 60 + 30));
+            g.record(Duration::from_secs(m * 60 + 30), Timestamp::from_millis(0));
         }
         g
     }
 
     /// Samples in range, and beyond 4 hours.
     pub fn counts(&self) -> (u32, u32) {
-        (
-            self.cumulative.last().copied().unwrap_or(0),
-            u32::from(self.beyond),
-        )
+        (self.cumulative.last().copied().unwrap_or(0), self.beyond)
     }
 
     /// Gaps shorter than `minutes` (a bin edge, 0 to 240, the number of bins).
@@ -147,10 +214,14 @@ mod tests {
         IdleGaps::of_minutes(minutes)
     }
 
+    fn day(n: u64, hour: u64) -> Timestamp {
+        Timestamp::from_millis(n * DAY_MS + hour * 3_600_000)
+    }
+
     #[test]
     fn short_gaps_are_not_idle_gaps() {
         let mut g = IdleGaps::default();
-        g.record(Duration::from_secs(59));
+        g.record(Duration::from_secs(59), day(0, 0));
         assert_eq!(g.counts(), (0, 0));
     }
 
@@ -177,13 +248,63 @@ mod tests {
         assert_eq!(IdleGaps::default().length_below(10), 0.0);
     }
 
+    /// What a plan reads: the bins and the days behind them.
+    fn held(g: &IdleGaps) -> (Vec<u32>, u32, VecDeque<Day>) {
+        (g.bins.clone(), g.beyond, g.days.clone())
+    }
+
     #[test]
-    fn saturated_bins_halve_so_old_behaviour_fades() {
+    fn a_day_of_gaps_leaves_whole_once_it_is_out_of_the_window() {
         let mut g = IdleGaps::default();
-        for _ in 0..u32::from(u16::MAX) {
-            g.record(Duration::from_secs(90));
+        g.record(Duration::from_secs(90), day(10, 1));
+        g.record(Duration::from_secs(5 * 3600), day(10, 23));
+        g.record(Duration::from_secs(150), day(13, 12));
+        assert_eq!(g.counts(), (2, 1));
+        // Day 16 is the last that keeps day 10 (days 10 to 16).
+        g.record(Duration::from_secs(150), day(16, 23));
+        assert_eq!(g.counts(), (3, 1));
+        g.record(Duration::from_secs(90), day(17, 0));
+        assert_eq!(g.counts(), (3, 0));
+        assert_eq!((g.below(2), g.below(3)), (1, 3));
+        assert_eq!(g.length_below(BINS), 1.5 + 2.5 + 2.5);
+        // Nothing left of a week's silence but the gap that ends it.
+        g.record(Duration::from_secs(20 * 86_400), day(40, 0));
+        assert_eq!(g.counts(), (0, 1));
+        assert_eq!(g.days.len(), 1);
+        assert_eq!(g.percentile(50.0), None);
+    }
+
+    #[test]
+    fn replicas_that_saw_the_same_week_hold_the_same_histogram() {
+        // One replica has run for 30 days, the other started on day 20;
+        // both see the same activity from then on.
+        let gap_of = |i: u64| Duration::from_secs(60 + (i * 7_919) % 10_000);
+        let ends: Vec<Timestamp> = (0..30 * 24)
+            .map(|h| day(h / 24, h % 24) + Duration::from_secs(h % 13 * 60))
+            .collect();
+        let (mut old, mut new) = (IdleGaps::default(), IdleGaps::default());
+        for (i, &end) in ends.iter().enumerate() {
+            old.record(gap_of(i as u64), end);
+            if end >= day(20, 0) {
+                new.record(gap_of(i as u64), end);
+            }
+            if end < day(26, 0) {
+                assert_ne!(held(&old), held(&new), "{end:?}: the newer has seen less");
+            } else {
+                assert_eq!(held(&old), held(&new), "{end:?}: the same week");
+            }
         }
-        assert!(g.counts().0 < u32::from(u16::MAX));
-        assert_eq!(g.length_below(BINS), f64::from(g.counts().0) * 1.5);
+    }
+
+    #[test]
+    fn a_clock_set_back_counts_in_the_newest_day() {
+        let mut g = IdleGaps::default();
+        g.record(Duration::from_secs(90), day(5, 0));
+        g.record(Duration::from_secs(90), day(3, 0));
+        assert_eq!((g.counts(), g.days.len()), ((2, 0), 1));
+        // Extreme times and lengths neither panic nor overflow.
+        g.record(Duration::MAX, Timestamp::from_millis(u64::MAX));
+        g.record(Duration::from_secs(61), Timestamp::from_millis(0));
+        assert_eq!(g.counts(), (1, 1));
     }
 }

@@ -74,7 +74,10 @@ fn learned_long_regular_gaps_release_the_server_and_warm_it_before_the_next_requ
     let policy = Policy::default();
     let mut s = Signals::default();
     for _ in 0..20 {
-        s.gaps.record(Duration::from_secs(30 * 60));
+        s.gaps.record(
+            Duration::from_secs(30 * 60),
+            crate::time::Timestamp::from_millis(0),
+        );
     }
     s.last_event = Some(at(0));
     let k = keep_alive_view(&s, &policy);

@@ -189,7 +189,7 @@ impl Signals {
         if let Some(prev) = self.last_activity()
             && at > prev
         {
-            self.gaps.record(at.since(prev));
+            self.gaps.record(at.since(prev), at);
         }
         self.history.record_activity(at);
     }
