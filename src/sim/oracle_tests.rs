@@ -94,6 +94,39 @@ fn the_oracle_stays_warm_across_a_gap_shorter_than_a_cold_start() {
     assert_eq!((o.cold_starts, o.starts_from_zero), (0, 1));
 }
 
+#[test]
+fn an_arrival_at_the_very_start_meets_one_cold_start_and_is_served() {
+    let scenario = two_hours();
+    let o = run_one(&scenario, &oracle(), &[request(0.0), request(3600.0)]);
+    assert_eq!((o.requests, o.served, o.dropped), (2, 2, 0));
+    assert_eq!((o.cold_starts, o.cold_start_requests), (1, 1));
+    let cold = scenario.server.cold_start.as_secs_f64();
+    assert!(o.latency_quantile_s(1.0) < cold + 0.6, "{o:?}");
+}
+
+/// With no cold start, the oracle wakes a server in the instant before an
+/// arrival; it must not release it again in that instant (it did, and
+/// woke it again, forever). Run on a thread so a hang fails the test.
+#[test]
+fn a_zero_cold_start_neither_hangs_nor_meets_an_arrival_cold() {
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let scenario = Scenario {
+            server: crate::sim::scenario::ServerModel {
+                cold_start: Duration::ZERO,
+                ..Scenario::default().server
+            },
+            ..two_hours()
+        };
+        let arrivals: Vec<Arrival> = (1..190).map(|k| request(f64::from(k) * 37.3)).collect();
+        let _ = done.send(run_one(&scenario, &oracle(), &arrivals));
+    });
+    let o = finished
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the run ends");
+    assert_eq!((o.requests, o.served, o.cold_starts), (189, 189, 0));
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
 

@@ -24,18 +24,22 @@ impl ServerSim<'_> {
 
     /// The oracle's activation: warm exactly when the next arrival comes,
     /// released when its work is done and the next arrival is further
-    /// away than a cold start (releasing for less would cost more).
+    /// away than a cold start (releasing for less would cost more). Work
+    /// that is already waiting (an arrival at the very start, which no
+    /// start could precede) starts it at once.
     pub(super) fn foresee(&mut self) {
-        let spec = self.spec();
-        if spec == 0 {
-            if self.now >= self.oracle_wake() {
+        let working =
+            self.station.in_service() > 0 || self.station.queued() > 0 || self.pods.live() > 0;
+        if self.spec() == 0 {
+            if working || self.now >= self.oracle_wake() {
                 self.scale_to(self.run.policy.min_replicas.max(1));
             }
             return;
         }
-        let working =
-            self.station.in_service() > 0 || self.station.queued() > 0 || self.pods.live() > 0;
-        let far = self.next_arrival - self.now > self.cold_start() + ORACLE_LEAD;
+        // Released only when the next arrival is further than its own wake
+        // time would be by another lead: never in the instant it woke (a
+        // zero cold start would otherwise wake and release it forever).
+        let far = self.next_arrival - self.now > self.cold_start() + 2.0 * ORACLE_LEAD;
         if !working && far && self.run.policy.min_replicas == 0 {
             self.scale_to(0);
         }
