@@ -384,18 +384,25 @@ fn policy_error(name: &str) -> impl Fn(PolicyError) -> ConfigError + '_ {
     }
 }
 
-fn validate_policy_name(name: &str) -> Result<(), ConfigError> {
-    let ok = !name.is_empty()
+/// What a policy name may be.
+pub const POLICY_NAME_RULE: &str = "policy names are 1-63 characters of a-z, A-Z, 0-9, '-' and '_'";
+
+/// Whether `name` is a valid policy name ([`POLICY_NAME_RULE`]).
+pub fn is_policy_name(name: &str) -> bool {
+    !name.is_empty()
         && name.len() <= 63
         && name
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if ok {
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn validate_policy_name(name: &str) -> Result<(), ConfigError> {
+    if is_policy_name(name) {
         Ok(())
     } else {
         Err(ConfigError::invalid(
             format!("policies.{name}"),
-            "policy names are 1-63 characters of a-z, A-Z, 0-9, '-' and '_'",
+            POLICY_NAME_RULE,
         ))
     }
 }

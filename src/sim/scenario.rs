@@ -251,6 +251,7 @@ impl Scenario {
         // Every definition, run or not: `--policy` and `--frontier` may
         // pick one the file does not list.
         for (name, policy) in &self.define {
+            check_defined_name(name).map_err(|m| bad(&format!("define.{name}"), m))?;
             policy
                 .validate()
                 .map_err(|e| bad(&format!("define.{name}.{}", e.field), e.message))?;
@@ -317,6 +318,14 @@ impl Scenario {
                     format!("no such policy; known: {}", self.known().join(", ")),
                 ));
             }
+            if name == ORACLE && wiring.activation != Activation::Oracle {
+                return Err(bad(
+                    "wiring.oracle.activation",
+                    "the oracle is clairvoyant: its activation is `oracle`; to compare \
+                     another wiring, define a policy under another name"
+                        .into(),
+                ));
+            }
             check_hpa_scale_up(name, wiring).map_err(|(f, m)| bad(&f, m))?;
             if let Some(period) = wiring.direct_period {
                 let message = if wiring.actuator != Actuator::Direct {
@@ -370,6 +379,23 @@ impl Scenario {
         names.extend(self.define.keys().cloned());
         names
     }
+}
+
+/// A name `define` may give a policy: a policy name (the reports' tables
+/// and file names hold it), and not the oracle's, which is the bound every
+/// report measures against.
+fn check_defined_name(name: &str) -> Result<(), String> {
+    if !crate::config::is_policy_name(name) {
+        return Err(crate::config::POLICY_NAME_RULE.into());
+    }
+    if name == ORACLE {
+        return Err(
+            "`oracle` is the clairvoyant bound, sized like `default`: define \
+                    the policy under another name and wire it with `activation: oracle`"
+                .into(),
+        );
+    }
+    Ok(())
 }
 
 /// A wiring's HPA scale-up policy: bounded as a policy's `behavior`'s, and

@@ -160,6 +160,15 @@ fn each_out_of_range_value_names_its_full_field_path() {
             "workload.synthetic.streams.mean_duration",
         ),
         ("policies: [nope]", "policies[0]"),
+        // A name the reports' tables and file names can hold.
+        ("define: { \"a|b\": {} }\npolicies: [\"a|b\"]", "define.a|b"),
+        ("define: { \"\": {} }", "define."),
+        // The oracle is the bound every report measures against.
+        ("define: { oracle: { max_replicas: 3 } }", "define.oracle"),
+        (
+            "wiring: { oracle: { events: true, activation: push, actuator: hpa } }",
+            "wiring.oracle.activation",
+        ),
         ("policies: [default, default]", "policies"),
         (
             "wiring: { nope: { events: true, activation: push, actuator: hpa } }",
