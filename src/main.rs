@@ -127,10 +127,28 @@ fn main() -> std::process::ExitCode {
     match run(Cli::parse()) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_text(&e));
             std::process::ExitCode::from(2)
         }
     }
+}
+
+/// An error and its causes, each once: a message that already ends with
+/// its cause's text (as many quote the I/O error they wrap) does not get
+/// it twice.
+fn error_text(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let part = cause.to_string();
+        if text.ends_with(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -309,4 +327,24 @@ async fn serve_until_signal(config: Config) -> anyhow::Result<()> {
         .run(Listeners { grpc, http }, shutdown)
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_text;
+
+    #[test]
+    fn a_cause_already_quoted_is_said_once_and_others_are_chained() {
+        let missing = || std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let quoted = mcp_autoscaler::sim::scenario::ScenarioError::Read {
+            path: "s.yaml".into(),
+            source: missing(),
+        };
+        assert_eq!(
+            error_text(&anyhow::Error::new(quoted)),
+            "cannot read scenario s.yaml: no such file"
+        );
+        let chained = anyhow::Error::new(missing()).context("writing out/report.md");
+        assert_eq!(error_text(&chained), "writing out/report.md: no such file");
+    }
 }

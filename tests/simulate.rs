@@ -393,9 +393,27 @@ fn an_output_directory_that_cannot_be_made_fails_before_the_run_naming_its_cause
     let err = stderr(&o);
     assert!(!err.contains("simulating"), "refused before the run: {err}");
     assert!(
-        err.contains(&format!("writing {}", file.display())),
+        err.contains(&format!(
+            "--out {}: exists and is not a directory",
+            file.display()
+        )),
         "{err}"
     );
+    // Under a file: the system's reason, said once.
+    let under = file.join("out");
+    let o = simulate(&[], &under);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(!err.contains("simulating"), "refused before the run: {err}");
+    assert!(
+        err.contains(&format!("writing {}", under.display())),
+        "{err}"
+    );
+    assert_eq!(err.matches("os error").count(), 1, "{err}");
+    // A scenario that is not there: its cause once too.
+    let o = simulate(&["no-such.yaml"], &dir.path().join("out"));
+    let err = stderr(&o);
+    assert!(err.contains("cannot read scenario no-such.yaml"), "{err}");
     assert_eq!(err.matches("os error").count(), 1, "{err}");
 }
 

@@ -69,6 +69,7 @@ pub enum SimulateCommand {
 pub fn run(args: &SimulateArgs) -> Result<(), SimError> {
     let started = std::time::Instant::now();
     if let Some(SimulateCommand::Merge { parts, out }) = &args.command {
+        check_out(out)?;
         let output = Output::merged(parts)?;
         return finish(
             &output,
@@ -79,6 +80,7 @@ pub fn run(args: &SimulateArgs) -> Result<(), SimError> {
     }
     let plan = plan(args)?;
     // An output directory that cannot be made fails now, not after the run.
+    check_out(&args.out)?;
     std::fs::create_dir_all(&args.out).map_err(|source| SimError::Write {
         path: args.out.clone(),
         source,
@@ -121,6 +123,17 @@ pub fn run(args: &SimulateArgs) -> Result<(), SimError> {
         return Ok(());
     }
     finish(&plan.run(opts)?, &args.out, started, "simulated")
+}
+
+/// `--out` names a directory, or nothing yet.
+fn check_out(out: &std::path::Path) -> Result<(), SimError> {
+    if out.exists() && !out.is_dir() {
+        return Err(SimError::Usage(format!(
+            "--out {}: exists and is not a directory",
+            out.display()
+        )));
+    }
+    Ok(())
 }
 
 fn plan(args: &SimulateArgs) -> Result<Plan, SimError> {

@@ -103,9 +103,11 @@ impl Recorded {
                 return Err(TraceError {
                     file: origin.to_owned(),
                     line: 0,
-                    field: format!("{}", m + 1),
+                    field: format!("minute {}", m + 1),
                     message: format!(
-                        "app-{app}'s functions add up to {n} invocations in one minute; at most {} (10,000 a second)",
+                        "the rows of app-{app} (HashOwner,HashApp pair number {} in file \
+                         order) add up to {n} invocations in one minute; at most {} (10,000 a second)",
+                        app + 1,
                         trace::MAX_AZURE_PER_MINUTE
                     ),
                 });

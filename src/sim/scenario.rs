@@ -129,12 +129,33 @@ pub fn all_builtin_policies() -> Vec<String> {
 
 /// Where the events come from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
+#[serde(rename_all = "snake_case", try_from = "WorkloadFields")]
 pub enum Workload {
     /// A generated fleet.
     Synthetic(Synthetic),
     /// A recorded trace.
     Trace(TraceSource),
+}
+
+/// `workload` as written: exactly one of its two keys.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WorkloadFields {
+    synthetic: Option<Synthetic>,
+    trace: Option<TraceSource>,
+}
+
+impl TryFrom<WorkloadFields> for Workload {
+    type Error = &'static str;
+
+    fn try_from(w: WorkloadFields) -> Result<Self, Self::Error> {
+        match (w.synthetic, w.trace) {
+            (Some(synthetic), None) => Ok(Workload::Synthetic(synthetic)),
+            (None, Some(trace)) => Ok(Workload::Trace(trace)),
+            (Some(_), Some(_)) => Err("workload: give `synthetic` or `trace`, not both"),
+            (None, None) => Err("workload: give `synthetic: {...}` or `trace: { file, format }`"),
+        }
+    }
 }
 
 /// A trace file and its format.

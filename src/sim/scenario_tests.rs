@@ -300,3 +300,29 @@ fn a_trace_path_is_relative_to_the_scenario_file() {
         Workload::Synthetic(_) => panic!("trace expected"),
     }
 }
+
+#[test]
+fn a_workload_is_one_of_its_two_kinds_and_says_so() {
+    for (yaml, wanted) in [
+        (
+            "workload: {}",
+            "give `synthetic: {...}` or `trace: { file, format }`",
+        ),
+        (
+            "workload: { synthetic: {}, trace: { file: t.csv, format: events } }",
+            "not both",
+        ),
+        (
+            "workload: { tracee: {} }",
+            "expected one of synthetic, trace",
+        ),
+    ] {
+        let err = parse(yaml).expect_err(yaml).to_string();
+        assert!(
+            err.contains(wanted) && err.contains("s.yaml"),
+            "{yaml}: {err}"
+        );
+    }
+    let s = parse("workload: { trace: { file: t.csv, format: azure } }").expect("one kind");
+    assert!(matches!(s.workload, Workload::Trace(_)));
+}

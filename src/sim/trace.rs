@@ -34,6 +34,18 @@ pub struct TraceError {
 
 const EVENT_COLUMNS: [&str; 5] = ["time_s", "server", "kind", "session", "service_s"];
 
+/// What is wrong with a record of the wrong width; a field that holds a
+/// line end (a quoted field that ran on) points at a quote never closed.
+fn field_count(r: &csv::StringRecord, expected: usize) -> String {
+    let joined = r.iter().any(|f| f.contains('\n'));
+    let hint = if joined {
+        " (a quoted field runs over lines here: is a quote never closed?)"
+    } else {
+        ""
+    };
+    format!("has {} fields, expected {expected}{hint}", r.len())
+}
+
 struct Origin<'a>(&'a str);
 
 impl Origin<'_> {
@@ -168,11 +180,7 @@ fn event_row(
 ) -> Result<Record, TraceError> {
     let line = line_of(r);
     if r.len() != EVENT_COLUMNS.len() {
-        return Err(o.err(
-            line,
-            "row",
-            format!("has {} fields, expected {}", r.len(), EVENT_COLUMNS.len()),
-        ));
+        return Err(o.err(line, "row", field_count(r, EVENT_COLUMNS.len())));
     }
     // `+ 0.0` turns -0 into 0, which sorts first.
     let t: f64 = field(r, 0)
@@ -260,11 +268,7 @@ pub fn read_azure(
     while rdr.read_record(&mut r).map_err(|e| o.row_error(&e))? {
         let line = line_of(&r);
         if r.len() != 4 + minutes {
-            return Err(o.err(
-                line,
-                "row",
-                format!("has {} fields, expected {}", r.len(), 4 + minutes),
-            ));
+            return Err(o.err(line, "row", field_count(&r, 4 + minutes)));
         }
         key.clear();
         key.push_str(field(&r, 0));

@@ -71,6 +71,11 @@ fn bad_events_name_the_file_line_and_field() {
             "time_s,server,kind,session,service_s\n1,a,request\n",
             "t.csv:2: row: has 3 fields",
         ),
+        (
+            "time_s,server,kind,session,service_s\n1,a,request,\"open,0.1\n2,a,request,,0.1\n",
+            "t.csv:2: row: has 4 fields, expected 5 (a quoted field runs over lines here: \
+             is a quote never closed?)",
+        ),
     ];
     for (text, want) in cases {
         let err = parse_events(text.as_bytes(), "t.csv")
@@ -139,7 +144,8 @@ fn bad_azure_files_name_the_line_and_column() {
     let split = azure(&["o,a,f1,http,1,400000,1", "o,a,f2,http,1,400000,1"], 3);
     let err = azure_error(&split, "too many in all");
     assert!(
-        err.contains("add up to 800000 invocations in one minute"),
+        err.contains("minute 2: the rows of app-0 (HashOwner,HashApp pair number 1")
+            && err.contains("add up to 800000 invocations in one minute"),
         "{err}"
     );
     // A file with no line ends is refused, not read into memory.
