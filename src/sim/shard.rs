@@ -10,7 +10,7 @@
 
 use super::run::ServerTimeline;
 use super::scenario::{PolicyRun, Scenario};
-use super::shard_workload::same_scenario;
+use super::shard_workload::scenario_difference;
 use super::stats::{Stats, Timeline};
 use serde::{Deserialize, Serialize};
 use std::io::Read;
@@ -212,6 +212,15 @@ fn check(p: &Partial) -> Result<(), String> {
     if count == 0 || count > MAX_SHARDS || index >= count {
         return Err(format!("shard {index}/{count} is not a shard"));
     }
+    // A synthetic fleet is as large as its scenario says.
+    if let super::scenario::Workload::Synthetic(w) = &p.scenario.workload
+        && u64::try_from(p.servers).ok() != Some(u64::from(w.servers))
+    {
+        return Err(format!(
+            "a fleet of {} servers, but its scenario draws {}",
+            p.servers, w.servers
+        ));
+    }
     check_plotted(p)
 }
 
@@ -282,6 +291,37 @@ pub struct Merger {
     lines: Vec<TimelineRecord>,
 }
 
+/// How partial `p` is of another run than `first`, in words.
+fn run_difference(p: &Partial, first: &Partial) -> Option<String> {
+    if p.shard.count != first.shard.count {
+        return Some(format!(
+            "the shard count differs ({} against {})",
+            p.shard.count, first.shard.count
+        ));
+    }
+    if let Some(what) =
+        scenario_difference(&p.scenario, &p.workload, &first.scenario, &first.workload)
+    {
+        return Some(what);
+    }
+    let names = |runs: &[PolicyRun]| runs.iter().map(|r| r.name.clone()).collect::<Vec<_>>();
+    if p.runs != first.runs {
+        let (mine, theirs) = (names(&p.runs), names(&first.runs));
+        return Some(if mine == theirs {
+            "the policies' definitions or wirings differ".into()
+        } else {
+            format!("the policies differ ({mine:?} against {theirs:?})")
+        });
+    }
+    if p.servers != first.servers {
+        return Some(format!(
+            "the fleet differs ({} servers against {})",
+            p.servers, first.servers
+        ));
+    }
+    (p.plotted != first.plotted).then(|| "the plotted servers differ".into())
+}
+
 impl Merger {
     /// Adds `p` (as [`read`] checked it), which must be of the same run as
     /// those before and a shard not given yet.
@@ -301,21 +341,9 @@ impl Merger {
             self.first = Some(p);
             return Ok(());
         };
-        let differs = [
-            (
-                !same_scenario(&p.scenario, &p.workload, &first.scenario, &first.workload),
-                "the scenario or its trace's bytes",
-            ),
-            (p.runs != first.runs, "the policies"),
-            (
-                p.servers != first.servers || p.plotted != first.plotted,
-                "the fleet",
-            ),
-            (p.shard.count != first.shard.count, "the shard count"),
-        ];
-        if let Some((_, what)) = differs.iter().find(|(d, _)| *d) {
+        if let Some(what) = run_difference(&p, first) {
             return Err(MergeError::Mismatch(format!(
-                "shard {}/{} is from another run than shard {}/{}: {what} differ",
+                "shard {}/{} is from another run than shard {}/{}: {what}",
                 p.shard.index, p.shard.count, first.shard.index, first.shard.count
             )));
         }

@@ -167,6 +167,12 @@ fn a_partial_whose_totals_could_not_come_from_a_run_is_refused() {
     assert!(e.contains("slow requests but only"), "{e}");
     let e = with(&|s| s.idle_replica_us = s.replica_us + 1);
     assert!(e.contains("idle replica-time"), "{e}");
+    // A synthetic fleet of another size than its scenario draws.
+    let e = refused_with(&parts, &|p| p.servers = 1 << 40);
+    assert!(
+        e.contains("a fleet of 1099511627776 servers, but its scenario draws 14"),
+        "{e}"
+    );
     // Each shard right, the sums past what a count holds.
     let e = {
         let (mut a, mut b) = (parts[0].clone(), parts[1].clone());
