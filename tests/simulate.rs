@@ -554,3 +554,36 @@ fn streams_in_a_trace_keep_their_server_up_and_are_never_cut_by_default() {
     let unnamed = report(&csv.replace(",l1,", ",,").replace(",l2,", ",,"), "unnamed");
     assert_eq!(named, unnamed);
 }
+
+/// What a scenario sets that a run will not use is said, not dropped.
+#[test]
+fn settings_a_run_will_not_use_are_named_in_a_note() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let yaml = dir.path().join("s.yaml");
+    std::fs::write(
+        &yaml,
+        "duration: 1h\nworkload: { synthetic: { servers: 2 } }\npolicies: [hpa]\n\
+         define: { mine: { idle_window: 2m }, swept: { idle_window: 3m } }\n\
+         sweeps: [{ policy: swept, vary: { idle_window: [1m, 2m] } }]\n",
+    )
+    .expect("write");
+    let path = yaml.display().to_string();
+    let o = simulate(&[&path, "--quiet"], &dir.path().join("out"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("note: `define.mine` is not run: list it in `policies` or pass --policy mine"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("define.swept"),
+        "a swept definition is run: {err}"
+    );
+    let o = simulate(&[&path, "--quiet", "--frontier"], &dir.path().join("f"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("note: --frontier sweeps `default`"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -85,6 +85,9 @@ pub fn run(args: &SimulateArgs) -> Result<(), SimError> {
         path: args.out.clone(),
         source,
     })?;
+    for note in unused_settings(&plan, args.frontier) {
+        eprintln!("note: {note}");
+    }
     let plan = if args.frontier {
         plan.into_frontier()
     } else {
@@ -123,6 +126,41 @@ pub fn run(args: &SimulateArgs) -> Result<(), SimError> {
         return Ok(());
     }
     finish(&plan.run(opts)?, &args.out, started, "simulated")
+}
+
+/// What the scenario sets that this run will not use, so that nothing is
+/// dropped without a word: a defined policy not run, or, under
+/// `--frontier` (which sweeps `default` as the scenario defines it, with
+/// the oracle), the scenario's own choice of policies and sweeps.
+fn unused_settings(plan: &Plan, frontier: bool) -> Vec<String> {
+    let s = &plan.scenario;
+    if frontier {
+        let own = s.sweeps.len() + s.define.keys().filter(|n| *n != "default").count();
+        return (own > 0 || !s.oracle)
+            .then(|| {
+                "--frontier sweeps `default` as the scenario defines it, with the oracle: \
+                 the scenario's other definitions, its sweeps, `policies` and `oracle` are \
+                 not used"
+                    .to_owned()
+            })
+            .into_iter()
+            .collect();
+    }
+    // A definition is used by a run of its name, by a sweep over it, and
+    // `default`'s by `default-apply` too.
+    let used = |name: &str| {
+        plan.runs.iter().any(|r| {
+            r.name == name
+                || (name == crate::config::DEFAULT_POLICY && r.name == super::scenario::APPLY)
+        }) || s.sweeps.iter().any(|w| w.policy == name)
+    };
+    s.define
+        .keys()
+        .filter(|name| !used(name))
+        .map(|name| {
+            format!("`define.{name}` is not run: list it in `policies` or pass --policy {name}")
+        })
+        .collect()
 }
 
 /// `--out` names a directory, or nothing yet.

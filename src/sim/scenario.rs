@@ -339,25 +339,7 @@ impl Scenario {
                     format!("no such policy; known: {}", self.known().join(", ")),
                 ));
             }
-            if name == ORACLE && wiring.activation != Activation::Oracle {
-                return Err(bad(
-                    "wiring.oracle.activation",
-                    "the oracle is clairvoyant: its activation is `oracle`; to compare \
-                     another wiring, define a policy under another name"
-                        .into(),
-                ));
-            }
-            check_hpa_scale_up(name, wiring).map_err(|(f, m)| bad(&f, m))?;
-            if let Some(period) = wiring.direct_period {
-                let message = if wiring.actuator != Actuator::Direct {
-                    "applies to `actuator: direct` only"
-                } else if period < Duration::from_millis(100) {
-                    "must be at least 100ms"
-                } else {
-                    continue;
-                };
-                return Err(bad(&format!("wiring.{name}.direct_period"), message.into()));
-            }
+            check_wiring(name, wiring).map_err(|(f, m)| bad(&f, m))?;
         }
         Ok(runs)
     }
@@ -400,6 +382,47 @@ impl Scenario {
         names.extend(self.define.keys().cloned());
         names
     }
+}
+
+/// A wiring's fields fit its activation and actuator. Errors name
+/// `wiring.NAME.FIELD`.
+fn check_wiring(name: &str, wiring: &Wiring) -> Result<(), (String, String)> {
+    let field = |f: &str| format!("wiring.{name}.{f}");
+    if name == ORACLE && wiring.activation != Activation::Oracle {
+        return Err((
+            field("activation"),
+            "the oracle is clairvoyant: its activation is `oracle`; to compare \
+             another wiring, define a policy under another name"
+                .into(),
+        ));
+    }
+    if wiring.actuator == Actuator::Direct {
+        // KEDA's cooldown and the HPA's window are not in a direct loop.
+        for (f, set) in [
+            ("cooldown_period", wiring.cooldown_period.is_some()),
+            (
+                "hpa_scale_down_window",
+                wiring.hpa_scale_down_window.is_some(),
+            ),
+        ] {
+            if set {
+                return Err((field(f), "applies to `actuator: hpa` only".into()));
+            }
+        }
+    }
+    check_hpa_scale_up(name, wiring)?;
+    if let Some(period) = wiring.direct_period {
+        if wiring.actuator != Actuator::Direct {
+            return Err((
+                field("direct_period"),
+                "applies to `actuator: direct` only".into(),
+            ));
+        }
+        if period < Duration::from_millis(100) {
+            return Err((field("direct_period"), "must be at least 100ms".into()));
+        }
+    }
+    Ok(())
 }
 
 /// A name `define` may give a policy: a policy name (the reports' tables

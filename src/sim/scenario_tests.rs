@@ -169,6 +169,16 @@ fn each_out_of_range_value_names_its_full_field_path() {
             "wiring: { oracle: { events: true, activation: push, actuator: hpa } }",
             "wiring.oracle.activation",
         ),
+        (
+            "wiring: { default: { events: true, activation: push, actuator: direct,\n  \
+             cooldown_period: 1m } }",
+            "wiring.default.cooldown_period",
+        ),
+        (
+            "wiring: { default: { events: true, activation: push, actuator: direct,\n  \
+             hpa_scale_down_window: 1m } }",
+            "wiring.default.hpa_scale_down_window",
+        ),
         ("policies: [default, default]", "policies"),
         (
             "wiring: { nope: { events: true, activation: push, actuator: hpa } }",
