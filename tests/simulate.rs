@@ -229,9 +229,30 @@ fn a_trace_replays_with_every_builtin_policy_and_no_scenario_file() {
     assert_eq!(json["scenario"]["servers"].as_u64(), Some(6));
     assert_eq!(
         json["scenario"]["duration_s"].as_f64(),
-        Some(3.0 * 3600.0),
-        "the trace's span, in whole minutes"
+        Some(3.0 * 3600.0 + 60.0),
+        "the trace's span and 38 s for its last requests, in whole minutes"
     );
+    // A last request just before a minute's end still has room to finish.
+    let late = dir.path().join("late.csv");
+    std::fs::write(
+        &late,
+        "time_s,server,kind,session,service_s\n119.99,a,request,,0.1\n",
+    )
+    .expect("write");
+    let late = late.display().to_string();
+    let out = dir.path().join("late");
+    let o = simulate(&["--trace", &late, "--format", "events"], &out);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("report.json")).expect("report.json"),
+    )
+    .expect("json");
+    assert_eq!(json["scenario"]["duration_s"].as_f64(), Some(180.0));
+    let policies = json["policies"].as_array().cloned().unwrap_or_default();
+    assert_eq!(policies.len(), 8);
+    for p in policies {
+        assert_eq!(p["served"].as_u64(), Some(1), "{}", p["name"]);
+    }
 }
 
 #[test]

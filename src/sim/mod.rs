@@ -127,7 +127,9 @@ impl Plan {
     }
 
     /// Replays a trace with the default server model and every built-in
-    /// policy (or those in `only`); the duration is the trace's span.
+    /// policy (or those in `only`); the duration is the trace's span and
+    /// a cold start and queue timeout after it, in whole minutes, so that
+    /// its last requests can finish.
     pub fn from_trace(
         file: &Path,
         format: TraceFormat,
@@ -139,11 +141,15 @@ impl Plan {
             FleetSource::Recorded(r) => r.last_time(),
             FleetSource::Synthetic { horizon, .. } => *horizon,
         };
-        let minutes = (last / 60.0).floor() + 1.0;
+        // Room after the last event for its request to meet a cold start
+        // and wait out the queue, in whole minutes.
+        let server = Scenario::default().server;
+        let tail = (server.cold_start + server.queue_timeout).as_secs_f64();
+        let minutes = ((last + tail) / 60.0).ceil().max(1.0);
         let longest = scenario_checks::MAX_DURATION.as_secs_f64();
         if minutes * 60.0 > longest {
             return Err(SimError::Usage(format!(
-                "{}: the trace runs to {last:.0} s, past the longest run ({:.0} s, 31 days): cut it, or name a scenario whose duration leaves out the rest",
+                "{}: the trace runs to {last:.0} s; with {tail:.0} s for its last requests to finish, past the longest run ({:.0} s, 31 days): cut it, or name a scenario whose duration leaves out the rest",
                 file.display(),
                 longest
             )));
@@ -151,7 +157,7 @@ impl Plan {
         let scenario = Scenario {
             name: shard_workload::replay_name(file),
             seed,
-            duration: std::time::Duration::from_secs_f64(minutes.max(1.0) * 60.0),
+            duration: std::time::Duration::from_secs_f64(minutes * 60.0),
             workload: Workload::Trace(TraceSource {
                 file: file.to_owned(),
                 format,
