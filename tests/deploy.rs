@@ -132,35 +132,40 @@ fn every_shipped_scaled_object_is_a_typed_scaled_object_the_scaler_accepts() {
 }
 
 /// Every example that sets the HPA's scale-up (the ScaledObjects and the
-/// plain HPA) sets what `mcp-autoscaler manifests` writes for the shipped
-/// default policy, so the examples move when the default limit does.
+/// plain HPA) sets what `mcp-autoscaler manifests` writes for the policy it
+/// uses in the shipped config (its trigger's `policy`, else the default),
+/// so the examples move when a policy's limit does.
 #[test]
-fn every_example_scale_up_is_what_manifests_writes_for_the_default_policy() {
+fn every_example_scale_up_is_what_manifests_writes_for_its_policy() {
     use k8s_openapi::api::autoscaling::v2::HPAScalingRules;
     let config = load("deploy/base/config.yaml");
-    let default = config
-        .policies
-        .get(&config.default_policy)
-        .expect("the shipped default policy");
-    let expected = mcp_autoscaler::cluster::manifests::hpa_scale_up(&default.behavior.scale_up)
-        .expect("the default limit needs a scaleUp");
+    let expected = |policy: &str| {
+        let p = config
+            .policies
+            .get(policy)
+            .unwrap_or_else(|| panic!("policy {policy} in the shipped config"));
+        mcp_autoscaler::cluster::manifests::hpa_scale_up(&p.behavior.scale_up)
+            .expect("a limit that needs a scaleUp")
+    };
     let mut checked = Vec::new();
     for entry in std::fs::read_dir(root("deploy/examples")).expect("examples") {
         let path = entry.expect("entry").path();
         let text = std::fs::read_to_string(&path).expect("read");
         let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(&text).expect("yaml");
         for doc in docs {
-            let behavior = match doc["kind"].as_str() {
-                Some("ScaledObject") => {
-                    &doc["spec"]["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]
-                }
-                Some("HorizontalPodAutoscaler") => &doc["spec"]["behavior"],
+            let (behavior, policy) = match doc["kind"].as_str() {
+                Some("ScaledObject") => (
+                    &doc["spec"]["advanced"]["horizontalPodAutoscalerConfig"]["behavior"],
+                    doc["spec"]["triggers"][0]["metadata"]["policy"].as_str(),
+                ),
+                Some("HorizontalPodAutoscaler") => (&doc["spec"]["behavior"], None),
                 _ => continue,
             };
+            let policy = policy.unwrap_or(&config.default_policy);
             let rules: HPAScalingRules = serde_json::from_value(behavior["scaleUp"].clone())
                 .unwrap_or_else(|e| panic!("{}: scaleUp: {e}", path.display()));
-            assert_eq!(rules, expected, "{}", path.display());
-            checked.push(path.display().to_string());
+            assert_eq!(rules, expected(policy), "{} ({policy})", path.display());
+            checked.push(format!("{} ({policy})", path.display()));
         }
     }
     assert!(

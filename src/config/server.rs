@@ -30,7 +30,7 @@ pub const MIN_SERVERS: usize = 100;
 
 /// Largest `server.max_servers`. An entry's size is bounded (its history
 /// by [`crate::signal::RETENTION`] and 256 points, its idle-gap histogram
-/// by 240 bins) but was not measured per entry: size the cap to the memory
+/// by 240 bins and 7 days of at most 241 bins each) but was not measured per entry: size the cap to the memory
 /// limit by watching `servers_known` against resident memory.
 pub const MAX_SERVERS: usize = 10_000_000;
 /// Listen addresses and transport settings.

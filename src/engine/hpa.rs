@@ -15,7 +15,7 @@
 //! or 20 → 19 waits until the need reaches 23 or 17; 10 → 11 happens to pass
 //! only through floating-point rounding).
 
-use super::limits::MAX_PERCENT;
+use super::limits::{MAX_PERCENT, REPLICA_LIMIT};
 use super::stabilize::{Behavior, Memory, RateLimit, stabilize};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -101,12 +101,16 @@ pub const HPA_SYNC: Duration = Duration::from_secs(15);
 
 /// The scale-up policy an HPA can hold (`behavior.scaleUp`, `selectPolicy:
 /// Max`) for a policy whose own limit is `limit`: the HPA applies its limit
-/// after ours, so it must let through what ours does. An HPA counts whole
-/// seconds from 1 to 1800 and whole pods and percent: the period is clamped
-/// to that, and percent rounds up. A period under the HPA's 15 s sync
-/// becomes 15 s carrying what each of `limit`'s two amounts allows over it
-/// (pods times the periods that fit, percent compounded over them). `None`
-/// (the HPA's default) when neither amount reaches one whole unit.
+/// after ours, so it must never be the stricter (looser is harmless: ours
+/// still holds). An HPA counts whole seconds from 1 to 1800 and whole pods
+/// and percent: the period is clamped to that, and percent rounds up. A
+/// period under the HPA's 15 s sync becomes 15 s with room for what the
+/// policy can add over the `n` periods that fit in it: from `b` replicas
+/// each period adds max(pods, ceil(b × p)), at most b × p + max(pods, 1),
+/// so after `n` it is below b × (1 + p)ⁿ + max(pods, 1) × Σ(1 + p)ᵏ; the
+/// HPA's percent is that growth with the sum counted as a percent of one
+/// replica (the HPA acts from one up), and its pods the sum. `None` (the
+/// HPA's default) when neither amount reaches one whole unit.
 pub fn hpa_scale_up(limit: &RateLimit) -> Option<RateLimit> {
     let asked = limit.period;
     let whole = asked
@@ -116,12 +120,21 @@ pub fn hpa_scale_up(limit: &RateLimit) -> Option<RateLimit> {
         period: Duration::from_secs(whole),
         ..*limit
     };
-    if asked < HPA_SYNC {
-        let periods = HPA_SYNC.as_millis().div_ceil(asked.as_millis().max(1));
-        let periods = u32::try_from(periods).unwrap_or(u32::MAX);
-        limit.pods = limit.pods.saturating_mul(periods).min(i32::MAX as u32);
-        let growth = (1.0 + limit.percent / 100.0).powf(f64::from(periods));
-        limit.percent = (growth - 1.0) * 100.0;
+    if asked < HPA_SYNC && (limit.pods > 0 || limit.percent > 0.0) {
+        let n = HPA_SYNC.as_millis().div_ceil(asked.as_millis().max(1));
+        let n = f64::from(u32::try_from(n).unwrap_or(u32::MAX));
+        let p = limit.percent / 100.0;
+        let growth = (1.0 + p).powf(n);
+        let each = f64::from(if p > 0.0 {
+            limit.pods.max(1)
+        } else {
+            limit.pods
+        });
+        let added = each * if p > 0.0 { (growth - 1.0) / p } else { n };
+        if limit.pods > 0 {
+            limit.pods = added.ceil().min(f64::from(REPLICA_LIMIT)) as u32;
+        }
+        limit.percent = (growth - 1.0 + added) * 100.0;
         limit.period = HPA_SYNC;
     }
     limit.percent = limit.percent.ceil().min(MAX_PERCENT);
@@ -267,26 +280,71 @@ mod tests {
             hpa_scale_up(&limit(3, 12.2, 60_500)),
             Some(limit(3, 13.0, 60_000))
         );
-        // Under the 15 s sync: what each amount allows over 15 s.
+        // Under the 15 s sync: room for three periods of 10 pods (30, and
+        // 3000% of one replica), of 100% (8×, plus a replica a period
+        // for rounding: 7 + 7 = 1400%), four of 2 pods a 4 s period.
         assert_eq!(
             hpa_scale_up(&limit(10, 0.0, 5_000)),
-            Some(limit(30, 0.0, 15_000))
+            Some(limit(30, 3000.0, 15_000))
         );
-        // 100% per 5 s is 8× in 15 s: 700%.
         assert_eq!(
             hpa_scale_up(&limit(0, 100.0, 5_000)),
-            Some(limit(0, 700.0, 15_000))
+            Some(limit(0, 1400.0, 15_000))
         );
-        // A 4 s period fits 3.75 times: four periods counted.
         assert_eq!(
             hpa_scale_up(&limit(2, 0.0, 4_000)),
-            Some(limit(8, 0.0, 15_000))
+            Some(limit(8, 800.0, 15_000))
         );
         // Huge growth is capped at what a policy may say.
         let capped = hpa_scale_up(&limit(1, 1000.0, 1)).expect("some");
-        assert_eq!((capped.percent, capped.pods), (MAX_PERCENT, 15_000));
+        assert_eq!((capped.percent, capped.pods), (MAX_PERCENT, REPLICA_LIMIT));
         // Nothing to let through: the HPA's default.
         assert_eq!(hpa_scale_up(&limit(0, 0.0, 15_000)), None);
         assert_eq!(hpa_scale_up(&limit(0, 0.0, 1)), None);
+    }
+
+    /// What the policy's own limit lets through in `n` periods from `b`, as
+    /// the engine steps it (each period max(pods, ceil(b × percent))).
+    fn policy_growth(l: &RateLimit, b: u32, n: u32) -> u32 {
+        (0..n).fold(b, |r, _| {
+            let pct = (f64::from(r) * l.percent / 100.0).ceil() as u32;
+            r.saturating_add(l.pods.max(pct)).min(REPLICA_LIMIT)
+        })
+    }
+
+    /// What an HPA with `h` lets through in one period from `b` (Kubernetes
+    /// takes the larger of its two policies).
+    fn hpa_growth(h: &RateLimit, b: u32) -> u32 {
+        let by_percent = (f64::from(b) * (1.0 + h.percent / 100.0)).ceil();
+        let by_pods = f64::from(b) + f64::from(h.pods);
+        by_percent.max(by_pods).min(f64::from(REPLICA_LIMIT)) as u32
+    }
+
+    #[test]
+    fn over_a_sync_the_hpa_lets_through_what_the_policy_would_from_any_count() {
+        // The two counterexamples to compounding alone: rounding up each
+        // period (1 → 4 at 10% a 5 s), and pods and percent together
+        // (1 → 44 at max(10 pods, 100%) a 5 s).
+        assert_eq!(policy_growth(&limit(0, 10.0, 5_000), 1, 3), 4);
+        assert_eq!(policy_growth(&limit(10, 100.0, 5_000), 1, 3), 44);
+        let mut checked = 0;
+        for pods in [0, 1, 4, 10, 100] {
+            for percent in [0.0, 1.0, 10.0, 50.0, 100.0, 1000.0] {
+                for secs in [1, 2, 3, 4, 5, 7, 10, 14] {
+                    let l = limit(pods, percent, secs * 1_000);
+                    let Some(h) = hpa_scale_up(&l) else {
+                        assert_eq!((pods, percent), (0, 0.0));
+                        continue;
+                    };
+                    let n = u32::try_from(15u64.div_ceil(secs)).expect("small");
+                    for b in 1..=300 {
+                        let (ours, theirs) = (policy_growth(&l, b, n), hpa_growth(&h, b));
+                        assert!(theirs >= ours, "{l:?} from {b}: {theirs} < {ours}");
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 60_000, "{checked}");
     }
 }

@@ -4,8 +4,8 @@
 //!
 //! Only the gaps that ended in the last [`WINDOW_DAYS`] UTC days count:
 //! each day's gaps are kept apart and a day leaves whole once it is out of
-//! the window. Days are counted from the newest gap's end, never from the
-//! clock, so the histogram is a function of the activity seen: two scaler
+//! the window. Days are counted from the newest activity seen, never from
+//! the clock, so the histogram is a function of the activity seen: two scaler
 //! replicas that saw the same activity over the window hold the same
 //! histogram, however long each has run (rule 2), and old behaviour
 //! leaves it.
@@ -57,8 +57,8 @@ pub struct IdleGaps {
     /// (bin `j` holds gaps in `[j, j + 1)` minutes, midpoint `2j + 1`
     /// half minutes): the expected length of gaps below any edge in O(1).
     half_minutes: Vec<u64>,
-    /// Gaps recorded so far.
-    records: u64,
+    /// Moves whenever the histogram changes (a gap recorded, a day gone).
+    revision: u64,
 }
 
 impl IdleGaps {
@@ -68,15 +68,15 @@ impl IdleGaps {
     /// (activity is seen in time order, so only a clock set back) counts
     /// in the newest day.
     pub fn record(&mut self, gap: Duration, end: Timestamp) {
+        self.advance(end);
         if gap < MINUTE {
             return;
         }
-        self.records += 1;
+        self.revision += 1;
         if self.bins.is_empty() {
             self.bins = vec![0; BINS];
         }
         let today = end.as_millis() / DAY_MS;
-        self.drop_days_before(today.saturating_sub(WINDOW_DAYS - 1));
         let bin = u16::try_from(gap.as_secs() / 60)
             .unwrap_or(BEYOND)
             .min(BEYOND);
@@ -94,6 +94,19 @@ impl IdleGaps {
         let slot = self.slot(bin);
         *slot = slot.saturating_add(1);
         self.rebuild_sums();
+    }
+
+    /// Moves the window to `at`'s day, as activity at `at` is seen: the
+    /// days that leave it leave the histogram (and a plan made from it is
+    /// made again). Gaps are not all a server's activity: a busy server
+    /// with no gap of a minute still lets its old days go.
+    pub fn advance(&mut self, at: Timestamp) {
+        let first = (at.as_millis() / DAY_MS).saturating_sub(WINDOW_DAYS - 1);
+        if self.days.front().is_some_and(|d| d.number < first) {
+            self.drop_days_before(first);
+            self.revision += 1;
+            self.rebuild_sums();
+        }
     }
 
     fn slot(&mut self, bin: u16) -> &mut u32 {
@@ -141,11 +154,10 @@ impl IdleGaps {
             .map(|(j, _)| j + 1)
     }
 
-    /// How many gaps have been recorded: changes whenever the histogram
-    /// does (days leave it only when a gap is recorded), so a plan made
-    /// from it can be reused until then.
+    /// Changes whenever the histogram does, so a plan made from it can be
+    /// reused until then.
     pub fn revision(&self) -> u64 {
-        self.records
+        self.revision
     }
 
     /// Gaps in the middle of the given minutes' bins (tests).
@@ -294,6 +306,20 @@ mod tests {
                 assert_eq!(held(&old), held(&new), "{end:?}: the same week");
             }
         }
+    }
+
+    #[test]
+    fn activity_without_gaps_still_moves_the_window() {
+        let mut g = IdleGaps::default();
+        g.record(Duration::from_secs(600), day(1, 0));
+        let before = g.revision();
+        // Busy from day 2 on: activity, but no gap of a minute.
+        g.advance(day(7, 23));
+        assert_eq!((g.counts(), g.revision()), ((1, 0), before));
+        g.advance(day(8, 0));
+        assert_eq!(g.counts(), (0, 0));
+        assert_ne!(g.revision(), before, "a plan from day 1 is made again");
+        assert_eq!(g.percentile(50.0), None);
     }
 
     #[test]

@@ -53,9 +53,10 @@ pub const MAX_LATENCY_S: f64 = 86_400.0;
 /// Largest rate-limit `percent` per period (1e6, i.e. 10,000 times the count).
 pub const MAX_PERCENT: f64 = 1e6;
 
-/// Most samples predictive keep-alive may ask for before it trusts a
-/// server's histogram (1e6).
-pub const MAX_MIN_SAMPLES: u32 = 1_000_000;
+/// Most samples keep-alive may ask for before it trusts a server's
+/// histogram (10,000): the histogram holds 7 days of gaps of a minute or
+/// more, at most about 10,080.
+pub const MAX_MIN_SAMPLES: u32 = 10_000;
 
 /// `value` must lie in `min..=max`.
 pub(crate) fn duration_within(

@@ -186,10 +186,9 @@ impl Signals {
 
     /// Learns the idle gap that ends with activity at `at`.
     pub fn note_activity(&mut self, at: Timestamp) {
-        if let Some(prev) = self.last_activity()
-            && at > prev
-        {
-            self.gaps.record(at.since(prev), at);
+        match self.last_activity() {
+            Some(prev) if at > prev => self.gaps.record(at.since(prev), at),
+            _ => self.gaps.advance(at),
         }
         self.history.record_activity(at);
     }

@@ -136,7 +136,8 @@ fn unused_settings(plan: &Plan, frontier: bool) -> Vec<String> {
     let s = &plan.scenario;
     if frontier {
         let own = s.sweeps.len() + s.define.keys().filter(|n| *n != "default").count();
-        return (own > 0 || !s.oracle)
+        let chosen = s.policies != Scenario::default().policies;
+        return (own > 0 || chosen || !s.oracle)
             .then(|| {
                 "--frontier sweeps `default` as the scenario defines it, with the oracle: \
                  the scenario's other definitions, its sweeps, `policies` and `oracle` are \

@@ -73,10 +73,9 @@ pub fn scenario_difference(
     if *a == b {
         return None;
     }
-    let (a, b) = (
-        serde_json::to_value(a).ok()?,
-        serde_json::to_value(&b).ok()?,
-    );
+    let (Ok(a), Ok(b)) = (serde_json::to_value(a), serde_json::to_value(&b)) else {
+        return Some("the scenario differs".into());
+    };
     Some(match first_difference(&a, &b, String::new()) {
         Some((path, x, y)) => format!("the scenario's `{path}` differs ({x} against {y})"),
         None => "the scenario differs".into(),
