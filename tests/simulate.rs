@@ -610,4 +610,15 @@ fn settings_a_run_will_not_use_are_named_in_a_note() {
         "{}",
         stderr(&o)
     );
+    // The same directory again, without --frontier: its chart is an
+    // earlier run's, and said to be.
+    let o = simulate(&[&path, "--quiet"], &dir.path().join("f"));
+    let err = stderr(&o);
+    assert!(
+        err.contains("also holds frontier.svg from an earlier run"),
+        "{err}"
+    );
+    assert!(dir.path().join("f/frontier.svg").exists(), "left alone");
+    let o = simulate(&[&path, "--quiet", "--frontier"], &dir.path().join("f"));
+    assert!(!stderr(&o).contains("earlier run"), "{}", stderr(&o));
 }

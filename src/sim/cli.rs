@@ -100,7 +100,7 @@ pub fn run(args: &SimulateArgs) -> Result<(), SimError> {
     eprintln!(
         "simulating {} servers x {} under {} {} (seed {}{shard})",
         plan.fleet.len(),
-        humantime::format_duration(plan.scenario.duration),
+        super::report::span_text(plan.scenario.duration),
         plan.runs.len(),
         if plan.runs.len() == 1 {
             "policy"
@@ -123,6 +123,7 @@ pub fn run(args: &SimulateArgs) -> Result<(), SimError> {
             started.elapsed().as_secs_f64(),
             path.display()
         );
+        note_earlier_outputs(&args.out, &[path]);
         return Ok(());
     }
     finish(&plan.run(opts)?, &args.out, started, "simulated")
@@ -220,5 +221,44 @@ fn finish(
             .collect::<Vec<_>>()
             .join(", ")
     );
+    note_earlier_outputs(out, &files);
     Ok(())
+}
+
+/// Names the files in `out` that look like this command's output but this
+/// run did not write (an earlier run's plots or partial report), so that
+/// nobody reads them as this run's. They are left alone: they may be
+/// someone's.
+fn note_earlier_outputs(out: &std::path::Path, written: &[PathBuf]) {
+    let Ok(entries) = std::fs::read_dir(out) else {
+        return;
+    };
+    let mut earlier: Vec<String> = entries
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .filter(|e| {
+            !written
+                .iter()
+                .any(|w| w.file_name() == Some(&e.file_name()))
+        })
+        .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+        .filter(|name| looks_like_output(name))
+        .collect();
+    if earlier.is_empty() {
+        return;
+    }
+    earlier.sort();
+    eprintln!(
+        "note: {} also holds {} from an earlier run, not this one",
+        out.display(),
+        earlier.join(", ")
+    );
+}
+
+/// A name `simulate` writes.
+fn looks_like_output(name: &str) -> bool {
+    matches!(
+        name,
+        "report.json" | "report.md" | "partial.json" | "cost_vs_slo.svg" | "latency_cdf.svg"
+    ) || (name.starts_with("timeline_") || name == "frontier.svg") && name.ends_with(".svg")
 }

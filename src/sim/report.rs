@@ -232,7 +232,7 @@ impl Report {
              SLO: a request is a violation if it takes longer than {} or is dropped \
              (or is still there at the end, sure to take longer).\n",
             sc.servers,
-            humantime::format_duration(std::time::Duration::from_secs_f64(sc.duration_s)),
+            span_text(std::time::Duration::from_secs_f64(sc.duration_s)),
             sc.requests,
             sc.workload,
             sc.seed,
@@ -358,5 +358,36 @@ fn secs(s: f64) -> String {
         format!("{:.0} ms", s * 1000.0)
     } else {
         format!("{s:.2} s")
+    }
+}
+
+/// A run's length as people count it: days past four weeks stay days
+/// (humantime would say "1month 13h 26m 24s" for 31 days).
+pub fn span_text(d: std::time::Duration) -> String {
+    const DAY: u64 = 86_400;
+    let days = d.as_secs() / DAY;
+    if days < 28 {
+        return humantime::format_duration(d).to_string();
+    }
+    let rest = d.saturating_sub(std::time::Duration::from_secs(days * DAY));
+    if rest.is_zero() {
+        format!("{days}days")
+    } else {
+        format!("{days}days {}", humantime::format_duration(rest))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::span_text;
+    use std::time::Duration;
+
+    #[test]
+    fn a_long_run_is_counted_in_days_not_months() {
+        let day = 86_400;
+        assert_eq!(span_text(Duration::from_secs(31 * day)), "31days");
+        assert_eq!(span_text(Duration::from_secs(28 * day + 60)), "28days 1m");
+        assert_eq!(span_text(Duration::from_secs(day)), "1day");
+        assert_eq!(span_text(Duration::from_secs(3 * 3600 + 60)), "3h 1m");
     }
 }
