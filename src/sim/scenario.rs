@@ -410,6 +410,11 @@ fn check_wiring(name: &str, wiring: &Wiring) -> Result<(), (String, String)> {
             }
         }
     }
+    super::scenario_checks::check_keda_waits(
+        &format!("wiring.{name}"),
+        wiring.cooldown_period,
+        wiring.hpa_scale_down_window,
+    )?;
     check_hpa_scale_up(name, wiring)?;
     if let Some(period) = wiring.direct_period {
         if wiring.actuator != Actuator::Direct {

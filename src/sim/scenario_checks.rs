@@ -19,14 +19,23 @@ impl Scenario {
         if s.concurrency == 0 || s.concurrency > 10_000 {
             return err("server.concurrency", "must be 1..=10000");
         }
-        if s.service_time.is_zero() {
-            return err("server.service_time", "must be above 0");
-        }
         if !(s.service_cv.is_finite() && (0.0..=10.0).contains(&s.service_cv)) {
             return err("server.service_cv", "must be between 0 and 10");
         }
-        if s.queue_timeout.is_zero() {
-            return err("server.queue_timeout", "must be above 0");
+        // Times a request or a pod takes: above 0 (a cold start may be 0),
+        // at most an hour.
+        for (field, d, zero) in [
+            ("server.service_time", s.service_time, false),
+            ("server.queue_timeout", s.queue_timeout, false),
+            ("server.cold_start", s.cold_start, true),
+            ("slo_latency", self.slo_latency, false),
+        ] {
+            if d > HOUR {
+                return err(field, "must be at most 1h");
+            }
+            if d.is_zero() && !zero {
+                return err(field, "must be above 0");
+            }
         }
         let c = &self.control;
         for (field, d) in [
@@ -37,10 +46,15 @@ impl Scenario {
             ("control.hpa_sync_period", c.hpa_sync_period),
             ("control.direct_period", c.direct_period),
         ] {
-            if d < Duration::from_millis(100) {
-                return err(field, "must be at least 100ms");
+            if d < Duration::from_millis(100) || d > HOUR {
+                return err(field, "must be from 100ms to 1h");
             }
         }
+        check_keda_waits(
+            "control",
+            Some(c.cooldown_period),
+            Some(c.hpa_scale_down_window),
+        )?;
         if c.rate_window < c.scrape_interval * 2 {
             return err(
                 "control.rate_window",
@@ -49,9 +63,6 @@ impl Scenario {
         }
         if !(c.hpa_tolerance.is_finite() && (0.0..1.0).contains(&c.hpa_tolerance)) {
             return err("control.hpa_tolerance", "must be in [0, 1)");
-        }
-        if self.slo_latency.is_zero() {
-            return err("slo_latency", "must be above 0");
         }
         if !(self.cost_per_replica_hour.is_finite()
             && (0.0..=MAX_PRICE).contains(&self.cost_per_replica_hour))
@@ -76,6 +87,30 @@ impl Scenario {
         }
         Ok(())
     }
+}
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+/// KEDA's `cooldownPeriod` (at most a day) and the HPA's scale-down
+/// window (at most an hour, as Kubernetes allows), under `prefix`.
+pub(super) fn check_keda_waits(
+    prefix: &str,
+    cooldown: Option<Duration>,
+    window: Option<Duration>,
+) -> Result<(), (String, String)> {
+    if cooldown.is_some_and(|d| d > 24 * HOUR) {
+        return Err((
+            format!("{prefix}.cooldown_period"),
+            "must be at most 24h".into(),
+        ));
+    }
+    if window.is_some_and(|d| d > HOUR) {
+        return Err((
+            format!("{prefix}.hpa_scale_down_window"),
+            "must be at most 1h, as an HPA's stabilizationWindowSeconds".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Highest price of a replica-hour (any currency): beyond it totals lose
@@ -123,8 +158,8 @@ fn check_synthetic(w: &Synthetic) -> Result<(), (String, String)> {
     if !(w.sessions.requests.is_finite() && (1.0..=10_000.0).contains(&w.sessions.requests)) {
         return err("sessions.requests", "must be in [1, 10000]");
     }
-    if w.sessions.mean_duration > Duration::from_secs(86_400) {
-        return err("sessions.mean_duration", "must be at most 24h");
+    if !(Duration::from_secs(1)..=Duration::from_secs(86_400)).contains(&w.sessions.mean_duration) {
+        return err("sessions.mean_duration", "must be in [1s, 24h]");
     }
     // An open session holds its requests until they come: about peak rate
     // × mean duration events per server wait in memory.

@@ -160,6 +160,28 @@ fn each_out_of_range_value_names_its_full_field_path() {
             "workload.synthetic.streams.mean_duration",
         ),
         ("policies: [nope]", "policies[0]"),
+        // Durations from outside are bounded.
+        ("server: { cold_start: 2h }", "server.cold_start"),
+        ("server: { service_time: 10000000h }", "server.service_time"),
+        ("slo_latency: 0s", "slo_latency"),
+        ("control: { query_interval: 2h }", "control.query_interval"),
+        (
+            "control: { cooldown_period: 25h }",
+            "control.cooldown_period",
+        ),
+        (
+            "control: { hpa_scale_down_window: 61m }",
+            "control.hpa_scale_down_window",
+        ),
+        (
+            "wiring: { default: { events: true, activation: push, actuator: hpa,\n  \
+             hpa_scale_down_window: 2h } }",
+            "wiring.default.hpa_scale_down_window",
+        ),
+        (
+            "workload: { synthetic: { sessions: { mean_duration: 0s } } }",
+            "workload.synthetic.sessions.mean_duration",
+        ),
         // A name the reports' tables and file names can hold.
         ("define: { \"a|b\": {} }\npolicies: [\"a|b\"]", "define.a|b"),
         ("define: { \"\": {} }", "define."),
