@@ -271,30 +271,21 @@ mod tests {
         // Whole seconds and units are kept as they are.
         let burst = super::super::BURST_SCALE_UP;
         assert_eq!(hpa_scale_up(&burst), Some(burst));
-        // Percent rounds up; a period is clamped to 1 s to 30 min.
-        assert_eq!(
-            hpa_scale_up(&limit(0, 0.4, 3_600_000)),
-            Some(limit(0, 1.0, 1_800_000))
-        );
-        assert_eq!(
-            hpa_scale_up(&limit(3, 12.2, 60_500)),
-            Some(limit(3, 13.0, 60_000))
-        );
-        // Under the 15 s sync: room for three periods of 10 pods (30, and
-        // 3000% of one replica), of 100% (8×, plus a replica a period
-        // for rounding: 7 + 7 = 1400%), four of 2 pods a 4 s period.
-        assert_eq!(
-            hpa_scale_up(&limit(10, 0.0, 5_000)),
-            Some(limit(30, 3000.0, 15_000))
-        );
-        assert_eq!(
-            hpa_scale_up(&limit(0, 100.0, 5_000)),
-            Some(limit(0, 1400.0, 15_000))
-        );
-        assert_eq!(
-            hpa_scale_up(&limit(2, 0.0, 4_000)),
-            Some(limit(8, 800.0, 15_000))
-        );
+        let cases = [
+            // Percent rounds up; a period is clamped to 1 s to 30 min.
+            (limit(0, 0.4, 3_600_000), limit(0, 1.0, 1_800_000)),
+            (limit(3, 12.2, 60_500), limit(3, 13.0, 60_000)),
+            // Under the 15 s sync: room for three periods of 10 pods (30,
+            // and 3000% of one replica), of 100% (8×, plus a replica a
+            // period for rounding: 7 + 7 = 1400%), four of 2 pods a 4 s
+            // period.
+            (limit(10, 0.0, 5_000), limit(30, 3000.0, 15_000)),
+            (limit(0, 100.0, 5_000), limit(0, 1400.0, 15_000)),
+            (limit(2, 0.0, 4_000), limit(8, 800.0, 15_000)),
+        ];
+        for (policy, hpa) in cases {
+            assert_eq!(hpa_scale_up(&policy), Some(hpa), "{policy:?}");
+        }
         // Huge growth is capped at what a policy may say.
         let capped = hpa_scale_up(&limit(1, 1000.0, 1)).expect("some");
         assert_eq!((capped.percent, capped.pods), (MAX_PERCENT, REPLICA_LIMIT));
