@@ -397,6 +397,11 @@ fn a_run_split_into_shards_merges_into_the_unsharded_report() {
         let b = std::fs::read_to_string(merged.join(f)).expect("merged");
         assert_eq!(a, b, "{f}");
     }
+    // Merged into a shard's own folder: its partial is an input, not an
+    // earlier run's output.
+    let o = simulate(&args, &parts[0]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("earlier run"), "{}", stderr(&o));
     // Two of three shards are not a run.
     let o = simulate(&args[..3], &dir.path().join("incomplete"));
     assert!(!o.status.success());

@@ -54,7 +54,7 @@ pub struct CostAware {
     /// servers warm longer. 0s..=24h.
     #[serde(with = "humantime_serde")]
     pub cold_start_cost: Duration,
-    /// Gaps needed before the histogram is trusted (0..=1e6); until then
+    /// Gaps needed before the histogram is trusted (0..=[`MAX_MIN_SAMPLES`]); until then
     /// the fixed `idle_window` applies.
     pub min_samples: u32,
     /// Never keep warm longer than this after activity (1m..=7 days; the

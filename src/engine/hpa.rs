@@ -102,20 +102,23 @@ pub const HPA_SYNC: Duration = Duration::from_secs(15);
 /// The scale-up policy an HPA can hold (`behavior.scaleUp`, `selectPolicy:
 /// Max`) for a policy whose own limit is `limit`: the HPA applies its limit
 /// after ours, so it must never be the stricter (looser is harmless: ours
-/// still holds). An HPA counts whole seconds from 1 to 1800 and whole pods
-/// and percent: the period is clamped to that, and percent rounds up. A
+/// still holds). An HPA counts whole seconds up to 1800 and whole pods
+/// and percent: percent rounds up. A
 /// period under the HPA's 15 s sync becomes 15 s with room for what the
 /// policy can add over the `n` periods that fit in it: from `b` replicas
 /// each period adds max(pods, ceil(b × p)), at most b × p + max(pods, 1),
 /// so after `n` it is below b × (1 + p)ⁿ + max(pods, 1) × Σ(1 + p)ᵏ; the
 /// HPA's percent is that growth with the sum counted as a percent of one
 /// replica (the HPA acts from one up), and its pods the sum. `None` (the
-/// HPA's default) when neither amount reaches one whole unit.
+/// HPA's default) when neither amount reaches one whole unit. A longer
+/// period is cut to a multiple of the sync (at most 1800 s): the HPA counts
+/// from its own scale events within the period and the scaler from its
+/// count a period ago, and only on the syncs' grid do the two agree (a
+/// shorter period is looser).
 pub fn hpa_scale_up(limit: &RateLimit) -> Option<RateLimit> {
     let asked = limit.period;
-    let whole = asked
-        .clamp(Duration::from_secs(1), Duration::from_secs(1800))
-        .as_secs();
+    let sync = HPA_SYNC.as_secs();
+    let whole = (asked.as_secs() / sync * sync).clamp(sync, 1800);
     let mut limit = RateLimit {
         period: Duration::from_secs(whole),
         ..*limit
@@ -124,18 +127,18 @@ pub fn hpa_scale_up(limit: &RateLimit) -> Option<RateLimit> {
         let n = HPA_SYNC.as_millis().div_ceil(asked.as_millis().max(1));
         let n = f64::from(u32::try_from(n).unwrap_or(u32::MAX));
         let p = limit.percent / 100.0;
-        let growth = (1.0 + p).powf(n);
+        // (1 + p)ⁿ − 1 and its sum Σ(1 + p)ᵏ, exact for a tiny p too.
+        let grown = (n * p.ln_1p()).exp_m1();
         let each = f64::from(if p > 0.0 {
             limit.pods.max(1)
         } else {
             limit.pods
         });
-        let added = each * if p > 0.0 { (growth - 1.0) / p } else { n };
+        let added = each * if p > 0.0 { (grown / p).max(n) } else { n };
         if limit.pods > 0 {
             limit.pods = added.ceil().min(f64::from(REPLICA_LIMIT)) as u32;
         }
-        limit.percent = (growth - 1.0 + added) * 100.0;
-        limit.period = HPA_SYNC;
+        limit.percent = (grown + added) * 100.0;
     }
     limit.percent = limit.percent.ceil().min(MAX_PERCENT);
     if limit.percent < 1.0 {
@@ -275,6 +278,9 @@ mod tests {
             // Percent rounds up; a period is clamped to 1 s to 30 min.
             (limit(0, 0.4, 3_600_000), limit(0, 1.0, 1_800_000)),
             (limit(3, 12.2, 60_500), limit(3, 13.0, 60_000)),
+            // A period off the syncs' grid is cut to it.
+            (limit(4, 100.0, 20_000), limit(4, 100.0, 15_000)),
+            (limit(1, 0.0, 44_999), limit(1, 0.0, 30_000)),
             // Under the 15 s sync: room for three periods of 10 pods (30,
             // and 3000% of one replica), of 100% (8×, plus a replica a
             // period for rounding: 7 + 7 = 1400%), four of 2 pods a 4 s
@@ -292,6 +298,12 @@ mod tests {
         // Nothing to let through: the HPA's default.
         assert_eq!(hpa_scale_up(&limit(0, 0.0, 15_000)), None);
         assert_eq!(hpa_scale_up(&limit(0, 0.0, 1)), None);
+        // A tiny percent still carries its pods over the periods.
+        // (at least 3000, not 2998 as (1 + p)ⁿ − 1 loses its digits).
+        for percent in [1e-12, 1e-15] {
+            let tiny = hpa_scale_up(&limit(1000, percent, 5_000)).expect("some");
+            assert!((3000..=3001).contains(&tiny.pods), "{percent}: {tiny:?}");
+        }
     }
 
     /// What the policy's own limit lets through in `n` periods from `b`, as

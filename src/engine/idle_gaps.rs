@@ -17,7 +17,7 @@ use std::time::Duration;
 /// Histogram bins (minutes).
 pub const BINS: usize = 240;
 /// How many UTC days of gaps the histogram holds: the day of the newest
-/// gap's end and the six before it.
+/// activity seen and the six before it.
 pub const WINDOW_DAYS: u64 = 7;
 const MINUTE: Duration = Duration::from_secs(60);
 const DAY_MS: u64 = 86_400_000;

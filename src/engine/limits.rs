@@ -54,9 +54,10 @@ pub const MAX_LATENCY_S: f64 = 86_400.0;
 pub const MAX_PERCENT: f64 = 1e6;
 
 /// Most samples keep-alive may ask for before it trusts a server's
-/// histogram (10,000): the histogram holds 7 days of gaps of a minute or
-/// more, at most about 10,080.
-pub const MAX_MIN_SAMPLES: u32 = 10_000;
+/// histogram (8,640): the histogram holds the gaps of 7 UTC days, today
+/// included, so just after midnight six days of at most 1,440 gaps of a
+/// minute.
+pub const MAX_MIN_SAMPLES: u32 = 8_640;
 
 /// `value` must lie in `min..=max`.
 pub(crate) fn duration_within(

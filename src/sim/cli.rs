@@ -71,11 +71,24 @@ pub fn run(args: &SimulateArgs) -> Result<(), SimError> {
     if let Some(SimulateCommand::Merge { parts, out }) = &args.command {
         check_out(out)?;
         let output = Output::merged(parts)?;
+        // A merge into one of its shards' folders reads that partial: it is
+        // this run's input, not an earlier run's output.
+        let inputs: Vec<PathBuf> = parts
+            .iter()
+            .map(|p| {
+                if p.is_dir() {
+                    p.join(super::shard::PARTIAL_FILE)
+                } else {
+                    p.clone()
+                }
+            })
+            .collect();
         return finish(
             &output,
             out,
             started,
             &format!("{} shards merged", parts.len()),
+            &inputs,
         );
     }
     let plan = plan(args)?;
@@ -126,7 +139,7 @@ pub fn run(args: &SimulateArgs) -> Result<(), SimError> {
         note_earlier_outputs(&args.out, &[path]);
         return Ok(());
     }
-    finish(&plan.run(opts)?, &args.out, started, "simulated")
+    finish(&plan.run(opts)?, &args.out, started, "simulated", &[])
 }
 
 /// What the scenario sets that this run will not use, so that nothing is
@@ -200,6 +213,7 @@ fn finish(
     out: &std::path::Path,
     started: std::time::Instant,
     done: &str,
+    inputs: &[PathBuf],
 ) -> Result<(), SimError> {
     let files = output.write(out)?;
     print!(
@@ -221,26 +235,24 @@ fn finish(
             .collect::<Vec<_>>()
             .join(", ")
     );
-    note_earlier_outputs(out, &files);
+    let known: Vec<PathBuf> = files.iter().chain(inputs).cloned().collect();
+    note_earlier_outputs(out, &known);
     Ok(())
 }
 
 /// Names the files in `out` that look like this command's output but this
-/// run did not write (an earlier run's plots or partial report), so that
-/// nobody reads them as this run's. They are left alone: they may be
-/// someone's.
-fn note_earlier_outputs(out: &std::path::Path, written: &[PathBuf]) {
+/// run neither wrote nor read (an earlier run's plots or partial report),
+/// so that nobody reads them as this run's. They are left alone: they may
+/// be someone's.
+fn note_earlier_outputs(out: &std::path::Path, known: &[PathBuf]) {
     let Ok(entries) = std::fs::read_dir(out) else {
         return;
     };
+    let same = |a: &std::path::Path, b: &std::path::Path| matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b);
     let mut earlier: Vec<String> = entries
         .flatten()
         .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-        .filter(|e| {
-            !written
-                .iter()
-                .any(|w| w.file_name() == Some(&e.file_name()))
-        })
+        .filter(|e| !known.iter().any(|k| same(k, &e.path())))
         .filter_map(|e| e.file_name().to_str().map(str::to_owned))
         .filter(|name| looks_like_output(name))
         .collect();

@@ -423,8 +423,8 @@ fn check_wiring(name: &str, wiring: &Wiring) -> Result<(), (String, String)> {
                 "applies to `actuator: direct` only".into(),
             ));
         }
-        if period < Duration::from_millis(100) {
-            return Err((field("direct_period"), "must be at least 100ms".into()));
+        if period < Duration::from_millis(100) || period > Duration::from_secs(3600) {
+            return Err((field("direct_period"), "must be from 100ms to 1h".into()));
         }
     }
     Ok(())

@@ -55,6 +55,10 @@ impl Scenario {
             Some(c.cooldown_period),
             Some(c.hpa_scale_down_window),
         )?;
+        if c.scrape_interval > HOUR / 2 {
+            // The rate window covers two scrapes and is at most an hour.
+            return err("control.scrape_interval", "must be from 100ms to 30m");
+        }
         if c.rate_window < c.scrape_interval * 2 {
             return err(
                 "control.rate_window",

@@ -166,6 +166,10 @@ fn each_out_of_range_value_names_its_full_field_path() {
         ("slo_latency: 0s", "slo_latency"),
         ("control: { query_interval: 2h }", "control.query_interval"),
         (
+            "control: { scrape_interval: 40m }",
+            "control.scrape_interval",
+        ),
+        (
             "control: { cooldown_period: 25h }",
             "control.cooldown_period",
         ),
@@ -209,6 +213,11 @@ fn each_out_of_range_value_names_its_full_field_path() {
         (
             "wiring: { default: { events: true, activation: push, actuator: direct,\n  \
              direct_period: 10ms } }",
+            "wiring.default.direct_period",
+        ),
+        (
+            "wiring: { default: { events: true, activation: push, actuator: direct,\n  \
+             direct_period: 2h } }",
             "wiring.default.direct_period",
         ),
         (
