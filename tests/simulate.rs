@@ -608,6 +608,18 @@ fn settings_a_run_will_not_use_are_named_in_a_note() {
         !err.contains("define.swept"),
         "a swept definition is run: {err}"
     );
+    // `--policy` that leaves out a sweep's policies leaves out the sweep.
+    let o = simulate(
+        &[&path, "--quiet", "--policy", "hpa"],
+        &dir.path().join("p"),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("`define.swept` is not run"), "{err}");
+    assert!(
+        err.contains("`sweeps[0]` (over `swept`) is not run"),
+        "{err}"
+    );
     let o = simulate(&[&path, "--quiet", "--frontier"], &dir.path().join("f"));
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(

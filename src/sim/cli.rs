@@ -161,21 +161,35 @@ fn unused_settings(plan: &Plan, frontier: bool) -> Vec<String> {
             .into_iter()
             .collect();
     }
-    // A definition is used by a run of its name, by a sweep over it, and
-    // `default`'s by `default-apply` too.
-    let used = |name: &str| {
-        plan.runs.iter().any(|r| {
-            r.name == name
-                || (name == crate::config::DEFAULT_POLICY && r.name == super::scenario::APPLY)
-        }) || s.sweeps.iter().any(|w| w.policy == name)
+    // A definition is used by a run of its name, by a run of a sweep over
+    // it (named `NAME{field=value,...}`), and `default`'s by
+    // `default-apply` too.
+    let swept = |name: &str| {
+        let prefix = format!("{name}{{");
+        plan.runs.iter().any(|r| r.name.starts_with(&prefix))
     };
-    s.define
-        .keys()
-        .filter(|name| !used(name))
-        .map(|name| {
-            format!("`define.{name}` is not run: list it in `policies` or pass --policy {name}")
-        })
-        .collect()
+    let used = |name: &str| {
+        swept(name)
+            || plan.runs.iter().any(|r| {
+                r.name == name
+                    || (name == crate::config::DEFAULT_POLICY && r.name == super::scenario::APPLY)
+            })
+    };
+    let unused_definitions = s.define.keys().filter(|name| !used(name)).map(|name| {
+        format!("`define.{name}` is not run: list it in `policies` or pass --policy {name}")
+    });
+    let unused_sweeps = s
+        .sweeps
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| !swept(&w.policy))
+        .map(|(i, w)| {
+            format!(
+                "`sweeps[{i}]` (over `{}`) is not run: --policy left out all its policies",
+                w.policy
+            )
+        });
+    unused_definitions.chain(unused_sweeps).collect()
 }
 
 /// `--out` names a directory, or nothing yet.
