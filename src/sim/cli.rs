@@ -162,14 +162,10 @@ fn unused_settings(plan: &Plan, frontier: bool) -> Vec<String> {
             .collect();
     }
     // A definition is used by a run of its name, by a run of a sweep over
-    // it (named `NAME{field=value,...}`), and `default`'s by
-    // `default-apply` too.
-    let swept = |name: &str| {
-        let prefix = format!("{name}{{");
-        plan.runs.iter().any(|r| r.name.starts_with(&prefix))
-    };
+    // it, and `default`'s by `default-apply` too.
+    let ran = |sweep: &super::sweep::Sweep| plan.runs.iter().any(|r| sweep.made(&r.name));
     let used = |name: &str| {
-        swept(name)
+        s.sweeps.iter().any(|w| w.policy == name && ran(w))
             || plan.runs.iter().any(|r| {
                 r.name == name
                     || (name == crate::config::DEFAULT_POLICY && r.name == super::scenario::APPLY)
@@ -182,7 +178,7 @@ fn unused_settings(plan: &Plan, frontier: bool) -> Vec<String> {
         .sweeps
         .iter()
         .enumerate()
-        .filter(|(_, w)| !swept(&w.policy))
+        .filter(|(_, w)| !ran(w))
         .map(|(i, w)| {
             format!(
                 "`sweeps[{i}]` (over `{}`) is not run: --policy left out all its policies",

@@ -98,6 +98,13 @@ impl Sweep {
             .map_err(|e| (format!("vary ({})", e.field), e.message))?;
         Ok((format!("{}{{{}}}", self.policy, label.join(",")), policy))
     }
+
+    /// Whether `run` names one of this sweep's policies
+    /// (`POLICY{field=value,...}`, as [`Sweep::expand`] names them).
+    pub fn made(&self, run: &str) -> bool {
+        run.strip_prefix(self.policy.as_str())
+            .is_some_and(|rest| rest.starts_with('{') && rest.ends_with('}'))
+    }
 }
 
 /// The value at a dotted path, if every step exists (a `null` leaf counts).
@@ -145,6 +152,8 @@ mod tests {
             out[0].1.targets.get(crate::signal::Metric::Concurrency),
             Some(4.0)
         );
+        assert!(out.iter().all(|(name, _)| s.made(name)));
+        assert!(!s.made("default") && !s.made("default-apply") && !s.made("defaults{x=1}"));
         assert_eq!(out[5].1.idle_window, Duration::from_secs(900));
         assert_eq!(
             out[5].1.targets.get(crate::signal::Metric::Concurrency),
