@@ -264,7 +264,7 @@ fn note_earlier_outputs(out: &std::path::Path, known: &[PathBuf]) {
         .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
         .filter(|e| !known.iter().any(|k| same(k, &e.path())))
         .filter_map(|e| e.file_name().to_str().map(str::to_owned))
-        .filter(|name| looks_like_output(name))
+        .filter(|name| super::is_output_name(name))
         .collect();
     if earlier.is_empty() {
         return;
@@ -275,12 +275,4 @@ fn note_earlier_outputs(out: &std::path::Path, known: &[PathBuf]) {
         out.display(),
         earlier.join(", ")
     );
-}
-
-/// A name `simulate` writes.
-fn looks_like_output(name: &str) -> bool {
-    matches!(
-        name,
-        "report.json" | "report.md" | "partial.json" | "cost_vs_slo.svg" | "latency_cdf.svg"
-    ) || (name.starts_with("timeline_") || name == "frontier.svg") && name.ends_with(".svg")
 }

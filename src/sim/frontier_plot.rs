@@ -6,9 +6,12 @@ use super::frontier::{Frontier, Point};
 use crate::plot::{PlotError, color, draw_legend, err, legend_line};
 use plotters::prelude::*;
 
+/// The frontier chart's file.
+pub const FRONTIER: &str = "frontier.svg";
+
 /// The frontier chart as (file name, SVG text).
 pub fn frontier(f: &Frontier) -> Result<(String, String), PlotError> {
-    let name = "frontier.svg";
+    let name = FRONTIER;
     let e = err(name);
     let all: Vec<&Point> = f
         .fixed

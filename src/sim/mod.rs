@@ -60,6 +60,26 @@ use stats::Stats;
 use std::path::{Path, PathBuf};
 use trace::TraceError;
 
+/// The report's files.
+pub const REPORT_JSON: &str = "report.json";
+/// The report in Markdown.
+pub const REPORT_MD: &str = "report.md";
+
+/// Whether `name` is a file `simulate` writes into `--out` (a report, a
+/// plot, a shard's partial report).
+pub fn is_output_name(name: &str) -> bool {
+    [
+        REPORT_JSON,
+        REPORT_MD,
+        shard::PARTIAL_FILE,
+        plot::COST_VS_SLO,
+        plot::LATENCY_CDF,
+        frontier_plot::FRONTIER,
+    ]
+    .contains(&name)
+        || name.starts_with(plot::TIMELINE_PREFIX) && name.ends_with(".svg")
+}
+
 /// Anything that stops a simulation.
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
@@ -141,9 +161,18 @@ impl Plan {
             FleetSource::Recorded(r) => r.last_time(),
             FleetSource::Synthetic { horizon, .. } => *horizon,
         };
+        let mut scenario = Scenario {
+            name: shard_workload::replay_name(file),
+            seed,
+            workload: Workload::Trace(TraceSource {
+                file: file.to_owned(),
+                format,
+            }),
+            ..Scenario::default()
+        };
         // Room after the last event for its request to meet a cold start
         // and wait out the queue, in whole minutes.
-        let server = Scenario::default().server;
+        let server = &scenario.server;
         let tail = (server.cold_start + server.queue_timeout).as_secs_f64();
         let minutes = ((last + tail) / 60.0).ceil().max(1.0);
         let longest = scenario_checks::MAX_DURATION.as_secs_f64();
@@ -154,16 +183,7 @@ impl Plan {
                 longest
             )));
         }
-        let scenario = Scenario {
-            name: shard_workload::replay_name(file),
-            seed,
-            duration: std::time::Duration::from_secs_f64(minutes * 60.0),
-            workload: Workload::Trace(TraceSource {
-                file: file.to_owned(),
-                format,
-            }),
-            ..Scenario::default()
-        };
+        scenario.duration = std::time::Duration::from_secs_f64(minutes * 60.0);
         let origin = file.display().to_string();
         let runs = choose(&scenario, scenario.validate(&origin)?, only)?;
         Self::with_fleet(scenario, runs, fleet, &origin)
@@ -358,8 +378,8 @@ impl Output {
         let plots = plot::all(&self.report, &self.stats, &self.timelines)?;
         let names: Vec<String> = plots.iter().map(|(n, _)| n.clone()).collect();
         let mut files = vec![
-            ("report.json".to_owned(), self.report.to_json()),
-            ("report.md".to_owned(), self.report.to_markdown(&names)),
+            (REPORT_JSON.to_owned(), self.report.to_json()),
+            (REPORT_MD.to_owned(), self.report.to_markdown(&names)),
         ];
         files.extend(plots);
         let mut written = Vec::new();

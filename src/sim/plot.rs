@@ -28,9 +28,16 @@ pub fn all(
     Ok(out)
 }
 
+/// The plots' file names: two fixed, one per plotted server's timeline.
+pub const COST_VS_SLO: &str = "cost_vs_slo.svg";
+/// The latency tail's file.
+pub const LATENCY_CDF: &str = "latency_cdf.svg";
+/// How a timeline's file name begins (`timeline_K_SERVER.svg`).
+pub const TIMELINE_PREFIX: &str = "timeline_";
+
 /// Replica-hours (x) against SLO violation % (y), one labelled point per policy.
 pub fn cost_vs_slo(report: &Report) -> Result<Svg, PlotError> {
-    let name = "cost_vs_slo.svg";
+    let name = COST_VS_SLO;
     let e = err(name);
     let mut svg = String::new();
     {
@@ -81,7 +88,7 @@ pub fn cost_vs_slo(report: &Report) -> Result<Svg, PlotError> {
 /// served requests slower than x (both axes log scale). The body of the
 /// distribution is the service time and is the same for every policy.
 pub fn latency_cdf(report: &Report, stats: &[Stats]) -> Result<Svg, PlotError> {
-    let name = "latency_cdf.svg";
+    let name = LATENCY_CDF;
     let e = err(name);
     let mut svg = String::new();
     {
@@ -146,7 +153,7 @@ fn cdf_points(s: &Stats) -> Vec<(f64, f64)> {
 
 /// Requests per bucket (shaded, right axis) and each policy's replicas.
 pub fn timeline(report: &Report, tl: &ServerTimeline, k: usize) -> Result<Svg, PlotError> {
-    let name = format!("timeline_{k}_{}.svg", tl.server);
+    let name = format!("{TIMELINE_PREFIX}{k}_{}.svg", tl.server);
     let Some(first) = tl.per_policy.first() else {
         return Ok((name, String::new()));
     };

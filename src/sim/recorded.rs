@@ -302,6 +302,9 @@ struct Sessions<'a, I> {
     failed: &'a Mutex<Option<String>>,
 }
 
+/// Most sessions and streams one server of a trace may hold open at once.
+pub(crate) const MAX_OPEN_UNITS: usize = 1_000_000;
+
 impl<'a, I> Sessions<'a, I> {
     fn new(server: u32, records: I, failed: &'a Mutex<Option<String>>) -> Self {
         Self {
@@ -354,6 +357,26 @@ impl<'a, I> Sessions<'a, I> {
         n
     }
 
+    /// Whether more units are open than a server may hold (a trace of
+    /// opens without closes would otherwise grow the pods' tables with the
+    /// file); says why in `failed`, which stops the run.
+    fn too_many_open(&self) -> bool {
+        let open = self.open.len() + self.anonymous.iter().map(VecDeque::len).sum::<usize>();
+        if open <= MAX_OPEN_UNITS {
+            return false;
+        }
+        if let Ok(mut first) = self.failed.lock() {
+            first.get_or_insert_with(|| {
+                format!(
+                    "server {} of the trace holds more than {MAX_OPEN_UNITS} sessions and \
+                     streams open at once (opens without closes?)",
+                    self.server
+                )
+            });
+        }
+        true
+    }
+
     /// The next number not handed out.
     fn fresh(&mut self) -> u32 {
         let n = self.next;
@@ -373,6 +396,9 @@ impl<I: Iterator<Item = std::io::Result<Record>>> Iterator for Sessions<'_, I> {
             }
         };
         let session = self.number(&r);
+        if Live::of(r.event_kind()).is_some_and(|(_, opens)| opens) && self.too_many_open() {
+            return None;
+        }
         Some(Arrival {
             t: r.t,
             server: self.server,

@@ -199,3 +199,29 @@ fn azure_invocations_at_or_after_the_horizon_are_left_out() {
     let second_minute = times.iter().filter(|&&t| t >= 60.0).count();
     assert!(second_minute > 10 && second_minute < 40, "{second_minute}");
 }
+
+#[test]
+fn a_server_with_more_units_open_than_it_may_hold_stops_the_replay_saying_why() {
+    let open = |i: usize| {
+        Ok(Record {
+            t: i as f64,
+            server: 0,
+            kind: Record::code(EventKind::ConnectionOpen),
+            session: None,
+            service_s: None,
+        })
+    };
+    let failed = std::sync::Mutex::new(None);
+    let taken = Sessions::new(0, (0..=MAX_OPEN_UNITS + 5).map(open), &failed).count();
+    assert_eq!(taken, MAX_OPEN_UNITS);
+    let why = failed
+        .lock()
+        .map(|f| f.clone())
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    assert!(
+        why.contains("more than 1000000 sessions and streams open"),
+        "{why}"
+    );
+}

@@ -423,9 +423,7 @@ fn check_wiring(name: &str, wiring: &Wiring) -> Result<(), (String, String)> {
                 "applies to `actuator: direct` only".into(),
             ));
         }
-        if period < Duration::from_millis(100) || period > Duration::from_secs(3600) {
-            return Err((field("direct_period"), "must be from 100ms to 1h".into()));
-        }
+        super::scenario_checks::check_period(&field("direct_period"), period)?;
     }
     Ok(())
 }

@@ -46,9 +46,7 @@ impl Scenario {
             ("control.hpa_sync_period", c.hpa_sync_period),
             ("control.direct_period", c.direct_period),
         ] {
-            if d < Duration::from_millis(100) || d > HOUR {
-                return err(field, "must be from 100ms to 1h");
-            }
+            check_period(field, d)?;
         }
         check_keda_waits(
             "control",
@@ -94,6 +92,14 @@ impl Scenario {
 }
 
 const HOUR: Duration = Duration::from_secs(3600);
+
+/// A control loop's period: 100 ms to an hour.
+pub(super) fn check_period(field: &str, d: Duration) -> Result<(), (String, String)> {
+    if d < Duration::from_millis(100) || d > HOUR {
+        return Err((field.to_owned(), "must be from 100ms to 1h".into()));
+    }
+    Ok(())
+}
 
 /// KEDA's `cooldownPeriod` (at most a day) and the HPA's scale-down
 /// window (at most an hour, as Kubernetes allows), under `prefix`.
