@@ -140,11 +140,9 @@ pub fn hpa_scale_up(limit: &RateLimit) -> Option<RateLimit> {
         }
         limit.percent = (grown + added) * 100.0;
     }
+    // Whole percent: 0, or 1 and up.
     limit.percent = limit.percent.ceil().min(MAX_PERCENT);
-    if limit.percent < 1.0 {
-        limit.percent = 0.0;
-    }
-    (limit.pods >= 1 || limit.percent >= 1.0).then_some(limit)
+    (limit.pods > 0 || limit.percent > 0.0).then_some(limit)
 }
 
 #[cfg(test)]
