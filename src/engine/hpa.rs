@@ -304,21 +304,40 @@ mod tests {
         }
     }
 
-    /// What the policy's own limit lets through in `n` periods from `b`, as
-    /// the engine steps it (each period max(pods, ceil(b × percent))).
-    fn policy_growth(l: &RateLimit, b: u32, n: u32) -> u32 {
-        (0..n).fold(b, |r, _| {
-            let pct = (f64::from(r) * l.percent / 100.0).ceil() as u32;
-            r.saturating_add(l.pods.max(pct)).min(REPLICA_LIMIT)
-        })
+    /// How far the engine's own `stabilize` takes `b` replicas in one HPA
+    /// sync (15 s) under scale-up limit `l` alone, deciding every 500 ms
+    /// with the need at the most replicas allowed and the workload
+    /// following each decision at once (the fastest it can grow: under
+    /// KEDA the count moves only at the HPA's syncs, which is slower).
+    fn engine_growth(l: &RateLimit, b: u32) -> u32 {
+        let behavior = Behavior {
+            tolerance: 0.0,
+            scale_up_window: Duration::ZERO,
+            scale_up: *l,
+            panic: None,
+            ..Behavior::default()
+        };
+        let mut memory = Memory::default();
+        // Steady at `b` for longer than any period in the test.
+        let _ = stabilize(b, b, &behavior, &mut memory, t(0));
+        let mut current = b;
+        for tick in 0..30 {
+            let now = t(100) + Duration::from_millis(tick * 500);
+            current = stabilize(REPLICA_LIMIT, current, &behavior, &mut memory, now).0;
+        }
+        current
     }
 
-    /// What an HPA with `h` lets through in one period from `b` (Kubernetes
-    /// takes the larger of its two policies).
-    fn hpa_growth(h: &RateLimit, b: u32) -> u32 {
-        let by_percent = (f64::from(b) * (1.0 + h.percent / 100.0)).ceil();
-        let by_pods = f64::from(b) + f64::from(h.pods);
-        by_percent.max(by_pods).min(f64::from(REPLICA_LIMIT)) as u32
+    /// Where one sync of the HPA model with scale-up `h` takes `b`
+    /// replicas when the metric asks for the most allowed.
+    fn hpa_sync_growth(h: &RateLimit, b: u32) -> u32 {
+        let mut hpa = HpaModel::new(Some(Behavior {
+            scale_up: *h,
+            ..Behavior::hpa_default()
+        }));
+        let most = f64::from(REPLICA_LIMIT);
+        let ty = MetricType::AverageValue;
+        hpa.sync(b, most, 1.0, ty, 1, REPLICA_LIMIT, t(100))
     }
 
     #[test]
@@ -326,8 +345,8 @@ mod tests {
         // The two counterexamples to compounding alone: rounding up each
         // period (1 → 4 at 10% a 5 s), and pods and percent together
         // (1 → 44 at max(10 pods, 100%) a 5 s).
-        assert_eq!(policy_growth(&limit(0, 10.0, 5_000), 1, 3), 4);
-        assert_eq!(policy_growth(&limit(10, 100.0, 5_000), 1, 3), 44);
+        assert_eq!(engine_growth(&limit(0, 10.0, 5_000), 1), 4);
+        assert_eq!(engine_growth(&limit(10, 100.0, 5_000), 1), 44);
         let mut checked = 0;
         for pods in [0, 1, 4, 10, 100] {
             for percent in [0.0, 1.0, 10.0, 50.0, 100.0, 1000.0] {
@@ -337,9 +356,8 @@ mod tests {
                         assert_eq!((pods, percent), (0, 0.0));
                         continue;
                     };
-                    let n = u32::try_from(15u64.div_ceil(secs)).expect("small");
                     for b in 1..=300 {
-                        let (ours, theirs) = (policy_growth(&l, b, n), hpa_growth(&h, b));
+                        let (ours, theirs) = (engine_growth(&l, b), hpa_sync_growth(&h, b));
                         assert!(theirs >= ours, "{l:?} from {b}: {theirs} < {ours}");
                         checked += 1;
                     }
