@@ -180,11 +180,9 @@ impl Actuator {
         };
         // A server the store does not hold (it was full) has no signals at
         // all: unknown, never idle.
-        if !self.parts.store.contains(server) {
+        let Some((decision, feed)) = self.parts.store.decide_held(server, policy, now) else {
             return Err(Skip::MissingData);
-        }
-        let signals = self.parts.store.signals(server);
-        let decision = crate::engine::decide(&signals, policy, now);
+        };
         if matches!(
             decision.data,
             DataQuality::Stale { .. } | DataQuality::Unavailable { .. }
@@ -196,8 +194,7 @@ impl Actuator {
         }
         // Watched for an idle window since start-up and since the sources
         // last turned trusted (what came before may not have been seen).
-        let watching_since = signals
-            .feed
+        let watching_since = feed
             .trusted_since
             .map_or(self.started, |t| t.max(self.started));
         if decision.desired < h.desired && now.since(watching_since) < policy.idle_window {

@@ -135,6 +135,21 @@ impl Store {
         engine::decide(&self.unknown(server), policy, now)
     }
 
+    /// Decides for `server` under `policy` at `now` if the store holds it,
+    /// with the sources' status its signals carry; `None` when it does not
+    /// (its data was never seen or refused at the cap: unknown). One read
+    /// of the entry, no copy of its signals.
+    pub fn decide_held(
+        &self,
+        server: &ServerKey,
+        policy: &Policy,
+        now: Timestamp,
+    ) -> Option<(Decision, Feed)> {
+        let shard = self.read(server);
+        let signals = &shard.get(server)?.signals;
+        Some((engine::decide(signals, policy, now), signals.feed))
+    }
+
     /// The signals of a server the store does not hold: nothing, with the
     /// sources' status; unknown data when its data was refused at the cap.
     fn unknown(&self, server: &ServerKey) -> Signals {

@@ -413,3 +413,17 @@ fn with_every_place_taken_the_silent_sessions_of_quiet_servers_are_forgotten() {
     };
     assert_eq!((count("gone-1"), count("gone-2"), count("live")), (0, 0, 1));
 }
+
+#[test]
+fn a_held_servers_decision_is_the_stores_and_an_unheld_one_has_none() {
+    let store = Store::new(false);
+    let policy = Policy::default();
+    let now = Timestamp::from_millis(10_000);
+    assert_eq!(store.decide_held(&id("a"), &policy, now), None);
+    assert!(store.is_empty(), "asking stores nothing");
+    store.record_event(&id("a"), EventKind::SessionOpen, Timestamp::from_millis(0));
+    let (decision, feed) = store.decide_held(&id("a"), &policy, now).expect("held");
+    assert_eq!(decision, store.decide(&id("a"), &policy, now));
+    assert_eq!(feed, store.signals(&id("a")).feed);
+    assert!(decision.desired >= 1, "a live session keeps it up");
+}
