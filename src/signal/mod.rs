@@ -154,13 +154,27 @@ impl Signals {
     /// its signal's count only if `counted` (the store's session table may
     /// know it must not: a second open of one session, a close of a session
     /// it never saw open).
+    ///
+    /// A close that ends nothing open (a session never seen open, one
+    /// already forgotten, or a count already at zero) is not activity
+    /// either: no work ended, and a stray close must not wake a server at
+    /// zero nor stretch its keep-alive.
     pub fn record_event_counted(&mut self, kind: EventKind, counted: bool, at: Timestamp) {
+        if self.ends_nothing(kind, counted) {
+            return;
+        }
         self.note_activity(at);
         self.last_event = Some(self.last_event.map_or(at, |t| t.max(at)));
         if counted {
             self.load.count_event(kind);
         }
         self.history.record(at, &self.load);
+    }
+
+    fn ends_nothing(&self, kind: EventKind, counted: bool) -> bool {
+        kind.counts().is_some_and(|(signal, opens)| {
+            !opens && (!counted || self.load.event_count(signal) == 0)
+        })
     }
 
     /// Drops, at `at`, `units[i]` open units of each event-counted signal
@@ -284,6 +298,23 @@ mod tests {
             "never below 0"
         );
         assert_eq!(load.event_count(SignalKind::QueueLength), 0);
+    }
+
+    #[test]
+    fn a_close_that_ends_nothing_is_not_activity_and_the_end_of_work_is() {
+        let t = Timestamp::from_millis;
+        let mut s = Signals::default();
+        s.record_event(EventKind::SessionClose, t(1_000));
+        assert_eq!((s.last_activity(), s.last_event), (None, None));
+        s.record_event(EventKind::SessionOpen, t(2_000));
+        // A session the store's table never saw open.
+        s.record_event_counted(EventKind::SessionClose, false, t(3_000));
+        s.record_event(EventKind::ConnectionClose, t(3_000));
+        assert_eq!(s.last_activity(), Some(t(2_000)));
+        assert_eq!(s.load.event_count(SignalKind::Sessions), 1);
+        s.record_event(EventKind::SessionClose, t(4_000));
+        assert_eq!(s.last_activity(), Some(t(4_000)), "work ended: activity");
+        assert_eq!(s.load.event_count(SignalKind::Sessions), 0);
     }
 
     #[test]

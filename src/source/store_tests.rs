@@ -427,3 +427,24 @@ fn a_held_servers_decision_is_the_stores_and_an_unheld_one_has_none() {
     assert_eq!(feed, store.signals(&id("a")).feed);
     assert!(decision.desired >= 1, "a live session keeps it up");
 }
+
+#[test]
+fn a_stray_close_never_wakes_a_server_at_zero() {
+    let store = Store::new(false);
+    let policy = Policy::default();
+    let t0 = Timestamp::from_millis(1_000);
+    store.record_event(&id("a"), EventKind::Request, t0);
+    // Long after the keep-alive: idle.
+    let t1 = t0 + policy.idle_window * 3;
+    let asleep = store.decide(&id("a"), &policy, t1);
+    assert_eq!(asleep.desired, 0);
+    let stray = crate::source::sessions::SessionId::parse("never-opened");
+    store.record_session_event(&id("a"), (EventKind::SessionClose, stray), t1);
+    store.record_event(&id("a"), EventKind::ConnectionClose, t1);
+    let later = t1 + std::time::Duration::from_secs(1);
+    assert_eq!(store.decide(&id("a"), &policy, later).desired, 0);
+    assert_eq!(store.signals(&id("a")).last_activity(), Some(t0));
+    // A request is activity: the same path wakes it.
+    store.record_event(&id("a"), EventKind::Request, t1);
+    assert_eq!(store.decide(&id("a"), &policy, later).desired, 1);
+}
