@@ -36,12 +36,14 @@ pub fn redact_headers(headers: &BTreeMap<String, String>) -> BTreeMap<String, St
 /// when it has no scheme); after a query or fragment, each comma starts
 /// another. Userinfo is everything up to the last `@` before `?` or `#`, so
 /// an unescaped `@`, `/` or `,` in a password stays hidden (and a path with
-/// an `@` loses its host and path too: more hidden, never less).
+/// an `@` loses its host and path too: more hidden, never less); an `@`
+/// after a `?` or `#` and before the next comma means they were in the
+/// password, unescaped, and it reaches that `@`.
 fn redact_authorities(part: &str) -> String {
     let mut out = String::with_capacity(part.len());
     let mut rest = part;
     loop {
-        let end = rest.find(['?', '#']).unwrap_or(rest.len());
+        let end = authority_end(rest);
         let (authority, tail) = rest.split_at(end);
         match authority.rfind('@') {
             Some(at) => {
@@ -57,6 +59,45 @@ fn redact_authorities(part: &str) -> String {
         out.push_str(&tail[..=comma]);
         rest = &tail[comma + 1..];
     }
+}
+
+/// Where the authority at the start of `rest` ends: at the first `?` or
+/// `#` with no `@` after it before the next comma.
+fn authority_end(rest: &str) -> usize {
+    let mut from = 0;
+    loop {
+        let Some(mark) = rest[from..].find(['?', '#']).map(|i| from + i) else {
+            return rest.len();
+        };
+        let tail = &rest[mark..];
+        let until_comma = &tail[..tail.find(',').unwrap_or(tail.len())];
+        match until_comma.rfind('@') {
+            Some(at) => from = mark + at + 1,
+            None => return mark,
+        }
+    }
+}
+
+/// An excerpt of a YAML file (a parser's error quotes the offending lines)
+/// with secrets hidden: URLs as [`redact_url`] hides them, and the value of
+/// any key that looks secret (`password`, `token`, `api_key`, …) whole.
+pub fn redact_yaml_line(line: &str) -> String {
+    let line = redact_url(line);
+    let mut key_start = None;
+    for (i, c) in line.char_indices() {
+        if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+            key_start.get_or_insert(i);
+            continue;
+        }
+        if c == ':'
+            && let Some(start) = key_start
+            && is_secret_param(&line[start..i])
+        {
+            return format!("{}: {REDACTED}", &line[..i]);
+        }
+        key_start = None;
+    }
+    line
 }
 
 /// Every `name=value` after a `?`, `&`, `;` or `#` whose name looks secret
@@ -124,6 +165,40 @@ mod tests {
             let shown = redact_url(url);
             assert!(!shown.contains(secret), "{url} -> {shown}");
         }
+    }
+
+    #[test]
+    fn passwords_with_unescaped_question_marks_or_hashes_stay_hidden() {
+        for (url, secret) in [
+            ("http://u:SECRETC#x@127.0.0.1:9/", "SECRETC"),
+            ("nats://u:NSECRET2#x@127.0.0.1:4222", "NSECRET2"),
+            ("http://u:a?b#c@h:1/p?q=1", "a?b"),
+            ("u:pw?x@h:1", "pw"),
+        ] {
+            let shown = redact_url(url);
+            assert!(!shown.contains(secret), "{url} -> {shown}");
+            assert!(shown.contains("***@"), "{url} -> {shown}");
+        }
+        // A query with no `@` still ends the authority.
+        assert_eq!(redact_url("http://h:1/?x=1"), "http://h:1/?x=1");
+    }
+
+    #[test]
+    fn a_yaml_excerpt_hides_urls_userinfo_and_secret_values() {
+        let cases = [
+            (
+                r#"1 | prometheus: {url: "http://admin:LEAKPW1@127.0.0.1:9", interval: 5x}"#,
+                "LEAKPW1",
+            ),
+            (r#"7 |       password: "PlainPW123""#, "PlainPW123"),
+            ("3 | auth: {bearer_token: abc123, x: 1}", "abc123"),
+        ];
+        for (line, secret) in cases {
+            let shown = redact_yaml_line(line);
+            assert!(!shown.contains(secret), "{line} -> {shown}");
+        }
+        let plain = "2 |   interval: 5x";
+        assert_eq!(redact_yaml_line(plain), plain);
     }
 
     #[test]

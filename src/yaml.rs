@@ -1,6 +1,7 @@
 //! YAML parsing with messages for the people who wrote the file: the
 //! parser's advice to programmers (which function or option to use) is
-//! replaced by what the file should hold.
+//! replaced by what the file should hold, and the lines it quotes from the
+//! file have their secrets hidden (URL userinfo, secret-looking values).
 
 use serde::de::DeserializeOwned;
 
@@ -60,16 +61,17 @@ fn for_people(message: &str) -> String {
         .lines()
         .map(|line| {
             if quotes_the_file(line) {
-                line.to_owned()
+                crate::redact::redact_yaml_line(line)
             } else {
-                outside_quotes(line, &REWRITES)
+                crate::redact::redact_url(&outside_quotes(line, &REWRITES))
             }
         })
         .collect::<Vec<_>>()
         .join("\n")
 }
 
-/// An excerpt line of the file (`12 | text`), kept as the file has it.
+/// An excerpt line of the file (`12 | text`), kept as the file has it
+/// (secrets hidden).
 fn quotes_the_file(line: &str) -> bool {
     let line = line.trim_start();
     let digits = line.bytes().take_while(u8::is_ascii_digit).count();

@@ -113,6 +113,7 @@ impl PrometheusConfig {
                 ),
             ));
         }
+        check_url("prometheus.url", &self.url, reqwest::Url::parse(&self.url))?;
         duration_within(
             "prometheus.interval",
             self.interval,
@@ -281,6 +282,8 @@ impl NatsConfig {
         if self.url.trim().is_empty() {
             return Err(ConfigError::invalid("nats.url", "must not be empty"));
         }
+        let address = self.url.parse::<async_nats::ServerAddr>();
+        check_url("nats.url", &self.url, address.map(|_| ()))?;
         let prefix_ok = !self.subject_prefix.is_empty()
             && self.subject_prefix.split('.').all(|t| {
                 !t.is_empty()
@@ -364,4 +367,23 @@ impl NatsConfig {
             show_duration(longest),
         )]
     }
+}
+
+/// `url` parsed as its client will parse it (`parsed`), or an error naming
+/// `field`, the URL with its secrets hidden, and why.
+fn check_url<T, E: std::fmt::Display>(
+    field: &str,
+    url: &str,
+    parsed: Result<T, E>,
+) -> Result<(), ConfigError> {
+    parsed.map(|_| ()).map_err(|e| {
+        ConfigError::invalid(
+            field,
+            format!(
+                "{:?} is not a usable URL: {e} (one server; percent-encode \
+                 any @ : / ? # in a user name or password)",
+                crate::redact::redact_url(url)
+            ),
+        )
+    })
 }

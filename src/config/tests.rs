@@ -95,6 +95,11 @@ fn each_out_of_range_value_names_its_full_field_path() {
         ),
         ("log: { level: \"[[\" }", "log.level"),
         ("prometheus: { url: ftp://x }", "prometheus.url"),
+        ("prometheus: { url: \"http://h:99999/\" }", "prometheus.url"),
+        ("prometheus: { url: \"http://[::1\" }", "prometheus.url"),
+        ("nats: { url: \"not a url\" }", "nats.url"),
+        ("nats: { url: \"http://127.0.0.1:4222\" }", "nats.url"),
+        ("nats: { url: \"nats://127.0.0.1:99999\" }", "nats.url"),
         ("prometheus: { interval: 0s }", "prometheus.interval"),
         ("prometheus: { timeout: 1m }", "prometheus.timeout"),
         ("prometheus: { backfill: 16m }", "prometheus.backfill"),
@@ -259,7 +264,7 @@ prometheus:
   url: http://promuser:prompass@prom:9090/api?token=promtoken
   headers: { Authorization: "Bearer headersecret", X-Scope-OrgID: tenant-7 }
 nats:
-  url: nats://natsuser:natspass@n1:4222,nats://n2:4222
+  url: nats://natsuser:nats%23pass@n1:4222
 "#;
     let c = Config::from_yaml(yaml, "t").expect("parses");
     c.validate().expect("valid");
@@ -269,7 +274,7 @@ nats:
         "promtoken",
         "headersecret",
         "tenant-7",
-        "natspass",
+        "nats%23pass",
     ] {
         assert!(!printed.contains(secret), "{secret} in\n{printed}");
     }
@@ -277,7 +282,7 @@ nats:
         "@prom:9090/api",
         "Authorization",
         "X-Scope-OrgID",
-        "@n1:4222,nats://n2:4222",
+        "nats://***@n1:4222",
     ] {
         assert!(printed.contains(kept), "{kept} missing from\n{printed}");
     }
@@ -286,6 +291,35 @@ nats:
         Some("http://promuser:prompass@prom:9090/api?token=promtoken"),
         "the config itself is untouched"
     );
+}
+
+#[test]
+fn a_parse_error_quoting_the_file_hides_its_secrets() {
+    for yaml in [
+        "prometheus: {url: \"http://admin:LEAKPW1@127.0.0.1:9\", interval: 5x}",
+        "nats: {url: \"nats://admin:LEAKPW1@h:4222\", bogus: 1}",
+        "prometheus:\n  auth: { basic: { user: u, password: \"LEAKPW1\" } }",
+    ] {
+        let err = Config::from_yaml(yaml, "t").expect_err("bad").to_string();
+        assert!(err.contains(" | "), "quotes the file: {err}");
+        assert!(!err.contains("LEAKPW1"), "{err}");
+    }
+}
+
+#[test]
+fn a_url_its_client_cannot_parse_is_refused_without_its_secret() {
+    for url in [
+        "http://u:SECRET#x@127.0.0.1:9/",
+        "http://admin:SECRET@host:99999/",
+    ] {
+        let yaml = format!("prometheus: {{ url: \"{url}\" }}");
+        let c = Config::from_yaml(&yaml, "t").expect("parses");
+        let err = c.validate().expect_err("unusable").to_string();
+        assert!(
+            err.starts_with("prometheus.url") && !err.contains("SECRET"),
+            "{err}"
+        );
+    }
 }
 
 #[test]
