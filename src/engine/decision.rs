@@ -174,12 +174,19 @@ pub struct State {
     pub memory: Memory,
 }
 
-/// The outcome for one server at one instant.
+/// The outcome for one server at one instant. In JSON, `desired` and
+/// `active` are `null` when the data is unavailable: unknown is never idle
+/// (KEDA gets an error, `/metrics` drops the series), so no reader may
+/// take a 0 from it.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[serde(into = "DecisionJson")]
 pub struct Decision {
-    /// Replicas wanted.
+    /// Replicas wanted; `null` when the data is unavailable.
+    #[schema(value_type = Option<u32>)]
     pub desired: u32,
-    /// Whether the server should have at least one replica.
+    /// Whether the server should have at least one replica; `null` when
+    /// the data is unavailable.
+    #[schema(value_type = Option<bool>)]
     pub active: bool,
     /// Why.
     pub reason: Reason,
@@ -207,5 +214,32 @@ impl Decision {
     /// signals then must not be reported as what sized the server.
     pub fn is_held(&self) -> bool {
         matches!(self.reason, Reason::StaleHold | Reason::Resuming)
+    }
+}
+
+/// A [`Decision`] as the API shows it.
+#[derive(Serialize)]
+struct DecisionJson {
+    desired: Option<u32>,
+    active: Option<bool>,
+    reason: Reason,
+    driver: Option<Metric>,
+    contributions: Contributions,
+    data: DataQuality,
+    reevaluate_at: Option<Timestamp>,
+}
+
+impl From<Decision> for DecisionJson {
+    fn from(d: Decision) -> Self {
+        let known = !matches!(d.data, DataQuality::Unavailable { .. });
+        Self {
+            desired: known.then_some(d.desired),
+            active: known.then_some(d.active),
+            reason: d.reason,
+            driver: d.driver,
+            contributions: d.contributions,
+            data: d.data,
+            reevaluate_at: d.reevaluate_at,
+        }
     }
 }

@@ -130,10 +130,11 @@ pub struct Row {
     pub server: String,
     /// The policy its decision is made under.
     pub policy: String,
-    /// Whether it should run.
-    pub active: bool,
-    /// Replicas it should run.
-    pub desired: u32,
+    /// Whether it should run; `null` when its data is unavailable
+    /// (unknown is never idle).
+    pub active: Option<bool>,
+    /// Replicas it should run; `null` when its data is unavailable.
+    pub desired: Option<u32>,
     /// Replicas its workload runs (discovery), when known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current: Option<u32>,
@@ -225,11 +226,12 @@ impl Fleet<'_> {
     pub fn row(&self, server: &ServerKey) -> Row {
         let e = self.evaluate(server);
         let replicas = e.signals.replicas;
+        let known = !matches!(e.decision.data, DataQuality::Unavailable { .. });
         Row {
             namespace: server.namespace.to_string(),
             server: server.server.to_string(),
-            active: e.decision.active,
-            desired: e.decision.desired,
+            active: known.then_some(e.decision.active),
+            desired: known.then_some(e.decision.desired),
             current: replicas.map(|r| r.desired),
             ready: replicas.map(|r| r.ready),
             reason: e.decision.reason,
@@ -259,15 +261,14 @@ impl Fleet<'_> {
             ..*self
         };
         configured.each_row(|row| {
-            let known = row.data != UNAVAILABLE;
             let labels = ServerLabels {
                 namespace: row.namespace,
                 server: row.server,
             };
-            if known {
-                let desired = m.desired_replicas.get_or_create(&labels);
-                desired.set(i64::from(row.desired));
-                m.active.get_or_create(&labels).set(i64::from(row.active));
+            if let (Some(desired), Some(active)) = (row.desired, row.active) {
+                let gauge = m.desired_replicas.get_or_create(&labels);
+                gauge.set(i64::from(desired));
+                m.active.get_or_create(&labels).set(i64::from(active));
             }
             if let Some(age) = row.data_age_s {
                 m.data_age_seconds.get_or_create(&labels).set(age);
@@ -287,7 +288,7 @@ impl Fleet<'_> {
             };
             for key in keys {
                 let row = self.row(&key);
-                let keep = query.active.is_none_or(|a| a == row.active)
+                let keep = query.active.is_none_or(|a| Some(a) == row.active)
                     && query.policy.as_ref().is_none_or(|p| *p == row.policy);
                 if !keep {
                     continue;

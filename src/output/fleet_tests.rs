@@ -1,5 +1,6 @@
 use super::*;
 use crate::signal::EventKind;
+use serde_json::json;
 
 const NOW: Timestamp = Timestamp::from_millis(1_700_000_000_000);
 
@@ -108,7 +109,9 @@ fn filters_select_by_namespace_activity_and_policy() {
     assert!(none.servers.is_empty());
     let row = &all.servers[1];
     assert!(
-        row.active && row.desired >= 1 && row.last_activity.is_some(),
+        row.active == Some(true)
+            && row.desired.is_some_and(|d| d >= 1)
+            && row.last_activity.is_some(),
         "{row:?}"
     );
 }
@@ -198,7 +201,7 @@ fn the_decision_metrics_follow_the_configured_policy_not_a_scaledobjects_metadat
     w.asked.insert(key("tenants/busy"), Arc::new(target));
     assert_eq!(
         w.fleet().row(&key("tenants/busy")).desired,
-        9,
+        Some(9),
         "the API shows it"
     );
     let m = Metrics::default();
@@ -209,7 +212,7 @@ fn the_decision_metrics_follow_the_configured_policy_not_a_scaledobjects_metadat
         asked: &BTreeMap::new(),
         ..w.fleet()
     };
-    let want = configured.row(&key("tenants/busy")).desired;
+    let want = configured.row(&key("tenants/busy")).desired.expect("known");
     assert!(
         series.contains(&format!(
             "mcp_autoscaler_desired_replicas{{namespace=\"tenants\",server=\"busy\"}} {want}"
@@ -232,4 +235,36 @@ fn a_server_whose_data_is_unavailable_exports_no_decision_for_an_hpa_to_follow()
         lost,
         "mcp_autoscaler_data_age_seconds{namespace=\"tenants\",server=\"busy\"}\n"
     );
+}
+
+#[test]
+fn a_server_whose_data_is_unavailable_shows_no_count_in_the_api() {
+    let w = polled(std::time::Duration::from_secs(3600));
+    let row = w.fleet().row(&key("tenants/busy"));
+    assert_eq!(
+        (row.active, row.desired, row.data),
+        (None, None, "unavailable")
+    );
+    let json = serde_json::to_value(&row).expect("json");
+    assert_eq!(
+        (&json["active"], &json["desired"]),
+        (&json!(null), &json!(null))
+    );
+    // Neither active nor idle: no filter lists it.
+    for active in ["true", "false"] {
+        let page = w.fleet().page(&query(&[("active", active)]).expect("q"));
+        assert!(page.servers.is_empty(), "active={active}");
+    }
+    let decision = w.fleet().evaluate(&key("tenants/busy")).decision;
+    let json = serde_json::to_value(&decision).expect("json");
+    assert_eq!(
+        (&json["active"], &json["desired"]),
+        (&json!(null), &json!(null))
+    );
+    // With data the counts are there.
+    let fresh = polled(std::time::Duration::from_secs(10));
+    let json = serde_json::to_value(fresh.fleet().evaluate(&key("tenants/busy")).decision);
+    let json = json.expect("json");
+    assert!(json["desired"].as_u64().is_some_and(|d| d >= 1), "{json}");
+    assert_eq!(json["active"], json!(true));
 }

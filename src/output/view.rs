@@ -13,7 +13,7 @@ use super::detail::detail;
 use super::fleet::{FleetQuery, Page, Row, rfc3339};
 use super::http::HttpState;
 use super::recent::{Sample, Summary, WINDOW};
-use super::view_html::{escape, layout, opt, secs};
+use super::view_html::{escape, layout, opt, secs, yes_no};
 use crate::id::ServerKey;
 use crate::plot::{Shade, Steps, Timeline};
 use crate::time::Timestamp;
@@ -119,14 +119,18 @@ fn fleet_row(out: &mut String, r: &Row) {
         out,
         "<tr class=\"{}\"><td>{}</td><td><a href=\"/servers/{}/{}\">{}</a></td><td>{}</td>\
          <td>{}</td><td>{} / {}</td><td>{}</td><td>{}</td><td class=\"data-{}\">{}</td><td>{}</td><td>{}</td></tr>",
-        if r.active { "active" } else { "idle" },
+        match r.active {
+            Some(true) => "active",
+            Some(false) => "idle",
+            None => "unknown",
+        },
         escape(&r.namespace),
         escape(&r.namespace),
         escape(&r.server),
         escape(&r.server),
         escape(&r.policy),
-        if r.active { "yes" } else { "no" },
-        r.desired,
+        yes_no(r.active),
+        opt(r.desired),
         opt(r.current),
         opt(r.ready),
         r.reason.name(),

@@ -3,21 +3,23 @@
 //! decision changes.
 
 use super::detail::ServerDetail;
-use super::view_html::{escape, opt, secs};
+use super::view_html::{escape, opt, secs, yes_no};
 use crate::engine::DataQuality;
 use std::fmt::Write;
 
 /// The decision in a few lines.
 pub fn decision_block(out: &mut String, d: &ServerDetail) {
     let dec = &d.decision;
+    // Unknown is never idle: no 0 or "no" from unavailable data.
+    let known = !matches!(dec.data, DataQuality::Unavailable { .. });
     let _ = write!(
         out,
         "<dl id=decision><dt>active</dt><dd id=active>{}</dd><dt>desired replicas</dt>\
          <dd id=desired>{}</dd><dt>current / ready</dt><dd>{} / {}</dd><dt>reason</dt>\
          <dd id=reason>{}</dd><dt>driver</dt><dd>{}</dd><dt>data</dt><dd>{}</dd>\
          <dt>policy</dt><dd>{}</dd></dl>",
-        if dec.active { "yes" } else { "no" },
-        dec.desired,
+        yes_no(known.then_some(dec.active)),
+        opt(known.then_some(dec.desired)),
         opt(d.replicas.as_ref().map(|r| r.current)),
         opt(d.replicas.as_ref().map(|r| r.ready)),
         dec.reason.name(),

@@ -40,6 +40,15 @@ pub fn escape(s: &str) -> String {
     out
 }
 
+/// `yes`, `no`, or `unknown` (data unavailable).
+pub fn yes_no(v: Option<bool>) -> &'static str {
+    match v {
+        Some(true) => "yes",
+        Some(false) => "no",
+        None => "unknown",
+    }
+}
+
 /// A count, or a dash when unknown.
 pub fn opt(v: Option<u32>) -> String {
     v.map_or_else(|| "–".into(), |v| v.to_string())
