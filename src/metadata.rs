@@ -142,11 +142,16 @@ impl Override {
 
     /// Whether this key sets the policy field `field` (as a policy error
     /// names it).
-    fn sets(self, field: &str) -> bool {
+    /// The policy field it sets.
+    fn field(self) -> String {
         match self {
-            Self::Setting(_, f, _) => f == field,
-            Self::Goal(spec) => spec.policy_path() == field,
+            Self::Setting(_, f, _) => f.to_owned(),
+            Self::Goal(spec) => spec.policy_path(),
         }
+    }
+
+    fn sets(self, field: &str) -> bool {
+        self.field() == field
     }
 
     fn apply(self, policy: &mut Policy, value: &str) -> Result<(), String> {
@@ -288,8 +293,23 @@ fn validate_effective(
 ) -> Result<(), MetadataError> {
     config.validate_policy(policy).map_err(|e| {
         let key = metadata_key_of(&e.field);
+        // A rule between two fields (stale_after below unavailable_after)
+        // may fail on a field the metadata left alone: name a key it set
+        // whose field the error mentions.
+        let text = e.to_string();
+        let key = if metadata.contains_key(&key) {
+            key
+        } else {
+            overrides()
+                .find(|o| metadata.contains_key(o.key()) && text.contains(&o.field()))
+                .map_or(key, |o| o.key().to_owned())
+        };
         let value = metadata.get(&key).map_or("", |v| v.trim());
-        bad(&key, value, format!("the effective policy is invalid: {e}"))
+        bad(
+            &key,
+            value,
+            format!("the effective policy is invalid: {text}"),
+        )
     })
 }
 

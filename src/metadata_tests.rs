@@ -274,3 +274,23 @@ policies: { quick: { stale_after: 10s, unavailable_after: 1m } }";
         "no poller: fine"
     );
 }
+
+#[test]
+fn a_rule_between_two_settings_names_the_key_that_was_set() {
+    let err = resolve("t", "s", &md(&[("unavailableAfter", "1m")]), &config())
+        .expect_err("below stale_after's 2m");
+    match err {
+        MetadataError::BadValue { key, value, .. } => {
+            assert_eq!((key.as_str(), value.as_str()), ("unavailableAfter", "1m"));
+        }
+        other => panic!("{other}"),
+    }
+    // Both set: the field's own key.
+    let both = md(&[("unavailableAfter", "1m"), ("staleAfter", "3m")]);
+    let err = resolve("t", "s", &both, &config()).expect_err("stale after unavailable");
+    assert!(
+        err.to_string()
+            .starts_with("scalerMetadata key \"staleAfter\" has value \"3m\""),
+        "{err}"
+    );
+}
