@@ -156,6 +156,49 @@ async fn the_fleet_is_listed_paged_filtered_and_guarded_by_the_token() {
     );
     let (status, err) = get(srv.http, "/v1/nothing", Some(TOKEN)).await;
     assert_eq!(status, 404, "{err}");
+    // Every endpoint reads its parameters alike: a repeated or unknown one
+    // is a JSON 400 naming it.
+    for (path, named) in [
+        ("/v1/servers?limit=1&limit=2", "limit"),
+        (
+            "/v1/servers/team-b/alpha?policy=default&policy=hpa",
+            "policy",
+        ),
+        ("/v1/servers/team-b/alpha?bogus=1", "bogus"),
+    ] {
+        let (status, err) = get(srv.http, path, Some(TOKEN)).await;
+        assert_eq!(status, 400, "{path}: {err}");
+        assert!(
+            err["error"].as_str().is_some_and(|e| e.contains(named)),
+            "{path}: {err}"
+        );
+    }
+    // The scheme's case does not matter.
+    let lower = reqwest::Client::new()
+        .get(format!("http://{}/v1/servers", srv.http))
+        .header("authorization", format!("bearer {TOKEN}"));
+    let lower = tokio::time::timeout(WAIT, lower.send())
+        .await
+        .expect("in time");
+    assert_eq!(lower.expect("response").status().as_u16(), 200);
+    // A wrong method: 405 with the methods allowed and a JSON reason.
+    let post = reqwest::Client::new()
+        .post(format!("http://{}/v1/servers", srv.http))
+        .bearer_auth(TOKEN);
+    let post = tokio::time::timeout(WAIT, post.send())
+        .await
+        .expect("in time");
+    let post = post.expect("response");
+    assert_eq!(post.status().as_u16(), 405);
+    assert_eq!(
+        post.headers().get("allow").map(|v| v.as_bytes()),
+        Some(&b"GET,HEAD"[..])
+    );
+    let body: Value = post.json().await.expect("JSON body");
+    assert!(
+        body["error"].as_str().is_some_and(|e| e.contains("POST")),
+        "{body}"
+    );
 
     // A plain HPA (through prometheus-adapter) can follow the decisions.
     let (_, metrics) = common::http_get(srv.http, "/metrics").await;

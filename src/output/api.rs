@@ -21,13 +21,12 @@ use super::fleet::Page;
 use super::http::HttpState;
 use crate::id::ServerKey;
 use axum::Router;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
-use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use serde::Serialize;
 
 /// The `/v1` routes, behind the token check.
 pub fn router(state: HttpState) -> Router<HttpState> {
@@ -63,7 +62,7 @@ async fn require_token(State(s): State<HttpState>, request: Request, next: Next)
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+        .and_then(bearer_token);
     if given.is_some_and(|g| same_secret(g.as_bytes(), token.as_bytes())) {
         return next.run(request).await;
     }
@@ -76,6 +75,15 @@ async fn require_token(State(s): State<HttpState>, request: Request, next: Next)
         body,
     )
         .into_response()
+}
+
+/// The token of an `Authorization: Bearer <token>` value (the scheme's
+/// case does not matter, RFC 9110).
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim_start_matches(' '))
 }
 
 /// Compares two secrets in time that depends on their lengths only.
@@ -102,11 +110,11 @@ fn same_secret(a: &[u8], b: &[u8]) -> bool {
     ),
     security((), ("bearer" = [])),
 )]
-pub(super) async fn fleet(
-    State(s): State<HttpState>,
-    Query(params): Query<HashMap<String, String>>,
-) -> Response {
-    let query = match FleetQuery::parse(&params).and_then(|q| q.checked(&s.config)) {
+pub(super) async fn fleet(State(s): State<HttpState>, RawQuery(raw): RawQuery) -> Response {
+    let query = super::query::parse(raw.as_deref(), &FleetQuery::PARAMETERS)
+        .and_then(|params| FleetQuery::parse(&params))
+        .and_then(|q| q.checked(&s.config));
+    let query = match query {
         Ok(q) => q,
         Err(e) => return bad_request(e),
     };
@@ -114,11 +122,6 @@ pub(super) async fn fleet(
         Some(page) => Json(page).into_response(),
         None => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
-}
-
-#[derive(Deserialize)]
-pub(super) struct DecisionQuery {
-    policy: Option<String>,
 }
 
 /// What went wrong.
@@ -158,6 +161,18 @@ pub async fn not_found(uri: axum::http::Uri) -> Response {
     ))
 }
 
+/// A path served, asked with a method it does not take (the `Allow`
+/// header lists those it does).
+pub async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    let body = Json(ErrorBody {
+        error: format!(
+            "{method} is not allowed on {:?}; the Allow header lists what is",
+            uri.path().chars().take(200).collect::<String>()
+        ),
+    });
+    (StatusCode::METHOD_NOT_ALLOWED, body).into_response()
+}
+
 /// The pre-namespace path: a server is (namespace, name) now.
 async fn namespace_missing(Path(server): Path<String>) -> Response {
     not_found_with(format!(
@@ -187,14 +202,19 @@ async fn namespace_missing(Path(server): Path<String>) -> Response {
 pub(super) async fn server_decision(
     State(s): State<HttpState>,
     Path((namespace, server)): Path<(String, String)>,
-    Query(q): Query<DecisionQuery>,
+    RawQuery(raw): RawQuery,
 ) -> Response {
     let server = match ServerKey::parse(&namespace, &server) {
         Ok(server) => server,
         Err(e) => return bad_request(e.to_string()),
     };
     // Parameters first (400), then whether the server exists (404).
-    let asked_policy = match q.policy.map(|name| named_policy(&s, name)).transpose() {
+    let mut params = match super::query::parse(raw.as_deref(), &["policy"]) {
+        Ok(params) => params,
+        Err(e) => return bad_request(e),
+    };
+    let policy = params.remove("policy");
+    let asked_policy = match policy.map(|name| named_policy(&s, name)).transpose() {
         Ok(p) => p,
         Err(e) => return bad_request(e),
     };
@@ -205,4 +225,19 @@ pub(super) async fn server_decision(
     }
     let (name, policy) = asked_policy.unwrap_or_else(|| s.policy_of(&server));
     Json(detail(&s, &server, name, &policy)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_token;
+
+    #[test]
+    fn the_bearer_scheme_is_matched_in_any_case() {
+        for value in ["Bearer t0k", "bearer t0k", "BEARER  t0k"] {
+            assert_eq!(bearer_token(value), Some("t0k"), "{value}");
+        }
+        for value in ["Basic t0k", "Bearert0k", "t0k", ""] {
+            assert_eq!(bearer_token(value), None, "{value}");
+        }
+    }
 }

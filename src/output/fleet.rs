@@ -43,15 +43,20 @@ pub struct FleetQuery {
 }
 
 impl FleetQuery {
+    /// The parameters a fleet query takes.
+    pub const PARAMETERS: [&'static str; 5] = ["namespace", "active", "policy", "limit", "cursor"];
+
     /// Parses the query parameters; the error names the parameter and what
     /// is allowed.
     pub fn parse(params: &HashMap<String, String>) -> Result<Self, String> {
-        const KNOWN: [&str; 5] = ["namespace", "active", "policy", "limit", "cursor"];
-        if let Some(unknown) = params.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+        if let Some(unknown) = params
+            .keys()
+            .find(|k| !Self::PARAMETERS.contains(&k.as_str()))
+        {
             return Err(format!(
                 "unknown parameter {:?} (allowed: {})",
                 unknown.chars().take(40).collect::<String>(),
-                KNOWN.join(", ")
+                Self::PARAMETERS.join(", ")
             ));
         }
         let namespace = params

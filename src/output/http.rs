@@ -160,6 +160,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .merge(api::router(state.clone()))
+        .method_not_allowed_fallback(api::method_not_allowed)
         .fallback(api::not_found)
         .with_state(state)
 }

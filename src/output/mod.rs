@@ -8,6 +8,7 @@ pub mod http;
 pub mod keda;
 pub mod metrics;
 pub mod openapi;
+mod query;
 pub mod recent;
 pub mod tls;
 pub mod view;

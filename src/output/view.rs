@@ -17,17 +17,18 @@ use super::view_html::{escape, layout, opt, secs, yes_no};
 use crate::id::ServerKey;
 use crate::plot::{Shade, Steps, Timeline};
 use crate::time::Timestamp;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use std::collections::HashMap;
 use std::fmt::Write;
 
 /// `GET /`.
-pub async fn fleet_page(
-    State(s): State<HttpState>,
-    Query(mut params): Query<HashMap<String, String>>,
-) -> Response {
+pub async fn fleet_page(State(s): State<HttpState>, RawQuery(raw): RawQuery) -> Response {
+    let mut params = match super::query::parse(raw.as_deref(), &FleetQuery::PARAMETERS) {
+        Ok(params) => params,
+        Err(e) => return error_page(StatusCode::BAD_REQUEST, &e),
+    };
     // An empty form field means "any".
     params.retain(|_, v| !v.is_empty());
     let query = match FleetQuery::parse(&params).and_then(|q| q.checked(&s.config)) {
