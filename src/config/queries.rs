@@ -70,6 +70,98 @@ impl Queries {
     }
 }
 
+/// Longest template (a PromQL query is a few hundred bytes; Prometheus
+/// gets it in the URL).
+pub const MAX_TEMPLATE_BYTES: usize = 8192;
+
+/// The placeholders a template may hold.
+const PLACEHOLDERS: [&str; 3] = ["by", "label", "namespace_label"];
+
+impl Queries {
+    /// Checks every template: at most [`MAX_TEMPLATE_BYTES`], only known
+    /// placeholders, brackets that close in order (outside strings). Not a
+    /// PromQL parser: what passes may still fail in Prometheus, which the
+    /// scaler then reports (every poll of that signal fails).
+    pub(crate) fn validate(&self) -> Result<(), super::ConfigError> {
+        let templates = self
+            .signals
+            .iter()
+            .chain([&self.replicas, &self.pod_live_work]);
+        for (key, template) in KEYS.iter().zip(templates) {
+            check_template(template).map_err(|message| {
+                super::ConfigError::invalid(format!("prometheus.queries.{key}"), message)
+            })?;
+        }
+        Ok(())
+    }
+}
+
+fn check_template(template: &str) -> Result<(), String> {
+    if template.len() > MAX_TEMPLATE_BYTES {
+        return Err(format!(
+            "is {} bytes, more than {MAX_TEMPLATE_BYTES}",
+            template.len()
+        ));
+    }
+    let mut open: Vec<char> = Vec::new();
+    let mut quote: Option<char> = None;
+    let mut chars = template.char_indices();
+    while let Some((at, c)) = chars.next() {
+        if let Some(q) = quote {
+            match c {
+                '\\' if q != '`' => {
+                    chars.next();
+                }
+                c if c == q => quote = None,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' | '\'' | '`' => quote = Some(c),
+            '{' => match placeholder(&template[at + 1..]) {
+                Some(word) if !PLACEHOLDERS.contains(&word) => {
+                    return Err(format!(
+                        "unknown placeholder {{{word}}} (allowed: {{by}}, {{label}}, \
+                         {{namespace_label}})"
+                    ));
+                }
+                // Past the word and its `}`.
+                Some(word) => {
+                    let _ = chars.nth(word.len());
+                }
+                None => open.push('}'),
+            },
+            '(' => open.push(')'),
+            '[' => open.push(']'),
+            // Each closes the bracket open last.
+            ')' | ']' | '}' if open.pop() != Some(c) => {
+                return Err(format!("{c:?} at byte {at} closes nothing open"));
+            }
+            _ => {}
+        }
+    }
+    if quote.is_some() {
+        return Err("a string is not closed".to_owned());
+    }
+    match open.last() {
+        Some(c) => Err(format!(
+            "{c:?} missing at the end ({} bracket(s) not closed)",
+            open.len()
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The word of a `{word}` placeholder that `rest` (the text after a `{`)
+/// begins with.
+fn placeholder(rest: &str) -> Option<&str> {
+    let end = rest
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(rest.len());
+    (end > 0 && rest[end..].starts_with('}')).then(|| &rest[..end])
+}
+
 /// Every key, for serde's unknown-field error (which the YAML parser places
 /// at the key's line and column).
 static KEYS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
@@ -131,6 +223,38 @@ mod tests {
         }
         let back: Queries = serde_json::from_value(serde_json::to_value(&q).unwrap()).unwrap();
         assert_eq!(back, q);
+    }
+
+    #[test]
+    fn templates_with_unknown_placeholders_or_open_brackets_are_refused() {
+        for good in [
+            "",
+            "sum by ({by}) (rate(x{job=\"a(\"}[1m]))",
+            "max by ({namespace_label}, {label}, pod) (y{a='}'})",
+            "histogram_quantile(0.99, sum by ({by}, le) (rate(h_bucket[5m])))",
+        ] {
+            assert_eq!(check_template(good), Ok(()), "{good}");
+        }
+        for (bad, says) in [
+            ("sum by ({bogus}) (up)", "unknown placeholder {bogus}"),
+            ("sum((", "not closed"),
+            ("sum(x))", "closes nothing"),
+            ("rate(x[1m)]", "closes nothing"),
+            ("x{a=\"b}", "string is not closed"),
+        ] {
+            let err = check_template(bad).expect_err(bad);
+            assert!(err.contains(says), "{bad}: {err}");
+        }
+        let long = "x".repeat(MAX_TEMPLATE_BYTES + 1);
+        assert!(check_template(&long).is_err());
+        let mut q = Queries::default();
+        q.set(SignalKind::Sessions, "sum by ({bogus}) (up)");
+        let err = q.validate().expect_err("bad").to_string();
+        assert!(err.starts_with("prometheus.queries.sessions"), "{err}");
+        assert_eq!(
+            Queries::default().validate().map_err(|e| e.to_string()),
+            Ok(())
+        );
     }
 
     #[test]

@@ -148,6 +148,7 @@ impl PrometheusConfig {
                 "must differ from prometheus.server_label",
             ));
         }
+        self.queries.validate()?;
         for (name, value) in &self.headers {
             if http::HeaderName::try_from(name.as_str()).is_err()
                 || http::HeaderValue::try_from(value.as_str()).is_err()
