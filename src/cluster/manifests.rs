@@ -174,7 +174,9 @@ fn workload_of(
     let name = raw
         .and_then(|w| w.name.clone())
         .unwrap_or_else(|| server.server.to_string());
-    crate::id::ServerId::parse(&name).map_err(|e| ("workload.name", e.to_string()))?;
+    if !crate::id::is_object_name(&name) {
+        return Err(("workload.name", not_an_object_name(&name)));
+    }
     Ok(WorkloadRef { kind, name })
 }
 
@@ -197,12 +199,7 @@ impl Options {
         let ok = self
             .scaler_address
             .rsplit_once(':')
-            .is_some_and(|(host, port)| {
-                !host.is_empty()
-                    && host.len() <= 253
-                    && !host.bytes().any(|b| b.is_ascii_whitespace() || b == b'/')
-                    && port.parse::<u16>().is_ok_and(|p| p > 0)
-            });
+            .is_some_and(|(host, port)| is_host(host) && port.parse::<u16>().is_ok_and(|p| p > 0));
         if !ok {
             return Err(ManifestError::Option {
                 option: "--scaler-address",
@@ -212,14 +209,37 @@ impl Options {
                 ),
             });
         }
-        if let Some(name) = &self.trigger_authentication {
-            crate::id::ServerId::parse(name).map_err(|e| ManifestError::Option {
+        if let Some(name) = self
+            .trigger_authentication
+            .as_deref()
+            .filter(|n| !crate::id::is_object_name(n))
+        {
+            return Err(ManifestError::Option {
                 option: "--trigger-authentication",
-                message: e.to_string(),
-            })?;
+                message: not_an_object_name(name),
+            });
         }
         Ok(())
     }
+}
+
+/// Whether `host` is a DNS name, an IPv4 address or a bracketed IPv6 one.
+fn is_host(host: &str) -> bool {
+    match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        Some(v6) => v6.parse::<std::net::Ipv6Addr>().is_ok(),
+        None => {
+            host.parse::<std::net::Ipv4Addr>().is_ok()
+                || crate::id::is_object_name(&host.to_ascii_lowercase())
+        }
+    }
+}
+
+fn not_an_object_name(name: &str) -> String {
+    format!(
+        "{:?} is not a Kubernetes object name: 1 to 253 characters, DNS labels \
+         (a-z, 0-9 and '-', starting and ending with a letter or digit) joined by '.'",
+        name.chars().take(100).collect::<String>()
+    )
 }
 
 /// The HPA's scale-up policy that lets through what the scaler's policy

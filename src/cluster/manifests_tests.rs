@@ -168,6 +168,10 @@ fn the_scaler_address_must_be_host_and_port() {
         ":9090",
         "a b:9090",
         "http://x:1",
+        "\"quoted\":1",
+        "a_b:1",
+        "[::1:1",
+        "[zz]:1",
     ] {
         let o = Options {
             scaler_address: bad.into(),
@@ -176,4 +180,31 @@ fn the_scaler_address_must_be_host_and_port() {
         assert!(o.validate().is_err(), "{bad}");
     }
     assert!(options().validate().is_ok());
+    for good in ["10.0.0.7:9090", "[fd00::1]:9090", "Scaler.Example.com:443"] {
+        let o = Options {
+            scaler_address: good.into(),
+            ..options()
+        };
+        assert!(o.validate().is_ok(), "{good}");
+    }
+}
+
+#[test]
+fn workload_and_trigger_authentication_names_follow_the_object_name_rule() {
+    let text = "- namespace: t\n  server: a\n  workload: { name: web.v2 }\n";
+    let entries =
+        parse_servers(text, "servers.yaml", &config()).expect("a Deployment may have dots");
+    assert_eq!(entries[0].workload.name, "web.v2");
+    for (name, ok) in [
+        ("tls.mcp-autoscaler", true),
+        ("", false),
+        ("Bad", false),
+        ("a..b", false),
+    ] {
+        let o = Options {
+            trigger_authentication: Some(name.into()),
+            ..options()
+        };
+        assert_eq!(o.validate().is_ok(), ok, "{name:?}");
+    }
 }
