@@ -33,7 +33,7 @@ pub fn read_file(path: &std::path::Path) -> std::io::Result<String> {
 
 /// The parser's message, rewritten where it speaks to a programmer.
 fn for_people(message: &str) -> String {
-    const REWRITES: [(&str, &str); 6] = [
+    const REWRITES: [(&str, &str); 8] = [
         (
             "multiple YAML documents detected; use from_str_multiple or from_str_multiple_with_options",
             "a second YAML document (after `---`): the file must hold one",
@@ -54,6 +54,15 @@ fn for_people(message: &str) -> String {
         (
             "expected a duration",
             "expected a duration such as 90s, 5m or 1h30m",
+        ),
+        (
+            "expected string key for externally tagged enum",
+            "expected a map with one key naming which kind (such as \
+             `bearer_token_file: /path`; the README lists the kinds)",
+        ),
+        (
+            "invalid socket address syntax",
+            "expected an IP address and port such as 0.0.0.0:9090 (not a host name)",
         ),
     ];
     let message = message.strip_prefix("error: ").unwrap_or(message);
@@ -107,6 +116,15 @@ mod tests {
         count: Option<u32>,
         #[serde(default, with = "humantime_serde")]
         wait: Option<std::time::Duration>,
+        addr: Option<std::net::SocketAddr>,
+        kind: Option<Kind>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    enum Kind {
+        #[allow(dead_code)]
+        File(String),
     }
 
     #[test]
@@ -116,6 +134,11 @@ mod tests {
             ("name: a\nname: b\n", "each key may appear once"),
             ("count: -5\n", "a whole number from 0 to 4294967295"),
             ("wait: 3600\n", "such as 90s, 5m or 1h30m"),
+            (
+                "addr: \"localhost:9090\"\n",
+                "such as 0.0.0.0:9090 (not a host name)",
+            ),
+            ("kind: {}\n", "a map with one key naming which kind"),
         ];
         for (yaml, wanted) in cases {
             let e = parse::<Doc>(yaml).expect_err(yaml);

@@ -76,6 +76,29 @@ impl ConfigError {
     }
 }
 
+/// Checks that `name` can name an environment variable (1 to 255 of
+/// `A-Z a-z 0-9 _`, not starting with a digit): the secret is read from it
+/// at start-up, and an empty or odd name is a typo best caught here.
+pub(crate) fn check_env_name(field: &str, name: &str) -> Result<(), ConfigError> {
+    let mut bytes = name.bytes();
+    let ok = name.len() <= 255
+        && bytes
+            .next()
+            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if ok {
+        return Ok(());
+    }
+    Err(ConfigError::invalid(
+        field,
+        format!(
+            "{:?} is not an environment variable name (1 to 255 of A-Z, a-z, 0-9 and _, \
+             not starting with a digit)",
+            name.chars().take(60).collect::<String>()
+        ),
+    ))
+}
+
 /// The whole config.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

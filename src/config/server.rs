@@ -118,6 +118,18 @@ impl ServerConfig {
                 ));
             }
         }
+        if self.grpc_addr == self.http_addr {
+            return Err(ConfigError::invalid(
+                "server.http_addr",
+                format!(
+                    "{} is server.grpc_addr too: the two listeners need their own ports",
+                    self.http_addr
+                ),
+            ));
+        }
+        if let Some(HttpAuth::BearerTokenEnv(var)) = &self.http_auth {
+            super::check_env_name("server.http_auth.bearer_token_env", var)?;
+        }
         Ok(())
     }
 

@@ -163,17 +163,27 @@ impl PrometheusConfig {
     }
 
     fn validate_auth(&self) -> Result<(), ConfigError> {
-        let (file, env, field) = match &self.auth {
+        let (file, env, field, env_field) = match &self.auth {
             None => return Ok(()),
             Some(PrometheusAuth::Bearer {
                 token_file,
                 token_env,
-            }) => (token_file, token_env, "prometheus.auth.bearer"),
+            }) => (
+                token_file,
+                token_env,
+                "prometheus.auth.bearer",
+                "prometheus.auth.bearer.token_env",
+            ),
             Some(PrometheusAuth::Basic {
                 password_file,
                 password_env,
                 ..
-            }) => (password_file, password_env, "prometheus.auth.basic"),
+            }) => (
+                password_file,
+                password_env,
+                "prometheus.auth.basic",
+                "prometheus.auth.basic.password_env",
+            ),
         };
         if file.is_some() == env.is_some() {
             return Err(ConfigError::invalid(
@@ -181,7 +191,8 @@ impl PrometheusConfig {
                 "set exactly one of the *_file and *_env fields",
             ));
         }
-        Ok(())
+        env.as_deref()
+            .map_or(Ok(()), |var| super::check_env_name(env_field, var))
     }
 }
 
@@ -285,6 +296,13 @@ impl NatsConfig {
         }
         let address = self.url.parse::<async_nats::ServerAddr>();
         check_url("nats.url", &self.url, address.map(|_| ()))?;
+        match &self.auth {
+            Some(NatsAuth::UserPassword { password_env, .. }) => {
+                super::check_env_name("nats.auth.user_password.password_env", password_env)?;
+            }
+            Some(NatsAuth::TokenEnv(var)) => super::check_env_name("nats.auth.token_env", var)?,
+            _ => {}
+        }
         let prefix_ok = !self.subject_prefix.is_empty()
             && self.subject_prefix.split('.').all(|t| {
                 !t.is_empty()

@@ -98,6 +98,23 @@ fn each_out_of_range_value_names_its_full_field_path() {
         ("prometheus: { url: \"http://h:99999/\" }", "prometheus.url"),
         ("prometheus: { url: \"http://[::1\" }", "prometheus.url"),
         ("nats: { url: \"not a url\" }", "nats.url"),
+        (
+            "server: { grpc_addr: \"0.0.0.0:9000\", http_addr: \"0.0.0.0:9000\" }",
+            "server.http_addr",
+        ),
+        ("nats: { auth: { token_env: \"\" } }", "nats.auth.token_env"),
+        (
+            "nats: { auth: { user_password: { user: u, password_env: \"A-B\" } } }",
+            "nats.auth.user_password.password_env",
+        ),
+        (
+            "server: { http_auth: { bearer_token_env: \"1X\" } }",
+            "server.http_auth.bearer_token_env",
+        ),
+        (
+            "prometheus: { auth: { bearer: { token_env: \"A B\" } } }",
+            "prometheus.auth.bearer.token_env",
+        ),
         ("nats: { url: \"http://127.0.0.1:4222\" }", "nats.url"),
         ("nats: { url: \"nats://127.0.0.1:99999\" }", "nats.url"),
         ("prometheus: { interval: 0s }", "prometheus.interval"),
