@@ -37,6 +37,7 @@
 //! - [`metadata`]: `scalerMetadata` → server id + effective policy.
 //! - [`source`]: the signal store and the sources that feed it.
 //! - [`output`]: the KEDA gRPC service, the HTTP endpoints, TLS.
+//! - [`errors`]: an error with its causes, on one line.
 //! - [`redact`]: credentials in URLs and header values hidden before
 //!   anything is logged or printed.
 //! - [`serve`]: wires it all together for the `serve` subcommand.
@@ -48,6 +49,7 @@
 pub mod cluster;
 pub mod config;
 pub mod engine;
+pub mod errors;
 pub mod id;
 pub mod keyed_map;
 pub mod lists;

@@ -127,28 +127,10 @@ fn main() -> std::process::ExitCode {
     match run(Cli::parse()) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", error_text(&e));
+            eprintln!("error: {}", mcp_autoscaler::errors::with_causes(e.as_ref()));
             std::process::ExitCode::from(2)
         }
     }
-}
-
-/// An error and its causes, each once: a message that already ends with
-/// its cause's text (as many quote the I/O error they wrap) does not get
-/// it twice.
-fn error_text(e: &anyhow::Error) -> String {
-    let mut text = String::new();
-    for cause in e.chain() {
-        let part = cause.to_string();
-        if text.ends_with(&part) {
-            continue;
-        }
-        if !text.is_empty() {
-            text.push_str(": ");
-        }
-        text.push_str(&part);
-    }
-    text
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -282,13 +264,28 @@ fn load(file: Option<&std::path::Path>, overrides: &Overrides) -> anyhow::Result
     }
 }
 
+/// Logs at `RUST_LOG` when it is a valid filter, else at `log.level`
+/// (validated with the config), saying so when `RUST_LOG` was refused.
 fn init_logs(config: &Config) {
-    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| config.log.level.clone());
-    let builder =
-        tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::new(filter));
+    use tracing_subscriber::EnvFilter;
+    let from_env = std::env::var("RUST_LOG").ok();
+    let parsed = from_env.as_deref().map(EnvFilter::try_new);
+    let (filter, refused) = match parsed {
+        Some(Ok(filter)) => (filter, None),
+        Some(Err(e)) => (EnvFilter::new(&config.log.level), Some(e)),
+        None => (EnvFilter::new(&config.log.level), None),
+    };
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
     match config.log.format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Pretty => builder.init(),
+    }
+    if let Some(e) = refused {
+        tracing::warn!(
+            error = %e,
+            level = %config.log.level,
+            "RUST_LOG is not a log filter; logging at log.level instead"
+        );
     }
 }
 
@@ -331,7 +328,11 @@ async fn serve_until_signal(config: Config) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::error_text;
+    use mcp_autoscaler::errors::with_causes;
+
+    fn error_text(e: &anyhow::Error) -> String {
+        with_causes(e.as_ref())
+    }
 
     #[test]
     fn a_cause_already_quoted_is_said_once_and_others_are_chained() {

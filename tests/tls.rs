@@ -147,3 +147,46 @@ async fn missing_tls_files_are_a_clear_start_up_error() {
         "{msg}"
     );
 }
+
+#[tokio::test]
+async fn tls_files_that_hold_no_pem_are_a_start_up_error_naming_the_field() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pki = pki();
+    let not_pem = write(dir.path(), "junk.pem", "not a PEM file\n");
+    let good = tls_config(dir.path(), &pki, true);
+    let good = good.server.tls.expect("tls");
+    for (field, tls) in [
+        (
+            "server.tls.cert_file",
+            TlsConfig {
+                cert_file: not_pem.clone(),
+                ..good.clone()
+            },
+        ),
+        (
+            "server.tls.key_file",
+            TlsConfig {
+                key_file: good.cert_file.clone(),
+                ..good.clone()
+            },
+        ),
+        (
+            "server.tls.client_ca_file",
+            TlsConfig {
+                client_ca_file: Some(not_pem.clone()),
+                ..good.clone()
+            },
+        ),
+    ] {
+        let mut c = Config::default();
+        c.server.tls = Some(tls);
+        let srv = common::start(c).await;
+        let err = tokio::time::timeout(WAIT, srv.task)
+            .await
+            .expect("ends")
+            .expect("task")
+            .expect_err("must fail");
+        let msg = err.to_string();
+        assert!(msg.contains(field) && msg.contains("(PEM)"), "{msg}");
+    }
+}

@@ -103,7 +103,7 @@ pub async fn connect(config: &NatsConfig) -> Result<async_nats::Client, NatsErro
         .reconnect_delay_callback(|attempts| {
             Duration::from_millis((100 * 2u64.saturating_pow(attempts.min(8) as u32)).min(10_000))
         })
-        .event_callback(|event| async move { tracing::info!(%event, "nats connection event") });
+        .event_callback(|event| async move { log_event(&event) });
     opts = match &config.auth {
         None => opts,
         Some(NatsAuth::CredentialsFile(path)) => {
@@ -132,6 +132,24 @@ pub async fn connect(config: &NatsConfig) -> Result<async_nats::Client, NatsErro
         opts = opts.add_client_certificate(cert.clone(), key.clone());
     }
     opts.connect(config.url.as_str()).await.map_err(nats_err)
+}
+
+/// Connection events: losing the server, its errors and a slow consumer
+/// are warnings (events may be missed meanwhile); the rest is information.
+fn log_event(event: &async_nats::Event) {
+    use async_nats::Event;
+    match event {
+        Event::Disconnected
+        | Event::ServerError(_)
+        | Event::ClientError(_)
+        | Event::SlowConsumer(_)
+        | Event::LameDuckMode => {
+            tracing::warn!(%event, "nats connection event");
+        }
+        Event::Connected | Event::Draining | Event::Closed => {
+            tracing::info!(%event, "nats connection event");
+        }
+    }
 }
 
 /// A gate that is already open.

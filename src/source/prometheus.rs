@@ -149,6 +149,7 @@ impl<Q: Querier> PrometheusSource<Q> {
             absent: 0,
         };
         let mut seen = std::collections::HashSet::new();
+        let mut failures: Vec<(&'static str, PrometheusError)> = Vec::new();
         for (kind, answer) in answers {
             match answer {
                 Ok(series) => {
@@ -170,15 +171,32 @@ impl<Q: Querier> PrometheusSource<Q> {
                     outcome.failed += 1;
                     self.resync.store(true, Ordering::Release);
                     self.ctx.telemetry.query_failed(kind.name());
-                    tracing::warn!(signal = kind.name(), error = %e, "prometheus query failed; keeping the last good values");
+                    failures.push((kind.name(), e));
                 }
             }
         }
+        log_failures(&failures, outcome.queries);
         outcome.servers = seen.len();
         self.apply_replicas_as_of(when.as_of()).await;
         outcome
     }
 }
+/// One warning for a poll's failed queries (not one per query): which
+/// signals, and the first error (the others are usually the same).
+fn log_failures(failures: &[(&'static str, PrometheusError)], queries: usize) {
+    let Some((_, first)) = failures.first() else {
+        return;
+    };
+    let signals: Vec<&str> = failures.iter().map(|(name, _)| *name).collect();
+    tracing::warn!(
+        failed = failures.len(),
+        of = queries,
+        signals = %signals.join(","),
+        error = %first,
+        "prometheus queries failed; keeping the last good values"
+    );
+}
+
 impl<Q: Querier> PrometheusSource<Q> {
     /// Servers the replica query reports at 0 replicas are known to have
     /// none: their vanished series are zero, not missing data. A failure

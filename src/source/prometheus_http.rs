@@ -136,10 +136,9 @@ impl HttpQuerier {
         if let Some(auth) = self.authorization()? {
             query = query.header(reqwest::header::AUTHORIZATION, auth);
         }
-        let result = query
-            .get()
-            .await
-            .map_err(|e| PrometheusError::Query(crate::redact::redact_url(&e.to_string())))?;
+        let result = query.get().await.map_err(|e| {
+            PrometheusError::Query(crate::redact::redact_url(&crate::errors::with_causes(&e)))
+        })?;
         match result.into_inner().0 {
             prometheus_http_query::response::Data::Vector(v) => Ok(v
                 .into_iter()
