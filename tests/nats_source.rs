@@ -479,3 +479,44 @@ async fn token_and_user_password_credentials_from_the_environment_work_end_to_en
         let _ = child.wait();
     }
 }
+
+#[tokio::test]
+async fn a_url_list_connects_to_a_member_that_is_up() {
+    let nats = Nats::start().await;
+    // The first member is down (nothing listens there).
+    let down = format!("nats://127.0.0.1:{}", common::free_port());
+    let mut c = config(&nats, false);
+    if let Some(n) = c.nats.as_mut() {
+        n.url = format!("{down}, {}", nats.url());
+    }
+    c.validate().expect("a list is a valid nats.url");
+    let srv = start(c).await;
+    wait_ready(srv.http).await;
+    let pubc = publisher(&nats).await;
+    let listed = || {
+        srv.store
+            .signals(&id("listed"))
+            .load
+            .event_count(SignalKind::Sessions)
+    };
+    // The scaler may still be trying the member that is down: publish
+    // until it counts the session (one id: repeats count once).
+    for _ in 0..100 {
+        pubc.publish(
+            "mcp.activity.tenants.listed",
+            r#"{"kind":"session_open","session":"s-1"}"#.into(),
+        )
+        .await
+        .expect("publish");
+        pubc.flush().await.expect("flush");
+        if listed() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        listed(),
+        1,
+        "events reach the scaler through the member that is up"
+    );
+}

@@ -290,12 +290,19 @@ pub enum NatsAuth {
 }
 
 impl NatsConfig {
+    /// The servers of `url`, a comma-separated list (a cluster's members:
+    /// the client connects to one and fails over to the others).
+    pub fn urls(&self) -> impl Iterator<Item = &str> {
+        self.url.split(',').map(str::trim)
+    }
+
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
         if self.url.trim().is_empty() {
             return Err(ConfigError::invalid("nats.url", "must not be empty"));
         }
-        let address = self.url.parse::<async_nats::ServerAddr>();
-        check_url("nats.url", &self.url, address.map(|_| ()))?;
+        for url in self.urls() {
+            check_url("nats.url", url, url.parse::<async_nats::ServerAddr>())?;
+        }
         match &self.auth {
             Some(NatsAuth::UserPassword { password_env, .. }) => {
                 super::check_env_name("nats.auth.user_password.password_env", password_env)?;
@@ -399,8 +406,8 @@ fn check_url<T, E: std::fmt::Display>(
         ConfigError::invalid(
             field,
             format!(
-                "{:?} is not a usable URL: {e} (one server; percent-encode \
-                 any @ : / ? # in a user name or password)",
+                "{:?} is not a usable URL: {e} (percent-encode any @ : / ? # in \
+                 a user name or password)",
                 crate::redact::redact_url(url)
             ),
         )

@@ -98,6 +98,7 @@ fn each_out_of_range_value_names_its_full_field_path() {
         ("prometheus: { url: \"http://h:99999/\" }", "prometheus.url"),
         ("prometheus: { url: \"http://[::1\" }", "prometheus.url"),
         ("nats: { url: \"not a url\" }", "nats.url"),
+        ("nats: { url: \"nats://a:4222,http://b:4222\" }", "nats.url"),
         (
             "server: { grpc_addr: \"0.0.0.0:9000\", http_addr: \"0.0.0.0:9000\" }",
             "server.http_addr",
@@ -281,7 +282,7 @@ prometheus:
   url: http://promuser:prompass@prom:9090/api?token=promtoken
   headers: { Authorization: "Bearer headersecret", X-Scope-OrgID: tenant-7 }
 nats:
-  url: nats://natsuser:nats%23pass@n1:4222
+  url: nats://natsuser:nats%23pass@n1:4222, nats://n2:4222
 "#;
     let c = Config::from_yaml(yaml, "t").expect("parses");
     c.validate().expect("valid");
@@ -299,7 +300,7 @@ nats:
         "@prom:9090/api",
         "Authorization",
         "X-Scope-OrgID",
-        "nats://***@n1:4222",
+        "nats://***@n1:4222, nats://n2:4222",
     ] {
         assert!(printed.contains(kept), "{kept} missing from\n{printed}");
     }

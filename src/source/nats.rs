@@ -131,7 +131,12 @@ pub async fn connect(config: &NatsConfig) -> Result<async_nats::Client, NatsErro
     if let (Some(cert), Some(key)) = (&config.tls_cert_file, &config.tls_key_file) {
         opts = opts.add_client_certificate(cert.clone(), key.clone());
     }
-    opts.connect(config.url.as_str()).await.map_err(nats_err)
+    let servers = config
+        .urls()
+        .map(str::parse::<async_nats::ServerAddr>)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| NatsError::Nats(format!("nats.url: {e}")))?;
+    opts.connect(servers).await.map_err(nats_err)
 }
 
 /// Connection events: losing the server, its errors and a slow consumer
