@@ -21,7 +21,7 @@ pub enum EventError {
     Id(#[from] InvalidId),
     /// The payload is not the event JSON.
     #[error("payload: {0}")]
-    Payload(#[from] serde_json::Error),
+    Payload(String),
     /// `ts` is not RFC 3339.
     #[error("ts {0:?} is not an RFC 3339 time")]
     Time(String),
@@ -50,6 +50,34 @@ fn id_text(v: &serde_json::Value) -> Option<std::borrow::Cow<'_, str>> {
         serde_json::Value::String(s) => Some(s.as_str().into()),
         serde_json::Value::Number(n) if n.is_u64() || n.is_i64() => Some(n.to_string().into()),
         _ => None,
+    }
+}
+
+/// What is wrong with a payload that is not the event JSON: the parser's
+/// words for bad JSON, else what the event must be (the parser says only
+/// "expected value" for a `kind` that is not a string).
+fn payload_error(payload: &[u8], e: &serde_json::Error) -> EventError {
+    const SHAPE: &str = "expected a JSON object such as {\"kind\":\"request\"}, kind one of \
+                         request, session_open, session_close, connection_open, connection_close";
+    let message = match serde_json::from_slice::<serde_json::Value>(payload) {
+        Err(_) => e.to_string(),
+        Ok(serde_json::Value::Object(o)) => match o.get("kind") {
+            Some(serde_json::Value::String(_)) | None => e.to_string(),
+            Some(other) => format!("kind is {}, not a string: {SHAPE}", json_type(other)),
+        },
+        Ok(other) => format!("{} is not an object: {SHAPE}", json_type(&other)),
+    };
+    EventError::Payload(message)
+}
+
+fn json_type(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
     }
 }
 
@@ -97,7 +125,7 @@ pub fn parse(
             session: None,
         });
     }
-    let p: Payload = serde_json::from_slice(payload)?;
+    let p: Payload = serde_json::from_slice(payload).map_err(|e| payload_error(payload, &e))?;
     let at = match p.ts {
         None | Some(serde_json::Value::Null) => fallback,
         // Never after its publication: a publisher's clock ahead of the
@@ -272,6 +300,12 @@ mod tests {
             ("mcp.activity..s1", "", "invalid namespace"),
             ("mcp.activity.ns.s1", "{not json", "payload"),
             ("mcp.activity.ns.s1", r#"{"kind":"explode"}"#, "payload"),
+            (
+                "mcp.activity.ns.s1",
+                r#"{"kind":5}"#,
+                "kind is a number, not a string",
+            ),
+            ("mcp.activity.ns.s1", "[1,2]", "an array is not an object"),
             (
                 "mcp.activity.ns.s1",
                 r#"{"ts":"2023-11-14T22:13:10Z"}"#,
