@@ -111,6 +111,7 @@ async fn the_openapi_document_validates_and_every_answer_matches_it() {
         "400:/v1/servers?cursor=not-a-cursor",
         "400:/v1/servers/Bad_NS/alpha",
         "400:/v1/servers/tenant-a/alpha?policy=no-such-policy",
+        "400:/v1/servers?limit=1&limit=2",
     ];
     let mut checker = Command::new("python3");
     checker
@@ -238,5 +239,17 @@ async fn a_real_browser_renders_the_fleet_and_a_servers_timeline() {
     let bad = http_get(srv.http, "/?limit=5000").await;
     assert_eq!(bad.0, 400);
     assert!(bad.1.contains("limit"), "{}", bad.1);
+    // A server's page takes the API's `?policy=` and nothing else.
+    let other = http_get(srv.http, "/servers/tenant-a/alpha?policy=hpa").await;
+    assert_eq!(other.0, 200);
+    assert!(other.1.contains("<dd>hpa</dd>"), "{}", other.1);
+    for bad in [
+        "?policy=no-such-policy",
+        "?bogus=1",
+        "?policy=hpa&policy=hpa",
+    ] {
+        let page = http_get(srv.http, &format!("/servers/tenant-a/alpha{bad}")).await;
+        assert_eq!(page.0, 400, "{bad}");
+    }
     srv.stop().await.expect("stops");
 }

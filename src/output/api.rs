@@ -139,6 +139,19 @@ fn not_found_with(error: String) -> Response {
     (StatusCode::NOT_FOUND, Json(ErrorBody { error })).into_response()
 }
 
+/// The policy a one-server request's query asks for (`?policy=NAME`, the
+/// only parameter it takes), if any.
+pub(super) fn asked_policy(
+    s: &HttpState,
+    raw: Option<&str>,
+) -> Result<Option<(String, crate::engine::Policy)>, String> {
+    let mut params = super::query::parse(raw, &["policy"])?;
+    params
+        .remove("policy")
+        .map(|name| named_policy(s, name))
+        .transpose()
+}
+
 /// The configured policy `name`, or an error naming the configured ones.
 fn named_policy(s: &HttpState, name: String) -> Result<(String, crate::engine::Policy), String> {
     match s.config.policies.get(&name) {
@@ -209,12 +222,7 @@ pub(super) async fn server_decision(
         Err(e) => return bad_request(e.to_string()),
     };
     // Parameters first (400), then whether the server exists (404).
-    let mut params = match super::query::parse(raw.as_deref(), &["policy"]) {
-        Ok(params) => params,
-        Err(e) => return bad_request(e),
-    };
-    let policy = params.remove("policy");
-    let asked_policy = match policy.map(|name| named_policy(&s, name)).transpose() {
+    let asked_policy = match asked_policy(&s, raw.as_deref()) {
         Ok(p) => p,
         Err(e) => return bad_request(e),
     };

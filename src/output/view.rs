@@ -172,10 +172,16 @@ fn url_encode(s: &str) -> String {
 pub async fn server_page(
     State(s): State<HttpState>,
     Path((namespace, server)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
 ) -> Response {
     let server = match ServerKey::parse(&namespace, &server) {
         Ok(server) => server,
         Err(e) => return error_page(StatusCode::BAD_REQUEST, &e.to_string()),
+    };
+    // As the API: `?policy=` decides under another configured policy.
+    let asked = match super::api::asked_policy(&s, raw.as_deref()) {
+        Ok(asked) => asked,
+        Err(e) => return error_page(StatusCode::BAD_REQUEST, &e),
     };
     if !s.knows(&server) {
         return error_page(
@@ -183,7 +189,7 @@ pub async fn server_page(
             &format!("no server {server} is known"),
         );
     }
-    let (name, policy) = s.policy_of(&server);
+    let (name, policy) = asked.unwrap_or_else(|| s.policy_of(&server));
     let d = detail(&s, &server, name, &policy);
     let now = s.clock.now();
     let mut samples = s.recent.of(&server).samples;
