@@ -175,7 +175,8 @@ pub struct State {
 }
 
 /// The outcome for one server at one instant. In JSON, `desired` and
-/// `active` are `null` when the data is unavailable: unknown is never idle
+/// `active` are as [`Decision::shown`] says: `null` when the data is
+/// unavailable (`active` stays when it is `true`): unknown is never idle
 /// (KEDA gets an error, `/metrics` drops the series), so no reader may
 /// take a 0 from it.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
@@ -209,6 +210,17 @@ pub struct Decision {
 }
 
 impl Decision {
+    /// What may be shown of it (the API, the live view, `StreamIsActive`):
+    /// the count only on known data; activity on known data, or when it
+    /// is evidence of activity. Never an idle answer from unknown data.
+    pub fn shown(&self) -> (Option<u32>, Option<bool>) {
+        let known = !matches!(self.data, DataQuality::Unavailable { .. });
+        (
+            known.then_some(self.desired),
+            (known || self.active).then_some(self.active),
+        )
+    }
+
     /// Whether `desired` holds an earlier answer instead of reading the
     /// signals now (stale data, or the hold after a blind stretch): the
     /// signals then must not be reported as what sized the server.
@@ -231,15 +243,43 @@ struct DecisionJson {
 
 impl From<Decision> for DecisionJson {
     fn from(d: Decision) -> Self {
-        let known = !matches!(d.data, DataQuality::Unavailable { .. });
+        let (desired, active) = d.shown();
         Self {
-            desired: known.then_some(d.desired),
-            active: known.then_some(d.active),
+            desired,
+            active,
             reason: d.reason,
             driver: d.driver,
             contributions: d.contributions,
             data: d.data,
             reevaluate_at: d.reevaluate_at,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_json_has_every_field_the_schema_names_and_no_other() {
+        let json = serde_json::to_value(Decision {
+            desired: 1,
+            active: true,
+            reason: Reason::Load,
+            driver: None,
+            contributions: Contributions::default(),
+            data: DataQuality::Fresh,
+            reevaluate_at: None,
+            next: State::default(),
+        })
+        .expect("json");
+        let keys: Vec<&String> = json.as_object().expect("object").keys().collect();
+        let schema = <Decision as utoipa::PartialSchema>::schema();
+        let utoipa::openapi::RefOr::T(utoipa::openapi::schema::Schema::Object(object)) = schema
+        else {
+            panic!("an object schema");
+        };
+        let named: Vec<&String> = object.properties.keys().collect();
+        assert_eq!(keys, named);
     }
 }

@@ -125,10 +125,11 @@ pub struct KeepAliveView {
 pub struct ChangeView {
     /// When it was seen (RFC 3339, to within the sampling period).
     pub at: String,
-    /// Replicas wanted from then on.
-    pub desired: u32,
-    /// Active from then on.
-    pub active: bool,
+    /// Replicas wanted from then on; `null` while the data was unavailable.
+    pub desired: Option<u32>,
+    /// Active from then on; `null` while the data was unavailable (unless
+    /// active).
+    pub active: Option<bool>,
     /// Why.
     pub reason: Reason,
 }

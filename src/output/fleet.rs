@@ -136,7 +136,7 @@ pub struct Row {
     /// The policy its decision is made under.
     pub policy: String,
     /// Whether it should run; `null` when its data is unavailable
-    /// (unknown is never idle).
+    /// (unknown is never idle) unless it shows activity.
     pub active: Option<bool>,
     /// Replicas it should run; `null` when its data is unavailable.
     pub desired: Option<u32>,
@@ -231,12 +231,12 @@ impl Fleet<'_> {
     pub fn row(&self, server: &ServerKey) -> Row {
         let e = self.evaluate(server);
         let replicas = e.signals.replicas;
-        let known = !matches!(e.decision.data, DataQuality::Unavailable { .. });
+        let (desired, active) = e.decision.shown();
         Row {
             namespace: server.namespace.to_string(),
             server: server.server.to_string(),
-            active: known.then_some(e.decision.active),
-            desired: known.then_some(e.decision.desired),
+            active,
+            desired,
             current: replicas.map(|r| r.desired),
             ready: replicas.map(|r| r.ready),
             reason: e.decision.reason,

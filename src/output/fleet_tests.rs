@@ -239,28 +239,35 @@ fn a_server_whose_data_is_unavailable_exports_no_decision_for_an_hpa_to_follow()
 
 #[test]
 fn a_server_whose_data_is_unavailable_shows_no_count_in_the_api() {
-    let w = polled(std::time::Duration::from_secs(3600));
+    let mut w = polled(std::time::Duration::from_secs(3600));
+    // Busy when its data was lost: held active, its count unknown.
     let row = w.fleet().row(&key("tenants/busy"));
     assert_eq!(
         (row.active, row.desired, row.data),
-        (None, None, "unavailable")
+        (Some(true), None, "unavailable")
     );
+    // Known only from a ScaledObject, never any data: neither.
+    let target = crate::metadata::resolve("tenants", "quiet", &HashMap::new(), &w.config);
+    w.asked
+        .insert(key("tenants/quiet"), Arc::new(target.expect("ok")));
+    let row = w.fleet().row(&key("tenants/quiet"));
+    assert_eq!((row.active, row.desired), (None, None));
     let json = serde_json::to_value(&row).expect("json");
     assert_eq!(
         (&json["active"], &json["desired"]),
         (&json!(null), &json!(null))
     );
-    // Neither active nor idle: no filter lists it.
-    for active in ["true", "false"] {
-        let page = w.fleet().page(&query(&[("active", active)]).expect("q"));
-        assert!(page.servers.is_empty(), "active={active}");
-    }
-    let decision = w.fleet().evaluate(&key("tenants/busy")).decision;
+    let decision = w.fleet().evaluate(&key("tenants/quiet")).decision;
     let json = serde_json::to_value(&decision).expect("json");
     assert_eq!(
         (&json["active"], &json["desired"]),
         (&json!(null), &json!(null))
     );
+    // No filter takes an unknown server for idle.
+    let idle = w.fleet().page(&query(&[("active", "false")]).expect("q"));
+    assert!(idle.servers.is_empty(), "{:?}", names(&idle));
+    let active = w.fleet().page(&query(&[("active", "true")]).expect("q"));
+    assert_eq!(names(&active), ["tenants/busy"]);
     // With data the counts are there.
     let fresh = polled(std::time::Duration::from_secs(10));
     let json = serde_json::to_value(fresh.fleet().evaluate(&key("tenants/busy")).decision);

@@ -45,12 +45,12 @@ const FLOOR: usize = 8;
 pub struct Sample {
     /// Milliseconds since the Unix epoch.
     pub at: Timestamp,
-    /// Replicas wanted.
-    pub desired: u32,
+    /// Replicas wanted (none on unavailable data: [`Decision::shown`]).
+    pub desired: Option<u32>,
     /// The workload's `spec.replicas`, when discovery knows it.
     pub current: Option<u32>,
-    /// Whether the server should run at least one replica.
-    pub active: bool,
+    /// Whether the server should run at least one replica (likewise).
+    pub active: Option<bool>,
     /// Live sessions (the larger of the polled and the event-counted,
     /// while the count stands).
     pub sessions: f32,
@@ -78,11 +78,12 @@ impl Sample {
                 0.0
             }
         };
+        let (desired, active) = decision.shown();
         Self {
             at,
-            desired: decision.desired,
+            desired,
             current: signals.replicas.map(|r| r.desired),
-            active: decision.active,
+            active,
             sessions: polled(SignalKind::Sessions).max(counted(SignalKind::Sessions)),
             connections: polled(SignalKind::Connections).max(counted(SignalKind::Connections)),
             request_rate: polled(SignalKind::RequestRate),
@@ -104,10 +105,10 @@ impl Sample {
 pub struct Change {
     /// Milliseconds since the Unix epoch (to within [`SAMPLE_EVERY`]).
     pub at: Timestamp,
-    /// Replicas wanted from then on.
-    pub desired: u32,
-    /// Active from then on.
-    pub active: bool,
+    /// Replicas wanted from then on (none on unavailable data).
+    pub desired: Option<u32>,
+    /// Active from then on (likewise).
+    pub active: Option<bool>,
     /// Why.
     pub reason: Reason,
 }
@@ -146,7 +147,7 @@ pub struct Summary {
 impl Summary {
     fn count(&mut self, d: &Decision) {
         self.servers += 1;
-        self.active += usize::from(d.active);
+        self.active += usize::from(d.shown().1 == Some(true));
         self.unavailable += usize::from(matches!(d.data, DataQuality::Unavailable { .. }));
         self.stale += usize::from(matches!(d.data, DataQuality::Stale { .. }));
     }

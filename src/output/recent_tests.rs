@@ -11,9 +11,9 @@ fn at(s: u64) -> Timestamp {
 fn sample(t: u64, desired: u32, sessions: f32) -> Sample {
     Sample {
         at: at(t),
-        desired,
+        desired: Some(desired),
         current: Some(desired),
-        active: desired > 0,
+        active: Some(desired > 0),
         sessions,
         connections: 0.0,
         request_rate: 0.0,
@@ -37,7 +37,7 @@ fn an_unchanged_server_keeps_one_point_and_a_change_adds_one_with_its_reason() {
             .iter()
             .map(|c| (c.desired, c.reason))
             .collect::<Vec<_>>(),
-        [(0, Reason::Idle), (2, Reason::Load)],
+        [(Some(0), Reason::Idle), (Some(2), Reason::Load)],
         "only decision changes are changes"
     );
     assert_eq!(recent.len(), 3);

@@ -239,7 +239,7 @@ fn charts(out: &mut String, samples: &[Sample], now: Timestamp) {
         y_desc: "replicas".into(),
         x_range: x_range.clone(),
         lines: [
-            steps("desired", &|s| Some(f64::from(s.desired))),
+            steps("desired", &|s| s.desired.map(f64::from)),
             steps("current", &|s| s.current.map(f64::from)),
         ]
         .into_iter()

@@ -11,15 +11,15 @@ use std::fmt::Write;
 pub fn decision_block(out: &mut String, d: &ServerDetail) {
     let dec = &d.decision;
     // Unknown is never idle: no 0 or "no" from unavailable data.
-    let known = !matches!(dec.data, DataQuality::Unavailable { .. });
+    let (desired, active) = dec.shown();
     let _ = write!(
         out,
         "<dl id=decision><dt>active</dt><dd id=active>{}</dd><dt>desired replicas</dt>\
          <dd id=desired>{}</dd><dt>current / ready</dt><dd>{} / {}</dd><dt>reason</dt>\
          <dd id=reason>{}</dd><dt>driver</dt><dd>{}</dd><dt>data</dt><dd>{}</dd>\
          <dt>policy</dt><dd>{}</dd></dl>",
-        yes_no(known.then_some(dec.active)),
-        opt(known.then_some(dec.desired)),
+        yes_no(active),
+        opt(desired),
         opt(d.replicas.as_ref().map(|r| r.current)),
         opt(d.replicas.as_ref().map(|r| r.ready)),
         dec.reason.name(),
@@ -143,8 +143,8 @@ fn changes(out: &mut String, d: &ServerDetail) {
             out,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             escape(&c.at),
-            c.desired,
-            if c.active { "yes" } else { "no" },
+            opt(c.desired),
+            yes_no(c.active),
             c.reason.name(),
         );
     }

@@ -10,7 +10,7 @@
 //! `server.max_streams` are open at once.
 
 use super::{Scaler, StreamSlot};
-use crate::engine::{DataQuality, Decision};
+use crate::engine::Decision;
 use crate::metadata::Target;
 use crate::proto::{GetMetricSpecResponse, IsActiveResponse};
 use crate::time::Timestamp;
@@ -105,7 +105,7 @@ async fn watch_activity(
 /// Whether `decision` is trustworthy enough to tell a client: evidence of
 /// activity always is; inactivity only when the data is known.
 fn is_known(decision: &Decision) -> bool {
-    decision.active || !matches!(decision.data, DataQuality::Unavailable { .. })
+    decision.shown().1.is_some()
 }
 
 /// The message to send, if any: the state on the first known decision,
