@@ -1,7 +1,7 @@
 //! YAML parsing with messages for the people who wrote the file: the
 //! parser's advice to programmers (which function or option to use) is
-//! replaced by what the file should hold, and the lines it quotes from the
-//! file have their secrets hidden (URL userinfo, secret-looking values).
+//! replaced by what the file should hold, and the excerpt of the file it
+//! adds is left out (the file may hold secrets; line and column remain).
 
 use serde::de::DeserializeOwned;
 
@@ -68,23 +68,25 @@ fn for_people(message: &str) -> String {
     let message = message.strip_prefix("error: ").unwrap_or(message);
     message
         .lines()
+        .take_while(|line| !starts_the_excerpt(line))
         .map(|line| {
-            if quotes_the_file(line) {
-                crate::redact::redact_yaml_line(line)
+            let line = outside_quotes(line, &REWRITES);
+            if line.contains("://") {
+                crate::redact::redact_url(&line)
             } else {
-                crate::redact::redact_url(&outside_quotes(line, &REWRITES))
+                line
             }
         })
         .collect::<Vec<_>>()
         .join("\n")
 }
 
-/// An excerpt line of the file (`12 | text`), kept as the file has it
-/// (secrets hidden).
-fn quotes_the_file(line: &str) -> bool {
-    let line = line.trim_start();
-    let digits = line.bytes().take_while(u8::is_ascii_digit).count();
-    digits > 0 && line[digits..].starts_with(" |")
+/// The parser's excerpt of the file (` --> <input>:1:5` and the lines
+/// around the error) begins here: it is left out, as the file's lines may
+/// hold secrets (a URL's password, a header) and the message already names
+/// the line and column.
+fn starts_the_excerpt(line: &str) -> bool {
+    line.trim_start().starts_with("--> ")
 }
 
 /// `line` with `rewrites` made only outside double quotes (the file's own

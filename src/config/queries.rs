@@ -79,7 +79,8 @@ const PLACEHOLDERS: [&str; 3] = ["by", "label", "namespace_label"];
 
 impl Queries {
     /// Checks every template: at most [`MAX_TEMPLATE_BYTES`], only known
-    /// placeholders, brackets that close in order (outside strings). Not a
+    /// placeholders, brackets that close in order (outside strings and
+    /// `#` comments). Not a
     /// PromQL parser: what passes may still fail in Prometheus, which the
     /// scaler then reports (every poll of that signal fails).
     pub(crate) fn validate(&self) -> Result<(), super::ConfigError> {
@@ -119,6 +120,14 @@ fn check_template(template: &str) -> Result<(), String> {
         }
         match c {
             '"' | '\'' | '`' => quote = Some(c),
+            // A comment runs to the end of the line.
+            '#' => {
+                for (_, c) in chars.by_ref() {
+                    if c == '\n' {
+                        break;
+                    }
+                }
+            }
             '{' => match placeholder(&template[at + 1..]) {
                 Some(word) if !PLACEHOLDERS.contains(&word) => {
                     return Err(format!(
@@ -232,6 +241,8 @@ mod tests {
             "sum by ({by}) (rate(x{job=\"a(\"}[1m]))",
             "max by ({namespace_label}, {label}, pod) (y{a='}'})",
             "histogram_quantile(0.99, sum by ({by}, le) (rate(h_bucket[5m])))",
+            "sum by ({by}) (x) # a comment ) with \" a quote",
+            "# leading comment (\nsum by ({by}) (x{a=\"#\"})",
         ] {
             assert_eq!(check_template(good), Ok(()), "{good}");
         }

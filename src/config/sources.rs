@@ -291,18 +291,53 @@ pub enum NatsAuth {
 
 impl NatsConfig {
     /// The servers of `url`, a comma-separated list (a cluster's members:
-    /// the client connects to one and fails over to the others).
-    pub fn urls(&self) -> impl Iterator<Item = &str> {
-        self.url.split(',').map(str::trim)
+    /// the client connects to one and fails over to the others). A comma
+    /// inside a password stays in it: a piece with an `@` and no `://`
+    /// continues the one before.
+    pub fn urls(&self) -> Vec<&str> {
+        let mut members: Vec<&str> = Vec::new();
+        let mut start = 0;
+        for (at, _) in self.url.match_indices(',') {
+            let next = &self.url[at + 1..];
+            let next_end = next.find(',').unwrap_or(next.len());
+            let continues = {
+                let piece = &next[..next_end];
+                piece.contains('@') && !piece.contains("://")
+            };
+            if !continues {
+                members.push(self.url[start..at].trim());
+                start = at + 1;
+            }
+        }
+        members.push(self.url[start..].trim());
+        members
+    }
+
+    /// Parses each member as the client will: a host, and `nats://` or
+    /// `tls://` (this build speaks no websocket).
+    fn check_members(&self) -> Result<(), ConfigError> {
+        for url in self.urls() {
+            let parsed = url.parse::<async_nats::ServerAddr>().and_then(|addr| {
+                let bad = |why: &str| Err(std::io::Error::other(why.to_owned()));
+                match addr.scheme() {
+                    "ws" | "wss" => {
+                        bad("ws:// and wss:// are not supported: use nats:// or tls://")
+                    }
+                    _ if addr.host().is_empty() => bad("no host"),
+                    _ => Ok(addr),
+                }
+            });
+            // The whole list redacted: a piece alone may hold part of a secret.
+            check_url("nats.url", &self.url, parsed)?;
+        }
+        Ok(())
     }
 
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
         if self.url.trim().is_empty() {
             return Err(ConfigError::invalid("nats.url", "must not be empty"));
         }
-        for url in self.urls() {
-            check_url("nats.url", url, url.parse::<async_nats::ServerAddr>())?;
-        }
+        self.check_members()?;
         match &self.auth {
             Some(NatsAuth::UserPassword { password_env, .. }) => {
                 super::check_env_name("nats.auth.user_password.password_env", password_env)?;

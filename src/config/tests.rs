@@ -99,6 +99,8 @@ fn each_out_of_range_value_names_its_full_field_path() {
         ("prometheus: { url: \"http://[::1\" }", "prometheus.url"),
         ("nats: { url: \"not a url\" }", "nats.url"),
         ("nats: { url: \"nats://a:4222,http://b:4222\" }", "nats.url"),
+        ("nats: { url: \"ws://a:8080\" }", "nats.url"),
+        ("nats: { url: \"nats://a:4222,\" }", "nats.url"),
         (
             "server: { grpc_addr: \"0.0.0.0:9000\", http_addr: \"0.0.0.0:9000\" }",
             "server.http_addr",
@@ -312,14 +314,15 @@ nats:
 }
 
 #[test]
-fn a_parse_error_quoting_the_file_hides_its_secrets() {
+fn a_parse_error_names_line_and_column_and_quotes_no_secret() {
     for yaml in [
         "prometheus: {url: \"http://admin:LEAKPW1@127.0.0.1:9\", interval: 5x}",
         "nats: {url: \"nats://admin:LEAKPW1@h:4222\", bogus: 1}",
         "prometheus:\n  auth: { basic: { user: u, password: \"LEAKPW1\" } }",
     ] {
         let err = Config::from_yaml(yaml, "t").expect_err("bad").to_string();
-        assert!(err.contains(" | "), "quotes the file: {err}");
+        assert!(err.contains("line ") && err.contains("column "), "{err}");
+        assert!(!err.contains(" | "), "no excerpt of the file: {err}");
         assert!(!err.contains("LEAKPW1"), "{err}");
     }
 }
@@ -398,4 +401,28 @@ fn a_session_forgotten_before_a_policy_stops_counting_it_is_warned_about() {
     );
     let defaults = Config::from_yaml("nats: { url: nats://n:4222 }", "t").expect("parses");
     assert!(defaults.warnings().is_empty(), "24 h against 2 h: fine");
+}
+
+#[test]
+fn a_nats_list_splits_between_servers_not_inside_a_password() {
+    let nats = |url: &str| crate::config::NatsConfig {
+        url: url.to_owned(),
+        ..crate::config::NatsConfig::default()
+    };
+    assert_eq!(
+        nats("nats://a:4222, tls://b:4222,c:4222").urls(),
+        ["nats://a:4222", "tls://b:4222", "c:4222"]
+    );
+    let secret = nats("nats://u:ab,cd@h1:4222,nats://h2:4222");
+    assert_eq!(secret.urls(), ["nats://u:ab,cd@h1:4222", "nats://h2:4222"]);
+    secret.validate().expect("a comma in a password is kept");
+    // A member that fails shows the whole list redacted.
+    let err = nats("nats://u:ab,cd@h1:99999,nats://h2:4222")
+        .validate()
+        .expect_err("bad port")
+        .to_string();
+    assert!(
+        err.starts_with("nats.url") && !err.contains("ab,cd"),
+        "{err}"
+    );
 }

@@ -133,6 +133,7 @@ pub async fn connect(config: &NatsConfig) -> Result<async_nats::Client, NatsErro
     }
     let servers = config
         .urls()
+        .into_iter()
         .map(str::parse::<async_nats::ServerAddr>)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| NatsError::Nats(format!("nats.url: {e}")))?;
