@@ -19,11 +19,20 @@ pub const MAX_ID_LEN: usize = 63;
 pub const MAX_OBJECT_NAME_LEN: usize = 253;
 
 /// Whether `name` can be a Kubernetes object name (a ScaledObject's, a
-/// Lease's): a DNS subdomain, at most 253 characters of DNS labels joined
-/// by `.`.
+/// Lease's, a Deployment's): a DNS-1123 subdomain as Kubernetes checks it,
+/// at most 253 characters of parts joined by `.`, each part 1 or more of
+/// `a-z 0-9 -`, starting and ending with a letter or digit (Kubernetes
+/// sets no length on a part).
 pub fn is_object_name(name: &str) -> bool {
-    (1..=MAX_OBJECT_NAME_LEN).contains(&name.len())
-        && name.split('.').all(|label| check_label(label, "").is_ok())
+    let part_ok = |part: &str| {
+        !part.is_empty()
+            && !part.starts_with('-')
+            && !part.ends_with('-')
+            && part
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    };
+    (1..=MAX_OBJECT_NAME_LEN).contains(&name.len()) && name.split('.').all(part_ok)
 }
 
 /// An id that failed validation, with the reason a user can act on.
@@ -143,6 +152,28 @@ impl fmt::Display for ServerKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn object_names_follow_kubernetes_subdomain_rule() {
+        let long_part = "a".repeat(100);
+        for good in ["web", "web.v2", "a-1.b", long_part.as_str(), "0abc"] {
+            assert!(is_object_name(good), "{good}");
+        }
+        let too_long = "a".repeat(254);
+        for bad in [
+            "",
+            "Web",
+            "a..b",
+            ".a",
+            "a.",
+            "-a",
+            "a-",
+            "a_b",
+            too_long.as_str(),
+        ] {
+            assert!(!is_object_name(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn dns_labels_are_accepted() {

@@ -25,19 +25,20 @@ type Setter = fn(&mut Policy, &str) -> Result<(), String>;
 /// ([`MetricSpec::override_key`]), after these.
 const OVERRIDES: &[(&str, &str, Setter)] = &[
     ("minReplicas", "min_replicas", |p, v| {
-        parse_replicas(v).map(|n| p.min_replicas = n)
+        parse_replicas(v, 0).map(|n| p.min_replicas = n)
     }),
     ("maxReplicas", "max_replicas", |p, v| {
-        parse_replicas(v).map(|n| p.max_replicas = n)
+        parse_replicas(v, 1).map(|n| p.max_replicas = n)
     }),
     ("idleWindow", "idle_window", |p, v| {
-        parse_duration(v, MAX_KEEP_WARM).map(|d| p.idle_window = d)
+        parse_duration(v, (Duration::from_secs(1), MAX_KEEP_WARM)).map(|d| p.idle_window = d)
     }),
     ("staleAfter", "stale_after", |p, v| {
-        parse_duration(v, crate::signal::RETENTION).map(|d| p.stale_after = d)
+        parse_duration(v, (Duration::ZERO, crate::signal::RETENTION)).map(|d| p.stale_after = d)
     }),
     ("unavailableAfter", "unavailable_after", |p, v| {
-        parse_duration(v, crate::signal::RETENTION).map(|d| p.unavailable_after = d)
+        parse_duration(v, (Duration::ZERO, crate::signal::RETENTION))
+            .map(|d| p.unavailable_after = d)
     }),
     ("metricMode", "metric_mode", |p, v| {
         parse_mode(v).map(|m| p.metric_mode = m)
@@ -55,7 +56,7 @@ const OVERRIDES: &[(&str, &str, Setter)] = &[
         "coldStartCost",
         "keep_alive.cost_aware.cold_start_cost",
         |p, v| {
-            let cost = parse_duration(v, MAX_WINDOW)?;
+            let cost = parse_duration(v, (Duration::ZERO, MAX_WINDOW))?;
             match &mut p.keep_alive {
                 crate::engine::KeepAlive::CostAware(c) => {
                     c.cold_start_cost = cost;
@@ -66,7 +67,7 @@ const OVERRIDES: &[(&str, &str, Setter)] = &[
         },
     ),
     ("scaleDownWindow", "behavior.scale_down_window", |p, v| {
-        parse_duration(v, MAX_WINDOW).map(|d| p.behavior.scale_down_window = d)
+        parse_duration(v, (Duration::ZERO, MAX_WINDOW)).map(|d| p.behavior.scale_down_window = d)
     }),
 ];
 
@@ -140,8 +141,6 @@ impl Override {
         }
     }
 
-    /// Whether this key sets the policy field `field` (as a policy error
-    /// names it).
     /// The policy field it sets.
     fn field(self) -> String {
         match self {
@@ -150,6 +149,8 @@ impl Override {
         }
     }
 
+    /// Whether this key sets the policy field `field` (as a policy error
+    /// names it).
     fn sets(self, field: &str) -> bool {
         self.field() == field
     }
@@ -217,7 +218,7 @@ pub fn resolve(
             key: "name (ScaledObjectRef.name)".to_owned(),
             value: shorten(name),
             expected:
-                "a Kubernetes object name: 1-253 characters of lower-case DNS labels joined by '.'"
+                "a Kubernetes object name: 1-253 characters, parts of a-z, 0-9 and '-' joined by '.'"
                     .to_owned(),
         });
     }
@@ -232,7 +233,10 @@ pub fn resolve(
         value: shorten(server_raw),
         expected: e.to_string(),
     })?;
-    let policy_name = metadata.get("policy").unwrap_or(&config.default_policy);
+    // Trimmed like every other value.
+    let policy_name = metadata
+        .get("policy")
+        .map_or(config.default_policy.as_str(), |p| p.trim());
     let mut policy = config.policies.get(policy_name).cloned().ok_or_else(|| {
         let known: Vec<&str> = config.policies.keys().map(String::as_str).collect();
         bad(
@@ -245,7 +249,7 @@ pub fn resolve(
     validate_effective(metadata, &policy, config)?;
     Ok(Target {
         server: ServerKey::new(namespace, server),
-        policy_name: policy_name.clone(),
+        policy_name: policy_name.to_owned(),
         policy,
     })
 }
@@ -334,19 +338,22 @@ fn shorten(s: &str) -> String {
     s.chars().take(100).collect()
 }
 
-fn parse_replicas(v: &str) -> Result<u32, String> {
+/// A whole number from `min` to [`REPLICA_LIMIT`].
+fn parse_replicas(v: &str, min: u32) -> Result<u32, String> {
     match v.parse::<u32>() {
-        Ok(n) if n <= REPLICA_LIMIT => Ok(n),
-        _ => Err(format!("a whole number from 0 to {REPLICA_LIMIT}")),
+        Ok(n) if (min..=REPLICA_LIMIT).contains(&n) => Ok(n),
+        _ => Err(format!("a whole number from {min} to {REPLICA_LIMIT}")),
     }
 }
 
 /// A humantime duration of at most `max`.
-fn parse_duration(v: &str, max: Duration) -> Result<Duration, String> {
+/// A humantime duration within `(min, max)`, both included.
+fn parse_duration(v: &str, (min, max): (Duration, Duration)) -> Result<Duration, String> {
     match humantime::parse_duration(v) {
-        Ok(d) if d <= max => Ok(d),
+        Ok(d) if (min..=max).contains(&d) => Ok(d),
         _ => Err(format!(
-            "a duration from 0s to {}, such as 90s, 5m or 1h30m",
+            "a duration from {} to {}, such as 90s, 5m or 1h30m",
+            humantime::format_duration(min),
             humantime::format_duration(max)
         )),
     }

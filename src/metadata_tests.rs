@@ -146,7 +146,7 @@ fn bad_input_names_the_key_and_what_is_allowed() {
             "s",
             &[("maxReplicas", "0")],
             "\"maxReplicas\"",
-            "allowed 1..=",
+            "a whole number from 1 to 10000",
         ),
     ];
     for (name, pairs, key, allowed) in cases {
@@ -206,14 +206,14 @@ fn keep_alive_scale_down_window_and_latency_objective_can_be_overridden() {
 #[test]
 fn out_of_range_values_are_refused_naming_the_key_and_the_range() {
     let cases: &[(&str, &str, &str)] = &[
-        ("idleWindow", "18446744073709551615s", "from 0s to 7days"),
-        ("idleWindow", "8days", "from 0s to 7days"),
-        ("idleWindow", "0s", "allowed 1s..=7days"),
+        ("idleWindow", "18446744073709551615s", "from 1s to 7days"),
+        ("idleWindow", "8days", "from 1s to 7days"),
+        ("idleWindow", "0s", "a duration from 1s to 7days"),
         ("staleAfter", "25h", "from 0s to 15m"),
         ("unavailableAfter", "1000000000000h", "from 0s to 15m"),
         ("unavailableAfter", "16m", "from 0s to 15m"),
         ("scaleDownWindow", "2days", "from 0s to 1day"),
-        ("maxReplicas", "4294967295", "from 0 to 10000"),
+        ("maxReplicas", "4294967295", "from 1 to 10000"),
         ("minReplicas", "10001", "from 0 to 10000"),
         ("targetSessions", "1e300", "up to 1000000000"),
         ("targetConcurrency", "inf", "up to 1000000000"),
@@ -293,4 +293,17 @@ fn a_rule_between_two_settings_names_the_key_that_was_set() {
             .starts_with("scalerMetadata key \"staleAfter\" has value \"3m\""),
         "{err}"
     );
+}
+
+#[test]
+fn each_key_says_its_own_range_and_every_value_is_trimmed() {
+    let says = |key: &str, value: &str| match resolve("t", "s", &md(&[(key, value)]), &config()) {
+        Err(MetadataError::BadValue { expected, .. }) => expected,
+        other => panic!("{key}={value}: {other:?}"),
+    };
+    assert!(says("maxReplicas", "0").starts_with("a whole number from 1 to"));
+    assert!(says("minReplicas", "10001").starts_with("a whole number from 0 to"));
+    assert!(says("idleWindow", "500ms").starts_with("a duration from 1s to"));
+    let t = resolve("t", "s", &md(&[("policy", " fast ")]), &config()).expect("trimmed");
+    assert_eq!(t.policy_name, "fast");
 }

@@ -223,21 +223,24 @@ impl Options {
     }
 }
 
-/// Whether `host` is a DNS name, an IPv4 address or a bracketed IPv6 one.
+/// Whether `host` is a DNS name (labels of at most 63, a trailing `.`
+/// allowed), an IPv4 address or a bracketed IPv6 one.
 fn is_host(host: &str) -> bool {
     match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
         Some(v6) => v6.parse::<std::net::Ipv6Addr>().is_ok(),
         None => {
+            let name = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
             host.parse::<std::net::Ipv4Addr>().is_ok()
-                || crate::id::is_object_name(&host.to_ascii_lowercase())
+                || (crate::id::is_object_name(&name)
+                    && name.split('.').all(|label| label.len() <= 63))
         }
     }
 }
 
 fn not_an_object_name(name: &str) -> String {
     format!(
-        "{:?} is not a Kubernetes object name: 1 to 253 characters, DNS labels \
-         (a-z, 0-9 and '-', starting and ending with a letter or digit) joined by '.'",
+        "{:?} is not a Kubernetes object name: 1 to 253 characters, parts of a-z, 0-9 \
+         and '-' (starting and ending with a letter or digit) joined by '.'",
         name.chars().take(100).collect::<String>()
     )
 }

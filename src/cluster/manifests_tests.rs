@@ -180,7 +180,12 @@ fn the_scaler_address_must_be_host_and_port() {
         assert!(o.validate().is_err(), "{bad}");
     }
     assert!(options().validate().is_ok());
-    for good in ["10.0.0.7:9090", "[fd00::1]:9090", "Scaler.Example.com:443"] {
+    for good in [
+        "10.0.0.7:9090",
+        "[fd00::1]:9090",
+        "Scaler.Example.com:443",
+        "scaler.keda.svc.cluster.local.:9090",
+    ] {
         let o = Options {
             scaler_address: good.into(),
             ..options()

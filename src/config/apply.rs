@@ -117,7 +117,7 @@ impl LeaseConfig {
             return Err(ConfigError::invalid(
                 "kubernetes.apply.lease.name",
                 format!(
-                    "{:?} is not an object name (lower-case DNS labels joined by '.')",
+                    "{:?} is not an object name (1-253 characters, parts of a-z, 0-9 and '-' joined by '.')",
                     self.name.chars().take(64).collect::<String>()
                 ),
             ));

@@ -76,24 +76,23 @@ impl ConfigError {
     }
 }
 
-/// Checks that `name` can name an environment variable (1 to 255 of
-/// `A-Z a-z 0-9 _`, not starting with a digit): the secret is read from it
-/// at start-up, and an empty or odd name is a typo best caught here.
+/// Checks that `name` can name an environment variable as Kubernetes
+/// sets them (1 to 255 of `A-Z a-z 0-9 _ - .`, not starting with a digit;
+/// `envFrom` a Secret may give `api-token`): the secret is read from it at
+/// start-up, and an empty or odd name is a typo best caught here.
 pub(crate) fn check_env_name(field: &str, name: &str) -> Result<(), ConfigError> {
-    let mut bytes = name.bytes();
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.');
     let ok = name.len() <= 255
-        && bytes
-            .next()
-            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
-        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        && name.bytes().next().is_some_and(|b| !b.is_ascii_digit())
+        && name.bytes().all(allowed);
     if ok {
         return Ok(());
     }
     Err(ConfigError::invalid(
         field,
         format!(
-            "{:?} is not an environment variable name (1 to 255 of A-Z, a-z, 0-9 and _, \
-             not starting with a digit)",
+            "{:?} is not an environment variable name (1 to 255 of A-Z, a-z, 0-9, _, - \
+             and ., not starting with a digit)",
             name.chars().take(60).collect::<String>()
         ),
     ))

@@ -118,7 +118,7 @@ impl ServerConfig {
                 ));
             }
         }
-        if self.grpc_addr == self.http_addr {
+        if same_port(self.grpc_addr, self.http_addr) {
             return Err(ConfigError::invalid(
                 "server.http_addr",
                 format!(
@@ -137,6 +137,14 @@ impl ServerConfig {
     pub fn http2_max_concurrent_streams(&self) -> u32 {
         u32::try_from(self.max_streams_per_connection).unwrap_or(u32::MAX)
     }
+}
+
+/// Whether two listeners would take one port: the same port (not 0, which
+/// picks a free one each), on the same IP or with either on all of them.
+fn same_port(a: SocketAddr, b: SocketAddr) -> bool {
+    a.port() == b.port()
+        && a.port() != 0
+        && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
 }
 
 /// Server TLS; setting `client_ca_file` turns on mutual TLS.

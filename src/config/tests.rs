@@ -105,9 +105,13 @@ fn each_out_of_range_value_names_its_full_field_path() {
             "server: { grpc_addr: \"0.0.0.0:9000\", http_addr: \"0.0.0.0:9000\" }",
             "server.http_addr",
         ),
+        (
+            "server: { grpc_addr: \"127.0.0.1:9000\", http_addr: \"0.0.0.0:9000\" }",
+            "server.http_addr",
+        ),
         ("nats: { auth: { token_env: \"\" } }", "nats.auth.token_env"),
         (
-            "nats: { auth: { user_password: { user: u, password_env: \"A-B\" } } }",
+            "nats: { auth: { user_password: { user: u, password_env: \"A B\" } } }",
             "nats.auth.user_password.password_env",
         ),
         (
@@ -425,4 +429,16 @@ fn a_nats_list_splits_between_servers_not_inside_a_password() {
         err.starts_with("nats.url") && !err.contains("ab,cd"),
         "{err}"
     );
+}
+
+#[test]
+fn listeners_on_port_0_or_on_other_ips_may_share_a_port_number() {
+    for yaml in [
+        "server: { grpc_addr: \"127.0.0.1:0\", http_addr: \"127.0.0.1:0\" }",
+        "server: { grpc_addr: \"127.0.0.1:9000\", http_addr: \"127.0.0.2:9000\" }",
+        "server: { http_auth: { bearer_token_env: api-token.v1 } }",
+    ] {
+        let c = Config::from_yaml(yaml, "t").expect("parses");
+        c.validate().expect(yaml);
+    }
 }

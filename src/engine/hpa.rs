@@ -358,6 +358,13 @@ mod tests {
                     };
                     for b in 1..=300 {
                         let (ours, theirs) = (engine_growth(&l, b), hpa_sync_growth(&h, b));
+                        // The model's sync is Kubernetes' rule, worked out
+                        // apart: max(ceil(b × (1 + percent)), b + pods).
+                        let by_percent = (f64::from(b) * (1.0 + h.percent / 100.0)).ceil();
+                        let kubernetes = by_percent
+                            .max(f64::from(b) + f64::from(h.pods))
+                            .min(f64::from(REPLICA_LIMIT));
+                        assert_eq!(f64::from(theirs), kubernetes, "{h:?} from {b}");
                         assert!(theirs >= ours, "{l:?} from {b}: {theirs} < {ours}");
                         checked += 1;
                     }
