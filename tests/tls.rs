@@ -127,21 +127,27 @@ async fn mutual_tls_requires_a_client_certificate_from_the_configured_ca() {
     srv.stop().await.expect("clean stop");
 }
 
-#[tokio::test]
-async fn missing_tls_files_are_a_clear_start_up_error() {
+/// The error a scaler with `tls` stops with at start-up.
+async fn start_up_error(tls: TlsConfig) -> String {
     let mut c = Config::default();
-    c.server.tls = Some(TlsConfig {
-        cert_file: "/nonexistent/cert.pem".into(),
-        key_file: "/nonexistent/key.pem".into(),
-        client_ca_file: None,
-    });
+    c.server.tls = Some(tls);
     let srv = common::start(c).await;
     let err = tokio::time::timeout(WAIT, srv.task)
         .await
         .expect("ends")
         .expect("task")
         .expect_err("must fail");
-    let msg = err.to_string();
+    err.to_string()
+}
+
+#[tokio::test]
+async fn missing_tls_files_are_a_clear_start_up_error() {
+    let msg = start_up_error(TlsConfig {
+        cert_file: "/nonexistent/cert.pem".into(),
+        key_file: "/nonexistent/key.pem".into(),
+        client_ca_file: None,
+    })
+    .await;
     assert!(
         msg.contains("server.tls.cert_file") && msg.contains("/nonexistent/cert.pem"),
         "{msg}"
@@ -178,15 +184,7 @@ async fn tls_files_that_hold_no_pem_are_a_start_up_error_naming_the_field() {
             },
         ),
     ] {
-        let mut c = Config::default();
-        c.server.tls = Some(tls);
-        let srv = common::start(c).await;
-        let err = tokio::time::timeout(WAIT, srv.task)
-            .await
-            .expect("ends")
-            .expect("task")
-            .expect_err("must fail");
-        let msg = err.to_string();
+        let msg = start_up_error(tls).await;
         assert!(msg.contains(field) && msg.contains("(PEM)"), "{msg}");
     }
 }
