@@ -61,6 +61,16 @@ fn redact_authorities(part: &str) -> String {
     }
 }
 
+/// Whether some URL in `text` has an `@` after a `?` or `#` (before the
+/// next comma): a `?` or `#` left unescaped in a password, which parsers
+/// read as the start of a query or fragment (and a host before it).
+pub(crate) fn at_after_query(text: &str) -> bool {
+    text.split("://").any(|part| {
+        let end = authority_end(part);
+        part[..end].contains(['?', '#'])
+    })
+}
+
 /// Where the authority at the start of `rest` ends: at the first `?` or
 /// `#` with no `@` after it before the next comma.
 fn authority_end(rest: &str) -> usize {

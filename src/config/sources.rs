@@ -291,26 +291,10 @@ pub enum NatsAuth {
 
 impl NatsConfig {
     /// The servers of `url`, a comma-separated list (a cluster's members:
-    /// the client connects to one and fails over to the others). A comma
-    /// inside a password stays in it: a piece with an `@` and no `://`
-    /// continues the one before.
+    /// the client connects to one and fails over to the others). Every
+    /// comma separates: one in a password must be percent-encoded (`%2C`).
     pub fn urls(&self) -> Vec<&str> {
-        let mut members: Vec<&str> = Vec::new();
-        let mut start = 0;
-        for (at, _) in self.url.match_indices(',') {
-            let next = &self.url[at + 1..];
-            let next_end = next.find(',').unwrap_or(next.len());
-            let continues = {
-                let piece = &next[..next_end];
-                piece.contains('@') && !piece.contains("://")
-            };
-            if !continues {
-                members.push(self.url[start..at].trim());
-                start = at + 1;
-            }
-        }
-        members.push(self.url[start..].trim());
-        members
+        self.url.split(',').map(str::trim).collect()
     }
 
     /// Parses each member as the client will: a host, and `nats://` or
@@ -437,11 +421,23 @@ fn check_url<T, E: std::fmt::Display>(
     url: &str,
     parsed: Result<T, E>,
 ) -> Result<(), ConfigError> {
+    if crate::redact::at_after_query(url) {
+        // The parsers take `u:p#x@h` as host `u` and a fragment: a password
+        // with an unescaped `?` or `#` would reach the wrong host.
+        return Err(ConfigError::invalid(
+            field,
+            format!(
+                "{:?} has an @ after a ? or #: percent-encode any ? or # in a user name \
+                 or password (and an @ in a query)",
+                crate::redact::redact_url(url)
+            ),
+        ));
+    }
     parsed.map(|_| ()).map_err(|e| {
         ConfigError::invalid(
             field,
             format!(
-                "{:?} is not a usable URL: {e} (percent-encode any @ : / ? # in \
+                "{:?} is not a usable URL: {e} (percent-encode any @ : / ? # , in \
                  a user name or password)",
                 crate::redact::redact_url(url)
             ),

@@ -408,7 +408,7 @@ fn a_session_forgotten_before_a_policy_stops_counting_it_is_warned_about() {
 }
 
 #[test]
-fn a_nats_list_splits_between_servers_not_inside_a_password() {
+fn a_nats_list_splits_at_every_comma_and_refuses_what_would_reach_another_host() {
     let nats = |url: &str| crate::config::NatsConfig {
         url: url.to_owned(),
         ..crate::config::NatsConfig::default()
@@ -417,18 +417,38 @@ fn a_nats_list_splits_between_servers_not_inside_a_password() {
         nats("nats://a:4222, tls://b:4222,c:4222").urls(),
         ["nats://a:4222", "tls://b:4222", "c:4222"]
     );
-    let secret = nats("nats://u:ab,cd@h1:4222,nats://h2:4222");
-    assert_eq!(secret.urls(), ["nats://u:ab,cd@h1:4222", "nats://h2:4222"]);
-    secret.validate().expect("a comma in a password is kept");
+    // Every comma separates: a second member is never taken for a password.
+    assert_eq!(
+        nats("nats://a:4222,u:p@b:4222").urls(),
+        ["nats://a:4222", "u:p@b:4222"]
+    );
+    nats("nats://u:ab%2Ccd@h1:4222,nats://h2:4222")
+        .validate()
+        .expect("an encoded comma in a password");
     // A member that fails shows the whole list redacted.
-    let err = nats("nats://u:ab,cd@h1:99999,nats://h2:4222")
+    let err = nats("nats://u:abcd@h1:99999,nats://h2:4222")
         .validate()
         .expect_err("bad port")
         .to_string();
     assert!(
-        err.starts_with("nats.url") && !err.contains("ab,cd"),
+        err.starts_with("nats.url") && !err.contains("abcd"),
         "{err}"
     );
+    // A `#` or `?` left in a password would reach host `u`.
+    for url in ["nats://u:4222#x@h:4222", "http://u:8080?x@h/"] {
+        let field = if url.starts_with("http") {
+            "prometheus"
+        } else {
+            "nats"
+        };
+        let yaml = format!("{field}: {{ url: \"{url}\" }}");
+        let c = Config::from_yaml(&yaml, "t").expect("parses");
+        let err = c.validate().expect_err(url).to_string();
+        assert!(
+            err.contains("after a ? or #") && !err.contains("x@"),
+            "{err}"
+        );
+    }
 }
 
 #[test]
