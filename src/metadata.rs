@@ -346,7 +346,6 @@ fn parse_replicas(v: &str, min: u32) -> Result<u32, String> {
     }
 }
 
-/// A humantime duration of at most `max`.
 /// A humantime duration within `(min, max)`, both included.
 fn parse_duration(v: &str, (min, max): (Duration, Duration)) -> Result<Duration, String> {
     match humantime::parse_duration(v) {

@@ -159,7 +159,8 @@ fn named_policy(s: &HttpState, name: String) -> Result<(String, crate::engine::P
         None => {
             let known: Vec<&str> = s.config.policies.keys().map(String::as_str).collect();
             Err(format!(
-                "unknown policy {name:?}; configured: {}",
+                "unknown policy {:?}; configured: {}",
+                name.chars().take(64).collect::<String>(),
                 known.join(", ")
             ))
         }

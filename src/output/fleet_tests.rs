@@ -17,11 +17,12 @@ fn store_with(servers: &[&str]) -> Store {
     store
 }
 
+/// `pairs` read as a request's query is.
 fn query(pairs: &[(&str, &str)]) -> Result<FleetQuery, String> {
-    let params = pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
+    let raw = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish();
+    let params = crate::output::query::parse(Some(&raw), &FleetQuery::PARAMETERS)?;
     FleetQuery::parse(&params)
 }
 

@@ -147,7 +147,7 @@ pub struct Summary {
 impl Summary {
     fn count(&mut self, d: &Decision) {
         self.servers += 1;
-        self.active += usize::from(d.shown().1 == Some(true));
+        self.active += usize::from(d.active);
         self.unavailable += usize::from(matches!(d.data, DataQuality::Unavailable { .. }));
         self.stale += usize::from(matches!(d.data, DataQuality::Stale { .. }));
     }

@@ -42,14 +42,19 @@ impl Load {
 
     /// Counts an event into the signal whose open/close pair it belongs to.
     pub fn count_event(&mut self, event: EventKind) {
-        if let Some((kind, opens)) = event.counts() {
-            let count = &mut self.event_counts[kind.index()];
-            *count = if opens {
-                count.saturating_add(1)
-            } else {
-                count.saturating_sub(1)
-            };
+        if let Some(unit) = event.counts() {
+            self.count_unit(unit);
         }
+    }
+
+    /// Opens (`true`) or closes one unit of `kind`, never below 0.
+    fn count_unit(&mut self, (kind, opens): (SignalKind, bool)) {
+        let count = &mut self.event_counts[kind.index()];
+        *count = if opens {
+            count.saturating_add(1)
+        } else {
+            count.saturating_sub(1)
+        };
     }
 }
 
@@ -160,21 +165,20 @@ impl Signals {
     /// either: no work ended, and a stray close must not wake a server at
     /// zero nor stretch its keep-alive.
     pub fn record_event_counted(&mut self, kind: EventKind, counted: bool, at: Timestamp) {
-        if self.ends_nothing(kind, counted) {
+        // The catalog is searched once per event.
+        let unit = kind.counts();
+        let ends_nothing = unit.is_some_and(|(signal, opens)| {
+            !opens && (!counted || self.load.event_count(signal) == 0)
+        });
+        if ends_nothing {
             return;
         }
         self.note_activity(at);
         self.last_event = Some(self.last_event.map_or(at, |t| t.max(at)));
-        if counted {
-            self.load.count_event(kind);
+        if let (Some(unit), true) = (unit, counted) {
+            self.load.count_unit(unit);
         }
         self.history.record(at, &self.load);
-    }
-
-    fn ends_nothing(&self, kind: EventKind, counted: bool) -> bool {
-        kind.counts().is_some_and(|(signal, opens)| {
-            !opens && (!counted || self.load.event_count(signal) == 0)
-        })
     }
 
     /// Drops, at `at`, `units[i]` open units of each event-counted signal

@@ -129,10 +129,10 @@ impl Store {
     /// Decides for `server` under `policy` at `now`, from its signals alone
     /// (nothing is remembered, so every caller gets the same answer).
     pub fn decide(&self, server: &ServerKey, policy: &Policy, now: Timestamp) -> Decision {
-        if let Some(entry) = self.read(server).get(server) {
-            return engine::decide(&entry.signals, policy, now);
-        }
-        engine::decide(&self.unknown(server), policy, now)
+        self.decide_held(server, policy, now).map_or_else(
+            || engine::decide(&self.unknown(server), policy, now),
+            |(decision, _)| decision,
+        )
     }
 
     /// Decides for `server` under `policy` at `now` if the store holds it,
