@@ -24,15 +24,17 @@ pub const MAX_OBJECT_NAME_LEN: usize = 253;
 /// `a-z 0-9 -`, starting and ending with a letter or digit (Kubernetes
 /// sets no length on a part).
 pub fn is_object_name(name: &str) -> bool {
-    let part_ok = |part: &str| {
-        !part.is_empty()
-            && !part.starts_with('-')
-            && !part.ends_with('-')
-            && part
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-    };
-    (1..=MAX_OBJECT_NAME_LEN).contains(&name.len()) && name.split('.').all(part_ok)
+    (1..=MAX_OBJECT_NAME_LEN).contains(&name.len())
+        && name.split('.').all(|part| label_shape(part).is_ok())
+}
+
+/// The object-name rule, for error messages.
+pub const OBJECT_NAME_RULE: &str = "1-253 characters, parts of a-z, 0-9 and '-' (each starting and ending with a letter or digit) joined by '.'";
+
+/// Whether `host` is a DNS host name: an object name whose labels are at
+/// most 63 characters each.
+pub fn is_dns_name(host: &str) -> bool {
+    is_object_name(host) && host.split('.').all(|label| label.len() <= MAX_ID_LEN)
 }
 
 /// An id that failed validation, with the reason a user can act on.
@@ -53,20 +55,25 @@ fn check_label(raw: &str, what: &'static str) -> Result<(), InvalidId> {
         shown: raw.chars().take(80).collect(),
         reason,
     };
-    if raw.is_empty() {
-        return Err(fail("it is empty"));
-    }
     if raw.len() > MAX_ID_LEN {
         return Err(fail("it is longer than 63 characters"));
+    }
+    label_shape(raw).map_err(fail)
+}
+
+/// A DNS label's characters, whatever its length: what is wrong, if any.
+fn label_shape(raw: &str) -> Result<(), &'static str> {
+    if raw.is_empty() {
+        return Err("it is empty");
     }
     if !raw
         .bytes()
         .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
     {
-        return Err(fail("it contains a character outside a-z, 0-9 and '-'"));
+        return Err("it contains a character outside a-z, 0-9 and '-'");
     }
     if raw.starts_with('-') || raw.ends_with('-') {
-        return Err(fail("it starts or ends with '-'"));
+        return Err("it starts or ends with '-'");
     }
     Ok(())
 }

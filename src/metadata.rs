@@ -217,9 +217,7 @@ pub fn resolve(
         return Err(MetadataError::BadValue {
             key: "name (ScaledObjectRef.name)".to_owned(),
             value: shorten(name),
-            expected:
-                "a Kubernetes object name: 1-253 characters, parts of a-z, 0-9 and '-' joined by '.'"
-                    .to_owned(),
+            expected: format!("a Kubernetes object name: {}", crate::id::OBJECT_NAME_RULE),
         });
     }
     let server_raw = metadata.get("serverId").map_or(name, String::as_str);

@@ -230,18 +230,16 @@ fn is_host(host: &str) -> bool {
         Some(v6) => v6.parse::<std::net::Ipv6Addr>().is_ok(),
         None => {
             let name = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
-            host.parse::<std::net::Ipv4Addr>().is_ok()
-                || (crate::id::is_object_name(&name)
-                    && name.split('.').all(|label| label.len() <= 63))
+            host.parse::<std::net::Ipv4Addr>().is_ok() || crate::id::is_dns_name(&name)
         }
     }
 }
 
 fn not_an_object_name(name: &str) -> String {
     format!(
-        "{:?} is not a Kubernetes object name: 1 to 253 characters, parts of a-z, 0-9 \
-         and '-' (starting and ending with a letter or digit) joined by '.'",
-        name.chars().take(100).collect::<String>()
+        "{:?} is not a Kubernetes object name: {}",
+        name.chars().take(100).collect::<String>(),
+        crate::id::OBJECT_NAME_RULE
     )
 }
 

@@ -117,8 +117,9 @@ impl LeaseConfig {
             return Err(ConfigError::invalid(
                 "kubernetes.apply.lease.name",
                 format!(
-                    "{:?} is not an object name (1-253 characters, parts of a-z, 0-9 and '-' joined by '.')",
-                    self.name.chars().take(64).collect::<String>()
+                    "{:?} is not an object name ({})",
+                    self.name.chars().take(64).collect::<String>(),
+                    crate::id::OBJECT_NAME_RULE
                 ),
             ));
         }
