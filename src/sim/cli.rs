@@ -75,13 +75,7 @@ pub fn run(args: &SimulateArgs) -> Result<(), SimError> {
         // this run's input, not an earlier run's output.
         let inputs: Vec<PathBuf> = parts
             .iter()
-            .map(|p| {
-                if p.is_dir() {
-                    p.join(super::shard::PARTIAL_FILE)
-                } else {
-                    p.clone()
-                }
-            })
+            .map(|p| super::shard::partial_path(p))
             .collect();
         return finish(
             &output,

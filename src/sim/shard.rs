@@ -163,14 +163,20 @@ pub enum MergeError {
     Mismatch(String),
 }
 
-/// Reads `DIR/partial.json` (or the file itself) and checks that it is
-/// whole: its shard, totals, plotted servers and timelines.
-pub fn read(path: &Path) -> Result<Partial, MergeError> {
-    let file = if path.is_dir() {
+/// The partial report a merge argument names: `DIR/partial.json`, or the
+/// file itself.
+pub fn partial_path(path: &Path) -> PathBuf {
+    if path.is_dir() {
         path.join(PARTIAL_FILE)
     } else {
         path.to_owned()
-    };
+    }
+}
+
+/// Reads [`partial_path`]`(path)` and checks that it is whole: its shard,
+/// totals, plotted servers and timelines.
+pub fn read(path: &Path) -> Result<Partial, MergeError> {
+    let file = partial_path(path);
     let err = |message: String| MergeError::Read {
         path: file.clone(),
         message,
