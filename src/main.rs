@@ -267,14 +267,8 @@ fn load(file: Option<&std::path::Path>, overrides: &Overrides) -> anyhow::Result
 /// Logs at `RUST_LOG` when it is a valid filter, else at `log.level`
 /// (validated with the config), saying so when `RUST_LOG` was refused.
 fn init_logs(config: &Config) {
-    use tracing_subscriber::EnvFilter;
-    let from_env = std::env::var("RUST_LOG").ok();
-    let parsed = from_env.as_deref().map(EnvFilter::try_new);
-    let (filter, refused) = match parsed {
-        Some(Ok(filter)) => (filter, None),
-        Some(Err(e)) => (EnvFilter::new(&config.log.level), Some(e)),
-        None => (EnvFilter::new(&config.log.level), None),
-    };
+    let rust_log = std::env::var("RUST_LOG").ok();
+    let (filter, refused) = log_filter(rust_log.as_deref(), &config.log.level);
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     match config.log.format {
         LogFormat::Json => builder.json().init(),
@@ -286,6 +280,23 @@ fn init_logs(config: &Config) {
             level = %config.log.level,
             "RUST_LOG is not a log filter; logging at log.level instead"
         );
+    }
+}
+
+/// The log filter: `rust_log` when it is one, else `level`, with why
+/// `rust_log` was refused.
+fn log_filter(
+    rust_log: Option<&str>,
+    level: &str,
+) -> (
+    tracing_subscriber::EnvFilter,
+    Option<tracing_subscriber::filter::ParseError>,
+) {
+    use tracing_subscriber::EnvFilter;
+    match rust_log.map(EnvFilter::try_new) {
+        Some(Ok(filter)) => (filter, None),
+        Some(Err(e)) => (EnvFilter::new(level), Some(e)),
+        None => (EnvFilter::new(level), None),
     }
 }
 
@@ -332,6 +343,20 @@ mod tests {
 
     fn error_text(e: &anyhow::Error) -> String {
         with_causes(e.as_ref())
+    }
+
+    #[test]
+    fn a_rust_log_that_is_no_filter_gives_way_to_the_level_and_says_why() {
+        let (filter, refused) = super::log_filter(Some("bad[["), "warn");
+        assert!(refused.is_some());
+        assert_eq!(filter.to_string(), "warn");
+        let (filter, refused) = super::log_filter(Some("debug"), "warn");
+        assert_eq!(
+            (filter.to_string(), refused.is_none()),
+            ("debug".into(), true)
+        );
+        let (filter, _) = super::log_filter(None, "info");
+        assert_eq!(filter.to_string(), "info");
     }
 
     #[test]

@@ -143,21 +143,12 @@ mod tests {
     }
 
     #[test]
-    fn passwords_with_at_signs_commas_or_slashes_stay_hidden() {
+    fn passwords_with_at_signs_commas_slashes_question_marks_or_hashes_stay_hidden() {
         for (url, secret) in [
             ("nats://u:p@ss@nats:4222", "p@ss"),
             ("nats://u:pa,ss@nats:4222", "pa,ss"),
             ("user:hunter2@prometheus:9090", "hunter2"),
             ("http://u:s3cr/et@h:1", "s3cr"),
-        ] {
-            let shown = redact_url(url);
-            assert!(!shown.contains(secret), "{url} -> {shown}");
-        }
-    }
-
-    #[test]
-    fn passwords_with_unescaped_question_marks_or_hashes_stay_hidden() {
-        for (url, secret) in [
             ("http://u:SECRETC#x@127.0.0.1:9/", "SECRETC"),
             ("nats://u:NSECRET2#x@127.0.0.1:4222", "NSECRET2"),
             ("http://u:a?b#c@h:1/p?q=1", "a?b"),
