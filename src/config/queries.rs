@@ -77,6 +77,19 @@ pub const MAX_TEMPLATE_BYTES: usize = 8192;
 /// The placeholders a template may hold.
 const PLACEHOLDERS: [&str; 3] = ["by", "label", "namespace_label"];
 
+/// `template` with its placeholders filled: `{by}` with both labels,
+/// `{namespace_label}` and `{label}` with each alone.
+pub(super) fn fill(template: &str, namespace_label: &str, server_label: &str) -> String {
+    let by = format!("{namespace_label}, {server_label}");
+    let values: [&str; 3] = [&by, server_label, namespace_label];
+    PLACEHOLDERS
+        .iter()
+        .zip(values)
+        .fold(template.to_owned(), |text, (name, value)| {
+            text.replace(&format!("{{{name}}}"), value)
+        })
+}
+
 impl Queries {
     /// Checks every template: at most [`MAX_TEMPLATE_BYTES`], only known
     /// placeholders, brackets that close in order (outside strings and

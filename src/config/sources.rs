@@ -103,6 +103,12 @@ pub struct PrometheusTls {
 }
 
 impl PrometheusConfig {
+    /// `template` with `{by}`, `{label}` and `{namespace_label}` filled in
+    /// with this config's labels.
+    pub fn fill(&self, template: &str) -> String {
+        super::queries::fill(template, &self.namespace_label, &self.server_label)
+    }
+
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
         if !(self.url.starts_with("http://") || self.url.starts_with("https://")) {
             return Err(ConfigError::invalid(

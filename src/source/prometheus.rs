@@ -285,11 +285,7 @@ pub fn render_queries(config: &PrometheusConfig) -> Vec<(SignalKind, String)> {
 
 /// `template` with `{by}`, `{label}` and `{namespace_label}` filled in.
 pub fn render(template: &str, config: &PrometheusConfig) -> String {
-    let by = format!("{}, {}", config.namespace_label, config.server_label);
-    template
-        .replace("{by}", &by)
-        .replace("{namespace_label}", &config.namespace_label)
-        .replace("{label}", &config.server_label)
+    config.fill(template)
 }
 
 /// Valid (server, value) pairs of a result, and how many series were dropped.
